@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages corq needs to build, test and benchmark, and only those that are
+# missing. Run as root or with sudo available. Usage: tools/install-deps.sh [build|test|bench|cross]...
+# With no argument it installs what `build` and `test` need.
+set -euo pipefail
+
+build_pkgs=(cmake g++ make pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
+            libgtest-dev libgmock-dev libbenchmark-dev libboost-dev)
+test_pkgs=(clang libclang-rt-dev python3 valgrind)
+bench_pkgs=(python3-matplotlib)
+cross_pkgs=(g++-aarch64-linux-gnu qemu-user)
+
+want=()
+[ $# -eq 0 ] && set -- build test
+for group in "$@"; do
+  case "$group" in
+    build) want+=("${build_pkgs[@]}") ;;
+    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    cross) want+=("${cross_pkgs[@]}") ;;
+    *) echo "install-deps: unknown group '$group' (build|test|bench|cross)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+# De-duplicate while keeping order.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+    echo "install-deps: not root and no sudo; install these Debian packages: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite — the README's test command and what CI runs.
+#   1. installs missing Debian packages (tools/install-deps.sh; needs root or sudo),
+#   2. Release build (GCC): every test,
+#   3. ASan + UBSan + LeakSanitizer build (clang): every test,
+#   4. TSan build (GCC): the multi-threaded tests (ctest label `concurrency`),
+# and ends with one line totalling all three passes. Exit status 0 only if everything passed.
+# Usage: tools/test.sh [release|asan|tsan]...   (default: all three)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh build test || exit 1
+
+passes=("$@")
+[ ${#passes[@]} -eq 0 ] && passes=(release asan tsan)
+jobs=$(nproc)
+total_passed=0 total_failed=0 status=0
+
+for preset in "${passes[@]}"; do
+  echo "=== corq tests: $preset ==="
+  start=$(date +%s)
+  if ! cmake --preset "$preset" >"build-$preset.log" 2>&1; then
+    cat "build-$preset.log"; echo "configure failed: $preset"; status=1; continue
+  fi
+  if ! cmake --build --preset "$preset" -j "$jobs" >>"build-$preset.log" 2>&1; then
+    grep -E -B3 -A12 'error|Error' "build-$preset.log" | head -120; echo "build failed: $preset"
+    status=1; continue
+  fi
+  rm -f "build-$preset.log"
+  log=$(mktemp)
+  ctest --preset "$preset" 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  # ctest prints "N% tests passed, F tests failed out of T".
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    failed=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+    total=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
+    total_passed=$((total_passed + total - failed))
+    total_failed=$((total_failed + failed))
+  else
+    status=1
+  fi
+  rm -f "$log"
+  echo "=== $preset took $(( $(date +%s) - start )) s ==="
+done
+
+[ "$status" -eq 0 ] || [ "$total_failed" -gt 0 ] || total_failed=$((total_failed + 1))
+echo "all: $total_passed passed, $total_failed failed"
+exit "$status"

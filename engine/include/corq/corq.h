@@ -69,6 +69,243 @@ CORQ_API const char *corq_strerror(int code);
  * Thread-local storage, never NULL; valid until the calling thread's next corq call. */
 CORQ_API const char *corq_last_error(void);
 
+/* ---- Configuration -----------------------------------------------------------------------------
+ * A corq_config is a bag of string options for corq_open (engine options) or corq_queue_declare
+ * (queue options). The keys and values are listed in README.md ("Options") and below.
+ *
+ * Engine keys: sync (always|none), io_backend (auto|io_uring|psync), direct_io (auto|true|false),
+ *   segment_bytes (64 MiB), max_message_bytes (1 MiB, at most 64 MiB), clock (system|manual: a
+ *   clock that only tests move; see README).
+ * Queue keys: durable (true|false), max_length (1000000), max_bytes (1 GiB), overflow
+ *   (block|reject|drop_head), message_ttl_ms (0 = none), max_attempts (10; 0 = no limit),
+ *   dead_letter_queue (<name>.dlq; "" = none), retry_delay_ms (100), retry_backoff (2.0),
+ *   retry_delay_max_ms (60000), lease_ms (30000), dedup_window_ms (0), shards (1).
+ * Sizes accept a plain byte count or a KiB/MiB/GiB suffix ("64MiB").
+ *
+ * A config is owned by its creator; functions that take one copy what they need and never keep it.
+ * Not thread-safe: one thread at a time per config. */
+typedef struct corq_config corq_config;
+
+/* Creates an empty config; NULL when out of memory. Free with corq_config_free. */
+CORQ_API corq_config *corq_config_new(void);
+/* Sets key to value (both copied). Errors: CORQ_EINVAL if config, key or value is NULL, or the key
+ * is no engine or queue option. Values are checked when the config is used (corq_open,
+ * corq_queue_declare), where a bad value gives CORQ_EINVAL naming the key. Setting a key twice keeps
+ * the last value. */
+CORQ_API int corq_config_set(corq_config *config, const char *key, const char *value);
+/* Frees a config; NULL is a no-op. */
+CORQ_API void corq_config_free(corq_config *config);
+
+/* ---- Engine ----------------------------------------------------------------------------------
+ * A corq_engine holds the queues. It is thread-safe: any thread may call any engine function at any
+ * time, except that corq_close must not race with other calls on the same engine (threads blocked
+ * in corq_consume or in a blocked publish are woken with CORQ_ECLOSED by it). */
+typedef struct corq_engine corq_engine;
+
+/* Opens the engine. dir == NULL gives an in-memory engine (all queues transient). With a directory,
+ * the write-ahead log stores durable queues (this build: CORQ_EUNSUPPORTED — the log is not built
+ * yet). engine_options may be NULL (defaults). On success *out owns the engine: close it with
+ * corq_close. Errors: CORQ_EINVAL (out NULL, unknown key, bad value), CORQ_EUNSUPPORTED,
+ * CORQ_ENOMEM. */
+CORQ_API int corq_open(const char *dir, const corq_config *engine_options, corq_engine **out);
+
+/* Closes the engine gracefully: publishing stops, blocked consumers and publishers are woken with
+ * CORQ_ECLOSED, the scheduler stops, and the engine's memory is freed once every producer and
+ * consumer handle is closed too (those handles then only accept their close function; other calls
+ * return CORQ_ECLOSED). Undelivered transient messages are discarded. Errors: CORQ_EINVAL (NULL). */
+CORQ_API int corq_close(corq_engine *engine);
+
+/* Waits until everything logged so far is durable. On an in-memory engine there is nothing to wait
+ * for: returns CORQ_OK at once. Errors: CORQ_EINVAL, CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
+CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);
+
+/* ---- Queues ----------------------------------------------------------------------------------
+ * Queue names are 1-200 bytes of [A-Za-z0-9._:-]. */
+
+/* Declares a queue; queue_options may be NULL (defaults). Declaring an existing queue with the same
+ * options succeeds (idempotent); with different options it fails with CORQ_EEXIST and changes
+ * nothing. Unless dead_letter_queue is "", the dead-letter queue (default "<name>.dlq") is declared
+ * too if missing, with default options, the same durability and no dead-letter queue of its own.
+ * Errors: CORQ_EINVAL (bad name, unknown key, bad value, durable=true on an in-memory engine),
+ * CORQ_EEXIST, CORQ_ECLOSED, CORQ_ENOMEM. */
+CORQ_API int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config *queue_options);
+
+/* Deletes a queue and every message in it (ready, delayed; in-flight deliveries stay readable until
+ * settled, and settling them just frees them). Producers and consumers still attached get
+ * CORQ_ENOENT from then on. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
+CORQ_API int corq_queue_delete(corq_engine *engine, const char *queue);
+
+/* Removes every ready message (not delayed ones, not in-flight ones); *purged (if not NULL) gets how
+ * many. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
+CORQ_API int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged);
+
+/* ---- Messages and publishing ----------------------------------------------------------------- */
+
+/* A header: key is a NUL-terminated string of 1-255 bytes; value is value_len bytes (may be NULL
+ * when value_len is 0). Keys starting with "x-death-" are set by corq when dead-lettering. */
+typedef struct corq_header {
+  const char *key;
+  const void *value;
+  size_t value_len;
+} corq_header;
+
+/* A message to publish. data may be NULL when len is 0. At most 64 headers. dedup_id: NULL for
+ * none, else a NUL-terminated string of 1-255 bytes (used when the queue's dedup_window_ms > 0).
+ * corq copies everything it needs before the publish call returns. */
+typedef struct corq_message {
+  const void *data;
+  size_t len;
+  const corq_header *headers;
+  size_t header_count;
+  const char *dedup_id;
+} corq_message;
+
+#define CORQ_PUBLISH_NOWAIT 1u /* don't wait for durability (durable queues; no effect otherwise) */
+
+/* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):
+ * it lets later versions add fields without breaking callers compiled against this header. */
+typedef struct corq_publish_options {
+  uint32_t struct_size;
+  uint32_t flags;      /* CORQ_PUBLISH_* */
+  int32_t timeout_ms;  /* overflow=block: the longest wait for space (default 30000; -1 = no limit) */
+  int64_t delay_ms;    /* 0: deliverable now; > 0: after this delay (a "delayed" message) */
+  int64_t ttl_ms;      /* 0: the queue's message_ttl_ms; > 0: this message's TTL */
+} corq_publish_options;
+
+/* Publishes one message to a queue; *message_id (if not NULL) gets its id (for a deduplicated
+ * publish, the id of the original). Thread-safe. Errors: CORQ_EINVAL (NULL engine/queue/message,
+ * bad name, bad header, bad options), CORQ_ENOENT (no such queue), CORQ_ETOOBIG (payload over
+ * max_message_bytes), CORQ_EFULL (queue full: overflow=reject, or overflow=block and timeout_ms
+ * passed), CORQ_ECLOSED (engine closed), CORQ_ENOMEM. */
+CORQ_API int corq_publish(corq_engine *engine, const char *queue, const corq_message *message,
+                          const corq_publish_options *options, uint64_t *message_id);
+
+/* Waits until the message with this id is durable. Messages of transient queues are "durable" as
+ * soon as they are published: returns CORQ_OK at once for any id already assigned. Errors:
+ * CORQ_EINVAL (NULL engine, id never assigned), CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
+CORQ_API int corq_wait_durable(corq_engine *engine, uint64_t message_id, int32_t timeout_ms);
+
+/* A producer publishes batches to one queue. One thread at a time (it may move between threads). */
+typedef struct corq_producer corq_producer;
+
+/* Opens a producer for an existing queue. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED, CORQ_ENOMEM. */
+CORQ_API int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **out);
+
+/* Publishes msgs[0..count) as one batch with the same options; their ids are consecutive from
+ * *first_message_id (if not NULL). A batch is atomic: either every message is accepted or none is
+ * (a batch larger than max_length can never be accepted: CORQ_EINVAL). With dedup, duplicates in a
+ * batch are accepted without effect and still consume an id. count may be 0 (no-op). Errors: as
+ * corq_publish. */
+CORQ_API int corq_producer_send(corq_producer *producer, const corq_message *msgs, size_t count,
+                                const corq_publish_options *options, uint64_t *first_message_id);
+
+/* Waits until everything this producer sent is durable (at once for transient queues). Errors:
+ * CORQ_EINVAL, CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
+CORQ_API int corq_producer_flush(corq_producer *producer, int32_t timeout_ms);
+
+/* Closes a producer; NULL is a no-op. */
+CORQ_API void corq_producer_close(corq_producer *producer);
+
+/* ---- Consuming -------------------------------------------------------------------------------- */
+
+/* One delivery. data/len and headers are zero-copy views into corq's copy of the message, valid
+ * until the delivery is settled (ack, nack, release, reject, or ack_upto covering it), its lease
+ * expires and the consumer next calls corq_consume, or the consumer is closed. */
+typedef struct corq_delivery {
+  uint64_t tag;             /* names this delivery within its consumer; increases per consumer */
+  uint64_t message_id;
+  const void *data;
+  size_t len;
+  const corq_header *headers;
+  size_t header_count;
+  uint32_t delivery_count;  /* 1 on first delivery; counts every delivery, released ones too */
+  int64_t published_at_ms;  /* unix time of the publish */
+} corq_delivery;
+
+/* A consumer takes deliveries from one queue through a prefetch window of at most `prefetch`
+ * (1-65536) unsettled deliveries. One thread at a time, except corq_consumer_wakeup (any thread). */
+typedef struct corq_consumer corq_consumer;
+
+/* Opens a consumer. Errors: CORQ_EINVAL (prefetch 0 or > 65536, ...), CORQ_ENOENT, CORQ_ECLOSED,
+ * CORQ_ENOMEM. */
+CORQ_API int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch,
+                                corq_consumer **out);
+
+/* Fills out[0..n) with n = up to min(max, free window slots) deliveries and returns n. Waits up to
+ * timeout_ms for the first one (0 polls, -1 waits until a message, corq_consumer_wakeup or engine
+ * close); returns 0 on timeout, or when the window is full. Expired messages met on the way are
+ * dead-lettered (reason "expired"), never delivered. Errors (negative): CORQ_EINVAL (NULL consumer,
+ * NULL out with max > 0), CORQ_ECLOSED (woken, or engine closed), CORQ_ENOENT (queue deleted). */
+CORQ_API int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_t timeout_ms);
+
+/* Settling. Each returns CORQ_ESTATE (and changes nothing) for a tag that is unknown, already
+ * settled, or whose lease expired; CORQ_EINVAL for a NULL consumer. */
+/* Acks: the message leaves the queue. */
+CORQ_API int corq_ack(corq_consumer *consumer, uint64_t tag);
+/* Acks every outstanding delivery of this consumer with a tag <= tag (CORQ_ESTATE if none). */
+CORQ_API int corq_ack_upto(corq_consumer *consumer, uint64_t tag);
+/* A failed attempt: dead-lettered (reason "max_attempts") when the message's failed attempts reach
+ * max_attempts, else back to the queue after delay_ms (0: at once; -1: the queue's backoff
+ * retry_delay_ms * retry_backoff^(n-1) capped at retry_delay_max_ms, after the n-th failure).
+ * CORQ_EINVAL for delay_ms < -1. */
+CORQ_API int corq_nack(corq_consumer *consumer, uint64_t tag, int64_t delay_ms);
+/* Hands the message back unprocessed (not a failed attempt); it is ready again at once. */
+CORQ_API int corq_release(corq_consumer *consumer, uint64_t tag);
+/* Poison: dead-lettered at once with x-death-reason "rejected". reason (may be NULL) is kept as the
+ * x-death-detail header when given. */
+CORQ_API int corq_reject(corq_consumer *consumer, uint64_t tag, const char *reason);
+/* Sets the delivery's lease to expire lease_ms (> 0) from now. CORQ_EINVAL for lease_ms <= 0. */
+CORQ_API int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms);
+
+/* Any thread: the current corq_consume (if blocked) and every later one return CORQ_ECLOSED; settling
+ * still works, so a worker can finish what it holds and stop (graceful shutdown). Errors: CORQ_EINVAL. */
+CORQ_API int corq_consumer_wakeup(corq_consumer *consumer);
+
+/* Closes the consumer; its unsettled deliveries are released (ready again, not a failed attempt).
+ * Errors: CORQ_EINVAL (NULL). The handle is freed even when the engine was closed before. */
+CORQ_API int corq_consumer_close(corq_consumer *consumer);
+
+/* ---- Observability and dead letters ----------------------------------------------------------- */
+
+/* Set struct_size = sizeof(corq_queue_stats) before the call. Counters are since the queue was
+ * declared (in this process). */
+typedef struct corq_queue_stats {
+  uint32_t struct_size;
+  uint64_t ready, in_flight, delayed, consumers, bytes_ready;
+  uint64_t published, delivered, acked, nacked, released, redelivered;
+  uint64_t dead_lettered, expired, dropped, deduplicated;
+  int64_t oldest_ready_age_ms; /* age of the oldest message at the head of the ready list; 0 if empty */
+} corq_queue_stats;
+
+/* Snapshot of one queue's state. Errors: CORQ_EINVAL (NULL, struct_size too small), CORQ_ENOENT. */
+CORQ_API int corq_queue_stats_get(corq_engine *engine, const char *queue, corq_queue_stats *out);
+
+/* Every queue's stats and options as one JSON object; *json is a NUL-terminated string the caller
+ * frees with corq_free. Errors: CORQ_EINVAL, CORQ_ENOMEM. */
+CORQ_API int corq_stats_json(corq_engine *engine, char **json);
+
+/* Moves up to max_messages (0 = all) ready messages from a dead-letter queue back to the queue each
+ * came from (its x-death-queue header) or, if to_queue is not NULL, to to_queue. Moved messages keep
+ * their x-death-* headers and start again with zero failed attempts. *moved (if not NULL) gets how
+ * many moved. Stops early, leaving the message in from_queue, when its target is missing
+ * (CORQ_ENOENT) or full (CORQ_EFULL). Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_EFULL. */
+CORQ_API int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_queue,
+                          uint64_t max_messages, uint64_t *moved);
+
+/* Frees memory corq returned (corq_stats_json). NULL is a no-op. */
+CORQ_API void corq_free(void *ptr);
+
+/* Log levels passed to the log callback. */
+#define CORQ_LOG_ERROR 0
+#define CORQ_LOG_WARN 1
+#define CORQ_LOG_INFO 2
+#define CORQ_LOG_DEBUG 3
+
+/* Receives the engine's log lines (level, message; message valid during the call only). Called from
+ * any engine thread; must be thread-safe and must not call back into corq. NULL fn removes it. */
+typedef void (*corq_log_fn)(void *user, int level, const char *message);
+CORQ_API int corq_set_log_callback(corq_engine *engine, corq_log_fn fn, void *user);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -1,0 +1,21 @@
+// engine/engine/testing.hpp — hooks for tests (in libcorq.a and the test build only; not exported
+// from libcorq.so). They let a test drive time instead of sleeping.
+#pragma once
+
+#include <corq/corq.h>
+
+#include <cstdint>
+
+namespace corq::testing {
+
+/// For an engine opened with the option clock=manual: moves its clock forward by `ms` (>= 0) and
+/// runs the scheduler once, synchronously, so that every delay, retry backoff, lease and TTL due by
+/// the new time has taken effect when this returns. Returns CORQ_EINVAL for a NULL engine, a
+/// negative ms or an engine on the system clock.
+int advance_clock(corq_engine *engine, std::int64_t ms);
+
+/// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real
+/// time the engine was opened).
+std::int64_t clock_now_ms(corq_engine *engine);
+
+}  // namespace corq::testing

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -190,6 +191,47 @@ TEST(RingLayoutTest, producer_and_consumer_indices_do_not_share_a_cache_line) {
   EXPECT_EQ(sizeof(corq::MpmcRing<int>) % corq::cache_line_bytes, 0u);
   EXPECT_GE(sizeof(corq::SpscRing<int>), 3 * corq::cache_line_bytes);
   EXPECT_GE(sizeof(corq::MpmcRing<int>), 3 * corq::cache_line_bytes);
+}
+
+}  // namespace
+
+namespace {
+
+long resident_kib() {
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  long pages_total = 0, pages_resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  return pages_resident * 4;
+}
+
+TEST(MpmcRingTest, peek_front_copies_the_oldest_without_removing_it) {
+  corq::MpmcRing<int> ring(4);
+  int out = -1;
+  EXPECT_FALSE(ring.peek_front(out));
+  ASSERT_TRUE(ring.try_push(5));
+  ASSERT_TRUE(ring.try_push(6));
+  EXPECT_TRUE(ring.peek_front(out));
+  EXPECT_EQ(out, 5);
+  EXPECT_EQ(ring.size(), 2u);
+  ASSERT_TRUE(ring.try_pop(out));
+  EXPECT_TRUE(ring.peek_front(out));
+  EXPECT_EQ(out, 6);
+}
+
+TEST(MpmcRingTest, a_large_ring_commits_memory_only_as_it_fills) {
+  const long before = resident_kib();
+  corq::MpmcRing<std::uint64_t> ring(std::size_t{1} << 22);  // 64 MiB of slots
+  const long after_construction = resident_kib();
+  EXPECT_LT(after_construction - before, 1024) << "construction touched the slot array";
+  for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_TRUE(ring.try_push(i));
+  std::uint64_t out = 0;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(ring.try_pop(out));
+    ASSERT_EQ(out, i);
+  }
 }
 
 }  // namespace

@@ -12,6 +12,10 @@
 // the element, then publishes by storing sequence = i + 1 (release). Consumers mirror this. The two
 // shared indices live on their own cache lines; a slot's sequence and element share the slot's line.
 //
+// Each slot stores its sequence minus its own slot number (its "turn"), so a freshly zero-filled
+// slot array already says "every slot empty, lap 0" and construction touches no memory: the slot
+// array of a large ring is committed page by page as the ring first fills (see ring_storage.hpp).
+//
 // Bulk operations scan forward over consecutive slots whose sequence says "your turn" and claim all of
 // them with one CAS; each slot is then published individually (consumers of earlier slots do not
 // wait for later ones). A partial bulk takes whatever prefix is ready.
@@ -35,20 +39,16 @@ class MpmcRing {
   /// Creates a ring holding at least `capacity` elements (rounded up to a power of two).
   /// Throws std::invalid_argument if capacity is 0 or above 2^30, std::bad_alloc on no memory.
   explicit MpmcRing(std::size_t capacity)
-      : cells_(detail::ring_capacity_for(capacity)), mask_(cells_.size() - 1) {
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      ::new (static_cast<void *>(cells_.data() + i)) Cell{};
-      cells_.data()[i].sequence.store(i, std::memory_order_relaxed);
-    }
-  }
+      : cells_(detail::ring_capacity_for(capacity)), mask_(cells_.size() - 1) {}
 
   /// Destroys the elements still in the ring. No other thread may be using it.
   ~MpmcRing() {
     const std::size_t write = enqueue_index_.load(std::memory_order_acquire);
-    for (std::size_t i = dequeue_index_.load(std::memory_order_acquire); i != write; ++i) {
-      cell(i).element()->~T();
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+      for (std::size_t i = dequeue_index_.load(std::memory_order_acquire); i != write; ++i) {
+        cell(i).element()->~T();
+      }
     }
-    for (std::size_t i = 0; i <= mask_; ++i) cells_.data()[i].~Cell();
   }
 
   MpmcRing(const MpmcRing &) = delete;
@@ -63,13 +63,13 @@ class MpmcRing {
     for (;;) {
       Cell &c = cell(index);
       // Acquire pairs with the consumer's release of this slot: its old element is gone.
-      const std::size_t sequence = c.sequence.load(std::memory_order_acquire);
+      const std::size_t sequence = load_sequence(index);
       const auto lag = static_cast<std::intptr_t>(sequence - index);
       if (lag == 0) {
         // Relaxed CAS: the claim needs no ordering, the slot's sequence carries the data.
         if (enqueue_index_.compare_exchange_weak(index, index + 1, std::memory_order_relaxed)) {
           ::new (static_cast<void *>(c.element())) T(std::forward<Args>(args)...);
-          c.sequence.store(index + 1, std::memory_order_release);  // publish to the consumer
+          store_sequence(index, index + 1);  // publish to the consumer
           return true;
         }  // CAS failure reloaded `index`
       } else if (lag < 0) {
@@ -94,13 +94,13 @@ class MpmcRing {
     for (;;) {
       Cell &c = cell(index);
       // Acquire pairs with the producer's publish: the element is fully constructed.
-      const std::size_t sequence = c.sequence.load(std::memory_order_acquire);
+      const std::size_t sequence = load_sequence(index);
       const auto lag = static_cast<std::intptr_t>(sequence - (index + 1));
       if (lag == 0) {
         if (dequeue_index_.compare_exchange_weak(index, index + 1, std::memory_order_relaxed)) {
           out = std::move(*c.element());
           c.element()->~T();
-          c.sequence.store(index + capacity(), std::memory_order_release);  // free for next lap
+          store_sequence(index, index + capacity());  // free for next lap
           return true;
         }
       } else if (lag < 0) {
@@ -119,7 +119,7 @@ class MpmcRing {
     for (std::size_t i = 0; i < n; ++i) {
       Cell &c = cell(first + i);
       ::new (static_cast<void *>(c.element())) T(values[i]);
-      c.sequence.store(first + i + 1, std::memory_order_release);
+      store_sequence(first + i, first + i + 1);
     }
     return n;
   }
@@ -133,9 +133,26 @@ class MpmcRing {
       Cell &c = cell(first + i);
       out[i] = std::move(*c.element());
       c.element()->~T();
-      c.sequence.store(first + i + capacity(), std::memory_order_release);
+      store_sequence(first + i, first + i + capacity());
     }
     return n;
+  }
+
+  /// Any thread. Copies the oldest element into `out` without removing it; false if empty. Only for
+  /// types whose copy reads nothing but atomics (the element may be popped, and its slot refilled,
+  /// while it is being copied; the copy is kept only if the slot did not change meanwhile).
+  bool peek_front(T &out) const noexcept {
+    static_assert(std::is_nothrow_copy_assignable_v<T>);
+    for (;;) {
+      const std::size_t index = dequeue_index_.load(std::memory_order_acquire);
+      if (load_sequence(index) != index + 1) {
+        if (dequeue_index_.load(std::memory_order_acquire) == index) return false;  // empty
+        continue;                                                                   // raced a pop
+      }
+      out = *cell(index).element();
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (load_sequence(index) == index + 1) return true;  // still the same element: copy is whole
+    }
   }
 
   /// A snapshot of the element count (claimed-but-unpublished elements included).
@@ -148,12 +165,23 @@ class MpmcRing {
 
  private:
   struct Cell {
-    std::atomic<std::size_t> sequence{0};
+    std::size_t turn;  // sequence - slot number; accessed only through std::atomic_ref
     alignas(T) unsigned char storage[sizeof(T)];
     T *element() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
   };
+  static_assert(alignof(Cell) >= std::atomic_ref<std::size_t>::required_alignment);
 
   Cell &cell(std::size_t index) const noexcept { return cells_.data()[index & mask_]; }
+
+  /// The sequence number of the slot of `index` (acquire: pairs with store_sequence's release).
+  std::size_t load_sequence(std::size_t index) const noexcept {
+    return std::atomic_ref<std::size_t>(cell(index).turn).load(std::memory_order_acquire) +
+           (index & mask_);
+  }
+  void store_sequence(std::size_t index, std::size_t sequence) noexcept {
+    std::atomic_ref<std::size_t>(cell(index).turn)
+        .store(sequence - (index & mask_), std::memory_order_release);
+  }
 
   /// Claims up to `count` consecutive indices from `shared_index` whose slots are ready for this
   /// side (`turn` 0 = producer: sequence == index; 1 = consumer: sequence == index + 1).
@@ -164,11 +192,11 @@ class MpmcRing {
     for (;;) {
       std::size_t ready = 0;
       while (ready < count && ready <= mask_ &&
-             cell(index + ready).sequence.load(std::memory_order_acquire) == index + ready + turn) {
+             load_sequence(index + ready) == index + ready + turn) {
         ++ready;
       }
       if (ready == 0) {
-        const std::size_t sequence = cell(index).sequence.load(std::memory_order_acquire);
+        const std::size_t sequence = load_sequence(index);
         if (static_cast<std::intptr_t>(sequence - (index + turn)) < 0) return 0;  // full / empty
         index = shared_index.load(std::memory_order_relaxed);  // lost a race; look again
         continue;

@@ -4,6 +4,10 @@
 // a mask instead of a division) and constructs/destroys elements in them explicitly. The array is
 // aligned to a cache line and padded by one line on each side so that the first and last slots never
 // share a line with whatever the heap puts next to the ring.
+//
+// The storage starts zero-filled. Large arrays come straight from mmap, whose pages the kernel
+// commits only when first written: a queue declared with room for a million messages costs resident
+// memory only for the slots it has actually used (MpmcRing is built so that all-zero means empty).
 #pragma once
 
 #include <corq/platform.hpp>
@@ -12,8 +16,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <cstring>
 #include <new>
 #include <stdexcept>
+
+#include <sys/mman.h>
 
 namespace corq::detail {
 
@@ -30,16 +37,36 @@ inline std::size_t ring_capacity_for(std::size_t requested) {
   return std::bit_ceil(requested < 2 ? std::size_t{2} : requested);
 }
 
-/// Raw, cache-line-aligned, padded storage for `count` objects of type Slot. Does not construct.
+/// Arrays at least this big are mapped (lazily committed) instead of taken from the heap.
+inline constexpr std::size_t lazy_mapping_bytes_min = std::size_t{256} << 10;
+
+/// Raw, zero-filled, cache-line-aligned, padded storage for `count` objects of type Slot. Does not
+/// construct. Throws std::bad_alloc when the memory cannot be had.
 template <class Slot>
 class SlotArray {
  public:
   explicit SlotArray(std::size_t count) : count_(count) {
     bytes_ = count * sizeof(Slot) + 2 * padding_bytes;
-    base_ = static_cast<std::byte *>(::operator new(bytes_, std::align_val_t{alignment}));
+    if (bytes_ >= lazy_mapping_bytes_min) {
+      // MAP_NORESERVE: don't charge the whole capacity against overcommit limits up front.
+      void *mapping = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (mapping == MAP_FAILED) throw std::bad_alloc();
+      base_ = static_cast<std::byte *>(mapping);  // page-aligned, zero-filled by the kernel
+      mapped_ = true;
+    } else {
+      base_ = static_cast<std::byte *>(::operator new(bytes_, std::align_val_t{alignment}));
+      std::memset(base_, 0, bytes_);
+    }
     slots_ = reinterpret_cast<Slot *>(base_ + padding_bytes);
   }
-  ~SlotArray() { ::operator delete(base_, bytes_, std::align_val_t{alignment}); }
+  ~SlotArray() {
+    if (mapped_) {
+      ::munmap(base_, bytes_);
+    } else {
+      ::operator delete(base_, bytes_, std::align_val_t{alignment});
+    }
+  }
   SlotArray(const SlotArray &) = delete;
   SlotArray &operator=(const SlotArray &) = delete;
 
@@ -56,6 +83,7 @@ class SlotArray {
   std::size_t bytes_;
   std::byte *base_;
   Slot *slots_;
+  bool mapped_ = false;
 };
 
 }  // namespace corq::detail

@@ -8,7 +8,7 @@ build_pkgs=(cmake g++ make pkg-config liburing-dev libmimalloc-dev libconcurrent
             libgtest-dev libgmock-dev libbenchmark-dev libboost-dev)
 test_pkgs=(clang libclang-rt-dev python3 valgrind)
 bench_pkgs=(python3-matplotlib)
-cross_pkgs=(g++-aarch64-linux-gnu qemu-user)
+cross_pkgs=(g++-aarch64-linux-gnu qemu-user googletest)
 
 want=()
 [ $# -eq 0 ] && set -- build test

@@ -1,0 +1,96 @@
+// engine/capi/consume_api.cpp — the C API of consumers: open, consume, settle, wake up, close.
+#include "capi/handles.hpp"
+
+using namespace corq;
+using namespace corq::capi;
+
+namespace {
+
+std::atomic<std::uint64_t> consumers_opened{0};
+
+/// Common guard of the settle functions: a NULL consumer, or a closed engine.
+int check_consumer(corq_consumer *consumer, const char *function) {
+  if (consumer == nullptr) return fail(CORQ_EINVAL, std::string(function) + ": consumer is NULL");
+  return CORQ_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch, corq_consumer **out) {
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_consumer_open: out is NULL");
+  *out = nullptr;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_consumer_open: engine is NULL");
+  if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
+  if (prefetch == 0 || prefetch > prefetch_max) {
+    return fail(CORQ_EINVAL, "corq_consumer_open: prefetch must be in [1, 65536], got " + std::to_string(prefetch));
+  }
+  return guarded("corq_consumer_open", [&] {
+    Engine &e = *engine_of(engine);
+    if (e.closed()) return fail(CORQ_ECLOSED, "corq_consumer_open: the engine is closed");
+    std::shared_ptr<Queue> q = e.find(queue);
+    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_consumer_open: no queue named '") + queue + "'");
+    auto *consumer = new Consumer(e, std::move(q), prefetch, consumers_opened.fetch_add(1, std::memory_order_relaxed));
+    e.retain_handle();
+    e.attach(consumer);
+    *out = reinterpret_cast<corq_consumer *>(consumer);
+    return CORQ_OK;
+  });
+}
+
+int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_t timeout_ms) {
+  if (const int rc = check_consumer(consumer, "corq_consume"); rc != CORQ_OK) return rc;
+  if (out == nullptr && max != 0) return fail(CORQ_EINVAL, "corq_consume: out is NULL");
+  if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_consume: timeout_ms must be -1 or >= 0");
+  return guarded("corq_consume", [&] { return consumer_of(consumer)->consume(out, max, timeout_ms); });
+}
+
+int corq_ack(corq_consumer *consumer, uint64_t tag) {
+  if (const int rc = check_consumer(consumer, "corq_ack"); rc != CORQ_OK) return rc;
+  return consumer_of(consumer)->ack(tag);
+}
+
+int corq_ack_upto(corq_consumer *consumer, uint64_t tag) {
+  if (const int rc = check_consumer(consumer, "corq_ack_upto"); rc != CORQ_OK) return rc;
+  return consumer_of(consumer)->ack_upto(tag);
+}
+
+int corq_nack(corq_consumer *consumer, uint64_t tag, int64_t delay_ms) {
+  if (const int rc = check_consumer(consumer, "corq_nack"); rc != CORQ_OK) return rc;
+  return guarded("corq_nack", [&] { return consumer_of(consumer)->nack(tag, delay_ms); });
+}
+
+int corq_release(corq_consumer *consumer, uint64_t tag) {
+  if (const int rc = check_consumer(consumer, "corq_release"); rc != CORQ_OK) return rc;
+  return consumer_of(consumer)->release(tag);
+}
+
+int corq_reject(corq_consumer *consumer, uint64_t tag, const char *reason) {
+  if (const int rc = check_consumer(consumer, "corq_reject"); rc != CORQ_OK) return rc;
+  return guarded("corq_reject", [&] { return consumer_of(consumer)->reject(tag, reason); });
+}
+
+int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms) {
+  if (const int rc = check_consumer(consumer, "corq_extend"); rc != CORQ_OK) return rc;
+  return consumer_of(consumer)->extend(tag, lease_ms);
+}
+
+int corq_consumer_wakeup(corq_consumer *consumer) {
+  if (const int rc = check_consumer(consumer, "corq_consumer_wakeup"); rc != CORQ_OK) return rc;
+  consumer_of(consumer)->wakeup();
+  return CORQ_OK;
+}
+
+int corq_consumer_close(corq_consumer *consumer) {
+  if (const int rc = check_consumer(consumer, "corq_consumer_close"); rc != CORQ_OK) return rc;
+  Consumer *c = consumer_of(consumer);
+  Engine &engine = c->queue().engine();
+  engine.detach(c);  // from now on the scheduler no longer touches its window
+  c->close();
+  delete c;
+  Engine::release_handle(&engine);
+  return CORQ_OK;
+}
+
+}  // extern "C"

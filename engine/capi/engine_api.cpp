@@ -1,0 +1,306 @@
+// engine/capi/engine_api.cpp — the C API of configs, engines, queues, stats, redrive and the log.
+// Every function validates its arguments first and reports failures through capi::fail.
+#include "capi/handles.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace corq;
+using namespace corq::capi;
+
+int corq::capi::check_queue_name(const char *name) noexcept {
+  std::string error;
+  if (!valid_queue_name(name, error)) return fail(CORQ_EINVAL, error);
+  return CORQ_OK;
+}
+
+extern "C" {
+
+// ---- config --------------------------------------------------------------------------------------
+
+corq_config *corq_config_new(void) {
+  try {
+    return new corq_config{};
+  } catch (...) {
+    fail(CORQ_ENOMEM, "corq_config_new: out of memory");
+    return nullptr;
+  }
+}
+
+int corq_config_set(corq_config *config, const char *key, const char *value) {
+  if (config == nullptr) return fail(CORQ_EINVAL, "corq_config_set: config is NULL");
+  if (key == nullptr) return fail(CORQ_EINVAL, "corq_config_set: key is NULL");
+  if (value == nullptr) return fail(CORQ_EINVAL, "corq_config_set: value is NULL");
+  if (!is_engine_option(key) && !is_queue_option(key)) {
+    return fail(CORQ_EINVAL, std::string("corq_config_set: unknown option '") + key + "'");
+  }
+  return guarded("corq_config_set", [&] {
+    config->options.insert_or_assign(key, value);
+    return CORQ_OK;
+  });
+}
+
+void corq_config_free(corq_config *config) { delete config; }
+
+// ---- engine --------------------------------------------------------------------------------------
+
+int corq_open(const char *dir, const corq_config *engine_options, corq_engine **out) {
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_open: out is NULL");
+  *out = nullptr;
+  return guarded("corq_open", [&] {
+    EngineOptions options;
+    std::string error;
+    static const OptionMap no_options;
+    const OptionMap &map = engine_options == nullptr ? no_options : engine_options->options;
+    for (const auto &[key, value] : map) {
+      if (!is_engine_option(key)) {
+        return fail(CORQ_EINVAL, "corq_open: '" + key + "' is a queue option, not an engine option");
+      }
+    }
+    if (!parse_engine_options(map, options, error)) return fail(CORQ_EINVAL, "corq_open: " + error);
+    if (dir != nullptr) {
+      return fail(CORQ_EUNSUPPORTED,
+                  "corq_open: durable engines (a data directory) need the write-ahead log, which this "
+                  "build does not have yet; open with dir = NULL for an in-memory engine");
+    }
+    *out = handle_of(new Engine(options));
+    return CORQ_OK;
+  });
+}
+
+int corq_close(corq_engine *engine) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_close: engine is NULL");
+  Engine::close(engine_of(engine));
+  return CORQ_OK;
+}
+
+int corq_sync(corq_engine *engine, int32_t timeout_ms) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_sync: engine is NULL");
+  if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_sync: timeout_ms must be -1 or >= 0");
+  if (engine_of(engine)->closed()) return fail(CORQ_ECLOSED, "corq_sync: the engine is closed");
+  return CORQ_OK;  // in-memory: nothing is ever waiting to become durable
+}
+
+// ---- queues --------------------------------------------------------------------------------------
+
+int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config *queue_options) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_declare: engine is NULL");
+  if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
+  return guarded("corq_queue_declare", [&] {
+    static const OptionMap no_options;
+    const OptionMap &map = queue_options == nullptr ? no_options : queue_options->options;
+    for (const auto &[key, value] : map) {
+      if (!is_queue_option(key)) {
+        return fail(CORQ_EINVAL, "corq_queue_declare: '" + key + "' is an engine option, not a queue option");
+      }
+    }
+    QueueOptions options;
+    std::string error;
+    if (!parse_queue_options(map, /*durable_default=*/false, options, error)) {
+      return fail(CORQ_EINVAL, "corq_queue_declare: " + error);
+    }
+    if (options.durable) {
+      return fail(CORQ_EINVAL, "corq_queue_declare: durable=true needs an engine opened on a data "
+                               "directory; this engine is in-memory");
+    }
+    const int rc = engine_of(engine)->declare(queue, options, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_queue_declare: " + error);
+  });
+}
+
+int corq_queue_delete(corq_engine *engine, const char *queue) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_delete: engine is NULL");
+  if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
+  return guarded("corq_queue_delete", [&] {
+    std::string error;
+    const int rc = engine_of(engine)->remove(queue, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_queue_delete: " + error);
+  });
+}
+
+int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_purge: engine is NULL");
+  if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
+  if (engine_of(engine)->closed()) return fail(CORQ_ECLOSED, "corq_queue_purge: the engine is closed");
+  return guarded("corq_queue_purge", [&] {
+    std::shared_ptr<Queue> q = engine_of(engine)->find(queue);
+    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_queue_purge: no queue named '") + queue + "'");
+    const std::uint64_t n = q->purge();
+    if (purged != nullptr) *purged = n;
+    return CORQ_OK;
+  });
+}
+
+// ---- stats ---------------------------------------------------------------------------------------
+
+}  // extern "C"
+
+namespace {
+
+corq_queue_stats snapshot(Engine &engine, Queue &q) {
+  corq_queue_stats s{};
+  s.struct_size = sizeof(corq_queue_stats);
+  s.ready = q.ready();
+  s.bytes_ready = q.ready_bytes();
+  s.delayed = q.delayed();
+  s.published = q.published.load(std::memory_order_relaxed);
+  s.delivered = q.closed_delivered.load(std::memory_order_relaxed);
+  s.acked = q.closed_acked.load(std::memory_order_relaxed);
+  s.nacked = q.closed_nacked.load(std::memory_order_relaxed) + q.lease_expired.load(std::memory_order_relaxed);
+  s.released = q.closed_released.load(std::memory_order_relaxed);
+  s.redelivered = q.closed_redelivered.load(std::memory_order_relaxed);
+  engine.for_each_consumer([&](Consumer &c) {
+    if (&c.queue() != &q) return;
+    const Consumer::Counters counters = c.counters();
+    ++s.consumers;
+    s.in_flight += c.in_flight();
+    s.delivered += counters.delivered;
+    s.acked += counters.acked;
+    s.nacked += counters.nacked;
+    s.released += counters.released;
+    s.redelivered += counters.redelivered;
+  });
+  s.dead_lettered = q.dead_lettered.load(std::memory_order_relaxed);
+  s.expired = q.expired.load(std::memory_order_relaxed);
+  s.dropped = q.dropped.load(std::memory_order_relaxed);
+  s.deduplicated = q.deduplicated.load(std::memory_order_relaxed);
+  const std::int64_t oldest = q.oldest_ready_published_ms();
+  s.oldest_ready_age_ms = oldest == 0 ? 0 : std::max<std::int64_t>(0, engine.now_ms() - oldest);
+  return s;
+}
+
+std::string stats_json(const corq_queue_stats &s) {
+  std::string json = "{";
+  auto field = [&](const char *name, auto value) {
+    if (json.size() > 1) json += ',';
+    json += '"';
+    json += name;
+    json += "\":" + std::to_string(value);
+  };
+  field("ready", s.ready);
+  field("in_flight", s.in_flight);
+  field("delayed", s.delayed);
+  field("consumers", s.consumers);
+  field("bytes_ready", s.bytes_ready);
+  field("published", s.published);
+  field("delivered", s.delivered);
+  field("acked", s.acked);
+  field("nacked", s.nacked);
+  field("released", s.released);
+  field("redelivered", s.redelivered);
+  field("dead_lettered", s.dead_lettered);
+  field("expired", s.expired);
+  field("dropped", s.dropped);
+  field("deduplicated", s.deduplicated);
+  field("oldest_ready_age_ms", s.oldest_ready_age_ms);
+  return json + "}";
+}
+
+}  // namespace
+
+extern "C" {
+
+int corq_queue_stats_get(corq_engine *engine, const char *queue, corq_queue_stats *out) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_stats_get: engine is NULL");
+  if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_queue_stats_get: out is NULL");
+  if (out->struct_size < sizeof(corq_queue_stats)) {
+    return fail(CORQ_EINVAL, "corq_queue_stats_get: out->struct_size must be sizeof(corq_queue_stats) (" +
+                                 std::to_string(sizeof(corq_queue_stats)) + ")");
+  }
+  return guarded("corq_queue_stats_get", [&] {
+    std::shared_ptr<Queue> q = engine_of(engine)->find(queue);
+    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_queue_stats_get: no queue named '") + queue + "'");
+    *out = snapshot(*engine_of(engine), *q);
+    return CORQ_OK;
+  });
+}
+
+int corq_stats_json(corq_engine *engine, char **json) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_stats_json: engine is NULL");
+  if (json == nullptr) return fail(CORQ_EINVAL, "corq_stats_json: json is NULL");
+  *json = nullptr;
+  return guarded("corq_stats_json", [&] {
+    Engine &e = *engine_of(engine);
+    std::string text = "{\"version\":\"" CORQ_VERSION_STRING "\",\"queues\":{";
+    bool first = true;
+    for (const auto &q : e.queues_snapshot()) {
+      if (!first) text += ',';
+      first = false;
+      // Queue names are [A-Za-z0-9._:-]: nothing to escape.
+      text += "\"" + q->name() + "\":{\"options\":" + queue_options_json(q->options(), q->name()) +
+              ",\"stats\":" + stats_json(snapshot(e, *q)) + "}";
+    }
+    text += "}}";
+    char *copy = static_cast<char *>(std::malloc(text.size() + 1));
+    if (copy == nullptr) return fail(CORQ_ENOMEM, "corq_stats_json: out of memory");
+    std::memcpy(copy, text.c_str(), text.size() + 1);
+    *json = copy;
+    return CORQ_OK;
+  });
+}
+
+void corq_free(void *ptr) { std::free(ptr); }
+
+// ---- dead letters --------------------------------------------------------------------------------
+
+int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_queue,
+                 uint64_t max_messages, uint64_t *moved) {
+  if (moved != nullptr) *moved = 0;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_redrive: engine is NULL");
+  if (const int rc = check_queue_name(from_queue); rc != CORQ_OK) return rc;
+  if (to_queue != nullptr) {
+    if (const int rc = check_queue_name(to_queue); rc != CORQ_OK) return rc;
+  }
+  Engine &e = *engine_of(engine);
+  if (e.closed()) return fail(CORQ_ECLOSED, "corq_redrive: the engine is closed");
+  return guarded("corq_redrive", [&] {
+    std::shared_ptr<Queue> from = e.find(from_queue);
+    if (from == nullptr) return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + from_queue + "'");
+    std::shared_ptr<Queue> fixed_target;
+    if (to_queue != nullptr) {
+      fixed_target = e.find(to_queue);
+      if (fixed_target == nullptr) return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + to_queue + "'");
+    }
+    std::uint64_t count = 0;
+    int rc = CORQ_OK;
+    while (max_messages == 0 || count < max_messages) {
+      Message *m = nullptr;
+      if (from->pop_ready(&m, 1, 0) == 0) break;
+      std::shared_ptr<Queue> target = fixed_target;
+      if (target == nullptr) {
+        bool found = false;
+        const std::string_view origin = m->header("x-death-queue", found);
+        target = found ? e.find(origin) : nullptr;
+        if (target == nullptr) {
+          rc = fail(CORQ_ENOENT, "corq_redrive: message " + std::to_string(m->id) + " names origin queue '" +
+                                     std::string(origin) + "', which does not exist");
+          from->push_returned(m);  // stays at the front of the dead-letter queue
+          break;
+        }
+      }
+      m->failed_attempts = 0;
+      m->delivery_count = 0;
+      const std::int64_t ttl_ms = target->options().message_ttl_ms;
+      m->expires_at_ms = ttl_ms > 0 ? e.now_ms() + ttl_ms : 0;
+      if (!target->push_dead_letter(m)) {
+        rc = fail(CORQ_EFULL, "corq_redrive: queue '" + target->name() + "' is full (or deleted)");
+        from->push_returned(m);
+        break;
+      }
+      ++count;
+    }
+    if (moved != nullptr) *moved = count;
+    return rc;
+  });
+}
+
+// ---- log -----------------------------------------------------------------------------------------
+
+int corq_set_log_callback(corq_engine *engine, corq_log_fn fn, void *user) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_set_log_callback: engine is NULL");
+  engine_of(engine)->set_log(fn, user);
+  return CORQ_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,323 @@
+// engine/consumer/consumer.cpp — consuming into the prefetch window, and settling out of it.
+#include "consumer/consumer.hpp"
+
+#include "capi/error.hpp"
+#include "engine/engine.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+namespace corq {
+
+Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t prefetch,
+                   std::uint64_t consumer_index)
+    : engine_(engine),
+      queue_(std::move(queue)),
+      prefetch_(prefetch),
+      slot_bits_(static_cast<std::uint32_t>(std::bit_width(prefetch - 1u))),
+      slot_mask_((std::uint64_t{1} << slot_bits_) - 1),
+      home_shard_(static_cast<std::size_t>(consumer_index)),
+      slots_(new Slot[prefetch]),
+      popped_(prefetch) {
+  free_slots_.reserve(prefetch);
+  for (std::uint32_t i = prefetch; i > 0; --i) free_slots_.push_back(i - 1);  // slot 0 on top
+}
+
+Consumer::~Consumer() = default;
+
+int Consumer::closed_code() const noexcept {
+  if (engine_.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
+  if (woken_.load(std::memory_order_acquire)) {
+    return capi::fail(CORQ_ECLOSED, "consumer was woken up (corq_consumer_wakeup)");
+  }
+  if (queue_->deleted()) return capi::fail(CORQ_ENOENT, "queue '" + queue_->name() + "' was deleted");
+  return CORQ_OK;
+}
+
+// ---- consuming -----------------------------------------------------------------------------------
+
+int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out) {
+  const std::uint32_t slot_number = free_slots_.back();
+  free_slots_.pop_back();
+  Slot &slot = slots_[slot_number];
+  const std::uint64_t tag = next_sequence_++ << slot_bits_ | slot_number;
+  ++message->delivery_count;
+  slot.message = message;
+  slot.tag = tag;
+  slot.lease_deadline_ms.store(now_ms + queue_->options().lease_ms, std::memory_order_relaxed);
+  // Release: the scheduler that sees in_flight also sees message and deadline.
+  slot.state.store(tag << 2 | slot_in_flight, std::memory_order_release);
+
+  out.tag = tag;
+  out.message_id = message->id;
+  out.data = message->payload();
+  out.len = message->payload_len;
+  out.headers = message->header_count != 0 ? message->headers() : nullptr;
+  out.header_count = message->header_count;
+  out.delivery_count = message->delivery_count;
+  out.published_at_ms = message->published_at_ms;
+  if (message->delivery_count > 1) bump(redelivered_);
+  return 1;
+}
+
+int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms) {
+  if (const int rc = closed_code(); rc != CORQ_OK) return rc;
+  if (expired_pending_.load(std::memory_order_acquire) != 0) reclaim_expired();
+  const std::size_t room = std::min<std::size_t>(max, free_slots_.size());
+  if (room == 0) return 0;  // window full (or max == 0): nothing can be delivered now
+
+  const auto deadline = sync::deadline_after_ms(timeout_ms);
+  for (;;) {
+    const std::size_t popped = queue_->pop_ready(popped_.data(), room, home_shard_);
+    if (popped != 0) {
+      const std::int64_t now_ms = engine_.now_ms();
+      std::size_t delivered = 0;
+      for (std::size_t i = 0; i < popped; ++i) {
+        Message *m = popped_[i];
+        if (m->expired(now_ms)) {
+          queue_->expired.fetch_add(1, std::memory_order_relaxed);
+          queue_->dead_letter(m, "expired", {});
+          continue;
+        }
+        delivered += deliver(m, now_ms, out[delivered]);
+      }
+      if (delivered != 0) {
+        bump(delivered_, delivered);
+        bump(outstanding_, delivered);
+        engine_.scheduler().poke();  // leases are timed work
+        return static_cast<int>(delivered);
+      }
+      continue;  // everything popped had expired: look again
+    }
+    if (timeout_ms == 0) return 0;
+    bool stop = false;
+    const bool ready = queue_->not_empty().await(
+        [&] {
+          if (woken_.load(std::memory_order_acquire) || engine_.closed() || queue_->deleted()) {
+            return stop = true;
+          }
+          return queue_->has_ready();
+        },
+        deadline);
+    if (stop) return closed_code();
+    if (!ready) return 0;  // timed out
+  }
+}
+
+// ---- settling ------------------------------------------------------------------------------------
+
+Message *Consumer::settle(std::uint64_t tag, const char *operation) {
+  const std::uint64_t slot_number = tag & slot_mask_;
+  if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag) {
+    capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
+                                " is not an unsettled delivery of this consumer");
+    return nullptr;
+  }
+  Slot &slot = slots_[slot_number];
+  std::uint64_t expected = tag << 2 | slot_in_flight;
+  if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free, std::memory_order_acq_rel)) {
+    capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
+                                ((expected & state_mask) == slot_expired ? " lease expired"
+                                                                         : " was already settled"));
+    return nullptr;
+  }
+  Message *message = slot.message;
+  free_slot(static_cast<std::uint32_t>(slot_number));
+  return message;
+}
+
+void Consumer::free_slot(std::uint32_t slot_number) noexcept {
+  Slot &slot = slots_[slot_number];
+  slot.message = nullptr;
+  slot.tag = 0;
+  free_slots_.push_back(slot_number);
+  outstanding_.store(outstanding_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+int Consumer::ack(std::uint64_t tag) {
+  Message *m = settle(tag, "ack");
+  if (m == nullptr) return CORQ_ESTATE;
+  free_message(m);
+  bump(acked_);
+  return CORQ_OK;
+}
+
+int Consumer::ack_upto(std::uint64_t tag) {
+  std::uint64_t acked = 0;
+  for (std::uint32_t i = 0; i < prefetch_; ++i) {
+    Slot &slot = slots_[i];
+    if (slot.tag == 0 || slot.tag > tag) continue;
+    const std::uint64_t state = slot.state.load(std::memory_order_acquire);
+    if ((state & state_mask) != slot_in_flight) continue;  // expired meanwhile
+    if (Message *m = settle(slot.tag, "ack_upto"); m != nullptr) {
+      free_message(m);
+      ++acked;
+    }
+  }
+  if (acked == 0) {
+    return capi::fail(CORQ_ESTATE, "ack_upto: no unsettled delivery with tag <= " + std::to_string(tag));
+  }
+  bump(acked_, acked);
+  return CORQ_OK;
+}
+
+void Consumer::fail_attempt(Message *message, std::int64_t delay_ms, std::int64_t now_ms) {
+  const QueueOptions &o = queue_->options();
+  ++message->failed_attempts;
+  if (queue_->deleted()) {
+    free_message(message);
+    return;
+  }
+  if (o.max_attempts != 0 && message->failed_attempts >= o.max_attempts) {
+    queue_->dead_letter(message, "max_attempts", {});
+    return;
+  }
+  if (delay_ms < 0) {
+    // retry_delay_ms * retry_backoff^(n-1), capped; computed in double, clamped before converting.
+    const double exponent = static_cast<double>(message->failed_attempts - 1);
+    const double raw = static_cast<double>(o.retry_delay_ms) * std::pow(o.retry_backoff, exponent);
+    delay_ms = raw >= static_cast<double>(o.retry_delay_max_ms) ? o.retry_delay_max_ms
+                                                                : static_cast<std::int64_t>(raw);
+  }
+  if (delay_ms == 0) {
+    queue_->push_returned(message);
+  } else {
+    queue_->push_delayed(message, now_ms + delay_ms);
+  }
+}
+
+int Consumer::nack(std::uint64_t tag, std::int64_t delay_ms) {
+  if (delay_ms < -1 || delay_ms > delay_ms_max) {
+    return capi::fail(CORQ_EINVAL, "nack: delay_ms must be -1 (backoff) or in [0, 2^32-1], got " +
+                                       std::to_string(delay_ms));
+  }
+  Message *m = settle(tag, "nack");
+  if (m == nullptr) return CORQ_ESTATE;
+  bump(nacked_);
+  fail_attempt(m, delay_ms, engine_.now_ms());
+  return CORQ_OK;
+}
+
+int Consumer::release(std::uint64_t tag) {
+  Message *m = settle(tag, "release");
+  if (m == nullptr) return CORQ_ESTATE;
+  bump(released_);
+  if (queue_->deleted()) {
+    free_message(m);
+  } else {
+    queue_->push_returned(m);
+  }
+  return CORQ_OK;
+}
+
+int Consumer::reject(std::uint64_t tag, const char *reason) {
+  const std::size_t reason_len = reason == nullptr ? 0 : strnlen(reason, 1025);
+  if (reason_len > 1024) return capi::fail(CORQ_EINVAL, "reject: reason is longer than 1024 bytes");
+  Message *m = settle(tag, "reject");
+  if (m == nullptr) return CORQ_ESTATE;
+  if (queue_->deleted()) {
+    free_message(m);
+  } else {
+    queue_->dead_letter(m, "rejected", std::string_view(reason == nullptr ? "" : reason, reason_len));
+  }
+  return CORQ_OK;
+}
+
+int Consumer::extend(std::uint64_t tag, std::int64_t lease_ms) {
+  if (lease_ms <= 0 || lease_ms > delay_ms_max) {
+    return capi::fail(CORQ_EINVAL, "extend: lease_ms must be in [1, 2^32-1], got " + std::to_string(lease_ms));
+  }
+  const std::uint64_t slot_number = tag & slot_mask_;
+  if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag ||
+      (slots_[slot_number].state.load(std::memory_order_acquire) & state_mask) != slot_in_flight) {
+    return capi::fail(CORQ_ESTATE, "extend: tag " + std::to_string(tag) +
+                                       " is not an unsettled delivery with a live lease");
+  }
+  slots_[slot_number].lease_deadline_ms.store(engine_.now_ms() + lease_ms, std::memory_order_relaxed);
+  return CORQ_OK;
+}
+
+// ---- lease expiry and shutdown -------------------------------------------------------------------
+
+void Consumer::expire_leases(std::int64_t now_ms) {
+  if (outstanding_.load(std::memory_order_relaxed) == 0) return;
+  for (std::uint32_t i = 0; i < prefetch_; ++i) {
+    Slot &slot = slots_[i];
+    std::uint64_t state = slot.state.load(std::memory_order_acquire);
+    if ((state & state_mask) != slot_in_flight) continue;
+    if (slot.lease_deadline_ms.load(std::memory_order_relaxed) > now_ms) continue;
+    const std::uint64_t expired_state = (state & ~state_mask) | slot_expired;
+    if (!slot.state.compare_exchange_strong(state, expired_state, std::memory_order_acq_rel)) continue;
+    // We own the outcome; the consumer may still read the original, so requeue a copy.
+    Message *copy = copy_message(*slot.message);
+    expired_pending_.fetch_add(1, std::memory_order_release);
+    queue_->lease_expired.fetch_add(1, std::memory_order_relaxed);
+    if (copy == nullptr) {
+      engine_.log(CORQ_LOG_ERROR, "queue '" + queue_->name() +
+                                      "': out of memory requeueing an expired lease; message dropped");
+      queue_->dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    fail_attempt(copy, -1, now_ms);
+  }
+}
+
+void Consumer::reclaim_expired() {
+  for (std::uint32_t i = 0; i < prefetch_; ++i) {
+    Slot &slot = slots_[i];
+    const std::uint64_t state = slot.state.load(std::memory_order_acquire);
+    if ((state & state_mask) != slot_expired) continue;
+    free_message(slot.message);
+    slot.state.store(state & ~state_mask, std::memory_order_relaxed);  // free
+    free_slot(i);
+    expired_pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void Consumer::wakeup() noexcept {
+  woken_.store(true, std::memory_order_release);
+  queue_->not_empty().notify_all();
+}
+
+void Consumer::close() {
+  // The engine has detached this consumer, so the scheduler no longer looks at its slots.
+  for (std::uint32_t i = 0; i < prefetch_; ++i) {
+    Slot &slot = slots_[i];
+    const std::uint64_t state = slot.state.load(std::memory_order_acquire);
+    if ((state & state_mask) == slot_free) continue;
+    Message *m = slot.message;
+    slot.state.store(state & ~state_mask, std::memory_order_relaxed);
+    if ((state & state_mask) == slot_in_flight && !queue_->deleted() && !engine_.closed()) {
+      bump(released_);
+      queue_->push_returned(m);
+    } else {
+      free_message(m);
+    }
+    slot.message = nullptr;
+    slot.tag = 0;
+  }
+  outstanding_.store(0, std::memory_order_relaxed);
+  expired_pending_.store(0, std::memory_order_relaxed);
+  const Counters c = counters();
+  queue_->closed_delivered.fetch_add(c.delivered, std::memory_order_relaxed);
+  queue_->closed_acked.fetch_add(c.acked, std::memory_order_relaxed);
+  queue_->closed_nacked.fetch_add(c.nacked, std::memory_order_relaxed);
+  queue_->closed_released.fetch_add(c.released, std::memory_order_relaxed);
+  queue_->closed_redelivered.fetch_add(c.redelivered, std::memory_order_relaxed);
+}
+
+std::uint64_t Consumer::in_flight() const noexcept {
+  const std::uint64_t outstanding = outstanding_.load(std::memory_order_relaxed);
+  const std::uint64_t expired = expired_pending_.load(std::memory_order_relaxed);
+  return outstanding > expired ? outstanding - expired : 0;
+}
+
+Consumer::Counters Consumer::counters() const noexcept {
+  return {delivered_.load(std::memory_order_relaxed), acked_.load(std::memory_order_relaxed),
+          nacked_.load(std::memory_order_relaxed), released_.load(std::memory_order_relaxed),
+          redelivered_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace corq

@@ -1,0 +1,109 @@
+// engine/consumer/consumer.hpp — a consumer and its prefetch window.
+//
+// The window is a fixed array of `prefetch` slots owned by the consumer's thread. A delivery's tag
+// names its slot and a per-consumer sequence number:
+//
+//     tag = sequence << slot_bits | slot          (sequence starts at 1 and only grows)
+//
+// so tags increase per consumer, and settling is O(1): the slot is `tag & slot_mask`, and the slot
+// must still hold that very tag. Free slots sit on a stack (the consumer's thread only).
+//
+// The scheduler thread expires leases. To decide races with the consumer's own settling without a
+// lock, each slot's state word packs the tag and the state, and both sides change it only by CAS:
+//     tag << 2 | in_flight  ->  tag << 2 | free      (the consumer settles)
+//     tag << 2 | in_flight  ->  tag << 2 | expired   (the scheduler expires the lease)
+// The winner owns the outcome. Because tags never repeat, a stale CAS can never hit a newer
+// delivery (no ABA). An expired slot keeps its message (the consumer may still be reading it — the
+// delivery's memory is valid until the next corq_consume); the scheduler requeues a copy, and the
+// consumer frees the original and the slot on its next call.
+#pragma once
+
+#include "queue/queue.hpp"
+
+#include <corq/corq.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace corq {
+
+class Engine;
+
+class Consumer {
+ public:
+  Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t prefetch,
+           std::uint64_t consumer_index);
+  ~Consumer();
+  Consumer(const Consumer &) = delete;
+  Consumer &operator=(const Consumer &) = delete;
+
+  /// corq_consume: returns the number of deliveries written to out, or a negative CORQ_* code.
+  int consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms);
+
+  int ack(std::uint64_t tag);
+  int ack_upto(std::uint64_t tag);
+  int nack(std::uint64_t tag, std::int64_t delay_ms);
+  int release(std::uint64_t tag);
+  int reject(std::uint64_t tag, const char *reason);
+  int extend(std::uint64_t tag, std::int64_t lease_ms);
+
+  /// Any thread: makes the current and later consume calls return CORQ_ECLOSED.
+  void wakeup() noexcept;
+  /// Releases every unsettled delivery and folds this consumer's counters into the queue's.
+  void close();
+
+  /// Scheduler thread: expires the leases that ended by `now_ms`.
+  void expire_leases(std::int64_t now_ms);
+
+  Queue &queue() noexcept { return *queue_; }
+  std::uint64_t in_flight() const noexcept;
+  struct Counters {
+    std::uint64_t delivered, acked, nacked, released, redelivered;
+  };
+  Counters counters() const noexcept;
+
+ private:
+  enum : std::uint64_t { slot_free = 0, slot_in_flight = 1, slot_expired = 2, state_mask = 3 };
+
+  struct Slot {
+    std::atomic<std::uint64_t> state{slot_free};  // tag << 2 | state
+    std::atomic<std::int64_t> lease_deadline_ms{0};
+    Message *message = nullptr;
+    std::uint64_t tag = 0;
+  };
+
+  /// Takes the message of an in-flight delivery out of its slot (frees the slot), or returns
+  /// nullptr with the thread's error set (CORQ_ESTATE) if the tag is not an in-flight delivery.
+  Message *settle(std::uint64_t tag, const char *operation);
+  void free_slot(std::uint32_t slot) noexcept;
+  void reclaim_expired();
+  int deliver(Message *message, std::int64_t now_ms, corq_delivery &out);
+  /// A failed attempt (nack, lease expiry): dead-letter or schedule the retry.
+  void fail_attempt(Message *message, std::int64_t delay_ms, std::int64_t now_ms);
+  int closed_code() const noexcept;
+
+  static void bump(std::atomic<std::uint64_t> &counter, std::uint64_t n = 1) noexcept {
+    // Only the consumer's thread writes: a load and a store, no read-modify-write needed.
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
+  Engine &engine_;
+  std::shared_ptr<Queue> queue_;
+  const std::uint32_t prefetch_;
+  const std::uint32_t slot_bits_;
+  const std::uint64_t slot_mask_;
+  const std::size_t home_shard_;
+  std::unique_ptr<Slot[]> slots_;
+  std::vector<std::uint32_t> free_slots_;  // stack of free slot numbers
+  std::uint64_t next_sequence_ = 1;
+  std::vector<Message *> popped_;          // scratch for pop_ready, sized prefetch
+
+  std::atomic<bool> woken_{false};
+  std::atomic<std::uint64_t> outstanding_{0};      // slots not free (consumer writes)
+  std::atomic<std::uint64_t> expired_pending_{0};  // expired, not yet reclaimed (scheduler adds)
+  std::atomic<std::uint64_t> delivered_{0}, acked_{0}, nacked_{0}, released_{0}, redelivered_{0};
+};
+
+}  // namespace corq

@@ -1,0 +1,252 @@
+// engine/options/options.cpp — parsing and validation of engine and queue options.
+#include "options/options.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace corq {
+namespace {
+
+constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
+                                            "segment_bytes", "max_message_bytes", "clock"};
+constexpr std::string_view queue_keys[] = {
+    "durable",        "max_length",   "max_bytes",         "overflow",       "message_ttl_ms",
+    "max_attempts",   "dead_letter_queue", "retry_delay_ms", "retry_backoff", "retry_delay_max_ms",
+    "lease_ms",       "dedup_window_ms",   "shards"};
+
+bool fail(std::string &error, std::string_view key, std::string_view value, std::string_view want) {
+  error = "option '" + std::string(key) + "': bad value '" + std::string(value) + "' (expected " +
+          std::string(want) + ")";
+  return false;
+}
+
+/// Parses a non-negative integer, with an optional KiB/MiB/GiB suffix when `sizes` is true.
+bool parse_u64(std::string_view text, bool sizes, std::uint64_t &out) {
+  if (text.empty() || text.size() > 40) return false;
+  std::uint64_t multiplier = 1;
+  if (sizes) {
+    struct Suffix { std::string_view text; std::uint64_t factor; };
+    for (Suffix s : {Suffix{"KiB", 1ull << 10}, Suffix{"MiB", 1ull << 20}, Suffix{"GiB", 1ull << 30}}) {
+      if (text.size() > s.text.size() && text.substr(text.size() - s.text.size()) == s.text) {
+        multiplier = s.factor;
+        text.remove_suffix(s.text.size());
+        break;
+      }
+    }
+  }
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    const std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  if (value > UINT64_MAX / multiplier) return false;
+  out = value * multiplier;
+  return true;
+}
+
+bool parse_in_range(std::string_view key, std::string_view text, bool sizes, std::uint64_t low,
+                    std::uint64_t high, std::uint64_t &out, std::string &error) {
+  std::uint64_t value = 0;
+  if (!parse_u64(text, sizes, value) || value < low || value > high) {
+    return fail(error, key, text,
+                "an integer in [" + std::to_string(low) + ", " + std::to_string(high) + "]" +
+                    (sizes ? ", optionally with a KiB/MiB/GiB suffix" : ""));
+  }
+  out = value;
+  return true;
+}
+
+bool parse_ms(std::string_view key, std::string_view text, std::int64_t low, std::int64_t &out,
+              std::string &error) {
+  std::uint64_t value = 0;
+  if (!parse_in_range(key, text, false, static_cast<std::uint64_t>(low),
+                      static_cast<std::uint64_t>(delay_ms_max), value, error)) {
+    return false;
+  }
+  out = static_cast<std::int64_t>(value);
+  return true;
+}
+
+bool parse_bool(std::string_view key, std::string_view text, bool &out, std::string &error) {
+  if (text == "true" || text == "1") return out = true, true;
+  if (text == "false" || text == "0") return out = false, true;
+  return fail(error, key, text, "true or false");
+}
+
+bool parse_engine_key(const std::string &key, const std::string &value, EngineOptions &o,
+                      std::string &error) {
+  if (key == "sync") {
+    if (value == "always") return o.sync = SyncMode::always, true;
+    if (value == "none") return o.sync = SyncMode::none, true;
+    return fail(error, key, value, "always or none");
+  }
+  if (key == "io_backend") {
+    if (value == "auto") return o.io_backend = IoBackend::automatic, true;
+    if (value == "io_uring") return o.io_backend = IoBackend::io_uring, true;
+    if (value == "psync") return o.io_backend = IoBackend::psync, true;
+    return fail(error, key, value, "auto, io_uring or psync");
+  }
+  if (key == "direct_io") {
+    if (value == "auto") return o.direct_io = DirectIo::automatic, true;
+    if (value == "true") return o.direct_io = DirectIo::on, true;
+    if (value == "false") return o.direct_io = DirectIo::off, true;
+    return fail(error, key, value, "auto, true or false");
+  }
+  if (key == "segment_bytes") {
+    return parse_in_range(key, value, true, 1ull << 20, 1ull << 40, o.segment_bytes, error);
+  }
+  if (key == "max_message_bytes") {
+    return parse_in_range(key, value, true, 1, max_message_bytes_limit, o.max_message_bytes, error);
+  }
+  if (key == "clock") {
+    if (value == "system") return o.clock = ClockKind::system, true;
+    if (value == "manual") return o.clock = ClockKind::manual, true;
+    return fail(error, key, value, "system or manual");
+  }
+  error = "unknown engine option '" + key + "'";
+  return false;
+}
+
+bool parse_overflow(const std::string &value, Overflow &out, std::string &error) {
+  if (value == "block") return out = Overflow::block, true;
+  if (value == "reject") return out = Overflow::reject, true;
+  if (value == "drop_head") return out = Overflow::drop_head, true;
+  return fail(error, "overflow", value, "block, reject or drop_head");
+}
+
+bool parse_backoff(const std::string &value, double &out, std::string &error) {
+  const char *text = value.c_str();
+  char *end = nullptr;
+  errno = 0;
+  const double parsed = std::strtod(text, &end);
+  if (value.empty() || end != text + value.size() || errno != 0 || !std::isfinite(parsed) ||
+      parsed < 1.0 || parsed > 100.0) {
+    return fail(error, "retry_backoff", value, "a number in [1.0, 100.0]");
+  }
+  out = parsed;
+  return true;
+}
+
+bool parse_queue_key(const std::string &key, const std::string &value, QueueOptions &o,
+                     std::string &error) {
+  std::uint64_t u = 0;
+  if (key == "durable") return parse_bool(key, value, o.durable, error);
+  if (key == "max_length") return parse_in_range(key, value, false, 1, max_length_limit, o.max_length, error);
+  if (key == "max_bytes") return parse_in_range(key, value, true, 1, max_bytes_limit, o.max_bytes, error);
+  if (key == "overflow") return parse_overflow(value, o.overflow, error);
+  if (key == "message_ttl_ms") return parse_ms(key, value, 0, o.message_ttl_ms, error);
+  if (key == "max_attempts") {
+    if (!parse_in_range(key, value, false, 0, 1'000'000, u, error)) return false;
+    o.max_attempts = static_cast<std::uint32_t>(u);
+    return true;
+  }
+  if (key == "dead_letter_queue") {
+    std::string name_error;
+    if (!value.empty() && !valid_queue_name(value.c_str(), name_error)) {
+      return fail(error, key, value, "\"\" or a queue name: " + name_error);
+    }
+    o.dead_letter_queue_set = true;
+    o.dead_letter_queue = value;
+    return true;
+  }
+  if (key == "retry_delay_ms") return parse_ms(key, value, 0, o.retry_delay_ms, error);
+  if (key == "retry_backoff") return parse_backoff(value, o.retry_backoff, error);
+  if (key == "retry_delay_max_ms") return parse_ms(key, value, 0, o.retry_delay_max_ms, error);
+  if (key == "lease_ms") return parse_ms(key, value, 1, o.lease_ms, error);
+  if (key == "dedup_window_ms") return parse_ms(key, value, 0, o.dedup_window_ms, error);
+  if (key == "shards") {
+    if (!parse_in_range(key, value, false, 1, shards_max, u, error)) return false;
+    o.shards = static_cast<std::uint32_t>(u);
+    return true;
+  }
+  error = "unknown queue option '" + key + "'";
+  return false;
+}
+
+}  // namespace
+
+std::string QueueOptions::dead_letter_queue_for(std::string_view queue_name) const {
+  if (dead_letter_queue_set) return dead_letter_queue;
+  return std::string(queue_name) + ".dlq";
+}
+
+bool is_engine_option(std::string_view key) {
+  for (auto k : engine_keys) if (k == key) return true;
+  return false;
+}
+
+bool is_queue_option(std::string_view key) {
+  for (auto k : queue_keys) if (k == key) return true;
+  return false;
+}
+
+bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string &error) {
+  EngineOptions parsed;
+  for (const auto &[key, value] : map) {
+    if (!parse_engine_key(key, value, parsed, error)) return false;
+  }
+  out = parsed;
+  return true;
+}
+
+bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOptions &out,
+                         std::string &error) {
+  QueueOptions parsed;
+  parsed.durable = durable_default;
+  for (const auto &[key, value] : map) {
+    if (!parse_queue_key(key, value, parsed, error)) return false;
+  }
+  if (parsed.retry_delay_max_ms < parsed.retry_delay_ms) {
+    error = "option 'retry_delay_max_ms' (" + std::to_string(parsed.retry_delay_max_ms) +
+            ") is below 'retry_delay_ms' (" + std::to_string(parsed.retry_delay_ms) + ")";
+    return false;
+  }
+  out = parsed;
+  return true;
+}
+
+bool valid_queue_name(const char *name, std::string &error) {
+  if (name == nullptr) return error = "queue name is NULL", false;
+  const std::size_t length = std::strlen(name);
+  if (length == 0 || length > queue_name_bytes_max) {
+    error = "queue name must be 1-200 bytes, got " + std::to_string(length);
+    return false;
+  }
+  for (std::size_t i = 0; i < length; ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) {
+      error = "queue name has a byte outside [A-Za-z0-9._:-] at offset " + std::to_string(i);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string queue_options_json(const QueueOptions &o, std::string_view queue_name) {
+  static constexpr const char *overflow_names[] = {"block", "reject", "drop_head"};
+  std::string json = "{";
+  json += "\"durable\":" + std::string(o.durable ? "true" : "false");
+  json += ",\"max_length\":" + std::to_string(o.max_length);
+  json += ",\"max_bytes\":" + std::to_string(o.max_bytes);
+  json += ",\"overflow\":\"" + std::string(overflow_names[static_cast<int>(o.overflow)]) + "\"";
+  json += ",\"message_ttl_ms\":" + std::to_string(o.message_ttl_ms);
+  json += ",\"max_attempts\":" + std::to_string(o.max_attempts);
+  json += ",\"dead_letter_queue\":\"" + o.dead_letter_queue_for(queue_name) + "\"";
+  json += ",\"retry_delay_ms\":" + std::to_string(o.retry_delay_ms);
+  json += ",\"retry_backoff\":" + std::to_string(o.retry_backoff);
+  json += ",\"retry_delay_max_ms\":" + std::to_string(o.retry_delay_max_ms);
+  json += ",\"lease_ms\":" + std::to_string(o.lease_ms);
+  json += ",\"dedup_window_ms\":" + std::to_string(o.dedup_window_ms);
+  json += ",\"shards\":" + std::to_string(o.shards);
+  json += "}";
+  return json;
+}
+
+}  // namespace corq

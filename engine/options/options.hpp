@@ -1,0 +1,83 @@
+// engine/options/options.hpp — the engine and queue options of DESIGN.md §4, parsed and validated.
+//
+// Options arrive as string key/value pairs (a corq_config). Parsing happens once, on the control
+// plane (corq_open, corq_queue_declare); the data plane only ever reads the typed structs below.
+// Every limit is a named constant so the README, the header and the checks agree.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace corq {
+
+/// The string bag behind corq_config. Ordered so that iteration (and error messages) is stable.
+using OptionMap = std::map<std::string, std::string, std::less<>>;
+
+inline constexpr std::size_t queue_name_bytes_max = 200;
+inline constexpr std::uint64_t max_message_bytes_limit = 64ull << 20;  // 64 MiB
+inline constexpr std::uint64_t max_length_limit = 1ull << 28;          // ring slots stay < 2^28
+inline constexpr std::uint64_t max_bytes_limit = 1ull << 46;           // 64 TiB: effectively none
+inline constexpr std::int64_t delay_ms_max = (1ll << 32) - 1;          // the timer wheel's span
+inline constexpr std::uint32_t shards_max = 64;
+inline constexpr std::uint32_t prefetch_max = 65536;
+inline constexpr std::size_t headers_max = 64;
+inline constexpr std::size_t header_key_bytes_max = 255;
+inline constexpr std::size_t dedup_id_bytes_max = 255;
+
+enum class SyncMode { always, none };
+enum class IoBackend { automatic, io_uring, psync };
+enum class DirectIo { automatic, on, off };
+enum class ClockKind { system, manual };
+
+struct EngineOptions {
+  SyncMode sync = SyncMode::always;
+  IoBackend io_backend = IoBackend::automatic;
+  DirectIo direct_io = DirectIo::automatic;
+  std::uint64_t segment_bytes = 64ull << 20;
+  std::uint64_t max_message_bytes = 1ull << 20;
+  ClockKind clock = ClockKind::system;
+};
+
+enum class Overflow { block, reject, drop_head };
+
+struct QueueOptions {
+  bool durable = false;
+  std::uint64_t max_length = 1'000'000;
+  std::uint64_t max_bytes = 1ull << 30;
+  Overflow overflow = Overflow::block;
+  std::int64_t message_ttl_ms = 0;
+  std::uint32_t max_attempts = 10;
+  bool dead_letter_queue_set = false;  // false: the default "<name>.dlq"
+  std::string dead_letter_queue;       // "" with dead_letter_queue_set: none
+  std::int64_t retry_delay_ms = 100;
+  double retry_backoff = 2.0;
+  std::int64_t retry_delay_max_ms = 60'000;
+  std::int64_t lease_ms = 30'000;
+  std::int64_t dedup_window_ms = 0;
+  std::uint32_t shards = 1;
+
+  /// The dead-letter queue's name for a queue called `queue_name`; empty for none.
+  std::string dead_letter_queue_for(std::string_view queue_name) const;
+  bool operator==(const QueueOptions &) const = default;
+};
+
+/// True for a key that corq_open or corq_queue_declare accepts.
+bool is_engine_option(std::string_view key);
+bool is_queue_option(std::string_view key);
+
+/// Parses `map` into `out`. On a bad key or value returns false and fills `error` with a message
+/// naming the key and the accepted values. `durable_default` is the durability of a queue whose
+/// options don't say (true on a disk engine).
+bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string &error);
+bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOptions &out,
+                         std::string &error);
+
+/// Queue names: 1-200 bytes of [A-Za-z0-9._:-]. Fills `error` when invalid.
+bool valid_queue_name(const char *name, std::string &error);
+
+/// The options as a JSON object (for corq_stats_json).
+std::string queue_options_json(const QueueOptions &options, std::string_view queue_name);
+
+}  // namespace corq

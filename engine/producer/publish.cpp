@@ -1,0 +1,132 @@
+// engine/producer/publish.cpp — see publish.hpp.
+#include "producer/publish.hpp"
+
+#include "capi/error.hpp"
+
+#include <vector>
+
+namespace corq {
+namespace {
+
+/// The options of a publish after validation, with defaults filled in.
+struct PublishSettings {
+  std::uint32_t flags = 0;
+  std::int32_t timeout_ms = 30'000;
+  std::int64_t delay_ms = 0;
+  std::int64_t ttl_ms = 0;
+};
+
+/// The first version of corq_publish_options ends after ttl_ms; later versions only append.
+constexpr std::size_t publish_options_v1_bytes = offsetof(corq_publish_options, ttl_ms) + sizeof(std::int64_t);
+
+int read_options(const corq_publish_options *options, PublishSettings &out) {
+  if (options == nullptr) return CORQ_OK;
+  if (options->struct_size < publish_options_v1_bytes) {
+    return capi::fail(CORQ_EINVAL, "corq_publish_options.struct_size must be sizeof(corq_publish_options) (" +
+                                       std::to_string(sizeof(corq_publish_options)) + "), got " +
+                                       std::to_string(options->struct_size));
+  }
+  if ((options->flags & ~CORQ_PUBLISH_NOWAIT) != 0) {
+    return capi::fail(CORQ_EINVAL, "corq_publish_options.flags has unknown bits");
+  }
+  if (options->timeout_ms < -1) return capi::fail(CORQ_EINVAL, "timeout_ms must be -1 (no limit) or >= 0");
+  if (options->delay_ms < 0 || options->delay_ms > delay_ms_max) {
+    return capi::fail(CORQ_EINVAL, "delay_ms must be in [0, 2^32-1], got " + std::to_string(options->delay_ms));
+  }
+  if (options->ttl_ms < 0 || options->ttl_ms > delay_ms_max) {
+    return capi::fail(CORQ_EINVAL, "ttl_ms must be in [0, 2^32-1], got " + std::to_string(options->ttl_ms));
+  }
+  out = {options->flags, options->timeout_ms, options->delay_ms, options->ttl_ms};
+  return CORQ_OK;
+}
+
+/// Per-thread scratch for the message blocks of one batch: no allocation per publish once warm.
+thread_local std::vector<Message *> batch_scratch;
+
+void free_batch(std::vector<Message *> &batch, std::size_t count) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (batch[i] != nullptr) free_message(batch[i]);
+  }
+}
+
+}  // namespace
+
+int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
+                  const corq_publish_options *options, std::size_t shard_hint, std::uint64_t *first_id) {
+  PublishSettings settings;
+  if (const int rc = read_options(options, settings); rc != CORQ_OK) return rc;
+  if (engine.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
+  if (queue.deleted()) return capi::fail(CORQ_ENOENT, "queue '" + queue.name() + "' was deleted");
+  if (count > queue.options().max_length) {
+    return capi::fail(CORQ_EINVAL, "a batch of " + std::to_string(count) +
+                                       " messages can never fit max_length " +
+                                       std::to_string(queue.options().max_length));
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const char *error = nullptr;
+    const int rc = validate_message(messages[i], engine.options().max_message_bytes, error);
+    if (rc != CORQ_OK) return capi::fail(rc, "message " + std::to_string(i) + " of the batch: " + error);
+  }
+  if (count == 0) return CORQ_OK;
+
+  const std::uint64_t first = engine.take_ids(count);
+  const std::int64_t now_ms = engine.now_ms();
+  const std::int64_t ttl_ms = settings.ttl_ms > 0 ? settings.ttl_ms : queue.options().message_ttl_ms;
+  const std::int64_t expires_at_ms = ttl_ms > 0 ? now_ms + ttl_ms : 0;
+  std::vector<Message *> &batch = batch_scratch;
+  batch.assign(count, nullptr);
+
+  std::size_t accepted = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t reported_id = first;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t id = first + i;
+    if (messages[i].dedup_id != nullptr && queue.dedup() != nullptr) {
+      std::uint64_t original = 0;
+      if (queue.dedup()->seen_or_record(messages[i].dedup_id, id, now_ms, original)) {
+        queue.deduplicated.fetch_add(1, std::memory_order_relaxed);
+        if (count == 1) reported_id = original;
+        continue;
+      }
+    }
+    Message *m = make_message(messages[i], id, now_ms, expires_at_ms);
+    if (m == nullptr) {
+      free_batch(batch, count);
+      return capi::fail(CORQ_ENOMEM, "out of memory building message " + std::to_string(i));
+    }
+    batch[accepted++] = m;
+    bytes += m->payload_len;
+  }
+  if (first_id != nullptr) *first_id = reported_id;
+  if (accepted == 0) return CORQ_OK;
+
+  if (settings.delay_ms > 0) {
+    for (std::size_t i = 0; i < accepted; ++i) queue.push_delayed(batch[i], now_ms + settings.delay_ms);
+    queue.published.fetch_add(accepted, std::memory_order_relaxed);
+    return CORQ_OK;
+  }
+
+  const Admission admission =
+      queue.admit(accepted, bytes, sync::deadline_after_ms(settings.timeout_ms), engine.closed_flag());
+  if (admission != Admission::admitted) {
+    for (std::size_t i = 0; i < accepted; ++i) {
+      if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {
+        queue.dedup()->forget(messages[batch[i]->id - first].dedup_id, batch[i]->id);
+      }
+    }
+    free_batch(batch, accepted);
+    // Not a single touch of `engine` below: a blocked publish may have outlived corq_close.
+    if (admission == Admission::closed) {
+      return capi::fail(queue.deleted() ? CORQ_ENOENT : CORQ_ECLOSED,
+                        queue.deleted() ? "queue was deleted" : "the engine is closed");
+    }
+    return capi::fail(CORQ_EFULL, "queue '" + queue.name() + "' is full (max_length " +
+                                      std::to_string(queue.options().max_length) + ", max_bytes " +
+                                      std::to_string(queue.options().max_bytes) + ")");
+  }
+  queue.push_admitted(batch.data(), accepted, shard_hint);
+  queue.published.fetch_add(accepted, std::memory_order_relaxed);
+  return CORQ_OK;
+}
+
+}  // namespace corq

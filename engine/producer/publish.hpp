@@ -1,0 +1,30 @@
+// engine/producer/publish.hpp — the publish path shared by corq_publish and corq_producer_send.
+//
+// Per batch: validate options and messages, take ids (one atomic add), build the message blocks
+// (one mimalloc allocation each), filter duplicates (only with a dedup window), then either hand
+// the batch to the timer wheel (delay_ms > 0) or pass admission once for the whole batch and push
+// it into one shard's ring with one claim. This is also the one place a durable queue will write
+// its publish records to the log (the write-ahead log issue plugs in here).
+#pragma once
+
+#include "engine/engine.hpp"
+
+#include <corq/corq.h>
+
+namespace corq {
+
+/// A producer handle: a queue, a shard cursor (its batches go to one shard after another) and the
+/// engine reference that keeps the engine alive while the handle is open.
+struct Producer {
+  Engine *engine;
+  std::shared_ptr<Queue> queue;
+  std::size_t shard_cursor;
+};
+
+/// Publishes `count` messages to `queue`. Returns CORQ_OK or a CORQ_* error (with the thread's
+/// detail message set). `first_id` gets the first id of the batch (for a single deduplicated
+/// message: the original's id).
+int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
+                  const corq_publish_options *options, std::size_t shard_hint, std::uint64_t *first_id);
+
+}  // namespace corq

@@ -1,0 +1,35 @@
+// engine/queue/dedup_window.cpp
+#include "queue/dedup_window.hpp"
+
+namespace corq {
+
+void DedupWindow::prune(std::int64_t now_ms) {
+  while (!order_.empty() && order_.front().first + window_ms_ <= now_ms) {
+    auto it = ids_.find(order_.front().second);
+    // Only erase if the map entry is the one this FIFO entry recorded (not a later re-record).
+    if (it != ids_.end() && it->second.recorded_ms == order_.front().first) ids_.erase(it);
+    order_.pop_front();
+  }
+}
+
+bool DedupWindow::seen_or_record(std::string_view dedup_id, std::uint64_t message_id,
+                                 std::int64_t now_ms, std::uint64_t &original) {
+  std::lock_guard lock(mutex_);
+  prune(now_ms);
+  std::string key(dedup_id);
+  auto [it, inserted] = ids_.try_emplace(key, Entry{message_id, now_ms});
+  if (!inserted) {
+    original = it->second.message_id;
+    return true;
+  }
+  order_.emplace_back(now_ms, std::move(key));
+  return false;
+}
+
+void DedupWindow::forget(std::string_view dedup_id, std::uint64_t message_id) {
+  std::lock_guard lock(mutex_);
+  auto it = ids_.find(std::string(dedup_id));
+  if (it != ids_.end() && it->second.message_id == message_id) ids_.erase(it);
+}
+
+}  // namespace corq

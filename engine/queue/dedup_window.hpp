@@ -1,0 +1,43 @@
+// engine/queue/dedup_window.hpp — remembers recent dedup ids of one queue for dedup_window_ms.
+//
+// Only queues with dedup_window_ms > 0 and publishes that carry a dedup_id come here, so a mutex is
+// acceptable: it is not on the path of ordinary publishes. Memory is bounded by the window: ids
+// older than the window are pruned on every call (oldest first, from a FIFO of insertion times).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace corq {
+
+class DedupWindow {
+ public:
+  explicit DedupWindow(std::int64_t window_ms) : window_ms_(window_ms) {}
+
+  /// If `dedup_id` was recorded within the window, returns true and its message id in `original`.
+  /// Otherwise records it for `message_id` and returns false.
+  bool seen_or_record(std::string_view dedup_id, std::uint64_t message_id, std::int64_t now_ms,
+                      std::uint64_t &original);
+
+  /// Forgets `dedup_id` if it is still recorded for `message_id` (a publish that failed after
+  /// recording, so a retry by the caller is not swallowed).
+  void forget(std::string_view dedup_id, std::uint64_t message_id);
+
+ private:
+  struct Entry {
+    std::uint64_t message_id;
+    std::int64_t recorded_ms;
+  };
+  void prune(std::int64_t now_ms);
+
+  const std::int64_t window_ms_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> ids_;
+  std::deque<std::pair<std::int64_t, std::string>> order_;  // (recorded_ms, id), oldest first
+};
+
+}  // namespace corq

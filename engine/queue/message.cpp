@@ -1,0 +1,166 @@
+// engine/queue/message.cpp — building, copying and freeing message blocks.
+#include "queue/message.hpp"
+
+#include "options/options.hpp"
+
+#include <mimalloc.h>
+
+#include <charconv>
+#include <cstring>
+#include <string>
+
+namespace corq {
+namespace {
+
+constexpr std::string_view death_prefix = "x-death-";
+
+/// A header to write into a new block (views into the caller's memory).
+struct HeaderView {
+  std::string_view key;
+  std::string_view value;
+};
+
+/// Lays out and fills a block with the given headers and payload. The heart of every constructor.
+Message *build(const HeaderView *headers, std::size_t header_count, const void *payload,
+               std::size_t payload_len) {
+  std::size_t bytes = sizeof(Message) + header_count * sizeof(corq_header);
+  for (std::size_t i = 0; i < header_count; ++i) bytes += headers[i].key.size() + 1 + headers[i].value.size();
+  const std::size_t payload_offset = bytes;
+  bytes += payload_len;
+
+  auto *block = static_cast<std::byte *>(mi_malloc(bytes));
+  if (block == nullptr) return nullptr;
+  auto *message = reinterpret_cast<Message *>(block);
+  *message = Message{};
+  message->payload_len = static_cast<std::uint32_t>(payload_len);
+  message->payload_offset = static_cast<std::uint32_t>(payload_offset);
+  message->header_count = static_cast<std::uint32_t>(header_count);
+  message->block_bytes = static_cast<std::uint32_t>(bytes);
+
+  auto *out_headers = reinterpret_cast<corq_header *>(message + 1);
+  auto *cursor = reinterpret_cast<char *>(out_headers + header_count);
+  for (std::size_t i = 0; i < header_count; ++i) {
+    std::memcpy(cursor, headers[i].key.data(), headers[i].key.size());
+    cursor[headers[i].key.size()] = '\0';
+    out_headers[i].key = cursor;
+    cursor += headers[i].key.size() + 1;
+    if (!headers[i].value.empty()) std::memcpy(cursor, headers[i].value.data(), headers[i].value.size());
+    out_headers[i].value = cursor;
+    out_headers[i].value_len = headers[i].value.size();
+    cursor += headers[i].value.size();
+  }
+  if (payload_len != 0) std::memcpy(block + payload_offset, payload, payload_len);
+  return message;
+}
+
+std::string_view value_of(const corq_header &h) {
+  return {static_cast<const char *>(h.value), h.value_len};
+}
+
+}  // namespace
+
+std::string_view Message::header(std::string_view key, bool &found) const noexcept {
+  const corq_header *h = headers();
+  for (std::uint32_t i = 0; i < header_count; ++i) {
+    if (key == h[i].key) {
+      found = true;
+      return value_of(h[i]);
+    }
+  }
+  found = false;
+  return {};
+}
+
+int validate_message(const corq_message &m, std::uint64_t max_message_bytes, const char *&error) {
+  if (m.data == nullptr && m.len != 0) return error = "message data is NULL but len > 0", CORQ_EINVAL;
+  if (m.len > max_message_bytes) return error = "message payload exceeds max_message_bytes", CORQ_ETOOBIG;
+  if (m.header_count > headers_max) return error = "message has more than 64 headers", CORQ_EINVAL;
+  if (m.header_count != 0 && m.headers == nullptr) {
+    return error = "message headers is NULL but header_count > 0", CORQ_EINVAL;
+  }
+  std::size_t header_bytes = 0;
+  for (std::size_t i = 0; i < m.header_count; ++i) {
+    const corq_header &h = m.headers[i];
+    if (h.key == nullptr) return error = "a header key is NULL", CORQ_EINVAL;
+    const std::size_t key_len = strnlen(h.key, header_key_bytes_max + 1);
+    if (key_len == 0 || key_len > header_key_bytes_max) {
+      return error = "a header key is empty or longer than 255 bytes", CORQ_EINVAL;
+    }
+    if (h.value == nullptr && h.value_len != 0) {
+      return error = "a header value is NULL but value_len > 0", CORQ_EINVAL;
+    }
+    header_bytes += key_len + h.value_len;
+  }
+  if (header_bytes > max_message_bytes) return error = "message headers exceed max_message_bytes", CORQ_ETOOBIG;
+  if (m.dedup_id != nullptr) {
+    const std::size_t id_len = strnlen(m.dedup_id, dedup_id_bytes_max + 1);
+    if (id_len == 0 || id_len > dedup_id_bytes_max) {
+      return error = "dedup_id is empty or longer than 255 bytes", CORQ_EINVAL;
+    }
+  }
+  return CORQ_OK;
+}
+
+Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t published_at_ms,
+                      std::int64_t expires_at_ms) {
+  // Bounded by headers_max (validated): the views live on the stack, no allocation.
+  HeaderView views[headers_max];
+  for (std::size_t i = 0; i < m.header_count; ++i) {
+    views[i] = {m.headers[i].key, {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
+  }
+  Message *message = build(views, m.header_count, m.data, m.len);
+  if (message == nullptr) return nullptr;
+  message->id = id;
+  message->published_at_ms = published_at_ms;
+  message->expires_at_ms = expires_at_ms;
+  return message;
+}
+
+Message *make_dead_letter(const Message &original, const DeathNote &note) {
+  std::uint64_t previous_deaths = 0;
+  bool found = false;
+  const std::string_view count_text = original.header("x-death-count", found);
+  if (found) std::from_chars(count_text.data(), count_text.data() + count_text.size(), previous_deaths);
+  const std::string count = std::to_string(previous_deaths + 1);
+  const std::string time = std::to_string(note.time_ms);
+
+  // Original headers minus the old x-death-*, then the new ones (at most headers_max + 5).
+  HeaderView views[headers_max + 5];
+  std::size_t n = 0;
+  const corq_header *h = original.headers();
+  for (std::uint32_t i = 0; i < original.header_count; ++i) {
+    const std::string_view key = h[i].key;
+    if (key.substr(0, death_prefix.size()) == death_prefix) continue;
+    views[n++] = {key, value_of(h[i])};
+  }
+  views[n++] = {"x-death-reason", note.reason};
+  views[n++] = {"x-death-queue", note.origin_queue};
+  views[n++] = {"x-death-count", count};
+  views[n++] = {"x-death-time-ms", time};
+  if (!note.detail.empty()) views[n++] = {"x-death-detail", note.detail};
+
+  Message *message = build(views, n, original.payload(), original.payload_len);
+  if (message == nullptr) return nullptr;
+  message->id = original.id;
+  message->published_at_ms = original.published_at_ms;
+  return message;
+}
+
+Message *copy_message(const Message &original) {
+  auto *copy = static_cast<Message *>(mi_malloc(original.block_bytes));
+  if (copy == nullptr) return nullptr;
+  std::memcpy(static_cast<void *>(copy), &original, original.block_bytes);
+  // Header pointers point into the block: rebase them onto the copy.
+  const auto shift = reinterpret_cast<const char *>(copy) - reinterpret_cast<const char *>(&original);
+  auto *headers = reinterpret_cast<corq_header *>(copy + 1);
+  for (std::uint32_t i = 0; i < copy->header_count; ++i) {
+    headers[i].key += shift;
+    headers[i].value = static_cast<const char *>(headers[i].value) + shift;
+  }
+  copy->next = nullptr;
+  return copy;
+}
+
+void free_message(Message *message) noexcept { mi_free(message); }
+
+}  // namespace corq

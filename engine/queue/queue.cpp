@@ -1,0 +1,315 @@
+// engine/queue/queue.cpp — admission, ready rings, returned list, timers and dead-lettering of a queue.
+#include "queue/queue.hpp"
+
+#include "engine/engine.hpp"
+
+#include <algorithm>
+
+namespace corq {
+
+Queue::Queue(Engine &engine, std::string name, QueueOptions options)
+    : engine_(engine),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      dead_letter_name_(options_.dead_letter_queue_for(name_)),
+      timers_(engine.now_ms()) {
+  shards_.reserve(options_.shards);
+  for (std::uint32_t i = 0; i < options_.shards; ++i) {
+    // Each shard can hold the whole queue: admission bounds the total, not the shard.
+    shards_.push_back(std::make_unique<Shard>(options_.max_length));
+  }
+  if (options_.dedup_window_ms > 0) dedup_ = std::make_unique<DedupWindow>(options_.dedup_window_ms);
+}
+
+Queue::~Queue() {
+  free_all_ready();
+  std::lock_guard lock(timers_mutex_);
+  timers_.clear([](Message *m) { free_message(m); });
+}
+
+// ---- admission -----------------------------------------------------------------------------------
+
+bool Queue::try_reserve(std::size_t count, std::uint64_t bytes) noexcept {
+  std::uint64_t current = ready_count_.load(std::memory_order_relaxed);
+  do {
+    if (current + count > options_.max_length) return false;
+  } while (!ready_count_.compare_exchange_weak(current, current + count, std::memory_order_acq_rel,
+                                               std::memory_order_relaxed));
+  const std::uint64_t total = ready_bytes_.fetch_add(bytes, std::memory_order_acq_rel) + bytes;
+  if (total > options_.max_bytes) {
+    release_reservation(count, bytes);
+    return false;
+  }
+  return true;
+}
+
+void Queue::release_reservation(std::size_t count, std::uint64_t bytes) noexcept {
+  ready_count_.fetch_sub(count, std::memory_order_acq_rel);
+  ready_bytes_.fetch_sub(bytes, std::memory_order_acq_rel);
+  not_full_.notify_all();
+}
+
+bool Queue::drop_oldest_for_room() {
+  Message *oldest = nullptr;
+  if (pop_ready(&oldest, 1, 0) == 0) return false;
+  dead_letter(oldest, "maxlen", {});
+  return true;
+}
+
+Admission Queue::admit(std::size_t count, std::uint64_t bytes, sync::Clock::time_point deadline,
+                       const std::atomic<bool> &closed) {
+  if (try_reserve(count, bytes)) return Admission::admitted;
+  switch (options_.overflow) {
+    case Overflow::reject:
+      return Admission::full;
+    case Overflow::drop_head:
+      // Each drop frees one message's room; stop when the queue has nothing left to drop.
+      while (!try_reserve(count, bytes)) {
+        if (deleted()) return Admission::closed;
+        if (!drop_oldest_for_room()) return Admission::full;
+      }
+      return Admission::admitted;
+    case Overflow::block:
+      break;
+  }
+  // Blocked: hold a reference on the engine so a concurrent corq_close cannot free it under us
+  // (close wakes us; we return CORQ_ECLOSED). Taken only on this slow path.
+  bool stopped = false;
+  engine_.retain_handle();
+  const bool got = not_full_.await(
+      [&] {
+        if (closed.load(std::memory_order_acquire) || deleted()) return stopped = true;
+        return try_reserve(count, bytes);
+      },
+      deadline);
+  Engine::release_handle(&engine_);  // engine_ must not be touched after this line
+  if (stopped) {
+    return Admission::closed;
+  }
+  return got ? Admission::admitted : Admission::full;
+}
+
+// ---- pushing -------------------------------------------------------------------------------------
+
+void Queue::push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept {
+  Shard &shard = *shards_[shard_hint % shards_.size()];
+  // Admission guarantees room, so this loop runs once; bulk claims the slots with one CAS.
+  ReadyEntry entries[64];
+  std::size_t done = 0;
+  while (done < count) {
+    const std::size_t n = std::min<std::size_t>(count - done, 64);
+    for (std::size_t i = 0; i < n; ++i) entries[i] = ReadyEntry(messages[done + i]);
+    std::size_t pushed = shard.ready.try_push_bulk(entries, n);
+    // Cannot happen while admission holds; if it ever did, the returned list keeps the message.
+    for (std::size_t i = pushed; i < n; ++i) {
+      push_returned(messages[done + i]);
+      ready_count_.fetch_sub(1, std::memory_order_relaxed);  // push_returned counted it again
+      ready_bytes_.fetch_sub(messages[done + i]->payload_len, std::memory_order_relaxed);
+    }
+    done += n;
+  }
+  not_empty_.notify_all();
+}
+
+void Queue::push_returned(Message *message) noexcept {
+  message->next = nullptr;
+  {
+    std::lock_guard lock(returned_mutex_);
+    if (returned_tail_ == nullptr) {
+      returned_head_ = message;
+    } else {
+      returned_tail_->next = message;
+    }
+    returned_tail_ = message;
+    ready_count_.fetch_add(1, std::memory_order_acq_rel);
+    ready_bytes_.fetch_add(message->payload_len, std::memory_order_acq_rel);
+    returned_count_.fetch_add(1, std::memory_order_release);
+  }
+  not_empty_.notify_all();
+}
+
+void Queue::push_delayed(Message *message, std::int64_t due_ms) noexcept {
+  {
+    std::lock_guard lock(timers_mutex_);
+    timers_.insert(message, due_ms);
+    delayed_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  engine_.scheduler().poke();
+}
+
+bool Queue::push_dead_letter(Message *message) noexcept {
+  if (deleted() || !try_reserve(1, message->payload_len)) return false;
+  push_admitted(&message, 1, static_cast<std::size_t>(message->id));
+  published.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// ---- popping -------------------------------------------------------------------------------------
+
+std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
+  std::lock_guard lock(returned_mutex_);
+  std::size_t n = 0;
+  while (n < max && returned_head_ != nullptr) {
+    out[n++] = returned_head_;
+    returned_head_ = returned_head_->next;
+  }
+  if (returned_head_ == nullptr) returned_tail_ = nullptr;
+  returned_count_.fetch_sub(n, std::memory_order_release);
+  return n;
+}
+
+std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept {
+  std::size_t n = 0;
+  if (returned_count_.load(std::memory_order_acquire) != 0) n = pop_returned(out, max);
+  ReadyEntry entries[64];
+  for (std::size_t s = 0; s < shards_.size() && n < max; ++s) {
+    Shard &shard = *shards_[(home_shard + s) % shards_.size()];
+    while (n < max) {
+      const std::size_t want = std::min<std::size_t>(max - n, 64);
+      const std::size_t got = shard.ready.try_pop_bulk(entries, want);
+      for (std::size_t i = 0; i < got; ++i) out[n + i] = entries[i].message.load(std::memory_order_relaxed);
+      n += got;
+      if (got < want) break;
+    }
+  }
+  if (n == 0) return 0;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
+  ready_count_.fetch_sub(n, std::memory_order_acq_rel);
+  ready_bytes_.fetch_sub(bytes, std::memory_order_acq_rel);
+  not_full_.notify_all();
+  return n;
+}
+
+std::int64_t Queue::oldest_ready_published_ms() {
+  std::int64_t oldest = 0;
+  {
+    std::lock_guard lock(returned_mutex_);
+    for (Message *m = returned_head_; m != nullptr; m = m->next) {
+      if (oldest == 0 || m->published_at_ms < oldest) oldest = m->published_at_ms;
+    }
+  }
+  for (auto &shard : shards_) {
+    ReadyEntry head;
+    if (shard->ready.peek_front(head)) {
+      const std::int64_t t = head.published_at_ms.load(std::memory_order_relaxed);
+      if (oldest == 0 || t < oldest) oldest = t;
+    }
+  }
+  return oldest;
+}
+
+// ---- timers --------------------------------------------------------------------------------------
+
+void Queue::advance_timers(std::int64_t now_ms) {
+  // Collect under the lock, act outside it: firing may dead-letter into another queue.
+  Message *due_head = nullptr;
+  {
+    std::lock_guard lock(timers_mutex_);
+    if (timers_.size() == 0 && timers_.now_ms() >= now_ms) return;
+    timers_.advance(now_ms, [&](Message *m) {
+      m->next = due_head;
+      due_head = m;
+      delayed_count_.fetch_sub(1, std::memory_order_relaxed);
+    });
+  }
+  // The list is newest-fired first; reverse so earlier-due messages become ready first.
+  Message *ordered = nullptr;
+  while (due_head != nullptr) {
+    Message *next = due_head->next;
+    due_head->next = ordered;
+    ordered = due_head;
+    due_head = next;
+  }
+  while (ordered != nullptr) {
+    Message *next = ordered->next;
+    if (ordered->expired(now_ms)) {
+      expired.fetch_add(1, std::memory_order_relaxed);
+      dead_letter(ordered, "expired", {});
+    } else {
+      push_returned(ordered);
+    }
+    ordered = next;
+  }
+}
+
+// ---- control plane -------------------------------------------------------------------------------
+
+void Queue::free_all_ready() noexcept {
+  Message *batch[64];
+  std::size_t n;
+  while ((n = pop_ready(batch, 64, 0)) != 0) {
+    for (std::size_t i = 0; i < n; ++i) free_message(batch[i]);
+  }
+}
+
+std::uint64_t Queue::purge() {
+  std::uint64_t purged = 0;
+  Message *batch[64];
+  std::size_t n;
+  while ((n = pop_ready(batch, 64, 0)) != 0) {
+    for (std::size_t i = 0; i < n; ++i) free_message(batch[i]);
+    purged += n;
+  }
+  return purged;
+}
+
+void Queue::mark_deleted() {
+  deleted_.store(true, std::memory_order_release);
+  not_empty_.notify_all();
+  not_full_.notify_all();
+  free_all_ready();
+  std::lock_guard lock(timers_mutex_);
+  timers_.clear([](Message *m) { free_message(m); });
+  delayed_count_.store(0, std::memory_order_relaxed);
+}
+
+// ---- dead-lettering ------------------------------------------------------------------------------
+
+std::shared_ptr<Queue> Queue::dead_letter_target() {
+  if (dead_letter_name_.empty()) return nullptr;
+  std::lock_guard lock(dead_letter_mutex_);
+  std::shared_ptr<Queue> target = dead_letter_cache_.lock();
+  if (target == nullptr || target->deleted()) {
+    target = engine_.find(dead_letter_name_);
+    dead_letter_cache_ = target;
+  }
+  return target;
+}
+
+void Queue::dead_letter(Message *message, std::string_view reason, std::string_view detail) noexcept {
+  std::shared_ptr<Queue> target = dead_letter_target();
+  if (target != nullptr) {
+    const DeathNote note{reason, name_, engine_.now_ms(), detail};
+    Message *moved = make_dead_letter(*message, note);
+    if (moved != nullptr) {
+      if (target->options().message_ttl_ms > 0) {
+        moved->expires_at_ms = note.time_ms + target->options().message_ttl_ms;
+      }
+      if (target->push_dead_letter(moved)) {
+        free_message(message);
+        dead_lettered.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      free_message(moved);
+      engine_.log(CORQ_LOG_WARN, "queue '" + name_ + "': dead-letter queue '" + dead_letter_name_ +
+                                     "' is full; message " + std::to_string(message->id) +
+                                     " (reason " + std::string(reason) + ") dropped");
+    } else {
+      engine_.log(CORQ_LOG_ERROR, "queue '" + name_ + "': out of memory dead-lettering message " +
+                                      std::to_string(message->id) + "; dropped");
+    }
+  } else if (!dead_letter_name_.empty()) {
+    engine_.log(CORQ_LOG_WARN, "queue '" + name_ + "': dead-letter queue '" + dead_letter_name_ +
+                                   "' does not exist; message " + std::to_string(message->id) +
+                                   " (reason " + std::string(reason) + ") dropped");
+  } else {
+    engine_.log(CORQ_LOG_DEBUG, "queue '" + name_ + "': message " + std::to_string(message->id) +
+                                    " dropped (reason " + std::string(reason) +
+                                    ", no dead-letter queue)");
+  }
+  dropped.fetch_add(1, std::memory_order_relaxed);
+  free_message(message);
+}
+
+}  // namespace corq

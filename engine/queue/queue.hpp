@@ -1,0 +1,174 @@
+// engine/queue/queue.hpp — one queue: its ready messages, its delayed ones, its limits and counters.
+//
+// Data path (no locks):
+//   publish  -> admission (CAS on ready_count_, add to ready_bytes_) -> shard's MpmcRing
+//   consume  <- returned list (if any) <- shard rings (home shard first)
+// The ready ring of each shard has room for max_length messages, so a publish that passed admission
+// always finds a slot. Its memory is committed lazily (see ring_storage.hpp).
+//
+// Side paths (a mutex each, never taken by plain publish/consume/ack):
+//   returned list — messages coming back (release, nack without delay, delayed ones falling due,
+//                   redrive): they were admitted once already, so they bypass the limits and are
+//                   delivered before the rings' contents ("requeue reorders by design");
+//   timer wheel   — delayed messages (publish delay, retry backoff), advanced by the scheduler;
+//   dedup window  — recent dedup ids.
+//
+// Lifetime: shared_ptr. The engine's registry holds one reference; producers, consumers and the
+// per-thread lookup cache of corq_publish hold others, so deleting a queue only unlinks it (it is
+// marked deleted, its messages are freed, later operations get CORQ_ENOENT).
+#pragma once
+
+#include "options/options.hpp"
+#include "queue/dedup_window.hpp"
+#include "queue/message.hpp"
+#include "scheduler/timer_wheel.hpp"
+#include "sync/event_count.hpp"
+
+#include <corq/mpmc_ring.hpp>
+#include <corq/platform.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace corq {
+
+class Engine;
+class Consumer;
+
+/// An element of a ready ring. Its copy reads only atomics, so stats can peek at a ring's head
+/// while consumers pop it (MpmcRing::peek_front). Relaxed atomics compile to plain moves.
+struct ReadyEntry {
+  std::atomic<Message *> message{nullptr};
+  std::atomic<std::int64_t> published_at_ms{0};
+
+  ReadyEntry() = default;
+  explicit ReadyEntry(Message *m) noexcept : message(m), published_at_ms(m->published_at_ms) {}
+  ReadyEntry(const ReadyEntry &o) noexcept { *this = o; }
+  ReadyEntry &operator=(const ReadyEntry &o) noexcept {
+    message.store(o.message.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    published_at_ms.store(o.published_at_ms.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
+};
+
+/// Counters that only grow (the "since declared" half of corq_queue_stats).
+struct QueueCounters {
+  std::uint64_t published = 0, delivered = 0, acked = 0, nacked = 0, released = 0, redelivered = 0;
+  std::uint64_t dead_lettered = 0, expired = 0, dropped = 0, deduplicated = 0;
+};
+
+/// Result of admission: whether and how a publish of n messages got space.
+enum class Admission { admitted, full, closed };
+
+class Queue {
+ public:
+  Queue(Engine &engine, std::string name, QueueOptions options);
+  ~Queue();  // frees every message still held (ready, returned, delayed)
+  Queue(const Queue &) = delete;
+  Queue &operator=(const Queue &) = delete;
+
+  const std::string &name() const noexcept { return name_; }
+  const QueueOptions &options() const noexcept { return options_; }
+  const std::string &dead_letter_name() const noexcept { return dead_letter_name_; }
+  bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
+
+  // ---- publish side ----
+  /// Reserves room for `count` messages of `bytes` payload, applying the overflow policy (block up
+  /// to `deadline`, reject, or drop_head). `closed` is polled while blocked.
+  Admission admit(std::size_t count, std::uint64_t bytes, sync::Clock::time_point deadline,
+                  const std::atomic<bool> &closed);
+  /// Pushes admitted messages to the shard `shard_hint % shards`, and wakes consumers.
+  void push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept;
+  /// Puts a message back at the front of the line, outside the limits (it was admitted before).
+  void push_returned(Message *message) noexcept;
+  /// Hands a delayed message to the timer wheel, due at `due_ms` (engine clock).
+  void push_delayed(Message *message, std::int64_t due_ms) noexcept;
+  /// For dead letters arriving here: admitted without blocking; false (message not taken) if full.
+  bool push_dead_letter(Message *message) noexcept;
+
+  // ---- consume side ----
+  /// Pops up to `max` ready messages (returned list first, then the rings from `home_shard` on).
+  std::size_t pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept;
+  /// Consumers wait here for messages (notified by every push).
+  sync::EventCount &not_empty() noexcept { return not_empty_; }
+  bool has_ready() const noexcept { return ready_count_.load(std::memory_order_acquire) != 0; }
+  /// Wakes publishers blocked on a full queue (they re-check; engine close uses this).
+  void wake_publishers() noexcept { not_full_.notify_all(); }
+
+  // ---- scheduler ----
+  /// Fires the delayed messages due by `now_ms`: each becomes ready (or is dead-lettered if expired).
+  void advance_timers(std::int64_t now_ms);
+  std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
+
+  // ---- control plane ----
+  /// Frees every ready message; returns how many.
+  std::uint64_t purge();
+  /// Marks the queue deleted, wakes everything waiting on it, frees ready and delayed messages.
+  void mark_deleted();
+  DedupWindow *dedup() noexcept { return dedup_.get(); }
+
+  /// Called when a message leaves for good; counts it and frees it (or moves it to the DLQ).
+  void dead_letter(Message *message, std::string_view reason, std::string_view detail) noexcept;
+
+  // Counters, relaxed: statistics, not synchronization.
+  std::atomic<std::uint64_t> published{0}, deduplicated{0};
+  std::atomic<std::uint64_t> dead_lettered{0}, expired{0}, dropped{0};
+  /// Lease expiries: failed attempts counted by the scheduler (reported within `nacked`).
+  std::atomic<std::uint64_t> lease_expired{0};
+  /// Totals of consumers that have closed (live consumers are summed at stats time).
+  std::atomic<std::uint64_t> closed_delivered{0}, closed_acked{0}, closed_nacked{0},
+      closed_released{0}, closed_redelivered{0};
+
+  std::uint64_t ready() const noexcept { return ready_count_.load(std::memory_order_relaxed); }
+  std::uint64_t ready_bytes() const noexcept { return ready_bytes_.load(std::memory_order_relaxed); }
+  /// Publish time of the oldest message at the head of the ready list(s); 0 if none.
+  std::int64_t oldest_ready_published_ms();
+
+  Engine &engine() noexcept { return engine_; }
+
+ private:
+  struct Shard {
+    explicit Shard(std::size_t capacity) : ready(capacity) {}
+    MpmcRing<ReadyEntry> ready;
+  };
+
+  bool try_reserve(std::size_t count, std::uint64_t bytes) noexcept;
+  void release_reservation(std::size_t count, std::uint64_t bytes) noexcept;
+  bool drop_oldest_for_room();
+  std::size_t pop_returned(Message **out, std::size_t max) noexcept;
+  void free_all_ready() noexcept;
+  std::shared_ptr<Queue> dead_letter_target();
+
+  Engine &engine_;
+  const std::string name_;
+  const QueueOptions options_;
+  const std::string dead_letter_name_;
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+
+  // Admission state, shared by producers (add) and consumers (subtract): one line, apart.
+  alignas(cache_line_bytes) std::atomic<std::uint64_t> ready_count_{0};
+  std::atomic<std::uint64_t> ready_bytes_{0};
+  alignas(cache_line_bytes) sync::EventCount not_empty_;
+  sync::EventCount not_full_;
+  alignas(cache_line_bytes) std::atomic<bool> deleted_{false};
+
+  std::mutex returned_mutex_;
+  Message *returned_head_ = nullptr;
+  Message *returned_tail_ = nullptr;
+  std::atomic<std::uint64_t> returned_count_{0};
+
+  std::mutex timers_mutex_;
+  TimerWheel timers_;
+  std::atomic<std::uint64_t> delayed_count_{0};
+
+  std::unique_ptr<DedupWindow> dedup_;
+
+  std::mutex dead_letter_mutex_;
+  std::weak_ptr<Queue> dead_letter_cache_;
+};
+
+}  // namespace corq

@@ -1,13 +1,32 @@
-// corq/corq.hpp — header-only C++ wrapper over the C API (corq.h).
+// corq/corq.hpp — header-only C++20 RAII wrapper over the C API (corq.h).
 //
-// Errors become exceptions of type corq::Error carrying the C code and the detail message.
+//   corq::Engine engine = corq::Engine::in_memory();
+//   engine.declare("jobs", {{"max_attempts", "5"}, {"lease_ms", "10000"}});
+//   engine.publish("jobs", "hello");
+//   corq::Consumer consumer = engine.consumer("jobs", /*prefetch=*/64);
+//   while (auto delivery = consumer.consume_one(1000)) {
+//     handle(delivery->text());
+//     consumer.ack(*delivery);
+//   }
+//
+// Failures throw corq::Error, which carries the CORQ_E* code and the detail message. Timeouts are
+// not failures: consume returns no delivery. Handles close in their destructors; they are movable,
+// not copyable. Thread-safety is the C API's: an Engine may be shared by threads; a Producer or a
+// Consumer is used by one thread at a time (Consumer::wakeup from any thread).
 #pragma once
 
 #include <corq/corq.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace corq {
 
@@ -31,5 +50,257 @@ inline int check(int rc) {
 
 /// The linked library's version string.
 inline std::string_view version() { return corq_version_string(); }
+
+/// Options as key/value pairs, e.g. {{"max_length", "1000"}, {"overflow", "reject"}}.
+using Options = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+namespace detail {
+/// A corq_config built from Options, freed on scope exit.
+class ConfigHolder {
+ public:
+  explicit ConfigHolder(Options options) : config_(corq_config_new()) {
+    if (config_ == nullptr) throw Error(CORQ_ENOMEM, "corq_config_new");
+    for (const auto &[key, value] : options) {
+      const std::string k(key), v(value);
+      const int rc = corq_config_set(config_, k.c_str(), v.c_str());
+      if (rc < 0) {
+        Error error(rc, corq_last_error());
+        corq_config_free(config_);
+        throw error;
+      }
+    }
+  }
+  ~ConfigHolder() { corq_config_free(config_); }
+  ConfigHolder(const ConfigHolder &) = delete;
+  ConfigHolder &operator=(const ConfigHolder &) = delete;
+  const corq_config *get() const noexcept { return config_; }
+
+ private:
+  corq_config *config_;
+};
+}  // namespace detail
+
+/// Per-publish settings (see corq_publish_options).
+struct PublishOptions {
+  std::uint32_t flags = 0;          // CORQ_PUBLISH_NOWAIT
+  std::int32_t timeout_ms = 30000;  // overflow=block: longest wait for space
+  std::int64_t delay_ms = 0;        // > 0: delivered after this delay
+  std::int64_t ttl_ms = 0;          // > 0: overrides the queue's message_ttl_ms
+
+  corq_publish_options c() const noexcept {
+    return {sizeof(corq_publish_options), flags, timeout_ms, delay_ms, ttl_ms};
+  }
+};
+
+/// A message to publish: views of the caller's bytes, copied by corq during the call.
+struct Message {
+  std::string_view data;
+  std::span<const corq_header> headers = {};
+  const char *dedup_id = nullptr;
+
+  corq_message c() const noexcept {
+    return {data.data(), data.size(), headers.data(), headers.size(), dedup_id};
+  }
+};
+
+/// A delivery: zero-copy views valid until it is settled or its consumer closes.
+/// Same layout as corq_delivery (a Consumer fills an array of them directly).
+struct Delivery {
+  corq_delivery raw{};
+
+  std::uint64_t tag() const noexcept { return raw.tag; }
+  std::uint64_t message_id() const noexcept { return raw.message_id; }
+  std::span<const std::byte> data() const noexcept {
+    return {static_cast<const std::byte *>(raw.data), raw.len};
+  }
+  std::string_view text() const noexcept { return {static_cast<const char *>(raw.data), raw.len}; }
+  std::span<const corq_header> headers() const noexcept { return {raw.headers, raw.header_count}; }
+  /// The value of header `key`, if present.
+  std::optional<std::string_view> header(std::string_view key) const noexcept {
+    for (const corq_header &h : headers()) {
+      if (key == h.key) return std::string_view(static_cast<const char *>(h.value), h.value_len);
+    }
+    return std::nullopt;
+  }
+  std::uint32_t delivery_count() const noexcept { return raw.delivery_count; }
+  std::int64_t published_at_ms() const noexcept { return raw.published_at_ms; }
+};
+static_assert(sizeof(Delivery) == sizeof(corq_delivery));
+
+/// Receives deliveries from one queue through a prefetch window. One thread at a time.
+class Consumer {
+ public:
+  Consumer() = default;
+  explicit Consumer(corq_consumer *handle) noexcept : handle_(handle) {}
+  Consumer(Consumer &&o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  Consumer &operator=(Consumer &&o) noexcept {
+    if (this != &o) {
+      close();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Consumer() { close(); }
+
+  /// Fills `out` with up to out.size() deliveries, waiting up to timeout_ms (-1: no limit) for the
+  /// first; returns how many (0 on timeout). Throws corq::Error (CORQ_ECLOSED after wakeup).
+  std::size_t consume(std::span<Delivery> out, std::int32_t timeout_ms) {
+    return static_cast<std::size_t>(
+        check(corq_consume(handle_, reinterpret_cast<corq_delivery *>(out.data()), out.size(), timeout_ms)));
+  }
+  /// One delivery, or nullopt on timeout.
+  std::optional<Delivery> consume_one(std::int32_t timeout_ms) {
+    Delivery d;
+    if (consume(std::span<Delivery>(&d, 1), timeout_ms) == 0) return std::nullopt;
+    return d;
+  }
+
+  void ack(const Delivery &d) { ack(d.tag()); }
+  void ack(std::uint64_t tag) { check(corq_ack(handle_, tag)); }
+  void ack_upto(std::uint64_t tag) { check(corq_ack_upto(handle_, tag)); }
+  /// A failed attempt; delay_ms -1 uses the queue's backoff.
+  void nack(const Delivery &d, std::int64_t delay_ms = -1) { check(corq_nack(handle_, d.tag(), delay_ms)); }
+  void release(const Delivery &d) { check(corq_release(handle_, d.tag())); }
+  void reject(const Delivery &d, const char *reason = nullptr) { check(corq_reject(handle_, d.tag(), reason)); }
+  void extend(const Delivery &d, std::int64_t lease_ms) { check(corq_extend(handle_, d.tag(), lease_ms)); }
+  /// Any thread: makes consume throw CORQ_ECLOSED from now on (settling still works).
+  void wakeup() { check(corq_consumer_wakeup(handle_)); }
+  /// Releases unsettled deliveries and frees the handle (also done by the destructor).
+  void close() noexcept {
+    if (handle_ != nullptr) corq_consumer_close(std::exchange(handle_, nullptr));
+  }
+  corq_consumer *handle() const noexcept { return handle_; }
+
+ private:
+  corq_consumer *handle_ = nullptr;
+};
+
+/// Publishes batches to one queue. One thread at a time.
+class Producer {
+ public:
+  Producer() = default;
+  explicit Producer(corq_producer *handle) noexcept : handle_(handle) {}
+  Producer(Producer &&o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  Producer &operator=(Producer &&o) noexcept {
+    if (this != &o) {
+      close();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Producer() { close(); }
+
+  /// Sends a batch (atomic: all or none); returns the first message id.
+  std::uint64_t send(std::span<const corq_message> messages, const PublishOptions &options = {}) {
+    const corq_publish_options o = options.c();
+    std::uint64_t first = 0;
+    check(corq_producer_send(handle_, messages.data(), messages.size(), &o, &first));
+    return first;
+  }
+  std::uint64_t send(const Message &message, const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    return send(std::span<const corq_message>(&m, 1), options);
+  }
+  /// Waits until everything sent is durable.
+  void flush(std::int32_t timeout_ms = -1) { check(corq_producer_flush(handle_, timeout_ms)); }
+  void close() noexcept {
+    if (handle_ != nullptr) corq_producer_close(std::exchange(handle_, nullptr));
+  }
+  corq_producer *handle() const noexcept { return handle_; }
+
+ private:
+  corq_producer *handle_ = nullptr;
+};
+
+/// An engine: the queues. Thread-safe. Closing (destructor or close()) wakes blocked consumers.
+class Engine {
+ public:
+  /// Opens an engine on `dir` (nullptr: in-memory) with engine options.
+  static Engine open(const char *dir, Options options = {}) {
+    detail::ConfigHolder config(options);
+    corq_engine *handle = nullptr;
+    check(corq_open(dir, config.get(), &handle));
+    return Engine(handle);
+  }
+  static Engine in_memory(Options options = {}) { return open(nullptr, options); }
+
+  Engine() = default;
+  explicit Engine(corq_engine *handle) noexcept : handle_(handle) {}
+  Engine(Engine &&o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  Engine &operator=(Engine &&o) noexcept {
+    if (this != &o) {
+      close();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~Engine() { close(); }
+
+  void declare(const std::string &queue, Options options = {}) {
+    detail::ConfigHolder config(options);
+    check(corq_queue_declare(handle_, queue.c_str(), config.get()));
+  }
+  void remove(const std::string &queue) { check(corq_queue_delete(handle_, queue.c_str())); }
+  std::uint64_t purge(const std::string &queue) {
+    std::uint64_t purged = 0;
+    check(corq_queue_purge(handle_, queue.c_str(), &purged));
+    return purged;
+  }
+
+  /// Publishes one message; returns its id.
+  std::uint64_t publish(const std::string &queue, const Message &message, const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    const corq_publish_options o = options.c();
+    std::uint64_t id = 0;
+    check(corq_publish(handle_, queue.c_str(), &m, &o, &id));
+    return id;
+  }
+  std::uint64_t publish(const std::string &queue, std::string_view data, const PublishOptions &options = {}) {
+    return publish(queue, Message{data}, options);
+  }
+  void wait_durable(std::uint64_t message_id, std::int32_t timeout_ms = -1) {
+    check(corq_wait_durable(handle_, message_id, timeout_ms));
+  }
+  void sync(std::int32_t timeout_ms = -1) { check(corq_sync(handle_, timeout_ms)); }
+
+  Producer producer(const std::string &queue) {
+    corq_producer *p = nullptr;
+    check(corq_producer_open(handle_, queue.c_str(), &p));
+    return Producer(p);
+  }
+  Consumer consumer(const std::string &queue, std::uint32_t prefetch) {
+    corq_consumer *c = nullptr;
+    check(corq_consumer_open(handle_, queue.c_str(), prefetch, &c));
+    return Consumer(c);
+  }
+
+  corq_queue_stats stats(const std::string &queue) {
+    corq_queue_stats s{};
+    s.struct_size = sizeof(s);
+    check(corq_queue_stats_get(handle_, queue.c_str(), &s));
+    return s;
+  }
+  std::string stats_json() {
+    char *json = nullptr;
+    check(corq_stats_json(handle_, &json));
+    std::string text(json);
+    corq_free(json);
+    return text;
+  }
+  /// Moves dead letters back to their origin (to_queue nullopt) or to `to_queue`; returns how many.
+  std::uint64_t redrive(const std::string &from_queue, std::optional<std::string> to_queue = std::nullopt,
+                        std::uint64_t max_messages = 0) {
+    std::uint64_t moved = 0;
+    check(corq_redrive(handle_, from_queue.c_str(), to_queue ? to_queue->c_str() : nullptr, max_messages, &moved));
+    return moved;
+  }
+  void close() noexcept {
+    if (handle_ != nullptr) corq_close(std::exchange(handle_, nullptr));
+  }
+  corq_engine *handle() const noexcept { return handle_; }
+
+ private:
+  corq_engine *handle_ = nullptr;
+};
 
 }  // namespace corq

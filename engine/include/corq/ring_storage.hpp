@@ -64,7 +64,7 @@ class SlotArray {
     if (mapped_) {
       ::munmap(base_, bytes_);
     } else {
-      ::operator delete(base_, bytes_, std::align_val_t{alignment});
+      ::operator delete(base_, std::align_val_t{alignment});
     }
   }
   SlotArray(const SlotArray &) = delete;

@@ -8,9 +8,18 @@ namespace {
 
 std::atomic<std::uint64_t> consumers_opened{0};
 
-/// Common guard of the settle functions: a NULL consumer, or a closed engine.
+/// Common guard: a NULL consumer.
 int check_consumer(corq_consumer *consumer, const char *function) {
   if (consumer == nullptr) return fail(CORQ_EINVAL, std::string(function) + ": consumer is NULL");
+  return CORQ_OK;
+}
+
+/// Guard of the settle functions: after corq_close a handle only accepts corq_consumer_close.
+int check_settle(corq_consumer *consumer, const char *function) {
+  if (const int rc = check_consumer(consumer, function); rc != CORQ_OK) return rc;
+  if (consumer_of(consumer)->queue().engine().closed()) {
+    return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
+  }
   return CORQ_OK;
 }
 
@@ -47,32 +56,32 @@ int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_
 }
 
 int corq_ack(corq_consumer *consumer, uint64_t tag) {
-  if (const int rc = check_consumer(consumer, "corq_ack"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_ack"); rc != CORQ_OK) return rc;
   return consumer_of(consumer)->ack(tag);
 }
 
 int corq_ack_upto(corq_consumer *consumer, uint64_t tag) {
-  if (const int rc = check_consumer(consumer, "corq_ack_upto"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_ack_upto"); rc != CORQ_OK) return rc;
   return consumer_of(consumer)->ack_upto(tag);
 }
 
 int corq_nack(corq_consumer *consumer, uint64_t tag, int64_t delay_ms) {
-  if (const int rc = check_consumer(consumer, "corq_nack"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_nack"); rc != CORQ_OK) return rc;
   return guarded("corq_nack", [&] { return consumer_of(consumer)->nack(tag, delay_ms); });
 }
 
 int corq_release(corq_consumer *consumer, uint64_t tag) {
-  if (const int rc = check_consumer(consumer, "corq_release"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_release"); rc != CORQ_OK) return rc;
   return consumer_of(consumer)->release(tag);
 }
 
 int corq_reject(corq_consumer *consumer, uint64_t tag, const char *reason) {
-  if (const int rc = check_consumer(consumer, "corq_reject"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_reject"); rc != CORQ_OK) return rc;
   return guarded("corq_reject", [&] { return consumer_of(consumer)->reject(tag, reason); });
 }
 
 int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms) {
-  if (const int rc = check_consumer(consumer, "corq_extend"); rc != CORQ_OK) return rc;
+  if (const int rc = check_settle(consumer, "corq_extend"); rc != CORQ_OK) return rc;
   return consumer_of(consumer)->extend(tag, lease_ms);
 }
 

@@ -6,8 +6,10 @@ using namespace corq::capi;
 
 namespace {
 
-/// corq_publish spreads messages over shards per thread (the same thread keeps its order per shard).
-thread_local std::size_t publish_shard_cursor = 0;
+/// Each publishing thread (and each producer) sticks to one shard, so its messages keep their order;
+/// different threads spread over the shards.
+std::atomic<std::size_t> publishers_seen{0};
+thread_local const std::size_t publish_thread_shard = publishers_seen.fetch_add(1, std::memory_order_relaxed);
 
 }  // namespace
 
@@ -26,8 +28,7 @@ int corq_publish(corq_engine *engine, const char *queue, const corq_message *mes
       if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
       return fail(CORQ_ENOENT, std::string("corq_publish: no queue named '") + queue + "'");
     }
-    const std::size_t shard = q->options().shards > 1 ? publish_shard_cursor++ : 0;
-    return publish_batch(e, *q, message, 1, options, shard, message_id);
+    return publish_batch(e, *q, message, 1, options, publish_thread_shard, message_id);
   });
 }
 
@@ -53,8 +54,7 @@ int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **o
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_producer_open: the engine is closed");
     std::shared_ptr<Queue> q = e.find(queue);
     if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_producer_open: no queue named '") + queue + "'");
-    static std::atomic<std::size_t> producers_opened{0};
-    auto *producer = new Producer{&e, std::move(q), producers_opened.fetch_add(1, std::memory_order_relaxed)};
+    auto *producer = new Producer{&e, std::move(q), publishers_seen.fetch_add(1, std::memory_order_relaxed)};
     e.retain_handle();
     *out = reinterpret_cast<corq_producer *>(producer);
     return CORQ_OK;
@@ -67,9 +67,7 @@ int corq_producer_send(corq_producer *producer, const corq_message *msgs, size_t
   if (msgs == nullptr && count != 0) return fail(CORQ_EINVAL, "corq_producer_send: msgs is NULL");
   Producer &p = *producer_of(producer);
   return guarded("corq_producer_send", [&] {
-    const int rc = publish_batch(*p.engine, *p.queue, msgs, count, options, p.shard_cursor, first_message_id);
-    if (rc == CORQ_OK && p.queue->options().shards > 1) ++p.shard_cursor;
-    return rc;
+    return publish_batch(*p.engine, *p.queue, msgs, count, options, p.shard, first_message_id);
   });
 }
 

@@ -23,9 +23,10 @@ Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t p
       popped_(prefetch) {
   free_slots_.reserve(prefetch);
   for (std::uint32_t i = prefetch; i > 0; --i) free_slots_.push_back(i - 1);  // slot 0 on top
+  queue_->attach_consumer();
 }
 
-Consumer::~Consumer() = default;
+Consumer::~Consumer() { queue_->detach_consumer(); }
 
 int Consumer::closed_code() const noexcept {
   if (engine_.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");

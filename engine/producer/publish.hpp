@@ -13,12 +13,13 @@
 
 namespace corq {
 
-/// A producer handle: a queue, a shard cursor (its batches go to one shard after another) and the
-/// engine reference that keeps the engine alive while the handle is open.
+/// A producer handle: a queue, the shard its batches go to (always the same one, so its messages
+/// keep their order on a sharded queue) and the engine reference that keeps the engine alive while
+/// the handle is open.
 struct Producer {
   Engine *engine;
   std::shared_ptr<Queue> queue;
-  std::size_t shard_cursor;
+  std::size_t shard;
 };
 
 /// Publishes `count` messages to `queue`. Returns CORQ_OK or a CORQ_* error (with the thread's

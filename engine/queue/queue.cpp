@@ -98,7 +98,10 @@ void Queue::push_admitted(Message *const *messages, std::size_t count, std::size
   std::size_t done = 0;
   while (done < count) {
     const std::size_t n = std::min<std::size_t>(count - done, 64);
-    for (std::size_t i = 0; i < n; ++i) entries[i] = ReadyEntry(messages[done + i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      entries[i] = ReadyEntry(messages[done + i]);
+      note_expiry(messages[done + i]);
+    }
     std::size_t pushed = shard.ready.try_push_bulk(entries, n);
     // Cannot happen while admission holds; if it ever did, the returned list keeps the message.
     for (std::size_t i = pushed; i < n; ++i) {
@@ -112,6 +115,7 @@ void Queue::push_admitted(Message *const *messages, std::size_t count, std::size
 }
 
 void Queue::push_returned(Message *message) noexcept {
+  note_expiry(message);
   message->next = nullptr;
   {
     std::lock_guard lock(returned_mutex_);
@@ -230,6 +234,46 @@ void Queue::advance_timers(std::int64_t now_ms) {
       push_returned(ordered);
     }
     ordered = next;
+  }
+}
+
+// ---- eager expiry ----------------------------------------------------------------------------------
+
+void Queue::attach_consumer() {
+  std::lock_guard lock(sweep_mutex_);
+  ++consumers_attached_;
+}
+
+void Queue::detach_consumer() {
+  std::lock_guard lock(sweep_mutex_);
+  --consumers_attached_;
+}
+
+void Queue::push_returned_front(Message *message) noexcept {
+  std::lock_guard lock(returned_mutex_);
+  message->next = returned_head_;
+  returned_head_ = message;
+  if (returned_tail_ == nullptr) returned_tail_ = message;
+  ready_count_.fetch_add(1, std::memory_order_acq_rel);
+  ready_bytes_.fetch_add(message->payload_len, std::memory_order_acq_rel);
+  returned_count_.fetch_add(1, std::memory_order_release);
+}
+
+bool Queue::expire_ready(std::int64_t now_ms) {
+  if (!ttl_seen_.load(std::memory_order_relaxed) || ready() == 0 || deleted()) return false;
+  std::lock_guard lock(sweep_mutex_);
+  if (consumers_attached_ != 0) return false;  // consumers expire what they meet
+  // Like RabbitMQ, expiry happens at the head: stop at the first message still alive. With no
+  // consumer attached nobody else pops, so taking the head and putting it back reorders nothing.
+  for (;;) {
+    Message *head = nullptr;
+    if (pop_ready(&head, 1, 0) == 0) return false;
+    if (!head->expired(now_ms)) {
+      push_returned_front(head);
+      return true;
+    }
+    expired.fetch_add(1, std::memory_order_relaxed);
+    dead_letter(head, "expired", {});
   }
 }
 

@@ -101,6 +101,13 @@ class Queue {
   // ---- scheduler ----
   /// Fires the delayed messages due by `now_ms`: each becomes ready (or is dead-lettered if expired).
   void advance_timers(std::int64_t now_ms);
+  /// Dead-letters expired messages at the head of the ready list(s) — only while no consumer is
+  /// attached (with consumers, expiry happens as they meet the messages, and inspecting the head
+  /// under them could reorder deliveries). True if messages with a TTL may still be waiting.
+  bool expire_ready(std::int64_t now_ms);
+  /// Consumers register so that expire_ready knows whether it may look at the head.
+  void attach_consumer();
+  void detach_consumer();
   std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
 
   // ---- control plane ----
@@ -166,6 +173,17 @@ class Queue {
   std::atomic<std::uint64_t> delayed_count_{0};
 
   std::unique_ptr<DedupWindow> dedup_;
+
+  /// Set once a message with an expiry time was made ready here: only then does expire_ready work.
+  std::atomic<bool> ttl_seen_{false};
+  void note_expiry(const Message *m) noexcept {
+    if (m->expires_at_ms != 0 && !ttl_seen_.load(std::memory_order_relaxed)) {
+      ttl_seen_.store(true, std::memory_order_relaxed);
+    }
+  }
+  void push_returned_front(Message *message) noexcept;
+  std::mutex sweep_mutex_;            // expire_ready vs consumers attaching
+  std::uint32_t consumers_attached_ = 0;  // guarded by sweep_mutex_
 
   std::mutex dead_letter_mutex_;
   std::weak_ptr<Queue> dead_letter_cache_;

@@ -20,7 +20,8 @@ void Scheduler::run_pass(std::int64_t now_ms) {
   bool timed_work = false;
   for (const auto &queue : engine_.queues_snapshot()) {
     queue->advance_timers(now_ms);
-    timed_work |= queue->delayed() != 0;
+    const bool ttl_waiting = queue->expire_ready(now_ms);
+    timed_work |= queue->delayed() != 0 || ttl_waiting;
   }
   engine_.for_each_consumer([&](Consumer &consumer) {
     consumer.expire_leases(now_ms);

@@ -38,8 +38,8 @@ namespace corq {
 class Engine;
 class Consumer;
 
-/// An element of a ready ring. Its copy reads only atomics, so stats can peek at a ring's head
-/// while consumers pop it (MpmcRing::peek_front). Relaxed atomics compile to plain moves.
+/// An element of a ready ring. Its copy reads only atomics (acquire loads), so stats can peek at a
+/// ring's head while consumers pop it (MpmcRing::peek_front). On x86-64 these are plain moves.
 struct ReadyEntry {
   std::atomic<Message *> message{nullptr};
   std::atomic<std::int64_t> published_at_ms{0};
@@ -48,8 +48,8 @@ struct ReadyEntry {
   explicit ReadyEntry(Message *m) noexcept : message(m), published_at_ms(m->published_at_ms) {}
   ReadyEntry(const ReadyEntry &o) noexcept { *this = o; }
   ReadyEntry &operator=(const ReadyEntry &o) noexcept {
-    message.store(o.message.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    published_at_ms.store(o.published_at_ms.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    message.store(o.message.load(std::memory_order_acquire), std::memory_order_relaxed);
+    published_at_ms.store(o.published_at_ms.load(std::memory_order_acquire), std::memory_order_relaxed);
     return *this;
   }
 };

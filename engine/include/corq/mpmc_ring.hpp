@@ -139,8 +139,9 @@ class MpmcRing {
   }
 
   /// Any thread. Copies the oldest element into `out` without removing it; false if empty. Only for
-  /// types whose copy reads nothing but atomics (the element may be popped, and its slot refilled,
-  /// while it is being copied; the copy is kept only if the slot did not change meanwhile).
+  /// types whose copy reads nothing but atomics, with acquire loads (the element may be popped, and
+  /// its slot refilled, while it is being copied; acquire keeps the re-check of the slot after the
+  /// copy, and the copy is kept only if the slot did not change meanwhile — a seqlock read).
   bool peek_front(T &out) const noexcept {
     static_assert(std::is_nothrow_copy_assignable_v<T>);
     for (;;) {
@@ -150,7 +151,6 @@ class MpmcRing {
         continue;                                                                   // raced a pop
       }
       out = *cell(index).element();
-      std::atomic_thread_fence(std::memory_order_acquire);
       if (load_sequence(index) == index + 1) return true;  // still the same element: copy is whole
     }
   }

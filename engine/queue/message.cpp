@@ -6,11 +6,24 @@
 #include <mimalloc.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 namespace corq {
 namespace {
+
+// Message memory comes from mimalloc: per-thread heaps, and blocks freed by the consumer's thread
+// go back to the producer's heap without a global lock. Sanitizer builds use the C allocator
+// instead, which ASan and TSan intercept: they can then see use-after-free in message memory, and
+// the reuse of a block across threads (mimalloc synchronizes that in code TSan cannot see).
+#if defined(CORQ_SYSTEM_ALLOCATOR)
+void *allocate_block(std::size_t bytes) noexcept { return std::malloc(bytes); }
+void free_block(void *block) noexcept { std::free(block); }
+#else
+void *allocate_block(std::size_t bytes) noexcept { return mi_malloc(bytes); }
+void free_block(void *block) noexcept { mi_free(block); }
+#endif
 
 constexpr std::string_view death_prefix = "x-death-";
 
@@ -28,7 +41,7 @@ Message *build(const HeaderView *headers, std::size_t header_count, const void *
   const std::size_t payload_offset = bytes;
   bytes += payload_len;
 
-  auto *block = static_cast<std::byte *>(mi_malloc(bytes));
+  auto *block = static_cast<std::byte *>(allocate_block(bytes));
   if (block == nullptr) return nullptr;
   auto *message = reinterpret_cast<Message *>(block);
   *message = Message{};
@@ -147,7 +160,7 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
 }
 
 Message *copy_message(const Message &original) {
-  auto *copy = static_cast<Message *>(mi_malloc(original.block_bytes));
+  auto *copy = static_cast<Message *>(allocate_block(original.block_bytes));
   if (copy == nullptr) return nullptr;
   std::memcpy(static_cast<void *>(copy), &original, original.block_bytes);
   // Header pointers point into the block: rebase them onto the copy.
@@ -161,6 +174,6 @@ Message *copy_message(const Message &original) {
   return copy;
 }
 
-void free_message(Message *message) noexcept { mi_free(message); }
+void free_message(Message *message) noexcept { free_block(message); }
 
 }  // namespace corq

@@ -141,7 +141,10 @@ TEST(BadInputOpen, open_rejects_bad_values_naming_the_key) {
                        {"max_message_bytes", "65MiB"},
                        {"max_message_bytes", "12XiB"},
                        {"max_message_bytes", "99999999999999999999999"},
-                       {"clock", "sundial"}};
+                       {"clock", "sundial"},
+                       // README limits: segments 1 MiB-1 TiB, messages 1 B-64 MiB.
+                       {"segment_bytes", "1KiB"},
+                       {"max_message_bytes", "0"}};
   for (const auto &[key, value] : bad) {
     ConfigPtr c = make_config({{key, value}});
     corq_engine *engine = nullptr;
@@ -265,6 +268,16 @@ TEST_F(BadInput, declare_rejects_engine_keys_and_bad_values_naming_the_key) {
       {"shards", "0"},
       {"shards", "-1"},
       {"shards", "abc"},
+      // The README's limits: max_length 1-2^28, shards 1-64, retry_backoff 1.0-100.0, delays,
+      // TTLs and leases up to 2^32-1 ms.
+      {"max_length", "0"},
+      {"max_length", "268435457"},
+      {"shards", "65"},
+      {"retry_backoff", "100.5"},
+      {"lease_ms", "4294967296"},
+      {"message_ttl_ms", "4294967296"},
+      {"retry_delay_ms", "4294967296"},
+      {"retry_delay_max_ms", "4294967296"},
   };
   for (const auto &[key, value] : bad) {
     EXPECT_CORQ_FAILS(CORQ_EINVAL, declare(e(), "fresh", {{key, value}})) << key << "=" << value;
@@ -277,6 +290,13 @@ TEST_F(BadInput, declare_rejects_engine_keys_and_bad_values_naming_the_key) {
   }
   expect_nothing_changed();
   EXPECT_CORQ_OK(declare(e(), "fresh", {{"durable", "false"}, {"retry_backoff", "1"}}));
+  // The edges of the README's limits are accepted.
+  EXPECT_CORQ_OK(declare(e(), "edges",
+                         {{"max_length", "268435456"},
+                          {"shards", "64"},
+                          {"retry_backoff", "100"},
+                          {"lease_ms", "4294967295"},
+                          {"message_ttl_ms", "4294967295"}}));
 }
 
 TEST_F(BadInput, delete_rejects_bad_names_and_missing_queues) {
@@ -359,6 +379,8 @@ TEST_F(BadInput, publish_rejects_bad_options) {
   bad.push_back(publish_options(/*delay_ms=*/-1));
   bad.push_back(publish_options(0, /*ttl_ms=*/-1));
   bad.push_back(publish_options(0, 0, /*timeout_ms=*/-2));
+  bad.push_back(publish_options(/*delay_ms=*/std::int64_t{1} << 32));  // README: up to 2^32-1 ms
+  bad.push_back(publish_options(0, /*ttl_ms=*/std::int64_t{1} << 32));
   for (const corq_publish_options &o : bad) {
     EXPECT_CORQ_FAILS(CORQ_EINVAL, try_publish(e(), "jobs", "x", &o))
         << "struct_size=" << o.struct_size << " delay_ms=" << o.delay_ms << " ttl_ms=" << o.ttl_ms
@@ -546,6 +568,8 @@ TEST_F(BadSettle, already_settled_tags_are_estate) {
 TEST_F(BadSettle, nack_delay_below_minus_one_is_einval) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, -2));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, INT64_MIN));
+  // README: delays up to 2^32-1 ms.
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, std::int64_t{1} << 32));
   expect_still_held();
 }
 
@@ -553,6 +577,8 @@ TEST_F(BadSettle, extend_with_lease_ms_not_positive_is_einval) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, 0));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, -1));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, INT64_MIN));
+  // README: leases up to 2^32-1 ms.
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, std::int64_t{1} << 32));
   expect_still_held();
 }
 

@@ -120,7 +120,7 @@ Message *Consumer::settle(std::uint64_t tag, const char *operation) {
   std::uint64_t expected = tag << 2 | slot_in_flight;
   if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free, std::memory_order_acq_rel)) {
     capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
-                                ((expected & state_mask) == slot_expired ? " lease expired"
+                                ((expected & state_mask) >= slot_expired ? " lease expired"
                                                                          : " was already settled"));
     return nullptr;
   }
@@ -249,11 +249,15 @@ void Consumer::expire_leases(std::int64_t now_ms) {
     std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if ((state & state_mask) != slot_in_flight) continue;
     if (slot.lease_deadline_ms.load(std::memory_order_relaxed) > now_ms) continue;
-    const std::uint64_t expired_state = (state & ~state_mask) | slot_expired;
-    if (!slot.state.compare_exchange_strong(state, expired_state, std::memory_order_acq_rel)) continue;
-    // We own the outcome; the consumer may still read the original, so requeue a copy.
+    const std::uint64_t tag_bits = state & ~state_mask;
+    if (!slot.state.compare_exchange_strong(state, tag_bits | slot_expiring, std::memory_order_acq_rel)) {
+      continue;  // settled meanwhile: the consumer won
+    }
+    // We own the outcome; the consumer may still read the original, so requeue a copy. Until the
+    // slot says expired, the consumer leaves the original alone.
     Message *copy = copy_message(*slot.message);
     expired_pending_.fetch_add(1, std::memory_order_release);
+    slot.state.store(tag_bits | slot_expired, std::memory_order_release);
     queue_->lease_expired.fetch_add(1, std::memory_order_relaxed);
     if (copy == nullptr) {
       engine_.log(CORQ_LOG_ERROR, "queue '" + queue_->name() +

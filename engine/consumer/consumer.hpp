@@ -11,7 +11,8 @@
 // The scheduler thread expires leases. To decide races with the consumer's own settling without a
 // lock, each slot's state word packs the tag and the state, and both sides change it only by CAS:
 //     tag << 2 | in_flight  ->  tag << 2 | free      (the consumer settles)
-//     tag << 2 | in_flight  ->  tag << 2 | expired   (the scheduler expires the lease)
+//     tag << 2 | in_flight  ->  tag << 2 | expiring  (the scheduler expires the lease, copies the
+//                                                   message, then stores tag << 2 | expired)
 // The winner owns the outcome. Because tags never repeat, a stale CAS can never hit a newer
 // delivery (no ABA). An expired slot keeps its message (the consumer may still be reading it — the
 // delivery's memory is valid until the next corq_consume); the scheduler requeues a copy, and the
@@ -65,7 +66,15 @@ class Consumer {
   Counters counters() const noexcept;
 
  private:
-  enum : std::uint64_t { slot_free = 0, slot_in_flight = 1, slot_expired = 2, state_mask = 3 };
+  // expiring: the scheduler is copying the message (the consumer may neither settle nor reclaim);
+  // expired: the copy is requeued, the consumer reclaims the original on its next call.
+  enum : std::uint64_t {
+    slot_free = 0,
+    slot_in_flight = 1,
+    slot_expired = 2,
+    slot_expiring = 3,
+    state_mask = 3
+  };
 
   struct Slot {
     std::atomic<std::uint64_t> state{slot_free};  // tag << 2 | state

@@ -422,7 +422,7 @@ TEST(Semantics, consume_polls_with_timeout_zero) {
   corq_delivery out[4];
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(corq_consume(c.get(), out, 4, 0), 0) << last_error();
-  EXPECT_LT(elapsed_ms(start), 50);
+  EXPECT_LT(elapsed_ms(start), 500) << "a poll must not wait";
   publish(e.get(), jobs, "x");
   EXPECT_EQ(corq_consume(c.get(), out, 4, 0), 1) << last_error();
   EXPECT_EQ(payload(out[0]), "x");
@@ -848,7 +848,7 @@ TEST(Semantics, overflow_reject_returns_efull) {
   publish(e.get(), jobs, "2");
   const auto start = std::chrono::steady_clock::now();
   EXPECT_CORQ_FAILS(CORQ_EFULL, try_publish(e.get(), jobs, "3"));
-  EXPECT_LT(elapsed_ms(start), 50) << "reject must not wait";
+  EXPECT_LT(elapsed_ms(start), 500) << "reject must not wait (the default timeout is 30 s)";
   corq_queue_stats s = stats(e.get(), jobs);
   EXPECT_EQ(s.ready, 2u) << describe(s);
   EXPECT_EQ(s.published, 2u) << describe(s);

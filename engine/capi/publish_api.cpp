@@ -6,10 +6,9 @@ using namespace corq::capi;
 
 namespace {
 
-/// Each publishing thread (and each producer) sticks to one shard, so its messages keep their order;
-/// different threads spread over the shards.
-std::atomic<std::size_t> publishers_seen{0};
-thread_local const std::size_t publish_thread_shard = publishers_seen.fetch_add(1, std::memory_order_relaxed);
+/// Each producer (like each corq_publish thread, see Engine::lookup_for_publish) sticks to one
+/// shard, so its messages keep their order; different producers spread over the shards.
+std::atomic<std::size_t> producers_seen{0};
 
 }  // namespace
 
@@ -23,12 +22,13 @@ int corq_publish(corq_engine *engine, const char *queue, const corq_message *mes
   return guarded("corq_publish", [&] {
     Engine &e = *engine_of(engine);
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_publish: the engine is closed");
-    std::shared_ptr<Queue> q = e.lookup_for_publish(queue);
+    std::size_t shard = 0;
+    Queue *q = e.lookup_for_publish(queue, shard);
     if (q == nullptr) {
       if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
       return fail(CORQ_ENOENT, std::string("corq_publish: no queue named '") + queue + "'");
     }
-    return publish_batch(e, *q, message, 1, options, publish_thread_shard, message_id);
+    return publish_batch(e, *q, message, 1, options, shard, message_id);
   });
 }
 
@@ -54,7 +54,7 @@ int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **o
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_producer_open: the engine is closed");
     std::shared_ptr<Queue> q = e.find(queue);
     if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_producer_open: no queue named '") + queue + "'");
-    auto *producer = new Producer{&e, std::move(q), publishers_seen.fetch_add(1, std::memory_order_relaxed)};
+    auto *producer = new Producer{&e, std::move(q), producers_seen.fetch_add(1, std::memory_order_relaxed)};
     e.retain_handle();
     *out = reinterpret_cast<corq_producer *>(producer);
     return CORQ_OK;

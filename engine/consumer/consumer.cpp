@@ -69,7 +69,8 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
   const std::size_t room = std::min<std::size_t>(max, free_slots_.size());
   if (room == 0) return 0;  // window full (or max == 0): nothing can be delivered now
 
-  const auto deadline = sync::deadline_after_ms(timeout_ms);
+  sync::Clock::time_point deadline{};  // read the clock only if we have to wait
+  bool deadline_set = false;
   for (;;) {
     const std::size_t popped = queue_->pop_ready(popped_.data(), room, home_shard_);
     if (popped != 0) {
@@ -93,6 +94,10 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
       continue;  // everything popped had expired: look again
     }
     if (timeout_ms == 0) return 0;
+    if (!deadline_set) {
+      deadline = sync::deadline_after_ms(timeout_ms);
+      deadline_set = true;
+    }
     bool stop = false;
     const bool ready = queue_->not_empty().await(
         [&] {

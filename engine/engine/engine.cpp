@@ -19,8 +19,17 @@ struct PublishCacheEntry {
   std::shared_ptr<Queue> queue;
 };
 constexpr std::size_t publish_cache_entries = 8;
-thread_local std::array<PublishCacheEntry, publish_cache_entries> publish_cache;
-thread_local std::size_t publish_cache_victim = 0;
+
+/// Everything corq_publish keeps per thread, in one thread_local: in a shared library each distinct
+/// thread_local costs a __tls_get_addr call per access.
+struct PublishThreadState {
+  std::array<PublishCacheEntry, publish_cache_entries> cache;
+  std::size_t victim = 0;
+  std::size_t shard = 0;  // this thread's shard on sharded queues (assigned on first use)
+  bool shard_assigned = false;
+};
+thread_local PublishThreadState publish_thread;
+std::atomic<std::size_t> publish_threads_seen{0};
 
 }  // namespace
 
@@ -96,23 +105,28 @@ std::shared_ptr<Queue> Engine::find(std::string_view name) {
   return it == queues_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<Queue> Engine::lookup_for_publish(const char *name) {
+Queue *Engine::lookup_for_publish(const char *name, std::size_t &thread_shard) {
+  PublishThreadState &state = publish_thread;
+  if (!state.shard_assigned) {
+    state.shard = publish_threads_seen.fetch_add(1, std::memory_order_relaxed);
+    state.shard_assigned = true;
+  }
+  thread_shard = state.shard;
   const std::uint64_t version = registry_version_.load(std::memory_order_acquire);
-  for (auto &entry : publish_cache) {
+  for (auto &entry : state.cache) {
     if (entry.engine_instance == instance_id_ && entry.registry_version == version && entry.name == name) {
-      return entry.queue;
+      return entry.queue.get();  // the cache entry keeps it alive for the caller's call
     }
   }
   // Miss: drop this engine's stale entries (they may pin deleted queues), then look up.
-  for (auto &entry : publish_cache) {
+  for (auto &entry : state.cache) {
     if (entry.engine_instance == instance_id_ && entry.registry_version != version) entry = {};
   }
   std::shared_ptr<Queue> queue = find(name);
-  if (queue != nullptr) {
-    PublishCacheEntry &slot = publish_cache[publish_cache_victim++ % publish_cache_entries];
-    slot = {instance_id_, version, name, queue};
-  }
-  return queue;
+  if (queue == nullptr) return nullptr;
+  PublishCacheEntry &slot = state.cache[state.victim++ % publish_cache_entries];
+  slot = {instance_id_, version, name, std::move(queue)};
+  return slot.queue.get();
 }
 
 std::vector<std::shared_ptr<Queue>> Engine::queues_snapshot() {

@@ -54,8 +54,10 @@ class Engine {
   int declare(const std::string &name, const QueueOptions &options, std::string &error);
   int remove(const std::string &name, std::string &error);
   std::shared_ptr<Queue> find(std::string_view name);
-  /// Like find, through a small per-thread cache: no lock while the registry is unchanged.
-  std::shared_ptr<Queue> lookup_for_publish(const char *name);
+  /// Like find, through a small per-thread cache: no lock while the registry is unchanged. The
+  /// queue stays alive until the calling thread's next lookup. `thread_shard` gets the calling
+  /// thread's shard number (each publishing thread sticks to one shard: per-thread order).
+  Queue *lookup_for_publish(const char *name, std::size_t &thread_shard);
   std::vector<std::shared_ptr<Queue>> queues_snapshot();
 
   // ---- consumers ----

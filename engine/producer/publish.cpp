@@ -40,13 +40,11 @@ int read_options(const corq_publish_options *options, PublishSettings &out) {
   return CORQ_OK;
 }
 
-/// Per-thread scratch for the message blocks of one batch: no allocation per publish once warm.
-thread_local std::vector<Message *> batch_scratch;
+/// Batches up to this size keep their message pointers on the stack; larger ones take one vector.
+constexpr std::size_t stack_batch_max = 64;
 
-void free_batch(std::vector<Message *> &batch, std::size_t count) noexcept {
-  for (std::size_t i = 0; i < count; ++i) {
-    if (batch[i] != nullptr) free_message(batch[i]);
-  }
+void free_batch(Message *const *batch, std::size_t count) noexcept {
+  for (std::size_t i = 0; i < count; ++i) free_message(batch[i]);
 }
 
 }  // namespace
@@ -73,8 +71,10 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   const std::int64_t now_ms = engine.now_ms();
   const std::int64_t ttl_ms = settings.ttl_ms > 0 ? settings.ttl_ms : queue.options().message_ttl_ms;
   const std::int64_t expires_at_ms = ttl_ms > 0 ? now_ms + ttl_ms : 0;
-  std::vector<Message *> &batch = batch_scratch;
-  batch.assign(count, nullptr);
+  Message *stack_batch[stack_batch_max];
+  std::vector<Message *> heap_batch;
+  if (count > stack_batch_max) heap_batch.resize(count);
+  Message **batch = count > stack_batch_max ? heap_batch.data() : stack_batch;
 
   std::size_t accepted = 0;
   std::uint64_t bytes = 0;
@@ -91,7 +91,7 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
     }
     Message *m = make_message(messages[i], id, now_ms, expires_at_ms);
     if (m == nullptr) {
-      free_batch(batch, count);
+      free_batch(batch, accepted);
       return capi::fail(CORQ_ENOMEM, "out of memory building message " + std::to_string(i));
     }
     batch[accepted++] = m;
@@ -106,8 +106,7 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
     return CORQ_OK;
   }
 
-  const Admission admission =
-      queue.admit(accepted, bytes, sync::deadline_after_ms(settings.timeout_ms), engine.closed_flag());
+  const Admission admission = queue.admit(accepted, bytes, settings.timeout_ms, engine.closed_flag());
   if (admission != Admission::admitted) {
     for (std::size_t i = 0; i < accepted; ++i) {
       if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {
@@ -124,7 +123,7 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
                                       std::to_string(queue.options().max_length) + ", max_bytes " +
                                       std::to_string(queue.options().max_bytes) + ")");
   }
-  queue.push_admitted(batch.data(), accepted, shard_hint);
+  queue.push_admitted(batch, accepted, shard_hint);
   queue.published.fetch_add(accepted, std::memory_order_relaxed);
   return CORQ_OK;
 }

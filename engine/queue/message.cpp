@@ -116,12 +116,17 @@ int validate_message(const corq_message &m, std::uint64_t max_message_bytes, con
 
 Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t published_at_ms,
                       std::int64_t expires_at_ms) {
-  // Bounded by headers_max (validated): the views live on the stack, no allocation.
-  HeaderView views[headers_max];
-  for (std::size_t i = 0; i < m.header_count; ++i) {
-    views[i] = {m.headers[i].key, {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
+  Message *message = nullptr;
+  if (m.header_count == 0) {
+    message = build(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
+  } else {
+    // Bounded by headers_max (validated): the views live on the stack, no allocation.
+    HeaderView views[headers_max];
+    for (std::size_t i = 0; i < m.header_count; ++i) {
+      views[i] = {m.headers[i].key, {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
+    }
+    message = build(views, m.header_count, m.data, m.len);
   }
-  Message *message = build(views, m.header_count, m.data, m.len);
   if (message == nullptr) return nullptr;
   message->id = id;
   message->published_at_ms = published_at_ms;

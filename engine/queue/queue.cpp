@@ -56,7 +56,7 @@ bool Queue::drop_oldest_for_room() {
   return true;
 }
 
-Admission Queue::admit(std::size_t count, std::uint64_t bytes, sync::Clock::time_point deadline,
+Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t timeout_ms,
                        const std::atomic<bool> &closed) {
   if (try_reserve(count, bytes)) return Admission::admitted;
   switch (options_.overflow) {
@@ -75,6 +75,7 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, sync::Clock::time
   // Blocked: hold a reference on the engine so a concurrent corq_close cannot free it under us
   // (close wakes us; we return CORQ_ECLOSED). Taken only on this slow path.
   bool stopped = false;
+  const auto deadline = sync::deadline_after_ms(timeout_ms);  // read the clock only when blocking
   engine_.retain_handle();
   const bool got = not_full_.await(
       [&] {
@@ -93,23 +94,14 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, sync::Clock::time
 
 void Queue::push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept {
   Shard &shard = *shards_[shard_hint % shards_.size()];
-  // Admission guarantees room, so this loop runs once; bulk claims the slots with one CAS.
-  ReadyEntry entries[64];
-  std::size_t done = 0;
-  while (done < count) {
-    const std::size_t n = std::min<std::size_t>(count - done, 64);
-    for (std::size_t i = 0; i < n; ++i) {
-      entries[i] = ReadyEntry(messages[done + i]);
-      note_expiry(messages[done + i]);
-    }
-    std::size_t pushed = shard.ready.try_push_bulk(entries, n);
-    // Cannot happen while admission holds; if it ever did, the returned list keeps the message.
-    for (std::size_t i = pushed; i < n; ++i) {
-      push_returned(messages[done + i]);
-      ready_count_.fetch_sub(1, std::memory_order_relaxed);  // push_returned counted it again
-      ready_bytes_.fetch_sub(messages[done + i]->payload_len, std::memory_order_relaxed);
-    }
-    done += n;
+  for (std::size_t i = 0; i < count; ++i) note_expiry(messages[i]);
+  // Admission guarantees room, so one claim takes the whole batch.
+  std::size_t pushed = shard.ready.try_emplace_bulk(count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+  // Cannot happen while admission holds; if it ever did, the returned list keeps the messages.
+  for (; pushed < count; ++pushed) {
+    ready_count_.fetch_sub(1, std::memory_order_relaxed);  // push_returned counts it again
+    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_relaxed);
+    push_returned(messages[pushed]);
   }
   not_empty_.notify_all();
 }
@@ -165,16 +157,12 @@ std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
 std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept {
   std::size_t n = 0;
   if (returned_count_.load(std::memory_order_acquire) != 0) n = pop_returned(out, max);
-  ReadyEntry entries[64];
   for (std::size_t s = 0; s < shards_.size() && n < max; ++s) {
     Shard &shard = *shards_[(home_shard + s) % shards_.size()];
-    while (n < max) {
-      const std::size_t want = std::min<std::size_t>(max - n, 64);
-      const std::size_t got = shard.ready.try_pop_bulk(entries, want);
-      for (std::size_t i = 0; i < got; ++i) out[n + i] = entries[i].message.load(std::memory_order_relaxed);
-      n += got;
-      if (got < want) break;
-    }
+    const std::size_t base = n;
+    n += shard.ready.try_pop_bulk_with(max - n, [out, base](std::size_t i, ReadyEntry &&entry) {
+      out[base + i] = entry.message.load(std::memory_order_relaxed);
+    });
   }
   if (n == 0) return 0;
   std::uint64_t bytes = 0;

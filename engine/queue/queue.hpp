@@ -77,8 +77,8 @@ class Queue {
 
   // ---- publish side ----
   /// Reserves room for `count` messages of `bytes` payload, applying the overflow policy (block up
-  /// to `deadline`, reject, or drop_head). `closed` is polled while blocked.
-  Admission admit(std::size_t count, std::uint64_t bytes, sync::Clock::time_point deadline,
+  /// to `timeout_ms` (-1: no limit), reject, or drop_head). `closed` is polled while blocked.
+  Admission admit(std::size_t count, std::uint64_t bytes, std::int32_t timeout_ms,
                   const std::atomic<bool> &closed);
   /// Pushes admitted messages to the shard `shard_hint % shards`, and wakes consumers.
   void push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept;

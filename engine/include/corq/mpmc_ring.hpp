@@ -114,11 +114,17 @@ class MpmcRing {
   /// Any thread. Copies a prefix of `values[0..count)` in with one claim; returns its length.
   std::size_t try_push_bulk(const T *values, std::size_t count) noexcept(
       std::is_nothrow_copy_constructible_v<T>) {
+    return try_emplace_bulk(count, [values](std::size_t i) -> const T & { return values[i]; });
+  }
+
+  /// Any thread. Claims up to `count` slots with one CAS and constructs element i of the claimed
+  /// prefix from `make(i)`; returns how many. Lets a caller fill the ring without a staging array.
+  template <class Make>
+  std::size_t try_emplace_bulk(std::size_t count, Make &&make) {
     std::size_t first = 0;
     const std::size_t n = claim(enqueue_index_, count, 0, first);
     for (std::size_t i = 0; i < n; ++i) {
-      Cell &c = cell(first + i);
-      ::new (static_cast<void *>(c.element())) T(values[i]);
+      ::new (static_cast<void *>(cell(first + i).element())) T(make(i));
       store_sequence(first + i, first + i + 1);
     }
     return n;
@@ -127,12 +133,19 @@ class MpmcRing {
   /// Any thread. Moves up to `count` of the oldest available elements into `out`; returns how many.
   std::size_t try_pop_bulk(T *out, std::size_t count) noexcept(
       std::is_nothrow_move_assignable_v<T>) {
+    return try_pop_bulk_with(count, [out](std::size_t i, T &&element) { out[i] = std::move(element); });
+  }
+
+  /// Any thread. Claims up to `count` of the oldest elements with one CAS and hands element i of
+  /// them to `take(i, T&&)`; returns how many.
+  template <class Take>
+  std::size_t try_pop_bulk_with(std::size_t count, Take &&take) {
     std::size_t first = 0;
     const std::size_t n = claim(dequeue_index_, count, 1, first);
     for (std::size_t i = 0; i < n; ++i) {
-      Cell &c = cell(first + i);
-      out[i] = std::move(*c.element());
-      c.element()->~T();
+      T *element = cell(first + i).element();
+      take(i, std::move(*element));
+      element->~T();
       store_sequence(first + i, first + i + capacity());
     }
     return n;

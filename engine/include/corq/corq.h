@@ -268,7 +268,19 @@ CORQ_API int corq_consumer_close(corq_consumer *consumer);
 /* ---- Observability and dead letters ----------------------------------------------------------- */
 
 /* Set struct_size = sizeof(corq_queue_stats) before the call. Counters are since the queue was
- * declared (in this process). */
+ * declared (in this process).
+ *   ready, bytes_ready   messages (payload bytes) waiting for a consumer, including expired ones no
+ *                        consumer has met yet; in_flight: delivered, not settled; delayed: waiting
+ *                        for a delay or a retry backoff; consumers: open consumers.
+ *   published            messages accepted (dead letters arriving in a dead-letter queue included)
+ *   delivered            deliveries (redelivered: those with delivery_count > 1)
+ *   acked, released      settlements (released includes what consumer close released)
+ *   nacked               failed attempts: nacks and lease expiries
+ *   dead_lettered        messages moved to the dead-letter queue (any reason)
+ *   expired              messages whose TTL passed (each also counted in dead_lettered or dropped)
+ *   dropped              messages that had to leave but had no dead-letter queue to go to
+ *                        (dead_letter_queue "", or it is missing or full — the engine logs these)
+ *   deduplicated         publishes swallowed by the dedup window */
 typedef struct corq_queue_stats {
   uint32_t struct_size;
   uint64_t ready, in_flight, delayed, consumers, bytes_ready;

@@ -4,21 +4,40 @@
 #   2. Release build (GCC): every test,
 #   3. ASan + UBSan + LeakSanitizer build (clang): every test,
 #   4. TSan build (GCC): the multi-threaded tests (ctest label `concurrency`),
-# and ends with one line totalling all three passes. Exit status 0 only if everything passed.
-# Usage: tools/test.sh [release|asan|tsan]...   (default: all three)
+#   5. aarch64: the ring tests cross-built for AArch64 and run under qemu (tools/cross-aarch64.sh),
+# and ends with one line totalling all passes. Exit status 0 only if everything passed.
+# Usage: tools/test.sh [release|asan|tsan|aarch64]...   (default: all four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh build test || exit 1
 
 passes=("$@")
-[ ${#passes[@]} -eq 0 ] && passes=(release asan tsan)
+[ ${#passes[@]} -eq 0 ] && passes=(release asan tsan aarch64)
 jobs=$(nproc)
 total_passed=0 total_failed=0 status=0
+
+# The AArch64 pass: its script prints "aarch64: N passed, N failed" as its last line.
+run_aarch64() {
+  local log line
+  log=$(mktemp)
+  tools/cross-aarch64.sh 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  line=$(grep -E '^aarch64: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  rm -f "$log"
+  if [ -z "$line" ]; then status=1; total_failed=$((total_failed + 1)); return; fi
+  total_passed=$((total_passed + $(echo "$line" | sed -E 's/^aarch64: ([0-9]+) passed.*/\1/')))
+  total_failed=$((total_failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+}
 
 for preset in "${passes[@]}"; do
   echo "=== corq tests: $preset ==="
   start=$(date +%s)
+  if [ "$preset" = aarch64 ]; then
+    run_aarch64
+    echo "=== $preset took $(( $(date +%s) - start )) s ==="
+    continue
+  fi
   if ! cmake --preset "$preset" >"build-$preset.log" 2>&1; then
     cat "build-$preset.log"; echo "configure failed: $preset"; status=1; continue
   fi

@@ -27,20 +27,24 @@ int check_settle(corq_consumer *consumer, const char *function) {
 
 extern "C" {
 
-int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch, corq_consumer **out) {
+int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch,
+                       corq_consumer **out) {
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_consumer_open: out is NULL");
   *out = nullptr;
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_consumer_open: engine is NULL");
   if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
   if (prefetch == 0 || prefetch > prefetch_max) {
-    return fail(CORQ_EINVAL, "corq_consumer_open: prefetch must be in [1, 65536], got " + std::to_string(prefetch));
+    return fail(CORQ_EINVAL, "corq_consumer_open: prefetch must be in [1, 65536], got " +
+                                 std::to_string(prefetch));
   }
   return guarded("corq_consumer_open", [&] {
     Engine &e = *engine_of(engine);
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_consumer_open: the engine is closed");
     std::shared_ptr<Queue> q = e.find(queue);
-    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_consumer_open: no queue named '") + queue + "'");
-    auto *consumer = new Consumer(e, std::move(q), prefetch, consumers_opened.fetch_add(1, std::memory_order_relaxed));
+    if (q == nullptr)
+      return fail(CORQ_ENOENT, std::string("corq_consumer_open: no queue named '") + queue + "'");
+    auto *consumer = new Consumer(e, std::move(q), prefetch,
+                                  consumers_opened.fetch_add(1, std::memory_order_relaxed));
     e.retain_handle();
     e.attach(consumer);
     *out = reinterpret_cast<corq_consumer *>(consumer);
@@ -52,7 +56,8 @@ int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_
   if (const int rc = check_consumer(consumer, "corq_consume"); rc != CORQ_OK) return rc;
   if (out == nullptr && max != 0) return fail(CORQ_EINVAL, "corq_consume: out is NULL");
   if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_consume: timeout_ms must be -1 or >= 0");
-  return guarded("corq_consume", [&] { return consumer_of(consumer)->consume(out, max, timeout_ms); });
+  return guarded("corq_consume",
+                 [&] { return consumer_of(consumer)->consume(out, max, timeout_ms); });
 }
 
 int corq_ack(corq_consumer *consumer, uint64_t tag) {

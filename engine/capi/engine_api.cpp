@@ -16,7 +16,8 @@ int corq::capi::check_queue_name(const char *name) noexcept {
 
 extern "C" {
 
-// ---- config --------------------------------------------------------------------------------------
+// ---- config
+// --------------------------------------------------------------------------------------
 
 corq_config *corq_config_new(void) {
   try {
@@ -42,7 +43,8 @@ int corq_config_set(corq_config *config, const char *key, const char *value) {
 
 void corq_config_free(corq_config *config) { delete config; }
 
-// ---- engine --------------------------------------------------------------------------------------
+// ---- engine
+// --------------------------------------------------------------------------------------
 
 int corq_open(const char *dir, const corq_config *engine_options, corq_engine **out) {
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_open: out is NULL");
@@ -54,14 +56,16 @@ int corq_open(const char *dir, const corq_config *engine_options, corq_engine **
     const OptionMap &map = engine_options == nullptr ? no_options : engine_options->options;
     for (const auto &[key, value] : map) {
       if (!is_engine_option(key)) {
-        return fail(CORQ_EINVAL, "corq_open: '" + key + "' is a queue option, not an engine option");
+        return fail(CORQ_EINVAL,
+                    "corq_open: '" + key + "' is a queue option, not an engine option");
       }
     }
     if (!parse_engine_options(map, options, error)) return fail(CORQ_EINVAL, "corq_open: " + error);
     if (dir != nullptr) {
-      return fail(CORQ_EUNSUPPORTED,
-                  "corq_open: durable engines (a data directory) need the write-ahead log, which this "
-                  "build does not have yet; open with dir = NULL for an in-memory engine");
+      return fail(
+          CORQ_EUNSUPPORTED,
+          "corq_open: durable engines (a data directory) need the write-ahead log, which this "
+          "build does not have yet; open with dir = NULL for an in-memory engine");
     }
     *out = handle_of(new Engine(options));
     return CORQ_OK;
@@ -81,7 +85,8 @@ int corq_sync(corq_engine *engine, int32_t timeout_ms) {
   return CORQ_OK;  // in-memory: nothing is ever waiting to become durable
 }
 
-// ---- queues --------------------------------------------------------------------------------------
+// ---- queues
+// --------------------------------------------------------------------------------------
 
 int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config *queue_options) {
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_declare: engine is NULL");
@@ -91,7 +96,8 @@ int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config
     const OptionMap &map = queue_options == nullptr ? no_options : queue_options->options;
     for (const auto &[key, value] : map) {
       if (!is_queue_option(key)) {
-        return fail(CORQ_EINVAL, "corq_queue_declare: '" + key + "' is an engine option, not a queue option");
+        return fail(CORQ_EINVAL,
+                    "corq_queue_declare: '" + key + "' is an engine option, not a queue option");
       }
     }
     QueueOptions options;
@@ -100,8 +106,9 @@ int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config
       return fail(CORQ_EINVAL, "corq_queue_declare: " + error);
     }
     if (options.durable) {
-      return fail(CORQ_EINVAL, "corq_queue_declare: durable=true needs an engine opened on a data "
-                               "directory; this engine is in-memory");
+      return fail(CORQ_EINVAL,
+                  "corq_queue_declare: durable=true needs an engine opened on a data "
+                  "directory; this engine is in-memory");
     }
     const int rc = engine_of(engine)->declare(queue, options, error);
     return rc == CORQ_OK ? rc : fail(rc, "corq_queue_declare: " + error);
@@ -121,17 +128,20 @@ int corq_queue_delete(corq_engine *engine, const char *queue) {
 int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged) {
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_purge: engine is NULL");
   if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
-  if (engine_of(engine)->closed()) return fail(CORQ_ECLOSED, "corq_queue_purge: the engine is closed");
+  if (engine_of(engine)->closed())
+    return fail(CORQ_ECLOSED, "corq_queue_purge: the engine is closed");
   return guarded("corq_queue_purge", [&] {
     std::shared_ptr<Queue> q = engine_of(engine)->find(queue);
-    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_queue_purge: no queue named '") + queue + "'");
+    if (q == nullptr)
+      return fail(CORQ_ENOENT, std::string("corq_queue_purge: no queue named '") + queue + "'");
     const std::uint64_t n = q->purge();
     if (purged != nullptr) *purged = n;
     return CORQ_OK;
   });
 }
 
-// ---- stats ---------------------------------------------------------------------------------------
+// ---- stats
+// ---------------------------------------------------------------------------------------
 
 }  // extern "C"
 
@@ -146,7 +156,8 @@ corq_queue_stats snapshot(Engine &engine, Queue &q) {
   s.published = q.published.load(std::memory_order_relaxed);
   s.delivered = q.closed_delivered.load(std::memory_order_relaxed);
   s.acked = q.closed_acked.load(std::memory_order_relaxed);
-  s.nacked = q.closed_nacked.load(std::memory_order_relaxed) + q.lease_expired.load(std::memory_order_relaxed);
+  s.nacked = q.closed_nacked.load(std::memory_order_relaxed) +
+             q.lease_expired.load(std::memory_order_relaxed);
   s.released = q.closed_released.load(std::memory_order_relaxed);
   s.redelivered = q.closed_redelivered.load(std::memory_order_relaxed);
   engine.for_each_consumer([&](Consumer &c) {
@@ -205,12 +216,14 @@ int corq_queue_stats_get(corq_engine *engine, const char *queue, corq_queue_stat
   if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_queue_stats_get: out is NULL");
   if (out->struct_size < sizeof(corq_queue_stats)) {
-    return fail(CORQ_EINVAL, "corq_queue_stats_get: out->struct_size must be sizeof(corq_queue_stats) (" +
-                                 std::to_string(sizeof(corq_queue_stats)) + ")");
+    return fail(CORQ_EINVAL,
+                "corq_queue_stats_get: out->struct_size must be sizeof(corq_queue_stats) (" +
+                    std::to_string(sizeof(corq_queue_stats)) + ")");
   }
   return guarded("corq_queue_stats_get", [&] {
     std::shared_ptr<Queue> q = engine_of(engine)->find(queue);
-    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_queue_stats_get: no queue named '") + queue + "'");
+    if (q == nullptr)
+      return fail(CORQ_ENOENT, std::string("corq_queue_stats_get: no queue named '") + queue + "'");
     *out = snapshot(*engine_of(engine), *q);
     return CORQ_OK;
   });
@@ -242,7 +255,8 @@ int corq_stats_json(corq_engine *engine, char **json) {
 
 void corq_free(void *ptr) { std::free(ptr); }
 
-// ---- dead letters --------------------------------------------------------------------------------
+// ---- dead letters
+// --------------------------------------------------------------------------------
 
 int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_queue,
                  uint64_t max_messages, uint64_t *moved) {
@@ -256,11 +270,13 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
   if (e.closed()) return fail(CORQ_ECLOSED, "corq_redrive: the engine is closed");
   return guarded("corq_redrive", [&] {
     std::shared_ptr<Queue> from = e.find(from_queue);
-    if (from == nullptr) return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + from_queue + "'");
+    if (from == nullptr)
+      return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + from_queue + "'");
     std::shared_ptr<Queue> fixed_target;
     if (to_queue != nullptr) {
       fixed_target = e.find(to_queue);
-      if (fixed_target == nullptr) return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + to_queue + "'");
+      if (fixed_target == nullptr)
+        return fail(CORQ_ENOENT, std::string("corq_redrive: no queue named '") + to_queue + "'");
     }
     std::uint64_t count = 0;
     int rc = CORQ_OK;
@@ -273,8 +289,9 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
         const std::string_view origin = m->header("x-death-queue", found);
         target = found ? e.find(origin) : nullptr;
         if (target == nullptr) {
-          rc = fail(CORQ_ENOENT, "corq_redrive: message " + std::to_string(m->id) + " names origin queue '" +
-                                     std::string(origin) + "', which does not exist");
+          rc = fail(CORQ_ENOENT, "corq_redrive: message " + std::to_string(m->id) +
+                                     " names origin queue '" + std::string(origin) +
+                                     "', which does not exist");
           from->push_returned(m);  // stays at the front of the dead-letter queue
           break;
         }
@@ -295,7 +312,8 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
   });
 }
 
-// ---- log -----------------------------------------------------------------------------------------
+// ---- log
+// -----------------------------------------------------------------------------------------
 
 int corq_set_log_callback(corq_engine *engine, corq_log_fn fn, void *user) {
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_set_log_callback: engine is NULL");

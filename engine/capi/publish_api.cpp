@@ -53,8 +53,10 @@ int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **o
     Engine &e = *engine_of(engine);
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_producer_open: the engine is closed");
     std::shared_ptr<Queue> q = e.find(queue);
-    if (q == nullptr) return fail(CORQ_ENOENT, std::string("corq_producer_open: no queue named '") + queue + "'");
-    auto *producer = new Producer{&e, std::move(q), producers_seen.fetch_add(1, std::memory_order_relaxed)};
+    if (q == nullptr)
+      return fail(CORQ_ENOENT, std::string("corq_producer_open: no queue named '") + queue + "'");
+    auto *producer =
+        new Producer{&e, std::move(q), producers_seen.fetch_add(1, std::memory_order_relaxed)};
     e.retain_handle();
     *out = reinterpret_cast<corq_producer *>(producer);
     return CORQ_OK;
@@ -73,7 +75,8 @@ int corq_producer_send(corq_producer *producer, const corq_message *msgs, size_t
 
 int corq_producer_flush(corq_producer *producer, int32_t timeout_ms) {
   if (producer == nullptr) return fail(CORQ_EINVAL, "corq_producer_flush: producer is NULL");
-  if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_producer_flush: timeout_ms must be -1 or >= 0");
+  if (timeout_ms < -1)
+    return fail(CORQ_EINVAL, "corq_producer_flush: timeout_ms must be -1 or >= 0");
   Producer &p = *producer_of(producer);
   if (p.engine->closed()) return fail(CORQ_ECLOSED, "corq_producer_flush: the engine is closed");
   if (p.queue->deleted()) return fail(CORQ_ENOENT, "corq_producer_flush: the queue was deleted");

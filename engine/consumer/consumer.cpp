@@ -33,11 +33,13 @@ int Consumer::closed_code() const noexcept {
   if (woken_.load(std::memory_order_acquire)) {
     return capi::fail(CORQ_ECLOSED, "consumer was woken up (corq_consumer_wakeup)");
   }
-  if (queue_->deleted()) return capi::fail(CORQ_ENOENT, "queue '" + queue_->name() + "' was deleted");
+  if (queue_->deleted())
+    return capi::fail(CORQ_ENOENT, "queue '" + queue_->name() + "' was deleted");
   return CORQ_OK;
 }
 
-// ---- consuming -----------------------------------------------------------------------------------
+// ---- consuming
+// -----------------------------------------------------------------------------------
 
 int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out) {
   const std::uint32_t slot_number = free_slots_.back();
@@ -112,7 +114,8 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
   }
 }
 
-// ---- settling ------------------------------------------------------------------------------------
+// ---- settling
+// ------------------------------------------------------------------------------------
 
 Message *Consumer::settle(std::uint64_t tag, const char *operation) {
   const std::uint64_t slot_number = tag & slot_mask_;
@@ -123,7 +126,8 @@ Message *Consumer::settle(std::uint64_t tag, const char *operation) {
   }
   Slot &slot = slots_[slot_number];
   std::uint64_t expected = tag << 2 | slot_in_flight;
-  if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free, std::memory_order_acq_rel)) {
+  if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free,
+                                          std::memory_order_acq_rel)) {
     capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
                                 ((expected & state_mask) >= slot_expired ? " lease expired"
                                                                          : " was already settled"));
@@ -163,7 +167,8 @@ int Consumer::ack_upto(std::uint64_t tag) {
     }
   }
   if (acked == 0) {
-    return capi::fail(CORQ_ESTATE, "ack_upto: no unsettled delivery with tag <= " + std::to_string(tag));
+    return capi::fail(CORQ_ESTATE,
+                      "ack_upto: no unsettled delivery with tag <= " + std::to_string(tag));
   }
   bump(acked_, acked);
   return CORQ_OK;
@@ -226,14 +231,16 @@ int Consumer::reject(std::uint64_t tag, const char *reason) {
   if (queue_->deleted()) {
     free_message(m);
   } else {
-    queue_->dead_letter(m, "rejected", std::string_view(reason == nullptr ? "" : reason, reason_len));
+    queue_->dead_letter(m, "rejected",
+                        std::string_view(reason == nullptr ? "" : reason, reason_len));
   }
   return CORQ_OK;
 }
 
 int Consumer::extend(std::uint64_t tag, std::int64_t lease_ms) {
   if (lease_ms <= 0 || lease_ms > delay_ms_max) {
-    return capi::fail(CORQ_EINVAL, "extend: lease_ms must be in [1, 2^32-1], got " + std::to_string(lease_ms));
+    return capi::fail(CORQ_EINVAL,
+                      "extend: lease_ms must be in [1, 2^32-1], got " + std::to_string(lease_ms));
   }
   const std::uint64_t slot_number = tag & slot_mask_;
   if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag ||
@@ -241,11 +248,13 @@ int Consumer::extend(std::uint64_t tag, std::int64_t lease_ms) {
     return capi::fail(CORQ_ESTATE, "extend: tag " + std::to_string(tag) +
                                        " is not an unsettled delivery with a live lease");
   }
-  slots_[slot_number].lease_deadline_ms.store(engine_.now_ms() + lease_ms, std::memory_order_relaxed);
+  slots_[slot_number].lease_deadline_ms.store(engine_.now_ms() + lease_ms,
+                                              std::memory_order_relaxed);
   return CORQ_OK;
 }
 
-// ---- lease expiry and shutdown -------------------------------------------------------------------
+// ---- lease expiry and shutdown
+// -------------------------------------------------------------------
 
 void Consumer::expire_leases(std::int64_t now_ms) {
   if (outstanding_.load(std::memory_order_relaxed) == 0) return;
@@ -255,7 +264,8 @@ void Consumer::expire_leases(std::int64_t now_ms) {
     if ((state & state_mask) != slot_in_flight) continue;
     if (slot.lease_deadline_ms.load(std::memory_order_relaxed) > now_ms) continue;
     const std::uint64_t tag_bits = state & ~state_mask;
-    if (!slot.state.compare_exchange_strong(state, tag_bits | slot_expiring, std::memory_order_acq_rel)) {
+    if (!slot.state.compare_exchange_strong(state, tag_bits | slot_expiring,
+                                            std::memory_order_acq_rel)) {
       continue;  // settled meanwhile: the consumer won
     }
     // We own the outcome; the consumer may still read the original, so requeue a copy. Until the
@@ -265,8 +275,9 @@ void Consumer::expire_leases(std::int64_t now_ms) {
     slot.state.store(tag_bits | slot_expired, std::memory_order_release);
     queue_->lease_expired.fetch_add(1, std::memory_order_relaxed);
     if (copy == nullptr) {
-      engine_.log(CORQ_LOG_ERROR, "queue '" + queue_->name() +
-                                      "': out of memory requeueing an expired lease; message dropped");
+      engine_.log(CORQ_LOG_ERROR,
+                  "queue '" + queue_->name() +
+                      "': out of memory requeueing an expired lease; message dropped");
       queue_->dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
     }

@@ -107,7 +107,7 @@ class Consumer {
   std::unique_ptr<Slot[]> slots_;
   std::vector<std::uint32_t> free_slots_;  // stack of free slot numbers
   std::uint64_t next_sequence_ = 1;
-  std::vector<Message *> popped_;          // scratch for pop_ready, sized prefetch
+  std::vector<Message *> popped_;  // scratch for pop_ready, sized prefetch
 
   std::atomic<bool> woken_{false};
   std::atomic<std::uint64_t> outstanding_{0};      // slots not free (consumer writes)

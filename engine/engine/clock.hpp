@@ -2,8 +2,9 @@
 //
 // The system clock reads CLOCK_MONOTONIC_COARSE (monotonic: deadlines never jump with NTP; coarse:
 // a few ns instead of ~20 per read, at the resolution of the kernel tick, 1-4 ms — plenty for
-// leases, TTLs and publish timestamps in milliseconds) offset to unix time once at open. The manual clock only moves when a test says so (testing::advance_clock), so
-// tests of delays, backoff, leases and TTL never sleep.
+// leases, TTLs and publish timestamps in milliseconds) offset to unix time once at open. The manual
+// clock only moves when a test says so (testing::advance_clock), so tests of delays, backoff,
+// leases and TTL never sleep.
 #pragma once
 
 #include <time.h>
@@ -28,7 +29,9 @@ class EngineClock {
     return unix_at_start_ms_ + (monotonic_ms() - monotonic_at_start_ms_);
   }
   bool manual() const noexcept { return manual_; }
-  void advance(std::int64_t ms) noexcept { manual_offset_ms_.fetch_add(ms, std::memory_order_acq_rel); }
+  void advance(std::int64_t ms) noexcept {
+    manual_offset_ms_.fetch_add(ms, std::memory_order_acq_rel);
+  }
 
  private:
   const bool manual_;

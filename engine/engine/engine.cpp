@@ -48,7 +48,8 @@ Engine::~Engine() {
   queues_.clear();
 }
 
-// ---- registry ------------------------------------------------------------------------------------
+// ---- registry
+// ------------------------------------------------------------------------------------
 
 int Engine::declare(const std::string &name, const QueueOptions &options, std::string &error) {
   std::lock_guard lock(registry_mutex_);
@@ -56,15 +57,18 @@ int Engine::declare(const std::string &name, const QueueOptions &options, std::s
   return declare_locked(name, options, error);
 }
 
-int Engine::declare_locked(const std::string &name, const QueueOptions &options, std::string &error) {
+int Engine::declare_locked(const std::string &name, const QueueOptions &options,
+                           std::string &error) {
   if (auto it = queues_.find(name); it != queues_.end()) {
     if (it->second->options() == options) return CORQ_OK;
-    error = "queue '" + name + "' exists with different options: " +
-            queue_options_json(it->second->options(), name) + " vs " + queue_options_json(options, name);
+    error = "queue '" + name +
+            "' exists with different options: " + queue_options_json(it->second->options(), name) +
+            " vs " + queue_options_json(options, name);
     return CORQ_EEXIST;
   }
   const std::string dead_letter = options.dead_letter_queue_for(name);
-  if (dead_letter == name) return error = "a queue cannot be its own dead-letter queue", CORQ_EINVAL;
+  if (dead_letter == name)
+    return error = "a queue cannot be its own dead-letter queue", CORQ_EINVAL;
   if (!dead_letter.empty() && queues_.find(dead_letter) == queues_.end()) {
     std::string name_error;
     if (!valid_queue_name(dead_letter.c_str(), name_error)) {
@@ -114,7 +118,8 @@ Queue *Engine::lookup_for_publish(const char *name, std::size_t &thread_shard) {
   thread_shard = state.shard;
   const std::uint64_t version = registry_version_.load(std::memory_order_acquire);
   for (auto &entry : state.cache) {
-    if (entry.engine_instance == instance_id_ && entry.registry_version == version && entry.name == name) {
+    if (entry.engine_instance == instance_id_ && entry.registry_version == version &&
+        entry.name == name) {
       return entry.queue.get();  // the cache entry keeps it alive for the caller's call
     }
   }
@@ -138,7 +143,8 @@ std::vector<std::shared_ptr<Queue>> Engine::queues_snapshot() {
   return all;
 }
 
-// ---- consumers -----------------------------------------------------------------------------------
+// ---- consumers
+// -----------------------------------------------------------------------------------
 
 void Engine::attach(Consumer *consumer) {
   std::lock_guard lock(consumers_mutex_);
@@ -150,7 +156,8 @@ void Engine::detach(Consumer *consumer) {
   consumers_.erase(std::remove(consumers_.begin(), consumers_.end(), consumer), consumers_.end());
 }
 
-// ---- lifetime ------------------------------------------------------------------------------------
+// ---- lifetime
+// ------------------------------------------------------------------------------------
 
 void Engine::release_handle(Engine *engine) noexcept {
   if (engine->handles_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete engine;
@@ -172,7 +179,8 @@ void Engine::close(Engine *engine) noexcept {
   release_handle(engine);
 }
 
-// ---- log -----------------------------------------------------------------------------------------
+// ---- log
+// -----------------------------------------------------------------------------------------
 
 void Engine::set_log(corq_log_fn fn, void *user) {
   std::lock_guard lock(log_mutex_);

@@ -10,7 +10,8 @@ int advance_clock(corq_engine *engine, std::int64_t ms) {
   if (engine == nullptr) return capi::fail(CORQ_EINVAL, "advance_clock: engine is NULL");
   if (ms < 0) return capi::fail(CORQ_EINVAL, "advance_clock: ms must be >= 0");
   Engine &e = *capi::engine_of(engine);
-  if (!e.clock().manual()) return capi::fail(CORQ_EINVAL, "advance_clock: the engine is not on clock=manual");
+  if (!e.clock().manual())
+    return capi::fail(CORQ_EINVAL, "advance_clock: the engine is not on clock=manual");
   e.clock().advance(ms);
   e.scheduler().run_pass(e.now_ms());
   return CORQ_OK;

@@ -12,8 +12,8 @@ namespace corq::testing {
 /// runs the scheduler once, synchronously, so that every delay, retry backoff and lease due by the
 /// new time has taken effect when this returns, and so has TTL expiry as far as corq applies it
 /// eagerly: at the head of a queue that has no consumer attached (elsewhere expired messages are
-/// dead-lettered when a consumer meets them — see README, "What corq promises"). Returns CORQ_EINVAL for a NULL engine, a
-/// negative ms or an engine on the system clock.
+/// dead-lettered when a consumer meets them — see README, "What corq promises"). Returns
+/// CORQ_EINVAL for a NULL engine, a negative ms or an engine on the system clock.
 int advance_clock(corq_engine *engine, std::int64_t ms);
 
 /// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real

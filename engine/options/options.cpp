@@ -13,9 +13,9 @@ namespace {
 constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
                                             "segment_bytes", "max_message_bytes", "clock"};
 constexpr std::string_view queue_keys[] = {
-    "durable",        "max_length",   "max_bytes",         "overflow",       "message_ttl_ms",
-    "max_attempts",   "dead_letter_queue", "retry_delay_ms", "retry_backoff", "retry_delay_max_ms",
-    "lease_ms",       "dedup_window_ms",   "shards"};
+    "durable",      "max_length",        "max_bytes",      "overflow",      "message_ttl_ms",
+    "max_attempts", "dead_letter_queue", "retry_delay_ms", "retry_backoff", "retry_delay_max_ms",
+    "lease_ms",     "dedup_window_ms",   "shards"};
 
 bool fail(std::string &error, std::string_view key, std::string_view value, std::string_view want) {
   error = "option '" + std::string(key) + "': bad value '" + std::string(value) + "' (expected " +
@@ -28,8 +28,12 @@ bool parse_u64(std::string_view text, bool sizes, std::uint64_t &out) {
   if (text.empty() || text.size() > 40) return false;
   std::uint64_t multiplier = 1;
   if (sizes) {
-    struct Suffix { std::string_view text; std::uint64_t factor; };
-    for (Suffix s : {Suffix{"KiB", 1ull << 10}, Suffix{"MiB", 1ull << 20}, Suffix{"GiB", 1ull << 30}}) {
+    struct Suffix {
+      std::string_view text;
+      std::uint64_t factor;
+    };
+    for (Suffix s :
+         {Suffix{"KiB", 1ull << 10}, Suffix{"MiB", 1ull << 20}, Suffix{"GiB", 1ull << 30}}) {
       if (text.size() > s.text.size() && text.substr(text.size() - s.text.size()) == s.text) {
         multiplier = s.factor;
         text.remove_suffix(s.text.size());
@@ -136,8 +140,10 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
                      std::string &error) {
   std::uint64_t u = 0;
   if (key == "durable") return parse_bool(key, value, o.durable, error);
-  if (key == "max_length") return parse_in_range(key, value, false, 1, max_length_limit, o.max_length, error);
-  if (key == "max_bytes") return parse_in_range(key, value, true, 1, max_bytes_limit, o.max_bytes, error);
+  if (key == "max_length")
+    return parse_in_range(key, value, false, 1, max_length_limit, o.max_length, error);
+  if (key == "max_bytes")
+    return parse_in_range(key, value, true, 1, max_bytes_limit, o.max_bytes, error);
   if (key == "overflow") return parse_overflow(value, o.overflow, error);
   if (key == "message_ttl_ms") return parse_ms(key, value, 0, o.message_ttl_ms, error);
   if (key == "max_attempts") {
@@ -176,12 +182,14 @@ std::string QueueOptions::dead_letter_queue_for(std::string_view queue_name) con
 }
 
 bool is_engine_option(std::string_view key) {
-  for (auto k : engine_keys) if (k == key) return true;
+  for (auto k : engine_keys)
+    if (k == key) return true;
   return false;
 }
 
 bool is_queue_option(std::string_view key) {
-  for (auto k : queue_keys) if (k == key) return true;
+  for (auto k : queue_keys)
+    if (k == key) return true;
   return false;
 }
 

@@ -17,24 +17,29 @@ struct PublishSettings {
 };
 
 /// The first version of corq_publish_options ends after ttl_ms; later versions only append.
-constexpr std::size_t publish_options_v1_bytes = offsetof(corq_publish_options, ttl_ms) + sizeof(std::int64_t);
+constexpr std::size_t publish_options_v1_bytes =
+    offsetof(corq_publish_options, ttl_ms) + sizeof(std::int64_t);
 
 int read_options(const corq_publish_options *options, PublishSettings &out) {
   if (options == nullptr) return CORQ_OK;
   if (options->struct_size < publish_options_v1_bytes) {
-    return capi::fail(CORQ_EINVAL, "corq_publish_options.struct_size must be sizeof(corq_publish_options) (" +
-                                       std::to_string(sizeof(corq_publish_options)) + "), got " +
-                                       std::to_string(options->struct_size));
+    return capi::fail(CORQ_EINVAL,
+                      "corq_publish_options.struct_size must be sizeof(corq_publish_options) (" +
+                          std::to_string(sizeof(corq_publish_options)) + "), got " +
+                          std::to_string(options->struct_size));
   }
   if ((options->flags & ~CORQ_PUBLISH_NOWAIT) != 0) {
     return capi::fail(CORQ_EINVAL, "corq_publish_options.flags has unknown bits");
   }
-  if (options->timeout_ms < -1) return capi::fail(CORQ_EINVAL, "timeout_ms must be -1 (no limit) or >= 0");
+  if (options->timeout_ms < -1)
+    return capi::fail(CORQ_EINVAL, "timeout_ms must be -1 (no limit) or >= 0");
   if (options->delay_ms < 0 || options->delay_ms > delay_ms_max) {
-    return capi::fail(CORQ_EINVAL, "delay_ms must be in [0, 2^32-1], got " + std::to_string(options->delay_ms));
+    return capi::fail(CORQ_EINVAL,
+                      "delay_ms must be in [0, 2^32-1], got " + std::to_string(options->delay_ms));
   }
   if (options->ttl_ms < 0 || options->ttl_ms > delay_ms_max) {
-    return capi::fail(CORQ_EINVAL, "ttl_ms must be in [0, 2^32-1], got " + std::to_string(options->ttl_ms));
+    return capi::fail(CORQ_EINVAL,
+                      "ttl_ms must be in [0, 2^32-1], got " + std::to_string(options->ttl_ms));
   }
   out = {options->flags, options->timeout_ms, options->delay_ms, options->ttl_ms};
   return CORQ_OK;
@@ -50,7 +55,8 @@ void free_batch(Message *const *batch, std::size_t count) noexcept {
 }  // namespace
 
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
-                  const corq_publish_options *options, std::size_t shard_hint, std::uint64_t *first_id) {
+                  const corq_publish_options *options, std::size_t shard_hint,
+                  std::uint64_t *first_id) {
   PublishSettings settings;
   if (const int rc = read_options(options, settings); rc != CORQ_OK) return rc;
   if (engine.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
@@ -63,13 +69,15 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   for (std::size_t i = 0; i < count; ++i) {
     const char *error = nullptr;
     const int rc = validate_message(messages[i], engine.options().max_message_bytes, error);
-    if (rc != CORQ_OK) return capi::fail(rc, "message " + std::to_string(i) + " of the batch: " + error);
+    if (rc != CORQ_OK)
+      return capi::fail(rc, "message " + std::to_string(i) + " of the batch: " + error);
   }
   if (count == 0) return CORQ_OK;
 
   const std::uint64_t first = engine.take_ids(count);
   const std::int64_t now_ms = engine.now_ms();
-  const std::int64_t ttl_ms = settings.ttl_ms > 0 ? settings.ttl_ms : queue.options().message_ttl_ms;
+  const std::int64_t ttl_ms =
+      settings.ttl_ms > 0 ? settings.ttl_ms : queue.options().message_ttl_ms;
   const std::int64_t expires_at_ms = ttl_ms > 0 ? now_ms + ttl_ms : 0;
   Message *stack_batch[stack_batch_max];
   std::vector<Message *> heap_batch;
@@ -101,12 +109,14 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   if (accepted == 0) return CORQ_OK;
 
   if (settings.delay_ms > 0) {
-    for (std::size_t i = 0; i < accepted; ++i) queue.push_delayed(batch[i], now_ms + settings.delay_ms);
+    for (std::size_t i = 0; i < accepted; ++i)
+      queue.push_delayed(batch[i], now_ms + settings.delay_ms);
     queue.published.fetch_add(accepted, std::memory_order_relaxed);
     return CORQ_OK;
   }
 
-  const Admission admission = queue.admit(accepted, bytes, settings.timeout_ms, engine.closed_flag());
+  const Admission admission =
+      queue.admit(accepted, bytes, settings.timeout_ms, engine.closed_flag());
   if (admission != Admission::admitted) {
     for (std::size_t i = 0; i < accepted; ++i) {
       if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {

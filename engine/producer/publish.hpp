@@ -26,6 +26,7 @@ struct Producer {
 /// detail message set). `first_id` gets the first id of the batch (for a single deduplicated
 /// message: the original's id).
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
-                  const corq_publish_options *options, std::size_t shard_hint, std::uint64_t *first_id);
+                  const corq_publish_options *options, std::size_t shard_hint,
+                  std::uint64_t *first_id);
 
 }  // namespace corq

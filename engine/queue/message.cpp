@@ -37,7 +37,8 @@ struct HeaderView {
 Message *build(const HeaderView *headers, std::size_t header_count, const void *payload,
                std::size_t payload_len) {
   std::size_t bytes = sizeof(Message) + header_count * sizeof(corq_header);
-  for (std::size_t i = 0; i < header_count; ++i) bytes += headers[i].key.size() + 1 + headers[i].value.size();
+  for (std::size_t i = 0; i < header_count; ++i)
+    bytes += headers[i].key.size() + 1 + headers[i].value.size();
   const std::size_t payload_offset = bytes;
   bytes += payload_len;
 
@@ -57,7 +58,8 @@ Message *build(const HeaderView *headers, std::size_t header_count, const void *
     cursor[headers[i].key.size()] = '\0';
     out_headers[i].key = cursor;
     cursor += headers[i].key.size() + 1;
-    if (!headers[i].value.empty()) std::memcpy(cursor, headers[i].value.data(), headers[i].value.size());
+    if (!headers[i].value.empty())
+      std::memcpy(cursor, headers[i].value.data(), headers[i].value.size());
     out_headers[i].value = cursor;
     out_headers[i].value_len = headers[i].value.size();
     cursor += headers[i].value.size();
@@ -85,8 +87,10 @@ std::string_view Message::header(std::string_view key, bool &found) const noexce
 }
 
 int validate_message(const corq_message &m, std::uint64_t max_message_bytes, const char *&error) {
-  if (m.data == nullptr && m.len != 0) return error = "message data is NULL but len > 0", CORQ_EINVAL;
-  if (m.len > max_message_bytes) return error = "message payload exceeds max_message_bytes", CORQ_ETOOBIG;
+  if (m.data == nullptr && m.len != 0)
+    return error = "message data is NULL but len > 0", CORQ_EINVAL;
+  if (m.len > max_message_bytes)
+    return error = "message payload exceeds max_message_bytes", CORQ_ETOOBIG;
   if (m.header_count > headers_max) return error = "message has more than 64 headers", CORQ_EINVAL;
   if (m.header_count != 0 && m.headers == nullptr) {
     return error = "message headers is NULL but header_count > 0", CORQ_EINVAL;
@@ -104,7 +108,8 @@ int validate_message(const corq_message &m, std::uint64_t max_message_bytes, con
     }
     header_bytes += key_len + h.value_len;
   }
-  if (header_bytes > max_message_bytes) return error = "message headers exceed max_message_bytes", CORQ_ETOOBIG;
+  if (header_bytes > max_message_bytes)
+    return error = "message headers exceed max_message_bytes", CORQ_ETOOBIG;
   if (m.dedup_id != nullptr) {
     const std::size_t id_len = strnlen(m.dedup_id, dedup_id_bytes_max + 1);
     if (id_len == 0 || id_len > dedup_id_bytes_max) {
@@ -123,7 +128,8 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
     // Bounded by headers_max (validated): the views live on the stack, no allocation.
     HeaderView views[headers_max];
     for (std::size_t i = 0; i < m.header_count; ++i) {
-      views[i] = {m.headers[i].key, {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
+      views[i] = {m.headers[i].key,
+                  {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
     }
     message = build(views, m.header_count, m.data, m.len);
   }
@@ -138,7 +144,8 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
   std::uint64_t previous_deaths = 0;
   bool found = false;
   const std::string_view count_text = original.header("x-death-count", found);
-  if (found) std::from_chars(count_text.data(), count_text.data() + count_text.size(), previous_deaths);
+  if (found)
+    std::from_chars(count_text.data(), count_text.data() + count_text.size(), previous_deaths);
   const std::string count = std::to_string(previous_deaths + 1);
   const std::string time = std::to_string(note.time_ms);
 
@@ -169,7 +176,8 @@ Message *copy_message(const Message &original) {
   if (copy == nullptr) return nullptr;
   std::memcpy(static_cast<void *>(copy), &original, original.block_bytes);
   // Header pointers point into the block: rebase them onto the copy.
-  const auto shift = reinterpret_cast<const char *>(copy) - reinterpret_cast<const char *>(&original);
+  const auto shift =
+      reinterpret_cast<const char *>(copy) - reinterpret_cast<const char *>(&original);
   auto *headers = reinterpret_cast<corq_header *>(copy + 1);
   for (std::uint32_t i = 0; i < copy->header_count; ++i) {
     headers[i].key += shift;

@@ -27,11 +27,11 @@ struct Message {
   std::int64_t expires_at_ms;    // unix ms; 0 = never
   std::int64_t due_ms;           // while delayed: when it becomes ready
   std::uint32_t payload_len;
-  std::uint32_t payload_offset;  // from the start of the block
-  std::uint32_t delivery_count;  // deliveries so far (in this queue)
-  std::uint32_t failed_attempts; // nacks and lease expiries so far (in this queue)
+  std::uint32_t payload_offset;   // from the start of the block
+  std::uint32_t delivery_count;   // deliveries so far (in this queue)
+  std::uint32_t failed_attempts;  // nacks and lease expiries so far (in this queue)
   std::uint32_t header_count;
-  std::uint32_t block_bytes;     // size of the whole block
+  std::uint32_t block_bytes;  // size of the whole block
 
   const void *payload() const noexcept {
     return reinterpret_cast<const std::byte *>(this) + payload_offset;

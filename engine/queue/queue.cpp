@@ -1,4 +1,5 @@
-// engine/queue/queue.cpp — admission, ready rings, returned list, timers and dead-lettering of a queue.
+// engine/queue/queue.cpp — admission, ready rings, returned list, timers and dead-lettering of a
+// queue.
 #include "queue/queue.hpp"
 
 #include "engine/engine.hpp"
@@ -18,7 +19,8 @@ Queue::Queue(Engine &engine, std::string name, QueueOptions options)
     // Each shard can hold the whole queue: admission bounds the total, not the shard.
     shards_.push_back(std::make_unique<Shard>(options_.max_length));
   }
-  if (options_.dedup_window_ms > 0) dedup_ = std::make_unique<DedupWindow>(options_.dedup_window_ms);
+  if (options_.dedup_window_ms > 0)
+    dedup_ = std::make_unique<DedupWindow>(options_.dedup_window_ms);
 }
 
 Queue::~Queue() {
@@ -27,7 +29,8 @@ Queue::~Queue() {
   timers_.clear([](Message *m) { free_message(m); });
 }
 
-// ---- admission -----------------------------------------------------------------------------------
+// ---- admission
+// -----------------------------------------------------------------------------------
 
 bool Queue::try_reserve(std::size_t count, std::uint64_t bytes) noexcept {
   std::uint64_t current = ready_count_.load(std::memory_order_relaxed);
@@ -60,8 +63,7 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
                        const std::atomic<bool> &closed) {
   if (try_reserve(count, bytes)) return Admission::admitted;
   switch (options_.overflow) {
-    case Overflow::reject:
-      return Admission::full;
+    case Overflow::reject: return Admission::full;
     case Overflow::drop_head:
       // Each drop frees one message's room; stop when the queue has nothing left to drop.
       while (!try_reserve(count, bytes)) {
@@ -69,8 +71,7 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
         if (!drop_oldest_for_room()) return Admission::full;
       }
       return Admission::admitted;
-    case Overflow::block:
-      break;
+    case Overflow::block: break;
   }
   // Blocked: hold a reference on the engine so a concurrent corq_close cannot free it under us
   // (close wakes us; we return CORQ_ECLOSED). Taken only on this slow path.
@@ -90,13 +91,16 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
   return got ? Admission::admitted : Admission::full;
 }
 
-// ---- pushing -------------------------------------------------------------------------------------
+// ---- pushing
+// -------------------------------------------------------------------------------------
 
-void Queue::push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept {
+void Queue::push_admitted(Message *const *messages, std::size_t count,
+                          std::size_t shard_hint) noexcept {
   Shard &shard = *shards_[shard_hint % shards_.size()];
   for (std::size_t i = 0; i < count; ++i) note_expiry(messages[i]);
   // Admission guarantees room, so one claim takes the whole batch.
-  std::size_t pushed = shard.ready.try_emplace_bulk(count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+  std::size_t pushed = shard.ready.try_emplace_bulk(
+      count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
   // Cannot happen while admission holds; if it ever did, the returned list keeps the messages.
   for (; pushed < count; ++pushed) {
     ready_count_.fetch_sub(1, std::memory_order_relaxed);  // push_returned counts it again
@@ -140,7 +144,8 @@ bool Queue::push_dead_letter(Message *message) noexcept {
   return true;
 }
 
-// ---- popping -------------------------------------------------------------------------------------
+// ---- popping
+// -------------------------------------------------------------------------------------
 
 std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
   std::lock_guard lock(returned_mutex_);
@@ -191,7 +196,8 @@ std::int64_t Queue::oldest_ready_published_ms() {
   return oldest;
 }
 
-// ---- timers --------------------------------------------------------------------------------------
+// ---- timers
+// --------------------------------------------------------------------------------------
 
 void Queue::advance_timers(std::int64_t now_ms) {
   // Collect under the lock, act outside it: firing may dead-letter into another queue.
@@ -225,7 +231,8 @@ void Queue::advance_timers(std::int64_t now_ms) {
   }
 }
 
-// ---- eager expiry ----------------------------------------------------------------------------------
+// ---- eager expiry
+// ----------------------------------------------------------------------------------
 
 void Queue::attach_consumer() {
   std::lock_guard lock(sweep_mutex_);
@@ -265,7 +272,8 @@ bool Queue::expire_ready(std::int64_t now_ms) {
   }
 }
 
-// ---- control plane -------------------------------------------------------------------------------
+// ---- control plane
+// -------------------------------------------------------------------------------
 
 void Queue::free_all_ready() noexcept {
   Message *batch[64];
@@ -296,7 +304,8 @@ void Queue::mark_deleted() {
   delayed_count_.store(0, std::memory_order_relaxed);
 }
 
-// ---- dead-lettering ------------------------------------------------------------------------------
+// ---- dead-lettering
+// ------------------------------------------------------------------------------
 
 std::shared_ptr<Queue> Queue::dead_letter_target() {
   if (dead_letter_name_.empty()) return nullptr;
@@ -309,7 +318,8 @@ std::shared_ptr<Queue> Queue::dead_letter_target() {
   return target;
 }
 
-void Queue::dead_letter(Message *message, std::string_view reason, std::string_view detail) noexcept {
+void Queue::dead_letter(Message *message, std::string_view reason,
+                        std::string_view detail) noexcept {
   std::shared_ptr<Queue> target = dead_letter_target();
   if (target != nullptr) {
     const DeathNote note{reason, name_, engine_.now_ms(), detail};

@@ -1,4 +1,5 @@
-// engine/queue/queue.hpp — one queue: its ready messages, its delayed ones, its limits and counters.
+// engine/queue/queue.hpp — one queue: its ready messages, its delayed ones, its limits and
+// counters.
 //
 // Data path (no locks):
 //   publish  -> admission (CAS on ready_count_, add to ready_bytes_) -> shard's MpmcRing
@@ -49,7 +50,8 @@ struct ReadyEntry {
   ReadyEntry(const ReadyEntry &o) noexcept { *this = o; }
   ReadyEntry &operator=(const ReadyEntry &o) noexcept {
     message.store(o.message.load(std::memory_order_acquire), std::memory_order_relaxed);
-    published_at_ms.store(o.published_at_ms.load(std::memory_order_acquire), std::memory_order_relaxed);
+    published_at_ms.store(o.published_at_ms.load(std::memory_order_acquire),
+                          std::memory_order_relaxed);
     return *this;
   }
 };
@@ -99,7 +101,8 @@ class Queue {
   void wake_publishers() noexcept { not_full_.notify_all(); }
 
   // ---- scheduler ----
-  /// Fires the delayed messages due by `now_ms`: each becomes ready (or is dead-lettered if expired).
+  /// Fires the delayed messages due by `now_ms`: each becomes ready (or is dead-lettered if
+  /// expired).
   void advance_timers(std::int64_t now_ms);
   /// Dead-letters expired messages at the head of the ready list(s) — only while no consumer is
   /// attached (with consumers, expiry happens as they meet the messages, and inspecting the head
@@ -132,7 +135,9 @@ class Queue {
       closed_released{0}, closed_redelivered{0};
 
   std::uint64_t ready() const noexcept { return ready_count_.load(std::memory_order_relaxed); }
-  std::uint64_t ready_bytes() const noexcept { return ready_bytes_.load(std::memory_order_relaxed); }
+  std::uint64_t ready_bytes() const noexcept {
+    return ready_bytes_.load(std::memory_order_relaxed);
+  }
   /// Publish time of the oldest message at the head of the ready list(s); 0 if none.
   std::int64_t oldest_ready_published_ms();
 
@@ -185,7 +190,7 @@ class Queue {
     }
   }
   void push_returned_front(Message *message) noexcept;
-  std::mutex sweep_mutex_;            // expire_ready vs consumers attaching
+  std::mutex sweep_mutex_;                // expire_ready vs consumers attaching
   std::uint32_t consumers_attached_ = 0;  // guarded by sweep_mutex_
 
   std::mutex dead_letter_mutex_;

@@ -6,7 +6,9 @@
 
 namespace corq {
 
-void Scheduler::start() { thread_ = std::thread([this] { loop(); }); }
+void Scheduler::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Scheduler::stop() noexcept {
   if (!thread_.joinable()) return;

@@ -3,7 +3,8 @@
 // Every `tick_ms` while there is timed work (delayed messages, unsettled deliveries), and otherwise
 // when poked, the scheduler runs one pass: each queue's timer wheel fires what is due (delays,
 // retry backoff), and each consumer's window gives up deliveries whose lease has expired. A pass
-// holds `pass_mutex_`, so a test's advance_clock can run a pass synchronously and deterministically.
+// holds `pass_mutex_`, so a test's advance_clock can run a pass synchronously and
+// deterministically.
 #pragma once
 
 #include "sync/event_count.hpp"

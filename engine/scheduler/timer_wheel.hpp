@@ -1,10 +1,10 @@
 // engine/scheduler/timer_wheel.hpp — the delayed messages of one queue, by due time.
 //
-// A hierarchical timing wheel (Varghese & Lauck) with millisecond ticks: 4 levels of 256 slots cover
-// 256 ms, 65 s, 4.7 h and 49.7 days (the longest delay corq accepts, delay_ms_max). Insert is O(1);
-// advancing one tick is O(1) plus the messages that fire or cascade one level down. Entries are the
-// messages themselves, linked through Message::next with their time in Message::due_ms, so a delayed
-// message costs no allocation.
+// A hierarchical timing wheel (Varghese & Lauck) with millisecond ticks: 4 levels of 256 slots
+// cover 256 ms, 65 s, 4.7 h and 49.7 days (the longest delay corq accepts, delay_ms_max). Insert is
+// O(1); advancing one tick is O(1) plus the messages that fire or cascade one level down. Entries
+// are the messages themselves, linked through Message::next with their time in Message::due_ms, so
+// a delayed message costs no allocation.
 //
 // Owned by the scheduler: not thread-safe.
 #pragma once
@@ -24,7 +24,9 @@ class TimerWheel {
   static constexpr std::size_t slots = std::size_t{1} << slot_bits;
 
   /// `now_ms` is the wheel's start time: nothing due before it fires late.
-  explicit TimerWheel(std::int64_t now_ms) : now_ms_(now_ms) { for (auto &l : wheel_) l.fill(nullptr); }
+  explicit TimerWheel(std::int64_t now_ms) : now_ms_(now_ms) {
+    for (auto &l : wheel_) l.fill(nullptr);
+  }
   ~TimerWheel();  // frees the messages still waiting
   TimerWheel(const TimerWheel &) = delete;
   TimerWheel &operator=(const TimerWheel &) = delete;
@@ -73,7 +75,8 @@ class TimerWheel {
 
  private:
   static std::size_t slot_index(std::int64_t ms, int level) noexcept {
-    return static_cast<std::size_t>(static_cast<std::uint64_t>(ms) >> (level * slot_bits)) & (slots - 1);
+    return static_cast<std::size_t>(static_cast<std::uint64_t>(ms) >> (level * slot_bits)) &
+           (slots - 1);
   }
   Message *take(int level, std::size_t slot) noexcept {
     Message *head = wheel_[level][slot];

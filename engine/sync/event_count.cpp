@@ -30,7 +30,8 @@ bool EventCount::wait(std::uint32_t epoch, Clock::time_point deadline) noexcept 
     if (now >= deadline) {
       in_time = false;
     } else {
-      const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
       const timespec relative{static_cast<time_t>(left / 1'000'000'000),
                               static_cast<long>(left % 1'000'000'000)};
       // EAGAIN (epoch already moved), EINTR and ETIMEDOUT all mean "re-check"; the caller loops.
@@ -49,7 +50,8 @@ Clock::time_point deadline_after_ms(std::int64_t timeout_ms) noexcept {
   if (timeout_ms < 0) return Clock::time_point::max();
   const auto now = Clock::now();
   // Saturate instead of overflowing for absurdly large timeouts.
-  const auto headroom = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+  const auto headroom =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
   if (timeout_ms >= headroom.count()) {
     return Clock::time_point::max();
   }

@@ -1,9 +1,10 @@
 // engine/sync/event_count.hpp — how a corq thread waits for a lock-free structure to change.
 //
-// The rings never block. When a consumer finds its ring empty (or a publisher finds a queue full) it
-// must wait without burning a core, yet wake within microseconds when the state changes, and it must
-// not collapse when there are more runnable threads than cores (spinning then steals the very core
-// the thread it waits for needs). An EventCount gives the three-stage wait every corq wait uses:
+// The rings never block. When a consumer finds its ring empty (or a publisher finds a queue full)
+// it must wait without burning a core, yet wake within microseconds when the state changes, and it
+// must not collapse when there are more runnable threads than cores (spinning then steals the very
+// core the thread it waits for needs). An EventCount gives the three-stage wait every corq wait
+// uses:
 //
 //   1. spin:  re-check the condition `spin_checks` times, with cpu_relax() between checks;
 //   2. yield: give the core away `yield_checks` times (sched_yield), re-checking each time;
@@ -12,11 +13,11 @@
 // The protocol (Dekker-style, so a wake is never lost):
 //   waiter:    epoch = prepare_wait(); if (condition()) done; else wait(epoch, deadline);
 //   notifier:  make the condition true; notify_all();
-// prepare_wait() registers the waiter and reads the epoch; notify_all() bumps the epoch and wakes the
-// futex only if someone is registered, so a notify with nobody asleep costs one atomic RMW and one
-// load. Both sides use seq_cst on the (waiters, epoch) pair: the waiter's increment of `waiters_`
-// and the notifier's increment of `epoch_` are totally ordered, so either the notifier sees the
-// waiter (and wakes it) or the waiter sees the new epoch (and does not sleep).
+// prepare_wait() registers the waiter and reads the epoch; notify_all() bumps the epoch and wakes
+// the futex only if someone is registered, so a notify with nobody asleep costs one atomic RMW and
+// one load. Both sides use seq_cst on the (waiters, epoch) pair: the waiter's increment of
+// `waiters_` and the notifier's increment of `epoch_` are totally ordered, so either the notifier
+// sees the waiter (and wakes it) or the waiter sees the new epoch (and does not sleep).
 #pragma once
 
 #include <corq/platform.hpp>

@@ -19,10 +19,10 @@ TEST(CapiBasics, version_matches_the_header) {
 }
 
 TEST(CapiBasics, every_code_has_a_distinct_name_and_unknown_codes_are_named_too) {
-  const int codes[] = {CORQ_OK,     CORQ_EINVAL,   CORQ_ENOMEM,   CORQ_EIO,       CORQ_ENOSPC,
-                       CORQ_ENOENT, CORQ_EEXIST,   CORQ_EFULL,    CORQ_ETIMEDOUT, CORQ_ESTATE,
-                       CORQ_ECLOSED, CORQ_EBUSY,   CORQ_ECORRUPT, CORQ_EFAILED,   CORQ_ETOOBIG,
-                       CORQ_EUNSUPPORTED};
+  const int codes[] = {CORQ_OK,        CORQ_EINVAL,  CORQ_ENOMEM,  CORQ_EIO,
+                       CORQ_ENOSPC,    CORQ_ENOENT,  CORQ_EEXIST,  CORQ_EFULL,
+                       CORQ_ETIMEDOUT, CORQ_ESTATE,  CORQ_ECLOSED, CORQ_EBUSY,
+                       CORQ_ECORRUPT,  CORQ_EFAILED, CORQ_ETOOBIG, CORQ_EUNSUPPORTED};
   for (int a : codes) {
     ASSERT_NE(corq_strerror(a), nullptr);
     EXPECT_EQ(std::strncmp(corq_strerror(a), "CORQ_", 5), 0);

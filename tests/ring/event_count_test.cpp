@@ -1,7 +1,7 @@
 // Tests of the blocking layer: a waiter wakes when notified, a deadline is honoured, and a wake is
 // never lost between checking the condition and going to sleep.
-#include "support/sanitizers.hpp"
 #include "sync/event_count.hpp"
+#include "support/sanitizers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,8 @@ TEST(EventCountTest, await_gives_up_after_the_deadline) {
 TEST(EventCountTest, sleeping_waiter_wakes_on_notify) {
   EventCount ec;
   std::atomic<bool> flag{false};
-  std::thread waiter([&] { EXPECT_TRUE(ec.await([&] { return flag.load(); }, Clock::time_point::max())); });
+  std::thread waiter(
+      [&] { EXPECT_TRUE(ec.await([&] { return flag.load(); }, Clock::time_point::max())); });
   std::this_thread::sleep_for(10ms);  // let it reach the futex (not required for correctness)
   flag = true;
   ec.notify_all();

@@ -43,7 +43,8 @@ struct Channel {
 std::uint64_t expected_checksum(std::size_t producers, std::size_t per_producer) {
   std::uint64_t sum = 0;
   for (std::uint64_t p = 0; p < producers; ++p) {
-    for (std::uint64_t s = 0; s < per_producer; ++s) sum += (p << producer_shift | s) * 0x9E3779B97F4A7C15ull;
+    for (std::uint64_t s = 0; s < per_producer; ++s)
+      sum += (p << producer_shift | s) * 0x9E3779B97F4A7C15ull;
   }
   return sum;
 }
@@ -56,10 +57,12 @@ void produce(Channel<Ring> &ch, std::uint64_t producer, std::size_t count, bool 
     const std::size_t n = bulk ? std::min(bulk_max, count - next) : 1;
     for (std::size_t i = 0; i < n; ++i) batch[i] = producer << producer_shift | (next + i);
     std::size_t pushed = 0;
-    ch.not_full.await([&] {
-      pushed = bulk ? ch.ring.try_push_bulk(batch, n) : (ch.ring.try_push(batch[0]) ? 1 : 0);
-      return pushed != 0;
-    }, corq::sync::Clock::time_point::max());
+    ch.not_full.await(
+        [&] {
+          pushed = bulk ? ch.ring.try_push_bulk(batch, n) : (ch.ring.try_push(batch[0]) ? 1 : 0);
+          return pushed != 0;
+        },
+        corq::sync::Clock::time_point::max());
     next += pushed;
     ch.not_empty.notify_all();
   }
@@ -68,16 +71,19 @@ void produce(Channel<Ring> &ch, std::uint64_t producer, std::size_t count, bool 
 template <class Ring>
 void consume(Channel<Ring> &ch, Tally &tally, std::atomic<std::size_t> &remaining,
              std::size_t producers, bool bulk) {
-  std::vector<std::int64_t> last(producers, -1);  // per producer, the last sequence this consumer saw
+  std::vector<std::int64_t> last(producers,
+                                 -1);  // per producer, the last sequence this consumer saw
   std::uint64_t batch[bulk_max];
   std::uint64_t local_sum = 0;
   for (;;) {
     std::size_t got = 0;
-    const bool any = ch.not_empty.await([&] {
-      if (remaining.load(std::memory_order_acquire) == 0) return true;
-      got = bulk ? ch.ring.try_pop_bulk(batch, bulk_max) : (ch.ring.try_pop(batch[0]) ? 1 : 0);
-      return got != 0;
-    }, corq::sync::Clock::time_point::max());
+    const bool any = ch.not_empty.await(
+        [&] {
+          if (remaining.load(std::memory_order_acquire) == 0) return true;
+          got = bulk ? ch.ring.try_pop_bulk(batch, bulk_max) : (ch.ring.try_pop(batch[0]) ? 1 : 0);
+          return got != 0;
+        },
+        corq::sync::Clock::time_point::max());
     if (!any || got == 0) break;  // everything was consumed (by someone)
     ch.not_full.notify_all();
     for (std::size_t i = 0; i < got; ++i) {

@@ -7,8 +7,8 @@
  * Conventions (the whole API follows them):
  *   - Plain C99, usable from any FFI: opaque handles, fixed-width integers, no varargs, no inline
  *     functions, no bitfields, no enum-typed return values.
- *   - Every function returns int: 0 (CORQ_OK) on success, a negative CORQ_E* code on failure, unless
- *     its comment says otherwise.
+ *   - Every function returns int: 0 (CORQ_OK) on success, a negative CORQ_E* code on failure,
+ * unless its comment says otherwise.
  *   - On failure, corq_last_error() returns a human-readable detail message for the calling thread.
  */
 #ifndef CORQ_CORQ_H
@@ -45,20 +45,20 @@ CORQ_API const char *corq_version_string(void);
 /* ---- Errors -----------------------------------------------------------------------------------
  * Values are part of the ABI and never change meaning. */
 #define CORQ_OK 0
-#define CORQ_EINVAL (-1)        /* invalid argument: NULL handle, bad name, unknown key, bad value */
-#define CORQ_ENOMEM (-2)        /* out of memory */
-#define CORQ_EIO (-3)           /* an I/O operation failed */
-#define CORQ_ENOSPC (-4)        /* the disk is full; publishing resumes when space frees */
-#define CORQ_ENOENT (-5)        /* no such queue (or directory) */
-#define CORQ_EEXIST (-6)        /* queue exists with different options */
-#define CORQ_EFULL (-7)         /* queue full (overflow=reject, or overflow=block timed out) */
-#define CORQ_ETIMEDOUT (-8)     /* the wait's timeout passed */
-#define CORQ_ESTATE (-9)        /* wrong state: unknown or already-settled tag, ... */
-#define CORQ_ECLOSED (-10)      /* the handle was closed or woken up for shutdown */
-#define CORQ_EBUSY (-11)        /* the data directory is locked by another process */
-#define CORQ_ECORRUPT (-12)     /* the log is corrupt before its tail */
-#define CORQ_EFAILED (-13)      /* the engine failed (a log write or flush failed): fail-stop */
-#define CORQ_ETOOBIG (-14)      /* message larger than max_message_bytes */
+#define CORQ_EINVAL (-1)    /* invalid argument: NULL handle, bad name, unknown key, bad value */
+#define CORQ_ENOMEM (-2)    /* out of memory */
+#define CORQ_EIO (-3)       /* an I/O operation failed */
+#define CORQ_ENOSPC (-4)    /* the disk is full; publishing resumes when space frees */
+#define CORQ_ENOENT (-5)    /* no such queue (or directory) */
+#define CORQ_EEXIST (-6)    /* queue exists with different options */
+#define CORQ_EFULL (-7)     /* queue full (overflow=reject, or overflow=block timed out) */
+#define CORQ_ETIMEDOUT (-8) /* the wait's timeout passed */
+#define CORQ_ESTATE (-9)    /* wrong state: unknown or already-settled tag, ... */
+#define CORQ_ECLOSED (-10)  /* the handle was closed or woken up for shutdown */
+#define CORQ_EBUSY (-11)    /* the data directory is locked by another process */
+#define CORQ_ECORRUPT (-12) /* the log is corrupt before its tail */
+#define CORQ_EFAILED (-13)  /* the engine failed (a log write or flush failed): fail-stop */
+#define CORQ_ETOOBIG (-14)  /* message larger than max_message_bytes */
 #define CORQ_EUNSUPPORTED (-15) /* not supported by this build or configuration */
 
 /* Returns the name and meaning of any code, e.g. "CORQ_EFULL: queue full". Static storage, never
@@ -90,8 +90,8 @@ typedef struct corq_config corq_config;
 CORQ_API corq_config *corq_config_new(void);
 /* Sets key to value (both copied). Errors: CORQ_EINVAL if config, key or value is NULL, or the key
  * is no engine or queue option. Values are checked when the config is used (corq_open,
- * corq_queue_declare), where a bad value gives CORQ_EINVAL naming the key. Setting a key twice keeps
- * the last value. */
+ * corq_queue_declare), where a bad value gives CORQ_EINVAL naming the key. Setting a key twice
+ * keeps the last value. */
 CORQ_API int corq_config_set(corq_config *config, const char *key, const char *value);
 /* Frees a config; NULL is a no-op. */
 CORQ_API void corq_config_free(corq_config *config);
@@ -112,7 +112,8 @@ CORQ_API int corq_open(const char *dir, const corq_config *engine_options, corq_
 /* Closes the engine gracefully: publishing stops, blocked consumers and publishers are woken with
  * CORQ_ECLOSED, the scheduler stops, and the engine's memory is freed once every producer and
  * consumer handle is closed too (those handles then only accept their close function; other calls
- * return CORQ_ECLOSED). Undelivered transient messages are discarded. Errors: CORQ_EINVAL (NULL). */
+ * return CORQ_ECLOSED). Undelivered transient messages are discarded. Errors: CORQ_EINVAL (NULL).
+ */
 CORQ_API int corq_close(corq_engine *engine);
 
 /* Waits until everything logged so far is durable. On an in-memory engine there is nothing to wait
@@ -128,15 +129,16 @@ CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);
  * too if missing, with default options, the same durability and no dead-letter queue of its own.
  * Errors: CORQ_EINVAL (bad name, unknown key, bad value, durable=true on an in-memory engine),
  * CORQ_EEXIST, CORQ_ECLOSED, CORQ_ENOMEM. */
-CORQ_API int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config *queue_options);
+CORQ_API int corq_queue_declare(corq_engine *engine, const char *queue,
+                                const corq_config *queue_options);
 
 /* Deletes a queue and every message in it (ready, delayed; in-flight deliveries stay readable until
  * settled, and settling them just frees them). Producers and consumers still attached get
  * CORQ_ENOENT from then on. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
 CORQ_API int corq_queue_delete(corq_engine *engine, const char *queue);
 
-/* Removes every ready message (not delayed ones, not in-flight ones); *purged (if not NULL) gets how
- * many. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
+/* Removes every ready message (not delayed ones, not in-flight ones); *purged (if not NULL) gets
+ * how many. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
 CORQ_API int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged);
 
 /* ---- Messages and publishing ----------------------------------------------------------------- */
@@ -160,16 +162,18 @@ typedef struct corq_message {
   const char *dedup_id;
 } corq_message;
 
-#define CORQ_PUBLISH_NOWAIT 1u /* don't wait for durability (durable queues; no effect otherwise) */
+#define CORQ_PUBLISH_NOWAIT 1u /* don't wait for durability (durable queues; no effect otherwise) \
+                                */
 
 /* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):
  * it lets later versions add fields without breaking callers compiled against this header. */
 typedef struct corq_publish_options {
   uint32_t struct_size;
-  uint32_t flags;      /* CORQ_PUBLISH_* */
-  int32_t timeout_ms;  /* overflow=block: the longest wait for space (default 30000; -1 = no limit) */
-  int64_t delay_ms;    /* 0: deliverable now; > 0: after this delay (a "delayed" message) */
-  int64_t ttl_ms;      /* 0: the queue's message_ttl_ms; > 0: this message's TTL */
+  uint32_t flags; /* CORQ_PUBLISH_* */
+  int32_t
+      timeout_ms;   /* overflow=block: the longest wait for space (default 30000; -1 = no limit) */
+  int64_t delay_ms; /* 0: deliverable now; > 0: after this delay (a "delayed" message) */
+  int64_t ttl_ms;   /* 0: the queue's message_ttl_ms; > 0: this message's TTL */
 } corq_publish_options;
 
 /* Publishes one message to a queue; *message_id (if not NULL) gets its id (for a deduplicated
@@ -188,7 +192,8 @@ CORQ_API int corq_wait_durable(corq_engine *engine, uint64_t message_id, int32_t
 /* A producer publishes batches to one queue. One thread at a time (it may move between threads). */
 typedef struct corq_producer corq_producer;
 
-/* Opens a producer for an existing queue. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED, CORQ_ENOMEM. */
+/* Opens a producer for an existing queue. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED,
+ * CORQ_ENOMEM. */
 CORQ_API int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **out);
 
 /* Publishes msgs[0..count) as one batch with the same options; their ids are consecutive from
@@ -206,24 +211,26 @@ CORQ_API int corq_producer_flush(corq_producer *producer, int32_t timeout_ms);
 /* Closes a producer; NULL is a no-op. */
 CORQ_API void corq_producer_close(corq_producer *producer);
 
-/* ---- Consuming -------------------------------------------------------------------------------- */
+/* ---- Consuming --------------------------------------------------------------------------------
+ */
 
 /* One delivery. data/len and headers are zero-copy views into corq's copy of the message, valid
  * until the delivery is settled (ack, nack, release, reject, or ack_upto covering it), its lease
  * expires and the consumer next calls corq_consume, or the consumer is closed. */
 typedef struct corq_delivery {
-  uint64_t tag;             /* names this delivery within its consumer; increases per consumer */
+  uint64_t tag; /* names this delivery within its consumer; increases per consumer */
   uint64_t message_id;
   const void *data;
   size_t len;
   const corq_header *headers;
   size_t header_count;
-  uint32_t delivery_count;  /* 1 on first delivery; counts every delivery, released ones too */
-  int64_t published_at_ms;  /* unix time of the publish */
+  uint32_t delivery_count; /* 1 on first delivery; counts every delivery, released ones too */
+  int64_t published_at_ms; /* unix time of the publish */
 } corq_delivery;
 
 /* A consumer takes deliveries from one queue through a prefetch window of at most `prefetch`
- * (1-65536) unsettled deliveries. One thread at a time, except corq_consumer_wakeup (any thread). */
+ * (1-65536) unsettled deliveries. One thread at a time, except corq_consumer_wakeup (any thread).
+ */
 typedef struct corq_consumer corq_consumer;
 
 /* Opens a consumer. Errors: CORQ_EINVAL (prefetch 0 or > 65536, ...), CORQ_ENOENT, CORQ_ECLOSED,
@@ -236,7 +243,8 @@ CORQ_API int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t
  * close); returns 0 on timeout, or when the window is full. Expired messages met on the way are
  * dead-lettered (reason "expired"), never delivered. Errors (negative): CORQ_EINVAL (NULL consumer,
  * NULL out with max > 0), CORQ_ECLOSED (woken, or engine closed), CORQ_ENOENT (queue deleted). */
-CORQ_API int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_t timeout_ms);
+CORQ_API int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max,
+                          int32_t timeout_ms);
 
 /* Settling. Each returns CORQ_ESTATE (and changes nothing) for a tag that is unknown, already
  * settled, or whose lease expired; CORQ_EINVAL for a NULL consumer. */
@@ -257,15 +265,17 @@ CORQ_API int corq_reject(corq_consumer *consumer, uint64_t tag, const char *reas
 /* Sets the delivery's lease to expire lease_ms (> 0) from now. CORQ_EINVAL for lease_ms <= 0. */
 CORQ_API int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms);
 
-/* Any thread: the current corq_consume (if blocked) and every later one return CORQ_ECLOSED; settling
- * still works, so a worker can finish what it holds and stop (graceful shutdown). Errors: CORQ_EINVAL. */
+/* Any thread: the current corq_consume (if blocked) and every later one return CORQ_ECLOSED;
+ * settling still works, so a worker can finish what it holds and stop (graceful shutdown). Errors:
+ * CORQ_EINVAL. */
 CORQ_API int corq_consumer_wakeup(corq_consumer *consumer);
 
 /* Closes the consumer; its unsettled deliveries are released (ready again, not a failed attempt).
  * Errors: CORQ_EINVAL (NULL). The handle is freed even when the engine was closed before. */
 CORQ_API int corq_consumer_close(corq_consumer *consumer);
 
-/* ---- Observability and dead letters ----------------------------------------------------------- */
+/* ---- Observability and dead letters -----------------------------------------------------------
+ */
 
 /* Set struct_size = sizeof(corq_queue_stats) before the call. Counters are since the queue was
  * declared (in this process).
@@ -286,7 +296,8 @@ typedef struct corq_queue_stats {
   uint64_t ready, in_flight, delayed, consumers, bytes_ready;
   uint64_t published, delivered, acked, nacked, released, redelivered;
   uint64_t dead_lettered, expired, dropped, deduplicated;
-  int64_t oldest_ready_age_ms; /* age of the oldest message at the head of the ready list; 0 if empty */
+  int64_t
+      oldest_ready_age_ms; /* age of the oldest message at the head of the ready list; 0 if empty */
 } corq_queue_stats;
 
 /* Snapshot of one queue's state. Errors: CORQ_EINVAL (NULL, struct_size too small), CORQ_ENOENT. */
@@ -297,9 +308,9 @@ CORQ_API int corq_queue_stats_get(corq_engine *engine, const char *queue, corq_q
 CORQ_API int corq_stats_json(corq_engine *engine, char **json);
 
 /* Moves up to max_messages (0 = all) ready messages from a dead-letter queue back to the queue each
- * came from (its x-death-queue header) or, if to_queue is not NULL, to to_queue. Moved messages keep
- * their x-death-* headers and start again with zero failed attempts. *moved (if not NULL) gets how
- * many moved. Stops early, leaving the message in from_queue, when its target is missing
+ * came from (its x-death-queue header) or, if to_queue is not NULL, to to_queue. Moved messages
+ * keep their x-death-* headers and start again with zero failed attempts. *moved (if not NULL) gets
+ * how many moved. Stops early, leaving the message in from_queue, when its target is missing
  * (CORQ_ENOENT) or full (CORQ_EFULL). Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_EFULL. */
 CORQ_API int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_queue,
                           uint64_t max_messages, uint64_t *moved);

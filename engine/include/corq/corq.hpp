@@ -145,8 +145,8 @@ class Consumer {
   /// Fills `out` with up to out.size() deliveries, waiting up to timeout_ms (-1: no limit) for the
   /// first; returns how many (0 on timeout). Throws corq::Error (CORQ_ECLOSED after wakeup).
   std::size_t consume(std::span<Delivery> out, std::int32_t timeout_ms) {
-    return static_cast<std::size_t>(
-        check(corq_consume(handle_, reinterpret_cast<corq_delivery *>(out.data()), out.size(), timeout_ms)));
+    return static_cast<std::size_t>(check(corq_consume(
+        handle_, reinterpret_cast<corq_delivery *>(out.data()), out.size(), timeout_ms)));
   }
   /// One delivery, or nullopt on timeout.
   std::optional<Delivery> consume_one(std::int32_t timeout_ms) {
@@ -159,10 +159,16 @@ class Consumer {
   void ack(std::uint64_t tag) { check(corq_ack(handle_, tag)); }
   void ack_upto(std::uint64_t tag) { check(corq_ack_upto(handle_, tag)); }
   /// A failed attempt; delay_ms -1 uses the queue's backoff.
-  void nack(const Delivery &d, std::int64_t delay_ms = -1) { check(corq_nack(handle_, d.tag(), delay_ms)); }
+  void nack(const Delivery &d, std::int64_t delay_ms = -1) {
+    check(corq_nack(handle_, d.tag(), delay_ms));
+  }
   void release(const Delivery &d) { check(corq_release(handle_, d.tag())); }
-  void reject(const Delivery &d, const char *reason = nullptr) { check(corq_reject(handle_, d.tag(), reason)); }
-  void extend(const Delivery &d, std::int64_t lease_ms) { check(corq_extend(handle_, d.tag(), lease_ms)); }
+  void reject(const Delivery &d, const char *reason = nullptr) {
+    check(corq_reject(handle_, d.tag(), reason));
+  }
+  void extend(const Delivery &d, std::int64_t lease_ms) {
+    check(corq_extend(handle_, d.tag(), lease_ms));
+  }
   /// Any thread: makes consume throw CORQ_ECLOSED from now on (settling still works).
   void wakeup() { check(corq_consumer_wakeup(handle_)); }
   /// Releases unsettled deliveries and frees the handle (also done by the destructor).
@@ -248,14 +254,16 @@ class Engine {
   }
 
   /// Publishes one message; returns its id.
-  std::uint64_t publish(const std::string &queue, const Message &message, const PublishOptions &options = {}) {
+  std::uint64_t publish(const std::string &queue, const Message &message,
+                        const PublishOptions &options = {}) {
     const corq_message m = message.c();
     const corq_publish_options o = options.c();
     std::uint64_t id = 0;
     check(corq_publish(handle_, queue.c_str(), &m, &o, &id));
     return id;
   }
-  std::uint64_t publish(const std::string &queue, std::string_view data, const PublishOptions &options = {}) {
+  std::uint64_t publish(const std::string &queue, std::string_view data,
+                        const PublishOptions &options = {}) {
     return publish(queue, Message{data}, options);
   }
   void wait_durable(std::uint64_t message_id, std::int32_t timeout_ms = -1) {
@@ -288,10 +296,12 @@ class Engine {
     return text;
   }
   /// Moves dead letters back to their origin (to_queue nullopt) or to `to_queue`; returns how many.
-  std::uint64_t redrive(const std::string &from_queue, std::optional<std::string> to_queue = std::nullopt,
+  std::uint64_t redrive(const std::string &from_queue,
+                        std::optional<std::string> to_queue = std::nullopt,
                         std::uint64_t max_messages = 0) {
     std::uint64_t moved = 0;
-    check(corq_redrive(handle_, from_queue.c_str(), to_queue ? to_queue->c_str() : nullptr, max_messages, &moved));
+    check(corq_redrive(handle_, from_queue.c_str(), to_queue ? to_queue->c_str() : nullptr,
+                       max_messages, &moved));
     return moved;
   }
   void close() noexcept {

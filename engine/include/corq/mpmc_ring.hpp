@@ -1,7 +1,7 @@
 // corq/mpmc_ring.hpp — a bounded multi-producer multi-consumer ring.
 //
-// Any number of threads may push and pop concurrently. Lock-free: a thread that loses a race retries,
-// but some thread always makes progress. No allocation after construction.
+// Any number of threads may push and pop concurrently. Lock-free: a thread that loses a race
+// retries, but some thread always makes progress. No allocation after construction.
 //
 // Algorithm: Dmitry Vyukov's bounded MPMC queue. Every slot carries a sequence number that says
 // whose turn it is:
@@ -10,14 +10,15 @@
 //   sequence == i + cap    slot was consumed and is waiting for the producer of lap i + cap.
 // A producer claims index i by CAS on enqueue_index_ (only if the slot says it is its turn), writes
 // the element, then publishes by storing sequence = i + 1 (release). Consumers mirror this. The two
-// shared indices live on their own cache lines; a slot's sequence and element share the slot's line.
+// shared indices live on their own cache lines; a slot's sequence and element share the slot's
+// line.
 //
 // Each slot stores its sequence minus its own slot number (its "turn"), so a freshly zero-filled
 // slot array already says "every slot empty, lap 0" and construction touches no memory: the slot
 // array of a large ring is committed page by page as the ring first fills (see ring_storage.hpp).
 //
-// Bulk operations scan forward over consecutive slots whose sequence says "your turn" and claim all of
-// them with one CAS; each slot is then published individually (consumers of earlier slots do not
+// Bulk operations scan forward over consecutive slots whose sequence says "your turn" and claim all
+// of them with one CAS; each slot is then published individually (consumers of earlier slots do not
 // wait for later ones). A partial bulk takes whatever prefix is ready.
 #pragma once
 
@@ -112,8 +113,8 @@ class MpmcRing {
   }
 
   /// Any thread. Copies a prefix of `values[0..count)` in with one claim; returns its length.
-  std::size_t try_push_bulk(const T *values, std::size_t count) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
+  std::size_t try_push_bulk(const T *values,
+                            std::size_t count) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     return try_emplace_bulk(count, [values](std::size_t i) -> const T & { return values[i]; });
   }
 
@@ -131,9 +132,10 @@ class MpmcRing {
   }
 
   /// Any thread. Moves up to `count` of the oldest available elements into `out`; returns how many.
-  std::size_t try_pop_bulk(T *out, std::size_t count) noexcept(
-      std::is_nothrow_move_assignable_v<T>) {
-    return try_pop_bulk_with(count, [out](std::size_t i, T &&element) { out[i] = std::move(element); });
+  std::size_t try_pop_bulk(T *out,
+                           std::size_t count) noexcept(std::is_nothrow_move_assignable_v<T>) {
+    return try_pop_bulk_with(count,
+                             [out](std::size_t i, T &&element) { out[i] = std::move(element); });
   }
 
   /// Any thread. Claims up to `count` of the oldest elements with one CAS and hands element i of

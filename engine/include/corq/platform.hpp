@@ -3,7 +3,8 @@
 // Two things vary per target and matter for performance:
 //   * the size of the unit of coherence (the cache line): fields written by different threads must
 //     live on different lines or every write ping-pongs the line between cores (false sharing);
-//   * the instruction a spinning thread executes to tell the core it is spinning (`pause` on x86-64,
+//   * the instruction a spinning thread executes to tell the core it is spinning (`pause` on
+//   x86-64,
 //     `isb` on AArch64 — `yield` is a no-op on most ARM cores, `isb` actually stalls briefly).
 //
 // We deliberately do not use std::hardware_destructive_interference_size: GCC warns that its value

@@ -2,8 +2,8 @@
 //
 // A ring owns `capacity` slots of raw storage (a power of two, so that an index maps to a slot with
 // a mask instead of a division) and constructs/destroys elements in them explicitly. The array is
-// aligned to a cache line and padded by one line on each side so that the first and last slots never
-// share a line with whatever the heap puts next to the ring.
+// aligned to a cache line and padded by one line on each side so that the first and last slots
+// never share a line with whatever the heap puts next to the ring.
 //
 // The storage starts zero-filled. Large arrays come straight from mmap, whose pages the kernel
 // commits only when first written: a queue declared with room for a million messages costs resident
@@ -15,8 +15,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <stdexcept>
 
@@ -55,7 +55,7 @@ class SlotArray {
       base_ = static_cast<std::byte *>(mapping);  // page-aligned, zero-filled by the kernel
       mapped_ = true;
     } else {
-      base_ = static_cast<std::byte *>(::operator new(bytes_, std::align_val_t{alignment}));
+      base_ = static_cast<std::byte *>(::operator new (bytes_, std::align_val_t{alignment}));
       std::memset(base_, 0, bytes_);
     }
     slots_ = reinterpret_cast<Slot *>(base_ + padding_bytes);
@@ -64,7 +64,7 @@ class SlotArray {
     if (mapped_) {
       ::munmap(base_, bytes_);
     } else {
-      ::operator delete(base_, std::align_val_t{alignment});
+      ::operator delete (base_, std::align_val_t{alignment});
     }
   }
   SlotArray(const SlotArray &) = delete;
@@ -74,8 +74,8 @@ class SlotArray {
   std::size_t size() const noexcept { return count_; }
 
  private:
-  static constexpr std::size_t alignment =
-      alignof(Slot) > cache_line_bytes ? alignof(Slot) : cache_line_bytes;
+  static constexpr std::size_t alignment = alignof(Slot) > cache_line_bytes ? alignof(Slot)
+                                                                            : cache_line_bytes;
   // Padding must keep the slots aligned for Slot as well as away from neighbours.
   static constexpr std::size_t padding_bytes = alignment;
 

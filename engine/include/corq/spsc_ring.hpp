@@ -7,10 +7,11 @@
 //   line A  slots_, mask_                      read-only after construction, shared by both sides
 //   line B  write_index_, read_index_cache_    written by the producer only
 //   line C  read_index_, write_index_cache_    written by the consumer only
-// Each side keeps a private copy of the other side's index and re-reads the shared one only when its
-// copy says the ring is full (producer) or empty (consumer). In steady state a push therefore touches
-// the slot and line B, and a pop the slot and line C: the only cross-core traffic is the slot itself
-// plus one index line per "cache miss" of the private copy (rigtorp's SPSCQueue, Erik Rigtorp 2018).
+// Each side keeps a private copy of the other side's index and re-reads the shared one only when
+// its copy says the ring is full (producer) or empty (consumer). In steady state a push therefore
+// touches the slot and line B, and a pop the slot and line C: the only cross-core traffic is the
+// slot itself plus one index line per "cache miss" of the private copy (rigtorp's SPSCQueue, Erik
+// Rigtorp 2018).
 //
 // Indices increase monotonically (64-bit; they do not wrap in practice), so full is
 // `write - read == capacity` and empty is `write == read` with no wasted slot.
@@ -42,7 +43,8 @@ class SpscRing {
   ~SpscRing() {
     if constexpr (!std::is_trivially_destructible_v<T>) {
       const std::size_t write = write_index_.load(std::memory_order_acquire);
-      for (std::size_t i = read_index_.load(std::memory_order_acquire); i != write; ++i) slot(i)->~T();
+      for (std::size_t i = read_index_.load(std::memory_order_acquire); i != write; ++i)
+        slot(i)->~T();
     }
   }
 
@@ -77,8 +79,8 @@ class SpscRing {
 
   /// Producer only. Copies up to `count` elements from `values`, publishing them all at once.
   /// Returns how many were pushed (0..count), in order: a partial push takes a prefix.
-  std::size_t try_push_bulk(const T *values, std::size_t count) noexcept(
-      std::is_nothrow_copy_constructible_v<T>) {
+  std::size_t try_push_bulk(const T *values,
+                            std::size_t count) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     const std::size_t write = write_index_.load(std::memory_order_relaxed);
     std::size_t free_slots = capacity() - (write - read_index_cache_);
     if (free_slots < count) {
@@ -127,8 +129,8 @@ class SpscRing {
 
   /// Consumer only. Moves up to `count` of the oldest elements into `out[0..n)`, freeing all their
   /// slots with one release store. Returns n (0..count).
-  std::size_t try_pop_bulk(T *out, std::size_t count) noexcept(
-      std::is_nothrow_move_assignable_v<T>) {
+  std::size_t try_pop_bulk(T *out,
+                           std::size_t count) noexcept(std::is_nothrow_move_assignable_v<T>) {
     const std::size_t read = read_index_.load(std::memory_order_relaxed);
     std::size_t available = write_index_cache_ - read;
     if (available < count) {

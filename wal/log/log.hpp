@@ -1,0 +1,106 @@
+// wal/log/log.hpp — the write-ahead log: append batches of typed records, learn when they are
+// durable, get them back after a crash. It knows records, not queues.
+//
+//   append ──> pending buffer ──(writer thread: one write + one flush per group)──> segment files
+//                                   └─> durable_lsn advances, waiters wake, in LSN order
+//
+// Group commit: appenders copy their batch into the pending buffer (a short critical section) and
+// return its LSNs; the single writer thread takes everything pending at once, frames it, writes it
+// with one submission and one flush, and only then publishes the new durable LSN. Confirms are
+// therefore released in order and never before the flush completed.
+//
+// Fail-stop: the first failed write or flush puts the log in a failed state for good: every later
+// append and wait returns that error, and durable_lsn never moves again. The data directory is left
+// as it is for recovery on the next open.
+//
+// Space: segments are preallocated; when a new one cannot be allocated (ENOSPC), appends of class
+// `normal` fail with -ENOSPC while appends of class `reserved` (settlements: they free space) may
+// still use the space kept in reserve. Appends succeed again once space is freed.
+#pragma once
+
+#include "io/vfs.hpp"
+#include "record/format.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace corq::wal {
+
+/// One record to append: a type (the caller's) and payload pieces gathered in order.
+struct Record {
+  std::uint8_t type;
+  std::span<const std::byte> payload;
+};
+
+/// One record handed back by recovery; the payload view is valid during the callback only.
+struct RecoveredRecord {
+  Lsn lsn;
+  std::uint8_t type;
+  std::span<const std::byte> payload;
+};
+
+enum class BackendChoice { automatic, io_uring, psync };
+enum class DirectIoChoice { automatic, on, off };
+enum class AppendClass { normal, reserved };
+
+struct LogOptions {
+  std::string dir;
+  std::uint64_t segment_bytes = 64ull << 20;
+  bool flush = true;  // false (sync=none): written to the page cache, never fdatasync'ed
+  BackendChoice backend = BackendChoice::automatic;
+  DirectIoChoice direct_io = DirectIoChoice::automatic;
+  /// Tests: use this Vfs instead of choosing one (not owned; must outlive the Log).
+  Vfs *vfs = nullptr;
+};
+
+struct SegmentInfo {
+  std::uint64_t id;
+  Lsn first_lsn;       // first record in it (0 if none yet)
+  Lsn last_lsn;        // last record in it (0 if none yet)
+  std::uint64_t bytes; // bytes of frames written
+};
+
+class Log {
+ public:
+  /// Opens the log in `options.dir` (creating it), recovering what is there: calls `visit` for
+  /// every record of every intact frame, in LSN order (a non-zero return from `visit` stops
+  /// recovery and open returns it). A torn tail is cut off; a bad frame followed by good ones is
+  /// corruption: returns -EBADMSG with `error` naming the file and offset. Other errors: -errno.
+  static int open(const LogOptions &options,
+                  const std::function<int(const RecoveredRecord &)> &visit,
+                  std::unique_ptr<Log> &out, std::string &error);
+
+  virtual ~Log() = default;
+
+  /// Appends `records` as one atomic batch. Thread-safe. On success `last_lsn` is the LSN of its
+  /// last record: durable once durable_lsn() >= last_lsn. Errors: -ENOSPC (no space for a normal
+  /// append), -EMSGSIZE (batch larger than a segment can hold), the log's failure (sticky).
+  virtual int append(std::span<const Record> records, Lsn &last_lsn,
+                     AppendClass append_class = AppendClass::normal) = 0;
+  /// Waits until durable_lsn() >= lsn or the deadline passes (-ETIMEDOUT), or the log failed.
+  virtual int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) = 0;
+  virtual Lsn durable_lsn() const = 0;
+  /// The LSN the next append will get, minus one.
+  virtual Lsn last_appended_lsn() const = 0;
+  /// 0, or the -errno that failed the log.
+  virtual int failure() const = 0;
+
+  virtual std::vector<SegmentInfo> segments() const = 0;
+  /// Recycles every segment all of whose records have an LSN < `lsn` (the caller has made them
+  /// unnecessary, e.g. by a checkpoint). The segment being written is never released.
+  virtual int release_before(Lsn lsn) = 0;
+
+  /// "io_uring" or "psync" (or "sim" in tests), and whether O_DIRECT is in use.
+  virtual const char *backend_name() const = 0;
+  virtual bool direct_io() const = 0;
+
+  /// Writes and flushes what is pending, stops the writer, closes the files. Idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace corq::wal

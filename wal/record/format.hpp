@@ -1,0 +1,68 @@
+// wal/record/format.hpp — the on-disk format of corq's write-ahead log.
+//
+// A log is a directory of segment files, `<segment id, 20 digits>.wal`, each `segment_bytes` long
+// (preallocated). Everything is little-endian and block-aligned (block_bytes = 4 KiB).
+//
+//   segment file:  [ SegmentHeader, padded to one block ][ frame ][ frame ] ... [ unused ]
+//   frame:         [ FrameHeader 32 B ][ record ][ record ] ... [ zero padding to a block ]
+//   record:        [ RecordHeader 8 B ][ payload ]            (records follow each other unpadded)
+//
+// A frame is what one group commit writes: every batch gathered since the last commit, written at
+// once and flushed at once. Frames start on a block boundary and never share a block, so a block
+// that holds confirmed records is never written again (a torn write can only hurt the frame being
+// written, which nobody was told about yet). A batch never spans frames, a frame never spans
+// segments: recovery sees a batch whole or not at all.
+//
+// Validity of a frame at offset o of segment s (checked in this order):
+//   magic == frame_magic, segment_id == s (a recycled segment's stale frames fail here),
+//   first_lsn == the next LSN expected, o + frame_bytes <= segment size, crc32c matches.
+// The first invalid frame ends the log if no valid frame follows it anywhere; if one does, the
+// log is corrupt there (file and offset are reported), never silently truncated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace corq::wal {
+
+/// Log sequence number: every record gets the next one, starting at 1. 0 means "none".
+using Lsn = std::uint64_t;
+
+inline constexpr std::uint64_t segment_magic = 0x314C41575152'4F43ull;  // "COQRWAL1"-ish, LE
+inline constexpr std::uint32_t frame_magic = 0x52465143u;               // "CQFR"
+inline constexpr std::uint32_t format_version = 1;
+
+struct SegmentHeader {
+  std::uint64_t magic;       // segment_magic
+  std::uint32_t version;     // format_version
+  std::uint32_t header_crc;  // crc32c of this struct with header_crc = 0
+  std::uint64_t segment_id;  // also in the file name; increases by one per new segment
+  std::uint64_t first_lsn;   // LSN of the first record this segment will hold
+  std::int64_t created_ms;   // unix ms (informational)
+};
+static_assert(sizeof(SegmentHeader) == 40);
+
+struct FrameHeader {
+  std::uint32_t magic;         // frame_magic
+  std::uint32_t crc;           // crc32c of bytes [8, frame_bytes) of the frame
+  std::uint32_t frame_bytes;   // header + records, without the padding
+  std::uint32_t record_count;  // >= 1
+  std::uint64_t segment_id;
+  Lsn first_lsn;               // LSN of the first record; the others follow consecutively
+};
+static_assert(sizeof(FrameHeader) == 32);
+
+struct RecordHeader {
+  std::uint32_t payload_bytes;
+  std::uint8_t type;  // the log's user (the engine) defines record types; the log never looks
+  std::uint8_t reserved[3];
+};
+static_assert(sizeof(RecordHeader) == 8);
+
+/// Bytes a frame of `record_bytes` (sum of RecordHeader + payload) occupies on disk.
+constexpr std::uint64_t frame_disk_bytes(std::uint64_t record_bytes) {
+  const std::uint64_t raw = sizeof(FrameHeader) + record_bytes;
+  return (raw + 4095) / 4096 * 4096;
+}
+
+}  // namespace corq::wal

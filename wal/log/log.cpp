@@ -1,0 +1,541 @@
+// wal/log/log.cpp — the log: recovery at open, group commit in one writer thread, segment rolling,
+// recycling and the ENOSPC reserve. See log.hpp for the contract and format.hpp for the bytes.
+//
+// Costs per group commit: one write of whole blocks and one flush (linked in one io_uring
+// submission), whatever the number of batches in the group; appenders pay one memcpy of their
+// records under a mutex held for that copy only.
+#include "log/log.hpp"
+
+#include "log/aligned_buffer.hpp"
+#include "log/scanner.hpp"
+#include "record/crc32c.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace corq::wal {
+namespace {
+
+/// Appenders wait while this much is pending and the writer has not taken it (backpressure).
+constexpr std::size_t pending_bytes_max = std::size_t{64} << 20;
+/// Preallocated spare segments kept ready; the last one is the reserve that only `reserved`
+/// appends (settlements) may still fill when the disk is full.
+constexpr std::size_t spare_segments_target = 2;
+constexpr const char *lock_file_name = "LOCK";
+constexpr const char *spare_prefix = "spare-";
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// A batch in the pending buffer: where its records end, and its last LSN.
+struct BatchMark {
+  std::size_t end;
+  std::uint32_t records;
+  Lsn last_lsn;
+};
+
+/// The segment being written.
+struct OpenSegment {
+  std::uint64_t id = 0;
+  std::unique_ptr<VfsFile> file;
+  std::uint64_t offset = 0;  // next frame goes here
+};
+
+class LogImpl final : public Log {
+ public:
+  explicit LogImpl(const LogOptions &options) : options_(options) {}
+  ~LogImpl() override { close(); }
+
+  int start(const std::function<int(const RecoveredRecord &)> &visit, std::string &error);
+
+  int append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class) override;
+  int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
+  Lsn durable_lsn() const override { return durable_lsn_.load(std::memory_order_acquire); }
+  Lsn last_appended_lsn() const override {
+    std::lock_guard lock(append_mutex_);
+    return next_lsn_ - 1;
+  }
+  int failure() const override { return failure_.load(std::memory_order_acquire); }
+  std::vector<SegmentInfo> segments() const override {
+    std::lock_guard lock(segments_mutex_);
+    return {segments_.begin(), segments_.end()};
+  }
+  int release_before(Lsn lsn) override;
+  const char *backend_name() const override { return vfs_->name(); }
+  bool direct_io() const override { return direct_; }
+  void close() override;
+
+ private:
+  int choose_vfs(std::string &error);
+  int open_tail(const ScanResult &scan, std::string &error);
+  void writer_loop();
+  int write_group(AlignedBuffer &group, const std::vector<BatchMark> &batches, Lsn first_lsn);
+  int write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records, Lsn first_lsn,
+                  std::size_t disk_bytes);
+  int roll_segment(Lsn first_lsn);
+  int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
+  int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
+  void replenish_spares();
+  void fail(int error) noexcept;
+  std::string path_of(const std::string &name) const { return options_.dir + "/" + name; }
+
+  const LogOptions options_;
+  std::unique_ptr<Vfs> owned_vfs_;
+  Vfs *vfs_ = nullptr;
+  bool direct_ = false;
+  std::unique_ptr<VfsFile> lock_;
+
+  // ---- appenders' side (append_mutex_) ----
+  mutable std::mutex append_mutex_;
+  std::condition_variable writer_wake_;   // pending work or stopping
+  std::condition_variable pending_room_;  // the writer took the pending buffer
+  AlignedBuffer pending_;                 // [FrameHeader space][records of whole batches]
+  std::vector<BatchMark> pending_batches_;
+  Lsn pending_first_lsn_ = 1;
+  Lsn next_lsn_ = 1;
+  bool stopping_ = false;
+  std::atomic<bool> space_exhausted_{false};
+
+  // ---- durability ----
+  std::atomic<Lsn> durable_lsn_{0};
+  std::atomic<int> failure_{0};
+  mutable std::mutex durable_mutex_;
+  std::condition_variable durable_changed_;
+
+  // ---- writer thread's own state ----
+  OpenSegment current_;
+  AlignedBuffer split_frame_;  // only when a group must be split across segments
+
+  // ---- segments (segments_mutex_: writer, release_before, segments()) ----
+  mutable std::mutex segments_mutex_;
+  std::deque<SegmentInfo> segments_;
+  std::vector<std::string> spares_;  // names of preallocated spare files, ready to become segments
+  std::uint64_t spare_serial_ = 0;
+
+  std::thread writer_;
+  bool closed_ = false;
+};
+
+// ---- open and recovery --------------------------------------------------------------------------
+
+int LogImpl::choose_vfs(std::string &error) {
+  if (options_.vfs != nullptr) {
+    vfs_ = options_.vfs;
+    return 0;
+  }
+  if (options_.backend != BackendChoice::psync) {
+    int uring_error = 0;
+    owned_vfs_ = make_uring_vfs(uring_error);
+    if (owned_vfs_ == nullptr && options_.backend == BackendChoice::io_uring) {
+      error = "io_uring is not available here (" + std::string(std::strerror(-uring_error)) +
+              "); use io_backend=auto or psync";
+      return uring_error != 0 ? uring_error : -ENOSYS;
+    }
+  }
+  if (owned_vfs_ == nullptr) owned_vfs_ = make_psync_vfs();
+  vfs_ = owned_vfs_.get();
+  return 0;
+}
+
+int LogImpl::open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out) {
+  OpenFlags flags;
+  flags.create = create;
+  flags.direct = direct_;
+  int rc = vfs_->open(path, flags, out);
+  if (rc == -EINVAL && direct_ && options_.direct_io == DirectIoChoice::automatic) {
+    // The filesystem refuses O_DIRECT (tmpfs, some overlays): buffered writes + flush instead.
+    direct_ = false;
+    flags.direct = false;
+    rc = vfs_->open(path, flags, out);
+  }
+  return rc;
+}
+
+int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std::string &error) {
+  if (options_.segment_bytes < 4 * block_bytes || options_.segment_bytes % block_bytes != 0) {
+    error = "segment_bytes must be a multiple of 4096 and at least 16384";
+    return -EINVAL;
+  }
+  if (int rc = choose_vfs(error); rc != 0) return rc;
+  if (int rc = vfs_->make_dir(options_.dir); rc != 0) {
+    error = "cannot create " + options_.dir + ": " + std::strerror(-rc);
+    return rc;
+  }
+  if (int rc = vfs_->lock(path_of(lock_file_name), lock_); rc != 0) {
+    error = rc == -EWOULDBLOCK || rc == -EAGAIN
+                ? options_.dir + " is in use by another process (its LOCK file is locked)"
+                : "cannot lock " + path_of(lock_file_name) + ": " + std::strerror(-rc);
+    return rc == -EAGAIN ? -EWOULDBLOCK : rc;
+  }
+  // Direct I/O unless told not to; with `automatic`, open_file drops it where it is refused.
+  direct_ = options_.direct_io != DirectIoChoice::off;
+  ScanResult scan;
+  ScanVisitor visitor;
+  visitor.record = visit;
+  if (int rc = scan_log(*vfs_, options_.dir, visitor, scan); rc != 0) {
+    error = rc == -EBADMSG ? scan.error
+                           : "recovery failed: " + std::string(std::strerror(-rc > 0 ? -rc : EIO));
+    return rc;
+  }
+  next_lsn_ = scan.last_lsn + 1;
+  pending_first_lsn_ = next_lsn_;
+  durable_lsn_.store(scan.last_lsn, std::memory_order_release);
+  if (int rc = open_tail(scan, error); rc != 0) return rc;
+  pending_.resize(sizeof(FrameHeader));
+  replenish_spares();
+  writer_ = std::thread([this] { writer_loop(); });
+  return 0;
+}
+
+int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
+  std::vector<std::string> names;
+  if (int rc = vfs_->list(options_.dir, names); rc != 0) {
+    error = "cannot list " + options_.dir + ": " + std::strerror(-rc);
+    return rc;
+  }
+  std::sort(names.begin(), names.end());
+  const std::uint64_t tail_id = scan.tail_segment_id;
+  for (const std::string &name : names) {
+    std::uint64_t id = 0;
+    if (name.rfind(spare_prefix, 0) == 0) {
+      spares_.push_back(name);
+      spare_serial_ =
+          std::max<std::uint64_t>(spare_serial_, std::strtoull(name.c_str() + 6, nullptr, 10));
+    } else if (parse_segment_file_name(name, id) && tail_id != 0 && id > tail_id) {
+      // Created (or recycled) after the last valid frame: holds nothing valid. Reuse it as a spare.
+      const std::string spare = std::string(spare_prefix) + std::to_string(++spare_serial_);
+      if (vfs_->rename(path_of(name), path_of(spare)) == 0) spares_.push_back(spare);
+    }
+  }
+  for (const SegmentInfo &s : scan.segments) {
+    if (s.id <= tail_id || tail_id == 0) segments_.push_back(s);
+  }
+  if (tail_id == 0) {
+    // An empty log: its first segment, starting at LSN next_lsn_.
+    segments_.clear();
+    if (int rc = create_segment(1, next_lsn_, current_.file); rc != 0) {
+      error = "cannot create the first segment: " + std::string(std::strerror(-rc));
+      return rc;
+    }
+    current_.id = 1;
+    current_.offset = block_bytes;
+    segments_.push_back({1, 0, 0, 0});
+    return 0;
+  }
+  if (int rc = open_file(path_of(segment_file_name(tail_id)), false, current_.file); rc != 0) {
+    if (rc == -EINVAL && direct_ && options_.direct_io == DirectIoChoice::on) {
+      error = "direct_io=true, but the filesystem of " + options_.dir + " refuses O_DIRECT";
+    } else {
+      error = "cannot open " + segment_file_name(tail_id) + ": " + std::strerror(-rc);
+    }
+    return rc;
+  }
+  current_.id = tail_id;
+  current_.offset = scan.tail_offset;
+  if (segments_.empty() || segments_.back().id != tail_id) segments_.push_back({tail_id, 0, 0, 0});
+  return 0;
+}
+
+// ---- appending ----------------------------------------------------------------------------------
+
+int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class) {
+  if (records.empty()) return -EINVAL;
+  std::size_t bytes = 0;
+  for (const Record &r : records) bytes += sizeof(RecordHeader) + r.payload.size();
+  if (frame_disk_bytes(bytes) > options_.segment_bytes - block_bytes) return -EMSGSIZE;
+
+  std::unique_lock lock(append_mutex_);
+  for (;;) {
+    if (const int failed = failure(); failed != 0) return failed;
+    if (stopping_) return -ESHUTDOWN;
+    if (append_class == AppendClass::normal && space_exhausted_.load(std::memory_order_acquire)) {
+      return -ENOSPC;
+    }
+    if (pending_.size() < pending_bytes_max || pending_batches_.empty()) break;
+    pending_room_.wait(lock);  // the writer is behind by pending_bytes_max: wait for it
+  }
+  for (const Record &r : records) {
+    RecordHeader header{};
+    header.payload_bytes = static_cast<std::uint32_t>(r.payload.size());
+    header.type = r.type;
+    pending_.append(&header, sizeof(header));
+    pending_.append(r.payload.data(), r.payload.size());
+  }
+  next_lsn_ += records.size();
+  last_lsn = next_lsn_ - 1;
+  pending_batches_.push_back(
+      {pending_.size(), static_cast<std::uint32_t>(records.size()), last_lsn});
+  const bool first_pending = pending_batches_.size() == 1;
+  lock.unlock();
+  if (first_pending) writer_wake_.notify_one();
+  return 0;
+}
+
+int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(durable_mutex_);
+  const bool done = durable_changed_.wait_until(lock, deadline, [&] {
+    return durable_lsn_.load(std::memory_order_acquire) >= lsn || failure() != 0;
+  });
+  if (durable_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
+  if (failure() != 0) return failure();
+  return done ? 0 : -ETIMEDOUT;
+}
+
+// ---- the writer ---------------------------------------------------------------------------------
+
+void LogImpl::writer_loop() {
+  AlignedBuffer group;
+  std::vector<BatchMark> batches;
+  for (;;) {
+    Lsn first_lsn = 0;
+    {
+      std::unique_lock lock(append_mutex_);
+      writer_wake_.wait(lock, [&] { return !pending_batches_.empty() || stopping_; });
+      if (pending_batches_.empty()) return;  // stopping, and everything is written
+      group.swap(pending_);
+      batches.swap(pending_batches_);
+      first_lsn = pending_first_lsn_;
+      pending_first_lsn_ = next_lsn_;
+      pending_.resize(sizeof(FrameHeader));
+    }
+    pending_room_.notify_all();
+    const int rc = write_group(group, batches, first_lsn);
+    batches.clear();
+    if (rc != 0) {
+      fail(rc);
+      return;  // fail-stop: nothing is ever written or confirmed again
+    }
+    if (space_exhausted_.load(std::memory_order_relaxed)) replenish_spares();
+  }
+}
+
+int LogImpl::write_group(AlignedBuffer &group, const std::vector<BatchMark> &batches,
+                         Lsn first_lsn) {
+  std::size_t start = sizeof(FrameHeader);  // records of the next frame begin here in `group`
+  std::size_t next = 0;                     // index of the first batch not yet written
+  Lsn lsn = first_lsn;
+  while (next < batches.size()) {
+    const std::uint64_t room = options_.segment_bytes - current_.offset;
+    std::size_t end = next;  // batches [next, end) fit in this segment
+    while (end < batches.size() && frame_disk_bytes(batches[end].end - start) <= room) ++end;
+    if (end == next) {
+      if (int rc = roll_segment(lsn); rc != 0) return rc;
+      continue;
+    }
+    std::uint32_t records = 0;
+    for (std::size_t i = next; i < end; ++i) records += batches[i].records;
+    const std::size_t record_bytes = batches[end - 1].end - start;
+    const std::size_t disk_bytes = frame_disk_bytes(record_bytes);
+    int rc = 0;
+    if (next == 0 && end == batches.size()) {
+      // The whole group in one frame, written from where the appenders put it (no copy).
+      group.pad_to_block();
+      rc = write_frame(group.data(), record_bytes, records, lsn, disk_bytes);
+    } else {
+      split_frame_.resize(sizeof(FrameHeader));
+      split_frame_.append(group.data() + start, record_bytes);
+      split_frame_.pad_to_block();
+      rc = write_frame(split_frame_.data(), record_bytes, records, lsn, disk_bytes);
+    }
+    if (rc != 0) return rc;
+    lsn = batches[end - 1].last_lsn + 1;
+    start = batches[end - 1].end;
+    next = end;
+  }
+  return 0;
+}
+
+int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records,
+                         Lsn first_lsn, std::size_t disk_bytes) {
+  FrameHeader header{};
+  header.magic = frame_magic;
+  header.frame_bytes = static_cast<std::uint32_t>(sizeof(FrameHeader) + record_bytes);
+  header.record_count = records;
+  header.segment_id = current_.id;
+  header.first_lsn = first_lsn;
+  std::memcpy(frame, &header, sizeof(header));
+  const std::size_t crc_from = offsetof(FrameHeader, frame_bytes);
+  header.crc = crc32c(0, frame + crc_from, header.frame_bytes - crc_from);
+  std::memcpy(frame + offsetof(FrameHeader, crc), &header.crc, sizeof(header.crc));
+  std::memset(frame + header.frame_bytes, 0, disk_bytes - header.frame_bytes);
+
+  const iovec buffer{frame, disk_bytes};
+  if (int rc = current_.file->write(current_.offset, &buffer, 1, options_.flush); rc != 0)
+    return rc;
+  current_.offset += disk_bytes;
+  const Lsn last = first_lsn + records - 1;
+  {
+    std::lock_guard lock(segments_mutex_);
+    SegmentInfo &info = segments_.back();
+    if (info.first_lsn == 0) info.first_lsn = first_lsn;
+    info.last_lsn = last;
+    info.bytes = current_.offset - block_bytes;
+  }
+  {
+    // Confirms go out only now, after the flush, and in LSN order (one writer, frames in order).
+    std::lock_guard lock(durable_mutex_);
+    durable_lsn_.store(last, std::memory_order_release);
+  }
+  durable_changed_.notify_all();
+  return 0;
+}
+
+// ---- segments -----------------------------------------------------------------------------------
+
+int LogImpl::create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out) {
+  const std::string name = segment_file_name(id);
+  std::string spare;
+  {
+    std::lock_guard lock(segments_mutex_);
+    if (!spares_.empty()) {
+      spare = spares_.front();
+      spares_.erase(spares_.begin());
+    }
+  }
+  int rc = 0;
+  if (!spare.empty()) {
+    // Reuse a preallocated file: its old bytes carry another segment id, so they never validate.
+    rc = vfs_->rename(path_of(spare), path_of(name));
+    if (rc == 0) rc = open_file(path_of(name), false, out);
+  } else {
+    rc = open_file(path_of(name), true, out);
+    if (rc == 0) rc = out->allocate(options_.segment_bytes);
+    if (rc != 0) vfs_->remove(path_of(name));
+  }
+  if (rc != 0) return rc;
+  AlignedBuffer block;
+  block.resize(block_bytes);
+  std::memset(block.data(), 0, block_bytes);
+  SegmentHeader header{segment_magic, format_version, 0, id, first_lsn, unix_ms()};
+  header.header_crc = crc32c(0, &header, sizeof(header));
+  std::memcpy(block.data(), &header, sizeof(header));
+  const iovec buffer{block.data(), block_bytes};
+  if (rc = out->write(0, &buffer, 1, true); rc != 0) return rc;
+  return vfs_->sync_dir(options_.dir);
+}
+
+int LogImpl::roll_segment(Lsn first_lsn) {
+  std::unique_ptr<VfsFile> next;
+  const std::uint64_t id = current_.id + 1;
+  const int rc = create_segment(id, first_lsn, next);
+  if (rc != 0) return rc;  // ENOSPC here means even the reserve is gone: fail-stop
+  current_.file = std::move(next);
+  current_.id = id;
+  current_.offset = block_bytes;
+  {
+    std::lock_guard lock(segments_mutex_);
+    segments_.push_back({id, 0, 0, 0});
+  }
+  replenish_spares();
+  return 0;
+}
+
+void LogImpl::replenish_spares() {
+  for (;;) {
+    {
+      std::lock_guard lock(segments_mutex_);
+      if (spares_.size() >= spare_segments_target) break;
+    }
+    const std::string name = std::string(spare_prefix) + std::to_string(++spare_serial_);
+    std::unique_ptr<VfsFile> file;
+    int rc = open_file(path_of(name), true, file);
+    if (rc == 0) rc = file->allocate(options_.segment_bytes);
+    if (rc != 0) {
+      vfs_->remove(path_of(name));
+      std::lock_guard lock(segments_mutex_);
+      // Out of space: publishers stop (normal appends get -ENOSPC) while what is left — at least
+      // the current segment and any spare — takes settlements, which let segments be released.
+      space_exhausted_.store(spares_.size() < spare_segments_target, std::memory_order_release);
+      return;
+    }
+    vfs_->sync_dir(options_.dir);
+    std::lock_guard lock(segments_mutex_);
+    spares_.push_back(name);
+  }
+  space_exhausted_.store(false, std::memory_order_release);
+}
+
+int LogImpl::release_before(Lsn lsn) {
+  std::vector<SegmentInfo> released;
+  {
+    std::lock_guard lock(segments_mutex_);
+    while (segments_.size() > 1 && segments_.front().last_lsn < lsn) {
+      released.push_back(segments_.front());
+      segments_.pop_front();
+    }
+  }
+  int result = 0;
+  for (const SegmentInfo &s : released) {
+    const std::string from = path_of(segment_file_name(s.id));
+    bool keep = false;
+    {
+      std::lock_guard lock(segments_mutex_);
+      keep = spares_.size() < spare_segments_target;
+    }
+    int rc = 0;
+    if (keep) {
+      const std::string spare = std::string(spare_prefix) + std::to_string(++spare_serial_);
+      rc = vfs_->rename(from, path_of(spare));
+      if (rc == 0) {
+        std::lock_guard lock(segments_mutex_);
+        spares_.push_back(spare);
+      }
+    } else {
+      rc = vfs_->remove(from);
+    }
+    if (rc != 0 && result == 0) result = rc;
+  }
+  if (!released.empty()) {
+    if (int rc = vfs_->sync_dir(options_.dir); rc != 0 && result == 0) result = rc;
+    std::lock_guard lock(segments_mutex_);
+    if (spares_.size() >= spare_segments_target)
+      space_exhausted_.store(false, std::memory_order_release);
+  }
+  return result;
+}
+
+// ---- failure and shutdown -----------------------------------------------------------------------
+
+void LogImpl::fail(int error) noexcept {
+  int expected = 0;
+  failure_.compare_exchange_strong(expected, error < 0 ? error : -EIO, std::memory_order_acq_rel);
+  { std::lock_guard lock(durable_mutex_); }
+  durable_changed_.notify_all();
+  pending_room_.notify_all();
+}
+
+void LogImpl::close() {
+  if (closed_) return;
+  closed_ = true;
+  {
+    std::lock_guard lock(append_mutex_);
+    stopping_ = true;
+  }
+  writer_wake_.notify_all();
+  pending_room_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  current_.file.reset();
+  lock_.reset();
+}
+
+}  // namespace
+
+int Log::open(const LogOptions &options, const std::function<int(const RecoveredRecord &)> &visit,
+              std::unique_ptr<Log> &out, std::string &error) {
+  auto log = std::make_unique<LogImpl>(options);
+  if (const int rc = log->start(visit, error); rc != 0) return rc;
+  out = std::move(log);
+  return 0;
+}
+
+}  // namespace corq::wal

@@ -171,6 +171,15 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
     error = "cannot create " + options_.dir + ": " + std::strerror(-rc);
     return rc;
   }
+  // A directory just created is durable only once its parent is synced.
+  const std::size_t slash = options_.dir.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                                        : options_.dir.substr(0, slash);
+  if (int rc = vfs_->sync_dir(parent); rc != 0) {
+    error = "cannot sync " + parent + ": " + std::strerror(-rc);
+    return rc;
+  }
   if (int rc = vfs_->lock(path_of(lock_file_name), lock_); rc != 0) {
     error = rc == -EWOULDBLOCK || rc == -EAGAIN
                 ? options_.dir + " is in use by another process (its LOCK file is locked)"

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""perf/report_rings.py — turns corq_ring_bench's JSON into the results table, the plot and the
+recorded results file.
+
+    report_rings.py BENCH_JSON --results-dir DIR [--png FILE] [--readme README.md] [--strict]
+
+* reads Google Benchmark's JSON output of corq_ring_bench (one run, every peer in it);
+* takes, per benchmark, the median over repetitions (or the single run of a --quick run);
+* prints a Markdown table: scenario, corq, each peer, corq's ratio to them, the target, met/MISSED;
+* writes DIR/<hostname>-<YYYY-MM-DD>.json: the benchmark's own JSON plus a `corq_report` section
+  (hardware line, the table's rows) so a result file is self-describing;
+* draws FILE (default DIR/rings.png): grouped bars, corq next to its peers, per scenario;
+* with --readme, replaces the text between `<!-- results:begin -->` and `<!-- results:end -->`.
+
+Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+
+PEERS = ["corq", "boost", "moodycamel"]
+PEER_LABELS = {"corq": "corq", "boost": "Boost.Lockfree", "moodycamel": "moodycamel (tokens)"}
+PEER_COLORS = {"corq": "#d1495b", "boost": "#30638e", "moodycamel": "#8d99ae"}
+
+# scenario key -> (label, counter, unit, higher_is_better)
+SCENARIOS = [
+    ("spsc_per_item", "SPSC per item", "items_per_s", "M items/s", True),
+    ("spsc_bulk256", "SPSC bulk 256", "items_per_s", "M items/s", True),
+    ("ping_pong:p50", "ping-pong RTT p50", "rtt_p50_ns", "ns", False),
+    ("ping_pong:p99", "ping-pong RTT p99", "rtt_p99_ns", "ns", False),
+    ("ping_pong:p999", "ping-pong RTT p99.9", "rtt_p999_ns", "ns", False),
+    ("mpmc_1p1c", "MPMC 1P1C", "items_per_s", "M items/s", True),
+    ("mpmc_2p2c", "MPMC 2P2C", "items_per_s", "M items/s", True),
+    ("mpmc_4p4c", "MPMC 4P4C", "items_per_s", "M items/s", True),
+]
+
+# The targets the ring issue sets: (scenario, reference, minimum ratio of corq to the reference).
+# A reference is a peer of the same scenario, or "scenario/peer" for another row.
+TARGETS = [
+    ("spsc_per_item", "boost", 1.5),
+    ("spsc_per_item", "moodycamel", 2.0),
+    ("spsc_bulk256", "moodycamel", 1.2),
+    ("mpmc_2p2c", "moodycamel", 1.0),
+    ("mpmc_4p4c", "mpmc_2p2c/corq", 0.5),
+]
+
+BEGIN_MARK = "<!-- results:begin -->"
+END_MARK = "<!-- results:end -->"
+
+
+def base_name(run_name):
+    """'spsc_per_item/corq/iterations:1/repeats:5/manual_time' -> ('spsc_per_item', 'corq')."""
+    parts = run_name.split("/")
+    return parts[0], parts[1]
+
+
+def medians(bench_json):
+    """{(scenario, peer): {counter: value}}, the median over repetitions of every benchmark."""
+    singles, aggregated = {}, {}
+    for b in bench_json.get("benchmarks", []):
+        if b.get("error_occurred"):
+            continue
+        key = base_name(b.get("run_name", b["name"]))
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                aggregated[key] = b
+        else:
+            singles.setdefault(key, []).append(b)
+    result = {}
+    for key, runs in singles.items():
+        if key in aggregated:
+            result[key] = aggregated[key]
+        else:  # one repetition: no aggregate; take the median of what there is
+            runs = sorted(runs, key=lambda r: r.get("items_per_s", r.get("rtt_p50_ns", 0)))
+            result[key] = runs[len(runs) // 2]
+    for key, agg in aggregated.items():
+        result.setdefault(key, agg)
+    return result
+
+
+def value_of(values, scenario_key, peer):
+    """The value a table cell shows, in the unit of its scenario, or None if it was not run."""
+    scenario = scenario_key.split(":")[0]
+    counter, unit = next((s[2], s[3]) for s in SCENARIOS if s[0] == scenario_key)
+    run = values.get((scenario, peer))
+    if run is None or counter not in run:
+        return None
+    return run[counter] / 1e6 if unit.startswith("M ") else run[counter]
+
+
+def corq_ratio(corq, other, higher_is_better):
+    if corq is None or other is None or corq == 0 or other == 0:
+        return None
+    return corq / other if higher_is_better else other / corq
+
+
+def build_rows(values):
+    rows = []
+    for key, label, _counter, unit, higher in SCENARIOS:
+        cells = {peer: value_of(values, key, peer) for peer in PEERS}
+        ratios = {p: corq_ratio(cells["corq"], cells[p], higher) for p in PEERS if p != "corq"}
+        checks = []
+        for scenario, reference, minimum in TARGETS:
+            if scenario != key:
+                continue
+            if "/" in reference:
+                ref_scenario, ref_peer = reference.split("/")
+                ref_value = value_of(values, ref_scenario, ref_peer)
+                ref_label = "own " + ref_scenario.split("_")[-1].upper()
+            else:
+                ref_value, ref_label = cells[reference], reference
+            ratio = corq_ratio(cells["corq"], ref_value, higher)
+            checks.append({"reference": ref_label, "minimum": minimum, "ratio": ratio,
+                           "met": ratio is not None and ratio >= minimum})
+        rows.append({"scenario": key, "label": label, "unit": unit, "higher_is_better": higher,
+                     "values": cells, "ratios": ratios, "targets": checks})
+    return rows
+
+
+def fmt_value(v, unit):
+    if v is None:
+        return "—"
+    return f"{v:.1f}" if unit.startswith("M ") else f"{v:,.0f}"
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def verdict(target):
+    if target["ratio"] is None:
+        return "not run"
+    return "met" if target["met"] else "**MISSED**"
+
+
+def markdown_table(rows):
+    lines = [
+        "| scenario | unit | corq | Boost.Lockfree | moodycamel | corq vs boost | corq vs moodycamel"
+        " | target | result |",
+        "|---|---|--:|--:|--:|--:|--:|---|---|",
+    ]
+    for row in rows:
+        v, r = row["values"], row["ratios"]
+        targets = "; ".join(f"≥ {t['minimum']:g}× {t['reference']}" for t in row["targets"])
+        results = "; ".join(f"{verdict(t)} ({fmt_ratio(t['ratio'])} {t['reference']})"
+                            for t in row["targets"])
+        lines.append(
+            f"| {row['label']} | {row['unit']} | {fmt_value(v['corq'], row['unit'])}"
+            f" | {fmt_value(v['boost'], row['unit'])} | {fmt_value(v['moodycamel'], row['unit'])}"
+            f" | {fmt_ratio(r['boost'])} | {fmt_ratio(r['moodycamel'])}"
+            f" | {targets or '—'} | {results or '—'} |")
+    return "\n".join(lines)
+
+
+def hardware_line(context):
+    """'<lscpu model name>, N cores (M CPUs), <VM>, Linux <kernel> <arch>, <date>'."""
+    fields = {}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    model = fields.get("Model name") or platform.processor() or "unknown CPU"
+    cpus = fields.get("CPU(s)") or str(context.get("num_cpus") or os.cpu_count())
+    try:
+        cores = int(fields["Core(s) per socket"]) * int(fields["Socket(s)"])
+        cores_text = f"{cores} cores ({cpus} CPUs)"
+    except (KeyError, ValueError):
+        cores_text = f"{cpus} CPUs"
+    virtual = "hypervisor" in fields.get("Flags", "").split()
+    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
+    return (f"{model}, {cores_text}{', virtual machine' if virtual else ''}, "
+            f"Linux {platform.release()} {platform.machine()}, {date}")
+
+
+def plot(rows, png_path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [
+        ("SPSC throughput (higher is better)", ["spsc_per_item", "spsc_bulk256"], "M items/s", False),
+        ("MPMC throughput (higher is better)", ["mpmc_1p1c", "mpmc_2p2c", "mpmc_4p4c"],
+         "M items/s", False),
+        ("Ping-pong round trip (lower is better)",
+         ["ping_pong:p50", "ping_pong:p99", "ping_pong:p999"], "ns (log scale)", True),
+    ]
+    by_key = {row["scenario"]: row for row in rows}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    width = 0.8 / len(PEERS)
+    for ax, (group_title, keys, ylabel, log) in zip(axes, groups):
+        for i, peer in enumerate(PEERS):
+            xs = [k + (i - (len(PEERS) - 1) / 2) * width for k in range(len(keys))]
+            ys = [by_key[key]["values"][peer] or 0 for key in keys]
+            bars = ax.bar(xs, ys, width, label=PEER_LABELS[peer], color=PEER_COLORS[peer])
+            for bar, y in zip(bars, ys):
+                if y:
+                    ax.annotate(f"{y:.0f}" if y >= 100 else f"{y:.1f}",
+                                (bar.get_x() + bar.get_width() / 2, y), ha="center",
+                                va="bottom", fontsize=7)
+        ax.set_xticks(range(len(keys)))
+        ax.set_xticklabels([by_key[k]["label"].replace("ping-pong RTT ", "") for k in keys])
+        ax.set_title(group_title, fontsize=10)
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def readme_section(rows, hardware, png_rel, results_rel, scale, missed, context):
+    lines = [
+        f"Ring benchmarks, `tools/bench.sh` (suite `rings`, `bench/rings/`), commit "
+        f"`{context.get('corq_commit', '?')}`. Hardware: {hardware}.",
+        "",
+        f"Each number is the median of {scale['repetitions']} repetitions (interleaved at random "
+        "with every other benchmark's, so a noisy minute hits all peers alike); every peer runs in "
+        "the same binary and the same run, through the same loops and the same wait policy (bounded "
+        "spin, then yield). Producer and consumer are pinned to different cores. Bounded peers hold "
+        "4096 `uint64_t` (`boost::lockfree::spsc_queue` with compile-time capacity, "
+        "`boost::lockfree::queue` fixed-size); moodycamel `ConcurrentQueue` uses producer and "
+        "consumer tokens and is unbounded (pre-sized to 4096, it allocates when it outgrows that). "
+        "Ratios are corq ÷ peer for throughput and peer ÷ corq for latency: above 1 means corq is "
+        "better.",
+        "",
+        markdown_table(rows),
+        "",
+        f"![ring benchmarks: corq vs Boost.Lockfree vs moodycamel]({png_rel})",
+        "",
+        f"Raw numbers (every repetition, plus this table): [`{results_rel}`]({results_rel}).",
+        "",
+    ]
+    if missed:
+        lines.append("**Targets missed in this run:** " + "; ".join(missed) + ".")
+    else:
+        lines.append("Every target was met in this run.")
+    return "\n".join(lines)
+
+
+def replace_readme_region(readme_path, text):
+    with open(readme_path, encoding="utf-8") as f:
+        content = f.read()
+    begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
+    if begin < 0 or end < begin:
+        raise SystemExit(f"report_rings: {readme_path} has no {BEGIN_MARK} ... {END_MARK} region")
+    content = content[:begin + len(BEGIN_MARK)] + "\n" + text + "\n" + content[end:]
+    with open(readme_path, "w", encoding="utf-8") as f:
+        f.write(content)
+
+
+def missed_targets(rows):
+    missed = []
+    for row in rows:
+        for t in row["targets"]:
+            if t["ratio"] is not None and not t["met"]:
+                missed.append(f"{row['label']} {fmt_ratio(t['ratio'])} vs {t['reference']} "
+                              f"(target ≥ {t['minimum']:g}×)")
+    return missed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("bench_json", help="corq_ring_bench --benchmark_out JSON")
+    parser.add_argument("--results-dir", required=True, help="where <host>-<date>.json goes")
+    parser.add_argument("--png", help="plot path (default: RESULTS_DIR/rings.png)")
+    parser.add_argument("--readme", help="README to update between the results markers")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args()
+
+    with open(args.bench_json, encoding="utf-8") as f:
+        bench_json = json.load(f)
+    context = bench_json.get("context", {})
+    rows = build_rows(medians(bench_json))
+    hardware = hardware_line(context)
+    missed = missed_targets(rows)
+
+    os.makedirs(args.results_dir, exist_ok=True)
+    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
+    results_file = f"{socket.gethostname()}-{date}.json"
+    bench_json["corq_report"] = {"hardware": hardware, "rows": rows, "missed": missed}
+    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
+        json.dump(bench_json, f, indent=1)
+        f.write("\n")
+
+    png = args.png or os.path.join(args.results_dir, "rings.png")
+    try:
+        plot(rows, png, f"corq rings vs peers — {hardware}")
+    except ImportError as e:
+        print(f"report_rings: no plot ({e}); apt-get install python3-matplotlib", file=sys.stderr)
+        png = None
+
+    scale = {"repetitions": max((b.get("repetitions", 1) for b in bench_json["benchmarks"]),
+                                default=1),
+             "results_file": results_file}
+    print(f"\n{hardware}; {context.get('corq_scale', '?')} run, medians of "
+          f"{scale['repetitions']} repetitions\n")
+    print(markdown_table(rows))
+    print()
+    print("targets missed: " + ("; ".join(missed) if missed else "none"))
+    print(f"results: {os.path.join(args.results_dir, results_file)}" + (f", plot: {png}" if png else ""))
+
+    if args.readme:
+        readme_dir = os.path.dirname(os.path.abspath(args.readme))
+        png_rel = os.path.relpath(png, readme_dir) if png else ""
+        results_rel = os.path.relpath(os.path.join(args.results_dir, results_file), readme_dir)
+        replace_readme_region(args.readme, readme_section(rows, hardware, png_rel, results_rel,
+                                                          scale, missed, context))
+        print(f"updated {args.readme}")
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

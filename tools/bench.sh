@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The benchmark suite — the README's main command.
+#   1. installs missing Debian packages (tools/install-deps.sh build bench; needs root or sudo),
+#   2. configures the `release` preset and builds only the benchmark binaries the chosen suites need,
+#   3. runs each suite: its binary writes Google Benchmark JSON, its report script turns that into
+#      perf/results/<host>-<date>.json, a plot, and a Markdown table printed here (corq next to its
+#      peers measured in the same run, the ratio, the target, met/MISSED).
+#
+# Usage: tools/bench.sh [--quick] [--suite NAME]... [--out DIR] [--update-readme]
+#   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
+#                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
+#   --suite NAME     run only this suite (repeatable; default: all of them): rings
+#   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
+#   --update-readme  rewrite README.md's results section (between the results markers) from this run
+# Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
+#
+# Adding a suite: write <name>_targets (prints the CMake targets it needs) and <name>_run (runs them
+# and reports; gets the results directory as $1), and add <name> to suites_all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+suites_all=(rings)
+preset=release
+build_dir=build/$preset
+raw_dir=$build_dir/bench-out
+
+# Debian's python3 has python3-matplotlib; a python3 earlier in PATH (pyenv, venv) may not.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
+# ---- suite: rings — SpscRing / MpmcRing vs Boost.Lockfree vs moodycamel (bench/rings/) ----------
+rings_targets() { echo corq_ring_bench; }
+rings_run() {
+  local results_dir=$1 raw=$raw_dir/rings.json log=$raw_dir/rings.log
+  local args=(--benchmark_enable_random_interleaving=true  # spread each peer's runs over the suite
+              --benchmark_out="$raw" --benchmark_out_format=json
+              --benchmark_context=corq_commit="$commit")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  # The console shows one line per benchmark (its median); the full output is kept in $log.
+  # A full run takes a minute or two on 2 cores (longer on a busy machine); a stuck peer must not
+  # spin both cores forever, hence the time limit.
+  local limit_s=1800
+  [ "$quick" -eq 1 ] && limit_s=300
+  set +e
+  timeout "$limit_s" "$build_dir/bench/corq_ring_bench" "${args[@]}" 2>&1 | tee "$log" |
+    grep --line-buffered -E '_median |/repeats:1/manual_time '
+  local status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || { echo "bench: corq_ring_bench failed ($status), see $log" >&2; return 1; }
+  local report=(perf/report_rings.py "$raw" --results-dir "$results_dir")
+  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  "$python" "${report[@]}"
+}
+
+# ---- driver ------------------------------------------------------------------------------------
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+
+quick=0 update_readme=0 out_dir="" suites=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --update-readme) update_readme=1 ;;
+    --suite) [ $# -ge 2 ] || { usage >&2; exit 2; }; suites+=("$2"); shift ;;
+    --out) [ $# -ge 2 ] || { usage >&2; exit 2; }; out_dir=$2; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#suites[@]} -eq 0 ] && suites=("${suites_all[@]}")
+for s in "${suites[@]}"; do
+  declare -F "${s}_run" >/dev/null || { echo "bench: unknown suite '$s' (${suites_all[*]})" >&2; exit 2; }
+done
+if [ -z "$out_dir" ]; then
+  if [ "$quick" -eq 1 ]; then out_dir=$build_dir/perf-quick; else out_dir=perf/results; fi
+fi
+if [ "$quick" -eq 1 ] && [ "$update_readme" -eq 1 ]; then
+  echo "bench: --update-readme needs a full run, not --quick" >&2; exit 2
+fi
+# Results name the commit they measured; "-dirty" if engine/ or wal/ had uncommitted changes.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no -- engine wal 2>/dev/null)" ]; then
+  commit=$commit-dirty
+fi
+
+started=$(date +%s)
+tools/install-deps.sh build bench
+
+targets=()
+for s in "${suites[@]}"; do mapfile -t -O "${#targets[@]}" targets < <("${s}_targets"); done
+mkdir -p "$build_dir" "$raw_dir"
+echo "=== corq bench: building ${targets[*]} ($preset) ==="
+if ! { cmake --preset "$preset" && cmake --build --preset "$preset" -j"$(nproc)" --target "${targets[@]}"; } \
+    >"$raw_dir/build.log" 2>&1; then
+  grep -E -B3 -A12 'error|Error' "$raw_dir/build.log" | head -120
+  echo "bench: build failed, see $raw_dir/build.log" >&2
+  exit 1
+fi
+
+status=0
+for s in "${suites[@]}"; do
+  echo "=== corq bench: suite $s$([ "$quick" -eq 1 ] && echo ' (quick)') ==="
+  suite_started=$(date +%s)
+  "${s}_run" "$out_dir" || status=1
+  echo "=== suite $s took $(( $(date +%s) - suite_started )) s ==="
+done
+echo "=== corq bench: done in $(( $(date +%s) - started )) s; results in $out_dir ==="
+exit "$status"

@@ -1,5 +1,37 @@
 // wal/log/scanner.hpp — reads a log directory back: every segment, every frame, every record,
 // checking every checksum. Used by recovery (Log::open) and by `corqctl verify` / `corqctl dump`.
+//
+// Where the log ends. Segment files are taken in id order while each one *continues* the log: its
+// header is intact (magic, version, crc, the id of its file name), started (first_lsn != 0) and
+// follows the previous segment (id + 1, first_lsn == the previous segment's last LSN + 1). In the
+// last such segment — the tail segment — frames are read from block 1 until the first invalid one
+// (format.hpp's checks, then: exactly record_count records fill frame_bytes). That is the end of
+// the log, unless something valid lies beyond it: then it is corruption (-EBADMSG), never a
+// silent truncation. "Something valid" is (a) a frame valid in itself (magic, its own file's
+// segment id, in bounds, crc) at the end or any later block boundary of the tail segment or of
+// any later file, holding a record with an LSN >= the next expected one (any LSN if no segment
+// started the log), or (b) a later segment header, intact, that starts past the next expected
+// LSN (records before it must have existed). So a frame with the right crc whose records do not
+// fill it exactly is corruption even at the very end: it was written whole. A zero block, another
+// segment's stale frame, a torn frame, a later file with a zero/torn/recycled header or a
+// not-started one, are all just "after the end".
+//
+// What makes this sound — the writer's side of the contract (Log does all four):
+//   1. A segment's header is written and flushed before any frame goes into the segment.
+//   2. One frame in flight: a frame is written and flushed before the next one is written (a
+//      crash can then only tear the last frame, which nobody was told about).
+//   3. The writer continues exactly at tail_segment_id / tail_offset (overwriting a torn frame,
+//      which holds nothing confirmed), or rolls over to segment tail_segment_id + 1. Files listed
+//      after the tail segment hold nothing valid and may be reused or removed.
+//   4. Segments are released oldest first (so a crash mid-release never leaves an id gap).
+// Caveat: with no flushes at all (sync=none) a power loss may keep a later write and lose an
+// earlier one; the scanner then reports corruption, as it cannot tell that from a bad disk.
+// Also: bytes of a payload that happen to form a valid frame image (own segment id, crc) at a
+// block boundary past the end, left over from a torn frame, would be taken as evidence.
+//
+// Memory: one read window of 1 MiB, grown only to hold a frame of up to 16 MiB (read whole) or a
+// record larger than the window; bigger frames are checksummed piece by piece. Never a whole
+// segment. The scanner only reads (files are opened read-only, without O_DIRECT).
 #pragma once
 
 #include "io/vfs.hpp"
@@ -13,9 +45,10 @@
 
 namespace corq::wal {
 
-/// "00000000000000000042.wal" for segment 42.
+/// "00000000000000000042.wal" for segment 42. Segment ids start at 1.
 std::string segment_file_name(std::uint64_t segment_id);
-/// Parses a segment file name; false for anything else (other files in the directory are ignored).
+/// Parses a segment file name (exactly 20 digits + ".wal", id >= 1, no overflow); false for
+/// anything else (other files in the directory, e.g. LOCK or spares, are ignored).
 bool parse_segment_file_name(const std::string &name, std::uint64_t &segment_id);
 
 /// A frame as the scanner met it (for `corqctl dump`).
@@ -29,12 +62,29 @@ struct FrameInfo {
 
 struct ScanResult {
   /// Segments holding valid frames, oldest first (also empty preallocated ones at the end).
+  /// First the segments that continue the log, up to the tail segment (bytes = blocks taken by
+  /// its valid frames, i.e. end offset - block_bytes; first/last_lsn 0 if it has no frame yet),
+  /// then every later segment file, which holds nothing of the log: {id, 0, 0, 0}.
   std::vector<SegmentInfo> segments;
-  Lsn last_lsn = 0;                  // last valid record (0: empty log)
-  std::uint64_t tail_segment_id = 0; // where the next frame goes: this segment ...
-  std::uint64_t tail_offset = 0;     // ... at this offset (block-aligned); 0 ids: no segment yet
-  bool torn_tail = false;            // an invalid frame at the very end was found (and cut off)
-  std::string error;                 // for -EBADMSG: "<file>: corrupt frame at offset N (why)"
+  /// Last valid record. If the tail segment has no frame yet, its header's first_lsn - 1 (older
+  /// segments may have been released): the next append gets last_lsn + 1. 0: empty log.
+  Lsn last_lsn = 0;
+  /// Where the next frame goes: the tail segment (the last one continuing the log) ...
+  std::uint64_t tail_segment_id = 0;
+  /// ... at this offset: its first invalid block, >= block_bytes. It may be >= the segment's size
+  /// when frames fill it: the writer then rolls over to tail_segment_id + 1. tail_segment_id 0
+  /// (and offset 0): no segment was ever started — no segment file, or only files with a zero,
+  /// torn, recycled or not-started header (e.g. a crash while creating the first segment); the
+  /// writer creates segment 1 (reusing such a file), and the log starts at LSN 1.
+  std::uint64_t tail_offset = 0;
+  /// The end was cut through something half-written: a frame of the tail segment that fails its
+  /// checks, or a torn header of the segment after it. (A zero block or a stale frame of another
+  /// segment is a clean end.) Informational: the writer overwrites it either way.
+  bool torn_tail = false;
+  /// For -EBADMSG: "<file>: corrupt frame at offset N (why; but <what valid data> follows)", or
+  /// "<file>: corrupt segment header at offset 0 (...)", or "<file>: corrupt log: segment N is
+  /// missing (...)"; also "<file>: unsupported log format version V ...". For -errno: the file.
+  std::string error;
 };
 
 struct ScanVisitor {
@@ -45,7 +95,10 @@ struct ScanVisitor {
 };
 
 /// Scans `dir`. Returns 0 (out filled), -EBADMSG for corruption before the tail (out.error names
-/// file and offset), a visitor's non-zero value, or -errno for I/O errors. Never modifies anything.
+/// file and offset), a visitor's non-zero value, or -errno for I/O errors (-ENOENT: no `dir`).
+/// Never modifies anything. The visitor sees the records of the valid prefix as they are read:
+/// corruption found after them (by the look-ahead) still returns -EBADMSG afterwards.
+/// Thread-safety: none needed beyond the Vfs's; one call uses one file at a time.
 int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanResult &out);
 
 }  // namespace corq::wal

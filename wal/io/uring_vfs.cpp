@@ -1,0 +1,285 @@
+// wal/io/uring_vfs.cpp — the io_uring back end: file writes and flushes through one ring.
+//
+// Everything but writing is the psync back end's (UringVfs derives from PsyncVfs, UringFile from
+// PsyncFile): open, read, allocate, list, rename, lock are the same system calls either way, and
+// recovery's reads gain nothing from a ring. What the ring changes is the commit: the write and its
+// fdatasync go to the kernel as one linked pair in one io_uring_enter —
+//
+//     SQE 0: IORING_OP_WRITEV  (IOSQE_IO_LINK)          ─┐ one io_uring_submit_and_wait(ring, 2)
+//     SQE 1: IORING_OP_FSYNC   (IORING_FSYNC_DATASYNC)  ─┘
+//
+// — instead of two system calls with a return to user space between them. If the write fails or
+// comes up short, the kernel cancels the fsync (-ECANCELED): the write's error is the one reported,
+// and a short write is finished with a follow-up pair for the rest (a write that makes no progress
+// is -EIO).
+//
+// Registered files: the ring has a sparse table of `registered_files_max` slots; each file opened
+// for writing takes one (io_uring_register_files_update) and its SQEs use IOSQE_FIXED_FILE, which
+// spares the kernel an fd lookup and reference count per request. When every slot is taken (or the
+// kernel cannot register sparse tables, before 5.19) the file is used by its plain fd.
+//
+// Registered buffers (IORING_OP_WRITE_FIXED) are NOT used: they must be registered up front, and
+// the Vfs interface has no way for the log to say which buffers it will write from. They would
+// save the per-request page pinning of O_DIRECT writes, little next to one fdatasync per commit.
+// Adding them is an interface change (e.g. Vfs::register_buffers(const iovec *, int)) plus the
+// log keeping its frame buffers fixed.
+//
+// Thread-safety: one ring per Vfs, guarded by a mutex: writes and flushes of all files of a
+// UringVfs serialize on it (the log has one writer thread, so the mutex is never contended there).
+// Every other operation (reads, allocate, size, directory operations) is a plain system call and
+// may run concurrently from any thread. Between two calls the ring is empty: each write or flush
+// waits for all its completions before it returns. No SQPOLL: a kernel thread spinning per engine
+// costs a core, and the submission is one system call per commit anyway.
+//
+// Every VfsFile must be destroyed before the UringVfs that opened it (files unregister themselves
+// from its ring).
+#include <liburing.h>
+
+#include "io/psync_vfs.hpp"
+
+#include <array>
+#include <cassert>
+#include <cerrno>
+#include <climits>
+#include <mutex>
+
+namespace corq::wal {
+namespace io {
+namespace {
+
+/// Submission queue entries: a commit needs two (write + fsync); the rest is headroom.
+constexpr unsigned ring_entries = 64;
+/// Slots of the registered file table (files beyond it use their plain fd).
+constexpr unsigned registered_files_max = 64;
+/// Write + fsync pairs one write() may submit to finish short writes before giving up with -EIO.
+constexpr int write_rounds_max = 64;
+/// Times a submission interrupted by a signal or short of kernel memory is retried.
+constexpr int submit_retries_max = 1000;
+/// Largest offset the kernel takes (off_t is signed).
+constexpr std::uint64_t offset_max = static_cast<std::uint64_t>(LLONG_MAX);
+
+constexpr std::uint64_t write_tag = 1;
+constexpr std::uint64_t fsync_tag = 2;
+constexpr std::uint64_t nop_tag = 3;
+
+/// How SQEs name a file: a registered slot (IOSQE_FIXED_FILE) or a plain fd.
+struct RingTarget {
+  int fd_or_slot;
+  bool fixed;
+};
+
+/// Results of one submission, by tag.
+struct Completions {
+  int write = 0;
+  int fsync = 0;
+};
+
+class UringVfs final : public PsyncVfs {
+ public:
+  UringVfs() = default;
+  ~UringVfs() override;
+  UringVfs(const UringVfs &) = delete;
+  UringVfs &operator=(const UringVfs &) = delete;
+
+  /// Sets up the ring and proves it runs a request. 0 or -errno (EPERM under seccomp or
+  /// kernel.io_uring_disabled, ENOSYS without io_uring, ENOMEM).
+  int init();
+  const char *name() const override { return "io_uring"; }
+
+  int write(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
+            bool flush);
+  int flush(RingTarget target);
+  /// The slot `fd` now occupies in the registered file table, or -1 (used by its fd then).
+  int register_file(int fd);
+  void unregister_file(int slot);
+
+ protected:
+  std::unique_ptr<VfsFile> adopt(int fd, bool direct) override;
+
+ private:
+  int submit_pair(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
+                  bool flush, Completions &completions);
+  int submit_and_reap(unsigned count, Completions &completions);
+
+  std::mutex mutex_;  // guards everything below
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  bool files_registered_ = false;
+  /// Non-zero once submitting or reaping failed: the ring may still hold requests, so it is never
+  /// used again and every later write or flush returns this error (the log is failed by then).
+  int broken_ = 0;
+  std::array<bool, registered_files_max> slot_taken_{};
+  int open_files_ = 0;
+};
+
+class UringFile final : public PsyncFile {
+ public:
+  UringFile(int fd, bool direct, UringVfs &vfs, int slot) noexcept
+      : PsyncFile(fd, direct), vfs_(vfs), slot_(slot) {}
+  // Unregisters before ~PsyncFile closes the fd, so the ring holds no reference to the file.
+  ~UringFile() override { vfs_.unregister_file(slot_); }
+
+  int write(std::uint64_t offset, const iovec *buffers, int buffer_count, bool flush) override {
+    return vfs_.write(target(), offset, buffers, buffer_count, flush);
+  }
+  int flush() override { return vfs_.flush(target()); }
+
+ private:
+  RingTarget target() const {
+    return slot_ >= 0 ? RingTarget{slot_, true} : RingTarget{fd(), false};
+  }
+
+  UringVfs &vfs_;
+  int slot_;
+};
+
+UringVfs::~UringVfs() {
+  assert(open_files_ == 0 && "every VfsFile must be destroyed before its UringVfs");
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+}
+
+int UringVfs::init() {
+  std::lock_guard lock(mutex_);
+  const int result = io_uring_queue_init(ring_entries, &ring_, 0);
+  if (result < 0) return result;
+  ring_ready_ = true;
+  // A seccomp filter may allow io_uring_setup and refuse io_uring_enter: run one NOP to be sure.
+  io_uring_sqe *nop = io_uring_get_sqe(&ring_);
+  io_uring_prep_nop(nop);
+  io_uring_sqe_set_data64(nop, nop_tag);
+  Completions completions;
+  if (const int submitted = submit_and_reap(1, completions); submitted < 0) return submitted;
+  if (completions.write < 0) return completions.write;
+  files_registered_ = io_uring_register_files_sparse(&ring_, registered_files_max) == 0;
+  return 0;
+}
+
+std::unique_ptr<VfsFile> UringVfs::adopt(int fd, bool direct) {
+  const int slot = register_file(fd);
+  return std::make_unique<UringFile>(fd, direct, *this, slot);
+}
+
+int UringVfs::register_file(int fd) {
+  std::lock_guard lock(mutex_);
+  ++open_files_;
+  if (!files_registered_) return -1;
+  for (unsigned slot = 0; slot < registered_files_max; ++slot) {
+    if (slot_taken_[slot]) continue;
+    if (io_uring_register_files_update(&ring_, slot, &fd, 1) != 1) return -1;
+    slot_taken_[slot] = true;
+    return static_cast<int>(slot);
+  }
+  return -1;
+}
+
+void UringVfs::unregister_file(int slot) {
+  std::lock_guard lock(mutex_);
+  --open_files_;
+  if (slot < 0) return;
+  int none = -1;
+  // If the update fails the slot keeps its file until the ring closes; it is not reused.
+  if (io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &none, 1) == 1) {
+    slot_taken_[static_cast<unsigned>(slot)] = false;
+  }
+}
+
+int UringVfs::write(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
+                    bool flush) {
+  if (buffer_count < 0 || buffer_count > IOV_MAX || offset > offset_max) return -EINVAL;
+  const std::size_t total = iovec_bytes(buffers, buffer_count);
+  std::lock_guard lock(mutex_);
+  std::size_t done = 0;
+  std::vector<iovec> rest;  // only after a short write (rare: a signal, a full disk)
+  const iovec *pending = buffers;
+  int pending_count = buffer_count;
+  for (int round = 0; round < write_rounds_max; ++round) {
+    Completions completions;
+    const int submitted =
+        submit_pair(target, offset + done, pending, pending_count, flush, completions);
+    if (submitted < 0) return submitted;
+    // A failed write breaks the link: its fsync completes with -ECANCELED and is not the news.
+    if (completions.write < 0) return completions.write;
+    const auto written = static_cast<std::size_t>(completions.write);
+    if (written == total - done) return flush ? completions.fsync : 0;
+    if (written == 0) return -EIO;  // no progress and no error: give up rather than spin
+    // Short write: the kernel broke the link too, so the fsync is normally -ECANCELED; any other
+    // error of it is real (and fatal). Then write the rest (and flush again) in the next round.
+    if (flush && completions.fsync < 0 && completions.fsync != -ECANCELED) {
+      return completions.fsync;
+    }
+    done += written;
+    rest = iovecs_after(buffers, buffer_count, done);
+    pending = rest.data();
+    pending_count = static_cast<int>(rest.size());
+  }
+  return -EIO;
+}
+
+int UringVfs::flush(RingTarget target) {
+  std::lock_guard lock(mutex_);
+  if (broken_ != 0) return broken_;
+  io_uring_sqe *sync = io_uring_get_sqe(&ring_);
+  assert(sync != nullptr);  // the ring is empty between calls
+  io_uring_prep_fsync(sync, target.fd_or_slot, IORING_FSYNC_DATASYNC);
+  if (target.fixed) sync->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sync, fsync_tag);
+  Completions completions;
+  if (const int submitted = submit_and_reap(1, completions); submitted < 0) return submitted;
+  return completions.fsync;
+}
+
+int UringVfs::submit_pair(RingTarget target, std::uint64_t offset, const iovec *buffers,
+                          int buffer_count, bool flush, Completions &completions) {
+  if (broken_ != 0) return broken_;
+  io_uring_sqe *write = io_uring_get_sqe(&ring_);
+  assert(write != nullptr);  // the ring is empty between calls
+  io_uring_prep_writev(write, target.fd_or_slot, buffers, static_cast<unsigned>(buffer_count),
+                       offset);
+  if (target.fixed) write->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(write, write_tag);
+  if (!flush) return submit_and_reap(1, completions);
+  write->flags |= IOSQE_IO_LINK;
+  io_uring_sqe *sync = io_uring_get_sqe(&ring_);
+  assert(sync != nullptr);
+  io_uring_prep_fsync(sync, target.fd_or_slot, IORING_FSYNC_DATASYNC);
+  if (target.fixed) sync->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sync, fsync_tag);
+  return submit_and_reap(2, completions);
+}
+
+int UringVfs::submit_and_reap(unsigned count, Completions &completions) {
+  // Submit everything queued. The kernel returns the number submitted even when the wait part is
+  // interrupted, so -EINTR (or -EAGAIN: no memory for requests right now) means nothing went in
+  // and the same SQEs are submitted again.
+  for (int retries = 0; io_uring_sq_ready(&ring_) > 0;) {
+    const int submitted = io_uring_submit_and_wait(&ring_, count);
+    if (submitted >= 0) continue;
+    const bool transient = submitted == -EINTR || submitted == -EAGAIN || submitted == -EBUSY;
+    if (!transient || ++retries == submit_retries_max) return broken_ = submitted;
+  }
+  for (unsigned reaped = 0; reaped < count; ++reaped) {
+    io_uring_cqe *cqe = nullptr;
+    int waited;
+    do {
+      waited = io_uring_wait_cqe(&ring_, &cqe);
+    } while (waited == -EINTR);
+    if (waited < 0) return broken_ = waited;
+    const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
+    if (tag == write_tag || tag == nop_tag) completions.write = cqe->res;
+    if (tag == fsync_tag) completions.fsync = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace io
+
+std::unique_ptr<Vfs> make_uring_vfs(int &error) {
+  auto vfs = std::make_unique<io::UringVfs>();
+  error = vfs->init();
+  if (error != 0) return nullptr;
+  return vfs;
+}
+
+}  // namespace corq::wal

@@ -9,7 +9,7 @@
 # Usage: tools/bench.sh [--quick] [--suite NAME]... [--out DIR] [--update-readme]
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
-#   --suite NAME     run only this suite (repeatable; default: all of them): rings
+#   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite README.md's results section (between the results markers) from this run
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings)
+suites_all=(rings engine)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -48,6 +48,30 @@ rings_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_ring_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_rings.py "$raw" --results-dir "$results_dir")
+  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  "$python" "${report[@]}"
+}
+
+# ---- suite: engine — the queue engine through its C API vs moodycamel (bench/engine/) ------------
+# Throughput (1 producer -> 1 consumer, one message per call and 64 per call), RSS per ready message,
+# publish -> deliver latency at 10% of the single-message rate. Not interleaved: the latency runs take
+# their rate from the single-message runs that precede them in the same process.
+engine_targets() { echo corq_engine_bench; }
+engine_run() {
+  local results_dir=$1 raw=$raw_dir/engine.json log=$raw_dir/engine.log
+  local args=(--benchmark_out="$raw" --benchmark_out_format=json
+              --benchmark_context=corq_commit="$commit")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  # A full run takes about two minutes on 2 cores; a stuck run must not spin both cores forever.
+  local limit_s=1800
+  [ "$quick" -eq 1 ] && limit_s=300
+  set +e
+  timeout "$limit_s" "$build_dir/bench/corq_engine_bench" "${args[@]}" 2>&1 | tee "$log" |
+    grep --line-buffered -E '_median |/repeats:1/manual_time '
+  local status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || { echo "bench: corq_engine_bench failed ($status), see $log" >&2; return 1; }
+  local report=(perf/report_engine.py "$raw" --results-dir "$results_dir")
   [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
   "$python" "${report[@]}"
 }

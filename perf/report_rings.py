@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import subprocess
 import sys
 
@@ -60,38 +61,28 @@ def base_name(run_name):
     return parts[0], parts[1]
 
 
-def medians(bench_json):
-    """{(scenario, peer): {counter: value}}, the median over repetitions of every benchmark."""
-    singles, aggregated = {}, {}
+def repetitions_of(bench_json):
+    """{(scenario, peer): {repetition_index: run}} from the per-repetition entries (aggregates,
+    which Google Benchmark adds when there are several repetitions, are recomputed here)."""
+    runs = {}
     for b in bench_json.get("benchmarks", []):
-        if b.get("error_occurred"):
+        if b.get("error_occurred") or b.get("run_type") == "aggregate":
             continue
         key = base_name(b.get("run_name", b["name"]))
-        if b.get("run_type") == "aggregate":
-            if b.get("aggregate_name") == "median":
-                aggregated[key] = b
-        else:
-            singles.setdefault(key, []).append(b)
-    result = {}
-    for key, runs in singles.items():
-        if key in aggregated:
-            result[key] = aggregated[key]
-        else:  # one repetition: no aggregate; take the median of what there is
-            runs = sorted(runs, key=lambda r: r.get("items_per_s", r.get("rtt_p50_ns", 0)))
-            result[key] = runs[len(runs) // 2]
-    for key, agg in aggregated.items():
-        result.setdefault(key, agg)
-    return result
+        runs.setdefault(key, {})[b.get("repetition_index", 0)] = b
+    return runs
 
 
-def value_of(values, scenario_key, peer):
-    """The value a table cell shows, in the unit of its scenario, or None if it was not run."""
-    scenario = scenario_key.split(":")[0]
-    counter, unit = next((s[2], s[3]) for s in SCENARIOS if s[0] == scenario_key)
-    run = values.get((scenario, peer))
-    if run is None or counter not in run:
-        return None
-    return run[counter] / 1e6 if unit.startswith("M ") else run[counter]
+def counter_and_unit(scenario_key):
+    return next((s[2], s[3]) for s in SCENARIOS if s[0] == scenario_key)
+
+
+def series(runs, scenario_key, peer):
+    """{repetition_index: value in the scenario's unit} for one benchmark ({} if it did not run)."""
+    counter, unit = counter_and_unit(scenario_key)
+    scale = 1e-6 if unit.startswith("M ") else 1.0
+    reps = runs.get((scenario_key.split(":")[0], peer), {})
+    return {r: run[counter] * scale for r, run in reps.items() if counter in run}
 
 
 def corq_ratio(corq, other, higher_is_better):
@@ -100,27 +91,53 @@ def corq_ratio(corq, other, higher_is_better):
     return corq / other if higher_is_better else other / corq
 
 
-def build_rows(values):
+def paired_ratio(corq_series, other_series, higher_is_better):
+    """Median over repetition rounds of corq's ratio to the other benchmark in the same round.
+    With random interleaving, round r of every benchmark runs within the same few seconds, so a
+    change of machine conditions between rounds cancels out of each ratio."""
+    ratios = [corq_ratio(corq_series[r], other_series[r], higher_is_better)
+              for r in sorted(set(corq_series) & set(other_series))]
+    ratios = [x for x in ratios if x is not None]
+    return statistics.median(ratios) if ratios else None
+
+
+def median_or_none(values):
+    return statistics.median(values) if values else None
+
+
+def build_rows(runs):
     rows = []
     for key, label, _counter, unit, higher in SCENARIOS:
-        cells = {peer: value_of(values, key, peer) for peer in PEERS}
-        ratios = {p: corq_ratio(cells["corq"], cells[p], higher) for p in PEERS if p != "corq"}
+        per_peer = {peer: series(runs, key, peer) for peer in PEERS}
+        cells = {peer: median_or_none(list(v.values())) for peer, v in per_peer.items()}
+        ratios = {p: paired_ratio(per_peer["corq"], per_peer[p], higher)
+                  for p in PEERS if p != "corq"}
         checks = []
         for scenario, reference, minimum in TARGETS:
             if scenario != key:
                 continue
             if "/" in reference:
                 ref_scenario, ref_peer = reference.split("/")
-                ref_value = value_of(values, ref_scenario, ref_peer)
+                ref_series = series(runs, ref_scenario, ref_peer)
                 ref_label = "own " + ref_scenario.split("_")[-1].upper()
             else:
-                ref_value, ref_label = cells[reference], reference
-            ratio = corq_ratio(cells["corq"], ref_value, higher)
+                ref_series, ref_label = per_peer[reference], reference
+            ratio = paired_ratio(per_peer["corq"], ref_series, higher)
             checks.append({"reference": ref_label, "minimum": minimum, "ratio": ratio,
                            "met": ratio is not None and ratio >= minimum})
         rows.append({"scenario": key, "label": label, "unit": unit, "higher_is_better": higher,
-                     "values": cells, "ratios": ratios, "targets": checks})
+                     "values": cells, "ratios": ratios, "targets": checks,
+                     "repetitions": {p: [v[r] for r in sorted(v)] for p, v in per_peer.items()}})
     return rows
+
+
+def core_rtt_range(runs):
+    """(min, median, max) of the core-to-core round trip recorded before every repetition."""
+    values = sorted(run["core_rtt_ns"] for reps in runs.values() for run in reps.values()
+                    if "core_rtt_ns" in run)
+    if not values:
+        return None
+    return values[0], statistics.median(values), values[-1]
 
 
 def fmt_value(v, unit):
@@ -219,10 +236,18 @@ def plot(rows, png_path, title):
     plt.close(fig)
 
 
-def readme_section(rows, hardware, png_rel, results_rel, scale, missed, context):
+def conditions_line(core_rtt):
+    if core_rtt is None:
+        return "core-to-core round trip not recorded"
+    low, mid, high = core_rtt
+    return (f"one cache line's round trip between the two cores, probed before every repetition: "
+            f"{low:.0f} / {mid:.0f} / {high:.0f} ns (min / median / max)")
+
+
+def readme_section(rows, hardware, conditions, png_rel, results_rel, scale, missed, context):
     lines = [
         f"Ring benchmarks, `tools/bench.sh` (suite `rings`, `bench/rings/`), commit "
-        f"`{context.get('corq_commit', '?')}`. Hardware: {hardware}.",
+        f"`{context.get('corq_commit', '?')}`. Hardware: {hardware}; {conditions}.",
         "",
         f"Each number is the median of {scale['repetitions']} repetitions (interleaved at random "
         "with every other benchmark's, so a noisy minute hits all peers alike); every peer runs in "
@@ -231,8 +256,11 @@ def readme_section(rows, hardware, png_rel, results_rel, scale, missed, context)
         "4096 `uint64_t` (`boost::lockfree::spsc_queue` with compile-time capacity, "
         "`boost::lockfree::queue` fixed-size); moodycamel `ConcurrentQueue` uses producer and "
         "consumer tokens and is unbounded (pre-sized to 4096, it allocates when it outgrows that). "
-        "Ratios are corq ÷ peer for throughput and peer ÷ corq for latency: above 1 means corq is "
-        "better.",
+        "A ratio is the median over repetition rounds of corq ÷ peer (throughput) or peer ÷ corq "
+        "(latency) within one round, so it compares runs taken seconds apart: above 1 means corq is "
+        "better. On a VM the core-to-core latency changes while the suite runs (the host moves the "
+        "virtual CPUs), and cross-core numbers change with it; the raw file has every repetition "
+        "with the `core_rtt_ns` measured just before it.",
         "",
         markdown_table(rows),
         "",
@@ -281,14 +309,18 @@ def main():
     with open(args.bench_json, encoding="utf-8") as f:
         bench_json = json.load(f)
     context = bench_json.get("context", {})
-    rows = build_rows(medians(bench_json))
+    runs = repetitions_of(bench_json)
+    rows = build_rows(runs)
+    core_rtt = core_rtt_range(runs)
     hardware = hardware_line(context)
     missed = missed_targets(rows)
 
     os.makedirs(args.results_dir, exist_ok=True)
     date = context.get("date", "")[:10] or datetime.date.today().isoformat()
     results_file = f"{socket.gethostname()}-{date}.json"
-    bench_json["corq_report"] = {"hardware": hardware, "rows": rows, "missed": missed}
+    conditions = conditions_line(core_rtt)
+    bench_json["corq_report"] = {"hardware": hardware, "conditions": conditions,
+                                 "core_rtt_ns": core_rtt, "rows": rows, "missed": missed}
     with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
         json.dump(bench_json, f, indent=1)
         f.write("\n")
@@ -304,7 +336,7 @@ def main():
                                 default=1),
              "results_file": results_file}
     print(f"\n{hardware}; {context.get('corq_scale', '?')} run, medians of "
-          f"{scale['repetitions']} repetitions\n")
+          f"{scale['repetitions']} repetitions;\n{conditions}\n")
     print(markdown_table(rows))
     print()
     print("targets missed: " + ("; ".join(missed) if missed else "none"))
@@ -314,8 +346,8 @@ def main():
         readme_dir = os.path.dirname(os.path.abspath(args.readme))
         png_rel = os.path.relpath(png, readme_dir) if png else ""
         results_rel = os.path.relpath(os.path.join(args.results_dir, results_file), readme_dir)
-        replace_readme_region(args.readme, readme_section(rows, hardware, png_rel, results_rel,
-                                                          scale, missed, context))
+        replace_readme_region(args.readme, readme_section(rows, hardware, conditions, png_rel,
+                                                          results_rel, scale, missed, context))
         print(f"updated {args.readme}")
     return 1 if args.strict and missed else 0
 

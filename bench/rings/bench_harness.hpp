@@ -129,6 +129,10 @@ class FinishLine {
 std::uint64_t ticks_now() noexcept;
 double ns_per_tick();
 
+/// The current round trip of one cache line between CPU 0 and CPU 1 (median of a few thousand, a
+/// millisecond or so). Every repetition records it as `core_rtt_ns`: see core_probe.cpp.
+double probe_core_to_core_rtt_ns();
+
 /// The `quantile` (0..1] of ascending `sorted` samples by the nearest-rank method (0 if empty).
 inline double quantile_of_sorted(const std::vector<std::uint64_t> &sorted, double quantile) {
   if (sorted.empty()) return 0.0;

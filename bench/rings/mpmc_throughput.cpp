@@ -84,6 +84,7 @@ void mpmc_throughput(benchmark::State &state, unsigned pairs, std::uint64_t item
   const std::uint64_t per_producer = items / pairs;
   const std::uint64_t total = per_producer * pairs;
   for (auto _ : state) {
+    const double core_rtt_ns = probe_core_to_core_rtt_ns();  // conditions of this repetition
     Peer peer(ring_capacity);
     StartGate gate(2 * pairs);
     ConsumedTally tally(total);
@@ -115,6 +116,7 @@ void mpmc_throughput(benchmark::State &state, unsigned pairs, std::uint64_t item
         static_cast<double>(tally.full_waits.load()) / static_cast<double>(total);
     state.counters["empty_waits_per_item"] =
         static_cast<double>(tally.empty_waits.load()) / static_cast<double>(total);
+    state.counters["core_rtt_ns"] = core_rtt_ns;
     state.counters["pinned"] = pinned.load() == 2 * pairs ? 1 : 0;
   }
 }

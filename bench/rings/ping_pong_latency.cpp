@@ -71,6 +71,7 @@ template <class Peer>
 void ping_pong(benchmark::State &state, std::uint64_t round_trips, std::uint64_t warmup) {
   std::vector<std::uint64_t> samples(round_trips);
   for (auto _ : state) {
+    const double core_rtt_ns = probe_core_to_core_rtt_ns();  // conditions of this repetition
     Peer to_echo(ring_capacity), to_pinger(ring_capacity);
     StartGate gate(2);
     FinishLine finish;
@@ -98,6 +99,7 @@ void ping_pong(benchmark::State &state, std::uint64_t round_trips, std::uint64_t
     state.counters["rtt_p99_ns"] = to_ns * quantile_of_sorted(samples, 0.99);
     state.counters["rtt_p999_ns"] = to_ns * quantile_of_sorted(samples, 0.999);
     state.counters["rtt_max_ns"] = to_ns * static_cast<double>(samples.back());
+    state.counters["core_rtt_ns"] = core_rtt_ns;
     state.counters["pinned"] = pinned_pinger && pinned_echo ? 1 : 0;
   }
 }

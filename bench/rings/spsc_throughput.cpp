@@ -87,6 +87,7 @@ std::uint64_t consume_in_batches(Consumer &consumer, std::uint64_t items, Backof
 template <class Peer, bool Bulk>
 void spsc_throughput(benchmark::State &state, std::uint64_t items) {
   for (auto _ : state) {
+    const double core_rtt_ns = probe_core_to_core_rtt_ns();  // conditions of this repetition
     Peer peer(ring_capacity);
     StartGate gate(2);
     FinishLine finish;
@@ -127,6 +128,7 @@ void spsc_throughput(benchmark::State &state, std::uint64_t items) {
         static_cast<double>(producer_waits) / static_cast<double>(items);
     state.counters["empty_waits_per_item"] =
         static_cast<double>(consumer_waits) / static_cast<double>(items);
+    state.counters["core_rtt_ns"] = core_rtt_ns;
     state.counters["pinned"] = pinned_producer && pinned_consumer ? 1 : 0;
   }
 }

@@ -67,7 +67,8 @@ TEST_F(LogFaultTest, confirmed_records_survive_a_crash) {
   Recovered r;
   std::unique_ptr<Log> log = must_open(r);
   Lsn lsn = 0;
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(append_durably(*log, "m" + std::to_string(i), lsn), 0);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(append_durably(*log, std::string("m").append(std::to_string(i)), lsn), 0);
   log.reset();    // the process dies with its log open...
   vfs_.crash(7);  // ...and the machine loses power
   Recovered again;
@@ -148,7 +149,7 @@ TEST_F(LogFaultTest, corruption_before_the_tail_is_reported_with_file_and_offset
   std::unique_ptr<Log> log = must_open(r);
   Lsn lsn = 0;
   for (int i = 0; i < 5; ++i)
-    ASSERT_EQ(append_durably(*log, "record " + std::to_string(i), lsn), 0);
+    ASSERT_EQ(append_durably(*log, std::string("record ").append(std::to_string(i)), lsn), 0);
   log.reset();
   // Frames are one block each: flip a bit inside the second frame (offset 8192 + 40).
   const std::string segment = std::string(log_dir) + "/" + segment_file_name(1);

@@ -90,7 +90,8 @@ TEST_P(LogTest, appended_records_are_durable_and_recovered_in_order) {
   EXPECT_TRUE(first.records.empty());
   Lsn last = 0;
   for (int i = 0; i < 100; ++i)
-    last = append_text(*log, "message " + std::to_string(i), static_cast<std::uint8_t>(i % 5));
+    last = append_text(*log, std::string("message ").append(std::to_string(i)),
+                       static_cast<std::uint8_t>(i % 5));
   EXPECT_EQ(last, 100u);
   ASSERT_EQ(log->wait_durable(last, Clock::now() + std::chrono::seconds(10)), 0);
   EXPECT_GE(log->durable_lsn(), 100u);
@@ -102,7 +103,7 @@ TEST_P(LogTest, appended_records_are_durable_and_recovered_in_order) {
   for (int i = 0; i < 100; ++i) {
     const auto &[type, payload] = again.records.at(static_cast<Lsn>(i + 1));
     EXPECT_EQ(type, i % 5);
-    EXPECT_EQ(payload, "message " + std::to_string(i));
+    EXPECT_EQ(payload, std::string("message ").append(std::to_string(i)));
   }
   // Appending continues after the recovered tail.
   EXPECT_EQ(append_text(*log, "after"), 101u);

@@ -334,7 +334,10 @@ int LogImpl::write_group(AlignedBuffer &group, const std::vector<BatchMark> &bat
   std::size_t next = 0;                     // index of the first batch not yet written
   Lsn lsn = first_lsn;
   while (next < batches.size()) {
-    const std::uint64_t room = options_.segment_bytes - current_.offset;
+    // A segment written with a larger segment_bytes (the option changed between runs) may already
+    // be past this run's size: it has no room, so roll.
+    const std::uint64_t room =
+        current_.offset >= options_.segment_bytes ? 0 : options_.segment_bytes - current_.offset;
     std::size_t end = next;  // batches [next, end) fit in this segment
     while (end < batches.size() && frame_disk_bytes(batches[end].end - start) <= room) ++end;
     if (end == next) {

@@ -1,7 +1,7 @@
 // engine/capi/consume_api.cpp — the C API of consumers: open, consume, settle, wake up, close.
 #include "capi/handles.hpp"
 
-using namespace corq;
+using namespace corq::core;
 using namespace corq::capi;
 
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-using namespace corq;
+using namespace corq::core;
 using namespace corq::capi;
 
 int corq::capi::check_queue_name(const char *name) noexcept {

@@ -18,10 +18,11 @@
 #include <string>
 
 struct corq_config {
-  corq::OptionMap options;
+  corq::core::OptionMap options;
 };
 
 namespace corq::capi {
+using namespace corq::core;
 
 inline Engine *engine_of(corq_engine *e) noexcept { return reinterpret_cast<Engine *>(e); }
 inline corq_engine *handle_of(Engine *e) noexcept { return reinterpret_cast<corq_engine *>(e); }

@@ -1,7 +1,7 @@
 // engine/capi/publish_api.cpp — the C API of publishing: corq_publish, producers, durability waits.
 #include "capi/handles.hpp"
 
-using namespace corq;
+using namespace corq::core;
 using namespace corq::capi;
 
 namespace {

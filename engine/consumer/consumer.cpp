@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-namespace corq {
+namespace corq::core {
 
 Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t prefetch,
                    std::uint64_t consumer_index)
@@ -341,4 +341,4 @@ Consumer::Counters Consumer::counters() const noexcept {
           redelivered_.load(std::memory_order_relaxed)};
 }
 
-}  // namespace corq
+}  // namespace corq::core

@@ -28,7 +28,7 @@
 #include <memory>
 #include <vector>
 
-namespace corq {
+namespace corq::core {
 
 class Engine;
 
@@ -115,4 +115,4 @@ class Consumer {
   std::atomic<std::uint64_t> delivered_{0}, acked_{0}, nacked_{0}, released_{0}, redelivered_{0};
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -13,7 +13,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace corq {
+namespace corq::core {
 
 class EngineClock {
  public:
@@ -46,4 +46,4 @@ class EngineClock {
   std::atomic<std::int64_t> manual_offset_ms_{0};
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <array>
 
-namespace corq {
+namespace corq::core {
 namespace {
 
 std::atomic<std::uint64_t> engine_instances{0};
@@ -193,4 +193,4 @@ void Engine::log(int level, const std::string &message) noexcept {
   if (log_fn_ != nullptr) log_fn_(log_user_, level, message.c_str());
 }
 
-}  // namespace corq
+}  // namespace corq::core

@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace corq {
+namespace corq::core {
 
 class Consumer;
 
@@ -107,4 +107,4 @@ class Engine {
   Scheduler scheduler_;  // last: its thread uses the members above
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -5,6 +5,7 @@
 #include "capi/handles.hpp"
 
 namespace corq::testing {
+using namespace corq::core;
 
 int advance_clock(corq_engine *engine, std::int64_t ms) {
   if (engine == nullptr) return capi::fail(CORQ_EINVAL, "advance_clock: engine is NULL");

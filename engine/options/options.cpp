@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-namespace corq {
+namespace corq::core {
 namespace {
 
 constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
@@ -257,4 +257,4 @@ std::string queue_options_json(const QueueOptions &o, std::string_view queue_nam
   return json;
 }
 
-}  // namespace corq
+}  // namespace corq::core

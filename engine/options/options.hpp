@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace corq {
+namespace corq::core {
 
 /// The string bag behind corq_config. Ordered so that iteration (and error messages) is stable.
 using OptionMap = std::map<std::string, std::string, std::less<>>;
@@ -80,4 +80,4 @@ bool valid_queue_name(const char *name, std::string &error);
 /// The options as a JSON object (for corq_stats_json).
 std::string queue_options_json(const QueueOptions &options, std::string_view queue_name);
 
-}  // namespace corq
+}  // namespace corq::core

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-namespace corq {
+namespace corq::core {
 namespace {
 
 /// The options of a publish after validation, with defaults filled in.
@@ -138,4 +138,4 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   return CORQ_OK;
 }
 
-}  // namespace corq
+}  // namespace corq::core

@@ -11,7 +11,7 @@
 
 #include <corq/corq.h>
 
-namespace corq {
+namespace corq::core {
 
 /// A producer handle: a queue, the shard its batches go to (always the same one, so its messages
 /// keep their order on a sharded queue) and the engine reference that keeps the engine alive while
@@ -29,4 +29,4 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
                   const corq_publish_options *options, std::size_t shard_hint,
                   std::uint64_t *first_id);
 
-}  // namespace corq
+}  // namespace corq::core

@@ -1,7 +1,7 @@
 // engine/queue/dedup_window.cpp
 #include "queue/dedup_window.hpp"
 
-namespace corq {
+namespace corq::core {
 
 void DedupWindow::prune(std::int64_t now_ms) {
   while (!order_.empty() && order_.front().first + window_ms_ <= now_ms) {
@@ -32,4 +32,4 @@ void DedupWindow::forget(std::string_view dedup_id, std::uint64_t message_id) {
   if (it != ids_.end() && it->second.message_id == message_id) ids_.erase(it);
 }
 
-}  // namespace corq
+}  // namespace corq::core

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace corq {
+namespace corq::core {
 
 class DedupWindow {
  public:
@@ -40,4 +40,4 @@ class DedupWindow {
   std::deque<std::pair<std::int64_t, std::string>> order_;  // (recorded_ms, id), oldest first
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-namespace corq {
+namespace corq::core {
 namespace {
 
 // Message memory comes from mimalloc: per-thread heaps, and blocks freed by the consumer's thread
@@ -189,4 +189,4 @@ Message *copy_message(const Message &original) {
 
 void free_message(Message *message) noexcept { free_block(message); }
 
-}  // namespace corq
+}  // namespace corq::core

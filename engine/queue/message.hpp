@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace corq {
+namespace corq::core {
 
 struct Message {
   Message *next;                 // intrusive link while in a list (timer wheel slot, returned list)
@@ -74,4 +74,4 @@ Message *copy_message(const Message &original);
 
 void free_message(Message *message) noexcept;
 
-}  // namespace corq
+}  // namespace corq::core

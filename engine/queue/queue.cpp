@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace corq {
+namespace corq::core {
 
 Queue::Queue(Engine &engine, std::string name, QueueOptions options)
     : engine_(engine),
@@ -354,4 +354,4 @@ void Queue::dead_letter(Message *message, std::string_view reason,
   free_message(message);
 }
 
-}  // namespace corq
+}  // namespace corq::core

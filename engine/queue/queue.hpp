@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-namespace corq {
+namespace corq::core {
 
 class Engine;
 class Consumer;
@@ -197,4 +197,4 @@ class Queue {
   std::weak_ptr<Queue> dead_letter_cache_;
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -4,7 +4,7 @@
 #include "consumer/consumer.hpp"
 #include "engine/engine.hpp"
 
-namespace corq {
+namespace corq::core {
 
 void Scheduler::start() {
   thread_ = std::thread([this] { loop(); });
@@ -49,4 +49,4 @@ void Scheduler::loop() {
   }
 }
 
-}  // namespace corq
+}  // namespace corq::core

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <thread>
 
-namespace corq {
+namespace corq::core {
 
 class Engine;
 
@@ -51,4 +51,4 @@ class Scheduler {
   std::atomic<bool> idle_{false};
 };
 
-}  // namespace corq
+}  // namespace corq::core

@@ -1,7 +1,7 @@
 // engine/scheduler/timer_wheel.cpp — placement and cascading of the hierarchical wheel.
 #include "scheduler/timer_wheel.hpp"
 
-namespace corq {
+namespace corq::core {
 
 TimerWheel::~TimerWheel() {
   clear([](Message *m) { free_message(m); });
@@ -39,4 +39,4 @@ void TimerWheel::cascade() noexcept {
   }
 }
 
-}  // namespace corq
+}  // namespace corq::core

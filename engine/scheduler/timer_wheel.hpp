@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace corq {
+namespace corq::core {
 
 class TimerWheel {
  public:
@@ -91,4 +91,4 @@ class TimerWheel {
   std::size_t count_ = 0;
 };
 
-}  // namespace corq
+}  // namespace corq::core

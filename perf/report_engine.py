@@ -69,6 +69,30 @@ def medians(bench_json):
     return result
 
 
+def spread_line(bench_json):
+    """One line: per benchmark, the min–max of its headline counter over repetitions and the median
+    of its `preemptions` (how often another process took a benchmark thread's core)."""
+    headline = {"single": "msgs_per_s", "batch64": "msgs_per_s", "latency": "p99_us"}
+    runs = {}
+    for b in bench_json.get("benchmarks", []):
+        if b.get("run_type") == "aggregate" or b.get("error_occurred"):
+            continue
+        runs.setdefault(base_name(b.get("run_name", b["name"])), []).append(b)
+    parts = []
+    for name, reps in runs.items():
+        counter = headline.get(name.split("/")[0])
+        if counter is None:
+            continue
+        xs = [r[counter] for r in reps if counter in r]
+        if not xs:
+            continue
+        scale, unit = (1e6, "M/s") if counter == "msgs_per_s" else (1, "µs p99")
+        pre = statistics.median(r.get("preemptions", 0) for r in reps)
+        parts.append(f"{name} {min(xs) / scale:,.2f}–{max(xs) / scale:,.2f} {unit} "
+                     f"({pre:g} preemptions)")
+    return "; ".join(parts)
+
+
 def build_rows(values):
     rows = []
     for key, label, corq, base, minimum in THROUGHPUT:
@@ -198,14 +222,15 @@ def plot(rows, png_path, title):
     plt.close(fig)
 
 
-def readme_section(rows, hardware, png_rel, context, repetitions, results_file, missed):
+def readme_section(rows, hardware, png_rel, context, repetitions, results_file, missed, spread):
     lines = [
         "### Engine\n",
         f"Queue engine benchmarks (`tools/bench.sh --suite engine`, `bench/engine/`), commit "
         f"`{context.get('corq_commit', 'unknown')}`, {hardware}. Transient queue "
         "(`corq_open(NULL, ...)`, default options), one producer thread and one consumer thread "
         f"pinned to different cores, prefetch {context.get('corq_prefetch', '256')}, 8-byte "
-        f"payloads; medians of {repetitions} repetitions of "
+        f"payloads; medians of {repetitions} repetitions (rounds in which corq and moodycamel take "
+        "turns) of "
         f"{int(context.get('corq_single_messages', 0)):,} (single) / "
         f"{int(context.get('corq_batch_messages', 0)):,} (batch) messages; moodycamel "
         "ConcurrentQueue (with tokens, `uint64_t` items) measured in the same binary and run. "
@@ -217,6 +242,9 @@ def readme_section(rows, hardware, png_rel, context, repetitions, results_file, 
         "repetition.",
         "",
         markdown_table(rows),
+        "",
+        "Spread over the repetitions (min–max) and median involuntary context switches of the two "
+        f"benchmark threads per repetition: {spread}.",
         "",
         (f"![engine benchmarks]({png_rel}) — " if png_rel else "") +
         f"raw numbers: `perf/results/{results_file}`.",
@@ -286,6 +314,8 @@ def main():
           "repetitions\n")
     print(markdown_table(rows))
     print()
+    spread = spread_line(bench_json)
+    print("spread: " + spread)
     for e in errors:
         print(f"benchmark error: {e}")
     print("targets missed: " + ("; ".join(missed) if missed else "none"))
@@ -294,7 +324,8 @@ def main():
     if args.readme:
         png_rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.readme))) if png else ""
         replace_readme_region(args.readme, readme_section(rows, hardware, png_rel, context,
-                                                          repetitions, results_file, missed))
+                                                          repetitions, results_file, missed,
+                                                          spread))
         print(f"updated {args.readme}")
     return 1 if (args.strict and missed) or errors else 0
 

@@ -55,21 +55,31 @@ struct EngineScale {
 EngineScale engine_full_scale();
 EngineScale engine_quick_scale();
 
+/// Registration. Memory runs its repetitions back to back (a child process each: nothing in it
+/// depends on what else runs). Throughput and latency are registered once per round, one repetition
+/// of every benchmark per round, and main() registers `repetitions` rounds: corq and moodycamel
+/// take turns, so a noisy minute on a shared machine hits both alike (a deterministic interleaving;
+/// the latency rounds come last because they take their rate from the single-message runs).
 void register_engine_memory(const EngineScale &scale);
-void register_engine_throughput(const EngineScale &scale);
-void register_engine_latency(const EngineScale &scale);
+void register_engine_throughput_round(const EngineScale &scale);
+void register_engine_latency_round(const EngineScale &scale);
 
 /// The memory probe's child-process entry (see engine_memory.cpp): `peer` is "corq" or
 /// "moodycamel". Prints one line `rss_growth_bytes=N messages=N` and returns the exit status.
 int run_memory_probe(const std::string &peer, std::uint64_t messages);
 
 /// The Google Benchmark settings of every engine benchmark (one run per repetition, manual time,
-/// medians on the console): the ring harness's, with the engine suite's repetition count.
-inline void configure_engine_run(benchmark::internal::Benchmark *b, const EngineScale &scale) {
+/// medians on the console): the ring harness's, with `repetitions` repetitions.
+inline void configure_engine_run(benchmark::internal::Benchmark *b, int repetitions) {
   SuiteScale ring_scale{};
-  ring_scale.repetitions = scale.repetitions;
+  ring_scale.repetitions = repetitions;
   configure_run(b, ring_scale);
 }
+
+/// Involuntary context switches of the calling thread so far (getrusage RUSAGE_THREAD): how often
+/// something else took its core. Each benchmark reports the count over its measured run as
+/// `preemptions`: on a shared machine it tells a clean repetition from a disturbed one.
+std::uint64_t preemptions_of_this_thread() noexcept;
 
 /// Wall-clock nanoseconds (steady_clock): comparable across cores, which the latency samples need
 /// (the send time is stamped on one core, the delivery time on the other).

@@ -48,6 +48,7 @@ struct LatencyRun {
   std::vector<std::uint64_t> samples_ns{};
   std::uint64_t late_sends = 0;  // sent more than one period after they were due
   double seconds = 0;
+  std::uint64_t preemptions = 0;  // of both threads, during the run
   bool pinned = false;
 };
 
@@ -74,18 +75,22 @@ LatencyRun run_paced(std::uint64_t total, std::uint64_t warmup, double period_ns
   FinishLine finish;
   std::string publisher_error, consumer_error;
   bool pinned_publisher = false, pinned_consumer = false;
+  std::uint64_t publisher_preemptions = 0, consumer_preemptions = 0;
   std::thread publisher([&] {
     pinned_publisher = pin_current_thread(0);
     gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
     const Schedule schedule{steady_now_ns() + schedule_lead_ns, period_ns};
     for (std::uint64_t i = 0; i < total && publisher_error.empty(); ++i) {
       if (wait_until_due(schedule, i) > static_cast<std::int64_t>(period_ns)) ++run.late_sends;
       publisher_error = send(schedule.due_ns(i));
     }
+    publisher_preemptions = preemptions_of_this_thread() - preempted_before;
   });
   std::thread consumer([&] {
     pinned_consumer = pin_current_thread(1);
     gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
     for (std::uint64_t i = 0; i < total && consumer_error.empty();) {
       std::int64_t intended_ns = 0;
       bool got = false;
@@ -96,6 +101,7 @@ LatencyRun run_paced(std::uint64_t total, std::uint64_t warmup, double period_ns
       ++i;
     }
     finish.record();
+    consumer_preemptions = preemptions_of_this_thread() - preempted_before;
   });
   const auto start = gate.open();
   publisher.join();
@@ -103,6 +109,7 @@ LatencyRun run_paced(std::uint64_t total, std::uint64_t warmup, double period_ns
   run.seconds = finish.seconds_since(start);
   run.error = !publisher_error.empty() ? publisher_error : consumer_error;
   run.pinned = pinned_publisher && pinned_consumer;
+  run.preemptions = publisher_preemptions + consumer_preemptions;
   return run;
 }
 
@@ -177,14 +184,15 @@ LatencyRun run_moodycamel(std::uint64_t total, std::uint64_t warmup, double peri
       });
 }
 
-/// The publish rate of this run: a fraction of the best single-message rate measured.
+/// The publish rate of this run: a fraction of the best median single-message rate measured before
+/// the first latency repetition, fixed from then on (every repetition and both peers use it).
 double latency_rate(const EngineScale &scale) {
-  double best = single_rate_board().best_median();
-  if (best <= 0) {  // once: the board keeps it for the next repetitions and the other peer
-    best = measure_single_send_rate(scale.single_messages, scale.warmup_messages);
-    if (best > 0) single_rate_board().record("single/corq_send (calibration)", best);
-  }
-  return best * scale.latency_rate_fraction;
+  static const double rate = [&] {
+    double best = single_rate_board().best_median();
+    if (best <= 0) best = measure_single_send_rate(scale.single_messages, scale.warmup_messages);
+    return best * scale.latency_rate_fraction;
+  }();
+  return rate;
 }
 
 void report(benchmark::State &state, LatencyRun &run, double rate) {
@@ -204,10 +212,11 @@ void report(benchmark::State &state, LatencyRun &run, double rate) {
   state.counters["rate_msgs_per_s"] = rate;
   state.counters["late_send_fraction"] =
       static_cast<double>(run.late_sends) / static_cast<double>(run.samples_ns.size());
+  state.counters["preemptions"] = static_cast<double>(run.preemptions);
   state.counters["pinned"] = run.pinned ? 1 : 0;
 }
 
-/// One benchmark: every repetition runs `peer_run(total, warmup, period_ns)` at the suite's rate.
+/// One benchmark of one round: `peer_run(period_ns)` at the suite's rate.
 template <class PeerRun>
 void register_peer(const char *name, const EngineScale &scale, PeerRun peer_run) {
   const auto body = [=](benchmark::State &state) {
@@ -221,12 +230,12 @@ void register_peer(const char *name, const EngineScale &scale, PeerRun peer_run)
       report(state, run, rate);
     }
   };
-  configure_engine_run(benchmark::RegisterBenchmark(name, body), scale);
+  configure_engine_run(benchmark::RegisterBenchmark(name, body), 1);
 }
 
 }  // namespace
 
-void register_engine_latency(const EngineScale &scale) {
+void register_engine_latency_round(const EngineScale &scale) {
   const std::uint64_t total = scale.latency_messages + scale.latency_warmup_messages;
   const std::uint64_t warmup = scale.latency_warmup_messages;
   const std::uint64_t queue_warmup = scale.warmup_messages;

@@ -193,7 +193,7 @@ void register_engine_memory(const EngineScale &scale) {
       for (auto _ : state) measure_once(state, peer, messages);
     };
     configure_engine_run(benchmark::RegisterBenchmark(("memory_ready/" + peer).c_str(), body),
-                         scale);
+                         scale.repetitions);
   }
 }
 

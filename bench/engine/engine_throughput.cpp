@@ -37,6 +37,7 @@ struct RunOutcome {
   std::string error{};               // empty: every message arrived, in order
   std::uint64_t producer_waits = 0;  // moodycamel: never (unbounded); corq: CORQ_EFULL retries
   std::uint64_t consumer_waits = 0;  // corq: consume calls that timed out; moodycamel: empty polls
+  std::uint64_t preemptions = 0;     // of both threads, during the measured run
   bool pinned = false;
 };
 
@@ -51,6 +52,7 @@ void report(benchmark::State &state, const RunOutcome &run, std::uint64_t messag
   state.counters["ns_per_msg"] = run.seconds * 1e9 / n;
   state.counters["full_waits_per_msg"] = static_cast<double>(run.producer_waits) / n;
   state.counters["empty_waits_per_msg"] = static_cast<double>(run.consumer_waits) / n;
+  state.counters["preemptions"] = static_cast<double>(run.preemptions);
   state.counters["pinned"] = run.pinned ? 1 : 0;
 }
 
@@ -63,16 +65,21 @@ RunOutcome run_pair(Produce &&produce, Consume &&consume) {
   RunOutcome run;
   std::string producer_error, consumer_error;  // each written by its thread only, read after join
   bool pinned_producer = false, pinned_consumer = false;
+  std::uint64_t producer_preemptions = 0, consumer_preemptions = 0;
   std::thread producer_thread([&] {
     pinned_producer = pin_current_thread(0);
     gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
     producer_error = produce(run.producer_waits);
+    producer_preemptions = preemptions_of_this_thread() - preempted_before;
   });
   std::thread consumer_thread([&] {
     pinned_consumer = pin_current_thread(1);
     gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
     consumer_error = consume(run.consumer_waits);
     finish.record();
+    consumer_preemptions = preemptions_of_this_thread() - preempted_before;
   });
   const auto start = gate.open();
   producer_thread.join();
@@ -80,6 +87,7 @@ RunOutcome run_pair(Produce &&produce, Consume &&consume) {
   run.seconds = finish.seconds_since(start);
   run.error = !producer_error.empty() ? producer_error : consumer_error;
   run.pinned = pinned_producer && pinned_consumer;
+  run.preemptions = producer_preemptions + consumer_preemptions;
   return run;
 }
 
@@ -263,15 +271,14 @@ void register_corq(const char *name, CorqPath which, std::uint64_t messages, std
       }
     }
   };
-  configure_engine_run(benchmark::RegisterBenchmark(name, body), scale);
+  configure_engine_run(benchmark::RegisterBenchmark(name, body), 1);
 }
 
-void register_moodycamel(const char *name, std::uint64_t messages, std::size_t per_call,
-                         const EngineScale &scale) {
+void register_moodycamel(const char *name, std::uint64_t messages, std::size_t per_call) {
   const auto body = [=](benchmark::State &state) {
     for (auto _ : state) report(state, run_moodycamel_once(messages, per_call), messages);
   };
-  configure_engine_run(benchmark::RegisterBenchmark(name, body), scale);
+  configure_engine_run(benchmark::RegisterBenchmark(name, body), 1);
 }
 
 }  // namespace
@@ -281,12 +288,12 @@ double measure_single_send_rate(std::uint64_t messages, std::uint64_t warmup_mes
   return run.error.empty() ? static_cast<double>(messages) / run.seconds : 0.0;
 }
 
-void register_engine_throughput(const EngineScale &scale) {
+void register_engine_throughput_round(const EngineScale &scale) {
   register_corq("single/corq_send", CorqPath::send, scale.single_messages, 1, scale);
   register_corq("single/corq_publish", CorqPath::publish, scale.single_messages, 1, scale);
-  register_moodycamel("single/moodycamel", scale.single_messages, 1, scale);
+  register_moodycamel("single/moodycamel", scale.single_messages, 1);
   register_corq("batch64/corq", CorqPath::send, scale.batch_messages, batch_messages, scale);
-  register_moodycamel("batch64/moodycamel", scale.batch_messages, batch_messages, scale);
+  register_moodycamel("batch64/moodycamel", scale.batch_messages, batch_messages);
 }
 
 }  // namespace corq::bench::engine

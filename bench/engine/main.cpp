@@ -4,12 +4,13 @@
 //   corq_engine_bench [--quick] [any --benchmark_* flag]
 //   corq_engine_bench --memory-probe corq|moodycamel MESSAGES     (internal: see engine_memory.cpp)
 //
-// Scenarios (benchmark names `<scenario>/<peer>`):
-//   memory_ready/{corq,moodycamel}     RSS growth per ready 64-byte message (child process)  B/msg
-//   single/{corq_send,corq_publish,moodycamel}   1 producer -> 1 consumer, one per call     msgs/s
-//   batch64/{corq,moodycamel}          the same, 64 per call msgs/s latency/{corq,moodycamel}
-//   publish -> deliver at 10% of the best single rate   p50/p99/p99.9
-// They run in this order (no interleaving: the latency runs take their rate from the single runs).
+// Scenarios (benchmark names `<scenario>/<peer>`; what each reports):
+//   memory_ready/{corq,moodycamel}    RSS growth per ready 64-byte message, child process: B/msg
+//   single/{corq_send,corq_publish,moodycamel}    1 producer -> 1 consumer, 1 per call: msgs/s
+//   batch64/{corq,moodycamel}         the same with 64 messages per call: msgs/s
+//   latency/{corq,moodycamel}         publish -> deliver at 10% of the best single rate: p50/p99
+// Memory runs first; then `repetitions` rounds of every throughput benchmark (corq and moodycamel
+// taking turns), then the latency rounds, which take their rate from the single runs before them.
 // `--quick` runs each once with a fraction of the messages (a smoke test; numbers not meaningful).
 // tools/bench.sh (suite `engine`) runs this; perf/report_engine.py makes the table from its JSON.
 #include "engine_harness.hpp"
@@ -18,6 +19,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -157,6 +159,12 @@ double RateBoard::best_median() const {
   return best;
 }
 
+std::uint64_t preemptions_of_this_thread() noexcept {
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
+  return static_cast<std::uint64_t>(usage.ru_nivcsw);
+}
+
 RateBoard &single_rate_board() {
   static RateBoard board;
   return board;
@@ -198,8 +206,8 @@ int main(int argc, char **argv) {
                               std::to_string(corq::bench::allowed_cpus().size()));
 
   register_engine_memory(scale);
-  register_engine_throughput(scale);
-  register_engine_latency(scale);
+  for (int round = 0; round < scale.repetitions; ++round) register_engine_throughput_round(scale);
+  for (int round = 0; round < scale.repetitions; ++round) register_engine_latency_round(scale);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -212,9 +212,10 @@ def plot(rows, png_path, title):
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
     mem = by_key["memory"]
+    axes[1].set_ylim(top=1.15 * max(mem["maximum"], mem["corq"] or 0, mem["moodycamel"] or 0))
     axes[1].axhline(mem["maximum"], color="black", linestyle="--", linewidth=0.8)
-    axes[1].annotate(f"target ≤ {mem['maximum']:g}", (-0.45, mem["maximum"]), fontsize=7,
-                     va="bottom", ha="left")
+    axes[1].set_title(f"Memory per ready 64-byte message\n(lower is better; dashed: target "
+                      f"≤ {mem['maximum']:g})", fontsize=9)
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -90,7 +90,8 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
       if (delivered != 0) {
         bump(delivered_, delivered);
         bump(outstanding_, delivered);
-        engine_.scheduler().poke();  // leases are timed work
+        // Leases are timed work: wake the scheduler if it plans to sleep past this batch's.
+        engine_.scheduler().poke_if_before(now_ms + queue_->options().lease_ms);
         return static_cast<int>(delivered);
       }
       continue;  // everything popped had expired: look again
@@ -248,21 +249,27 @@ int Consumer::extend(std::uint64_t tag, std::int64_t lease_ms) {
     return capi::fail(CORQ_ESTATE, "extend: tag " + std::to_string(tag) +
                                        " is not an unsettled delivery with a live lease");
   }
-  slots_[slot_number].lease_deadline_ms.store(engine_.now_ms() + lease_ms,
-                                              std::memory_order_relaxed);
+  const std::int64_t deadline_ms = engine_.now_ms() + lease_ms;
+  slots_[slot_number].lease_deadline_ms.store(deadline_ms, std::memory_order_relaxed);
+  engine_.scheduler().poke_if_before(deadline_ms);  // shorter than the lease it was given
   return CORQ_OK;
 }
 
 // ---- lease expiry and shutdown
 // -------------------------------------------------------------------
 
-void Consumer::expire_leases(std::int64_t now_ms) {
-  if (outstanding_.load(std::memory_order_relaxed) == 0) return;
+std::int64_t Consumer::expire_leases(std::int64_t now_ms) {
+  std::int64_t earliest = INT64_MAX;
+  if (outstanding_.load(std::memory_order_relaxed) == 0) return earliest;
   for (std::uint32_t i = 0; i < prefetch_; ++i) {
     Slot &slot = slots_[i];
     std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if ((state & state_mask) != slot_in_flight) continue;
-    if (slot.lease_deadline_ms.load(std::memory_order_relaxed) > now_ms) continue;
+    const std::int64_t deadline = slot.lease_deadline_ms.load(std::memory_order_relaxed);
+    if (deadline > now_ms) {
+      earliest = std::min(earliest, deadline);
+      continue;
+    }
     const std::uint64_t tag_bits = state & ~state_mask;
     if (!slot.state.compare_exchange_strong(state, tag_bits | slot_expiring,
                                             std::memory_order_acq_rel)) {
@@ -283,6 +290,7 @@ void Consumer::expire_leases(std::int64_t now_ms) {
     }
     fail_attempt(copy, -1, now_ms);
   }
+  return earliest;
 }
 
 void Consumer::reclaim_expired() {

@@ -55,8 +55,9 @@ class Consumer {
   /// Releases every unsettled delivery and folds this consumer's counters into the queue's.
   void close();
 
-  /// Scheduler thread: expires the leases that ended by `now_ms`.
-  void expire_leases(std::int64_t now_ms);
+  /// Scheduler thread: expires the leases that ended by `now_ms`; returns the earliest deadline
+  /// of the leases still running (INT64_MAX if none).
+  std::int64_t expire_leases(std::int64_t now_ms);
 
   Queue &queue() noexcept { return *queue_; }
   std::uint64_t in_flight() const noexcept;

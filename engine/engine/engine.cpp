@@ -166,7 +166,7 @@ void Engine::release_handle(Engine *engine) noexcept {
 void Engine::close(Engine *engine) noexcept {
   {
     std::lock_guard lock(engine->registry_mutex_);
-    engine->closed_.store(true, std::memory_order_release);
+    engine->closed_.store(true, std::memory_order_seq_cst);
     engine->registry_version_.fetch_add(1, std::memory_order_release);
   }
   // Wake everyone blocked in consume or in a blocked publish: they see closed_ and return.

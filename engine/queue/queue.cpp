@@ -33,12 +33,13 @@ Queue::~Queue() {
 // -----------------------------------------------------------------------------------
 
 bool Queue::try_reserve(std::size_t count, std::uint64_t bytes) noexcept {
-  std::uint64_t current = ready_count_.load(std::memory_order_relaxed);
+  // seq_cst: ready_count_ is the condition of the not_full_/not_empty_ waits (notify_if_waiting).
+  std::uint64_t current = ready_count_.load(std::memory_order_seq_cst);
   do {
     if (current + count > options_.max_length) return false;
-  } while (!ready_count_.compare_exchange_weak(current, current + count, std::memory_order_acq_rel,
-                                               std::memory_order_relaxed));
-  const std::uint64_t total = ready_bytes_.fetch_add(bytes, std::memory_order_acq_rel) + bytes;
+  } while (!ready_count_.compare_exchange_weak(current, current + count, std::memory_order_seq_cst,
+                                               std::memory_order_seq_cst));
+  const std::uint64_t total = ready_bytes_.fetch_add(bytes, std::memory_order_seq_cst) + bytes;
   if (total > options_.max_bytes) {
     release_reservation(count, bytes);
     return false;
@@ -47,9 +48,9 @@ bool Queue::try_reserve(std::size_t count, std::uint64_t bytes) noexcept {
 }
 
 void Queue::release_reservation(std::size_t count, std::uint64_t bytes) noexcept {
-  ready_count_.fetch_sub(count, std::memory_order_acq_rel);
-  ready_bytes_.fetch_sub(bytes, std::memory_order_acq_rel);
-  not_full_.notify_all();
+  ready_count_.fetch_sub(count, std::memory_order_seq_cst);
+  ready_bytes_.fetch_sub(bytes, std::memory_order_seq_cst);
+  not_full_.notify_if_waiting();
 }
 
 bool Queue::drop_oldest_for_room() {
@@ -97,7 +98,12 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
 void Queue::push_admitted(Message *const *messages, std::size_t count,
                           std::size_t shard_hint) noexcept {
   Shard &shard = *shards_[shard_hint % shards_.size()];
-  for (std::size_t i = 0; i < count; ++i) note_expiry(messages[i]);
+  for (std::size_t i = 0; i < count; ++i) {
+    note_expiry(messages[i]);
+    // A consumer-less queue expires its head eagerly: make sure the scheduler looks in time.
+    if (messages[i]->expires_at_ms != 0)
+      engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
+  }
   // Admission guarantees room, so one claim takes the whole batch.
   std::size_t pushed = shard.ready.try_emplace_bulk(
       count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
@@ -107,7 +113,7 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
     ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_relaxed);
     push_returned(messages[pushed]);
   }
-  not_empty_.notify_all();
+  not_empty_.notify_if_waiting();
 }
 
 void Queue::push_returned(Message *message) noexcept {
@@ -121,11 +127,11 @@ void Queue::push_returned(Message *message) noexcept {
       returned_tail_->next = message;
     }
     returned_tail_ = message;
-    ready_count_.fetch_add(1, std::memory_order_acq_rel);
-    ready_bytes_.fetch_add(message->payload_len, std::memory_order_acq_rel);
+    ready_count_.fetch_add(1, std::memory_order_seq_cst);
+    ready_bytes_.fetch_add(message->payload_len, std::memory_order_seq_cst);
     returned_count_.fetch_add(1, std::memory_order_release);
   }
-  not_empty_.notify_all();
+  not_empty_.notify_if_waiting();
 }
 
 void Queue::push_delayed(Message *message, std::int64_t due_ms) noexcept {
@@ -134,7 +140,7 @@ void Queue::push_delayed(Message *message, std::int64_t due_ms) noexcept {
     timers_.insert(message, due_ms);
     delayed_count_.fetch_add(1, std::memory_order_relaxed);
   }
-  engine_.scheduler().poke();
+  engine_.scheduler().poke_if_before(due_ms);
 }
 
 bool Queue::push_dead_letter(Message *message) noexcept {
@@ -172,9 +178,9 @@ std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_sh
   if (n == 0) return 0;
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
-  ready_count_.fetch_sub(n, std::memory_order_acq_rel);
-  ready_bytes_.fetch_sub(bytes, std::memory_order_acq_rel);
-  not_full_.notify_all();
+  ready_count_.fetch_sub(n, std::memory_order_seq_cst);
+  ready_bytes_.fetch_sub(bytes, std::memory_order_seq_cst);
+  not_full_.notify_if_waiting();
   return n;
 }
 
@@ -295,8 +301,8 @@ std::uint64_t Queue::purge() {
 }
 
 void Queue::mark_deleted() {
-  deleted_.store(true, std::memory_order_release);
-  not_empty_.notify_all();
+  deleted_.store(true, std::memory_order_seq_cst);
+  not_empty_.notify_all();  // deleted_ is not a counter: the unconditional notify orders it
   not_full_.notify_all();
   free_all_ready();
   std::lock_guard lock(timers_mutex_);

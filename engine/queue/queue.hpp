@@ -96,7 +96,7 @@ class Queue {
   std::size_t pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept;
   /// Consumers wait here for messages (notified by every push).
   sync::EventCount &not_empty() noexcept { return not_empty_; }
-  bool has_ready() const noexcept { return ready_count_.load(std::memory_order_acquire) != 0; }
+  bool has_ready() const noexcept { return ready_count_.load(std::memory_order_seq_cst) != 0; }
   /// Wakes publishers blocked on a full queue (they re-check; engine close uses this).
   void wake_publishers() noexcept { not_full_.notify_all(); }
 

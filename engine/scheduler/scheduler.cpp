@@ -12,40 +12,41 @@ void Scheduler::start() {
 
 void Scheduler::stop() noexcept {
   if (!thread_.joinable()) return;
-  stopping_.store(true, std::memory_order_release);
+  stopping_.store(true, std::memory_order_seq_cst);
   wake_.notify_all();
   thread_.join();
 }
 
-void Scheduler::run_pass(std::int64_t now_ms) {
+std::int64_t Scheduler::run_pass(std::int64_t now_ms) {
   std::lock_guard lock(pass_mutex_);
-  bool timed_work = false;
+  std::int64_t next_ms = now_ms + idle_wait_ms;
   for (const auto &queue : engine_.queues_snapshot()) {
     queue->advance_timers(now_ms);
     const bool ttl_waiting = queue->expire_ready(now_ms);
-    timed_work |= queue->delayed() != 0 || ttl_waiting;
+    if (queue->delayed() != 0 || ttl_waiting) next_ms = std::min(next_ms, now_ms + tick_ms);
   }
-  engine_.for_each_consumer([&](Consumer &consumer) {
-    consumer.expire_leases(now_ms);
-    timed_work |= consumer.in_flight() != 0;
-  });
-  idle_.store(!timed_work, std::memory_order_relaxed);
+  engine_.for_each_consumer(
+      [&](Consumer &consumer) { next_ms = std::min(next_ms, consumer.expire_leases(now_ms)); });
+  return std::max(next_ms, now_ms + 1);
 }
 
 void Scheduler::loop() {
-  while (!stopping_.load(std::memory_order_acquire)) {
-    run_pass(engine_.now_ms());
-    // Ticking while there is timed work; otherwise sleep until poked (or a while, as a backstop).
-    // poke() tests idle_ before notifying: a poke between our pass and our wait is caught by the
-    // epoch taken in prepare_wait below.
-    const bool idle = idle_.load(std::memory_order_relaxed);
-    const auto deadline = sync::deadline_after_ms(idle ? idle_wait_ms : tick_ms);
+  while (!stopping_.load(std::memory_order_seq_cst)) {
+    poked_.store(false, std::memory_order_seq_cst);
+    const std::int64_t now_ms = engine_.now_ms();
+    const std::int64_t next_ms = run_pass(now_ms);
+    next_pass_ms_.store(next_ms, std::memory_order_seq_cst);
+    // Dekker with poke_if_before: it publishes poked_ then looks for waiters; we register as a
+    // waiter then look at poked_ — one of us sees the other, so no poke is lost.
     const std::uint32_t epoch = wake_.prepare_wait();
-    if (stopping_.load(std::memory_order_acquire)) {
+    if (stopping_.load(std::memory_order_seq_cst) || poked_.load(std::memory_order_seq_cst)) {
       wake_.cancel_wait();
-      break;
+      continue;
     }
-    wake_.wait(epoch, deadline);
+    // On the manual clock engine time does not pass while we sleep: only pokes and tests move it.
+    const std::int64_t sleep_ms =
+        engine_.clock().manual() ? idle_wait_ms : std::min(next_ms - now_ms, idle_wait_ms);
+    wake_.wait(epoch, sync::deadline_after_ms(sleep_ms));
   }
 }
 

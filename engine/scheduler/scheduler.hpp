@@ -20,10 +20,10 @@ class Engine;
 
 class Scheduler {
  public:
-  /// How often the scheduler looks at timers and leases while there are any: the resolution of
-  /// delays, backoff and leases on the system clock.
+  /// Resolution of delays and retry backoff while any are pending (the wheel is advanced this
+  /// often), and of TTL expiry at the head of consumer-less queues.
   static constexpr std::int64_t tick_ms = 2;
-  /// The longest it sleeps when there is nothing timed (it is poked when work appears).
+  /// The longest it sleeps with nothing timed ahead (a backstop; work that appears pokes it).
   static constexpr std::int64_t idle_wait_ms = 1000;
 
   explicit Scheduler(Engine &engine) : engine_(engine) {}
@@ -33,11 +33,18 @@ class Scheduler {
 
   void start();
   void stop() noexcept;
-  /// Runs one pass at `now_ms` on the calling thread (tests; the thread's own loop).
-  void run_pass(std::int64_t now_ms);
-  /// Wakes the thread if it is idle; cheap (one load) when it is already ticking.
-  void poke() noexcept {
-    if (idle_.load(std::memory_order_relaxed)) wake_.notify_all();
+  /// Runs one pass at `now_ms` on the calling thread (tests; the thread's own loop). Returns when
+  /// the next pass is due (engine clock ms): the earliest lease deadline, or now + tick_ms while
+  /// delayed messages or TTL sweeps are pending, or now + idle_wait_ms.
+  std::int64_t run_pass(std::int64_t now_ms);
+
+  /// Something timed is due at `due_ms`: wakes the thread if it plans to sleep past that. One
+  /// relaxed load when it will be awake in time anyway — the common case, since lease deadlines
+  /// of new deliveries only grow.
+  void poke_if_before(std::int64_t due_ms) noexcept {
+    if (due_ms >= next_pass_ms_.load(std::memory_order_relaxed)) return;
+    if (!poked_.load(std::memory_order_relaxed)) poked_.store(true, std::memory_order_seq_cst);
+    wake_.notify_all();
   }
 
  private:
@@ -48,7 +55,10 @@ class Scheduler {
   std::mutex pass_mutex_;
   sync::EventCount wake_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> idle_{false};
+  /// When the thread will next run a pass (engine clock ms); pokes for later work are not needed.
+  std::atomic<std::int64_t> next_pass_ms_{0};
+  /// Set by poke_if_before, cleared by the loop: a poke between a pass and the sleep is not lost.
+  std::atomic<bool> poked_{false};
 };
 
 }  // namespace corq::core

@@ -50,10 +50,21 @@ class EventCount {
   /// Returns false if the deadline had passed. Unregisters the waiter.
   bool wait(std::uint32_t epoch, Clock::time_point deadline) noexcept;
 
-  /// Wakes every waiter. Call after making the awaited condition true.
+  /// Wakes every waiter. Call after making the awaited condition true (any store will do: the
+  /// epoch's read-modify-write orders it before the look at the waiters).
   void notify_all() noexcept {
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_seq_cst) != 0) wake_all();
+  }
+
+  /// Like notify_all, but costs only a load when nobody waits — for conditions that are changed
+  /// by seq_cst read-modify-writes and read by seq_cst loads (the queue's counters): then the
+  /// waiter's registration and the condition change are totally ordered (Dekker), and either the
+  /// notifier sees the waiter or the waiter sees the condition.
+  void notify_if_waiting() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    wake_all();
   }
 
   /// Waits until `condition()` is true or `deadline` passes; returns the last value of condition().

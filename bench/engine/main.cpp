@@ -31,36 +31,6 @@
 
 namespace corq::bench {
 
-namespace {
-
-/// The CPUs this process may run on, read once before any thread pins itself.
-const std::vector<int> &allowed_cpus() {
-  static const std::vector<int> cpus = [] {
-    std::vector<int> list;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-        if (CPU_ISSET(cpu, &set)) list.push_back(cpu);
-      }
-    }
-    return list;
-  }();
-  return cpus;
-}
-
-}  // namespace
-
-// Declared by the ring harness, defined per binary (the ring binary defines it in rings/main.cpp).
-bool pin_current_thread(unsigned logical) {
-  const std::vector<int> &cpus = allowed_cpus();
-  if (cpus.empty()) return false;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpus[logical % cpus.size()], &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
-}
-
 namespace engine {
 
 EngineScale engine_full_scale() {

@@ -51,6 +51,9 @@ void register_spsc_throughput(const SuiteScale &scale);
 void register_ping_pong_latency(const SuiteScale &scale);
 void register_mpmc_throughput(const SuiteScale &scale);
 
+/// The CPUs this process may run on, read once (call it before any thread pins itself).
+const std::vector<int> &allowed_cpus();
+
 /// Pins the calling thread to the `logical`-th CPU this process may run on (wrapping around).
 /// Returns false, leaving the thread unpinned, if the process may not change its affinity (some
 /// containers) — the benchmark still runs, and reports `pinned = 0`.

@@ -40,7 +40,8 @@ class VfsFile {
   virtual int flush() = 0;
   /// Reads up to `bytes` at `offset`; returns the count read (0 at end of file) or -errno.
   virtual long read(std::uint64_t offset, void *buffer, std::size_t bytes) = 0;
-  /// Reserves space up to `bytes` (fallocate, keeping the size) so later writes cannot hit ENOSPC.
+  /// Reserves space up to `bytes` (fallocate mode 0: the file grows to `bytes`, zero-filled) so
+  /// later writes within it cannot hit ENOSPC. The log relies on segments being that long.
   virtual int allocate(std::uint64_t bytes) = 0;
   /// Current size in bytes (>= 0) or -errno.
   virtual long long size() = 0;

@@ -51,8 +51,8 @@ class VfsFile {
 
 /// How to open a file.
 struct OpenFlags {
-  bool create = false;     // create if missing
-  bool direct = false;     // O_DIRECT; the Vfs may refuse with -EINVAL (filesystem without it)
+  bool create = false;  // create if missing
+  bool direct = false;  // O_DIRECT; the Vfs may refuse with -EINVAL (filesystem without it)
   bool read_only = false;
 };
 

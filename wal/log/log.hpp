@@ -60,9 +60,9 @@ struct LogOptions {
 
 struct SegmentInfo {
   std::uint64_t id;
-  Lsn first_lsn;       // first record in it (0 if none yet)
-  Lsn last_lsn;        // last record in it (0 if none yet)
-  std::uint64_t bytes; // bytes of frames written
+  Lsn first_lsn;        // first record in it (0 if none yet)
+  Lsn last_lsn;         // last record in it (0 if none yet)
+  std::uint64_t bytes;  // bytes of frames written
 };
 
 class Log {

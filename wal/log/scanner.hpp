@@ -54,7 +54,7 @@ bool parse_segment_file_name(const std::string &name, std::uint64_t &segment_id)
 /// A frame as the scanner met it (for `corqctl dump`).
 struct FrameInfo {
   std::uint64_t segment_id;
-  std::uint64_t offset;      // of the frame header in the segment file
+  std::uint64_t offset;  // of the frame header in the segment file
   std::uint32_t frame_bytes;
   std::uint32_t record_count;
   Lsn first_lsn;

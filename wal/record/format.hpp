@@ -48,7 +48,7 @@ struct FrameHeader {
   std::uint32_t frame_bytes;   // header + records, without the padding
   std::uint32_t record_count;  // >= 1
   std::uint64_t segment_id;
-  Lsn first_lsn;               // LSN of the first record; the others follow consecutively
+  Lsn first_lsn;  // LSN of the first record; the others follow consecutively
 };
 static_assert(sizeof(FrameHeader) == 32);
 

@@ -162,8 +162,9 @@ typedef struct corq_message {
   const char *dedup_id;
 } corq_message;
 
-#define CORQ_PUBLISH_NOWAIT 1u /* don't wait for durability (durable queues; no effect otherwise) \
-                                */
+#define CORQ_PUBLISH_NOWAIT                                             \
+  1u /* don't wait for durability (durable queues; no effect otherwise) \
+      */
 
 /* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):
  * it lets later versions add fields without breaking callers compiled against this header. */

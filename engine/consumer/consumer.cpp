@@ -157,9 +157,16 @@ int Consumer::ack(std::uint64_t tag) {
 
 int Consumer::ack_upto(std::uint64_t tag) {
   std::uint64_t acked = 0;
-  for (std::uint32_t i = 0; i < prefetch_; ++i) {
+  // Occupied slots cluster at low numbers (the free stack hands out the most recently freed, and
+  // starts with slot 0): stop once every occupied slot has been seen, so a large prefetch with few
+  // deliveries outstanding costs a few slots, not the whole window.
+  const std::uint64_t occupied = outstanding_.load(std::memory_order_relaxed);
+  std::uint64_t seen = 0;
+  for (std::uint32_t i = 0; i < prefetch_ && seen < occupied; ++i) {
     Slot &slot = slots_[i];
-    if (slot.tag == 0 || slot.tag > tag) continue;
+    if (slot.tag == 0) continue;
+    ++seen;
+    if (slot.tag > tag) continue;
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if ((state & state_mask) != slot_in_flight) continue;  // expired meanwhile
     if (Message *m = settle(slot.tag, "ack_upto"); m != nullptr) {

@@ -1,0 +1,712 @@
+"""corq.py — Python binding of corq's C API (ctypes, standard library only).
+
+    import corq
+
+    with corq.Engine() as engine:                      # dir=None: an in-memory engine
+        engine.declare("jobs", max_attempts=5, lease_ms=10000)
+        engine.publish("jobs", b"resize 42.png", headers={"user": b"ada"})
+        with engine.consumer("jobs", prefetch=64) as consumer:
+            delivery = consumer.consume(timeout_ms=1000)   # a Delivery, or None on timeout
+            if delivery is not None:
+                delivery.ack()
+
+Finding the library: the path in the CORQ_LIBRARY environment variable (e.g.
+build/release/engine/libcorq.so), else the loader's search path ("libcorq.so.0", then
+ctypes.util.find_library("corq")).
+
+Mapping of the C API (engine/include/corq/corq.h is the manual; this file only adapts it):
+  - Every failing call raises corq.Error with .code (a CORQ_E* value, also module constants
+    corq.EINVAL, corq.ENOENT, ...) and .detail (corq_last_error(), read in the calling thread right
+    after the failing call). Timeouts of consume are not errors: they return None / [].
+  - Options are keyword arguments, passed to corq_config_set as text: True/False become
+    "true"/"false", everything else str(value) (so max_length=1000 and max_bytes="64MiB" both work).
+  - Headers are a dict of str -> bytes. Keys are C strings (NUL-terminated) in the C API, so they are
+    text here: decoded as UTF-8 (undecodable bytes survive as surrogate escapes). When publishing,
+    keys may be str or bytes and values bytes-like or str (encoded as UTF-8).
+  - Delivery.data and Delivery.headers are copies: the C API's zero-copy views die when the delivery
+    is settled, so the binding copies them at consume time and the Delivery stays readable after.
+  - Handles are freed deterministically: close() or leaving the `with` block frees them; __del__ is
+    only a safety net. A closed handle raises corq.Error(ECLOSED) without calling into C (the C
+    handle is gone). Closing the Engine wakes consumers blocked in other threads (ECLOSED, which
+    ends iteration); their Consumer objects must still be closed by their own threads.
+  - Threads: as in C — an Engine may be shared by threads (but close() must not race other calls);
+    a Producer or Consumer is used by one thread at a time, except Consumer.wakeup() (any thread).
+    ctypes releases the GIL during every C call, so a blocked consume does not stall other threads.
+"""
+
+import ctypes
+import ctypes.util
+import math
+import os
+import time
+
+__all__ = ["Engine", "Producer", "Consumer", "Delivery", "Error", "version", "library_path"]
+
+# ---- Error codes: the values of corq.h (they are ABI and never change meaning) -----------------
+OK = 0
+EINVAL = -1
+ENOMEM = -2
+EIO = -3
+ENOSPC = -4
+ENOENT = -5
+EEXIST = -6
+EFULL = -7
+ETIMEDOUT = -8
+ESTATE = -9
+ECLOSED = -10
+EBUSY = -11
+ECORRUPT = -12
+EFAILED = -13
+ETOOBIG = -14
+EUNSUPPORTED = -15
+
+PUBLISH_NOWAIT = 1  # CORQ_PUBLISH_NOWAIT
+PUBLISH_TIMEOUT_MS_DEFAULT = 30000  # corq_publish_options.timeout_ms default (overflow=block)
+
+# Longest single wait inside a consume: a blocking consume is cut into slices this long so that
+# Ctrl-C (KeyboardInterrupt) is seen between them; a C call cannot be interrupted from Python.
+_WAIT_SLICE_MS = 200
+# Iteration with a full window (deliveries taken but not settled) polls this often, not in a spin.
+_WINDOW_FULL_SLEEP_S = 0.01
+
+
+# ---- Loading the library -------------------------------------------------------------------------
+
+
+def _load_library():
+    """The CORQ_LIBRARY path if set (no fallback: a wrong path is an error), else the loader's."""
+    path = os.environ.get("CORQ_LIBRARY")
+    if path:
+        return ctypes.CDLL(path), path
+    errors = []
+    for name in ("libcorq.so.0", ctypes.util.find_library("corq")):
+        if not name:
+            continue
+        try:
+            return ctypes.CDLL(name), name
+        except OSError as error:
+            errors.append(str(error))
+    raise ImportError(
+        "corq: cannot load libcorq (set CORQ_LIBRARY to the path of libcorq.so): " + "; ".join(errors)
+    )
+
+
+_lib, library_path = _load_library()
+
+_size_t = ctypes.c_size_t
+_u32, _u64, _i32, _i64 = ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int32, ctypes.c_int64
+_void_p = ctypes.c_void_p
+
+
+class _Header(ctypes.Structure):
+    """corq_header to publish: c_char_p fields point into (and keep alive) Python bytes."""
+
+    _fields_ = [("key", ctypes.c_char_p), ("value", ctypes.c_char_p), ("value_len", _size_t)]
+
+
+class _DeliveredHeader(ctypes.Structure):
+    """corq_header of a delivery: the same layout, but value is a plain address (reading a
+    c_char_p field would stop at the first NUL byte of a binary value)."""
+
+    _fields_ = [("key", ctypes.c_char_p), ("value", _void_p), ("value_len", _size_t)]
+
+
+class _Message(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_char_p),
+        ("len", _size_t),
+        ("headers", ctypes.POINTER(_Header)),
+        ("header_count", _size_t),
+        ("dedup_id", ctypes.c_char_p),
+    ]
+
+
+class _PublishOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", _u32),
+        ("flags", _u32),
+        ("timeout_ms", _i32),
+        ("delay_ms", _i64),
+        ("ttl_ms", _i64),
+    ]
+
+
+class _DeliveryC(ctypes.Structure):
+    _fields_ = [
+        ("tag", _u64),
+        ("message_id", _u64),
+        ("data", _void_p),
+        ("len", _size_t),
+        ("headers", ctypes.POINTER(_DeliveredHeader)),
+        ("header_count", _size_t),
+        ("delivery_count", _u32),
+        ("published_at_ms", _i64),
+    ]
+
+
+_STATS_FIELDS = (
+    "ready in_flight delayed consumers bytes_ready published delivered acked nacked released "
+    "redelivered dead_lettered expired dropped deduplicated"
+).split()
+
+
+class _QueueStats(ctypes.Structure):
+    _fields_ = [("struct_size", _u32)] + [(name, _u64) for name in _STATS_FIELDS] + [
+        ("oldest_ready_age_ms", _i64)
+    ]
+
+
+def _declare(name, restype, *argtypes):
+    function = getattr(_lib, name)
+    function.restype = restype
+    function.argtypes = list(argtypes)
+
+
+_int, _char_p = ctypes.c_int, ctypes.c_char_p
+_declare("corq_version", _u32)
+_declare("corq_version_string", _char_p)
+_declare("corq_strerror", _char_p, _int)
+_declare("corq_last_error", _char_p)
+_declare("corq_config_new", _void_p)
+_declare("corq_config_set", _int, _void_p, _char_p, _char_p)
+_declare("corq_config_free", None, _void_p)
+_declare("corq_open", _int, _char_p, _void_p, ctypes.POINTER(_void_p))
+_declare("corq_close", _int, _void_p)
+_declare("corq_sync", _int, _void_p, _i32)
+_declare("corq_queue_declare", _int, _void_p, _char_p, _void_p)
+_declare("corq_queue_delete", _int, _void_p, _char_p)
+_declare("corq_queue_purge", _int, _void_p, _char_p, ctypes.POINTER(_u64))
+_declare(
+    "corq_publish",
+    _int,
+    _void_p,
+    _char_p,
+    ctypes.POINTER(_Message),
+    ctypes.POINTER(_PublishOptions),
+    ctypes.POINTER(_u64),
+)
+_declare("corq_producer_open", _int, _void_p, _char_p, ctypes.POINTER(_void_p))
+_declare(
+    "corq_producer_send",
+    _int,
+    _void_p,
+    ctypes.POINTER(_Message),
+    _size_t,
+    ctypes.POINTER(_PublishOptions),
+    ctypes.POINTER(_u64),
+)
+_declare("corq_producer_flush", _int, _void_p, _i32)
+_declare("corq_producer_close", None, _void_p)
+_declare("corq_consumer_open", _int, _void_p, _char_p, _u32, ctypes.POINTER(_void_p))
+_declare("corq_consume", _int, _void_p, ctypes.POINTER(_DeliveryC), _size_t, _i32)
+_declare("corq_ack", _int, _void_p, _u64)
+_declare("corq_nack", _int, _void_p, _u64, _i64)
+_declare("corq_release", _int, _void_p, _u64)
+_declare("corq_reject", _int, _void_p, _u64, _char_p)
+_declare("corq_extend", _int, _void_p, _u64, _i64)
+_declare("corq_consumer_wakeup", _int, _void_p)
+_declare("corq_consumer_close", _int, _void_p)
+_declare("corq_queue_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_QueueStats))
+_declare("corq_stats_json", _int, _void_p, ctypes.POINTER(_void_p))
+_declare("corq_redrive", _int, _void_p, _char_p, _char_p, _u64, ctypes.POINTER(_u64))
+_declare("corq_free", None, _void_p)
+
+if _lib.corq_version() // 10000 != 0:
+    raise ImportError(
+        "corq: %s is version %s; this binding is for major version 0"
+        % (library_path, _lib.corq_version_string().decode())
+    )
+
+
+def version():
+    """The linked library's version string, e.g. "0.1.0"."""
+    return _lib.corq_version_string().decode()
+
+
+# ---- Errors ----------------------------------------------------------------------------------------
+
+
+class Error(Exception):
+    """A failed corq call. .code is the CORQ_E* value (corq.ENOENT, ...), .name its name
+    ("CORQ_ENOENT"), .detail the detail message (corq_last_error)."""
+
+    def __init__(self, code, detail):
+        self.code = code
+        self.detail = detail
+        self.description = _lib.corq_strerror(code).decode()  # "CORQ_ENOENT: no such queue ..."
+        self.name = self.description.split(":", 1)[0]
+        super().__init__("%s: %s" % (self.description, detail) if detail else self.description)
+
+
+def _check(rc):
+    """Raises Error for a negative code. Must run right after the C call, in the same thread:
+    corq_last_error is thread-local and overwritten by the thread's next failing call."""
+    if rc < 0:
+        raise Error(rc, _lib.corq_last_error().decode("utf-8", "replace"))
+    return rc
+
+
+def _closed(what):
+    return Error(ECLOSED, "%s is closed" % what)
+
+
+# ---- Conversions -----------------------------------------------------------------------------------
+
+
+def _name(queue):
+    """A queue name as C text (corq checks the characters; a NUL would cut it short)."""
+    if isinstance(queue, str):
+        queue = queue.encode()
+    if not isinstance(queue, bytes):
+        raise TypeError("queue name must be str or bytes, not %s" % type(queue).__name__)
+    if b"\0" in queue:
+        raise Error(EINVAL, "queue name contains a NUL byte")
+    return queue
+
+
+def _text(value, what):
+    """A C string argument (header key, dedup id, reject reason)."""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogateescape")
+    if not isinstance(value, bytes):
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
+    if b"\0" in value:
+        raise Error(EINVAL, "%s contains a NUL byte" % what)
+    return value
+
+
+def _payload(data, what="data"):
+    if isinstance(data, str):
+        if what == "data":
+            raise TypeError("data must be bytes-like, not str (encode it)")
+        return data.encode()
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if not isinstance(data, bytes):
+        raise TypeError("%s must be bytes-like, not %s" % (what, type(data).__name__))
+    return data
+
+
+def _option_text(value):
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    return str(value).encode()
+
+
+class _Config:
+    """A corq_config filled from keyword options; freed on exit."""
+
+    def __init__(self, options):
+        self.handle = _lib.corq_config_new()
+        if not self.handle:
+            raise Error(ENOMEM, "corq_config_new")
+        try:
+            for key, value in options.items():
+                _check(_lib.corq_config_set(self.handle, key.encode(), _option_text(value)))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self.handle:
+            _lib.corq_config_free(self.handle)
+            self.handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _headers_array(headers):
+    """A ctypes array of corq_header for a dict (None/empty: NULL, 0). ctypes keeps the key and
+    value bytes alive as long as the array."""
+    if not headers:
+        return None, 0
+    array = (_Header * len(headers))()
+    for slot, (key, value) in zip(array, headers.items()):
+        value = _payload(value, "header value")
+        slot.key = _text(key, "header key")
+        slot.value = value
+        slot.value_len = len(value)
+    return array, len(headers)
+
+
+def _fill_message(message, data, headers=None, dedup_id=None):
+    """Fills a _Message; returns what must stay alive until the C call returns."""
+    data = _payload(data)
+    array, count = _headers_array(headers)
+    message.data = data
+    message.len = len(data)
+    message.headers = array
+    message.header_count = count
+    message.dedup_id = None if dedup_id is None else _text(dedup_id, "dedup_id")
+    return (data, array)
+
+
+def _publish_options(delay_ms, ttl_ms, nowait, timeout_ms):
+    return _PublishOptions(
+        ctypes.sizeof(_PublishOptions),
+        PUBLISH_NOWAIT if nowait else 0,
+        PUBLISH_TIMEOUT_MS_DEFAULT if timeout_ms is None else timeout_ms,
+        delay_ms,
+        ttl_ms,
+    )
+
+
+def _copy_headers(raw):
+    headers = {}
+    for i in range(raw.header_count):
+        h = raw.headers[i]
+        key = h.key.decode("utf-8", "surrogateescape")
+        headers[key] = ctypes.string_at(h.value, h.value_len) if h.value_len else b""
+    return headers
+
+
+# ---- Engine ----------------------------------------------------------------------------------------
+
+
+class Engine:
+    """The queues. Engine() is in memory; Engine(dir="/var/lib/app/queue") stores durable queues
+    in a directory (this build may answer EUNSUPPORTED). Keyword options are engine options
+    (max_message_bytes="4MiB", sync="none", clock="manual", ...). Thread-safe, except close()."""
+
+    def __init__(self, dir=None, **options):
+        self._handle = None
+        path = None if dir is None else os.fsencode(dir)
+        with _Config(options) as config:
+            handle = _void_p()
+            _check(_lib.corq_open(path, config.handle, ctypes.byref(handle)))
+        self._handle = handle
+
+    def _h(self):
+        if self._handle is None:
+            raise _closed("engine")
+        return self._handle
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def close(self):
+        """Closes the engine (idempotent): wakes blocked consumers and publishers with ECLOSED.
+        Open Producer/Consumer objects keep working only for close()."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _check(_lib.corq_close(handle))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            _lib.corq_close(self._handle)
+            self._handle = None
+
+    # -- queues
+
+    def declare(self, queue, **options):
+        """Declares a queue (idempotent with the same options; EEXIST with different ones)."""
+        with _Config(options) as config:
+            _check(_lib.corq_queue_declare(self._h(), _name(queue), config.handle))
+
+    def delete(self, queue):
+        """Deletes a queue and its messages."""
+        _check(_lib.corq_queue_delete(self._h(), _name(queue)))
+
+    def purge(self, queue):
+        """Removes every ready message; returns how many."""
+        purged = _u64()
+        _check(_lib.corq_queue_purge(self._h(), _name(queue), ctypes.byref(purged)))
+        return purged.value
+
+    # -- publishing
+
+    def publish(
+        self,
+        queue,
+        data,
+        headers=None,
+        dedup_id=None,
+        delay_ms=0,
+        ttl_ms=0,
+        nowait=False,
+        timeout_ms=None,
+    ):
+        """Publishes one message; returns its id (a deduplicated publish: the original's id).
+        timeout_ms: the longest wait for space with overflow=block (None: 30000, -1: no limit)."""
+        message = _Message()
+        keep = _fill_message(message, data, headers, dedup_id)
+        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms)
+        message_id = _u64()
+        rc = _lib.corq_publish(
+            self._h(), _name(queue), ctypes.byref(message), ctypes.byref(options),
+            ctypes.byref(message_id),
+        )
+        del keep
+        _check(rc)
+        return message_id.value
+
+    def sync(self, timeout_ms=-1):
+        """Waits until everything logged so far is durable (at once on an in-memory engine)."""
+        _check(_lib.corq_sync(self._h(), timeout_ms))
+
+    def producer(self, queue):
+        """A Producer for batches to one queue (a context manager)."""
+        return Producer(self, queue)
+
+    def consumer(self, queue, prefetch=64):
+        """A Consumer of one queue with a window of `prefetch` unsettled deliveries."""
+        return Consumer(self, queue, prefetch)
+
+    # -- observability and dead letters
+
+    def stats(self, queue):
+        """One queue's counters as a dict (the fields of corq_queue_stats)."""
+        stats = _QueueStats()
+        stats.struct_size = ctypes.sizeof(_QueueStats)
+        _check(_lib.corq_queue_stats_get(self._h(), _name(queue), ctypes.byref(stats)))
+        result = {name: getattr(stats, name) for name in _STATS_FIELDS}
+        result["oldest_ready_age_ms"] = stats.oldest_ready_age_ms
+        return result
+
+    def stats_json(self):
+        """Every queue's stats and options as JSON text (json.loads it)."""
+        text = _void_p()
+        _check(_lib.corq_stats_json(self._h(), ctypes.byref(text)))
+        try:
+            return ctypes.string_at(text).decode()
+        finally:
+            _lib.corq_free(text)
+
+    def redrive(self, from_queue, to_queue=None, max_messages=0):
+        """Moves up to max_messages (0: all) dead letters back to their origin queue (or to_queue);
+        returns how many moved."""
+        moved = _u64()
+        target = None if to_queue is None else _name(to_queue)
+        _check(
+            _lib.corq_redrive(
+                self._h(), _name(from_queue), target, max_messages, ctypes.byref(moved)
+            )
+        )
+        return moved.value
+
+
+# ---- Producer --------------------------------------------------------------------------------------
+
+
+class Producer:
+    """Publishes batches to one queue; a batch is accepted whole or not at all. One thread at a
+    time. Use as a context manager (or call close())."""
+
+    def __init__(self, engine, queue):
+        self._engine = engine  # keeps the Engine object (and its __del__) behind this handle
+        self._handle = None
+        self.queue = queue
+        handle = _void_p()
+        _check(_lib.corq_producer_open(engine._h(), _name(queue), ctypes.byref(handle)))
+        self._handle = handle
+
+    def _h(self):
+        if self._handle is None:
+            raise _closed("producer")
+        return self._handle
+
+    def send(self, messages, delay_ms=0, ttl_ms=0, nowait=False, timeout_ms=None):
+        """Sends a batch: a list whose items are bytes or (bytes, headers). Returns the list of
+        their message ids (consecutive)."""
+        items = list(messages)
+        array = (_Message * max(len(items), 1))()
+        keep = []
+        for slot, item in zip(array, items):
+            if isinstance(item, tuple):
+                data, headers = item
+            else:
+                data, headers = item, None
+            keep.append(_fill_message(slot, data, headers))
+        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms)
+        first = _u64()
+        rc = _lib.corq_producer_send(
+            self._h(), array, len(items), ctypes.byref(options), ctypes.byref(first)
+        )
+        del keep
+        _check(rc)
+        return list(range(first.value, first.value + len(items))) if items else []
+
+    def flush(self, timeout_ms=-1):
+        """Waits until everything this producer sent is durable."""
+        _check(_lib.corq_producer_flush(self._h(), timeout_ms))
+
+    def close(self):
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _lib.corq_producer_close(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+
+# ---- Consumer and deliveries ---------------------------------------------------------------------
+
+
+class Delivery:
+    """One delivery: copies of the message (data, headers) and the way to settle it. Settle it
+    exactly once (ack, nack, release or reject); settling again raises Error(ESTATE)."""
+
+    __slots__ = (
+        "_consumer", "tag", "message_id", "data", "headers", "delivery_count", "published_at_ms"
+    )
+
+    def __init__(self, consumer, raw):
+        self._consumer = consumer
+        self.tag = raw.tag
+        self.message_id = raw.message_id
+        self.data = ctypes.string_at(raw.data, raw.len) if raw.len else b""
+        self.headers = _copy_headers(raw)
+        self.delivery_count = raw.delivery_count
+        self.published_at_ms = raw.published_at_ms
+
+    def ack(self):
+        """Done: the message leaves the queue."""
+        _check(_lib.corq_ack(self._consumer._h(), self.tag))
+
+    def nack(self, delay_ms=-1):
+        """A failed attempt: retried after delay_ms (-1: the queue's backoff), or dead-lettered
+        (x-death-reason max_attempts) once the attempts reach max_attempts."""
+        _check(_lib.corq_nack(self._consumer._h(), self.tag, delay_ms))
+
+    def release(self):
+        """Hands the message back unprocessed (not a failed attempt): ready again at once."""
+        _check(_lib.corq_release(self._consumer._h(), self.tag))
+
+    def reject(self, reason=None):
+        """Poison: dead-lettered at once (x-death-reason rejected; reason as x-death-detail)."""
+        text = None if reason is None else _text(reason, "reason")
+        _check(_lib.corq_reject(self._consumer._h(), self.tag, text))
+
+    def extend(self, lease_ms):
+        """Sets this delivery's lease to expire lease_ms from now."""
+        _check(_lib.corq_extend(self._consumer._h(), self.tag, lease_ms))
+
+    def __repr__(self):
+        return "<corq.Delivery tag=%d message_id=%d len=%d delivery_count=%d>" % (
+            self.tag, self.message_id, len(self.data), self.delivery_count
+        )
+
+
+class Consumer:
+    """Takes deliveries from one queue through a window of `prefetch` unsettled deliveries.
+    One thread at a time, except wakeup(). Closing releases what is still unsettled.
+
+        with engine.consumer("jobs", 16) as consumer:
+            for delivery in consumer:        # until wakeup() or the engine closes
+                handle(delivery.data)
+                delivery.ack()
+    """
+
+    def __init__(self, engine, queue, prefetch=64):
+        self._engine = engine
+        self._handle = None
+        self.queue = queue
+        self.prefetch = prefetch
+        if not 1 <= prefetch <= 65536:  # the C check, before ctypes truncates to uint32
+            raise Error(EINVAL, "prefetch must be in [1, 65536], got %d" % prefetch)
+        handle = _void_p()
+        _check(_lib.corq_consumer_open(engine._h(), _name(queue), prefetch, ctypes.byref(handle)))
+        self._handle = handle
+        self._buffer = (_DeliveryC * prefetch)()
+
+    def _h(self):
+        if self._handle is None:
+            raise _closed("consumer")
+        return self._handle
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def _consume(self, max_count, timeout_ms):
+        """corq_consume into the buffer in waits of at most _WAIT_SLICE_MS; returns the count
+        (0: timed out, or the window is full — corq_consume then returns 0 at once)."""
+        if timeout_ms < -1:
+            raise Error(EINVAL, "timeout_ms must be -1 or >= 0, got %d" % timeout_ms)
+        max_count = min(max_count, self.prefetch)
+        deadline = None if timeout_ms == -1 else time.monotonic() + timeout_ms / 1000.0
+        while True:
+            wait_ms = _WAIT_SLICE_MS
+            if deadline is not None:
+                left_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+                wait_ms = max(0, min(left_ms, _WAIT_SLICE_MS))
+            started = time.monotonic()
+            n = _check(_lib.corq_consume(self._h(), self._buffer, max_count, wait_ms))
+            if n > 0 or wait_ms == 0:
+                return n
+            # A wait that ends without a delivery ends at its deadline; one that ends well before
+            # it found the window full.
+            if (time.monotonic() - started) * 1000.0 < wait_ms / 2:
+                return 0
+            if deadline is not None and time.monotonic() >= deadline:
+                return 0
+
+    def consume(self, timeout_ms=-1):
+        """The next Delivery, waiting up to timeout_ms (0 polls, -1 no limit); None on timeout or
+        when the window is full. Error(ECLOSED) after wakeup() or engine close."""
+        if self._consume(1, timeout_ms) == 0:
+            return None
+        return Delivery(self, self._buffer[0])
+
+    def consume_many(self, max_count, timeout_ms=-1):
+        """Up to max_count deliveries (as many as are ready, bounded by the free window), waiting up
+        to timeout_ms for the first; [] on timeout."""
+        if max_count <= 0:
+            raise Error(EINVAL, "max_count must be > 0, got %d" % max_count)
+        n = self._consume(max_count, timeout_ms)
+        return [Delivery(self, self._buffer[i]) for i in range(n)]
+
+    def __iter__(self):
+        """Yields deliveries until wakeup() or the engine closes (ECLOSED ends the iteration;
+        other errors, such as ENOENT for a deleted queue, are raised). A full window waits for
+        the holder to settle, so settle what you take."""
+        while True:
+            try:
+                delivery = self.consume(-1)
+            except Error as error:
+                if error.code == ECLOSED:
+                    return
+                raise
+            if delivery is not None:
+                yield delivery
+            else:
+                time.sleep(_WINDOW_FULL_SLEEP_S)  # window full: wait for a lease to expire
+
+    def wakeup(self):
+        """Any thread: the current consume and every later one end with ECLOSED (iteration stops);
+        settling still works, for a graceful stop."""
+        _check(_lib.corq_consumer_wakeup(self._h()))
+
+    def close(self):
+        """Releases unsettled deliveries and frees the handle (idempotent)."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _check(_lib.corq_consumer_close(handle))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()

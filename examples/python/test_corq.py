@@ -1,0 +1,537 @@
+"""Tests of the Python binding (corq.py): good paths and bad input, standard library only.
+
+    CORQ_LIBRARY=build/release/engine/libcorq.so python3 -m unittest -v test_corq   # from here
+
+ctest runs them as python_binding (examples/CMakeLists.txt). Durable-engine tests run only when
+corq_open accepts a data directory in the library under test; otherwise they are skipped with the
+library's own reason.
+"""
+
+import gc
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import unittest
+
+import corq
+
+HEADER = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "engine", "include", "corq", "corq.h"
+)
+WAIT_MS = 5000  # the longest any test waits for something it expects to happen
+
+
+class EngineTestCase(unittest.TestCase):
+    """A fresh in-memory engine per test, closed after it."""
+
+    def setUp(self):
+        self.engine = corq.Engine()
+        self.addCleanup(self.engine.close)
+
+    def assertError(self, code, function, *args, **kwargs):
+        """function(*args) raises corq.Error with this code and a non-empty detail message."""
+        with self.assertRaises(corq.Error) as caught:
+            function(*args, **kwargs)
+        self.assertEqual(caught.exception.code, code, str(caught.exception))
+        self.assertTrue(caught.exception.detail, "empty detail message")
+        return caught.exception
+
+    def consumer(self, queue, prefetch=16):
+        consumer = self.engine.consumer(queue, prefetch)
+        self.addCleanup(consumer.close)
+        return consumer
+
+
+class ModuleTest(unittest.TestCase):
+    def test_error_constants_are_the_values_of_the_header(self):
+        if not os.path.exists(HEADER):
+            self.skipTest("corq.h not found at " + HEADER)
+        with open(HEADER) as header:
+            defined = dict(re.findall(r"#define CORQ_(OK|E[A-Z]+)\s+\(?(-?\d+)\)?", header.read()))
+        self.assertEqual(len(defined), 16)
+        for name, value in defined.items():
+            self.assertEqual(getattr(corq, name), int(value), name)
+            if name != "OK":
+                self.assertEqual(corq.Error(int(value), "").name, "CORQ_" + name)
+
+    def test_version_is_the_linked_library_version(self):
+        self.assertRegex(corq.version(), r"^0\.\d+\.\d+$")
+
+
+class GoodPathTest(EngineTestCase):
+    def test_publish_consume_ack_removes_the_message(self):
+        self.engine.declare("jobs")
+        message_id = self.engine.publish("jobs", b"resize 42.png")
+        consumer = self.consumer("jobs")
+        delivery = consumer.consume(WAIT_MS)
+        self.assertEqual(delivery.data, b"resize 42.png")
+        self.assertEqual(delivery.message_id, message_id)
+        self.assertEqual(delivery.delivery_count, 1)
+        self.assertGreater(delivery.tag, 0)
+        self.assertLess(abs(delivery.published_at_ms - time.time() * 1000), 60000)
+        delivery.ack()
+        self.assertIsNone(consumer.consume(0))
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["acked"], stats["ready"], stats["in_flight"]), (1, 0, 0))
+
+    def test_data_is_a_copy_that_outlives_the_settle(self):
+        self.engine.declare("jobs")
+        payload = bytes(range(256)) * 16  # NUL bytes included
+        self.engine.publish("jobs", bytearray(payload))
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        delivery.ack()
+        self.engine.purge("jobs")
+        self.assertEqual(delivery.data, payload)
+
+    def test_empty_payload_roundtrips(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"")
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        self.assertEqual((delivery.data, delivery.headers), (b"", {}))
+
+    def test_headers_roundtrip_as_str_keys_and_bytes_values(self):
+        self.engine.declare("jobs")
+        headers = {"user": b"ada", b"trace": "abc-1", "binary": b"\x00\xff", "empty": b""}
+        self.engine.publish("jobs", b"x", headers=headers)
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        self.assertEqual(
+            delivery.headers,
+            {"user": b"ada", "trace": b"abc-1", "binary": b"\x00\xff", "empty": b""},
+        )
+
+    def test_nack_retries_with_backoff_then_dead_letters_with_x_death_headers(self):
+        self.engine.declare("jobs", max_attempts=3, retry_delay_ms=1, retry_backoff=1.0)
+        message_id = self.engine.publish("jobs", b"flaky", headers={"k": b"v"})
+        consumer = self.consumer("jobs")
+        for attempt in range(1, 4):
+            delivery = consumer.consume(WAIT_MS)
+            self.assertIsNotNone(delivery, "attempt %d never came" % attempt)
+            self.assertEqual(delivery.delivery_count, attempt)
+            delivery.nack()
+        self.assertIsNone(consumer.consume(50))
+        dead = self.consumer("jobs.dlq").consume(WAIT_MS)
+        self.assertEqual((dead.data, dead.message_id), (b"flaky", message_id))
+        self.assertEqual(dead.headers["k"], b"v")
+        self.assertEqual(dead.headers["x-death-reason"], b"max_attempts")
+        self.assertEqual(dead.headers["x-death-queue"], b"jobs")
+        self.assertEqual(dead.headers["x-death-count"], b"1")
+        self.assertRegex(dead.headers["x-death-time-ms"].decode(), r"^\d+$")
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["nacked"], stats["dead_lettered"]), (3, 1))
+
+    def test_nack_with_delay_zero_requeues_at_once(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"a")
+        consumer = self.consumer("jobs")
+        consumer.consume(WAIT_MS).nack(delay_ms=0)
+        self.assertEqual(consumer.consume(0).delivery_count, 2)
+
+    def test_release_makes_it_ready_again_without_a_failed_attempt(self):
+        self.engine.declare("jobs", max_attempts=1)
+        self.engine.publish("jobs", b"a")
+        consumer = self.consumer("jobs")
+        consumer.consume(WAIT_MS).release()
+        again = consumer.consume(WAIT_MS)
+        self.assertEqual((again.data, again.delivery_count), (b"a", 2))
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["released"], stats["nacked"], stats["dead_lettered"]), (1, 0, 0))
+
+    def test_reject_dead_letters_at_once_with_the_reason(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"poison")
+        self.consumer("jobs").consume(WAIT_MS).reject("cannot parse")
+        dead = self.consumer("jobs.dlq").consume(WAIT_MS)
+        self.assertEqual(dead.headers["x-death-reason"], b"rejected")
+        self.assertEqual(dead.headers["x-death-detail"], b"cannot parse")
+
+    def test_redrive_moves_dead_letters_back_to_their_queue(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"a")
+        consumer = self.consumer("jobs")
+        consumer.consume(WAIT_MS).reject()
+        self.assertEqual(self.engine.redrive("jobs.dlq"), 1)
+        back = consumer.consume(WAIT_MS)
+        self.assertEqual((back.data, back.headers["x-death-reason"]), (b"a", b"rejected"))
+        self.assertEqual(self.engine.redrive("jobs.dlq"), 0)
+
+    def test_prefetch_window_bounds_unsettled_deliveries(self):
+        self.engine.declare("jobs")
+        for i in range(5):
+            self.engine.publish("jobs", b"%d" % i)
+        consumer = self.consumer("jobs", prefetch=2)
+        first = consumer.consume_many(10, 0)
+        self.assertEqual([d.data for d in first], [b"0", b"1"])
+        self.assertIsNone(consumer.consume(0))
+        started = time.monotonic()
+        self.assertIsNone(consumer.consume(-1))  # full window: returns at once, no wait
+        self.assertLess(time.monotonic() - started, 1.0)
+        first[0].ack()
+        self.assertEqual([d.data for d in consumer.consume_many(10, 0)], [b"2"])
+        self.assertEqual(self.engine.stats("jobs")["in_flight"], 2)
+
+    def test_consume_times_out_with_none_and_empty_list(self):
+        self.engine.declare("jobs")
+        consumer = self.consumer("jobs")
+        started = time.monotonic()
+        self.assertIsNone(consumer.consume(30))
+        self.assertEqual(consumer.consume_many(4, 30), [])
+        self.assertGreaterEqual(time.monotonic() - started, 0.055)
+
+    def test_consume_waits_for_a_delayed_publish(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"later", delay_ms=50)
+        self.assertEqual(self.engine.stats("jobs")["delayed"], 1)
+        consumer = self.consumer("jobs")
+        self.assertIsNone(consumer.consume(0))
+        self.assertEqual(consumer.consume(WAIT_MS).data, b"later")
+
+    def test_expired_message_is_dead_lettered_never_delivered(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"stale", ttl_ms=1)
+        time.sleep(0.02)
+        self.assertIsNone(self.consumer("jobs").consume(0))
+        dead = self.consumer("jobs.dlq").consume(WAIT_MS)
+        self.assertEqual(dead.headers["x-death-reason"], b"expired")
+
+    def test_extend_keeps_the_lease(self):
+        self.engine.declare("jobs", lease_ms=100)
+        self.engine.publish("jobs", b"slow")
+        consumer = self.consumer("jobs")
+        delivery = consumer.consume(WAIT_MS)
+        delivery.extend(WAIT_MS)
+        time.sleep(0.3)
+        self.assertIsNone(consumer.consume(0))
+        delivery.ack()
+
+    def test_dedup_id_returns_the_first_publish_id(self):
+        self.engine.declare("orders", dedup_window_ms=60000)
+        first = self.engine.publish("orders", b"a", dedup_id="order-7")
+        self.assertEqual(self.engine.publish("orders", b"b", dedup_id=b"order-7"), first)
+        stats = self.engine.stats("orders")
+        self.assertEqual((stats["ready"], stats["deduplicated"]), (1, 1))
+
+    def test_producer_sends_a_batch_with_consecutive_ids(self):
+        self.engine.declare("jobs")
+        with self.engine.producer("jobs") as producer:
+            ids = producer.send([b"a", (b"b", {"h": b"1"}), bytearray(b"c")])
+            producer.flush()
+            self.assertEqual(producer.send([]), [])
+        self.assertEqual(ids, [ids[0], ids[0] + 1, ids[0] + 2])
+        got = self.consumer("jobs").consume_many(10, WAIT_MS)
+        self.assertEqual([(d.data, d.headers, d.message_id) for d in got],
+                         [(b"a", {}, ids[0]), (b"b", {"h": b"1"}, ids[1]), (b"c", {}, ids[2])])
+
+    def test_producer_batch_is_accepted_whole_or_not_at_all(self):
+        self.engine.declare("jobs", max_length=2, overflow="reject")
+        self.engine.publish("jobs", b"a")
+        with self.engine.producer("jobs") as producer:
+            self.assertError(corq.EFULL, producer.send, [b"b", b"c"])
+        self.assertEqual(self.engine.stats("jobs")["ready"], 1)
+
+    def test_stats_and_stats_json(self):
+        self.engine.declare("jobs", max_length=100)
+        self.engine.publish("jobs", b"abc")
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["ready"], stats["bytes_ready"], stats["published"]), (1, 3, 1))
+        self.assertGreaterEqual(stats["oldest_ready_age_ms"], 0)
+        document = json.loads(self.engine.stats_json())
+        self.assertEqual(document["queues"]["jobs"]["options"]["max_length"], 100)
+        self.assertEqual(document["queues"]["jobs"]["stats"]["ready"], 1)
+        self.assertIn("jobs.dlq", document["queues"])
+
+    def test_purge_removes_ready_messages_and_counts_them(self):
+        self.engine.declare("jobs")
+        for _ in range(3):
+            self.engine.publish("jobs", b"x")
+        self.assertEqual(self.engine.purge("jobs"), 3)
+        self.assertEqual(self.engine.stats("jobs")["ready"], 0)
+        self.assertEqual(self.engine.purge("jobs"), 0)
+
+    def test_delete_removes_the_queue(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        self.engine.delete("jobs")
+        self.assertError(corq.ENOENT, self.engine.publish, "jobs", b"x")
+        self.assertError(corq.ENOENT, self.engine.stats, "jobs")
+
+    def test_declare_is_idempotent_and_takes_bool_and_number_options(self):
+        self.engine.declare("jobs", durable=False, max_length=10, retry_backoff=1.5)
+        self.engine.declare("jobs", durable=False, max_length=10, retry_backoff=1.5)
+        self.engine.declare("nodlq", dead_letter_queue="")
+        options = json.loads(self.engine.stats_json())["queues"]["nodlq"]["options"]
+        self.assertEqual(options["dead_letter_queue"], "")
+
+    def test_sync_returns_at_once_in_memory(self):
+        self.engine.sync(0)
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x", nowait=True)
+        self.engine.sync(1000)
+
+    def test_wakeup_ends_iteration_from_another_thread(self):
+        self.engine.declare("jobs")
+        consumer = self.consumer("jobs")
+        seen = []
+
+        def work():
+            for delivery in consumer:
+                seen.append(delivery.data)
+                delivery.ack()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        for i in range(3):
+            self.engine.publish("jobs", b"%d" % i)
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        consumer.wakeup()
+        worker.join(WAIT_MS / 1000)
+        self.assertFalse(worker.is_alive(), "iteration did not end after wakeup")
+        self.assertEqual(seen, [b"0", b"1", b"2"])
+        self.assertError(corq.ECLOSED, consumer.consume, 0)
+
+    def test_engine_close_ends_iteration_in_another_thread(self):
+        engine = corq.Engine()
+        engine.declare("jobs")
+        consumer = engine.consumer("jobs", 4)
+        worker = threading.Thread(target=lambda: list(consumer))
+        worker.start()
+        time.sleep(0.05)
+        engine.close()
+        worker.join(WAIT_MS / 1000)
+        self.assertFalse(worker.is_alive(), "iteration did not end after engine close")
+        consumer.close()
+
+
+class HandleLifetimeTest(EngineTestCase):
+    def test_engine_context_manager_closes_it(self):
+        with corq.Engine() as engine:
+            engine.declare("jobs")
+        self.assertTrue(engine.closed)
+        self.assertError(corq.ECLOSED, engine.publish, "jobs", b"x")
+        engine.close()  # idempotent
+
+    def test_consumer_context_manager_closes_it_and_releases_unsettled(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        with self.engine.consumer("jobs", 4) as consumer:
+            delivery = consumer.consume(WAIT_MS)
+            self.assertEqual(self.engine.stats("jobs")["consumers"], 1)
+        self.assertTrue(consumer.closed)
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["consumers"], stats["ready"], stats["released"]), (0, 1, 1))
+        self.assertError(corq.ECLOSED, delivery.ack)
+
+    def test_producer_context_manager_closes_it(self):
+        self.engine.declare("jobs")
+        with self.engine.producer("jobs") as producer:
+            producer.send([b"x"])
+        self.assertError(corq.ECLOSED, producer.send, [b"y"])
+
+    def test_unreferenced_consumer_is_closed_by_the_garbage_collector(self):
+        self.engine.declare("jobs")
+        consumer = self.engine.consumer("jobs", 4)
+        self.assertEqual(self.engine.stats("jobs")["consumers"], 1)
+        del consumer
+        gc.collect()
+        self.assertEqual(self.engine.stats("jobs")["consumers"], 0)
+
+    def test_handles_outliving_their_engine_still_close(self):
+        engine = corq.Engine()
+        engine.declare("jobs")
+        consumer = engine.consumer("jobs", 4)
+        producer = engine.producer("jobs")
+        engine.close()
+        self.assertError(corq.ECLOSED, consumer.consume, 0)
+        self.assertError(corq.ECLOSED, producer.send, [b"x"])
+        consumer.close()
+        producer.close()
+
+
+class BadInputTest(EngineTestCase):
+    def test_bad_queue_name_is_einval_with_a_message(self):
+        for name in ("bad name", "", "x" * 201, "tab\t", "nul\0"):
+            error = self.assertError(corq.EINVAL, self.engine.declare, name)
+            self.assertIn("CORQ_EINVAL", str(error))
+
+    def test_unknown_option_keys_are_einval(self):
+        self.assertError(corq.EINVAL, corq.Engine, no_such_option=1)
+        self.assertError(corq.EINVAL, self.engine.declare, "jobs", no_such_option=1)
+
+    def test_bad_option_values_are_einval(self):
+        self.assertError(corq.EINVAL, corq.Engine, max_message_bytes="lots")
+        self.assertError(corq.EINVAL, self.engine.declare, "jobs", max_length="lots")
+        self.assertError(corq.EINVAL, self.engine.declare, "jobs", overflow="explode")
+        self.assertError(corq.EINVAL, self.engine.declare, "jobs", durable=True)  # in memory
+
+    def test_redeclare_with_other_options_is_eexist(self):
+        self.engine.declare("jobs", max_length=10)
+        self.assertError(corq.EEXIST, self.engine.declare, "jobs", max_length=11)
+
+    def test_unknown_queue_is_enoent(self):
+        self.assertError(corq.ENOENT, self.engine.publish, "nope", b"x")
+        self.assertError(corq.ENOENT, self.engine.consumer, "nope", 1)
+        self.assertError(corq.ENOENT, self.engine.producer, "nope")
+        self.assertError(corq.ENOENT, self.engine.stats, "nope")
+        self.assertError(corq.ENOENT, self.engine.purge, "nope")
+        self.assertError(corq.ENOENT, self.engine.delete, "nope")
+        self.assertError(corq.ENOENT, self.engine.redrive, "nope")
+
+    def test_settling_twice_is_estate(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        delivery.ack()
+        for settle in (delivery.ack, delivery.nack, delivery.release, delivery.reject):
+            self.assertError(corq.ESTATE, settle)
+        self.assertError(corq.ESTATE, delivery.extend, 1000)
+        self.assertEqual(self.engine.stats("jobs")["acked"], 1)
+
+    def test_oversize_message_is_etoobig(self):
+        with corq.Engine(max_message_bytes="1KiB") as engine:
+            engine.declare("jobs")
+            engine.publish("jobs", b"x" * 1024)
+            self.assertError(corq.ETOOBIG, engine.publish, "jobs", b"x" * 1025)
+            with engine.producer("jobs") as producer:
+                self.assertError(corq.ETOOBIG, producer.send, [b"x", b"x" * 1025])
+            self.assertEqual(engine.stats("jobs")["ready"], 1)
+
+    def test_consume_on_a_closed_consumer_is_eclosed(self):
+        self.engine.declare("jobs")
+        consumer = self.engine.consumer("jobs", 4)
+        consumer.close()
+        self.assertError(corq.ECLOSED, consumer.consume, 0)
+        self.assertError(corq.ECLOSED, consumer.consume_many, 4, 0)
+        self.assertError(corq.ECLOSED, consumer.wakeup)
+        self.assertEqual(list(consumer), [])  # iteration just ends
+        consumer.close()  # idempotent
+
+    def test_consume_after_the_queue_is_deleted_is_enoent(self):
+        self.engine.declare("jobs")
+        consumer = self.consumer("jobs")
+        self.engine.delete("jobs")
+        self.assertError(corq.ENOENT, consumer.consume, 0)
+
+    def test_full_queue_is_efull(self):
+        self.engine.declare("small", max_length=1, overflow="reject")
+        self.engine.publish("small", b"a")
+        self.assertError(corq.EFULL, self.engine.publish, "small", b"b")
+        self.engine.declare("blocking", max_length=1)
+        self.engine.publish("blocking", b"a")
+        started = time.monotonic()
+        self.assertError(corq.EFULL, self.engine.publish, "blocking", b"b", timeout_ms=20)
+        self.assertGreaterEqual(time.monotonic() - started, 0.015)
+
+    def test_bad_prefetch_and_timeouts_are_einval(self):
+        self.engine.declare("jobs")
+        self.assertError(corq.EINVAL, self.engine.consumer, "jobs", 0)
+        self.assertError(corq.EINVAL, self.engine.consumer, "jobs", 65537)
+        consumer = self.consumer("jobs")
+        self.assertError(corq.EINVAL, consumer.consume, -2)
+        self.assertError(corq.EINVAL, consumer.consume_many, 0, 0)
+        self.assertError(corq.EINVAL, self.engine.publish, "jobs", b"x", delay_ms=-1)
+
+    def test_bad_settle_arguments_are_einval(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        self.assertError(corq.EINVAL, delivery.nack, -2)
+        self.assertError(corq.EINVAL, delivery.extend, 0)
+        self.assertError(corq.EINVAL, delivery.reject, "r" * 1025)
+        delivery.ack()  # still unsettled after the refused calls
+
+    def test_bad_headers_are_einval(self):
+        self.engine.declare("jobs")
+        self.assertError(corq.EINVAL, self.engine.publish, "jobs", b"x", headers={"": b"v"})
+        self.assertError(corq.EINVAL, self.engine.publish, "jobs", b"x", headers={"k" * 256: b""})
+        too_many = {"h%d" % i: b"" for i in range(65)}
+        self.assertError(corq.EINVAL, self.engine.publish, "jobs", b"x", headers=too_many)
+        self.assertError(corq.EINVAL, self.engine.publish, "jobs", b"x", headers={"a\0b": b""})
+        self.assertEqual(self.engine.stats("jobs")["published"], 0)
+
+    def test_non_bytes_payload_is_a_type_error(self):
+        self.engine.declare("jobs")
+        with self.assertRaises(TypeError):
+            self.engine.publish("jobs", "text")
+        with self.assertRaises(TypeError):
+            self.engine.publish("jobs", 42)
+
+
+def _durable_engines_unsupported():
+    """None if corq_open accepts a data directory, else the library's reason."""
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            corq.Engine(directory).close()
+        except corq.Error as error:
+            return "durable engines not in this build: %s" % error
+    return None
+
+
+_DURABLE_SKIP = _durable_engines_unsupported()
+
+
+@unittest.skipIf(_DURABLE_SKIP is not None, _DURABLE_SKIP or "")
+class DurableTest(unittest.TestCase):
+    """Written against the contract in corq.h and DESIGN.md; runs once corq_open takes a dir."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+
+    def reopen(self, **options):
+        engine = corq.Engine(self.directory.name, **options)
+        self.addCleanup(engine.close)
+        return engine
+
+    def test_published_messages_survive_a_reopen(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare("orders", durable=True)
+            ids = [engine.publish("orders", b"%d" % i, headers={"n": b"%d" % i}) for i in range(3)]
+        engine = self.reopen()
+        engine.declare("orders", durable=True)
+        with engine.consumer("orders", 8) as consumer:
+            got = consumer.consume_many(8, WAIT_MS)
+            self.assertEqual([(d.data, d.headers["n"], d.message_id) for d in got],
+                             [(b"%d" % i, b"%d" % i, ids[i]) for i in range(3)])
+
+    def test_acked_messages_do_not_come_back_after_sync(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare("orders", durable=True)
+            engine.publish("orders", b"done")
+            engine.publish("orders", b"todo")
+            with engine.consumer("orders", 1) as consumer:
+                consumer.consume(WAIT_MS).ack()
+            engine.sync(WAIT_MS)
+        engine = self.reopen()
+        with engine.consumer("orders", 8) as consumer:
+            self.assertEqual([d.data for d in consumer.consume_many(8, WAIT_MS)], [b"todo"])
+
+    def test_nowait_publishes_and_producer_batches_are_durable_after_sync_and_flush(self):
+        with corq.Engine(self.directory.name, sync="always") as engine:
+            engine.declare("orders", durable=True)
+            engine.publish("orders", b"a", nowait=True)
+            engine.sync(WAIT_MS)
+            with engine.producer("orders") as producer:
+                producer.send([b"b", b"c"], nowait=True)
+                producer.flush(WAIT_MS)
+        engine = self.reopen()
+        self.assertEqual(engine.stats("orders")["ready"], 3)
+
+    def test_dead_letters_of_a_durable_queue_survive_a_reopen(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare("orders", durable=True)
+            engine.publish("orders", b"poison")
+            with engine.consumer("orders", 1) as consumer:
+                consumer.consume(WAIT_MS).reject("bad")
+            engine.sync(WAIT_MS)
+        engine = self.reopen()
+        with engine.consumer("orders.dlq", 1) as consumer:
+            dead = consumer.consume(WAIT_MS)
+            self.assertEqual((dead.data, dead.headers["x-death-reason"]), (b"poison", b"rejected"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,246 @@
+// bench/log/main.cpp — corq_log_bench: the write-ahead log (wal/) against the raw device it writes
+// to, in one binary, one run and one directory.
+//
+//   corq_log_bench [--quick] [--dir PARENT] [any --benchmark_* flag]
+//
+// PARENT (default: $CORQ_LOG_BENCH_DIR, else the directory holding this executable, i.e. the build
+// tree) gets a fresh directory `corq-log-bench.XXXXXX` holding the raw baseline file and one log
+// directory per back end; it is removed when the run ends. Put it on the filesystem you want to
+// measure. The filesystem, O_DIRECT use and io_uring availability are recorded in the JSON context.
+//
+// Rounds (see log_harness.hpp): raw device first, then the log's latency and throughput benchmarks
+// on psync and io_uring (their order alternating between rounds). `--quick` runs one round of a
+// fraction of the work: a smoke test that takes seconds, numbers not meaningful.
+// tools/bench.sh (suite `log`) runs this; perf/report_log.py makes the table from its JSON.
+#include "log_harness.hpp"
+
+#include "io/vfs.hpp"  // wal/io/vfs.hpp: make_uring_vfs, to learn whether io_uring can be set up
+
+#include <benchmark/benchmark.h>
+
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace corq::bench::wal_bench {
+
+LogScale log_full_scale() {
+  return LogScale{.raw_file_bytes = std::uint64_t{128} << 20,
+                  .raw_latency_samples = 4000,
+                  .raw_fresh_latency_samples = 1000,
+                  .raw_bandwidth_bytes = std::uint64_t{256} << 20,
+                  .latency_samples = 2000,
+                  .latency_warmup_samples = 200,
+                  .small_records_per_thread = 512 * 1024,
+                  .large_records_per_thread = 128 * 1024,
+                  .repetitions = 5,
+                  .quick = false};
+}
+
+LogScale log_quick_scale() {
+  return LogScale{.raw_file_bytes = std::uint64_t{16} << 20,
+                  .raw_latency_samples = 200,
+                  .raw_fresh_latency_samples = 100,
+                  .raw_bandwidth_bytes = std::uint64_t{16} << 20,
+                  .latency_samples = 200,
+                  .latency_warmup_samples = 20,
+                  .small_records_per_thread = 16 * 1024,
+                  .large_records_per_thread = 8 * 1024,
+                  .repetitions = 1,
+                  .quick = true};
+}
+
+namespace {
+std::string &bench_dir_storage() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+const std::string &bench_dir() { return bench_dir_storage(); }
+void set_bench_dir(std::string dir) { bench_dir_storage() = std::move(dir); }
+
+RawRound &raw_round() {
+  static RawRound round;
+  return round;
+}
+
+std::string open_log(const Backend &backend, std::unique_ptr<wal::Log> &out) {
+  wal::LogOptions options;
+  options.dir = bench_dir() + "/log-" + backend.name;
+  options.segment_bytes = segment_bytes;
+  options.flush = true;
+  options.backend = backend.choice;
+  options.direct_io = wal::DirectIoChoice::automatic;
+  std::string error;
+  const int rc = wal::Log::open(
+      options, [](const wal::RecoveredRecord &) { return 0; }, out, error);
+  if (rc != 0) return "Log::open(" + options.dir + "): " + std::strerror(-rc) + " " + error;
+  if (std::strcmp(out->backend_name(), backend.name) != 0) {
+    return std::string("Log::open gave back end ") + out->backend_name() + ", not " + backend.name;
+  }
+  return {};
+}
+
+std::uint64_t process_write_bytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return 0;
+}
+
+void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns) {
+  std::sort(samples_ns.begin(), samples_ns.end());
+  const auto us = [&](double quantile) { return quantile_of_sorted(samples_ns, quantile) / 1e3; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["max_us"] = samples_ns.empty() ? 0 : static_cast<double>(samples_ns.back()) / 1e3;
+}
+
+namespace {
+
+/// A name for the filesystem holding `dir` (statfs magic numbers of the common ones).
+std::string filesystem_name(const std::string &dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return "unknown";
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0xEF53: return "ext4";  // also ext2/ext3
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0x01021994: return "tmpfs";
+    case 0x794C7630: return "overlayfs";
+    case 0xF2F52010: return "f2fs";
+    case 0x2FC12FC1: return "zfs";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof(hex), "0x%lx", static_cast<unsigned long>(fs.f_type));
+      return hex;
+    }
+  }
+}
+
+/// The default parent of the benchmark directory: $CORQ_LOG_BENCH_DIR, else the executable's own
+/// directory (the build tree, on the disk the project lives on), else ".".
+std::string default_parent_dir() {
+  if (const char *env = std::getenv("CORQ_LOG_BENCH_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+/// Makes PARENT/corq-log-bench.XXXXXX; returns its path or "" (and prints why).
+std::string make_bench_dir(const std::string &parent) {
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  std::string templ = parent + "/corq-log-bench.XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    std::fprintf(stderr, "corq_log_bench: cannot create a directory in %s: %s\n", parent.c_str(),
+                 std::strerror(errno));
+    return {};
+  }
+  return std::filesystem::absolute(templ).string();
+}
+
+/// Why io_uring cannot be set up here, or "" if it can.
+std::string io_uring_unavailable() {
+  int error = 0;
+  if (wal::make_uring_vfs(error) != nullptr) return {};
+  return std::string("io_uring cannot be set up here: ") + std::strerror(-error);
+}
+
+}  // namespace
+}  // namespace corq::bench::wal_bench
+
+int main(int argc, char **argv) {
+  using namespace corq::bench::wal_bench;
+  benchmark::Initialize(&argc, argv);  // removes the --benchmark_* flags it understands
+  bool quick = false;
+  std::string parent = default_parent_dir();
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      parent = argv[++i];
+    } else {
+      std::fprintf(
+          stderr,
+          "corq_log_bench: unknown argument '%s' (--quick | --dir PARENT | --benchmark_*)\n",
+          argv[i]);
+      return 2;
+    }
+  }
+  const LogScale scale = quick ? log_quick_scale() : log_full_scale();
+  const std::string dir = make_bench_dir(parent);
+  if (dir.empty()) return 1;
+  set_bench_dir(dir);
+
+  bool raw_direct = false;
+  if (const std::string error = prepare_raw_file(scale, raw_direct); !error.empty()) {
+    std::fprintf(stderr, "corq_log_bench: raw baseline file: %s\n", error.c_str());
+    std::filesystem::remove_all(dir);
+    return 1;
+  }
+  const std::vector<Backend> backends = {
+      {corq::wal::BackendChoice::psync, "psync", ""},
+      {corq::wal::BackendChoice::io_uring, "io_uring", io_uring_unavailable()}};
+
+  benchmark::AddCustomContext("corq_scale", quick ? "quick" : "full");
+  benchmark::AddCustomContext("corq_bench_dir", dir);
+  benchmark::AddCustomContext("corq_filesystem", filesystem_name(dir));
+  benchmark::AddCustomContext("corq_raw_direct_io", raw_direct ? "true" : "false");
+  benchmark::AddCustomContext(
+      "corq_io_uring", backends[1].unavailable.empty() ? "available" : backends[1].unavailable);
+  benchmark::AddCustomContext("corq_segment_bytes", std::to_string(segment_bytes));
+  benchmark::AddCustomContext("corq_rounds", std::to_string(scale.repetitions));
+  benchmark::AddCustomContext("corq_raw_latency_samples",
+                              std::to_string(scale.raw_latency_samples));
+  benchmark::AddCustomContext("corq_raw_fresh_latency_samples",
+                              std::to_string(scale.raw_fresh_latency_samples));
+  benchmark::AddCustomContext("corq_raw_bandwidth_bytes",
+                              std::to_string(scale.raw_bandwidth_bytes));
+  benchmark::AddCustomContext("corq_latency_samples", std::to_string(scale.latency_samples));
+  benchmark::AddCustomContext("corq_small_records_per_thread",
+                              std::to_string(scale.small_records_per_thread));
+  benchmark::AddCustomContext("corq_large_records_per_thread",
+                              std::to_string(scale.large_records_per_thread));
+  benchmark::AddCustomContext("corq_records_per_wait", std::to_string(records_per_wait));
+  benchmark::AddCustomContext("corq_appenders", std::to_string(throughput_appenders));
+
+  for (int round = 0; round < scale.repetitions; ++round) {
+    register_raw_round(scale, round);
+    // Alternate which back end runs first, so neither always sits right after the raw baseline.
+    const Backend &first = backends[round % 2];
+    const Backend &second = backends[1 - round % 2];
+    for (const Backend *backend : {&first, &second})
+      register_log_latency_round(scale, round, *backend);
+    for (const std::size_t bytes : {small_record_bytes, large_record_bytes}) {
+      for (const Backend *backend : {&first, &second}) {
+        register_log_throughput_round(scale, round, *backend, bytes);
+      }
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  close_raw_file();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec)
+    std::fprintf(stderr, "corq_log_bench: could not remove %s: %s\n", dir.c_str(),
+                 ec.message().c_str());
+  return 0;
+}

@@ -9,7 +9,7 @@
 # Usage: tools/bench.sh [--quick] [--suite NAME]... [--out DIR] [--update-readme]
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
-#   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine
+#   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite README.md's results section (between the results markers) from this run
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine)
+suites_all=(rings engine log)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -72,6 +72,33 @@ engine_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_engine_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_engine.py "$raw" --results-dir "$results_dir")
+  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  "$python" "${report[@]}"
+}
+
+# ---- suite: log — the write-ahead log (wal/) vs the raw device, in the same directory (bench/log/) --
+# pwrite+fdatasync baselines (4 KiB latency, 1 MiB bandwidth), then the Log's append+wait_durable
+# latency and its 2-appender throughput (64 B, 1 KiB), psync and io_uring side by side, in rounds.
+# The scratch directory goes under $build_dir (override: CORQ_LOG_BENCH_DIR=/mnt/nvme/...) and is
+# removed at the end; it peaks at about 1 GiB.
+log_targets() { echo corq_log_bench; }
+log_run() {
+  local results_dir=$1 raw=$raw_dir/log.json log=$raw_dir/log.log
+  local args=(--benchmark_out="$raw" --benchmark_out_format=json
+              --benchmark_context=corq_commit="$commit"
+              --dir "${CORQ_LOG_BENCH_DIR:-$build_dir}")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  # A full run takes about three minutes (most of it the log's latency samples on a slow flush); a
+  # stuck run must not hold the disk forever.
+  local limit_s=1800
+  [ "$quick" -eq 1 ] && limit_s=300
+  set +e
+  timeout "$limit_s" "$build_dir/bench/log/corq_log_bench" "${args[@]}" 2>&1 | tee "$log" |
+    grep --line-buffered -E '/repeats:1/manual_time '
+  local status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || { echo "bench: corq_log_bench failed ($status), see $log" >&2; return 1; }
+  local report=(perf/report_log.py "$raw" --results-dir "$results_dir")
   [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
   "$python" "${report[@]}"
 }

@@ -402,10 +402,12 @@ class Engine:
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
+    def __del__(self):  # a safety net only: close() or `with` free the handle deterministically
         if getattr(self, "_handle", None) is not None:
-            _lib.corq_close(self._handle)
-            self._handle = None
+            try:
+                self.close()
+            except Exception:  # at interpreter exit the module may be half torn down
+                pass
 
     # -- queues
 
@@ -552,9 +554,12 @@ class Producer:
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
+    def __del__(self):  # a safety net only, as Engine.__del__
         if getattr(self, "_handle", None) is not None:
-            self.close()
+            try:
+                self.close()
+            except Exception:
+                pass
 
 
 # ---- Consumer and deliveries ---------------------------------------------------------------------
@@ -707,6 +712,9 @@ class Consumer:
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
+    def __del__(self):  # a safety net only, as Engine.__del__
         if getattr(self, "_handle", None) is not None:
-            self.close()
+            try:
+                self.close()
+            except Exception:
+                pass

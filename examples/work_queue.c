@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { job_count = 10, max_attempts = 3, batch_max = 16 };
+/* rounds_max bounds the worker's loop: 200 consume waits of 50 ms, far more than the retries need.
+ */
+enum { job_count = 10, max_attempts = 3, batch_max = 16, rounds_max = 200 };
 
 /* Stops the example on any unexpected failure, with corq's name and detail message. */
 static void check(int rc, const char *what) {
@@ -67,13 +69,14 @@ static void publish_jobs(corq_engine *engine) {
   }
 }
 
-/* Works until every job is acked or dead-lettered; returns how many were acked. */
+/* Works until every job is acked or dead-lettered — each job ends in exactly one of the two — or
+ * rounds_max rounds have passed; returns how many jobs were acked. */
 static int work(corq_engine *engine) {
   corq_consumer *consumer;
   check(corq_consumer_open(engine, "jobs", batch_max, &consumer), "corq_consumer_open");
   int acked = 0, failed_attempts = 0;
   corq_queue_stats stats = {.struct_size = sizeof stats};
-  do {
+  for (int round = 0; round < rounds_max && acked + (int)stats.dead_lettered < job_count; round++) {
     corq_delivery batch[batch_max];
     int n = corq_consume(consumer, batch, batch_max, /*timeout_ms=*/50);
     check(n, "corq_consume");
@@ -89,7 +92,7 @@ static int work(corq_engine *engine) {
       }
     }
     check(corq_queue_stats_get(engine, "jobs", &stats), "corq_queue_stats_get");
-  } while (stats.ready + stats.delayed + stats.in_flight > 0); /* retries are "delayed" */
+  }
   printf("worker: %d acked, %d failed attempts\n", acked, failed_attempts);
   check(corq_consumer_close(consumer), "corq_consumer_close");
   return acked;
@@ -100,7 +103,7 @@ static int read_dead_letters(corq_engine *engine) {
   corq_consumer *consumer;
   check(corq_consumer_open(engine, "jobs.dlq", batch_max, &consumer), "corq_consumer_open");
   corq_delivery batch[batch_max];
-  int n = corq_consume(consumer, batch, batch_max, /*timeout_ms=*/0);
+  int n = corq_consume(consumer, batch, batch_max, /*timeout_ms=*/1000);
   check(n, "corq_consume");
   for (int i = 0; i < n; i++) {
     char reason[64], queue[64], count[64];

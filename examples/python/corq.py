@@ -66,6 +66,8 @@ PUBLISH_TIMEOUT_MS_DEFAULT = 30000  # corq_publish_options.timeout_ms default (o
 # Longest single wait inside a consume: a blocking consume is cut into slices this long so that
 # Ctrl-C (KeyboardInterrupt) is seen between them; a C call cannot be interrupted from Python.
 _WAIT_SLICE_MS = 200
+# Most deliveries one consume_many returns (the size of the consumer's buffer of corq_delivery).
+_BATCH_MAX = 1024
 # Iteration with a full window (deliveries taken but not settled) polls this often, not in a spin.
 _WINDOW_FULL_SLEEP_S = 0.01
 
@@ -630,7 +632,7 @@ class Consumer:
         handle = _void_p()
         _check(_lib.corq_consumer_open(engine._h(), _name(queue), prefetch, ctypes.byref(handle)))
         self._handle = handle
-        self._buffer = (_DeliveryC * prefetch)()
+        self._buffer = (_DeliveryC * min(prefetch, _BATCH_MAX))()
 
     def _h(self):
         if self._handle is None:
@@ -646,7 +648,7 @@ class Consumer:
         (0: timed out, or the window is full — corq_consume then returns 0 at once)."""
         if timeout_ms < -1:
             raise Error(EINVAL, "timeout_ms must be -1 or >= 0, got %d" % timeout_ms)
-        max_count = min(max_count, self.prefetch)
+        max_count = min(max_count, len(self._buffer))
         deadline = None if timeout_ms == -1 else time.monotonic() + timeout_ms / 1000.0
         while True:
             wait_ms = _WAIT_SLICE_MS
@@ -672,8 +674,8 @@ class Consumer:
         return Delivery(self, self._buffer[0])
 
     def consume_many(self, max_count, timeout_ms=-1):
-        """Up to max_count deliveries (as many as are ready, bounded by the free window), waiting up
-        to timeout_ms for the first; [] on timeout."""
+        """Up to max_count deliveries (as many as are ready, bounded by the free window and by 1024),
+        waiting up to timeout_ms for the first; [] on timeout."""
         if max_count <= 0:
             raise Error(EINVAL, "max_count must be > 0, got %d" % max_count)
         n = self._consume(max_count, timeout_ms)

@@ -172,6 +172,14 @@ class GoodPathTest(EngineTestCase):
         self.assertEqual([d.data for d in consumer.consume_many(10, 0)], [b"2"])
         self.assertEqual(self.engine.stats("jobs")["in_flight"], 2)
 
+    def test_consume_many_returns_at_most_1024_per_call(self):
+        self.engine.declare("jobs")
+        with self.engine.producer("jobs") as producer:
+            producer.send([b"x"] * 1500)
+        consumer = self.consumer("jobs", prefetch=65536)
+        self.assertEqual(len(consumer.consume_many(5000, 0)), 1024)
+        self.assertEqual(len(consumer.consume_many(5000, 0)), 476)
+
     def test_consume_times_out_with_none_and_empty_list(self):
         self.engine.declare("jobs")
         consumer = self.consumer("jobs")

@@ -156,8 +156,12 @@ def device_line(values):
     if raw4k:
         parts.append(f"4 KiB pwrite+fdatasync {pct(raw4k)}")
     if fresh:
+        paired = ""
+        if fresh.get("p50_ratio"):
+            paired = (f" ({fmt_ratio(fresh['p50_ratio'])} / {fmt_ratio(fresh.get('p99_ratio'))} the "
+                      "p50 / p99 of overwrites interleaved with them)")
         parts.append(f"the same into freshly fallocated, never written blocks (a new log segment's "
-                     f"case) {pct(fresh)}")
+                     f"case) {pct(fresh)}{paired}")
     if raw1m:
         parts.append(f"1 MiB pwrite+fdatasync {fmt_value(raw1m.get('MB_per_s'))} MB/s")
     return "raw device: " + "; ".join(parts) if parts else "raw device: not measured"

@@ -13,9 +13,12 @@
 //   records/s (log_throughput.cpp)
 //
 // with <backend> psync and io_uring. main() registers `repetitions` rounds; each round measures the
-// raw device first and then every log benchmark, so the log's ratio to the device (a counter of
-// each log repetition) divides two numbers taken within seconds of each other: on a shared VM whose
-// disk speeds up and slows down, the median of those per-round ratios is the stable number.
+// raw device and then every log benchmark. The log's ratio to the device (a counter of each log
+// repetition) is taken against raw writes made in the same moments: the latency benchmark
+// alternates chunks of log samples with chunks of raw 4 KiB samples, the throughput benchmark
+// writes raw 1 MiB blocks right before and right after its run. On a shared VM whose disk speeds up
+// and slows down several-fold within a minute, the median of those per-round paired ratios is the
+// stable number; the raw_* benchmarks give the device's own figures.
 //
 // Each repetition is one fixed amount of work (Iterations(1), manual time), as in the ring and
 // engine benchmarks (rings/bench_harness.hpp): the report takes medians over rounds.
@@ -54,6 +57,7 @@ struct LogScale {
   std::uint64_t raw_latency_samples;        // 4 KiB write+flush samples per repetition
   std::uint64_t raw_fresh_latency_samples;  // the same into never-written fallocated blocks
   std::uint64_t raw_bandwidth_bytes;        // written in 1 MiB write+flush steps per repetition
+  std::uint64_t paired_bandwidth_bytes;     // raw 1 MiB steps before and after each throughput run
   std::uint64_t latency_samples;            // append+wait samples per repetition
   std::uint64_t latency_warmup_samples;     // done first, not recorded
   std::uint64_t small_records_per_thread;   // 64 B throughput, per appender
@@ -77,17 +81,16 @@ struct Backend {
 const std::string &bench_dir();
 void set_bench_dir(std::string dir);
 
-/// The raw device's numbers of the round being run: the raw benchmarks of a round run before its
-/// log benchmarks and leave their results here; every log repetition reports its ratio to them.
-/// Only the benchmark thread touches this (Google Benchmark runs benchmarks one at a time).
-struct RawRound {
-  int round = -1;
-  double p50_ns = 0;
-  double p99_ns = 0;
-  double p999_ns = 0;
-  double bandwidth_bytes_per_s = 0;
-};
-RawRound &raw_round();
+/// The raw device, for the log benchmarks' own paired baselines (raw_device.cpp). Each log
+/// benchmark interleaves raw writes with its own work and reports its ratio to those: on a disk
+/// whose speed changes from one second to the next, only writes taken in the same moments compare.
+/// One 4 KiB pwrite+fdatasync at the raw file's cursor; sets its duration. "" or the failure.
+std::string raw_small_write(std::uint64_t &ns);
+/// `bytes` (rounded down to MiB) as 1 MiB pwrite+fdatasync steps; sets the seconds taken.
+std::string raw_large_writes(std::uint64_t bytes, double &seconds);
+
+/// Log latency samples alternate with raw 4 KiB samples in chunks of this many.
+inline constexpr std::uint64_t paired_chunk_samples = 20;
 
 /// Registration of one round's benchmarks (raw first, then the log benchmarks; the order of the
 /// two back ends alternates between rounds so neither always runs right after the raw baseline).

@@ -38,10 +38,11 @@ LogScale log_full_scale() {
                   .raw_latency_samples = 4000,
                   .raw_fresh_latency_samples = 1000,
                   .raw_bandwidth_bytes = std::uint64_t{256} << 20,
+                  .paired_bandwidth_bytes = std::uint64_t{64} << 20,
                   .latency_samples = 2000,
                   .latency_warmup_samples = 200,
-                  .small_records_per_thread = 512 * 1024,
-                  .large_records_per_thread = 128 * 1024,
+                  .small_records_per_thread = 1024 * 1024,
+                  .large_records_per_thread = 256 * 1024,
                   .repetitions = 5,
                   .quick = false};
 }
@@ -51,6 +52,7 @@ LogScale log_quick_scale() {
                   .raw_latency_samples = 200,
                   .raw_fresh_latency_samples = 100,
                   .raw_bandwidth_bytes = std::uint64_t{16} << 20,
+                  .paired_bandwidth_bytes = std::uint64_t{8} << 20,
                   .latency_samples = 200,
                   .latency_warmup_samples = 20,
                   .small_records_per_thread = 16 * 1024,
@@ -68,11 +70,6 @@ std::string &bench_dir_storage() {
 
 const std::string &bench_dir() { return bench_dir_storage(); }
 void set_bench_dir(std::string dir) { bench_dir_storage() = std::move(dir); }
-
-RawRound &raw_round() {
-  static RawRound round;
-  return round;
-}
 
 std::string open_log(const Backend &backend, std::unique_ptr<wal::Log> &out) {
   wal::LogOptions options;
@@ -213,6 +210,9 @@ int main(int argc, char **argv) {
                               std::to_string(scale.raw_fresh_latency_samples));
   benchmark::AddCustomContext("corq_raw_bandwidth_bytes",
                               std::to_string(scale.raw_bandwidth_bytes));
+  benchmark::AddCustomContext("corq_paired_bandwidth_bytes",
+                              std::to_string(scale.paired_bandwidth_bytes));
+  benchmark::AddCustomContext("corq_paired_chunk_samples", std::to_string(paired_chunk_samples));
   benchmark::AddCustomContext("corq_latency_samples", std::to_string(scale.latency_samples));
   benchmark::AddCustomContext("corq_small_records_per_thread",
                               std::to_string(scale.small_records_per_thread));

@@ -7,7 +7,9 @@
 //                      written (a fresh file per repetition, deleted after): what the first write
 //                      of a block of a new log segment costs on this filesystem (ext4 and XFS must
 //                      also commit the extent's "unwritten -> written" change at each flush).
-//                      Informational: the targets compare with raw_4k/latency.
+//                      Informational: the targets compare with raw_4k/latency. Its chunks of 20
+//                      alternate with 20 overwrites of the baseline file; `p50_ratio` and
+//                      `p99_ratio` are fresh ÷ overwrite in the same moments.
 //   raw_1m/bandwidth   pwrite of 1 MiB + fdatasync, back to back: the device's durable sequential
 //                      bandwidth (what the log's throughput is compared with). MB/s.
 //
@@ -23,6 +25,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -112,11 +115,6 @@ void run_latency(benchmark::State &state, std::uint64_t samples, int round) {
     state.SetIterationTime(seconds);
   }
   report_percentiles(state, samples_ns);  // sorts
-  RawRound &raw = raw_round();
-  raw.round = round;
-  raw.p50_ns = quantile_of_sorted(samples_ns, 0.50);
-  raw.p99_ns = quantile_of_sorted(samples_ns, 0.99);
-  raw.p999_ns = quantile_of_sorted(samples_ns, 0.999);
   state.counters["samples"] = static_cast<double>(samples);
   state.counters["direct_io"] = file.direct ? 1 : 0;
   state.counters["round"] = round;
@@ -140,10 +138,22 @@ void run_latency_fresh(benchmark::State &state, std::uint64_t samples, int round
     std::memcpy(fresh.buffer.get(), raw_file().buffer.get(), small_block_bytes);
     if (::fdatasync(fresh.fd) != 0) error = errno_text("fdatasync");  // the fallocate, durable
   }
-  std::vector<std::uint64_t> samples_ns(samples);
+  // Chunks of writes into fresh blocks alternate with chunks of overwrites of the baseline file,
+  // so the two are compared in the same moments (`p50_ratio`: fresh ÷ overwrite).
+  std::vector<std::uint64_t> samples_ns(samples), overwrite_ns(samples);
   for (auto _ : state) {
     double seconds = 0;
-    if (error.empty()) error = time_small_writes(fresh, samples_ns, seconds);
+    for (std::uint64_t at = 0; error.empty() && at < samples; at += paired_chunk_samples) {
+      const std::uint64_t chunk = std::min(paired_chunk_samples, samples - at);
+      std::vector<std::uint64_t> chunk_ns(chunk);
+      double chunk_s = 0;
+      error = time_small_writes(fresh, chunk_ns, chunk_s);
+      std::copy(chunk_ns.begin(), chunk_ns.end(), samples_ns.begin() + static_cast<long>(at));
+      seconds += chunk_s;
+      for (std::uint64_t i = at; error.empty() && i < at + chunk; ++i) {
+        error = raw_small_write(overwrite_ns[i]);
+      }
+    }
     if (!error.empty()) {
       state.SkipWithError(error.c_str());
       break;
@@ -153,7 +163,14 @@ void run_latency_fresh(benchmark::State &state, std::uint64_t samples, int round
   if (fresh.fd >= 0) ::close(fresh.fd);
   ::unlink(path.c_str());
   if (!error.empty()) return;
-  report_percentiles(state, samples_ns);
+  report_percentiles(state, samples_ns);  // sorts
+  std::sort(overwrite_ns.begin(), overwrite_ns.end());
+  state.counters["overwrite_p50_us"] = quantile_of_sorted(overwrite_ns, 0.50) / 1e3;
+  state.counters["overwrite_p99_us"] = quantile_of_sorted(overwrite_ns, 0.99) / 1e3;
+  state.counters["p50_ratio"] =
+      quantile_of_sorted(samples_ns, 0.50) / quantile_of_sorted(overwrite_ns, 0.50);
+  state.counters["p99_ratio"] =
+      quantile_of_sorted(samples_ns, 0.99) / quantile_of_sorted(overwrite_ns, 0.99);
   state.counters["samples"] = static_cast<double>(samples);
   state.counters["direct_io"] = fresh.direct ? 1 : 0;
   state.counters["round"] = round;
@@ -175,8 +192,6 @@ void run_bandwidth(benchmark::State &state, std::uint64_t total_bytes, int round
     state.SetIterationTime(seconds);
   }
   const double bytes_per_s = static_cast<double>(blocks * large_block_bytes) / seconds;
-  raw_round().round = round;
-  raw_round().bandwidth_bytes_per_s = bytes_per_s;
   state.counters["MB_per_s"] = bytes_per_s / 1e6;
   state.counters["flush_ms"] = seconds * 1e3 / static_cast<double>(blocks);
   state.counters["direct_io"] = file.direct ? 1 : 0;
@@ -221,6 +236,26 @@ void close_raw_file() {
   RawFile &file = raw_file();
   if (file.fd >= 0) ::close(file.fd);
   file.fd = -1;
+}
+
+std::string raw_small_write(std::uint64_t &ns) {
+  const auto before = std::chrono::steady_clock::now();
+  std::string error = write_and_flush(raw_file(), small_block_bytes);
+  ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::steady_clock::now() - before)
+                                      .count());
+  return error;
+}
+
+std::string raw_large_writes(std::uint64_t bytes, double &seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < bytes / large_block_bytes; ++i) {
+    if (std::string error = write_and_flush(raw_file(), large_block_bytes); !error.empty()) {
+      return error;
+    }
+  }
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {};
 }
 
 void register_raw_round(const LogScale &scale, int round) {

@@ -62,9 +62,10 @@ def check_counts(report, run):
         fail("a rate is not positive", run)
     if report["consumed_total"] != report["published_total"] or report["not_drained"] != 0:
         fail("consumed_total != published_total after the drain", run)
-    # The window's deliveries trail its publishes by the latency: at most a few percent apart.
+    # The window's deliveries trail its publishes by what is queued at its ends (a loaded machine
+    # can queue a lot in closed loop): within 25 %. The totals above are exact.
     published, consumed = report["published"], report["consumed"]
-    if abs(published - consumed) > 0.05 * published + 64 * report["parameters"]["batch"]:
+    if abs(published - consumed) > 0.25 * published + 64 * report["parameters"]["batch"]:
         fail("published %d and consumed %d in the window differ too much" % (published, consumed), run)
     size = report["parameters"]["size_bytes"]
     expected_mb = report["consumed_per_s"] * size / 1e6

@@ -2,6 +2,7 @@
 // Every function validates its arguments first and reports failures through capi::fail.
 #include "capi/handles.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,6 +13,36 @@ int corq::capi::check_queue_name(const char *name) noexcept {
   std::string error;
   if (!valid_queue_name(name, error)) return fail(CORQ_EINVAL, error);
   return CORQ_OK;
+}
+
+int corq::capi::open_engine(const char *dir, const corq_config *engine_options,
+                            corq::wal::Vfs *vfs, corq_engine **out) noexcept {
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_open: out is NULL");
+  *out = nullptr;
+  return guarded("corq_open", [&] {
+    EngineOptions options;
+    std::string error;
+    static const OptionMap no_options;
+    const OptionMap &map = engine_options == nullptr ? no_options : engine_options->options;
+    for (const auto &[key, value] : map) {
+      if (!is_engine_option(key)) {
+        return fail(CORQ_EINVAL,
+                    "corq_open: '" + key + "' is a queue option, not an engine option");
+      }
+    }
+    if (!parse_engine_options(map, options, error)) return fail(CORQ_EINVAL, "corq_open: " + error);
+    options.test_vfs = vfs;
+    if (dir == nullptr) {
+      *out = handle_of(new Engine(options));
+      return CORQ_OK;
+    }
+    if (dir[0] == '\0') return fail(CORQ_EINVAL, "corq_open: dir is empty (NULL: in-memory)");
+    Engine *engine = nullptr;
+    const int rc = Engine::open_durable(dir, options, engine, error);
+    if (rc != CORQ_OK) return fail(rc, "corq_open: " + error);
+    *out = handle_of(engine);
+    return CORQ_OK;
+  });
 }
 
 extern "C" {
@@ -47,29 +78,7 @@ void corq_config_free(corq_config *config) { delete config; }
 // --------------------------------------------------------------------------------------
 
 int corq_open(const char *dir, const corq_config *engine_options, corq_engine **out) {
-  if (out == nullptr) return fail(CORQ_EINVAL, "corq_open: out is NULL");
-  *out = nullptr;
-  return guarded("corq_open", [&] {
-    EngineOptions options;
-    std::string error;
-    static const OptionMap no_options;
-    const OptionMap &map = engine_options == nullptr ? no_options : engine_options->options;
-    for (const auto &[key, value] : map) {
-      if (!is_engine_option(key)) {
-        return fail(CORQ_EINVAL,
-                    "corq_open: '" + key + "' is a queue option, not an engine option");
-      }
-    }
-    if (!parse_engine_options(map, options, error)) return fail(CORQ_EINVAL, "corq_open: " + error);
-    if (dir != nullptr) {
-      return fail(
-          CORQ_EUNSUPPORTED,
-          "corq_open: durable engines (a data directory) need the write-ahead log, which this "
-          "build does not have yet; open with dir = NULL for an in-memory engine");
-    }
-    *out = handle_of(new Engine(options));
-    return CORQ_OK;
-  });
+  return corq::capi::open_engine(dir, engine_options, nullptr, out);
 }
 
 int corq_close(corq_engine *engine) {
@@ -82,7 +91,11 @@ int corq_sync(corq_engine *engine, int32_t timeout_ms) {
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_sync: engine is NULL");
   if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_sync: timeout_ms must be -1 or >= 0");
   if (engine_of(engine)->closed()) return fail(CORQ_ECLOSED, "corq_sync: the engine is closed");
-  return CORQ_OK;  // in-memory: nothing is ever waiting to become durable
+  Journal *journal = engine_of(engine)->journal();
+  if (journal == nullptr) return CORQ_OK;  // in-memory: nothing is ever waiting to be durable
+  std::string error;
+  const int rc = journal->sync(timeout_ms, error);
+  return rc == CORQ_OK ? rc : fail(rc, "corq_sync: " + error);
 }
 
 // ---- queues
@@ -102,10 +115,15 @@ int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config
     }
     QueueOptions options;
     std::string error;
-    if (!parse_queue_options(map, /*durable_default=*/false, options, error)) {
+    Engine &e = *engine_of(engine);
+    const bool disk = e.journal() != nullptr;
+    if (!parse_queue_options(map, /*durable_default=*/disk, options, error)) {
       return fail(CORQ_EINVAL, "corq_queue_declare: " + error);
     }
-    if (options.durable) {
+    if (options.durable && disk && e.journal()->failure_code() != CORQ_OK) {
+      return fail(CORQ_EFAILED, "corq_queue_declare: " + e.journal()->failure_text());
+    }
+    if (options.durable && !disk) {
       return fail(CORQ_EINVAL,
                   "corq_queue_declare: durable=true needs an engine opened on a data "
                   "directory; this engine is in-memory");
@@ -180,6 +198,23 @@ corq_queue_stats snapshot(Engine &engine, Queue &q) {
   return s;
 }
 
+std::string json_escape(const std::string &text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+      out += buffer;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string stats_json(const corq_queue_stats &s) {
   std::string json = "{";
   auto field = [&](const char *name, auto value) {
@@ -244,7 +279,22 @@ int corq_stats_json(corq_engine *engine, char **json) {
       text += "\"" + q->name() + "\":{\"options\":" + queue_options_json(q->options(), q->name()) +
               ",\"stats\":" + stats_json(snapshot(e, *q)) + "}";
     }
-    text += "}}";
+    text += "}";
+    if (Journal *journal = e.journal(); journal != nullptr) {
+      std::uint64_t disk_bytes = 0;
+      const auto segments = journal->segments();
+      for (const auto &segment : segments) disk_bytes += segment.bytes;
+      text += ",\"log\":{\"dir\":\"" + json_escape(e.dir()) + "\",\"backend\":\"" +
+              journal->backend() + "\",\"direct_io\":" +
+              (journal->direct_io() ? "true" : "false") + ",\"sync\":\"" +
+              (journal->flushes() ? "always" : "none") +
+              "\",\"segments\":" + std::to_string(segments.size()) +
+              ",\"segment_bytes_used\":" + std::to_string(disk_bytes) +
+              ",\"durable_lsn\":" + std::to_string(journal->durable_lsn()) +
+              ",\"checkpoints\":" + std::to_string(journal->checkpoints()) +
+              ",\"failed\":" + (journal->failure_code() != CORQ_OK ? "true" : "false") + "}";
+    }
+    text += "}";
     char *copy = static_cast<char *>(std::malloc(text.size() + 1));
     if (copy == nullptr) return fail(CORQ_ENOMEM, "corq_stats_json: out of memory");
     std::memcpy(copy, text.c_str(), text.size() + 1);
@@ -300,11 +350,13 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
       m->delivery_count = 0;
       const std::int64_t ttl_ms = target->options().message_ttl_ms;
       m->expires_at_ms = ttl_ms > 0 ? e.now_ms() + ttl_ms : 0;
-      if (!target->push_dead_letter(m)) {
+      if (!target->reserve_one(m->payload_len)) {
         rc = fail(CORQ_EFULL, "corq_redrive: queue '" + target->name() + "' is full (or deleted)");
         from->push_returned(m);
         break;
       }
+      from->log_redrive(*target, m);  // before anyone can settle it in its new queue
+      target->push_reserved(m);
       ++count;
     }
     if (moved != nullptr) *moved = count;

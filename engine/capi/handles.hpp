@@ -29,6 +29,10 @@ inline corq_engine *handle_of(Engine *e) noexcept { return reinterpret_cast<corq
 inline Producer *producer_of(corq_producer *p) noexcept { return reinterpret_cast<Producer *>(p); }
 inline Consumer *consumer_of(corq_consumer *c) noexcept { return reinterpret_cast<Consumer *>(c); }
 
+/// corq_open, with the log's I/O through `vfs` when not NULL (tests: wal::SimVfs).
+int open_engine(const char *dir, const corq_config *engine_options, corq::wal::Vfs *vfs,
+                corq_engine **out) noexcept;
+
 /// Validates a queue name argument; returns CORQ_OK or CORQ_EINVAL with the detail set.
 int check_queue_name(const char *name) noexcept;
 

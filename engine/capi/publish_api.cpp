@@ -41,7 +41,13 @@ int corq_wait_durable(corq_engine *engine, uint64_t message_id, int32_t timeout_
     return fail(CORQ_EINVAL, "corq_wait_durable: message id " + std::to_string(message_id) +
                                  " was never assigned");
   }
-  return CORQ_OK;  // in-memory engine: a published message is as durable as it will ever be
+  Journal *journal = e.journal();
+  if (journal == nullptr) return CORQ_OK;  // in-memory: as durable as it will ever be
+  // The message's publish record was appended before its publish returned its id, so it is
+  // covered by everything appended so far.
+  std::string error;
+  const int rc = journal->sync(timeout_ms, error);
+  return rc == CORQ_OK ? rc : fail(rc, "corq_wait_durable: " + error);
 }
 
 int corq_producer_open(corq_engine *engine, const char *queue, corq_producer **out) {
@@ -69,7 +75,11 @@ int corq_producer_send(corq_producer *producer, const corq_message *msgs, size_t
   if (msgs == nullptr && count != 0) return fail(CORQ_EINVAL, "corq_producer_send: msgs is NULL");
   Producer &p = *producer_of(producer);
   return guarded("corq_producer_send", [&] {
-    return publish_batch(*p.engine, *p.queue, msgs, count, options, p.shard, first_message_id);
+    std::uint64_t lsn = 0;
+    const int rc =
+        publish_batch(*p.engine, *p.queue, msgs, count, options, p.shard, first_message_id, &lsn);
+    if (lsn != 0) p.last_lsn = lsn;
+    return rc;
   });
 }
 
@@ -80,7 +90,14 @@ int corq_producer_flush(corq_producer *producer, int32_t timeout_ms) {
   Producer &p = *producer_of(producer);
   if (p.engine->closed()) return fail(CORQ_ECLOSED, "corq_producer_flush: the engine is closed");
   if (p.queue->deleted()) return fail(CORQ_ENOENT, "corq_producer_flush: the queue was deleted");
-  return CORQ_OK;  // transient queue: everything sent is already as durable as it gets
+  Journal *journal = p.queue->journal();
+  if (journal == nullptr) return CORQ_OK;  // transient: everything sent is as durable as it gets
+  if (journal->failure_code() != CORQ_OK) {
+    return fail(CORQ_EFAILED, "corq_producer_flush: " + journal->failure_text());
+  }
+  std::string error;
+  const int rc = journal->wait(p.last_lsn, timeout_ms, error);
+  return rc == CORQ_OK ? rc : fail(rc, "corq_producer_flush: " + error);
 }
 
 void corq_producer_close(corq_producer *producer) {

@@ -2,6 +2,7 @@
 #include "consumer/consumer.hpp"
 
 #include "capi/error.hpp"
+#include "durability/journal.hpp"
 #include "engine/engine.hpp"
 
 #include <algorithm>
@@ -67,6 +68,10 @@ int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out)
 
 int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms) {
   if (const int rc = closed_code(); rc != CORQ_OK) return rc;
+  Journal *const journal = queue_->journal();
+  if (journal != nullptr && journal->failure_code() != CORQ_OK) {
+    return capi::fail(CORQ_EFAILED, journal->failure_text());
+  }
   if (expired_pending_.load(std::memory_order_acquire) != 0) reclaim_expired();
   const std::size_t room = std::min<std::size_t>(max, free_slots_.size());
   if (room == 0) return 0;  // window full (or max == 0): nothing can be delivered now
@@ -88,6 +93,9 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
         delivered += deliver(m, now_ms, out[delivered]);
       }
       if (delivered != 0) {
+        // The delivery counts survive a crash (not waited for: a lost record only means the
+        // count restarts one lower).
+        if (journal != nullptr) journal->log_deliver(queue_->qid(), out, delivered);
         bump(delivered_, delivered);
         bump(outstanding_, delivered);
         // Leases are timed work: wake the scheduler if it plans to sleep past this batch's.
@@ -147,12 +155,22 @@ void Consumer::free_slot(std::uint32_t slot_number) noexcept {
   outstanding_.store(outstanding_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
+int Consumer::log_removal(Message *const *messages, std::size_t count, const char *operation) {
+  Journal *const journal = queue_->journal();
+  if (journal == nullptr) return CORQ_OK;
+  const int rc = journal->log_remove(queue_->qid(), messages, count);
+  if (rc == CORQ_OK) return rc;
+  return capi::fail(rc, std::string(operation) + ": settled in memory but not logged: " +
+                            journal->failure_text());
+}
+
 int Consumer::ack(std::uint64_t tag) {
   Message *m = settle(tag, "ack");
   if (m == nullptr) return CORQ_ESTATE;
+  const int rc = log_removal(&m, 1, "ack");
   free_message(m);
   bump(acked_);
-  return CORQ_OK;
+  return rc;
 }
 
 int Consumer::ack_upto(std::uint64_t tag) {
@@ -169,24 +187,23 @@ int Consumer::ack_upto(std::uint64_t tag) {
     if (slot.tag > tag) continue;
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if ((state & state_mask) != slot_in_flight) continue;  // expired meanwhile
-    if (Message *m = settle(slot.tag, "ack_upto"); m != nullptr) {
-      free_message(m);
-      ++acked;
-    }
+    if (Message *m = settle(slot.tag, "ack_upto"); m != nullptr) popped_[acked++] = m;
   }
   if (acked == 0) {
     return capi::fail(CORQ_ESTATE,
                       "ack_upto: no unsettled delivery with tag <= " + std::to_string(tag));
   }
+  const int rc = log_removal(popped_.data(), acked, "ack_upto");  // one record for all of them
+  for (std::uint64_t i = 0; i < acked; ++i) free_message(popped_[i]);
   bump(acked_, acked);
-  return CORQ_OK;
+  return rc;
 }
 
 void Consumer::fail_attempt(Message *message, std::int64_t delay_ms, std::int64_t now_ms) {
   const QueueOptions &o = queue_->options();
   ++message->failed_attempts;
   if (queue_->deleted()) {
-    free_message(message);
+    queue_->discard_deleted(message);
     return;
   }
   if (o.max_attempts != 0 && message->failed_attempts >= o.max_attempts) {
@@ -199,6 +216,10 @@ void Consumer::fail_attempt(Message *message, std::int64_t delay_ms, std::int64_
     const double raw = static_cast<double>(o.retry_delay_ms) * std::pow(o.retry_backoff, exponent);
     delay_ms = raw >= static_cast<double>(o.retry_delay_max_ms) ? o.retry_delay_max_ms
                                                                 : static_cast<std::int64_t>(raw);
+  }
+  // Logged before it is back in the queue (its next settlement must follow this record).
+  if (Journal *journal = queue_->journal(); journal != nullptr) {
+    journal->log_retry(queue_->qid(), *message, delay_ms == 0 ? 0 : now_ms + delay_ms);
   }
   if (delay_ms == 0) {
     queue_->push_returned(message);
@@ -224,9 +245,9 @@ int Consumer::release(std::uint64_t tag) {
   if (m == nullptr) return CORQ_ESTATE;
   bump(released_);
   if (queue_->deleted()) {
-    free_message(m);
+    queue_->discard_deleted(m);
   } else {
-    queue_->push_returned(m);
+    queue_->push_returned(m);  // not a failed attempt: nothing to log (the count was logged)
   }
   return CORQ_OK;
 }
@@ -237,7 +258,7 @@ int Consumer::reject(std::uint64_t tag, const char *reason) {
   Message *m = settle(tag, "reject");
   if (m == nullptr) return CORQ_ESTATE;
   if (queue_->deleted()) {
-    free_message(m);
+    queue_->discard_deleted(m);
   } else {
     queue_->dead_letter(m, "rejected",
                         std::string_view(reason == nullptr ? "" : reason, reason_len));
@@ -289,6 +310,8 @@ std::int64_t Consumer::expire_leases(std::int64_t now_ms) {
     slot.state.store(tag_bits | slot_expired, std::memory_order_release);
     queue_->lease_expired.fetch_add(1, std::memory_order_relaxed);
     if (copy == nullptr) {
+      if (Journal *journal = queue_->journal(); journal != nullptr)
+        journal->log_remove(queue_->qid(), &slot.message, 1);
       engine_.log(CORQ_LOG_ERROR,
                   "queue '" + queue_->name() +
                       "': out of memory requeueing an expired lease; message dropped");
@@ -328,8 +351,11 @@ void Consumer::close() {
     if ((state & state_mask) == slot_in_flight && !queue_->deleted() && !engine_.closed()) {
       bump(released_);
       queue_->push_returned(m);
+    } else if ((state & state_mask) == slot_in_flight && queue_->deleted()) {
+      queue_->discard_deleted(m);
     } else {
-      free_message(m);
+      free_message(m);  // an expired original (its copy is live), or the engine closed: the log
+                        // keeps the message for the next open
     }
     slot.message = nullptr;
     slot.tag = 0;

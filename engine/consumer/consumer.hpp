@@ -92,6 +92,8 @@ class Consumer {
   int deliver(Message *message, std::int64_t now_ms, corq_delivery &out);
   /// A failed attempt (nack, lease expiry): dead-letter or schedule the retry.
   void fail_attempt(Message *message, std::int64_t delay_ms, std::int64_t now_ms);
+  /// On a durable queue, logs that `messages` left (ack); CORQ_OK or the log's failure.
+  int log_removal(Message *const *messages, std::size_t count, const char *operation);
   int closed_code() const noexcept;
 
   static void bump(std::atomic<std::uint64_t> &counter, std::uint64_t n = 1) noexcept {

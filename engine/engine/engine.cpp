@@ -2,9 +2,11 @@
 #include "engine/engine.hpp"
 
 #include "consumer/consumer.hpp"
+#include "durability/recovery.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace corq::core {
 namespace {
@@ -33,19 +35,92 @@ std::atomic<std::size_t> publish_threads_seen{0};
 
 }  // namespace
 
-Engine::Engine(const EngineOptions &options)
+Engine::Engine(const EngineOptions &options, bool start_scheduler)
     : options_(options),
       instance_id_(engine_instances.fetch_add(1, std::memory_order_relaxed) + 1),
       clock_(options.clock == ClockKind::manual),
       scheduler_(*this) {
-  scheduler_.start();
+  if (start_scheduler) scheduler_.start();
 }
 
 Engine::~Engine() {
   scheduler_.stop();
-  std::lock_guard lock(registry_mutex_);
-  for (auto &[name, queue] : queues_) queue->mark_deleted();
-  queues_.clear();
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (auto &[name, queue] : queues_) queue->mark_deleted(/*forever=*/false);
+    queues_.clear();
+  }
+  if (journal_ != nullptr) journal_->close();
+}
+
+int Engine::open_durable(const std::string &dir, const EngineOptions &options, Engine *&out,
+                         std::string &error) {
+  RecoveredState state;
+  std::unique_ptr<Journal> journal;
+  if (const int rc = Journal::open(dir, options, state, journal, error); rc != CORQ_OK) return rc;
+  // The scheduler starts only once every recovered queue is in place: its checkpoints must see
+  // the whole registry.
+  std::unique_ptr<Engine> engine(new Engine(options, false));
+  engine->dir_ = dir;
+  engine->journal_ = std::move(journal);
+  engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
+  engine->next_qid_ = state.next_qid;
+  engine->install(state);
+  engine->scheduler_.start();
+  out = engine.release();
+  return CORQ_OK;
+}
+
+void Engine::install(RecoveredState &state) {
+  // Queues first (in declaration order), then their messages.
+  std::unordered_map<std::uint32_t, std::shared_ptr<Queue>> by_qid;
+  {
+    std::lock_guard lock(registry_mutex_);
+    for (auto &[qid, recovered] : state.queues) {
+      auto queue = std::make_shared<Queue>(*this, recovered.name, recovered.options, qid);
+      if (DedupWindow *window = queue->dedup(); window != nullptr) {
+        for (const auto &[key, entry] : recovered.dedup)
+          window->restore(key, entry.message_id, entry.recorded_ms, now_ms());
+        window->restored();
+      }
+      queues_.insert_or_assign(recovered.name, queue);
+      by_qid.emplace(qid, std::move(queue));
+    }
+    registry_version_.fetch_add(1, std::memory_order_release);
+  }
+  // Ready messages in id order: the order they were published in.
+  std::vector<std::pair<std::uint64_t, RecoveredMessage>> ordered(state.messages.begin(),
+                                                                  state.messages.end());
+  state.messages.clear();  // ownership moves to `ordered`, then to the queues
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto &a, const auto &b) { return a.first < b.first; });
+  std::vector<Message *> ready;
+  std::uint32_t ready_qid = 0;
+  auto flush_ready = [&] {
+    if (!ready.empty()) by_qid[ready_qid]->restore_ready(ready.data(), ready.size());
+    ready.clear();
+  };
+  // Group per queue, keeping id order within each.
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto &a, const auto &b) { return a.second.qid < b.second.qid; });
+  for (auto &[id, m] : ordered) {
+    auto it = by_qid.find(m.qid);
+    if (it == by_qid.end()) {  // its queue is gone (a dead-letter move to a deleted queue)
+      journal_->unpin(m.message);
+      free_message(m.message);
+      continue;
+    }
+    if (m.qid != ready_qid) {
+      flush_ready();
+      ready_qid = m.qid;
+    }
+    if (m.due_ms != 0) {
+      it->second->push_delayed(m.message, m.due_ms);
+    } else {
+      ready.push_back(m.message);
+    }
+  }
+  flush_ready();
 }
 
 // ---- registry
@@ -81,9 +156,26 @@ int Engine::declare_locked(const std::string &name, const QueueOptions &options,
     dlq_options.durable = options.durable;
     dlq_options.dead_letter_queue_set = true;
     dlq_options.dead_letter_queue.clear();
-    queues_.emplace(dead_letter, std::make_shared<Queue>(*this, dead_letter, dlq_options));
+    std::uint32_t dlq_qid = 0;
+    if (dlq_options.durable) {
+      dlq_qid = next_qid_++;
+      if (const int rc = journal_->log_declare(dlq_qid, dead_letter, dlq_options, error);
+          rc != CORQ_OK) {
+        return rc;
+      }
+    }
+    queues_.emplace(dead_letter, std::make_shared<Queue>(*this, dead_letter, dlq_options, dlq_qid));
   }
-  queues_.emplace(name, std::make_shared<Queue>(*this, name, options));
+  std::uint32_t qid = 0;
+  if (options.durable) {
+    // Logged (and durable) before the queue exists: a publish to it can only follow.
+    qid = next_qid_++;
+    if (const int rc = journal_->log_declare(qid, name, options, error); rc != CORQ_OK) {
+      registry_version_.fetch_add(1, std::memory_order_release);
+      return rc;
+    }
+  }
+  queues_.emplace(name, std::make_shared<Queue>(*this, name, options, qid));
   registry_version_.fetch_add(1, std::memory_order_release);
   return CORQ_OK;
 }
@@ -95,11 +187,14 @@ int Engine::remove(const std::string &name, std::string &error) {
     if (closed()) return error = "the engine is closed", CORQ_ECLOSED;
     auto it = queues_.find(name);
     if (it == queues_.end()) return error = "no queue named '" + name + "'", CORQ_ENOENT;
+    if (it->second->qid() != 0) {
+      if (const int rc = journal_->log_delete(it->second->qid(), error); rc != CORQ_OK) return rc;
+    }
     queue = std::move(it->second);
     queues_.erase(it);
     registry_version_.fetch_add(1, std::memory_order_release);
   }
-  queue->mark_deleted();
+  queue->mark_deleted(/*forever=*/true);
   return CORQ_OK;
 }
 
@@ -175,8 +270,70 @@ void Engine::close(Engine *engine) noexcept {
     queue->wake_publishers();
   }
   engine->scheduler_.stop();
+  // Graceful: what was appended is written and flushed, the files are closed and the directory's
+  // lock is released (a later open in this process or another may recover it at once).
+  if (engine->journal_ != nullptr) engine->journal_->close();
   engine->log(CORQ_LOG_INFO, "engine closed");
   release_handle(engine);
+}
+
+// ---- checkpoints
+// ---------------------------------------------------------------------------------
+
+void Engine::maintain_log(std::int64_t now_ms) {
+  if (journal_ == nullptr || journal_->closed() || journal_->failure_code() != CORQ_OK) return;
+  if (now_ms - last_checkpoint_ms_ < checkpoint_interval_ms) return;
+  last_checkpoint_ms_ = now_ms;
+  const wal::Lsn floor = journal_->live_floor();
+  if (!journal_->release_possible(floor)) return;
+  std::string error;
+  if (const int rc = checkpoint(floor, error); rc != CORQ_OK) {
+    log(CORQ_LOG_WARN, "checkpoint failed: " + error);
+  }
+}
+
+int Engine::checkpoint(wal::Lsn floor, std::string &error) {
+  // The registry is held while the batch is built and appended: a declare or delete is ordered
+  // entirely before the checkpoint (and in it) or after it (and in the log after it).
+  std::vector<std::vector<std::byte>> payloads;
+  std::vector<std::uint8_t> types;
+  std::unique_lock lock(registry_mutex_);
+  {
+    auto &p = payloads.emplace_back();
+    records::Writer w(p);
+    w.u64(next_id_.load(std::memory_order_relaxed));
+    w.u32(next_qid_);
+    types.push_back(records::checkpoint);
+  }
+  for (const auto &[name, queue] : queues_) {
+    if (queue->qid() == 0) continue;
+    auto &p = payloads.emplace_back();
+    records::Writer w(p);
+    w.u32(queue->qid());
+    w.str16(name);
+    std::string text;
+    for (const auto &[key, value] : queue_options_map(queue->options()))
+      text += key + "=" + value + "\n";
+    w.str32(text);
+    types.push_back(records::declare);
+    if (DedupWindow *window = queue->dedup(); window != nullptr) {
+      auto &d = payloads.emplace_back();
+      records::Writer dw(d);
+      dw.u32(queue->qid());
+      const std::size_t count_at = d.size();
+      dw.u32(0);
+      std::uint32_t n = 0;
+      window->for_each(now_ms(), [&](std::string_view key, std::uint64_t id, std::int64_t at) {
+        dw.u64(id);
+        dw.i64(at);
+        dw.str16(key);
+        ++n;
+      });
+      std::memcpy(d.data() + count_at, &n, sizeof n);
+      types.push_back(records::dedup);
+    }
+  }
+  return journal_->checkpoint(payloads, types, floor, error);
 }
 
 // ---- log

@@ -8,6 +8,7 @@
 // handle is closed (`handles_` counts them), so a handle never points at freed memory.
 #pragma once
 
+#include "durability/journal.hpp"
 #include "engine/clock.hpp"
 #include "options/options.hpp"
 #include "queue/queue.hpp"
@@ -25,10 +26,15 @@
 namespace corq::core {
 
 class Consumer;
+struct RecoveredState;
 
 class Engine {
  public:
-  explicit Engine(const EngineOptions &options);
+  explicit Engine(const EngineOptions &options) : Engine(options, true) {}
+  /// A durable engine on the data directory `dir`: opens its write-ahead log, recovers the durable
+  /// queues in it, and starts. Returns a CORQ_* code (`error` on failure).
+  static int open_durable(const std::string &dir, const EngineOptions &options, Engine *&out,
+                          std::string &error);
   ~Engine();
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -83,8 +89,21 @@ class Engine {
 
   Scheduler &scheduler() noexcept { return scheduler_; }
 
+  // ---- durability ----
+  /// The write-ahead log, or nullptr for an in-memory engine.
+  Journal *journal() noexcept { return journal_.get(); }
+  const std::string &dir() const noexcept { return dir_; }
+  /// Scheduler thread: writes a checkpoint and releases log segments when that frees any
+  /// (at most every `checkpoint_interval_ms`).
+  void maintain_log(std::int64_t now_ms);
+  static constexpr std::int64_t checkpoint_interval_ms = 200;
+
  private:
+  Engine(const EngineOptions &options, bool start_scheduler);
   int declare_locked(const std::string &name, const QueueOptions &options, std::string &error);
+  /// Creates durable queue objects and hands them their messages after recovery.
+  void install(RecoveredState &state);
+  int checkpoint(wal::Lsn floor, std::string &error);
 
   const EngineOptions options_;
   const std::uint64_t instance_id_;
@@ -103,6 +122,13 @@ class Engine {
   std::mutex log_mutex_;
   corq_log_fn log_fn_ = nullptr;
   void *log_user_ = nullptr;
+
+  // Durability (disk engines only). journal_ outlives the queues' use of it: ~Engine clears the
+  // registry before members are destroyed, and queues never touch it from their destructors.
+  std::string dir_;
+  std::unique_ptr<Journal> journal_;
+  std::uint32_t next_qid_ = 1;  // registry_mutex_
+  std::int64_t last_checkpoint_ms_ = 0;  // scheduler thread
 
   Scheduler scheduler_;  // last: its thread uses the members above
 };

@@ -18,6 +18,11 @@ int advance_clock(corq_engine *engine, std::int64_t ms) {
   return CORQ_OK;
 }
 
+int open_on_vfs(const char *dir, const corq_config *engine_options, corq::wal::Vfs *vfs,
+                corq_engine **out) {
+  return capi::open_engine(dir, engine_options, vfs, out);
+}
+
 std::int64_t clock_now_ms(corq_engine *engine) { return capi::engine_of(engine)->now_ms(); }
 
 }  // namespace corq::testing

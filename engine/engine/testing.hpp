@@ -6,7 +6,16 @@
 
 #include <cstdint>
 
+namespace corq::wal {
+class Vfs;
+}
+
 namespace corq::testing {
+
+/// corq_open on a data directory whose log does its I/O through `vfs` (e.g. a wal::SimVfs that
+/// fails, fills up or crashes on command). The vfs must outlive the engine.
+int open_on_vfs(const char *dir, const corq_config *engine_options, corq::wal::Vfs *vfs,
+                corq_engine **out);
 
 /// For an engine opened with the option clock=manual: moves its clock forward by `ms` (>= 0) and
 /// runs the scheduler once, synchronously, so that every delay, retry backoff and lease due by the

@@ -1,6 +1,8 @@
 // engine/options/options.cpp — parsing and validation of engine and queue options.
 #include "options/options.hpp"
 
+#include <cstdio>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -235,6 +237,28 @@ bool valid_queue_name(const char *name, std::string &error) {
     }
   }
   return true;
+}
+
+OptionMap queue_options_map(const QueueOptions &o) {
+  static constexpr const char *overflow_names[] = {"block", "reject", "drop_head"};
+  char backoff[64];
+  std::snprintf(backoff, sizeof backoff, "%.17g", o.retry_backoff);
+  OptionMap map{
+      {"durable", o.durable ? "true" : "false"},
+      {"max_length", std::to_string(o.max_length)},
+      {"max_bytes", std::to_string(o.max_bytes)},
+      {"overflow", overflow_names[static_cast<int>(o.overflow)]},
+      {"message_ttl_ms", std::to_string(o.message_ttl_ms)},
+      {"max_attempts", std::to_string(o.max_attempts)},
+      {"retry_delay_ms", std::to_string(o.retry_delay_ms)},
+      {"retry_backoff", backoff},
+      {"retry_delay_max_ms", std::to_string(o.retry_delay_max_ms)},
+      {"lease_ms", std::to_string(o.lease_ms)},
+      {"dedup_window_ms", std::to_string(o.dedup_window_ms)},
+      {"shards", std::to_string(o.shards)},
+  };
+  if (o.dead_letter_queue_set) map.emplace("dead_letter_queue", o.dead_letter_queue);
+  return map;
 }
 
 std::string queue_options_json(const QueueOptions &o, std::string_view queue_name) {

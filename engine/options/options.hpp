@@ -10,6 +10,10 @@
 #include <string>
 #include <string_view>
 
+namespace corq::wal {
+class Vfs;
+}
+
 namespace corq::core {
 
 /// The string bag behind corq_config. Ordered so that iteration (and error messages) is stable.
@@ -38,6 +42,9 @@ struct EngineOptions {
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t max_message_bytes = 1ull << 20;
   ClockKind clock = ClockKind::system;
+  /// Tests only (no option key): the log's I/O goes through this Vfs (e.g. wal::SimVfs).
+  wal::Vfs *test_vfs = nullptr;
+  bool operator==(const EngineOptions &) const = default;
 };
 
 enum class Overflow { block, reject, drop_head };
@@ -76,6 +83,10 @@ bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOption
 
 /// Queue names: 1-200 bytes of [A-Za-z0-9._:-]. Fills `error` when invalid.
 bool valid_queue_name(const char *name, std::string &error);
+
+/// Every option as key/value text that parse_queue_options reads back to equal options (the
+/// declaration records of the write-ahead log).
+OptionMap queue_options_map(const QueueOptions &options);
 
 /// The options as a JSON object (for corq_stats_json).
 std::string queue_options_json(const QueueOptions &options, std::string_view queue_name);

@@ -2,6 +2,7 @@
 #include "producer/publish.hpp"
 
 #include "capi/error.hpp"
+#include "durability/journal.hpp"
 
 #include <vector>
 
@@ -52,11 +53,29 @@ void free_batch(Message *const *batch, std::size_t count) noexcept {
   for (std::size_t i = 0; i < count; ++i) free_message(batch[i]);
 }
 
+/// Logs a built batch on a durable queue. On failure, undoes the dedup records and frees the batch.
+int log_batch(Queue &queue, Message *const *batch, std::size_t accepted,
+              const corq_message *messages, std::uint64_t first, std::int64_t due_ms,
+              wal::Lsn &lsn) {
+  std::string error;
+  const int rc =
+      queue.journal()->log_publish(queue.qid(), batch, accepted, messages, first, due_ms, lsn, error);
+  if (rc == CORQ_OK) return rc;
+  for (std::size_t i = 0; i < accepted; ++i) {
+    queue.journal()->unpin(batch[i]);
+    if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {
+      queue.dedup()->forget(messages[batch[i]->id - first].dedup_id, batch[i]->id);
+    }
+  }
+  free_batch(batch, accepted);
+  return capi::fail(rc, "queue '" + queue.name() + "': " + error);
+}
+
 }  // namespace
 
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
                   const corq_publish_options *options, std::size_t shard_hint,
-                  std::uint64_t *first_id) {
+                  std::uint64_t *first_id, std::uint64_t *logged_lsn) {
   PublishSettings settings;
   if (const int rc = read_options(options, settings); rc != CORQ_OK) return rc;
   if (engine.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
@@ -107,12 +126,27 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   }
   if (first_id != nullptr) *first_id = reported_id;
   if (accepted == 0) return CORQ_OK;
+  Journal *const journal = queue.journal();
+  wal::Lsn lsn = 0;
+  // Durable: wait for the group commit holding the batch, unless told not to. sync=none waits
+  // only for the write (the page cache): a process crash then loses nothing confirmed.
+  auto confirm = [&]() -> int {
+    if (logged_lsn != nullptr) *logged_lsn = lsn;
+    if (journal == nullptr || (settings.flags & CORQ_PUBLISH_NOWAIT) != 0) return CORQ_OK;
+    std::string error;
+    const int rc = journal->wait(lsn, -1, error);
+    return rc == CORQ_OK ? rc : capi::fail(rc, "queue '" + queue.name() + "': " + error);
+  };
 
   if (settings.delay_ms > 0) {
+    if (journal != nullptr) {
+      const int rc = log_batch(queue, batch, accepted, messages, first, now_ms + settings.delay_ms, lsn);
+      if (rc != CORQ_OK) return rc;
+    }
     for (std::size_t i = 0; i < accepted; ++i)
       queue.push_delayed(batch[i], now_ms + settings.delay_ms);
     queue.published.fetch_add(accepted, std::memory_order_relaxed);
-    return CORQ_OK;
+    return confirm();
   }
 
   const Admission admission =
@@ -133,9 +167,18 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
                                       std::to_string(queue.options().max_length) + ", max_bytes " +
                                       std::to_string(queue.options().max_bytes) + ")");
   }
+  if (journal != nullptr) {
+    // Logged after admission (a publish refused for room is never in the log) and before the
+    // push (no consumer can settle a message whose publish record is not yet in the log order).
+    const int rc = log_batch(queue, batch, accepted, messages, first, 0, lsn);
+    if (rc != CORQ_OK) {
+      queue.cancel_admission(accepted, bytes);
+      return rc;
+    }
+  }
   queue.push_admitted(batch, accepted, shard_hint);
   queue.published.fetch_add(accepted, std::memory_order_relaxed);
-  return CORQ_OK;
+  return confirm();
 }
 
 }  // namespace corq::core

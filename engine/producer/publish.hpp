@@ -20,13 +20,16 @@ struct Producer {
   Engine *engine;
   std::shared_ptr<Queue> queue;
   std::size_t shard;
+  std::uint64_t last_lsn = 0;  // of its latest logged batch (corq_producer_flush waits for it)
 };
 
 /// Publishes `count` messages to `queue`. Returns CORQ_OK or a CORQ_* error (with the thread's
 /// detail message set). `first_id` gets the first id of the batch (for a single deduplicated
-/// message: the original's id).
+/// message: the original's id). On a durable queue the batch is logged first (one atomic log
+/// batch) and, unless CORQ_PUBLISH_NOWAIT, the call waits until it is durable; `logged_lsn` (may be
+/// NULL) gets the batch's last LSN.
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
                   const corq_publish_options *options, std::size_t shard_hint,
-                  std::uint64_t *first_id);
+                  std::uint64_t *first_id, std::uint64_t *logged_lsn = nullptr);
 
 }  // namespace corq::core

@@ -1,6 +1,8 @@
 // engine/queue/dedup_window.cpp
 #include "queue/dedup_window.hpp"
 
+#include <algorithm>
+
 namespace corq::core {
 
 void DedupWindow::prune(std::int64_t now_ms) {
@@ -30,6 +32,21 @@ void DedupWindow::forget(std::string_view dedup_id, std::uint64_t message_id) {
   std::lock_guard lock(mutex_);
   auto it = ids_.find(std::string(dedup_id));
   if (it != ids_.end() && it->second.message_id == message_id) ids_.erase(it);
+}
+
+void DedupWindow::restore(std::string_view dedup_id, std::uint64_t message_id,
+                          std::int64_t recorded_ms, std::int64_t now_ms) {
+  if (recorded_ms + window_ms_ <= now_ms) return;
+  std::lock_guard lock(mutex_);
+  std::string key(dedup_id);
+  ids_.insert_or_assign(key, Entry{message_id, recorded_ms});
+  order_.emplace_back(recorded_ms, std::move(key));  // sorted by restored()
+}
+
+void DedupWindow::restored() {
+  std::lock_guard lock(mutex_);
+  std::stable_sort(order_.begin(), order_.end(),
+                   [](const auto &a, const auto &b) { return a.first < b.first; });
 }
 
 }  // namespace corq::core

@@ -27,6 +27,19 @@ class DedupWindow {
   /// recording, so a retry by the caller is not swallowed).
   void forget(std::string_view dedup_id, std::uint64_t message_id);
 
+  /// Recovery: records `dedup_id` as seen at `recorded_ms` (ignored if already outside the window).
+  void restore(std::string_view dedup_id, std::uint64_t message_id, std::int64_t recorded_ms,
+               std::int64_t now_ms);
+  /// Recovery is done: puts the restored ids in time order (restore appends them as they come).
+  void restored();
+  /// Calls fn(dedup_id, message_id, recorded_ms) for every id still in the window (checkpoints).
+  template <class Fn>
+  void for_each(std::int64_t now_ms, Fn &&fn) {
+    std::lock_guard lock(mutex_);
+    prune(now_ms);
+    for (const auto &[key, entry] : ids_) fn(std::string_view(key), entry.message_id, entry.recorded_ms);
+  }
+
  private:
   struct Entry {
     std::uint64_t message_id;

@@ -27,14 +27,10 @@ void free_block(void *block) noexcept { mi_free(block); }
 
 constexpr std::string_view death_prefix = "x-death-";
 
-/// A header to write into a new block (views into the caller's memory).
-struct HeaderView {
-  std::string_view key;
-  std::string_view value;
-};
+}  // namespace
 
 /// Lays out and fills a block with the given headers and payload. The heart of every constructor.
-Message *build(const HeaderView *headers, std::size_t header_count, const void *payload,
+Message *build_message(const HeaderView *headers, std::size_t header_count, const void *payload,
                std::size_t payload_len) {
   std::size_t bytes = sizeof(Message) + header_count * sizeof(corq_header);
   for (std::size_t i = 0; i < header_count; ++i)
@@ -48,8 +44,7 @@ Message *build(const HeaderView *headers, std::size_t header_count, const void *
   *message = Message{};
   message->payload_len = static_cast<std::uint32_t>(payload_len);
   message->payload_offset = static_cast<std::uint32_t>(payload_offset);
-  message->header_count = static_cast<std::uint32_t>(header_count);
-  message->block_bytes = static_cast<std::uint32_t>(bytes);
+  message->header_count = static_cast<std::uint16_t>(header_count);
 
   auto *out_headers = reinterpret_cast<corq_header *>(message + 1);
   auto *cursor = reinterpret_cast<char *>(out_headers + header_count);
@@ -67,6 +62,8 @@ Message *build(const HeaderView *headers, std::size_t header_count, const void *
   if (payload_len != 0) std::memcpy(block + payload_offset, payload, payload_len);
   return message;
 }
+
+namespace {
 
 std::string_view value_of(const corq_header &h) {
   return {static_cast<const char *>(h.value), h.value_len};
@@ -123,7 +120,7 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
                       std::int64_t expires_at_ms) {
   Message *message = nullptr;
   if (m.header_count == 0) {
-    message = build(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
+    message = build_message(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
   } else {
     // Bounded by headers_max (validated): the views live on the stack, no allocation.
     HeaderView views[headers_max];
@@ -131,7 +128,7 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
       views[i] = {m.headers[i].key,
                   {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
     }
-    message = build(views, m.header_count, m.data, m.len);
+    message = build_message(views, m.header_count, m.data, m.len);
   }
   if (message == nullptr) return nullptr;
   message->id = id;
@@ -164,7 +161,7 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
   views[n++] = {"x-death-time-ms", time};
   if (!note.detail.empty()) views[n++] = {"x-death-detail", note.detail};
 
-  Message *message = build(views, n, original.payload(), original.payload_len);
+  Message *message = build_message(views, n, original.payload(), original.payload_len);
   if (message == nullptr) return nullptr;
   message->id = original.id;
   message->published_at_ms = original.published_at_ms;
@@ -172,9 +169,9 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
 }
 
 Message *copy_message(const Message &original) {
-  auto *copy = static_cast<Message *>(allocate_block(original.block_bytes));
+  auto *copy = static_cast<Message *>(allocate_block(original.block_bytes()));
   if (copy == nullptr) return nullptr;
-  std::memcpy(static_cast<void *>(copy), &original, original.block_bytes);
+  std::memcpy(static_cast<void *>(copy), &original, original.block_bytes());
   // Header pointers point into the block: rebase them onto the copy.
   const auto shift =
       reinterpret_cast<const char *>(copy) - reinterpret_cast<const char *>(&original);

@@ -30,8 +30,14 @@ struct Message {
   std::uint32_t payload_offset;   // from the start of the block
   std::uint32_t delivery_count;   // deliveries so far (in this queue)
   std::uint32_t failed_attempts;  // nacks and lease expiries so far (in this queue)
-  std::uint32_t header_count;
-  std::uint32_t block_bytes;  // size of the whole block
+  std::uint16_t header_count;     // <= headers_max + 5 (x-death-*)
+  std::uint16_t reserved;
+  /// Durable messages: the write-ahead log's live-record bucket holding the record this message
+  /// can be recovered from, plus one (durability/ledger.hpp); 0 for a message not in the log.
+  /// Moves with the message (dead-lettering, lease-expiry copies) until the message leaves.
+  std::uint32_t log_bucket;
+
+  std::size_t block_bytes() const noexcept { return std::size_t{payload_offset} + payload_len; }
 
   const void *payload() const noexcept {
     return reinterpret_cast<const std::byte *>(this) + payload_offset;
@@ -46,6 +52,17 @@ struct Message {
   }
 };
 static_assert(sizeof(Message) == 64, "the header must stay one cache line (memory per message)");
+
+/// A header to write into a new block (views into the caller's memory).
+struct HeaderView {
+  std::string_view key;
+  std::string_view value;
+};
+
+/// Allocates a block with these headers and payload; ids, times and counts are zero. nullptr when
+/// out of memory. (Recovery rebuilds messages from log records with it.)
+Message *build_message(const HeaderView *headers, std::size_t header_count, const void *payload,
+                       std::size_t payload_len);
 
 /// Validates a message to publish: data/headers pointers, header count and keys, dedup id.
 /// Returns 0 or CORQ_EINVAL/CORQ_ETOOBIG with `error` filled.
@@ -65,7 +82,8 @@ struct DeathNote {
 };
 
 /// A copy of `original` with x-death-* headers replaced per `note` and x-death-count incremented.
-/// Keeps id, payload, other headers and published_at; resets counts. nullptr when out of memory.
+/// Keeps id, payload, other headers, published_at and log_bucket; resets counts and expiry.
+/// nullptr when out of memory.
 Message *make_dead_letter(const Message &original, const DeathNote &note);
 
 /// An exact copy of `original` (used when a lease expires while its consumer may still read the

@@ -2,17 +2,20 @@
 // queue.
 #include "queue/queue.hpp"
 
+#include "durability/journal.hpp"
 #include "engine/engine.hpp"
 
 #include <algorithm>
 
 namespace corq::core {
 
-Queue::Queue(Engine &engine, std::string name, QueueOptions options)
+Queue::Queue(Engine &engine, std::string name, QueueOptions options, std::uint32_t qid)
     : engine_(engine),
       name_(std::move(name)),
       options_(std::move(options)),
       dead_letter_name_(options_.dead_letter_queue_for(name_)),
+      qid_(qid),
+      journal_(qid != 0 ? engine.journal() : nullptr),
       timers_(engine.now_ms()) {
   shards_.reserve(options_.shards);
   for (std::uint32_t i = 0; i < options_.shards; ++i) {
@@ -24,7 +27,7 @@ Queue::Queue(Engine &engine, std::string name, QueueOptions options)
 }
 
 Queue::~Queue() {
-  free_all_ready();
+  free_all_ready(false);
   std::lock_guard lock(timers_mutex_);
   timers_.clear([](Message *m) { free_message(m); });
 }
@@ -143,11 +146,32 @@ void Queue::push_delayed(Message *message, std::int64_t due_ms) noexcept {
   engine_.scheduler().poke_if_before(due_ms);
 }
 
-bool Queue::push_dead_letter(Message *message) noexcept {
-  if (deleted() || !try_reserve(1, message->payload_len)) return false;
+bool Queue::reserve_one(std::uint64_t bytes) noexcept {
+  return !deleted() && try_reserve(1, bytes);
+}
+
+void Queue::push_reserved(Message *message) noexcept {
   push_admitted(&message, 1, static_cast<std::size_t>(message->id));
   published.fetch_add(1, std::memory_order_relaxed);
-  return true;
+}
+
+void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept {
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    bytes += messages[i]->payload_len;
+    note_expiry(messages[i]);
+  }
+  ready_count_.fetch_add(count, std::memory_order_seq_cst);
+  ready_bytes_.fetch_add(bytes, std::memory_order_seq_cst);
+  Shard &shard = *shards_[0];
+  std::size_t pushed = shard.ready.try_emplace_bulk(
+      count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+  for (; pushed < count; ++pushed) {  // more than max_length recovered (a smaller ring): the list
+    ready_count_.fetch_sub(1, std::memory_order_relaxed);
+    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_relaxed);
+    push_returned(messages[pushed]);
+  }
+  if (ttl_seen_.load(std::memory_order_relaxed)) engine_.scheduler().poke_if_before(0);
 }
 
 // ---- popping
@@ -281,32 +305,46 @@ bool Queue::expire_ready(std::int64_t now_ms) {
 // ---- control plane
 // -------------------------------------------------------------------------------
 
-void Queue::free_all_ready() noexcept {
+void Queue::free_all_ready(bool unpin) noexcept {
   Message *batch[64];
   std::size_t n;
   while ((n = pop_ready(batch, 64, 0)) != 0) {
-    for (std::size_t i = 0; i < n; ++i) free_message(batch[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (unpin && journal_ != nullptr) journal_->unpin(batch[i]);
+      free_message(batch[i]);
+    }
   }
 }
 
 std::uint64_t Queue::purge() {
   std::uint64_t purged = 0;
-  Message *batch[64];
+  Message *batch[256];
   std::size_t n;
-  while ((n = pop_ready(batch, 64, 0)) != 0) {
+  while ((n = pop_ready(batch, 256, 0)) != 0) {
+    // One record per 256 messages; not waited for, like every settlement.
+    if (journal_ != nullptr) journal_->log_remove(qid_, batch, n);
     for (std::size_t i = 0; i < n; ++i) free_message(batch[i]);
     purged += n;
   }
   return purged;
 }
 
-void Queue::mark_deleted() {
+void Queue::discard_deleted(Message *message) noexcept {
+  if (journal_ != nullptr) journal_->unpin(message);
+  free_message(message);
+}
+
+void Queue::mark_deleted(bool forever) {
   deleted_.store(true, std::memory_order_seq_cst);
   not_empty_.notify_all();  // deleted_ is not a counter: the unconditional notify orders it
   not_full_.notify_all();
-  free_all_ready();
+  free_all_ready(forever);
   std::lock_guard lock(timers_mutex_);
-  timers_.clear([](Message *m) { free_message(m); });
+  if (forever) {
+    timers_.clear([this](Message *m) { discard_deleted(m); });
+  } else {
+    timers_.clear([](Message *m) { free_message(m); });
+  }
   delayed_count_.store(0, std::memory_order_relaxed);
 }
 
@@ -324,6 +362,46 @@ std::shared_ptr<Queue> Queue::dead_letter_target() {
   return target;
 }
 
+void Queue::log_dead_letter_move(Queue &target, Message *original, Message *moved,
+                                 const DeathNote &note) noexcept {
+  if (journal_ != nullptr && target.journal_ != nullptr) {
+    // The copy carries the original's place in the log (make_dead_letter keeps log_bucket).
+    journal_->log_dead_letter(qid_, target.qid_, *moved, note.reason, note.origin_queue,
+                              note.detail, note.time_ms);
+  } else if (journal_ != nullptr) {
+    // Into a transient queue: for the log, the message is gone.
+    journal_->log_remove(qid_, &original, 1);
+    moved->log_bucket = 0;
+  } else if (target.journal_ != nullptr) {
+    // From a transient queue into a durable one: the copy is published there.
+    wal::Lsn lsn = 0;
+    std::string error;
+    moved->log_bucket = 0;
+    if (target.journal_->log_publish(target.qid_, &moved, 1, nullptr, 0, 0, lsn, error) !=
+        CORQ_OK) {
+      moved->log_bucket = 0;
+      engine_.log(CORQ_LOG_WARN, "queue '" + target.name_ + "': dead letter " +
+                                     std::to_string(moved->id) + " not logged: " + error);
+    }
+  }
+}
+
+void Queue::log_redrive(Queue &target, Message *message) noexcept {
+  if (journal_ != nullptr && target.journal_ != nullptr) {
+    journal_->log_redrive(qid_, target.qid_, *message);
+  } else if (journal_ != nullptr) {
+    journal_->log_remove(qid_, &message, 1);
+  } else if (target.journal_ != nullptr) {
+    wal::Lsn lsn = 0;
+    std::string error;
+    if (target.journal_->log_publish(target.qid_, &message, 1, nullptr, 0, 0, lsn, error) !=
+        CORQ_OK) {
+      engine_.log(CORQ_LOG_WARN, "queue '" + target.name_ + "': redriven message " +
+                                     std::to_string(message->id) + " not logged: " + error);
+    }
+  }
+}
+
 void Queue::dead_letter(Message *message, std::string_view reason,
                         std::string_view detail) noexcept {
   std::shared_ptr<Queue> target = dead_letter_target();
@@ -334,7 +412,9 @@ void Queue::dead_letter(Message *message, std::string_view reason,
       if (target->options().message_ttl_ms > 0) {
         moved->expires_at_ms = note.time_ms + target->options().message_ttl_ms;
       }
-      if (target->push_dead_letter(moved)) {
+      if (target->reserve_one(moved->payload_len)) {
+        log_dead_letter_move(*target, message, moved, note);  // before anyone can settle it there
+        target->push_reserved(moved);
         free_message(message);
         dead_lettered.fetch_add(1, std::memory_order_relaxed);
         return;
@@ -357,6 +437,7 @@ void Queue::dead_letter(Message *message, std::string_view reason,
                                     ", no dead-letter queue)");
   }
   dropped.fetch_add(1, std::memory_order_relaxed);
+  if (journal_ != nullptr) journal_->log_remove(qid_, &message, 1);
   free_message(message);
 }
 

@@ -38,6 +38,7 @@ namespace corq::core {
 
 class Engine;
 class Consumer;
+class Journal;
 
 /// An element of a ready ring. Its copy reads only atomics (acquire loads), so stats can peek at a
 /// ring's head while consumers pop it (MpmcRing::peek_front). On x86-64 these are plain moves.
@@ -67,8 +68,9 @@ enum class Admission { admitted, full, closed };
 
 class Queue {
  public:
-  Queue(Engine &engine, std::string name, QueueOptions options);
-  ~Queue();  // frees every message still held (ready, returned, delayed)
+  /// `qid` != 0: a durable queue with that id in the write-ahead log (engine.journal()).
+  Queue(Engine &engine, std::string name, QueueOptions options, std::uint32_t qid = 0);
+  ~Queue();  // frees every message still held (ready, returned, delayed); never touches the log
   Queue(const Queue &) = delete;
   Queue &operator=(const Queue &) = delete;
 
@@ -76,20 +78,35 @@ class Queue {
   const QueueOptions &options() const noexcept { return options_; }
   const std::string &dead_letter_name() const noexcept { return dead_letter_name_; }
   bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
+  /// The queue's id in the write-ahead log; 0 for a transient queue.
+  std::uint32_t qid() const noexcept { return qid_; }
+  /// The write-ahead log for a durable queue, nullptr for a transient one.
+  Journal *journal() const noexcept { return journal_; }
 
   // ---- publish side ----
   /// Reserves room for `count` messages of `bytes` payload, applying the overflow policy (block up
   /// to `timeout_ms` (-1: no limit), reject, or drop_head). `closed` is polled while blocked.
   Admission admit(std::size_t count, std::uint64_t bytes, std::int32_t timeout_ms,
                   const std::atomic<bool> &closed);
+  /// Gives back the room of an admitted batch that will not be pushed after all.
+  void cancel_admission(std::size_t count, std::uint64_t bytes) noexcept {
+    release_reservation(count, bytes);
+  }
   /// Pushes admitted messages to the shard `shard_hint % shards`, and wakes consumers.
   void push_admitted(Message *const *messages, std::size_t count, std::size_t shard_hint) noexcept;
   /// Puts a message back at the front of the line, outside the limits (it was admitted before).
   void push_returned(Message *message) noexcept;
   /// Hands a delayed message to the timer wheel, due at `due_ms` (engine clock).
   void push_delayed(Message *message, std::int64_t due_ms) noexcept;
-  /// For dead letters arriving here: admitted without blocking; false (message not taken) if full.
-  bool push_dead_letter(Message *message) noexcept;
+  /// For messages moved here (dead letters, redrive): room for one message of `bytes`, without
+  /// blocking; false if full or deleted. A successful reservation must be followed by
+  /// push_reserved.
+  bool reserve_one(std::uint64_t bytes) noexcept;
+  void push_reserved(Message *message) noexcept;
+  /// Logs that `message` (counts reset) is redriven from here to `target` (it was reserved there).
+  void log_redrive(Queue &target, Message *message) noexcept;
+  /// Recovery: recovered ready messages, in order, outside the limits.
+  void restore_ready(Message *const *messages, std::size_t count) noexcept;
 
   // ---- consume side ----
   /// Pops up to `max` ready messages (returned list first, then the rings from `home_shard` on).
@@ -114,10 +131,14 @@ class Queue {
   std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
 
   // ---- control plane ----
-  /// Frees every ready message; returns how many.
+  /// Frees every ready message (logging their removal on a durable queue); returns how many.
   std::uint64_t purge();
   /// Marks the queue deleted, wakes everything waiting on it, frees ready and delayed messages.
-  void mark_deleted();
+  /// `forever`: corq_queue_delete (the log already says so: the messages' log records are
+  /// released); otherwise the engine is being destroyed and the log keeps them for recovery.
+  void mark_deleted(bool forever);
+  /// Frees a message that leaves with its queue's deletion (unpinned from the log if durable).
+  void discard_deleted(Message *message) noexcept;
   DedupWindow *dedup() noexcept { return dedup_.get(); }
 
   /// Called when a message leaves for good; counts it and frees it (or moves it to the DLQ).
@@ -150,10 +171,13 @@ class Queue {
   };
 
   bool try_reserve(std::size_t count, std::uint64_t bytes) noexcept;
+  /// Logs a dead-letter move of `original` (now `moved`) from here to `target`.
+  void log_dead_letter_move(Queue &target, Message *original, Message *moved,
+                            const DeathNote &note) noexcept;
   void release_reservation(std::size_t count, std::uint64_t bytes) noexcept;
   bool drop_oldest_for_room();
   std::size_t pop_returned(Message **out, std::size_t max) noexcept;
-  void free_all_ready() noexcept;
+  void free_all_ready(bool unpin) noexcept;
   std::shared_ptr<Queue> dead_letter_target();
 
   // Read-only after construction (read by every publish and delivery): its own lines.
@@ -161,6 +185,8 @@ class Queue {
   const std::string name_;
   const QueueOptions options_;
   const std::string dead_letter_name_;
+  const std::uint32_t qid_;
+  Journal *const journal_;
 
   std::vector<std::unique_ptr<Shard>> shards_;
 

@@ -3,6 +3,9 @@
 // same, no queue appears or disappears, and a message that was deliverable still is.
 #include "engine/helpers.hpp"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <climits>
 #include <string>
 #include <vector>
@@ -112,10 +115,17 @@ TEST(BadInputOpen, open_rejects_null_out) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_open(nullptr, nullptr, nullptr));
 }
 
-TEST(BadInputOpen, open_with_a_directory_is_unsupported_for_now) {
+TEST(BadInputOpen, open_rejects_an_empty_directory_name_and_a_file_as_directory) {
   corq_engine *engine = nullptr;
-  EXPECT_CORQ_FAILS(CORQ_EUNSUPPORTED, corq_open("/tmp/corq-test-dir", nullptr, &engine));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_open("", nullptr, &engine));
   EXPECT_EQ(engine, nullptr);
+  char path[] = "/tmp/corq-bad-open-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  EXPECT_CORQ_FAILS(CORQ_EIO, corq_open(path, nullptr, &engine));  // a file, not a directory
+  EXPECT_EQ(engine, nullptr);
+  ::unlink(path);
 }
 
 TEST(BadInputOpen, open_rejects_queue_keys) {

@@ -58,7 +58,8 @@ class LogImpl final : public Log {
 
   int start(const std::function<int(const RecoveredRecord &)> &visit, std::string &error);
 
-  int append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class) override;
+  int append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class,
+             const AppendHook *hook) override;
   int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
   Lsn durable_lsn() const override { return durable_lsn_.load(std::memory_order_acquire); }
   Lsn last_appended_lsn() const override {
@@ -120,7 +121,8 @@ class LogImpl final : public Log {
   mutable std::mutex segments_mutex_;
   std::deque<SegmentInfo> segments_;
   std::vector<std::string> spares_;  // names of preallocated spare files, ready to become segments
-  std::uint64_t spare_serial_ = 0;
+  // Names new spare files; the writer (replenish) and release_before (any thread) both take one.
+  std::atomic<std::uint64_t> spare_serial_{0};
 
   std::thread writer_;
   bool closed_ = false;
@@ -218,11 +220,12 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
     std::uint64_t id = 0;
     if (name.rfind(spare_prefix, 0) == 0) {
       spares_.push_back(name);
-      spare_serial_ =
-          std::max<std::uint64_t>(spare_serial_, std::strtoull(name.c_str() + 6, nullptr, 10));
+      spare_serial_.store(std::max<std::uint64_t>(spare_serial_.load(std::memory_order_relaxed),
+                                                  std::strtoull(name.c_str() + 6, nullptr, 10)),
+                          std::memory_order_relaxed);
     } else if (parse_segment_file_name(name, id) && tail_id != 0 && id > tail_id) {
       // Created (or recycled) after the last valid frame: holds nothing valid. Reuse it as a spare.
-      const std::string spare = std::string(spare_prefix) + std::to_string(++spare_serial_);
+      const std::string spare = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
       if (vfs_->rename(path_of(name), path_of(spare)) == 0) spares_.push_back(spare);
     }
   }
@@ -257,10 +260,11 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
 
 // ---- appending ----------------------------------------------------------------------------------
 
-int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class) {
+int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class,
+                    const AppendHook *hook) {
   if (records.empty()) return -EINVAL;
   std::size_t bytes = 0;
-  for (const Record &r : records) bytes += sizeof(RecordHeader) + r.payload.size();
+  for (const Record &r : records) bytes += sizeof(RecordHeader) + r.size();
   if (frame_disk_bytes(bytes) > options_.segment_bytes - block_bytes) return -EMSGSIZE;
 
   std::unique_lock lock(append_mutex_);
@@ -275,13 +279,15 @@ int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass 
   }
   for (const Record &r : records) {
     RecordHeader header{};
-    header.payload_bytes = static_cast<std::uint32_t>(r.payload.size());
+    header.payload_bytes = static_cast<std::uint32_t>(r.size());
     header.type = r.type;
     pending_.append(&header, sizeof(header));
     pending_.append(r.payload.data(), r.payload.size());
+    if (!r.tail.empty()) pending_.append(r.tail.data(), r.tail.size());
   }
   next_lsn_ += records.size();
   last_lsn = next_lsn_ - 1;
+  if (hook != nullptr && hook->fn != nullptr) hook->fn(hook->context, next_lsn_ - records.size(), last_lsn);
   pending_batches_.push_back(
       {pending_.size(), static_cast<std::uint32_t>(records.size()), last_lsn});
   const bool first_pending = pending_batches_.size() == 1;
@@ -458,7 +464,7 @@ void LogImpl::replenish_spares() {
       std::lock_guard lock(segments_mutex_);
       if (spares_.size() >= spare_segments_target) break;
     }
-    const std::string name = std::string(spare_prefix) + std::to_string(++spare_serial_);
+    const std::string name = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
     std::unique_ptr<VfsFile> file;
     int rc = open_file(path_of(name), true, file);
     if (rc == 0) rc = file->allocate(options_.segment_bytes);
@@ -496,7 +502,7 @@ int LogImpl::release_before(Lsn lsn) {
     }
     int rc = 0;
     if (keep) {
-      const std::string spare = std::string(spare_prefix) + std::to_string(++spare_serial_);
+      const std::string spare = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
       rc = vfs_->rename(from, path_of(spare));
       if (rc == 0) {
         std::lock_guard lock(segments_mutex_);

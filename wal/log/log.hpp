@@ -31,10 +31,21 @@
 
 namespace corq::wal {
 
-/// One record to append: a type (the caller's) and payload pieces gathered in order.
+/// One record to append: a type (the caller's) and its payload, gathered from two pieces (e.g. a
+/// small encoded head and a message body appended straight from where it lives: one copy).
 struct Record {
   std::uint8_t type;
   std::span<const std::byte> payload;
+  std::span<const std::byte> tail = {};  // appended right after `payload`
+  std::size_t size() const noexcept { return payload.size() + tail.size(); }
+};
+
+/// Called by append with the LSNs its batch got, while no other append can run: what the caller
+/// does here is ordered with the batch's place in the log (e.g. counting live records per LSN
+/// range so that a concurrent reader of last_appended_lsn() never sees a batch uncounted).
+struct AppendHook {
+  void (*fn)(void *context, Lsn first_lsn, Lsn last_lsn) = nullptr;
+  void *context = nullptr;
 };
 
 /// One record handed back by recovery; the payload view is valid during the callback only.
@@ -81,7 +92,8 @@ class Log {
   /// last record: durable once durable_lsn() >= last_lsn. Errors: -ENOSPC (no space for a normal
   /// append), -EMSGSIZE (batch larger than a segment can hold), the log's failure (sticky).
   virtual int append(std::span<const Record> records, Lsn &last_lsn,
-                     AppendClass append_class = AppendClass::normal) = 0;
+                     AppendClass append_class = AppendClass::normal,
+                     const AppendHook *hook = nullptr) = 0;
   /// Waits until durable_lsn() >= lsn or the deadline passes (-ETIMEDOUT), or the log failed.
   virtual int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) = 0;
   virtual Lsn durable_lsn() const = 0;

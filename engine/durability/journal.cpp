@@ -1,0 +1,318 @@
+// engine/durability/journal.cpp — see journal.hpp.
+#include "durability/journal.hpp"
+
+#include "durability/recovery.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace corq::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_of(std::int32_t timeout_ms) {
+  if (timeout_ms < 0) return Clock::now() + std::chrono::hours(24 * 365 * 100);  // no limit
+  return Clock::now() + std::chrono::milliseconds(timeout_ms);
+}
+
+/// Scratch space for encoding record heads: one per thread, reused (no allocation per publish once
+/// warm).
+thread_local std::vector<std::byte> scratch;
+thread_local std::vector<wal::Record> scratch_records;
+thread_local std::vector<std::size_t> scratch_ends;
+
+/// The append hook that pins a publish batch: record i of the batch is message i.
+struct PinContext {
+  LiveLedger *ledger;
+  Message *const *messages;
+};
+void pin_batch(void *context, wal::Lsn first, wal::Lsn last) {
+  auto *c = static_cast<PinContext *>(context);
+  for (wal::Lsn lsn = first; lsn <= last; ++lsn) c->ledger->pin(c->messages[lsn - first], lsn);
+}
+
+std::string options_text(const QueueOptions &o) {
+  std::string text;
+  for (const auto &[key, value] : queue_options_map(o)) text += key + "=" + value + "\n";
+  return text;
+}
+
+}  // namespace
+
+int Journal::open(const std::string &dir, const EngineOptions &options, RecoveredState &state,
+                  std::unique_ptr<Journal> &out, std::string &error) {
+  std::unique_ptr<Journal> journal(new Journal(options.sync == SyncMode::always));
+  wal::LogOptions log_options;
+  log_options.dir = dir;
+  log_options.segment_bytes = options.segment_bytes;
+  log_options.flush = options.sync == SyncMode::always;
+  log_options.backend = options.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
+                        : options.io_backend == IoBackend::psync
+                            ? wal::BackendChoice::psync
+                            : wal::BackendChoice::automatic;
+  log_options.direct_io = options.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
+                          : options.direct_io == DirectIo::off ? wal::DirectIoChoice::off
+                                                               : wal::DirectIoChoice::automatic;
+  log_options.vfs = options.test_vfs;
+  std::string log_error;
+  const int rc = wal::Log::open(
+      log_options, [&](const wal::RecoveredRecord &record) { return state.apply(record); },
+      journal->log_, log_error);
+  if (rc != 0) {
+    if (!state.error.empty()) {
+      error = "recovery of '" + dir + "': " + state.error;
+      return rc == -ENOMEM ? CORQ_ENOMEM : CORQ_ECORRUPT;
+    }
+    if (rc == -EWOULDBLOCK || rc == -EAGAIN) {
+      error = "data directory '" + dir + "' is in use by another process (its LOCK file is locked)";
+      return CORQ_EBUSY;
+    }
+    if (rc == -EBADMSG) {
+      error = "data directory '" + dir + "' is corrupt: " + log_error;
+      return CORQ_ECORRUPT;
+    }
+    error = "cannot open data directory '" + dir + "': " + log_error + " (" + std::strerror(-rc) +
+            ")";
+    if (rc == -ENOSPC) return CORQ_ENOSPC;
+    if (rc == -ENOMEM) return CORQ_ENOMEM;
+    return CORQ_EIO;
+  }
+  // Recovered messages are live: pin them where their publish records are.
+  for (auto &[id, m] : state.messages) journal->ledger_.pin(m.message, m.lsn);
+  out = std::move(journal);
+  return CORQ_OK;
+}
+
+Journal::~Journal() { close(); }
+
+void Journal::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (log_ != nullptr) log_->close();  // null when open failed
+}
+
+std::string Journal::failure_text() const {
+  const int f = log_->failure();
+  if (f == 0) return {};
+  return std::string("the write-ahead log failed (") + std::strerror(-f) +
+         "); the engine is fail-stopped: close it and open the directory again to recover";
+}
+
+int Journal::map_error(int rc, std::string &error) const {
+  if (rc == 0) return CORQ_OK;
+  if (log_->failure() != 0) {
+    error = failure_text();
+    return CORQ_EFAILED;
+  }
+  switch (rc) {
+    case -ENOSPC:
+      error = "the disk is full: the write-ahead log cannot take new messages (consumers and "
+              "acks keep working; publishing resumes when space frees up)";
+      return CORQ_ENOSPC;
+    case -EMSGSIZE: error = "the batch is larger than a log segment (segment_bytes)"; return CORQ_ETOOBIG;
+    case -ESHUTDOWN: error = "the engine is closed"; return CORQ_ECLOSED;
+    case -ETIMEDOUT: error = "timed out waiting for the write-ahead log"; return CORQ_ETIMEDOUT;
+    default: error = std::string("write-ahead log: ") + std::strerror(-rc); return CORQ_EIO;
+  }
+}
+
+// ---- data path
+// -----------------------------------------------------------------------------------
+
+int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_t count,
+                         const corq_message *sources, std::uint64_t first_id, std::int64_t due_ms,
+                         wal::Lsn &lsn, std::string &error) {
+  std::vector<std::byte> &head = scratch;
+  std::vector<std::size_t> &ends = scratch_ends;
+  std::vector<wal::Record> &batch = scratch_records;
+  head.clear();
+  ends.clear();
+  batch.clear();
+  records::Writer w(head);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Message &m = *messages[i];
+    w.u32(qid);
+    w.u64(m.id);
+    w.i64(m.published_at_ms);
+    w.i64(m.expires_at_ms);
+    w.i64(due_ms);
+    w.u32(m.delivery_count);
+    w.u32(m.failed_attempts);
+    const char *dedup_id = sources == nullptr ? nullptr : sources[m.id - first_id].dedup_id;
+    w.str16(dedup_id == nullptr ? std::string_view() : std::string_view(dedup_id));
+    w.u16(m.header_count);
+    const corq_header *h = m.headers();
+    for (std::uint32_t k = 0; k < m.header_count; ++k) {
+      w.str16(h[k].key);
+      w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
+    }
+    ends.push_back(head.size());
+  }
+  // Spans into `head` only now: it may have moved while growing.
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Message &m = *messages[i];
+    batch.push_back({records::publish,
+                     {head.data() + start, ends[i] - start},
+                     {static_cast<const std::byte *>(m.payload()), m.payload_len}});
+    start = ends[i];
+  }
+  PinContext context{&ledger_, messages};
+  const wal::AppendHook hook{pin_batch, &context};
+  const int rc = log_->append(batch, lsn, wal::AppendClass::normal, &hook);
+  return map_error(rc, error);
+}
+
+int Journal::append_reserved(std::uint8_t type, const std::vector<std::byte> &payload) {
+  const wal::Record record{type, payload};
+  wal::Lsn lsn = 0;
+  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::reserved);
+  if (rc == 0) return CORQ_OK;
+  std::string ignored;
+  return map_error(rc, ignored);
+}
+
+int Journal::log_remove(std::uint32_t qid, Message *const *messages, std::size_t count) {
+  std::vector<std::byte> &payload = scratch;
+  payload.clear();
+  records::Writer w(payload);
+  w.u32(qid);
+  w.u32(static_cast<std::uint32_t>(count));
+  for (std::size_t i = 0; i < count; ++i) w.u64(messages[i]->id);
+  const int rc = append_reserved(records::remove, payload);
+  // Unpinned only after the record is in the log's order: a checkpoint cannot release the publish
+  // record while the record that removes it could still be missing.
+  for (std::size_t i = 0; i < count; ++i) ledger_.unpin(messages[i]);
+  return rc;
+}
+
+int Journal::log_deliver(std::uint32_t qid, const corq_delivery *deliveries, std::size_t count) {
+  std::vector<std::byte> &payload = scratch;
+  payload.clear();
+  records::Writer w(payload);
+  w.u32(qid);
+  w.u32(static_cast<std::uint32_t>(count));
+  for (std::size_t i = 0; i < count; ++i) w.u64(deliveries[i].message_id);
+  return append_reserved(records::deliver, payload);
+}
+
+int Journal::log_retry(std::uint32_t qid, const Message &message, std::int64_t due_ms) {
+  std::vector<std::byte> &payload = scratch;
+  payload.clear();
+  records::Writer w(payload);
+  w.u32(qid);
+  w.u64(message.id);
+  w.u32(message.failed_attempts);
+  w.i64(due_ms);
+  return append_reserved(records::retry, payload);
+}
+
+int Journal::log_dead_letter(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message,
+                             std::string_view reason, std::string_view origin,
+                             std::string_view detail, std::int64_t time_ms) {
+  std::vector<std::byte> &payload = scratch;
+  payload.clear();
+  records::Writer w(payload);
+  w.u32(from_qid);
+  w.u32(to_qid);
+  w.u64(message.id);
+  w.i64(time_ms);
+  w.i64(message.expires_at_ms);
+  w.str16(reason);
+  w.str16(origin);
+  w.str16(detail.substr(0, 65535));
+  return append_reserved(records::dead_letter, payload);
+}
+
+int Journal::log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message) {
+  std::vector<std::byte> &payload = scratch;
+  payload.clear();
+  records::Writer w(payload);
+  w.u32(from_qid);
+  w.u32(to_qid);
+  w.u64(message.id);
+  w.i64(message.expires_at_ms);
+  return append_reserved(records::redrive, payload);
+}
+
+// ---- control plane
+// -------------------------------------------------------------------------------
+
+int Journal::log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
+                         std::string &error) {
+  std::vector<std::byte> payload;
+  records::Writer w(payload);
+  w.u32(qid);
+  w.str16(name);
+  w.str32(options_text(options));
+  const wal::Record record{records::declare, payload};
+  wal::Lsn lsn = 0;
+  if (const int rc = log_->append({&record, 1}, lsn); rc != 0) return map_error(rc, error);
+  return wait(lsn, -1, error);
+}
+
+int Journal::log_delete(std::uint32_t qid, std::string &error) {
+  std::vector<std::byte> payload;
+  records::Writer w(payload);
+  w.u32(qid);
+  const wal::Record record{records::remove_queue, payload};
+  wal::Lsn lsn = 0;
+  // Reserved: deleting a queue frees space.
+  if (const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::reserved); rc != 0) {
+    return map_error(rc, error);
+  }
+  return wait(lsn, -1, error);
+}
+
+int Journal::wait(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error) {
+  return map_error(log_->wait_durable(lsn, deadline_of(timeout_ms)), error);
+}
+
+int Journal::sync(std::int32_t timeout_ms, std::string &error) {
+  if (log_->failure() != 0) return map_error(log_->failure(), error);
+  return wait(log_->last_appended_lsn(), timeout_ms, error);
+}
+
+// ---- checkpoints
+// ---------------------------------------------------------------------------------
+
+wal::Lsn Journal::live_floor() {
+  // Every append with an LSN <= safe has run its hook: buckets wholly below it are exact.
+  const wal::Lsn safe = log_->last_appended_lsn();
+  const std::uint64_t last_bucket = LiveLedger::bucket_of(safe);
+  for (std::uint64_t b = floor_scan_bucket_; b <= last_bucket; ++b) {
+    if (ledger_.live(b) != 0) {
+      floor_scan_bucket_ = b;
+      return std::max<wal::Lsn>(LiveLedger::first_lsn_of(b), 1);
+    }
+  }
+  floor_scan_bucket_ = last_bucket;  // the last bucket may still fill: scan it again next time
+  return safe + 1;
+}
+
+bool Journal::release_possible(wal::Lsn floor) const {
+  const std::vector<wal::SegmentInfo> segments = log_->segments();
+  return segments.size() > 1 && segments.front().last_lsn < floor;
+}
+
+int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
+                        const std::vector<std::uint8_t> &types, wal::Lsn floor,
+                        std::string &error) {
+  std::vector<wal::Record> batch;
+  batch.reserve(payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) batch.push_back({types[i], payloads[i]});
+  wal::Lsn lsn = 0;
+  if (const int rc = log_->append(batch, lsn, wal::AppendClass::reserved); rc != 0) {
+    return map_error(rc, error);
+  }
+  if (const int rc = wait(lsn, -1, error); rc != CORQ_OK) return rc;
+  if (const int rc = log_->release_before(floor); rc != 0) {
+    error = std::string("releasing log segments: ") + std::strerror(-rc);
+    return CORQ_EIO;
+  }
+  checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  return CORQ_OK;
+}
+
+}  // namespace corq::core

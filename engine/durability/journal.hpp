@@ -1,0 +1,119 @@
+// engine/durability/journal.hpp — what durable queues write to the write-ahead log, and when they
+// wait for it.
+//
+// The journal turns engine events into log records (records.hpp) and owns the log and the live
+// ledger. Costs per message on a durable queue:
+//   publish  one record: an encoded head (ids, times, headers) and the payload appended straight
+//            from the message block (one copy, into the log's pending buffer), in one append per
+//            batch; with sync=always the publisher then waits for the group commit that holds it;
+//   consume  one `deliver` record per corq_consume call (ids only), not waited for;
+//   ack      one `remove` record per ack (per ack_upto: one for all), not waited for.
+// Settlement and delivery records use the log's reserved space, so a full disk stops publishers
+// (CORQ_ENOSPC) but never consumers.
+//
+// Fail-stop: once the log has failed, every durable operation returns CORQ_EFAILED.
+#pragma once
+
+#include "durability/ledger.hpp"
+#include "durability/records.hpp"
+#include "options/options.hpp"
+#include "queue/message.hpp"
+
+#include <log/log.hpp>
+
+#include <corq/corq.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace corq::core {
+
+struct RecoveredState;
+
+class Journal {
+ public:
+  /// Opens (or creates) the log in `dir` and replays it into `state`. Returns a CORQ_* code:
+  /// CORQ_EBUSY (another process has it), CORQ_ECORRUPT (with file and offset), CORQ_EIO.
+  static int open(const std::string &dir, const EngineOptions &options, RecoveredState &state,
+                  std::unique_ptr<Journal> &out, std::string &error);
+  ~Journal();
+
+  // ---- data path ----
+  /// Logs a batch of publishes to queue `qid` (one atomic log batch) and pins the messages.
+  /// `sources` (may be NULL) are the corq_messages they were built from, message m from
+  /// sources[m.id - first_id] (for its dedup id). `due_ms` > 0: delayed until then. Returns
+  /// CORQ_OK, CORQ_ENOSPC, CORQ_EFAILED, CORQ_ECLOSED or CORQ_ETOOBIG (batch larger than a
+  /// segment), with `error`.
+  int log_publish(std::uint32_t qid, Message *const *messages, std::size_t count,
+                  const corq_message *sources, std::uint64_t first_id, std::int64_t due_ms,
+                  wal::Lsn &lsn, std::string &error);
+  /// The messages left queue `qid` for good (ack, purge, drop): logs it, then unpins them. Returns
+  /// CORQ_OK or the log's failure code. The messages are not freed here.
+  int log_remove(std::uint32_t qid, Message *const *messages, std::size_t count);
+  int log_deliver(std::uint32_t qid, const corq_delivery *deliveries, std::size_t count);
+  /// A failed attempt: the message's failed_attempts as it is now, ready again at `due_ms` (0: now).
+  int log_retry(std::uint32_t qid, const Message &message, std::int64_t due_ms);
+  /// `message` (already dead-lettered: new headers, expiry) moved from `from_qid` to `to_qid`.
+  int log_dead_letter(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message,
+                      std::string_view reason, std::string_view origin, std::string_view detail,
+                      std::int64_t time_ms);
+  int log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message);
+  void unpin(Message *message) noexcept { ledger_.unpin(message); }
+
+  // ---- control plane (each waits until durable) ----
+  int log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
+                  std::string &error);
+  int log_delete(std::uint32_t qid, std::string &error);
+
+  /// Waits until everything appended so far is durable. CORQ_OK, CORQ_ETIMEDOUT, CORQ_EFAILED.
+  int sync(std::int32_t timeout_ms, std::string &error);
+  /// Waits until `lsn` is durable.
+  int wait(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error);
+  wal::Lsn last_appended() const { return log_->last_appended_lsn(); }
+  /// CORQ_EFAILED once the log has failed, else CORQ_OK.
+  int failure_code() const noexcept { return log_->failure() != 0 ? CORQ_EFAILED : CORQ_OK; }
+  std::string failure_text() const;
+
+  // ---- checkpoints ----
+  /// The LSN below which no live message needs the log (scans the ledger; cheap).
+  wal::Lsn live_floor();
+  /// True when a checkpoint would release at least one segment.
+  bool release_possible(wal::Lsn floor) const;
+  /// Appends a checkpoint batch (the caller encodes the registry into `records`), waits until it is
+  /// durable, then releases the segments below `floor`. Control-plane thread only.
+  int checkpoint(const std::vector<std::vector<std::byte>> &payloads,
+                 const std::vector<std::uint8_t> &types, wal::Lsn floor, std::string &error);
+
+  // ---- introspection ----
+  const char *backend() const { return log_->backend_name(); }
+  bool direct_io() const { return log_->direct_io(); }
+  std::vector<wal::SegmentInfo> segments() const { return log_->segments(); }
+  wal::Lsn durable_lsn() const { return log_->durable_lsn(); }
+  bool flushes() const noexcept { return flush_; }
+  std::uint64_t checkpoints() const noexcept { return checkpoints_.load(std::memory_order_relaxed); }
+
+  /// Flushes what is pending and closes the log (the directory lock is released). Idempotent.
+  void close();
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  LiveLedger &ledger() noexcept { return ledger_; }
+
+ private:
+  explicit Journal(bool flush) : flush_(flush) {}
+  /// Appends one small record of the reserved class (settlements). Returns a CORQ_* code.
+  int append_reserved(std::uint8_t type, const std::vector<std::byte> &payload);
+  int map_error(int rc, std::string &error) const;
+
+  const bool flush_;
+  std::unique_ptr<wal::Log> log_;
+  LiveLedger ledger_;
+  std::atomic<bool> closed_{false};
+  std::uint64_t floor_scan_bucket_ = 0;  // buckets below it are known empty (checkpointer only)
+  std::atomic<std::uint64_t> checkpoints_{0};
+};
+
+}  // namespace corq::core

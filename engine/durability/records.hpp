@@ -1,0 +1,139 @@
+// engine/durability/records.hpp — the engine's records in the write-ahead log.
+//
+// The log (wal/) stores typed byte strings; this file says what the engine's types mean and how
+// their bytes are laid out. Everything is little-endian, packed, without padding. Strings are a
+// length (u16 or u32, as noted) followed by the bytes.
+//
+// Queues are named by a queue id (u32, never reused within a data directory: a queue deleted and
+// declared again gets a new id), so a record written before a delete can never apply to the queue
+// declared after it. Messages are named by their id (u64, unique in the data directory): a message
+// lives in exactly one queue at a time, so removal records need no queue to find it.
+//
+//   declare      u32 qid, str16 name, str32 options ("key=value\n"...; parse_queue_options reads it)
+//   delete       u32 qid
+//   publish      u32 qid, u64 id, i64 published_at_ms, i64 expires_at_ms (0 never),
+//                i64 due_ms (0: ready; else delayed until then, unix ms), u32 delivery_count,
+//                u32 failed_attempts, str16 dedup_id, u16 header_count,
+//                header_count × (str16 key, str32 value), then the payload (rest of the record)
+//   remove       u32 qid, u32 n, n × u64 id           (ack, purge, drop: the messages are gone)
+//   deliver      u32 qid, u32 n, n × u64 id           (each was delivered once more)
+//   retry        u32 qid, u64 id, u32 failed_attempts, i64 due_ms (0: ready now)
+//   dead_letter  u32 from_qid, u32 to_qid, u64 id, i64 time_ms, i64 expires_at_ms,
+//                str16 reason, str16 origin queue name, str16 detail
+//                (the message becomes make_dead_letter(original, note) in to_qid)
+//   redrive      u32 from_qid, u32 to_qid, u64 id, i64 expires_at_ms (counts reset)
+//   checkpoint   u64 next_message_id, u32 next_qid    (first record of a checkpoint batch)
+//   dedup        u32 qid, u32 n, n × (u64 message_id, i64 recorded_ms, str16 dedup_id)
+//
+// A publish batch is one log batch (atomic on recovery). A publish record may also repeat a live
+// message (compaction, or a transient message dead-lettered into a durable queue): the later record
+// replaces the state of that id.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corq::core::records {
+
+enum Type : std::uint8_t {
+  declare = 1,
+  remove_queue = 2,
+  publish = 3,
+  remove = 4,
+  deliver = 5,
+  retry = 6,
+  dead_letter = 7,
+  redrive = 8,
+  checkpoint = 9,
+  dedup = 10,
+};
+
+/// Name of a record type, for corqctl dump and error messages ("unknown" if none).
+const char *type_name(std::uint8_t type) noexcept;
+
+/// Appends little-endian fields to a byte vector.
+class Writer {
+ public:
+  explicit Writer(std::vector<std::byte> &out) : out_(out) {}
+  void u8(std::uint8_t v) { put(&v, 1); }
+  void u16(std::uint16_t v) { put(&v, 2); }
+  void u32(std::uint32_t v) { put(&v, 4); }
+  void u64(std::uint64_t v) { put(&v, 8); }
+  void i64(std::int64_t v) { put(&v, 8); }
+  void str16(std::string_view s) {
+    u16(static_cast<std::uint16_t>(s.size()));
+    put(s.data(), s.size());
+  }
+  void str32(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    put(s.data(), s.size());
+  }
+  void bytes(const void *data, std::size_t n) { put(data, n); }
+
+ private:
+  void put(const void *p, std::size_t n) {
+    if (n == 0) return;
+    // resize + memcpy rather than insert: GCC 12 warns falsely on vector<byte>::insert ranges.
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    std::memcpy(out_.data() + at, p, n);  // x86-64 and AArch64 are little-endian
+  }
+  std::vector<std::byte> &out_;
+};
+
+/// Reads fields back; every read is bounds-checked and a short record makes ok() false (the
+/// records passed their checksum, so that means a format mismatch: reported as corruption).
+class Reader {
+ public:
+  explicit Reader(std::span<const std::byte> in) : in_(in) {}
+  bool ok() const noexcept { return ok_; }
+  std::uint8_t u8() { return get<std::uint8_t>(); }
+  std::uint16_t u16() { return get<std::uint16_t>(); }
+  std::uint32_t u32() { return get<std::uint32_t>(); }
+  std::uint64_t u64() { return get<std::uint64_t>(); }
+  std::int64_t i64() { return get<std::int64_t>(); }
+  std::string_view str16() { return take(u16()); }
+  std::string_view str32() { return take(u32()); }
+  /// The unread rest of the record.
+  std::span<const std::byte> rest() noexcept {
+    auto r = in_.subspan(pos_);
+    pos_ = in_.size();
+    return r;
+  }
+  std::size_t remaining() const noexcept { return in_.size() - pos_; }
+
+ private:
+  template <class T>
+  T get() {
+    T v{};
+    if (!ok_ || in_.size() - pos_ < sizeof(T)) {
+      ok_ = false;
+      return v;
+    }
+    std::memcpy(&v, in_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  std::string_view take(std::size_t n) {
+    if (!ok_ || in_.size() - pos_ < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view s(reinterpret_cast<const char *>(in_.data() + pos_), n);
+    pos_ += n;
+    return s;
+  }
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+/// A human-readable line for one record (corqctl dump); never fails (bad bytes are said so).
+std::string describe(std::uint8_t type, std::span<const std::byte> payload);
+
+}  // namespace corq::core::records

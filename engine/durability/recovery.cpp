@@ -1,0 +1,213 @@
+// engine/durability/recovery.cpp — replaying the engine's records (see recovery.hpp).
+#include "durability/recovery.hpp"
+
+#include "durability/records.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace corq::core {
+
+RecoveredState::~RecoveredState() {
+  for (auto &[id, m] : messages) free_message(m.message);
+}
+
+int RecoveredState::bad(const wal::RecoveredRecord &record, const char *what) {
+  error = std::string("record at LSN ") + std::to_string(record.lsn) + " (" +
+          records::type_name(record.type) + "): " + what;
+  return -EBADMSG;
+}
+
+void RecoveredState::drop(std::uint64_t id) {
+  auto it = messages.find(id);
+  if (it == messages.end()) return;
+  free_message(it->second.message);
+  messages.erase(it);
+}
+
+int RecoveredState::apply(const wal::RecoveredRecord &record) {
+  ++records;
+  records::Reader r(record.payload);
+  switch (record.type) {
+    case records::declare: {
+      const std::uint32_t qid = r.u32();
+      const std::string name(r.str16());
+      const std::string text(r.str32());
+      if (!r.ok() || qid == 0) return bad(record, "truncated");
+      OptionMap map;
+      std::size_t start = 0;
+      while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(start, end - start);
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos) return bad(record, "option line without '='");
+        map.insert_or_assign(line.substr(0, eq), line.substr(eq + 1));
+        start = end + 1;
+      }
+      QueueOptions options;
+      std::string option_error;
+      if (!parse_queue_options(map, true, options, option_error))
+        return bad(record, option_error.c_str());
+      auto [it, inserted] = queues.try_emplace(qid);
+      if (inserted) {
+        it->second.name = name;
+        it->second.options = options;
+      }
+      next_qid = std::max(next_qid, qid + 1);
+      return 0;
+    }
+    case records::remove_queue: {
+      const std::uint32_t qid = r.u32();
+      if (!r.ok()) return bad(record, "truncated");
+      queues.erase(qid);
+      for (auto it = messages.begin(); it != messages.end();) {
+        if (it->second.qid == qid) {
+          free_message(it->second.message);
+          it = messages.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      return 0;
+    }
+    case records::publish: return apply_publish(record);
+    case records::remove:
+    case records::deliver: {
+      r.u32();  // qid: ids are unique, the message is wherever it is now
+      const std::uint32_t n = r.u32();
+      if (!r.ok() || r.remaining() != std::size_t{n} * 8) return bad(record, "bad id list");
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const std::uint64_t id = r.u64();
+        if (record.type == records::remove) {
+          drop(id);
+        } else if (auto it = messages.find(id); it != messages.end()) {
+          ++it->second.message->delivery_count;
+        }
+      }
+      return 0;
+    }
+    case records::retry: {
+      r.u32();
+      const std::uint64_t id = r.u64();
+      const std::uint32_t failed = r.u32();
+      const std::int64_t due = r.i64();
+      if (!r.ok()) return bad(record, "truncated");
+      if (auto it = messages.find(id); it != messages.end()) {
+        it->second.message->failed_attempts = failed;
+        it->second.due_ms = due;
+      }
+      return 0;
+    }
+    case records::dead_letter: return apply_dead_letter(record);
+    case records::redrive: {
+      r.u32();
+      const std::uint32_t to = r.u32();
+      const std::uint64_t id = r.u64();
+      const std::int64_t expires = r.i64();
+      if (!r.ok()) return bad(record, "truncated");
+      if (auto it = messages.find(id); it != messages.end()) {
+        Message *m = it->second.message;
+        m->failed_attempts = 0;
+        m->delivery_count = 0;
+        m->expires_at_ms = expires;
+        it->second.qid = to;
+        it->second.due_ms = 0;
+      }
+      return 0;
+    }
+    case records::checkpoint: {
+      const std::uint64_t next_id = r.u64();
+      const std::uint32_t qid = r.u32();
+      if (!r.ok()) return bad(record, "truncated");
+      next_message_id = std::max(next_message_id, next_id);
+      next_qid = std::max(next_qid, qid);
+      return 0;
+    }
+    case records::dedup: {
+      const std::uint32_t qid = r.u32();
+      const std::uint32_t n = r.u32();
+      auto q = queues.find(qid);
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const std::uint64_t id = r.u64();
+        const std::int64_t at = r.i64();
+        const std::string_view key = r.str16();
+        if (r.ok() && q != queues.end()) q->second.dedup.insert_or_assign(std::string(key), RecoveredDedup{id, at});
+      }
+      if (!r.ok()) return bad(record, "truncated");
+      return 0;
+    }
+    default: return bad(record, "unknown record type (written by a newer corq?)");
+  }
+}
+
+int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
+  records::Reader r(record.payload);
+  const std::uint32_t qid = r.u32();
+  const std::uint64_t id = r.u64();
+  const std::int64_t published_at = r.i64();
+  const std::int64_t expires_at = r.i64();
+  const std::int64_t due = r.i64();
+  const std::uint32_t delivery_count = r.u32();
+  const std::uint32_t failed = r.u32();
+  const std::string_view dedup_id = r.str16();
+  const std::uint16_t header_count = r.u16();
+  if (!r.ok() || header_count > headers_max + 5) return bad(record, "truncated head");
+  HeaderView views[headers_max + 5];
+  for (std::uint16_t i = 0; i < header_count; ++i) {
+    views[i].key = r.str16();
+    views[i].value = r.str32();
+  }
+  if (!r.ok()) return bad(record, "truncated headers");
+  const auto payload = r.rest();
+  next_message_id = std::max(next_message_id, id + 1);
+  auto q = queues.find(qid);
+  if (q == queues.end()) return 0;  // its queue was deleted (or its declaration released with it)
+  if (!dedup_id.empty()) {
+    q->second.dedup.insert_or_assign(std::string(dedup_id), RecoveredDedup{id, published_at});
+  }
+  Message *m = build_message(views, header_count, payload.data(), payload.size());
+  if (m == nullptr) {
+    error = "out of memory rebuilding message " + std::to_string(id);
+    return -ENOMEM;
+  }
+  m->id = id;
+  m->published_at_ms = published_at;
+  m->expires_at_ms = expires_at;
+  m->delivery_count = delivery_count;
+  m->failed_attempts = failed;
+  auto [it, inserted] = messages.try_emplace(id, RecoveredMessage{m, qid, due, record.lsn});
+  if (!inserted) {  // a later copy of a live message replaces the earlier one
+    free_message(it->second.message);
+    it->second = RecoveredMessage{m, qid, due, record.lsn};
+  }
+  return 0;
+}
+
+int RecoveredState::apply_dead_letter(const wal::RecoveredRecord &record) {
+  records::Reader r(record.payload);
+  r.u32();
+  const std::uint32_t to = r.u32();
+  const std::uint64_t id = r.u64();
+  const std::int64_t time_ms = r.i64();
+  const std::int64_t expires = r.i64();
+  const std::string_view reason = r.str16();
+  const std::string_view origin = r.str16();
+  const std::string_view detail = r.str16();
+  if (!r.ok()) return bad(record, "truncated");
+  auto it = messages.find(id);
+  if (it == messages.end()) return 0;
+  Message *moved = make_dead_letter(*it->second.message, DeathNote{reason, origin, time_ms, detail});
+  if (moved == nullptr) {
+    error = "out of memory rebuilding dead-lettered message " + std::to_string(id);
+    return -ENOMEM;
+  }
+  moved->expires_at_ms = expires;
+  free_message(it->second.message);
+  it->second.message = moved;
+  it->second.qid = to;
+  it->second.due_ms = 0;
+  return 0;
+}
+
+}  // namespace corq::core

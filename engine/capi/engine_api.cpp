@@ -15,8 +15,8 @@ int corq::capi::check_queue_name(const char *name) noexcept {
   return CORQ_OK;
 }
 
-int corq::capi::open_engine(const char *dir, const corq_config *engine_options,
-                            corq::wal::Vfs *vfs, corq_engine **out) noexcept {
+int corq::capi::open_engine(const char *dir, const corq_config *engine_options, corq::wal::Vfs *vfs,
+                            corq_engine **out) noexcept {
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_open: out is NULL");
   *out = nullptr;
   return guarded("corq_open", [&] {
@@ -285,9 +285,8 @@ int corq_stats_json(corq_engine *engine, char **json) {
       const auto segments = journal->segments();
       for (const auto &segment : segments) disk_bytes += segment.bytes;
       text += ",\"log\":{\"dir\":\"" + json_escape(e.dir()) + "\",\"backend\":\"" +
-              journal->backend() + "\",\"direct_io\":" +
-              (journal->direct_io() ? "true" : "false") + ",\"sync\":\"" +
-              (journal->flushes() ? "always" : "none") +
+              journal->backend() + "\",\"direct_io\":" + (journal->direct_io() ? "true" : "false") +
+              ",\"sync\":\"" + (journal->flushes() ? "always" : "none") +
               "\",\"segments\":" + std::to_string(segments.size()) +
               ",\"segment_bytes_used\":" + std::to_string(disk_bytes) +
               ",\"durable_lsn\":" + std::to_string(journal->durable_lsn()) +

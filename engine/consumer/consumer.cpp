@@ -160,8 +160,8 @@ int Consumer::log_removal(Message *const *messages, std::size_t count, const cha
   if (journal == nullptr) return CORQ_OK;
   const int rc = journal->log_remove(queue_->qid(), messages, count);
   if (rc == CORQ_OK) return rc;
-  return capi::fail(rc, std::string(operation) + ": settled in memory but not logged: " +
-                            journal->failure_text());
+  return capi::fail(rc, std::string(operation) +
+                            ": settled in memory but not logged: " + journal->failure_text());
 }
 
 int Consumer::ack(std::uint64_t tag) {

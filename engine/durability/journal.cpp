@@ -49,9 +49,8 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
   log_options.segment_bytes = options.segment_bytes;
   log_options.flush = options.sync == SyncMode::always;
   log_options.backend = options.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
-                        : options.io_backend == IoBackend::psync
-                            ? wal::BackendChoice::psync
-                            : wal::BackendChoice::automatic;
+                        : options.io_backend == IoBackend::psync  ? wal::BackendChoice::psync
+                                                                  : wal::BackendChoice::automatic;
   log_options.direct_io = options.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
                           : options.direct_io == DirectIo::off ? wal::DirectIoChoice::off
                                                                : wal::DirectIoChoice::automatic;
@@ -73,8 +72,8 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
       error = "data directory '" + dir + "' is corrupt: " + log_error;
       return CORQ_ECORRUPT;
     }
-    error = "cannot open data directory '" + dir + "': " + log_error + " (" + std::strerror(-rc) +
-            ")";
+    error =
+        "cannot open data directory '" + dir + "': " + log_error + " (" + std::strerror(-rc) + ")";
     if (rc == -ENOSPC) return CORQ_ENOSPC;
     if (rc == -ENOMEM) return CORQ_ENOMEM;
     return CORQ_EIO;
@@ -107,10 +106,13 @@ int Journal::map_error(int rc, std::string &error) const {
   }
   switch (rc) {
     case -ENOSPC:
-      error = "the disk is full: the write-ahead log cannot take new messages (consumers and "
-              "acks keep working; publishing resumes when space frees up)";
+      error =
+          "the disk is full: the write-ahead log cannot take new messages (consumers and "
+          "acks keep working; publishing resumes when space frees up)";
       return CORQ_ENOSPC;
-    case -EMSGSIZE: error = "the batch is larger than a log segment (segment_bytes)"; return CORQ_ETOOBIG;
+    case -EMSGSIZE:
+      error = "the batch is larger than a log segment (segment_bytes)";
+      return CORQ_ETOOBIG;
     case -ESHUTDOWN: error = "the engine is closed"; return CORQ_ECLOSED;
     case -ETIMEDOUT: error = "timed out waiting for the write-ahead log"; return CORQ_ETIMEDOUT;
     default: error = std::string("write-ahead log: ") + std::strerror(-rc); return CORQ_EIO;

@@ -55,7 +55,8 @@ class Journal {
   /// CORQ_OK or the log's failure code. The messages are not freed here.
   int log_remove(std::uint32_t qid, Message *const *messages, std::size_t count);
   int log_deliver(std::uint32_t qid, const corq_delivery *deliveries, std::size_t count);
-  /// A failed attempt: the message's failed_attempts as it is now, ready again at `due_ms` (0: now).
+  /// A failed attempt: the message's failed_attempts as it is now, ready again at `due_ms` (0:
+  /// now).
   int log_retry(std::uint32_t qid, const Message &message, std::int64_t due_ms);
   /// `message` (already dead-lettered: new headers, expiry) moved from `from_qid` to `to_qid`.
   int log_dead_letter(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message,
@@ -94,7 +95,9 @@ class Journal {
   std::vector<wal::SegmentInfo> segments() const { return log_->segments(); }
   wal::Lsn durable_lsn() const { return log_->durable_lsn(); }
   bool flushes() const noexcept { return flush_; }
-  std::uint64_t checkpoints() const noexcept { return checkpoints_.load(std::memory_order_relaxed); }
+  std::uint64_t checkpoints() const noexcept {
+    return checkpoints_.load(std::memory_order_relaxed);
+  }
 
   /// Flushes what is pending and closes the log (the directory lock is released). Idempotent.
   void close();

@@ -67,7 +67,7 @@ class LiveLedger {
     auto &slot = directory_[index / chunk_buckets];
     std::atomic<std::int64_t> *chunk = slot.load(std::memory_order_acquire);
     if (chunk == nullptr && create) {
-      chunk = new std::atomic<std::int64_t>[chunk_buckets]{};
+      chunk = new std::atomic<std::int64_t>[chunk_buckets] {};
       slot.store(chunk, std::memory_order_release);
     }
     return chunk[index % chunk_buckets];

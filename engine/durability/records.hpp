@@ -9,9 +9,9 @@
 // declared after it. Messages are named by their id (u64, unique in the data directory): a message
 // lives in exactly one queue at a time, so removal records need no queue to find it.
 //
-//   declare      u32 qid, str16 name, str32 options ("key=value\n"...; parse_queue_options reads it)
-//   delete       u32 qid
-//   publish      u32 qid, u64 id, i64 published_at_ms, i64 expires_at_ms (0 never),
+//   declare      u32 qid, str16 name, str32 options ("key=value\n"...; parse_queue_options reads
+//   it) delete       u32 qid publish      u32 qid, u64 id, i64 published_at_ms, i64 expires_at_ms
+//   (0 never),
 //                i64 due_ms (0: ready; else delayed until then, unix ms), u32 delivery_count,
 //                u32 failed_attempts, str16 dedup_id, u16 header_count,
 //                header_count × (str16 key, str32 value), then the payload (rest of the record)

@@ -132,7 +132,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
         const std::uint64_t id = r.u64();
         const std::int64_t at = r.i64();
         const std::string_view key = r.str16();
-        if (r.ok() && q != queues.end()) q->second.dedup.insert_or_assign(std::string(key), RecoveredDedup{id, at});
+        if (r.ok() && q != queues.end())
+          q->second.dedup.insert_or_assign(std::string(key), RecoveredDedup{id, at});
       }
       if (!r.ok()) return bad(record, "truncated");
       return 0;
@@ -197,7 +198,8 @@ int RecoveredState::apply_dead_letter(const wal::RecoveredRecord &record) {
   if (!r.ok()) return bad(record, "truncated");
   auto it = messages.find(id);
   if (it == messages.end()) return 0;
-  Message *moved = make_dead_letter(*it->second.message, DeathNote{reason, origin, time_ms, detail});
+  Message *moved =
+      make_dead_letter(*it->second.message, DeathNote{reason, origin, time_ms, detail});
   if (moved == nullptr) {
     error = "out of memory rebuilding dead-lettered message " + std::to_string(id);
     return -ENOMEM;

@@ -35,10 +35,10 @@ struct RecoveredQueue {
 };
 
 struct RecoveredMessage {
-  Message *message;    // owned by the state until installed
-  std::uint32_t qid;   // the queue it is in now
+  Message *message;     // owned by the state until installed
+  std::uint32_t qid;    // the queue it is in now
   std::int64_t due_ms;  // 0: ready; else delayed until then (unix ms)
-  wal::Lsn lsn;        // its latest publish record: what keeps it recoverable
+  wal::Lsn lsn;         // its latest publish record: what keeps it recoverable
 };
 
 struct RecoveredState {

@@ -127,7 +127,7 @@ class Engine {
   // registry before members are destroyed, and queues never touch it from their destructors.
   std::string dir_;
   std::unique_ptr<Journal> journal_;
-  std::uint32_t next_qid_ = 1;  // registry_mutex_
+  std::uint32_t next_qid_ = 1;           // registry_mutex_
   std::int64_t last_checkpoint_ms_ = 0;  // scheduler thread
 
   Scheduler scheduler_;  // last: its thread uses the members above

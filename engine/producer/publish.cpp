@@ -58,8 +58,8 @@ int log_batch(Queue &queue, Message *const *batch, std::size_t accepted,
               const corq_message *messages, std::uint64_t first, std::int64_t due_ms,
               wal::Lsn &lsn) {
   std::string error;
-  const int rc =
-      queue.journal()->log_publish(queue.qid(), batch, accepted, messages, first, due_ms, lsn, error);
+  const int rc = queue.journal()->log_publish(queue.qid(), batch, accepted, messages, first, due_ms,
+                                              lsn, error);
   if (rc == CORQ_OK) return rc;
   for (std::size_t i = 0; i < accepted; ++i) {
     queue.journal()->unpin(batch[i]);
@@ -140,7 +140,8 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
 
   if (settings.delay_ms > 0) {
     if (journal != nullptr) {
-      const int rc = log_batch(queue, batch, accepted, messages, first, now_ms + settings.delay_ms, lsn);
+      const int rc =
+          log_batch(queue, batch, accepted, messages, first, now_ms + settings.delay_ms, lsn);
       if (rc != CORQ_OK) return rc;
     }
     for (std::size_t i = 0; i < accepted; ++i)

@@ -37,7 +37,8 @@ class DedupWindow {
   void for_each(std::int64_t now_ms, Fn &&fn) {
     std::lock_guard lock(mutex_);
     prune(now_ms);
-    for (const auto &[key, entry] : ids_) fn(std::string_view(key), entry.message_id, entry.recorded_ms);
+    for (const auto &[key, entry] : ids_)
+      fn(std::string_view(key), entry.message_id, entry.recorded_ms);
   }
 
  private:

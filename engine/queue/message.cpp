@@ -31,7 +31,7 @@ constexpr std::string_view death_prefix = "x-death-";
 
 /// Lays out and fills a block with the given headers and payload. The heart of every constructor.
 Message *build_message(const HeaderView *headers, std::size_t header_count, const void *payload,
-               std::size_t payload_len) {
+                       std::size_t payload_len) {
   std::size_t bytes = sizeof(Message) + header_count * sizeof(corq_header);
   for (std::size_t i = 0; i < header_count; ++i)
     bytes += headers[i].key.size() + 1 + headers[i].value.size();
@@ -120,7 +120,8 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
                       std::int64_t expires_at_ms) {
   Message *message = nullptr;
   if (m.header_count == 0) {
-    message = build_message(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
+    message =
+        build_message(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
   } else {
     // Bounded by headers_max (validated): the views live on the stack, no allocation.
     HeaderView views[headers_max];

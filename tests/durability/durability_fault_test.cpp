@@ -11,8 +11,8 @@
 
 #include <chrono>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace corq::test {

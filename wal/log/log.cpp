@@ -225,7 +225,9 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
                           std::memory_order_relaxed);
     } else if (parse_segment_file_name(name, id) && tail_id != 0 && id > tail_id) {
       // Created (or recycled) after the last valid frame: holds nothing valid. Reuse it as a spare.
-      const std::string spare = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+      const std::string spare =
+          std::string(spare_prefix) +
+          std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
       if (vfs_->rename(path_of(name), path_of(spare)) == 0) spares_.push_back(spare);
     }
   }
@@ -287,7 +289,8 @@ int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass 
   }
   next_lsn_ += records.size();
   last_lsn = next_lsn_ - 1;
-  if (hook != nullptr && hook->fn != nullptr) hook->fn(hook->context, next_lsn_ - records.size(), last_lsn);
+  if (hook != nullptr && hook->fn != nullptr)
+    hook->fn(hook->context, next_lsn_ - records.size(), last_lsn);
   pending_batches_.push_back(
       {pending_.size(), static_cast<std::uint32_t>(records.size()), last_lsn});
   const bool first_pending = pending_batches_.size() == 1;
@@ -464,7 +467,9 @@ void LogImpl::replenish_spares() {
       std::lock_guard lock(segments_mutex_);
       if (spares_.size() >= spare_segments_target) break;
     }
-    const std::string name = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+    const std::string name =
+        std::string(spare_prefix) +
+        std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
     std::unique_ptr<VfsFile> file;
     int rc = open_file(path_of(name), true, file);
     if (rc == 0) rc = file->allocate(options_.segment_bytes);
@@ -498,15 +503,20 @@ int LogImpl::release_before(Lsn lsn) {
     bool keep = false;
     {
       std::lock_guard lock(segments_mutex_);
-      keep = spares_.size() < spare_segments_target;
+      // One more than the target: released files are preferred to new ones (create_segment takes
+      // the front), so segments are reused instead of made of never-written extents, whose first
+      // write costs the filesystem an extent conversion inside every fdatasync.
+      keep = spares_.size() < spare_segments_target + 1;
     }
     int rc = 0;
     if (keep) {
-      const std::string spare = std::string(spare_prefix) + std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+      const std::string spare =
+          std::string(spare_prefix) +
+          std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
       rc = vfs_->rename(from, path_of(spare));
       if (rc == 0) {
         std::lock_guard lock(segments_mutex_);
-        spares_.push_back(spare);
+        spares_.insert(spares_.begin(), spare);
       }
     } else {
       rc = vfs_->remove(from);

@@ -540,6 +540,31 @@ class DurableTest(unittest.TestCase):
             dead = consumer.consume(WAIT_MS)
             self.assertEqual((dead.data, dead.headers["x-death-reason"]), (b"poison", b"rejected"))
 
+    def test_queues_on_a_disk_engine_are_durable_by_default(self):
+        engine = self.reopen()
+        engine.declare("orders")
+        options = json.loads(engine.stats_json())["queues"]["orders"]["options"]
+        self.assertIs(options["durable"], True)
+
+    def test_a_second_open_of_the_directory_is_ebusy(self):
+        self.reopen()
+        with self.assertRaises(corq.Error) as caught:
+            corq.Engine(self.directory.name)
+        self.assertEqual(caught.exception.code, corq.EBUSY)
+        self.assertTrue(caught.exception.detail)
+
+    def test_in_flight_delivery_comes_back_after_a_reopen_with_its_count(self):
+        engine = corq.Engine(self.directory.name)
+        engine.declare("orders", durable=True)
+        engine.publish("orders", b"a")
+        consumer = engine.consumer("orders", 1)
+        self.assertEqual(consumer.consume(WAIT_MS).delivery_count, 1)
+        engine.close()  # with the delivery unsettled
+        consumer.close()
+        with self.reopen().consumer("orders", 1) as consumer:
+            again = consumer.consume(WAIT_MS)
+            self.assertEqual((again.data, again.delivery_count), (b"a", 2))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,7 @@
 // Exit codes: 0 ok; 1 the log is corrupt (the first corruption's file and offset are printed);
 // 2 bad usage; 3 the directory cannot be read (missing, permissions, I/O error).
 // Both commands only read: they are safe on a directory in use, though they then see a moving tail.
+#include "durability/records.hpp"
 #include "io/vfs.hpp"
 #include "log/scanner.hpp"
 
@@ -35,17 +36,6 @@ void usage(std::FILE *to) {
       "\n"
       "exit codes: 0 ok, 1 corrupt log, 2 bad usage, 3 directory unreadable\n",
       to);
-}
-
-/// Printable preview of a record payload: up to 32 bytes, non-printable as '.'.
-std::string preview(std::span<const std::byte> payload) {
-  std::string text;
-  for (std::size_t i = 0; i < payload.size() && i < 32; ++i) {
-    const auto c = static_cast<unsigned char>(payload[i]);
-    text += (c >= 32 && c < 127) ? static_cast<char>(c) : '.';
-  }
-  if (payload.size() > 32) text += "...";
-  return text;
 }
 
 int report_scan_error(int rc, const ScanResult &result, const std::string &dir) {
@@ -84,8 +74,9 @@ int dump(const std::string &dir) {
                 static_cast<unsigned long long>(f.first_lsn));
   };
   visitor.record = [](const RecoveredRecord &r) {
-    std::printf("  lsn=%llu type=%u bytes=%zu  %s\n", static_cast<unsigned long long>(r.lsn),
-                static_cast<unsigned>(r.type), r.payload.size(), preview(r.payload).c_str());
+    // The engine's records, decoded (durability/records.hpp): queue ids, message ids, headers.
+    std::printf("  lsn=%llu bytes=%zu %s\n", static_cast<unsigned long long>(r.lsn),
+                r.payload.size(), corq::core::records::describe(r.type, r.payload).c_str());
     return 0;
   };
   ScanResult result;

@@ -102,22 +102,29 @@ CORQ_API void corq_config_free(corq_config *config);
  * in corq_consume or in a blocked publish are woken with CORQ_ECLOSED by it). */
 typedef struct corq_engine corq_engine;
 
-/* Opens the engine. dir == NULL gives an in-memory engine (all queues transient). With a directory,
- * the write-ahead log stores durable queues (this build: CORQ_EUNSUPPORTED — the log is not built
- * yet). engine_options may be NULL (defaults). On success *out owns the engine: close it with
- * corq_close. Errors: CORQ_EINVAL (out NULL, unknown key, bad value), CORQ_EUNSUPPORTED,
- * CORQ_ENOMEM. */
+/* Opens the engine. dir == NULL gives an in-memory engine (all queues transient). With a directory
+ * (created if missing), its write-ahead log is recovered: durable queues come back with their
+ * messages (ready in publish order, in-flight ones ready again with their delivery counts, delayed
+ * ones with their due times), and queues declared on this engine are durable by default.
+ * engine_options may be NULL (defaults). On success *out owns the engine: close it with corq_close.
+ * Errors: CORQ_EINVAL (out NULL, dir "", unknown key, bad value), CORQ_EBUSY (another open engine
+ * holds the directory's lock), CORQ_ECORRUPT (a bad frame before the log's tail: the detail names
+ * the file and offset; nothing is dropped), CORQ_EIO (the directory cannot be created or read),
+ * CORQ_ENOSPC, CORQ_ENOMEM. */
 CORQ_API int corq_open(const char *dir, const corq_config *engine_options, corq_engine **out);
 
 /* Closes the engine gracefully: publishing stops, blocked consumers and publishers are woken with
- * CORQ_ECLOSED, the scheduler stops, and the engine's memory is freed once every producer and
+ * CORQ_ECLOSED, the scheduler stops, what was logged is written and flushed and the log's files
+ * and directory lock are released, and the engine's memory is freed once every producer and
  * consumer handle is closed too (those handles then only accept their close function; other calls
  * return CORQ_ECLOSED). Undelivered transient messages are discarded. Errors: CORQ_EINVAL (NULL).
  */
 CORQ_API int corq_close(corq_engine *engine);
 
-/* Waits until everything logged so far is durable. On an in-memory engine there is nothing to wait
- * for: returns CORQ_OK at once. Errors: CORQ_EINVAL, CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
+/* Waits until everything logged so far (publishes, and the settlements that are logged but not
+ * waited for: acks, nacks, purges, dead-letter moves) is durable. timeout_ms -1: no limit. On an
+ * in-memory engine there is nothing to wait for: returns CORQ_OK at once. Errors: CORQ_EINVAL,
+ * CORQ_ETIMEDOUT, CORQ_EFAILED (the log failed: fail-stop), CORQ_ECLOSED. */
 CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);
 
 /* ---- Queues ----------------------------------------------------------------------------------
@@ -162,9 +169,8 @@ typedef struct corq_message {
   const char *dedup_id;
 } corq_message;
 
-#define CORQ_PUBLISH_NOWAIT                                             \
-  1u /* don't wait for durability (durable queues; no effect otherwise) \
-      */
+/* Publish flag: don't wait for durability (durable queues; no effect otherwise). */
+#define CORQ_PUBLISH_NOWAIT 1u
 
 /* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):
  * it lets later versions add fields without breaking callers compiled against this header. */
@@ -178,16 +184,20 @@ typedef struct corq_publish_options {
 } corq_publish_options;
 
 /* Publishes one message to a queue; *message_id (if not NULL) gets its id (for a deduplicated
- * publish, the id of the original). Thread-safe. Errors: CORQ_EINVAL (NULL engine/queue/message,
- * bad name, bad header, bad options), CORQ_ENOENT (no such queue), CORQ_ETOOBIG (payload over
- * max_message_bytes), CORQ_EFULL (queue full: overflow=reject, or overflow=block and timeout_ms
- * passed), CORQ_ECLOSED (engine closed), CORQ_ENOMEM. */
+ * publish, the id of the original). Thread-safe. On a durable queue with sync=always the call
+ * returns once the message is durable (its group commit flushed), unless CORQ_PUBLISH_NOWAIT.
+ * Errors: CORQ_EINVAL (NULL engine/queue/message, bad name, bad header, bad options), CORQ_ENOENT
+ * (no such queue), CORQ_ETOOBIG (payload over max_message_bytes), CORQ_EFULL (queue full:
+ * overflow=reject, or overflow=block and timeout_ms passed), CORQ_ENOSPC (durable queue, disk
+ * full: nothing was published), CORQ_EFAILED (the log failed: no confirm), CORQ_ECLOSED (engine
+ * closed), CORQ_ENOMEM. */
 CORQ_API int corq_publish(corq_engine *engine, const char *queue, const corq_message *message,
                           const corq_publish_options *options, uint64_t *message_id);
 
-/* Waits until the message with this id is durable. Messages of transient queues are "durable" as
- * soon as they are published: returns CORQ_OK at once for any id already assigned. Errors:
- * CORQ_EINVAL (NULL engine, id never assigned), CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
+/* Waits until the message with this id (published before this call) is durable; on a disk engine
+ * it waits for everything logged so far, which covers it. On an in-memory engine: CORQ_OK at once
+ * for any id already assigned. Errors: CORQ_EINVAL (NULL engine, id never assigned),
+ * CORQ_ETIMEDOUT, CORQ_EFAILED, CORQ_ECLOSED. */
 CORQ_API int corq_wait_durable(corq_engine *engine, uint64_t message_id, int32_t timeout_ms);
 
 /* A producer publishes batches to one queue. One thread at a time (it may move between threads). */

@@ -8,10 +8,13 @@
 #include "engine/helpers.hpp"
 #include "support/sanitizers.hpp"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -236,13 +239,24 @@ auto guarded(Body body) {
   };
 }
 
-TEST(Conservation, every_message_ends_exactly_once_under_concurrent_settles_and_lease_expiry) {
+/// `dir` empty: an in-memory engine. Otherwise a disk engine there (sync=none: the log writes but
+/// does not flush, so the test stays fast; small segments, so checkpoints release segments while
+/// the workers run), and at the end the directory is reopened: nothing may come back.
+void run_conservation(const std::string &dir) {
   const std::size_t per_producer = corq::test::scaled(5000, 10);
   const std::size_t total = per_producer * producer_count;
   const std::uint64_t seed = std::random_device{}();
   SCOPED_TRACE(numbered("seed ", seed));
 
-  EnginePtr e = open_engine();
+  EnginePtr e;
+  if (dir.empty()) {
+    e = open_engine();
+  } else {
+    ConfigPtr config = make_config({{"sync", "none"}, {"segment_bytes", "1MiB"}});
+    corq_engine *engine = nullptr;
+    must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(dir)");
+    e.reset(engine);
+  }
   must_declare(e.get(), work,
                {{"lease_ms", "20"},
                 {"max_attempts", std::to_string(max_attempts)},
@@ -369,6 +383,31 @@ TEST(Conservation, every_message_ends_exactly_once_under_concurrent_settles_and_
               straggler_acks, dead_total, ledger.nacks_ok.load(), ledger.releases_ok.load(),
               ledger.rejects_ok.load(), ledger.lease_lost.load());
   std::printf("work: %s\nwork.dlq: %s\n", describe(s).c_str(), describe(d).c_str());
+
+  if (!dir.empty()) {
+    // Every settlement above was logged: after a sync and a reopen, both queues are empty.
+    must(corq_sync(e.get(), -1), "corq_sync");
+    e.reset();
+    corq_engine *engine = nullptr;
+    must(corq_open(dir.c_str(), nullptr, &engine), "reopen");
+    e.reset(engine);
+    const corq_queue_stats after = stats(e.get(), work);
+    const corq_queue_stats after_dlq = stats(e.get(), work_dlq);
+    EXPECT_EQ(after.ready + after.delayed, 0u) << "came back: " << describe(after);
+    EXPECT_EQ(after_dlq.ready + after_dlq.delayed, 0u) << "came back: " << describe(after_dlq);
+  }
+}
+
+TEST(Conservation, every_message_ends_exactly_once_under_concurrent_settles_and_lease_expiry) {
+  run_conservation({});
+}
+
+TEST(Conservation, on_a_durable_queue_too_and_nothing_settled_comes_back_after_a_reopen) {
+  std::string dir = "/tmp/corq-conservation-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  run_conservation(dir);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@
 // engine benchmarks (rings/bench_harness.hpp): the report takes medians over rounds.
 #pragma once
 
-#include "rings/bench_harness.hpp"
+#include "raw_device.hpp"  // the raw device, the benchmark directory, the reporting helpers
 
 #include "log/log.hpp"  // wal/log/log.hpp (corq_wal's include root)
 
@@ -64,6 +64,11 @@ struct LogScale {
   std::uint64_t large_records_per_thread;   // 1 KiB throughput, per appender
   int repetitions;
   bool quick;
+
+  RawScale raw() const {
+    return RawScale{raw_file_bytes, raw_latency_samples, raw_fresh_latency_samples,
+                    raw_bandwidth_bytes};
+  }
 };
 
 LogScale log_full_scale();
@@ -77,51 +82,15 @@ struct Backend {
   std::string unavailable;
 };
 
-/// Where everything is written: a fresh directory made by main() (removed at exit).
-const std::string &bench_dir();
-void set_bench_dir(std::string dir);
-
-/// The raw device, for the log benchmarks' own paired baselines (raw_device.cpp). Each log
-/// benchmark interleaves raw writes with its own work and reports its ratio to those: on a disk
-/// whose speed changes from one second to the next, only writes taken in the same moments compare.
-/// One 4 KiB pwrite+fdatasync at the raw file's cursor; sets its duration. "" or the failure.
-std::string raw_small_write(std::uint64_t &ns);
-/// `bytes` (rounded down to MiB) as 1 MiB pwrite+fdatasync steps; sets the seconds taken.
-std::string raw_large_writes(std::uint64_t bytes, double &seconds);
-
-/// Log latency samples alternate with raw 4 KiB samples in chunks of this many.
-inline constexpr std::uint64_t paired_chunk_samples = 20;
-
-/// Registration of one round's benchmarks (raw first, then the log benchmarks; the order of the
-/// two back ends alternates between rounds so neither always runs right after the raw baseline).
-void register_raw_round(const LogScale &scale, int round);
+/// Registration of one round's benchmarks (raw first — register_raw_round(scale.raw(), round) —
+/// then the log benchmarks; the order of the two back ends alternates between rounds so neither
+/// always runs right after the raw baseline).
 void register_log_latency_round(const LogScale &scale, int round, const Backend &backend);
 void register_log_throughput_round(const LogScale &scale, int round, const Backend &backend,
                                    std::size_t record_bytes);
 
-/// Sets up the raw baseline file (called by main() before the benchmarks run). Returns an empty
-/// string or why it failed. `direct` tells whether O_DIRECT is in use.
-std::string prepare_raw_file(const LogScale &scale, bool &direct);
-void close_raw_file();
-
 /// Opens (creating or recovering) the log of `backend` in bench_dir()/log-<name>. Returns an empty
 /// string or the failure.
 std::string open_log(const Backend &backend, std::unique_ptr<wal::Log> &out);
-
-/// Bytes this process has caused to be sent to the storage layer (/proc/self/io write_bytes), or
-/// 0 when not available. Used for the bytes written per record (padding of 4 KiB frames).
-std::uint64_t process_write_bytes();
-
-/// Sets the common Google Benchmark settings of every log benchmark: one run per repetition (the
-/// round), manual time.
-inline void configure_log_run(benchmark::internal::Benchmark *b) {
-  SuiteScale ring_scale{};
-  ring_scale.repetitions = 1;
-  configure_run(b, ring_scale);
-}
-
-/// p50/p99/p99.9/max (µs) of `samples_ns` (sorted here) as counters p50_us, p99_us, p999_us,
-/// max_us.
-void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns);
 
 }  // namespace corq::bench::wal_bench

@@ -61,16 +61,6 @@ LogScale log_quick_scale() {
                   .quick = true};
 }
 
-namespace {
-std::string &bench_dir_storage() {
-  static std::string dir;
-  return dir;
-}
-}  // namespace
-
-const std::string &bench_dir() { return bench_dir_storage(); }
-void set_bench_dir(std::string dir) { bench_dir_storage() = std::move(dir); }
-
 std::string open_log(const Backend &backend, std::unique_ptr<wal::Log> &out) {
   wal::LogOptions options;
   options.dir = bench_dir() + "/log-" + backend.name;
@@ -88,70 +78,7 @@ std::string open_log(const Backend &backend, std::unique_ptr<wal::Log> &out) {
   return {};
 }
 
-std::uint64_t process_write_bytes() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  std::uint64_t value = 0;
-  while (io >> key >> value) {
-    if (key == "write_bytes:") return value;
-  }
-  return 0;
-}
-
-void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns) {
-  std::sort(samples_ns.begin(), samples_ns.end());
-  const auto us = [&](double quantile) { return quantile_of_sorted(samples_ns, quantile) / 1e3; };
-  state.counters["p50_us"] = us(0.50);
-  state.counters["p99_us"] = us(0.99);
-  state.counters["p999_us"] = us(0.999);
-  state.counters["max_us"] = samples_ns.empty() ? 0 : static_cast<double>(samples_ns.back()) / 1e3;
-}
-
 namespace {
-
-/// A name for the filesystem holding `dir` (statfs magic numbers of the common ones).
-std::string filesystem_name(const std::string &dir) {
-  struct statfs fs {};
-  if (::statfs(dir.c_str(), &fs) != 0) return "unknown";
-  switch (static_cast<unsigned long>(fs.f_type)) {
-    case 0xEF53: return "ext4";  // also ext2/ext3
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    case 0xF2F52010: return "f2fs";
-    case 0x2FC12FC1: return "zfs";
-    default: {
-      char hex[32];
-      std::snprintf(hex, sizeof(hex), "0x%lx", static_cast<unsigned long>(fs.f_type));
-      return hex;
-    }
-  }
-}
-
-/// The default parent of the benchmark directory: $CORQ_LOG_BENCH_DIR, else the executable's own
-/// directory (the build tree, on the disk the project lives on), else ".".
-std::string default_parent_dir() {
-  if (const char *env = std::getenv("CORQ_LOG_BENCH_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : exe.parent_path().string();
-}
-
-/// Makes PARENT/corq-log-bench.XXXXXX; returns its path or "" (and prints why).
-std::string make_bench_dir(const std::string &parent) {
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  std::string templ = parent + "/corq-log-bench.XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    std::fprintf(stderr, "corq_log_bench: cannot create a directory in %s: %s\n", parent.c_str(),
-                 std::strerror(errno));
-    return {};
-  }
-  return std::filesystem::absolute(templ).string();
-}
 
 /// Why io_uring cannot be set up here, or "" if it can.
 std::string io_uring_unavailable() {
@@ -167,7 +94,7 @@ int main(int argc, char **argv) {
   using namespace corq::bench::wal_bench;
   benchmark::Initialize(&argc, argv);  // removes the --benchmark_* flags it understands
   bool quick = false;
-  std::string parent = default_parent_dir();
+  std::string parent = default_parent_dir({"CORQ_LOG_BENCH_DIR"});
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
@@ -182,12 +109,12 @@ int main(int argc, char **argv) {
     }
   }
   const LogScale scale = quick ? log_quick_scale() : log_full_scale();
-  const std::string dir = make_bench_dir(parent);
+  const std::string dir = make_bench_dir(parent, "corq-log-bench");
   if (dir.empty()) return 1;
   set_bench_dir(dir);
 
   bool raw_direct = false;
-  if (const std::string error = prepare_raw_file(scale, raw_direct); !error.empty()) {
+  if (const std::string error = prepare_raw_file(scale.raw(), raw_direct); !error.empty()) {
     std::fprintf(stderr, "corq_log_bench: raw baseline file: %s\n", error.c_str());
     std::filesystem::remove_all(dir);
     return 1;
@@ -222,7 +149,7 @@ int main(int argc, char **argv) {
   benchmark::AddCustomContext("corq_appenders", std::to_string(throughput_appenders));
 
   for (int round = 0; round < scale.repetitions; ++round) {
-    register_raw_round(scale, round);
+    register_raw_round(scale.raw(), round);
     // Alternate which back end runs first, so neither always sits right after the raw baseline.
     const Backend &first = backends[round % 2];
     const Backend &second = backends[1 - round % 2];

@@ -1,4 +1,5 @@
-// bench/log/raw_device.cpp — the raw device baselines, measured in the log's own directory:
+// bench/log/raw_device.cpp — the raw device baselines, measured in the benchmark's own directory
+// (shared by corq_log_bench and corq_durable_bench; see raw_device.hpp):
 //
 //   raw_4k/latency     pwrite of one 4 KiB block + fdatasync, then the next block: the latency of
 //                      the smallest durable write (what one log commit of one small record costs
@@ -20,7 +21,7 @@
 // opened with O_DIRECT when the filesystem takes it (otherwise buffered writes; fdatasync makes
 // them durable either way); the context key `corq_raw_direct_io` records which. Offsets wrap around
 // the file, and the cursor carries over between repetitions.
-#include "log_harness.hpp"
+#include "raw_device.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -200,7 +201,7 @@ void run_bandwidth(benchmark::State &state, std::uint64_t total_bytes, int round
 
 }  // namespace
 
-std::string prepare_raw_file(const LogScale &scale, bool &direct) {
+std::string prepare_raw_file(const RawScale &scale, bool &direct) {
   RawFile &file = raw_file();
   const std::string path = bench_dir() + "/" + raw_file_name;
   file.fd = open_raw(path, file.direct);
@@ -258,7 +259,7 @@ std::string raw_large_writes(std::uint64_t bytes, double &seconds) {
   return {};
 }
 
-void register_raw_round(const LogScale &scale, int round) {
+void register_raw_round(const RawScale &scale, int round) {
   const std::uint64_t samples = scale.raw_latency_samples;
   const std::uint64_t fresh_samples = scale.raw_fresh_latency_samples;
   const std::uint64_t bandwidth_bytes = scale.raw_bandwidth_bytes;

@@ -1,0 +1,88 @@
+// bench/log/bench_common.cpp — the helpers corq_log_bench and corq_durable_bench share
+// (raw_device.hpp): the benchmark directory, /proc/self/io, percentiles, the filesystem's name.
+#include "raw_device.hpp"
+
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace corq::bench::wal_bench {
+namespace {
+std::string &bench_dir_storage() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+const std::string &bench_dir() { return bench_dir_storage(); }
+void set_bench_dir(std::string dir) { bench_dir_storage() = std::move(dir); }
+
+std::uint64_t process_write_bytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return 0;
+}
+
+void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns) {
+  std::sort(samples_ns.begin(), samples_ns.end());
+  const auto us = [&](double quantile) { return quantile_of_sorted(samples_ns, quantile) / 1e3; };
+  state.counters["p50_us"] = us(0.50);
+  state.counters["p99_us"] = us(0.99);
+  state.counters["p999_us"] = us(0.999);
+  state.counters["max_us"] = samples_ns.empty() ? 0 : static_cast<double>(samples_ns.back()) / 1e3;
+}
+
+std::string filesystem_name(const std::string &dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return "unknown";
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0xEF53: return "ext4";  // also ext2/ext3
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0x01021994: return "tmpfs";
+    case 0x794C7630: return "overlayfs";
+    case 0xF2F52010: return "f2fs";
+    case 0x2FC12FC1: return "zfs";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof(hex), "0x%lx", static_cast<unsigned long>(fs.f_type));
+      return hex;
+    }
+  }
+}
+
+std::string default_parent_dir(const std::vector<const char *> &env_vars) {
+  for (const char *name : env_vars) {
+    if (const char *env = std::getenv(name); env != nullptr && *env != '\0') return env;
+  }
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : exe.parent_path().string();
+}
+
+std::string make_bench_dir(const std::string &parent, const std::string &prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  std::string templ = parent + "/" + prefix + ".XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    std::fprintf(stderr, "%s: cannot create a directory in %s: %s\n", prefix.c_str(),
+                 parent.c_str(), std::strerror(errno));
+    return {};
+  }
+  return std::filesystem::absolute(templ).string();
+}
+
+}  // namespace corq::bench::wal_bench

@@ -1,0 +1,170 @@
+// bench/log/durable_main.cpp — corq_durable_bench: durable queues through the C API against the raw
+// device they write to, in one binary, one run and one directory (see durable_harness.hpp).
+//
+//   corq_durable_bench [--quick] [--dir PARENT] [any --benchmark_* flag]
+//
+// PARENT (default: $CORQ_DURABLE_BENCH_DIR, else $CORQ_LOG_BENCH_DIR, else the directory holding
+// this executable, i.e. the build tree) gets a fresh directory `corq-durable-bench.XXXXXX` holding
+// the raw baseline file and the engines' data directories; it is removed when the run ends.
+//
+// Rounds: raw device first, then latency, publish (64 B, then pubsub right after it, and 1 KiB)
+// and recovery on psync and io_uring (which back end goes first alternates between rounds).
+// `--quick` runs one round of a fraction of the work (100k unsettled / 300k settled messages for
+// recovery instead of 1M / 6M): a smoke test that takes seconds, numbers not meaningful.
+// tools/bench.sh (suite `durable`) runs this; perf/report_durable.py makes the table from its JSON.
+#include "durable_harness.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace corq::bench::durable_bench {
+
+DurableScale durable_full_scale() {
+  return DurableScale{.raw = {.raw_file_bytes = std::uint64_t{128} << 20,
+                              .raw_latency_samples = 2000,
+                              .raw_fresh_latency_samples = 500,
+                              .raw_bandwidth_bytes = std::uint64_t{128} << 20},
+                      .paired_bandwidth_bytes = std::uint64_t{64} << 20,
+                      .latency_samples = 2000,
+                      .latency_warmup_samples = 200,
+                      .small_msgs_per_producer = 1024 * 1024,
+                      .large_msgs_per_producer = 256 * 1024,
+                      .unsettled_msgs = 1000000,
+                      .settled_msgs = 6000000,
+                      .repetitions = 3,
+                      .quick = false};
+}
+
+DurableScale durable_quick_scale() {
+  return DurableScale{.raw = {.raw_file_bytes = std::uint64_t{16} << 20,
+                              .raw_latency_samples = 200,
+                              .raw_fresh_latency_samples = 100,
+                              .raw_bandwidth_bytes = std::uint64_t{16} << 20},
+                      .paired_bandwidth_bytes = std::uint64_t{8} << 20,
+                      .latency_samples = 200,
+                      .latency_warmup_samples = 20,
+                      .small_msgs_per_producer = 32 * 1024,
+                      .large_msgs_per_producer = 8 * 1024,
+                      .unsettled_msgs = 100000,
+                      .settled_msgs = 300000,
+                      .repetitions = 1,
+                      .quick = true};
+}
+
+namespace {
+
+/// Why an engine on io_uring cannot be set up here, or "" if it can (a probe engine in the
+/// benchmark directory, removed at once).
+std::string io_uring_unavailable() {
+  const std::string dir = bench_dir() + "/probe-io_uring";
+  corq_engine *engine = nullptr;
+  std::string error = open_engine(dir, Backend{"io_uring", ""}, engine);
+  if (engine != nullptr) corq_close(engine);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return error.empty() ? std::string() : "io_uring cannot be set up here: " + error;
+}
+
+}  // namespace
+}  // namespace corq::bench::durable_bench
+
+int main(int argc, char **argv) {
+  using namespace corq::bench::durable_bench;
+  using corq::bench::wal_bench::close_raw_file;
+  using corq::bench::wal_bench::default_parent_dir;
+  using corq::bench::wal_bench::filesystem_name;
+  using corq::bench::wal_bench::make_bench_dir;
+  using corq::bench::wal_bench::prepare_raw_file;
+  using corq::bench::wal_bench::register_raw_round;
+  using corq::bench::wal_bench::set_bench_dir;
+  benchmark::Initialize(&argc, argv);  // removes the --benchmark_* flags it understands
+  bool quick = false;
+  std::string parent = default_parent_dir({"CORQ_DURABLE_BENCH_DIR", "CORQ_LOG_BENCH_DIR"});
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      parent = argv[++i];
+    } else {
+      std::fprintf(
+          stderr,
+          "corq_durable_bench: unknown argument '%s' (--quick | --dir PARENT | --benchmark_*)\n",
+          argv[i]);
+      return 2;
+    }
+  }
+  const DurableScale scale = quick ? durable_quick_scale() : durable_full_scale();
+  const std::string dir = make_bench_dir(parent, "corq-durable-bench");
+  if (dir.empty()) return 1;
+  set_bench_dir(dir);
+
+  bool raw_direct = false;
+  if (const std::string error = prepare_raw_file(scale.raw, raw_direct); !error.empty()) {
+    std::fprintf(stderr, "corq_durable_bench: raw baseline file: %s\n", error.c_str());
+    std::filesystem::remove_all(dir);
+    return 1;
+  }
+  const std::vector<Backend> backends = {{"psync", ""}, {"io_uring", io_uring_unavailable()}};
+
+  const auto context = [](const char *key, auto value) {
+    if constexpr (std::is_convertible_v<decltype(value), std::string>) {
+      benchmark::AddCustomContext(key, value);
+    } else {
+      benchmark::AddCustomContext(key, std::to_string(value));
+    }
+  };
+  context("corq_scale", quick ? "quick" : "full");
+  context("corq_bench_dir", dir);
+  context("corq_filesystem", filesystem_name(dir));
+  context("corq_raw_direct_io", raw_direct ? "true" : "false");
+  context("corq_io_uring", backends[1].unavailable.empty() ? "available" : backends[1].unavailable);
+  context("corq_segment_bytes", default_segment_bytes);
+  context("corq_rounds", scale.repetitions);
+  context("corq_raw_latency_samples", scale.raw.raw_latency_samples);
+  context("corq_raw_bandwidth_bytes", scale.raw.raw_bandwidth_bytes);
+  context("corq_paired_bandwidth_bytes", scale.paired_bandwidth_bytes);
+  context("corq_paired_chunk_samples", corq::bench::wal_bench::paired_chunk_samples);
+  context("corq_latency_samples", scale.latency_samples);
+  context("corq_small_msgs_per_producer", scale.small_msgs_per_producer);
+  context("corq_large_msgs_per_producer", scale.large_msgs_per_producer);
+  context("corq_unsettled_msgs", scale.unsettled_msgs);
+  context("corq_settled_msgs", scale.settled_msgs);
+  context("corq_msgs_per_flush", msgs_per_flush);
+  context("corq_producers", producers);
+  context("corq_consumers", pubsub_consumers);
+  context("corq_consumer_prefetch", consumer_prefetch);
+  context("corq_settled_publish_batch", settled_publish_batch);
+
+  for (int round = 0; round < scale.repetitions; ++round) {
+    register_raw_round(scale.raw, round);
+    // Alternate which back end runs first, so neither always sits right after the raw baseline.
+    const Backend &first = backends[round % 2];
+    const Backend &second = backends[1 - round % 2];
+    for (const Backend *backend : {&first, &second}) register_latency_round(scale, round, *backend);
+    for (const Backend *backend : {&first, &second}) {
+      register_publish_round(scale, round, *backend, small_msg_bytes);
+      register_pubsub_round(scale, round, *backend);  // right after its publish-only base
+    }
+    for (const Backend *backend : {&first, &second}) {
+      register_publish_round(scale, round, *backend, large_msg_bytes);
+    }
+    for (const Backend *backend : {&first, &second})
+      register_recovery_round(scale, round, *backend);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  close_raw_file();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "corq_durable_bench: could not remove %s: %s\n", dir.c_str(),
+                 ec.message().c_str());
+  }
+  return 0;
+}

@@ -33,12 +33,6 @@ void pin_batch(void *context, wal::Lsn first, wal::Lsn last) {
   for (wal::Lsn lsn = first; lsn <= last; ++lsn) c->ledger->pin(c->messages[lsn - first], lsn);
 }
 
-std::string options_text(const QueueOptions &o) {
-  std::string text;
-  for (const auto &[key, value] : queue_options_map(o)) text += key + "=" + value + "\n";
-  return text;
-}
-
 }  // namespace
 
 int Journal::open(const std::string &dir, const EngineOptions &options, RecoveredState &state,
@@ -241,13 +235,20 @@ int Journal::log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Mes
 // ---- control plane
 // -------------------------------------------------------------------------------
 
+void Journal::encode_declare(std::vector<std::byte> &out, std::uint32_t qid,
+                             const std::string &name, const QueueOptions &options) {
+  std::string text;  // "key=value\n" per option; recovery parses it with parse_queue_options
+  for (const auto &[key, value] : queue_options_map(options)) text += key + "=" + value + "\n";
+  records::Writer w(out);
+  w.u32(qid);
+  w.str16(name);
+  w.str32(text);
+}
+
 int Journal::log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
                          std::string &error) {
   std::vector<std::byte> payload;
-  records::Writer w(payload);
-  w.u32(qid);
-  w.str16(name);
-  w.str32(options_text(options));
+  encode_declare(payload, qid, name, options);
   const wal::Record record{records::declare, payload};
   wal::Lsn lsn = 0;
   if (const int rc = log_->append({&record, 1}, lsn); rc != 0) return map_error(rc, error);

@@ -65,6 +65,10 @@ class Journal {
   int log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message);
   void unpin(Message *message) noexcept { ledger_.unpin(message); }
 
+  /// The payload of a `declare` record (also written by checkpoints).
+  static void encode_declare(std::vector<std::byte> &out, std::uint32_t qid,
+                             const std::string &name, const QueueOptions &options);
+
   // ---- control plane (each waits until durable) ----
   int log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
                   std::string &error);

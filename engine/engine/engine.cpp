@@ -307,14 +307,7 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
   }
   for (const auto &[name, queue] : queues_) {
     if (queue->qid() == 0) continue;
-    auto &p = payloads.emplace_back();
-    records::Writer w(p);
-    w.u32(queue->qid());
-    w.str16(name);
-    std::string text;
-    for (const auto &[key, value] : queue_options_map(queue->options()))
-      text += key + "=" + value + "\n";
-    w.str32(text);
+    Journal::encode_declare(payloads.emplace_back(), queue->qid(), name, queue->options());
     types.push_back(records::declare);
     if (DedupWindow *window = queue->dedup(); window != nullptr) {
       auto &d = payloads.emplace_back();

@@ -27,20 +27,6 @@ EnginePtr open_sim(wal::SimVfs &vfs, Options options = {}) {
   return EnginePtr(engine);
 }
 
-std::vector<std::string> drain(corq_engine *engine, const std::string &queue) {
-  ConsumerPtr consumer = open_consumer(engine, queue, 1024);
-  std::vector<std::string> out;
-  for (;;) {
-    std::vector<corq_delivery> batch = consume(consumer.get(), 256, 0);
-    if (batch.empty()) break;
-    for (const corq_delivery &d : batch) {
-      out.push_back(payload(d));
-      must(corq_ack(consumer.get(), d.tag), "ack");
-    }
-  }
-  return out;
-}
-
 TEST(DurableFaults, a_failed_flush_fail_stops_the_engine_and_nothing_unconfirmed_is_confirmed) {
   wal::SimVfs vfs(7);
   {
@@ -63,7 +49,7 @@ TEST(DurableFaults, a_failed_flush_fail_stops_the_engine_and_nothing_unconfirmed
   }
   vfs.crash(11);
   EnginePtr engine = open_sim(vfs);
-  EXPECT_EQ(drain(engine.get(), "q"), std::vector<std::string>{"confirmed"});
+  EXPECT_EQ(drain_acking(engine.get(), "q"), std::vector<std::string>{"confirmed"});
 }
 
 TEST(DurableFaults, a_failed_write_fail_stops_too) {
@@ -100,7 +86,7 @@ TEST(DurableFaults, a_full_disk_stops_publishers_but_not_consumers_and_publishin
   EXPECT_NE(std::string(corq_last_error()).find("full"), std::string::npos);
   ASSERT_GT(accepted, 0);
   // Consumers and acks keep working on the full disk.
-  EXPECT_EQ(drain(engine.get(), "q").size(), static_cast<std::size_t>(accepted));
+  EXPECT_EQ(drain_acking(engine.get(), "q").size(), static_cast<std::size_t>(accepted));
   must(corq_sync(engine.get(), 10'000), "sync after acks");
   // Checkpoints release the acked segments: publishing resumes.
   bool resumed = false;
@@ -144,7 +130,7 @@ TEST(DurableFaults, crashes_keep_every_confirmed_message_and_nothing_else) {
       vfs.crash(seed * 31);
     }
     EnginePtr engine = open_sim(vfs, {{"segment_bytes", "1MiB"}});
-    const std::vector<std::string> got = drain(engine.get(), "q");
+    const std::vector<std::string> got = drain_acking(engine.get(), "q");
     const std::set<std::string> recovered(got.begin(), got.end());
     EXPECT_EQ(recovered.size(), got.size()) << "seed " << seed << ": a message came back twice";
     for (const std::string &body : confirmed)

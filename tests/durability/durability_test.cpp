@@ -48,20 +48,6 @@ EnginePtr open_durable(const std::string &dir, Options options = {}) {
   return EnginePtr(engine);
 }
 
-std::vector<std::string> drain(corq_engine *engine, const std::string &queue, bool ack = true) {
-  ConsumerPtr consumer = open_consumer(engine, queue, 1024);
-  std::vector<std::string> out;
-  for (;;) {
-    std::vector<corq_delivery> batch = consume(consumer.get(), 256, 0);
-    if (batch.empty()) break;
-    for (const corq_delivery &d : batch) {
-      out.push_back(payload(d));
-      if (ack) must(corq_ack(consumer.get(), d.tag), "ack");
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> wal_files(const std::string &dir) {
   std::vector<std::string> names;
   for (const auto &entry : fs::directory_iterator(dir)) {
@@ -186,7 +172,7 @@ TEST_F(DurableQueue, queues_default_to_durable_on_a_disk_engine_and_transient_on
     publish(engine.get(), "scratch", "lost");
   }
   EnginePtr engine = open_durable(tmp_.data());
-  EXPECT_EQ(drain(engine.get(), "durable-by-default"), std::vector<std::string>{"kept"});
+  EXPECT_EQ(drain_acking(engine.get(), "durable-by-default"), std::vector<std::string>{"kept"});
   EXPECT_EQ(declare(engine.get(), "scratch", {{"durable", "false"}}), CORQ_OK)
       << "a transient queue is gone after a restart";
   EXPECT_EQ(stats(engine.get(), "scratch").ready, 0u);
@@ -285,7 +271,8 @@ TEST_F(DurableQueue, the_dedup_window_survives_a_reopen) {
     corq_message m = message("once");
     m.dedup_id = "order-42";
     must(corq_publish(engine.get(), "q", &m, nullptr, &original), "publish");
-    EXPECT_EQ(drain(engine.get(), "q").size(), 1u);  // consumed and acked: only the window remains
+    EXPECT_EQ(drain_acking(engine.get(), "q").size(),
+              1u);  // consumed and acked: only the window remains
     must(corq_sync(engine.get(), -1), "sync");
   }
   EnginePtr engine = open_durable(tmp_.data());
@@ -342,12 +329,12 @@ TEST_F(DurableQueue, a_live_message_in_an_old_segment_keeps_its_segment_and_surv
     corq_publish_options nowait = publish_options();
     nowait.flags = CORQ_PUBLISH_NOWAIT;
     for (int i = 0; i < 4000; ++i) publish(engine.get(), "churn", body, &nowait);
-    EXPECT_EQ(drain(engine.get(), "churn").size(), 4000u);
+    EXPECT_EQ(drain_acking(engine.get(), "churn").size(), 4000u);
     must(corq_sync(engine.get(), -1), "sync");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EnginePtr engine = open_durable(tmp_.data(), small);
-  EXPECT_EQ(drain(engine.get(), "keep"), std::vector<std::string>{"the one that stays"});
+  EXPECT_EQ(drain_acking(engine.get(), "keep"), std::vector<std::string>{"the one that stays"});
   EXPECT_EQ(stats(engine.get(), "churn").ready, 0u);
 }
 

@@ -244,6 +244,21 @@ inline std::string numbered(std::string_view prefix, std::uint64_t n) {
   return out;
 }
 
+/// Consumes everything ready in `queue` (polling, in batches), acking each; returns the payloads.
+inline std::vector<std::string> drain_acking(corq_engine *engine, const std::string &queue) {
+  ConsumerPtr consumer = open_consumer(engine, queue, 1024);
+  std::vector<std::string> out;
+  for (;;) {
+    std::vector<corq_delivery> batch = consume(consumer.get(), 256, 0);
+    if (batch.empty()) break;
+    for (const corq_delivery &d : batch) {
+      out.push_back(payload(d));
+      must(corq_ack(consumer.get(), d.tag), "ack");
+    }
+  }
+  return out;
+}
+
 /// Wall-clock unix time in milliseconds.
 inline std::int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -1,0 +1,344 @@
+// tests/crash/crash_child.cpp — the process the crash test kills: `corq_crash_child DIR SEED
+// START_ID REPORT_FD BACKEND`.
+//
+// Opens DIR (1 MiB segments), declares the durable queue "crash" and runs until SIGKILLed:
+//   producer  batches of NOWAIT sends (ids START_ID, START_ID+1, ... — the parent passes the next
+//             unused id, so ids never repeat across cycles), then corq_producer_flush; reports
+//             "S" before each send and "C" only after the flush returned OK (sometimes a
+//             synchronous corq_publish instead). Holds off while the queue has many ready messages.
+//   consumer  consumes with a prefetch window; acks most deliveries (corq_ack or corq_ack_upto),
+//             nacks some with delay 0 (they come back), releases some, and holds some unsettled
+//             for a while; reports "K" before every ack and, after a corq_sync returned OK, "A" for
+//             the acks it covers and "Y".
+// Every report is one write() of one line to REPORT_FD (see crash_protocol.hpp). Randomness is
+// seeded from SEED. Anything unexpected is reported as "E ..." and the child exits with status 3.
+#include "crash_protocol.hpp"
+
+#include <corq/corq.h>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using corq::crash::id_header;
+using corq::crash::queue_name;
+
+int report_fd = -1;
+
+/// Writes one whole line (the caller keeps it under PIPE_BUF); exits if the parent is gone.
+void report(std::string line) {
+  line += '\n';
+  const char *p = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    const ssize_t n = ::write(report_fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(2);
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+[[noreturn]] void fail(const std::string &what, int rc) {
+  report("E " + what + ": " + corq_strerror(rc) + " (" + corq_last_error() + ")");
+  ::_exit(3);
+}
+
+/// Reports `prefix` followed by the items, several lines of at most ~100 items each.
+void report_list(const char *prefix, const std::vector<std::string> &items) {
+  std::string line;
+  std::size_t n = 0;
+  for (const std::string &item : items) {
+    if (n == 0) line = prefix;
+    line += ' ';
+    line += item;
+    if (++n == 100) {
+      report(line);
+      n = 0;
+    }
+  }
+  if (n > 0) report(line);
+}
+
+void report_ids(const char *prefix, const std::vector<std::uint64_t> &ids) {
+  std::vector<std::string> items;
+  items.reserve(ids.size());
+  for (std::uint64_t id : ids) items.push_back(std::to_string(id));
+  report_list(prefix, items);
+}
+
+void produce(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id) {
+  std::mt19937_64 rng(seed * 1000003 + 1);
+  corq_producer *producer = nullptr;
+  if (int rc = corq_producer_open(engine, queue_name, &producer); rc != CORQ_OK) {
+    fail("producer_open", rc);
+  }
+  corq_publish_options nowait{};
+  nowait.struct_size = sizeof nowait;
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  nowait.timeout_ms = 10000;
+  corq_publish_options waiting = nowait;
+  waiting.flags = 0;
+  std::vector<std::string> payloads;
+  std::vector<std::string> numbers;
+  std::vector<corq_header> headers;
+  std::vector<corq_message> batch;
+  for (;;) {
+    corq_queue_stats stats{};
+    stats.struct_size = sizeof stats;
+    if (int rc = corq_queue_stats_get(engine, queue_name, &stats); rc != CORQ_OK) {
+      fail("stats", rc);
+    }
+    if (stats.ready > 3000) {  // keep the backlog (and so the parent's check) small
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    if (rng() % 20 == 0) {  // a synchronous publish: confirmed when it returns
+      const std::uint64_t id = next_id++;
+      const std::string body = corq::crash::payload_of(id);
+      const std::string number = std::to_string(id);
+      const corq_header h{id_header, number.data(), number.size()};
+      corq_message m{};
+      m.data = body.data();
+      m.len = body.size();
+      m.headers = &h;
+      m.header_count = 1;
+      report("S " + number + " " + number);
+      if (int rc = corq_publish(engine, queue_name, &m, &waiting, nullptr); rc != CORQ_OK) {
+        fail("publish", rc);
+      }
+      report("C " + number + " " + number);
+      continue;
+    }
+    const std::uint64_t first = next_id;
+    const int sends = 1 + static_cast<int>(rng() % 4);
+    for (int s = 0; s < sends; ++s) {
+      const std::size_t n = 1 + rng() % 64;
+      payloads.clear();
+      numbers.clear();
+      headers.clear();
+      batch.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        payloads.push_back(corq::crash::payload_of(next_id + i));
+        numbers.push_back(std::to_string(next_id + i));
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        headers.push_back(corq_header{id_header, numbers[i].data(), numbers[i].size()});
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        corq_message m{};
+        m.data = payloads[i].data();
+        m.len = payloads[i].size();
+        m.headers = &headers[i];
+        m.header_count = 1;
+        batch.push_back(m);
+      }
+      report("S " + numbers.front() + " " + numbers.back());
+      if (int rc = corq_producer_send(producer, batch.data(), n, &nowait, nullptr); rc != CORQ_OK) {
+        fail("producer_send", rc);
+      }
+      next_id += n;
+    }
+    if (int rc = corq_producer_flush(producer, 10000); rc != CORQ_OK) fail("producer_flush", rc);
+    report("C " + std::to_string(first) + " " + std::to_string(next_id - 1));
+    if (rng() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+  }
+}
+
+struct Held {
+  std::uint64_t id;
+  std::uint32_t count;
+  int hold_rounds;  // > 0: left unsettled for this many more consume rounds
+};
+
+void consume(corq_engine *engine, std::uint64_t seed) {
+  std::mt19937_64 rng(seed * 1000003 + 2);
+  const std::uint32_t prefetch = 16 + static_cast<std::uint32_t>(rng() % 241);
+  corq_consumer *consumer = nullptr;
+  if (int rc = corq_consumer_open(engine, queue_name, prefetch, &consumer); rc != CORQ_OK) {
+    fail("consumer_open", rc);
+  }
+  std::map<std::uint64_t, Held> outstanding;  // tag -> delivery
+  std::set<std::uint64_t> outstanding_ids;
+  std::vector<std::uint64_t> acked;  // acked since the last sync
+  std::vector<corq_delivery> buffer(prefetch);
+  std::size_t sync_every = 50 + rng() % 500;
+  auto last_sync = std::chrono::steady_clock::now();
+
+  auto settle_acked = [&](const std::vector<std::uint64_t> &tags) {
+    for (std::uint64_t tag : tags) {
+      auto it = outstanding.find(tag);
+      acked.push_back(it->second.id);
+      outstanding_ids.erase(it->second.id);
+      outstanding.erase(it);
+    }
+  };
+  // Acks `tags` one by one: "K" for all of them first.
+  auto ack_each = [&](const std::vector<std::uint64_t> &tags) {
+    if (tags.empty()) return;
+    std::vector<std::uint64_t> ids;
+    for (std::uint64_t tag : tags) ids.push_back(outstanding.at(tag).id);
+    report_ids("K", ids);
+    for (std::uint64_t tag : tags) {
+      if (int rc = corq_ack(consumer, tag); rc != CORQ_OK) fail("ack", rc);
+    }
+    settle_acked(tags);
+  };
+  // corq_ack_upto(upto): acks every outstanding delivery with a tag <= upto, held ones too.
+  auto ack_upto = [&](std::uint64_t upto) {
+    std::vector<std::uint64_t> tags;
+    std::vector<std::uint64_t> ids;
+    for (auto it = outstanding.begin(); it != outstanding.end() && it->first <= upto; ++it) {
+      tags.push_back(it->first);
+      ids.push_back(it->second.id);
+    }
+    if (tags.empty()) return;
+    report_ids("K", ids);
+    if (int rc = corq_ack_upto(consumer, upto); rc != CORQ_OK) fail("ack_upto", rc);
+    settle_acked(tags);
+  };
+  auto give_back = [&](std::uint64_t tag, bool nack) {
+    auto it = outstanding.find(tag);
+    const int rc = nack ? corq_nack(consumer, tag, 0) : corq_release(consumer, tag);
+    if (rc != CORQ_OK) fail(nack ? "nack" : "release", rc);
+    outstanding_ids.erase(it->second.id);
+    outstanding.erase(it);
+  };
+
+  for (;;) {
+    const std::size_t room = prefetch - outstanding.size();
+    const std::size_t want = room == 0 ? 0 : 1 + rng() % room;
+    const int n = want == 0 ? 0 : corq_consume(consumer, buffer.data(), want, 20);
+    if (n < 0) fail("consume", n);
+    std::vector<std::string> delivered;
+    std::vector<std::uint64_t> to_ack;
+    std::vector<std::uint64_t> to_nack;
+    std::vector<std::uint64_t> to_release;
+    for (int i = 0; i < n; ++i) {
+      const corq_delivery &d = buffer[static_cast<std::size_t>(i)];
+      const std::uint64_t id = corq::crash::id_of_payload(d.data, d.len);
+      if (id == 0) {
+        report("E corrupt payload: message " + std::to_string(d.message_id) + ", " +
+               std::to_string(d.len) + " bytes");
+        ::_exit(3);
+      }
+      const std::string number = std::to_string(id);
+      if (d.header_count != 1 || std::strcmp(d.headers[0].key, id_header) != 0 ||
+          std::string(static_cast<const char *>(d.headers[0].value), d.headers[0].value_len) !=
+              number) {
+        report("E message " + number + ": wrong headers after delivery");
+        ::_exit(3);
+      }
+      if (d.delivery_count < 1) {
+        report("E message " + number + ": delivery_count 0");
+        ::_exit(3);
+      }
+      if (!outstanding_ids.insert(id).second) {
+        report("E message " + number + " delivered twice at once (tag " + std::to_string(d.tag) +
+               ")");
+        ::_exit(3);
+      }
+      outstanding[d.tag] = Held{id, d.delivery_count, 0};
+      delivered.push_back(number + ":" + std::to_string(d.message_id) + ":" +
+                          std::to_string(d.delivery_count));
+      const unsigned r = static_cast<unsigned>(rng() % 100);
+      if (r < 72) {
+        to_ack.push_back(d.tag);
+      } else if (r < 80) {
+        to_nack.push_back(d.tag);
+      } else if (r < 85) {
+        to_release.push_back(d.tag);
+      } else {
+        outstanding[d.tag].hold_rounds = 1 + static_cast<int>(rng() % 40);
+      }
+    }
+    report_list("D", delivered);
+    for (std::uint64_t tag : to_nack) give_back(tag, true);
+    for (std::uint64_t tag : to_release) give_back(tag, false);
+    // Held deliveries whose time is up: acked (mostly) or nacked.
+    for (auto &[tag, held] : outstanding) {
+      if (held.hold_rounds > 0 && --held.hold_rounds == 0) {
+        if (rng() % 4 == 0) {
+          to_nack.push_back(tag);
+        } else {
+          to_ack.push_back(tag);
+        }
+      }
+    }
+    for (std::uint64_t tag : to_nack) {
+      if (outstanding.count(tag) != 0) give_back(tag, true);
+    }
+    if (!to_ack.empty()) {
+      if (rng() % 2 == 0) {
+        std::vector<std::uint64_t> tags;
+        for (std::uint64_t tag : to_ack) {
+          if (outstanding.count(tag) != 0) tags.push_back(tag);
+        }
+        ack_each(tags);
+      } else {
+        // Covers held deliveries below the highest tag too.
+        std::uint64_t upto = 0;
+        for (std::uint64_t tag : to_ack) upto = std::max(upto, tag);
+        ack_upto(upto);
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (acked.size() >= sync_every ||
+        (!acked.empty() && now - last_sync > std::chrono::milliseconds(30))) {
+      if (int rc = corq_sync(engine, 10000); rc != CORQ_OK) fail("sync", rc);
+      report_ids("A", acked);
+      report("Y");
+      acked.clear();
+      sync_every = 50 + rng() % 500;
+      last_sync = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 6) {
+    std::fprintf(stderr, "usage: %s DIR SEED START_ID REPORT_FD BACKEND\n", argv[0]);
+    return 2;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
+  ::alarm(120);                        // nor run away if the parent forgets us
+  const char *dir = argv[1];
+  const std::uint64_t seed = std::strtoull(argv[2], nullptr, 10);
+  const std::uint64_t start_id = std::strtoull(argv[3], nullptr, 10);
+  report_fd = std::atoi(argv[4]);
+  const char *backend = argv[5];
+
+  corq_config *options = corq_config_new();
+  corq::crash::set_engine_options(options, backend);
+  corq_engine *engine = nullptr;
+  const int rc = corq_open(dir, options, &engine);
+  corq_config_free(options);
+  if (rc != CORQ_OK) fail("corq_open", rc);
+  corq_config *queue = corq_config_new();
+  corq::crash::set_queue_options(queue);
+  const int declared = corq_queue_declare(engine, queue_name, queue);
+  corq_config_free(queue);
+  if (declared != CORQ_OK) fail("declare", declared);
+  report("O");
+
+  std::thread producer([&] { produce(engine, seed, start_id); });
+  consume(engine, seed);  // never returns
+  producer.join();
+  return 0;
+}

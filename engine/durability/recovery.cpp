@@ -162,9 +162,11 @@ int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
   if (!r.ok()) return bad(record, "truncated headers");
   const auto payload = r.rest();
   next_message_id = std::max(next_message_id, id + 1);
+  // A queue not (yet) known is kept too: a checkpoint re-declares live queues AFTER records it
+  // did not release, so a live message's publish can come before its queue's declaration. Messages
+  // of queues that never get declared (deleted, declaration released) are dropped by install.
   auto q = queues.find(qid);
-  if (q == queues.end()) return 0;  // its queue was deleted (or its declaration released with it)
-  if (!dedup_id.empty()) {
+  if (q != queues.end() && !dedup_id.empty()) {
     q->second.dedup.insert_or_assign(std::string(dedup_id), RecoveredDedup{id, published_at});
   }
   Message *m = build_message(views, header_count, payload.data(), payload.size());

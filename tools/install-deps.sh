@@ -5,9 +5,13 @@
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
-            libgtest-dev libgmock-dev libbenchmark-dev libboost-dev)
+            libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libcli11-dev)
 test_pkgs=(clang libclang-rt-dev python3 valgrind)
-bench_pkgs=(python3-matplotlib)
+# The Rust binding's tests need cargo; a machine with a rustup toolchain on PATH keeps it.
+command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)
+# The peers the benchmark suite compares against (servers run on 127.0.0.1 only) and their clients.
+bench_pkgs=(python3-matplotlib rabbitmq-server librabbitmq-dev redis-server libhiredis-dev
+            librocksdb-dev libsqlite3-dev sqlite3)
 cross_pkgs=(g++-aarch64-linux-gnu qemu-user googletest)
 
 want=()

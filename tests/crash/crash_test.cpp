@@ -38,6 +38,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -93,6 +95,9 @@ struct CycleReport {
   bool opened = false;  // the child reported "O" before the kill
   std::uint64_t sent = 0, confirmed = 0, delivered = 0, ack_tries = 0, acked = 0, syncs = 0;
   std::uint64_t present = 0, gone = 0, check_ms = 0;
+  // For the soak (tools/soak.sh): confirmed messages this check found lost (must be 0), how long
+  // corq_open took, the child's peak resident memory and the directory's disk use after the kill.
+  std::uint64_t lost = 0, open_ms = 0, child_peak_rss_kb = 0, disk_bytes = 0;
 
   std::string describe() const {
     std::ostringstream o;
@@ -326,6 +331,7 @@ class CrashTest : public ::testing::Test {
       const int ready = ::poll(&p, 1, static_cast<int>(left));
       if (ready > 0) open = read_reports(fds[0], pending, cycle);
     }
+    cycle.child_peak_rss_kb = peak_rss_kb(pid);
     ::kill(pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -342,6 +348,7 @@ class CrashTest : public ::testing::Test {
   /// <root>/after-kill-<cycle>, keeping this cycle's and the previous one's: on a failure they are
   /// the state to replay the recovery from, and the state the previous check recovered.
   void snapshot(int cycle) {
+    if (!snapshots_) return;
     std::error_code ignored;
     fs::remove_all(root_ + "/after-kill-" + std::to_string(cycle - 2), ignored);
     const std::string to = root_ + "/after-kill-" + std::to_string(cycle);
@@ -355,10 +362,13 @@ class CrashTest : public ::testing::Test {
   void check(CycleReport &cycle) {
     const auto start = std::chrono::steady_clock::now();
     snapshot(cycle.cycle);
+    cycle.disk_bytes = disk_bytes(dir_);
     ConfigPtr options(corq_config_new());
     crash::set_engine_options(options.get(), cycle.backend.c_str());
     corq_engine *raw = nullptr;
+    const auto open_start = std::chrono::steady_clock::now();
     const int rc = corq_open(dir_.c_str(), options.get(), &raw);
+    cycle.open_ms = static_cast<std::uint64_t>(elapsed_ms(open_start));
     if (rc != CORQ_OK) {
       return violation(std::string("corq_open after the kill: ") + corq_strerror(rc) + " (" +
                        corq_last_error() + ")");
@@ -441,6 +451,7 @@ class CrashTest : public ::testing::Test {
       }
       const bool ack_tried = b.ack_try_cycle == cycle.cycle;
       if (!ack_tried && b.confirmed) {
+        ++cycle.lost;
         violation("confirmed id " + std::to_string(id) + " is lost" + when + " " +
                   describe_book(b));
       } else if (!ack_tried && b.seen_last) {
@@ -457,8 +468,84 @@ class CrashTest : public ::testing::Test {
     cycle.check_ms = static_cast<std::uint64_t>(elapsed_ms(start));
   }
 
+  /// The child's peak resident set (VmHWM of /proc/PID/status) in KiB; 0 if unreadable.
+  static std::uint64_t peak_rss_kb(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+    }
+    return 0;
+  }
+  /// Bytes the files of `dir` take on disk (allocated blocks: preallocated segments count whole).
+  static std::uint64_t disk_bytes(const std::string &dir) {
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (const auto &entry : fs::directory_iterator(dir, ec)) {
+      struct stat st {};
+      if (::stat(entry.path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+    return total;
+  }
+
+  /// Runs cycles (numbered from `first_cycle`) until `cycles` have run or `deadline` passed, killing each child after
+  /// kill_after(cycle) ms; stops at the first violation. Returns the cycles' reports.
+  template <class KillAfter>
+  std::vector<CycleReport> run_cycles(std::uint64_t seed, int cycles,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      KillAfter kill_after, int first_cycle = 0) {
+    std::mt19937_64 rng(seed);
+    std::vector<CycleReport> reports;
+    for (int c = first_cycle; c < first_cycle + cycles && violation_count_ == 0 &&
+                    std::chrono::steady_clock::now() < deadline;
+         ++c) {
+      CycleReport cycle;
+      cycle.cycle = c;
+      cycle.child_seed = rng();
+      cycle.backend = c % 2 == 0 ? "psync" : "auto";
+      cycle.kill_after_ms = kill_after(c, rng);
+      undurable_deliveries_.clear();
+      run_child(cycle);
+      if (HasFatalFailure()) return reports;
+      if (violation_count_ == 0) check(cycle);
+      reports.push_back(cycle);
+    }
+    return reports;
+  }
+
+  /// Totals of a run, a failure listing every violation and cycle, and the basic expectations.
+  void summarize(const char *what, std::uint64_t seed, const std::vector<CycleReport> &reports,
+                 std::chrono::steady_clock::time_point start) {
+    std::uint64_t sent = 0, confirmed = 0, acked = 0, opened = 0;
+    for (const CycleReport &r : reports) {
+      sent += r.sent;
+      confirmed += r.confirmed;
+      acked += r.acked;
+      opened += r.opened ? 1 : 0;
+    }
+    std::ostringstream summary;
+    summary << "seed " << seed << " (replay: CORQ_CRASH_SEED=" << seed << "), " << reports.size()
+            << " cycles (" << opened << " opened before the kill) in " << elapsed_ms(start)
+            << " ms: " << sent << " sent, " << confirmed << " confirmed, " << acked
+            << " durably acked";
+    std::cout << what << ": " << summary.str() << "\n";
+    if (violation_count_ != 0) {
+      std::ostringstream o;
+      o << violation_count_ << " violation(s); " << summary.str() << "\ndata directory: " << dir_
+        << " (as each of the last two kills left it: " << root_ << "/after-kill-<cycle>)\n";
+      for (const std::string &v : violations_) o << "  " << v << "\n";
+      o << "cycles:\n";
+      for (const CycleReport &r : reports) o << "  " << r.describe() << "\n";
+      ADD_FAILURE() << o.str();
+    }
+    EXPECT_GT(opened, 0u) << "no child ever opened the directory before it was killed";
+    EXPECT_GT(confirmed, 0u);
+    EXPECT_GT(acked, 0u);
+  }
+
   std::string root_;
   std::string dir_;
+  bool snapshots_ = true;  // copy the directory as each kill left it (for failure reports)
   std::vector<Book> books_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::uint64_t> id_of_message_;    // engine id -> payload id
@@ -477,50 +564,57 @@ std::uint64_t env_number(const char *name, std::uint64_t fallback) {
 TEST_F(CrashTest, sigkilled_publishers_and_consumers_lose_nothing_confirmed_and_resurrect_nothing) {
   const std::uint64_t seed = env_number("CORQ_CRASH_SEED", std::random_device{}());
   const auto cycles = static_cast<int>(env_number("CORQ_CRASH_CYCLES", scaled(40, 2)));
-  std::mt19937_64 rng(seed);
-  std::vector<CycleReport> reports;
   const auto start = std::chrono::steady_clock::now();
-  for (int c = 0; c < cycles && violation_count_ == 0; ++c) {
-    CycleReport cycle;
-    cycle.cycle = c;
-    cycle.child_seed = rng();
-    cycle.backend = c % 2 == 0 ? "psync" : "auto";
-    // Mostly 20-300 ms; every fifth cycle 300-900 ms, long enough for checkpoints (every 250 ms)
-    // to release segments.
-    cycle.kill_after_ms = static_cast<int>(c % 5 == 4 ? 300 + rng() % 600 : 20 + rng() % 281);
-    // A sanitized child takes ~100 ms more to start: let most of them get to work.
-    if (under_sanitizer) cycle.kill_after_ms += 150;
-    undurable_deliveries_.clear();
-    run_child(cycle);
-    if (HasFatalFailure()) return;
-    if (violation_count_ == 0) check(cycle);
-    reports.push_back(cycle);
+  const auto reports = run_cycles(
+      seed, cycles, std::chrono::steady_clock::time_point::max(), [](int c, std::mt19937_64 &rng) {
+        // Mostly 20-300 ms; every fifth cycle 300-900 ms, long enough for checkpoints (every
+        // 200 ms) to release segments. A sanitized child takes ~100 ms more to start: let most
+        // of them get to work.
+        const int ms = static_cast<int>(c % 5 == 4 ? 300 + rng() % 600 : 20 + rng() % 281);
+        return ms + (under_sanitizer ? 150 : 0);
+      });
+  if (HasFatalFailure()) return;
+  summarize("crash test", seed, reports, start);
+}
+
+// The soak (tools/soak.sh runs it; skipped unless CORQ_SOAK_SECONDS is set): the same child and
+// checks, killed every 2-6 s for CORQ_SOAK_SECONDS, with the default segment size unless
+// CORQ_CRASH_SEGMENT_BYTES says otherwise. Writes one CSV line per cycle to CORQ_SOAK_CSV:
+// cycle, seconds since the start, kill_after_ms, sent, confirmed, durably acked, present at the
+// check, lost (must be 0), reopen ms, check ms, child peak RSS KiB, disk bytes after the kill.
+TEST_F(CrashTest, soak) {
+  const std::uint64_t seconds = env_number("CORQ_SOAK_SECONDS", 0);
+  if (seconds == 0) GTEST_SKIP() << "set CORQ_SOAK_SECONDS (tools/soak.sh MINUTES does)";
+  const std::uint64_t seed = env_number("CORQ_CRASH_SEED", std::random_device{}());
+  snapshots_ = false;  // a copy of every state would cost more than the cycle
+  const char *csv_path = std::getenv("CORQ_SOAK_CSV");
+  std::ofstream csv;
+  if (csv_path != nullptr && *csv_path != '\0') {
+    csv.open(csv_path);
+    ASSERT_TRUE(csv.good()) << "cannot write " << csv_path;
+    csv << "cycle,seconds,kill_after_ms,sent,confirmed,acked,present,lost,reopen_ms,check_ms,"
+           "child_peak_rss_kb,disk_bytes\n";
   }
-  std::uint64_t sent = 0, confirmed = 0, acked = 0, opened = 0;
-  for (const CycleReport &r : reports) {
-    sent += r.sent;
-    confirmed += r.confirmed;
-    acked += r.acked;
-    opened += r.opened ? 1 : 0;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::seconds(seconds);
+  std::vector<CycleReport> reports;
+  // One cycle at a time, so that the CSV grows as the soak runs (a long soak can be watched).
+  std::mt19937_64 rng(seed);
+  for (int c = 0; violation_count_ == 0 && std::chrono::steady_clock::now() < deadline; ++c) {
+    const int kill_after = 2000 + static_cast<int>(rng() % 4001);
+    auto one = run_cycles(rng(), 1, std::chrono::steady_clock::time_point::max(),
+                          [&](int, std::mt19937_64 &) { return kill_after; }, c);
+    if (HasFatalFailure() || one.empty()) return;
+    const CycleReport &r = one.front();
+    reports.push_back(r);
+    if (csv.is_open()) {
+      csv << c << ',' << static_cast<double>(elapsed_ms(start)) / 1000.0 << ',' << r.kill_after_ms
+          << ',' << r.sent << ',' << r.confirmed << ',' << r.acked << ',' << r.present << ','
+          << r.lost << ',' << r.open_ms << ',' << r.check_ms << ',' << r.child_peak_rss_kb << ','
+          << r.disk_bytes << std::endl;
+    }
   }
-  std::ostringstream summary;
-  summary << "seed " << seed << " (replay: CORQ_CRASH_SEED=" << seed << "), " << reports.size()
-          << " cycles (" << opened << " opened before the kill) in " << elapsed_ms(start)
-          << " ms: " << sent << " sent, " << confirmed << " confirmed, " << acked
-          << " durably acked";
-  std::cout << "crash test: " << summary.str() << "\n";
-  if (violation_count_ != 0) {
-    std::ostringstream o;
-    o << violation_count_ << " violation(s); " << summary.str() << "\ndata directory: " << dir_
-      << " (as each of the last two kills left it: " << root_ << "/after-kill-<cycle>)\n";
-    for (const std::string &v : violations_) o << "  " << v << "\n";
-    o << "cycles:\n";
-    for (const CycleReport &r : reports) o << "  " << r.describe() << "\n";
-    ADD_FAILURE() << o.str();
-  }
-  EXPECT_GT(opened, 0u) << "no child ever opened the directory before it was killed";
-  EXPECT_GT(confirmed, 0u);
-  EXPECT_GT(acked, 0u);
+  summarize("soak", seed, reports, start);
 }
 
 // The smallest reproduction of what the crash test found first (no child, no kill): a checkpoint

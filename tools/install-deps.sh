@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages corq needs to build, test and benchmark, and only those that are
-# missing. Run as root or with sudo available. Usage: tools/install-deps.sh [build|test|bench|cross]...
+# missing. Run as root or with sudo available. Usage: tools/install-deps.sh [build|test|bench|cross|profile]...
 # With no argument it installs what `build` and `test` need.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)
 bench_pkgs=(python3-matplotlib rabbitmq-server librabbitmq-dev redis-server libhiredis-dev
             librocksdb-dev libsqlite3-dev sqlite3)
 cross_pkgs=(g++-aarch64-linux-gnu qemu-user googletest)
+# perf/profile.sh: perf record (flame graphs) and valgrind's callgrind (instruction counts).
+profile_pkgs=(linux-perf valgrind python3)
 
 want=()
 [ $# -eq 0 ] && set -- build test
@@ -22,7 +24,8 @@ for group in "$@"; do
     test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
     cross) want+=("${cross_pkgs[@]}") ;;
-    *) echo "install-deps: unknown group '$group' (build|test|bench|cross)" >&2; exit 2 ;;
+    profile) want+=("${profile_pkgs[@]}") ;;
+    *) echo "install-deps: unknown group '$group' (build|test|bench|cross|profile)" >&2; exit 2 ;;
   esac
 done
 

@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable
+#                    durable, peers
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite README.md's results section (between the results markers) from this run
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable)
+suites_all=(rings engine log durable peers)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -131,6 +131,30 @@ durable_run() {
   local report=(perf/report_durable.py "$raw" --results-dir "$results_dir")
   [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
   "$python" "${report[@]}"
+}
+
+# ---- suite: peers — corq against RabbitMQ, Redis Streams, RocksDB, SQLite (bench/peers/) ---------
+# The durable work-queue scenario on every system in the same run: 2 producers publishing batches of
+# 100 with confirms (each batch's confirms awaited), 2 consumers with prefetch 100 acking each
+# message; 3 rounds of 100,000 messages, 64 B and 1 KiB (--quick: 1 round of 10,000, 64 B). Servers
+# (RabbitMQ, Redis) are started by bench/peers/servers.sh as the current user on 127.0.0.1, private
+# ports and directories, and always stopped; a peer that is not built or does not start is reported
+# as skipped. Data directories go under $build_dir (override: CORQ_PEERS_BENCH_DIR) and are removed.
+# CORQ_PEERS_VERIFY_FSYNC=1 adds strace flush counts (bench/peers/run.sh --verify-fsync).
+peers_targets() { echo corq_peers_bench; }
+peers_run() {
+  local results_dir=$1 raw=$raw_dir/peers.jsonl
+  local args=(--bench "$build_dir/bench/peers/corq_peers_bench" --out "$raw"
+              --work "${CORQ_PEERS_BENCH_DIR:-$build_dir/peers-work}")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  [ "${CORQ_PEERS_VERIFY_FSYNC:-0}" = 1 ] && args+=(--verify-fsync)
+  local status=0
+  bench/peers/run.sh "${args[@]}" || status=$?
+  [ -s "$raw" ] || { echo "bench: bench/peers/run.sh wrote no results ($status)" >&2; return 1; }
+  local report=(perf/report_peers.py "$raw" --results-dir "$results_dir" --commit "$commit")
+  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  "$python" "${report[@]}"
+  return "$status"
 }
 
 # ---- driver ------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 """bench/cli/check_perf.py — runs corq-perf for a ctest test and checks what it printed.
 
   check_perf.py exit CODE -- CMD...        exit code is CODE; with 2, stderr holds the usage
-  check_perf.py json [--rate R] -- CMD...  exit 0, stdout is one JSON object with the keys, counts
+  check_perf.py json [--rate R | --fanout N] -- CMD...
+                                           exit 0, stdout is one JSON object with the keys, counts
                                            that add up, ordered percentiles; with --rate, the
-                                           publish rate is R within 5 %
+                                           publish rate is R within 5 %; with --fanout, every
+                                           message went to N queues (totals are multiples of N)
   check_perf.py no-latency -- CMD...       exit 0, JSON with latency_us null and the reason
   check_perf.py summary -- CMD...          exit 0, the human summary's lines
   check_perf.py durable -- CMD...          exit 0 with JSON, or exit 1 with corq_open's error
@@ -108,6 +110,14 @@ def main(argv):
                 fail("published_per_s %f is not the --rate %f" % (report["published_per_s"], rate), run)
             if report["coordinated_omission_corrected"] is not True:
                 fail("open loop not marked coordinated_omission_corrected", run)
+        if arguments[:1] == ["--fanout"]:
+            fanout = int(arguments[1])
+            if report["parameters"].get("fanout") != fanout:
+                fail("parameters.fanout is not %d" % fanout, run)
+            batch = report["parameters"]["batch"]
+            if report["published_total"] % (fanout * batch) != 0:
+                fail("published_total %d is not whole batches sent to %d queues"
+                     % (report["published_total"], fanout), run)
     elif mode == "no-latency":
         report = parse_json(run)
         check_counts(report, run)

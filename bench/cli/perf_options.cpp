@@ -107,7 +107,7 @@ bool Parser::one_flag(const std::string &flag, const std::string &inline_value, 
   }
   static constexpr std::string_view valued[] = {
       "--producers", "--consumers", "--queues", "--size", "--batch", "--prefetch",   "--ack-batch",
-      "--rate",      "--duration",  "--warmup", "--sync", "--dir",   "--flush-every"};
+      "--rate",      "--duration",  "--warmup", "--sync", "--dir",   "--flush-every", "--fanout"};
   bool known = false;
   for (std::string_view name : valued) known = known || flag == name;
   if (!known) return fail("unknown flag '" + flag + "'");
@@ -117,6 +117,7 @@ bool Parser::one_flag(const std::string &flag, const std::string &inline_value, 
   if (flag == "--producers") return unsigned_flag_as(flag, value, 1, threads_max, o.producers);
   if (flag == "--consumers") return unsigned_flag_as(flag, value, 1, threads_max, o.consumers);
   if (flag == "--queues") return unsigned_flag_as(flag, value, 1, queues_max, o.queues);
+  if (flag == "--fanout") return unsigned_flag_as(flag, value, 1, queues_max, o.fanout);
   if (flag == "--size") return unsigned_flag_as(flag, value, 0, size_max_bytes, o.size_bytes);
   if (flag == "--batch") return unsigned_flag_as(flag, value, 1, batch_max, o.batch);
   if (flag == "--prefetch") return unsigned_flag_as(flag, value, 1, prefetch_max, o.prefetch);
@@ -146,6 +147,14 @@ bool Parser::check_combination() {
   if (o.queues > o.producers || o.queues > o.consumers) {
     return fail("--queues (" + std::to_string(o.queues) +
                 ") must not exceed --producers or --consumers: every queue needs both");
+  }
+  if (o.fanout > 1 && o.queues != 1) {
+    return fail("--fanout (" + std::to_string(o.fanout) +
+                ") makes its own queues perf-0..perf-N-1: leave --queues at 1");
+  }
+  if (o.fanout > o.consumers) {
+    return fail("--fanout (" + std::to_string(o.fanout) +
+                ") must not exceed --consumers: every queue needs a consumer");
   }
   if (o.ack_batch > o.prefetch) {
     return fail("--ack-batch (" + std::to_string(o.ack_batch) + ") must not exceed --prefetch (" +
@@ -180,8 +189,8 @@ ParseResult Parser::run() {
 ParseResult parse_options(int argc, const char *const *argv) { return Parser(argc, argv).run(); }
 
 std::string usage_synopsis() {
-  return "usage: corq-perf [--producers N] [--consumers N] [--queues N] [--size BYTES] [--batch "
-         "N]\n"
+  return "usage: corq-perf [--producers N] [--consumers N] [--queues N] [--fanout N] [--size "
+         "BYTES] [--batch N]\n"
          "                 [--prefetch N] [--ack-batch N] [--rate MSGS_PER_S] [--duration S]\n"
          "                 [--warmup S] [--durable] [--dir PATH] [--sync always|none] [--nowait]\n"
          "                 [--flush-every N] [--json] [--quiet] [--help]\n"
@@ -198,6 +207,9 @@ and every message's latency from publish to delivery is measured.
   --consumers N     consumer threads, each with a corq_consumer (1-256; default 1)
   --queues N        queues perf-0..perf-N-1; producer i and consumer i use queue i mod N
                     (1-256, at most --producers and --consumers; default 1)
+  --fanout N        fan-out: queues perf-0..perf-N-1, every producer publishes each batch to all
+                    of them (one corq_producer per queue); consumer i uses queue i mod N; rates
+                    and latencies count every copy (1-256, at most --consumers; default 1)
   --size BYTES      payload size (0-67108864; default 64); below 8 no latency is measured
   --batch N         messages per corq_producer_send (1-65536; default 1)
   --prefetch N      consumer window, and most deliveries per corq_consume (1-65536; default 256)

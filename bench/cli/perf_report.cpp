@@ -43,6 +43,7 @@ std::string parameters_json(const PerfOptions &o) {
   out += "\"producers\":" + std::to_string(o.producers);
   out += ",\"consumers\":" + std::to_string(o.consumers);
   out += ",\"queues\":" + std::to_string(o.queues);
+  out += ",\"fanout\":" + std::to_string(o.fanout);
   out += ",\"size_bytes\":" + std::to_string(o.size_bytes);
   out += ",\"batch\":" + std::to_string(o.batch);
   out += ",\"prefetch\":" + std::to_string(o.prefetch);
@@ -86,6 +87,7 @@ std::string format_summary(const PerfOptions &o, const RunResult &r) {
                 o.ack_batch == 1 ? "each" : ("upto/" + std::to_string(o.ack_batch)).c_str(),
                 loop_mode(o));
   out += line;
+  if (o.fanout > 1) out += ", fan-out to " + std::to_string(o.fanout) + " queues";
   if (o.rate_per_s > 0) out += " at " + number(o.rate_per_s, 0) + " msg/s";
   out += o.dir.empty() ? ", in-memory" : ", dir " + o.dir + ", sync " + o.sync;
   if (o.durable) out += ", durable";

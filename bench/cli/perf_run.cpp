@@ -103,6 +103,7 @@ class RunControl {
 /// One producer thread's handle and counters (its own cache lines).
 struct alignas(64) ProducerSlot {
   corq_producer *handle = nullptr;
+  std::vector<corq_producer *> fanout_handles;  // --fanout: the other queues' producers
   std::string queue;
   double phase = 0;                    // open loop: offset of its schedule, in periods
   std::atomic<std::uint64_t> sent{0};  // written by its thread only, read by the main thread
@@ -133,7 +134,10 @@ struct Rig {
   Rig &operator=(const Rig &) = delete;
   ~Rig() {
     for (auto &c : consumers) corq_consumer_close(c->handle);
-    for (auto &p : producers) corq_producer_close(p->handle);
+    for (auto &p : producers) {
+      corq_producer_close(p->handle);
+      for (corq_producer *extra : p->fanout_handles) corq_producer_close(extra);
+    }
     if (engine != nullptr) corq_close(engine);
   }
 
@@ -175,7 +179,7 @@ std::string Rig::declare_queues(const PerfOptions &o) {
   // No dead-letter queues: nothing is nacked, and a durable run should leave no extra queues.
   if (error.empty()) error = set_option(config.get(), "dead_letter_queue", "");
   if (!error.empty()) return error;
-  for (std::uint32_t i = 0; i < o.queues; ++i) {
+  for (std::uint32_t i = 0; i < std::max(o.queues, o.fanout); ++i) {
     queues.push_back("perf-" + std::to_string(i));
     int rc = corq_queue_declare(engine, queues.back().c_str(), config.get());
     if (rc != CORQ_OK) return corq_failure("corq_queue_declare", queues.back(), rc);
@@ -191,13 +195,19 @@ std::string Rig::open_handles(const PerfOptions &o) {
     auto slot = std::make_unique<ProducerSlot>();
     slot->queue = queues[i % o.queues];
     slot->phase = static_cast<double>(i) / o.producers;
-    const int rc = corq_producer_open(engine, slot->queue.c_str(), &slot->handle);
+    int rc = corq_producer_open(engine, slot->queue.c_str(), &slot->handle);
     if (rc != CORQ_OK) return corq_failure("corq_producer_open", slot->queue, rc);
+    for (std::uint32_t q = 1; q < o.fanout; ++q) {
+      corq_producer *extra = nullptr;
+      rc = corq_producer_open(engine, queues[q].c_str(), &extra);
+      if (rc != CORQ_OK) return corq_failure("corq_producer_open", queues[q], rc);
+      slot->fanout_handles.push_back(extra);
+    }
     producers.push_back(std::move(slot));
   }
   for (std::uint32_t i = 0; i < o.consumers; ++i) {
     auto slot = std::make_unique<ConsumerSlot>();
-    slot->queue = queues[i % o.queues];
+    slot->queue = queues[i % queues.size()];
     const int rc = corq_consumer_open(engine, slot->queue.c_str(), o.prefetch, &slot->handle);
     if (rc != CORQ_OK) return corq_failure("corq_consumer_open", slot->queue, rc);
     consumers.push_back(std::move(slot));
@@ -240,11 +250,11 @@ bool wait_until_due(std::int64_t deadline_ns, const RunControl &control) noexcep
 
 /// Sends one batch; a queue that stays full for a whole publish timeout is retried until the end
 /// of the window. False when the batch was not sent (stopped, window over, or an error).
-bool send_batch(ProducerSlot &slot, const std::vector<corq_message> &batch,
-                const corq_publish_options &options, const Timeline &timeline,
-                RunControl &control) {
+bool send_batch_to(corq_producer *handle, ProducerSlot &slot,
+                   const std::vector<corq_message> &batch, const corq_publish_options &options,
+                   const Timeline &timeline, RunControl &control) {
   for (;;) {
-    const int rc = corq_producer_send(slot.handle, batch.data(), batch.size(), &options, nullptr);
+    const int rc = corq_producer_send(handle, batch.data(), batch.size(), &options, nullptr);
     if (rc == CORQ_OK) return true;
     if (rc != CORQ_EFULL) {
       control.fail(corq_failure("corq_producer_send", slot.queue, rc));
@@ -256,8 +266,25 @@ bool send_batch(ProducerSlot &slot, const std::vector<corq_message> &batch,
   }
 }
 
+/// Sends one batch to the producer's queue and, with --fanout, to each of the other queues, in
+/// that order. Returns how many queues got it (all of them unless stopped or failed).
+std::size_t send_batch(ProducerSlot &slot, const std::vector<corq_message> &batch,
+                       const corq_publish_options &options, const Timeline &timeline,
+                       RunControl &control) {
+  if (!send_batch_to(slot.handle, slot, batch, options, timeline, control)) return 0;
+  std::size_t sent_to = 1;
+  for (corq_producer *extra : slot.fanout_handles) {
+    if (!send_batch_to(extra, slot, batch, options, timeline, control)) break;
+    ++sent_to;
+  }
+  return sent_to;
+}
+
 bool flush(ProducerSlot &slot, RunControl &control) {
-  const int rc = corq_producer_flush(slot.handle, flush_timeout_ms);
+  int rc = corq_producer_flush(slot.handle, flush_timeout_ms);
+  for (std::size_t i = 0; rc == CORQ_OK && i < slot.fanout_handles.size(); ++i) {
+    rc = corq_producer_flush(slot.fanout_handles[i], flush_timeout_ms);
+  }
   if (rc == CORQ_OK) return true;
   control.fail(corq_failure("corq_producer_flush", slot.queue, rc));
   return false;
@@ -293,10 +320,12 @@ void produce(ProducerSlot &slot, const PerfOptions &o, const Timeline &timeline,
         std::memcpy(&payload[i * size], &send_ns, sizeof send_ns);
       }
     }
-    if (!send_batch(slot, batch, options, timeline, control)) break;
-    sent += batch.size();
+    const std::size_t queues_sent = send_batch(slot, batch, options, timeline, control);
+    const std::uint64_t copies = batch.size() * queues_sent;  // --fanout counts every copy
+    sent += copies;
     slot.sent.store(sent, std::memory_order_relaxed);
-    if (timeline.measured(send_ns)) slot.sent_measured += batch.size();
+    if (timeline.measured(send_ns)) slot.sent_measured += copies;
+    if (queues_sent != 1 + slot.fanout_handles.size()) break;
     since_flush += batch.size();
     if (o.flush_every != 0 && since_flush >= o.flush_every) {
       if (!flush(slot, control)) return;

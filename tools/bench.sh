@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable, peers
+#                    durable, peers, macro
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite README.md's results section (between the results markers) from this run
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable peers)
+suites_all=(rings engine log durable peers macro)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -158,6 +158,18 @@ peers_run() {
 }
 
 # ---- driver ------------------------------------------------------------------------------------
+# ---- suite: macro — corq-perf scenarios: work queue transient/durable at 64 B/1 KiB/64 KiB, ------
+# fan-out, many producers, latency at 10/50/90 % of the closed-loop rate (perf/macro.py).
+macro_targets() { echo corq-perf; }
+macro_run() {
+  local results_dir=$1
+  local args=(perf/macro.py --perf "$build_dir/bench/cli/corq-perf" --results-dir "$results_dir"
+              --work "${CORQ_MACRO_BENCH_DIR:-$build_dir/macro-work}" --commit "$commit")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  [ "$update_readme" -eq 1 ] && args+=(--readme README.md)
+  "$python" "${args[@]}"
+}
+
 usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0 update_readme=0 out_dir="" suites=()

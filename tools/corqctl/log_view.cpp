@@ -1,0 +1,195 @@
+// tools/corqctl/log_view.cpp — the read-only rebuild of a directory's state (see log_view.hpp).
+#include "log_view.hpp"
+
+#include "durability/records.hpp"
+#include "exit_codes.hpp"
+#include "io/vfs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+namespace corqctl {
+
+namespace records = corq::core::records;
+using corq::wal::RecoveredRecord;
+
+const char *state_name(MessageState state) noexcept {
+  switch (state) {
+    case MessageState::ready: return "ready";
+    case MessageState::in_flight: return "in_flight";
+    case MessageState::delayed: return "delayed";
+  }
+  return "unknown";
+}
+
+const QueueView *LogView::find(std::string_view name) const noexcept {
+  for (const QueueView &q : queues) {
+    if (q.name == name) return &q;
+  }
+  return nullptr;
+}
+
+std::uint64_t LogView::dead_letter_depth(const QueueView &queue) const noexcept {
+  if (queue.dead_letter_queue.empty()) return 0;
+  const QueueView *dlq = find(queue.dead_letter_queue);
+  return dlq == nullptr ? 0 : dlq->total();
+}
+
+int scan_directory(const std::string &dir, const corq::wal::ScanVisitor &visitor,
+                   corq::wal::ScanResult &result, const std::string &visitor_error,
+                   std::string &error) {
+  const auto vfs = corq::wal::make_psync_vfs();
+  const int rc = corq::wal::scan_log(*vfs, dir, visitor, result);
+  if (rc == 0) return exit_ok;
+  if (rc == -EBADMSG) {
+    error = "CORRUPT: " + result.error;
+    return exit_corrupt;
+  }
+  if (rc > 0) {
+    error = "CORRUPT: " + visitor_error;
+    return exit_corrupt;
+  }
+  if (rc == -ENOENT) {
+    error = "no such directory";
+  } else {
+    error = std::string("cannot read: ") + std::strerror(-rc);
+    if (!result.error.empty()) error += " (" + result.error + ")";
+  }
+  return exit_unreadable;
+}
+
+namespace {
+
+/// Keeps `in_flight` the set of messages delivered and not settled since (as far as the log says).
+void track_in_flight(const RecoveredRecord &record, std::unordered_set<std::uint64_t> &in_flight) {
+  records::Reader r(record.payload);
+  switch (record.type) {
+    case records::deliver:
+    case records::remove: {
+      r.u32();
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const std::uint64_t id = r.u64();
+        if (!r.ok()) break;
+        if (record.type == records::deliver) {
+          in_flight.insert(id);
+        } else {
+          in_flight.erase(id);
+        }
+      }
+      return;
+    }
+    case records::retry:
+      r.u32();
+      in_flight.erase(r.u64());
+      return;
+    case records::dead_letter:
+    case records::redrive:
+      r.u32();
+      r.u32();
+      in_flight.erase(r.u64());
+      return;
+    default: return;  // a publish repeating a live message (compaction) keeps its state
+  }
+}
+
+void count_segment_files(const std::string &dir, LogView &out) {
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::uint64_t id = 0;
+    if (!corq::wal::parse_segment_file_name(entry.path().filename().string(), id)) continue;
+    const std::uintmax_t size = entry.file_size(ec);
+    if (ec) continue;  // released between listing and stat: it is gone
+    ++out.segment_files;
+    out.bytes_on_disk += size;
+  }
+  for (const auto &segment : out.scan.segments) {
+    if (segment.first_lsn == 0) continue;
+    ++out.log_segments;
+    out.log_bytes += segment.bytes;
+  }
+}
+
+void add_message(QueueView &q, const corq::core::RecoveredMessage &m, bool in_flight,
+                 std::int64_t now_ms) {
+  MessageView view{m.message, MessageState::ready, 0};
+  if (in_flight) {
+    view.state = MessageState::in_flight;
+    ++q.in_flight;
+  } else if (m.due_ms > now_ms) {
+    view.state = MessageState::delayed;
+    view.due_ms = m.due_ms;
+    ++q.delayed;
+  } else {
+    ++q.ready;
+    q.bytes_ready += m.message->payload_len;
+    if (q.oldest_ready_published_ms == 0 ||
+        m.message->published_at_ms < q.oldest_ready_published_ms)
+      q.oldest_ready_published_ms = m.message->published_at_ms;
+  }
+  q.bytes += m.message->payload_len;
+  q.messages.push_back(view);
+}
+
+/// Builds the queue views from the replayed state, as Engine::install would place the messages.
+void build_queues(LogView &out, const std::unordered_set<std::uint64_t> &in_flight) {
+  std::unordered_map<std::uint32_t, std::size_t> index_of;
+  for (const auto &[qid, recovered] : out.state.queues) {
+    QueueView q;
+    q.qid = qid;
+    q.name = recovered.name;
+    q.options = recovered.options;
+    q.dead_letter_queue = recovered.options.dead_letter_queue_for(recovered.name);
+    out.queues.push_back(std::move(q));
+  }
+  std::sort(out.queues.begin(), out.queues.end(),
+            [](const QueueView &a, const QueueView &b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < out.queues.size(); ++i) index_of.emplace(out.queues[i].qid, i);
+  std::vector<const corq::core::RecoveredMessage *> ordered;
+  ordered.reserve(out.state.messages.size());
+  for (const auto &[id, m] : out.state.messages) ordered.push_back(&m);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto *a, const auto *b) { return a->message->id < b->message->id; });
+  for (const auto *m : ordered) {
+    auto it = index_of.find(m->qid);
+    if (it == index_of.end()) continue;  // its queue is gone: corq_open drops it too
+    add_message(out.queues[it->second], *m, in_flight.contains(m->message->id), out.now_ms);
+  }
+}
+
+}  // namespace
+
+int load_log_view(const std::string &dir, LogView &out, std::string &error) {
+  out.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  std::unordered_set<std::uint64_t> in_flight;
+  corq::wal::FrameInfo frame{};
+  std::string decode_error;
+  corq::wal::ScanVisitor visitor;
+  visitor.frame = [&](const corq::wal::FrameInfo &f) {
+    frame = f;
+    ++out.frames;
+  };
+  visitor.record = [&](const RecoveredRecord &record) {
+    if (const int rc = out.state.apply(record); rc != 0) {
+      decode_error = corq::wal::segment_file_name(frame.segment_id) + ": frame at offset " +
+                     std::to_string(frame.offset) + ": " +
+                     (rc == -ENOMEM ? "out of memory: " : "") + out.state.error;
+      return 1;
+    }
+    track_in_flight(record, in_flight);
+    return 0;
+  };
+  if (const int rc = scan_directory(dir, visitor, out.scan, decode_error, error); rc != exit_ok)
+    return rc;
+  count_segment_files(dir, out);
+  build_queues(out, in_flight);
+  return exit_ok;
+}
+
+}  // namespace corqctl

@@ -1,0 +1,306 @@
+// tools/corqctl/read_commands.cpp — inspect, verify, dump, stats, dlq list (see read_commands.hpp).
+#include "read_commands.hpp"
+
+#include "durability/records.hpp"
+#include "exit_codes.hpp"
+#include "log_view.hpp"
+#include "text.hpp"
+
+#include <cstdio>
+#include <set>
+#include <string_view>
+
+namespace corqctl {
+
+namespace {
+
+namespace records = corq::core::records;
+
+unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+int fail(const std::string &dir, int code, const std::string &error) {
+  std::fprintf(stderr, "corqctl: %s: %s\n", dir.c_str(), error.c_str());
+  return code;
+}
+
+int no_queue(const std::string &dir, const std::string &queue) {
+  return fail(dir, exit_no_queue, "no queue '" + queue + "' in the log");
+}
+
+/// Loads the view; on failure prints the error and returns the exit code (else exit_ok).
+int load(const std::string &dir, LogView &view) {
+  std::string error;
+  const int rc = load_log_view(dir, view, error);
+  return rc == exit_ok ? rc : fail(dir, rc, error);
+}
+
+std::int64_t oldest_ready_age_ms(const LogView &view, const QueueView &q) {
+  if (q.oldest_ready_published_ms == 0) return 0;
+  const std::int64_t age = view.now_ms - q.oldest_ready_published_ms;
+  return age > 0 ? age : 0;
+}
+
+void print_log_summary(const LogView &view) {
+  std::printf(
+      "log: %llu segment files, %llu bytes on disk; %llu segments hold the log (%llu bytes of "
+      "frames), %llu frames, %llu records, last lsn %llu%s\n",
+      ull(view.segment_files), ull(view.bytes_on_disk), ull(view.log_segments), ull(view.log_bytes),
+      ull(view.frames), ull(view.state.records), ull(view.scan.last_lsn),
+      view.scan.torn_tail ? " (torn tail: an unconfirmed last write, cut off at the next open)"
+                          : "");
+}
+
+void print_queue(const LogView &view, const QueueView &q) {
+  std::printf("queue %s\n  options:", q.name.c_str());
+  for (const auto &[key, value] : corq::core::queue_options_map(q.options)) {
+    if (key == "dead_letter_queue") continue;  // printed below, resolved to its name
+    std::printf(" %s=%s", key.c_str(), value.c_str());
+  }
+  std::printf("\n  messages: %llu ready (%llu bytes), %llu in flight, %llu delayed\n", ull(q.ready),
+              ull(q.bytes_ready), ull(q.in_flight), ull(q.delayed));
+  if (q.dead_letter_queue.empty()) {
+    std::printf("  dead-letter queue: none\n");
+  } else {
+    std::printf("  dead-letter queue: %s (%llu messages)\n", q.dead_letter_queue.c_str(),
+                ull(view.dead_letter_depth(q)));
+  }
+  if (q.ready != 0)
+    std::printf("  oldest ready message: %lld ms old\n",
+                static_cast<long long>(oldest_ready_age_ms(view, q)));
+}
+
+}  // namespace
+
+int run_inspect(const std::string &dir) {
+  LogView view;
+  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::printf("directory %s (read from the log without its lock)\n", dir.c_str());
+  print_log_summary(view);
+  std::printf("queues: %zu\n", view.queues.size());
+  for (const QueueView &q : view.queues) print_queue(view, q);
+  return exit_ok;
+}
+
+int run_verify(const std::string &dir) {
+  LogView view;
+  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::uint64_t messages = 0;
+  for (const QueueView &q : view.queues) messages += q.total();
+  std::printf(
+      "%s: ok: %llu segments, %llu frames, %llu records (every checksum checked, every record "
+      "decoded), last lsn %llu, %zu queues, %llu live messages%s\n",
+      dir.c_str(), ull(view.log_segments), ull(view.frames), ull(view.state.records),
+      ull(view.scan.last_lsn), view.queues.size(), ull(messages),
+      view.scan.torn_tail ? " (torn tail: an unconfirmed last write will be cut off at open)" : "");
+  return exit_ok;
+}
+
+namespace {
+
+/// The queue ids the log ever gave `queue` (a queue deleted and declared again gets a new one).
+int queue_ids(const std::string &dir, const std::string &queue, std::set<std::uint32_t> &qids) {
+  corq::wal::ScanVisitor visitor;
+  visitor.record = [&](const corq::wal::RecoveredRecord &r) {
+    if (r.type != records::declare) return 0;
+    records::Reader reader(r.payload);
+    const std::uint32_t qid = reader.u32();
+    if (reader.ok() && reader.str16() == queue) qids.insert(qid);
+    return 0;
+  };
+  corq::wal::ScanResult result;
+  std::string error;
+  const int rc = scan_directory(dir, visitor, result, {}, error);
+  return rc == exit_ok ? rc : fail(dir, rc, error);
+}
+
+/// True if `record` is about one of `qids` (every record but a checkpoint starts with its queue id;
+/// dead_letter and redrive name the target queue second).
+bool about(const corq::wal::RecoveredRecord &record, const std::set<std::uint32_t> &qids) {
+  if (record.type == records::checkpoint) return false;
+  records::Reader reader(record.payload);
+  const std::uint32_t first = reader.u32();
+  if (reader.ok() && qids.contains(first)) return true;
+  if (record.type != records::dead_letter && record.type != records::redrive) return false;
+  const std::uint32_t second = reader.u32();
+  return reader.ok() && qids.contains(second);
+}
+
+void print_frame(const corq::wal::FrameInfo &f) {
+  std::printf("frame segment=%llu offset=%llu bytes=%u records=%u first_lsn=%llu\n",
+              ull(f.segment_id), ull(f.offset), f.frame_bytes, f.record_count, ull(f.first_lsn));
+}
+
+}  // namespace
+
+int run_dump(const std::string &dir, const std::string &queue) {
+  std::set<std::uint32_t> qids;
+  if (!queue.empty()) {
+    if (const int rc = queue_ids(dir, queue, qids); rc != exit_ok) return rc;
+    if (qids.empty()) return no_queue(dir, queue);
+  }
+  corq::wal::FrameInfo frame{};
+  bool frame_printed = false;
+  corq::wal::ScanVisitor visitor;
+  visitor.frame = [&](const corq::wal::FrameInfo &f) {
+    frame = f;
+    frame_printed = queue.empty();
+    if (frame_printed) print_frame(f);
+  };
+  visitor.record = [&](const corq::wal::RecoveredRecord &r) {
+    if (!queue.empty() && !about(r, qids)) return 0;
+    if (!frame_printed) print_frame(frame);  // --queue: a frame only when it has a match
+    frame_printed = true;
+    std::printf("  lsn=%llu bytes=%zu %s\n", ull(r.lsn), r.payload.size(),
+                records::describe(r.type, r.payload).c_str());
+    return 0;
+  };
+  corq::wal::ScanResult result;
+  std::string error;
+  if (const int rc = scan_directory(dir, visitor, result, {}, error); rc != exit_ok)
+    return fail(dir, rc, error);
+  std::printf("end: last lsn %llu, next write at segment %llu offset %llu%s\n",
+              ull(result.last_lsn), ull(result.tail_segment_id), ull(result.tail_offset),
+              result.torn_tail ? " (torn tail)" : "");
+  return exit_ok;
+}
+
+namespace {
+
+void stats_text(const LogView &view) {
+  std::printf("%-32s %10s %10s %10s %14s %12s %14s\n", "queue", "ready", "in_flight", "delayed",
+              "bytes_ready", "dead_letter", "oldest_age_ms");
+  for (const QueueView &q : view.queues) {
+    std::printf("%-32s %10llu %10llu %10llu %14llu %12llu %14lld\n", q.name.c_str(), ull(q.ready),
+                ull(q.in_flight), ull(q.delayed), ull(q.bytes_ready),
+                ull(view.dead_letter_depth(q)),
+                static_cast<long long>(oldest_ready_age_ms(view, q)));
+  }
+  print_log_summary(view);
+}
+
+void stats_json(const std::string &dir, const LogView &view) {
+  std::string out = "{\"directory\":" + json_string(dir) + ",\"log\":{";
+  out += "\"segment_files\":" + std::to_string(view.segment_files);
+  out += ",\"bytes_on_disk\":" + std::to_string(view.bytes_on_disk);
+  out += ",\"log_segments\":" + std::to_string(view.log_segments);
+  out += ",\"log_bytes\":" + std::to_string(view.log_bytes);
+  out += ",\"frames\":" + std::to_string(view.frames);
+  out += ",\"records\":" + std::to_string(view.state.records);
+  out += ",\"last_lsn\":" + std::to_string(view.scan.last_lsn);
+  out += ",\"torn_tail\":" + std::string(view.scan.torn_tail ? "true" : "false");
+  out += "},\"queues\":{";
+  bool first = true;
+  for (const QueueView &q : view.queues) {
+    out += first ? "" : ",";
+    first = false;
+    out += json_string(q.name) + ":{\"ready\":" + std::to_string(q.ready);
+    out += ",\"in_flight\":" + std::to_string(q.in_flight);
+    out += ",\"delayed\":" + std::to_string(q.delayed);
+    out += ",\"bytes_ready\":" + std::to_string(q.bytes_ready);
+    out += ",\"bytes\":" + std::to_string(q.bytes);
+    out += ",\"oldest_ready_age_ms\":" + std::to_string(oldest_ready_age_ms(view, q));
+    out += ",\"dead_letter_queue\":" +
+           (q.dead_letter_queue.empty() ? std::string("null") : json_string(q.dead_letter_queue));
+    out += ",\"dead_letter_depth\":" + std::to_string(view.dead_letter_depth(q));
+    out += ",\"options\":" + corq::core::queue_options_json(q.options, q.name) + "}";
+  }
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+/// One Prometheus metric family: HELP, TYPE, then one sample per queue.
+template <class Value>
+void prometheus_family(const LogView &view, const char *name, const char *help, Value value) {
+  std::printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+  for (const QueueView &q : view.queues)
+    std::printf("%s{queue=\"%s\"} %s\n", name, prometheus_label(q.name).c_str(), value(q).c_str());
+}
+
+void prometheus_gauge(const char *name, const char *help, std::uint64_t value) {
+  std::printf("# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, ull(value));
+}
+
+void stats_prometheus(const LogView &view) {
+  using std::to_string;
+  prometheus_family(view, "corq_queue_ready", "Messages ready for delivery.",
+                    [](const QueueView &q) { return to_string(q.ready); });
+  prometheus_family(view, "corq_queue_in_flight",
+                    "Messages delivered and not settled, as far as the log knows.",
+                    [](const QueueView &q) { return to_string(q.in_flight); });
+  prometheus_family(view, "corq_queue_delayed", "Messages waiting for a delay or retry backoff.",
+                    [](const QueueView &q) { return to_string(q.delayed); });
+  prometheus_family(view, "corq_queue_ready_bytes", "Payload bytes of the ready messages.",
+                    [](const QueueView &q) { return to_string(q.bytes_ready); });
+  prometheus_family(view, "corq_queue_dead_letter_depth",
+                    "Messages in the queue's dead-letter queue.",
+                    [&view](const QueueView &q) { return to_string(view.dead_letter_depth(q)); });
+  prometheus_family(view, "corq_queue_oldest_ready_age_seconds",
+                    "Age of the oldest ready message (0 when none is ready).",
+                    [&view](const QueueView &q) {
+                      char text[32];
+                      std::snprintf(text, sizeof text, "%.3f",
+                                    static_cast<double>(oldest_ready_age_ms(view, q)) / 1000.0);
+                      return std::string(text);
+                    });
+  prometheus_gauge("corq_log_segment_files", "Segment files (*.wal) in the data directory.",
+                   view.segment_files);
+  prometheus_gauge("corq_log_disk_bytes", "Bytes of the segment files on disk.",
+                   view.bytes_on_disk);
+  prometheus_gauge("corq_log_records", "Records in the log.", view.state.records);
+  prometheus_gauge("corq_log_last_lsn", "Log sequence number of the last record.",
+                   view.scan.last_lsn);
+}
+
+}  // namespace
+
+int run_stats(const std::string &dir, StatsFormat format) {
+  LogView view;
+  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  switch (format) {
+    case StatsFormat::text: stats_text(view); break;
+    case StatsFormat::json: stats_json(dir, view); break;
+    case StatsFormat::prometheus: stats_prometheus(view); break;
+  }
+  return exit_ok;
+}
+
+namespace {
+
+void print_message(const MessageView &m, std::size_t preview_bytes) {
+  const corq::core::Message &msg = *m.message;
+  std::printf(
+      "message id=%llu bytes=%u delivery_count=%u failed_attempts=%u state=%s "
+      "published_at_ms=%lld",
+      ull(msg.id), msg.payload_len, msg.delivery_count, msg.failed_attempts, state_name(m.state),
+      static_cast<long long>(msg.published_at_ms));
+  if (m.state == MessageState::delayed)
+    std::printf(" due_ms=%lld", static_cast<long long>(m.due_ms));
+  std::printf("\n");
+  const corq_header *headers = msg.headers();
+  for (std::uint16_t i = 0; i < msg.header_count; ++i) {
+    const std::string_view value(static_cast<const char *>(headers[i].value), headers[i].value_len);
+    std::printf("  %s: %s\n", printable(headers[i].key, 255).c_str(),
+                printable(value, preview_bytes).c_str());
+  }
+  const std::string_view payload(static_cast<const char *>(msg.payload()), msg.payload_len);
+  std::printf("  data: \"%s\"\n", printable(payload, preview_bytes).c_str());
+}
+
+}  // namespace
+
+int run_dlq_list(const std::string &dir, const std::string &queue, std::uint64_t max_messages,
+                 std::size_t preview_bytes) {
+  LogView view;
+  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  const QueueView *q = view.find(queue);
+  if (q == nullptr) return no_queue(dir, queue);
+  const std::uint64_t shown =
+      max_messages == 0 || max_messages > q->messages.size() ? q->messages.size() : max_messages;
+  std::printf("queue %s: %zu messages (%llu ready, %llu in flight, %llu delayed), showing %llu\n",
+              q->name.c_str(), q->messages.size(), ull(q->ready), ull(q->in_flight),
+              ull(q->delayed), ull(shown));
+  for (std::uint64_t i = 0; i < shown; ++i) print_message(q->messages[i], preview_bytes);
+  return exit_ok;
+}
+
+}  // namespace corqctl

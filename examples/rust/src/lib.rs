@@ -1,0 +1,908 @@
+//! corq from Rust: a safe wrapper over the C API of `corq/corq.h` (raw declarations in [`sys`]).
+//!
+//! ```no_run
+//! let engine = corq::Engine::in_memory(&[])?; // Engine::open(dir, ...) for durable queues
+//! engine.declare("jobs", &[("max_attempts", "5"), ("lease_ms", "10000")])?;
+//! engine.publish("jobs", &corq::Message::new(b"resize 42.png").header("user", b"ada"))?;
+//! let consumer = engine.consumer("jobs", 64)?;
+//! while let Some(delivery) = consumer.consume(100)? {
+//!     if delivery.data().starts_with(b"resize") {
+//!         delivery.ack()?;
+//!     } else {
+//!         delivery.nack(-1)?; // retry after the queue's backoff
+//!     }
+//! }
+//! # Ok::<(), corq::Error>(())
+//! ```
+//!
+//! How the C API's rules map to Rust:
+//! - **Ownership.** [`Engine`], [`Producer`] and [`Consumer`] close their handle when dropped;
+//!   `close()` does the same and reports the error. Options are `(key, value)` string pairs, exactly
+//!   the keys of `corq.h` (README "Options").
+//! - **Lifetimes.** A producer or consumer borrows its engine, so the engine cannot be closed while
+//!   one is open; a [`Delivery`] borrows its consumer, and settling it (`ack`, `nack`, `release`,
+//!   `reject`) consumes it, so a delivery is settled at most once through this API. A delivery's
+//!   data and headers are copied out of corq's buffers when it is consumed: the C views die when a
+//!   lease expires and the consumer consumes again, which a borrow cannot express. An unsettled
+//!   delivery that is dropped stays in flight until its lease expires (a failed attempt) or its
+//!   consumer closes (released).
+//! - **Errors.** Every failure is an [`Error`] with corq's code (the `E*` constants here, the values
+//!   of `corq.h`) and the detail message of `corq_last_error`.
+//! - **Threads** (`corq.h`'s rules): an `Engine` is `Send + Sync` (share it by reference, e.g. with
+//!   `std::thread::scope`); a `Producer` and a `Consumer` are `Send` but not `Sync` (one thread at a
+//!   time); a `Delivery` is neither (settle it on its consumer's thread); a [`Waker`] is
+//!   `Send + Sync`: `corq_consumer_wakeup` may come from any thread.
+//!
+//! The borrow rules are checked at compile time; each of these fails to compile:
+//!
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let consumer = engine.consumer("q", 1).unwrap();
+//! engine.close().unwrap(); // the consumer still borrows the engine
+//! drop(consumer);
+//! ```
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let delivery = {
+//!     let consumer = engine.consumer("q", 1).unwrap();
+//!     consumer.consume(0).unwrap() // the delivery would outlive its consumer
+//! };
+//! ```
+//! ```compile_fail
+//! fn shared_across_threads<T: Sync>() {}
+//! shared_across_threads::<corq::Consumer<'static>>(); // one thread at a time
+//! ```
+//! ```compile_fail
+//! fn moved_across_threads<T: Send>() {}
+//! moved_across_threads::<corq::Delivery<'static>>(); // settled on its consumer's thread
+//! ```
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let consumer = engine.consumer("q", 1).unwrap();
+//! let delivery = consumer.consume(0).unwrap().unwrap();
+//! delivery.ack().unwrap();
+//! delivery.ack().unwrap(); // settled twice
+//! ```
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::raw::{c_char, c_int, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr::{self, NonNull};
+use std::sync::Mutex;
+
+pub mod sys;
+
+// ---- Errors ------------------------------------------------------------------------------------
+
+pub const EINVAL: i32 = sys::CORQ_EINVAL;
+pub const ENOMEM: i32 = sys::CORQ_ENOMEM;
+pub const EIO: i32 = sys::CORQ_EIO;
+pub const ENOSPC: i32 = sys::CORQ_ENOSPC;
+pub const ENOENT: i32 = sys::CORQ_ENOENT;
+pub const EEXIST: i32 = sys::CORQ_EEXIST;
+pub const EFULL: i32 = sys::CORQ_EFULL;
+pub const ETIMEDOUT: i32 = sys::CORQ_ETIMEDOUT;
+pub const ESTATE: i32 = sys::CORQ_ESTATE;
+pub const ECLOSED: i32 = sys::CORQ_ECLOSED;
+pub const EBUSY: i32 = sys::CORQ_EBUSY;
+pub const ECORRUPT: i32 = sys::CORQ_ECORRUPT;
+pub const EFAILED: i32 = sys::CORQ_EFAILED;
+pub const ETOOBIG: i32 = sys::CORQ_ETOOBIG;
+pub const EUNSUPPORTED: i32 = sys::CORQ_EUNSUPPORTED;
+
+/// A failed corq call: the code (one of the `E*` constants) and the detail message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    code: i32,
+    detail: String,
+}
+
+impl Error {
+    /// The error of the calling thread's last failed corq call, which returned `code`. Must be
+    /// called right after that call: `corq_last_error` is valid until the thread's next corq call.
+    fn last(code: c_int) -> Error {
+        // SAFETY: corq_last_error never returns NULL; the string is copied before any other call.
+        let detail = unsafe { CStr::from_ptr(sys::corq_last_error()) };
+        Error { code, detail: detail.to_string_lossy().into_owned() }
+    }
+
+    /// An argument this wrapper refuses before calling corq (e.g. a name with a NUL byte).
+    fn invalid(detail: String) -> Error {
+        Error { code: EINVAL, detail }
+    }
+
+    /// corq's error code, e.g. [`ENOENT`].
+    pub fn code(&self) -> i32 {
+        self.code
+    }
+
+    /// The detail message (`corq_last_error`), e.g. which option key was bad.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The code's name and meaning, e.g. "CORQ_EFULL: queue full".
+    pub fn name(&self) -> &'static str {
+        strerror(self.code)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.detail.is_empty() {
+            write!(f, "{}", self.name())
+        } else {
+            write!(f, "{} ({})", self.name(), self.detail)
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Turns a C return value into a Result: negative is an error (with this thread's detail).
+fn check(rc: c_int) -> Result<c_int> {
+    if rc < 0 {
+        Err(Error::last(rc))
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A Rust string as a C string; a NUL byte inside is an EINVAL naming `what`.
+fn c_string(what: &str, text: &str) -> Result<CString> {
+    CString::new(text)
+        .map_err(|_| Error::invalid(format!("{} {:?} contains a NUL byte", what, text)))
+}
+
+/// The name and meaning of any code, e.g. "CORQ_ENOENT: no such queue". Never fails.
+pub fn strerror(code: i32) -> &'static str {
+    // SAFETY: static storage, never NULL, ASCII.
+    unsafe { CStr::from_ptr(sys::corq_strerror(code)) }.to_str().unwrap_or("CORQ_E?")
+}
+
+/// The linked library's version, `MAJOR*10000 + MINOR*100 + PATCH` (compare with
+/// [`sys::CORQ_VERSION`], the version of the header this crate was written against).
+pub fn version() -> u32 {
+    // SAFETY: no arguments, never fails.
+    unsafe { sys::corq_version() }
+}
+
+/// The linked library's version as "MAJOR.MINOR.PATCH".
+pub fn version_string() -> &'static str {
+    // SAFETY: static storage, never NULL, ASCII.
+    unsafe { CStr::from_ptr(sys::corq_version_string()) }.to_str().unwrap_or("?")
+}
+
+// ---- Options -----------------------------------------------------------------------------------
+
+/// A `corq_config` built from `(key, value)` pairs, freed on drop.
+struct Config {
+    raw: NonNull<sys::corq_config>,
+}
+
+impl Config {
+    /// None for no pairs (corq's defaults: a NULL config), else a config holding every pair.
+    fn from_pairs(options: &[(&str, &str)]) -> Result<Option<Config>> {
+        if options.is_empty() {
+            return Ok(None);
+        }
+        // SAFETY: corq_config_new has no preconditions; NULL means out of memory.
+        let raw = NonNull::new(unsafe { sys::corq_config_new() })
+            .ok_or_else(|| Error { code: ENOMEM, detail: "corq_config_new".to_string() })?;
+        let config = Config { raw };
+        for (key, value) in options {
+            let key = c_string("option key", key)?;
+            let value = c_string("option value", value)?;
+            // SAFETY: config is live and owned here; key and value are NUL-terminated (copied).
+            check(unsafe { sys::corq_config_set(raw.as_ptr(), key.as_ptr(), value.as_ptr()) })?;
+        }
+        Ok(Some(config))
+    }
+}
+
+/// The raw pointer of an optional config (NULL for defaults).
+fn config_ptr(config: &Option<Config>) -> *const sys::corq_config {
+    config.as_ref().map_or(ptr::null(), |c| c.raw.as_ptr())
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { sys::corq_config_free(self.raw.as_ptr()) }
+    }
+}
+
+// ---- Messages ----------------------------------------------------------------------------------
+
+/// A message to publish: borrowed payload, headers and optional dedup id (corq copies them).
+#[derive(Clone, Debug, Default)]
+pub struct Message<'a> {
+    data: &'a [u8],
+    headers: Vec<(&'a str, &'a [u8])>,
+    dedup_id: Option<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    pub fn new(data: &'a [u8]) -> Message<'a> {
+        Message { data, headers: Vec::new(), dedup_id: None }
+    }
+
+    /// Adds a header (key: 1-255 bytes, no NUL; at most 64 headers per message).
+    pub fn header(mut self, key: &'a str, value: &'a [u8]) -> Message<'a> {
+        self.headers.push((key, value));
+        self
+    }
+
+    /// Sets the dedup id (1-255 bytes), used when the queue's `dedup_window_ms` > 0.
+    pub fn dedup_id(mut self, id: &'a str) -> Message<'a> {
+        self.dedup_id = Some(id);
+        self
+    }
+}
+
+/// A message lowered to C: owns the C strings and header array its `corq_message` points into.
+struct RawMessage {
+    _keys: Vec<CString>,
+    headers: Vec<sys::corq_header>,
+    dedup_id: Option<CString>,
+    data: *const c_void,
+    len: usize,
+}
+
+impl RawMessage {
+    fn new(message: &Message<'_>) -> Result<RawMessage> {
+        let keys = message
+            .headers
+            .iter()
+            .map(|(key, _)| c_string("header key", key))
+            .collect::<Result<Vec<_>>>()?;
+        // The CStrings' buffers are on the heap: moving `keys` into the struct keeps them in place.
+        let headers = keys
+            .iter()
+            .zip(&message.headers)
+            .map(|(key, (_, value))| sys::corq_header {
+                key: key.as_ptr(),
+                value: value.as_ptr() as *const c_void,
+                value_len: value.len(),
+            })
+            .collect();
+        let dedup_id = match message.dedup_id {
+            Some(id) => Some(c_string("dedup id", id)?),
+            None => None,
+        };
+        Ok(RawMessage {
+            _keys: keys,
+            headers,
+            dedup_id,
+            data: message.data.as_ptr() as *const c_void,
+            len: message.data.len(),
+        })
+    }
+
+    /// The C view; valid while self and the Message it was made from are.
+    fn as_c(&self) -> sys::corq_message {
+        sys::corq_message {
+            data: self.data,
+            len: self.len,
+            headers: self.headers.as_ptr(),
+            header_count: self.headers.len(),
+            dedup_id: self.dedup_id.as_ref().map_or(ptr::null(), |id| id.as_ptr()),
+        }
+    }
+}
+
+/// Per-publish options (`corq_publish_options`); `PublishOptions::default()` is corq's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Don't wait for durability (durable queues); confirm later with `wait_durable`, `flush`.
+    pub nowait: bool,
+    /// overflow=block: the longest wait for space in ms (None: 30000; Some(-1): no limit).
+    pub timeout_ms: Option<i32>,
+    /// 0: deliverable now; > 0: after this delay.
+    pub delay_ms: i64,
+    /// 0: the queue's message_ttl_ms; > 0: this message's TTL.
+    pub ttl_ms: i64,
+}
+
+/// corq's default publish timeout (corq.h: `timeout_ms` "default 30000").
+const PUBLISH_TIMEOUT_MS_DEFAULT: i32 = 30000;
+
+impl PublishOptions {
+    fn as_c(&self) -> sys::corq_publish_options {
+        sys::corq_publish_options {
+            struct_size: std::mem::size_of::<sys::corq_publish_options>() as u32,
+            flags: if self.nowait { sys::CORQ_PUBLISH_NOWAIT } else { 0 },
+            timeout_ms: self.timeout_ms.unwrap_or(PUBLISH_TIMEOUT_MS_DEFAULT),
+            delay_ms: self.delay_ms,
+            ttl_ms: self.ttl_ms,
+        }
+    }
+}
+
+/// A snapshot of one queue (`corq_queue_stats`; counters since the queue was declared in this
+/// process).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub ready: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub consumers: u64,
+    pub bytes_ready: u64,
+    pub published: u64,
+    pub delivered: u64,
+    pub acked: u64,
+    pub nacked: u64,
+    pub released: u64,
+    pub redelivered: u64,
+    pub dead_lettered: u64,
+    pub expired: u64,
+    pub dropped: u64,
+    pub deduplicated: u64,
+    pub oldest_ready_age_ms: i64,
+}
+
+impl From<sys::corq_queue_stats> for QueueStats {
+    fn from(s: sys::corq_queue_stats) -> QueueStats {
+        QueueStats {
+            ready: s.ready,
+            in_flight: s.in_flight,
+            delayed: s.delayed,
+            consumers: s.consumers,
+            bytes_ready: s.bytes_ready,
+            published: s.published,
+            delivered: s.delivered,
+            acked: s.acked,
+            nacked: s.nacked,
+            released: s.released,
+            redelivered: s.redelivered,
+            dead_lettered: s.dead_lettered,
+            expired: s.expired,
+            dropped: s.dropped,
+            deduplicated: s.deduplicated,
+            oldest_ready_age_ms: s.oldest_ready_age_ms,
+        }
+    }
+}
+
+// ---- Engine ------------------------------------------------------------------------------------
+
+/// A log callback: (level, message), level one of `sys::CORQ_LOG_*`.
+type LogSink = Box<dyn Fn(i32, &str) + Send + Sync + 'static>;
+
+/// The engine (`corq_engine`): holds the queues. Closed on drop (or by [`Engine::close`]).
+pub struct Engine {
+    raw: NonNull<sys::corq_engine>,
+    closed: bool,
+    /// Every log callback ever set, kept until the engine is closed: an engine thread may still be
+    /// inside the previous one while a new one is set. Boxed twice: corq gets a thin pointer to the
+    /// inner box, which must not move when the Vec grows.
+    #[allow(clippy::vec_box)]
+    log_sinks: Mutex<Vec<Box<LogSink>>>,
+}
+
+// SAFETY: corq.h: "A corq_engine ... is thread-safe: any thread may call any engine function at any
+// time, except that corq_close must not race with other calls". Closing takes the Engine by value
+// (close, drop), which no borrow can race with.
+unsafe impl Send for Engine {}
+unsafe impl Sync for Engine {}
+
+impl Engine {
+    /// Opens (or creates) the data directory `dir` and recovers its log; queues declared here are
+    /// durable by default. Errors: EBUSY when another open engine holds the directory, EINVAL for a
+    /// bad option, ECORRUPT, EIO, ENOSPC.
+    pub fn open<P: AsRef<Path>>(dir: P, options: &[(&str, &str)]) -> Result<Engine> {
+        let bytes = dir.as_ref().as_os_str().as_bytes();
+        let dir = CString::new(bytes).map_err(|_| {
+            Error::invalid(format!("directory {:?} contains a NUL byte", dir.as_ref()))
+        })?;
+        Engine::open_raw(dir.as_ptr(), options)
+    }
+
+    /// An in-memory engine: every queue transient.
+    pub fn in_memory(options: &[(&str, &str)]) -> Result<Engine> {
+        Engine::open_raw(ptr::null(), options)
+    }
+
+    fn open_raw(dir: *const c_char, options: &[(&str, &str)]) -> Result<Engine> {
+        let config = Config::from_pairs(options)?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: dir is NULL or NUL-terminated; the config outlives the call; out is valid.
+        check(unsafe { sys::corq_open(dir, config_ptr(&config), &mut raw) })?;
+        let raw = NonNull::new(raw).expect("corq_open succeeded without an engine");
+        Ok(Engine { raw, closed: false, log_sinks: Mutex::new(Vec::new()) })
+    }
+
+    fn ptr(&self) -> *mut sys::corq_engine {
+        self.raw.as_ptr()
+    }
+
+    /// Closes gracefully (what was logged is flushed, the directory lock released) and reports the
+    /// error that dropping would ignore.
+    pub fn close(mut self) -> Result<()> {
+        self.closed = true;
+        // SAFETY: owned; no producer or consumer borrows it (they would borrow self).
+        check(unsafe { sys::corq_close(self.ptr()) }).map(|_| ())
+    }
+
+    /// Waits until everything logged so far is durable (timeout_ms -1: no limit).
+    pub fn sync(&self, timeout_ms: i32) -> Result<()> {
+        // SAFETY: live engine.
+        check(unsafe { sys::corq_sync(self.ptr(), timeout_ms) }).map(|_| ())
+    }
+
+    /// Declares a queue (idempotent with the same options; EEXIST with different ones).
+    pub fn declare(&self, queue: &str, options: &[(&str, &str)]) -> Result<()> {
+        let queue = c_string("queue name", queue)?;
+        let config = Config::from_pairs(options)?;
+        // SAFETY: live engine, NUL-terminated name, config outlives the call.
+        check(unsafe { sys::corq_queue_declare(self.ptr(), queue.as_ptr(), config_ptr(&config)) })
+            .map(|_| ())
+    }
+
+    /// Deletes a queue and every message in it.
+    pub fn delete_queue(&self, queue: &str) -> Result<()> {
+        let queue = c_string("queue name", queue)?;
+        // SAFETY: live engine, NUL-terminated name.
+        check(unsafe { sys::corq_queue_delete(self.ptr(), queue.as_ptr()) }).map(|_| ())
+    }
+
+    /// Removes every ready message; returns how many.
+    pub fn purge(&self, queue: &str) -> Result<u64> {
+        let queue = c_string("queue name", queue)?;
+        let mut purged = 0;
+        // SAFETY: live engine, NUL-terminated name, valid out pointer.
+        check(unsafe { sys::corq_queue_purge(self.ptr(), queue.as_ptr(), &mut purged) })?;
+        Ok(purged)
+    }
+
+    /// Publishes one message with the default options; returns its id.
+    pub fn publish(&self, queue: &str, message: &Message<'_>) -> Result<u64> {
+        self.publish_with(queue, message, &PublishOptions::default())
+    }
+
+    /// Publishes one message; returns its id (for a deduplicated publish, the original's).
+    pub fn publish_with(
+        &self,
+        queue: &str,
+        message: &Message<'_>,
+        options: &PublishOptions,
+    ) -> Result<u64> {
+        let queue = c_string("queue name", queue)?;
+        let raw = RawMessage::new(message)?;
+        let (c_message, c_options) = (raw.as_c(), options.as_c());
+        let mut id = 0;
+        // SAFETY: every pointer is live for the call; corq copies what it keeps.
+        check(unsafe {
+            sys::corq_publish(self.ptr(), queue.as_ptr(), &c_message, &c_options, &mut id)
+        })?;
+        Ok(id)
+    }
+
+    /// Waits until the message with this id is durable (timeout_ms -1: no limit).
+    pub fn wait_durable(&self, message_id: u64, timeout_ms: i32) -> Result<()> {
+        // SAFETY: live engine.
+        check(unsafe { sys::corq_wait_durable(self.ptr(), message_id, timeout_ms) }).map(|_| ())
+    }
+
+    /// Opens a producer for an existing queue; it borrows the engine.
+    pub fn producer(&self, queue: &str) -> Result<Producer<'_>> {
+        let queue = c_string("queue name", queue)?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, NUL-terminated name, valid out pointer.
+        check(unsafe { sys::corq_producer_open(self.ptr(), queue.as_ptr(), &mut raw) })?;
+        let raw = NonNull::new(raw).expect("corq_producer_open succeeded without a producer");
+        Ok(Producer { raw, _engine: PhantomData })
+    }
+
+    /// Opens a consumer with a window of `prefetch` (1-65536) unsettled deliveries; it borrows
+    /// the engine.
+    pub fn consumer(&self, queue: &str, prefetch: u32) -> Result<Consumer<'_>> {
+        let queue = c_string("queue name", queue)?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, NUL-terminated name, valid out pointer.
+        check(unsafe { sys::corq_consumer_open(self.ptr(), queue.as_ptr(), prefetch, &mut raw) })?;
+        let raw = NonNull::new(raw).expect("corq_consumer_open succeeded without a consumer");
+        Ok(Consumer { raw, _engine: PhantomData })
+    }
+
+    /// A snapshot of one queue's state.
+    pub fn queue_stats(&self, queue: &str) -> Result<QueueStats> {
+        let queue = c_string("queue name", queue)?;
+        let mut stats = sys::corq_queue_stats {
+            struct_size: std::mem::size_of::<sys::corq_queue_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: live engine, NUL-terminated name, out sized by struct_size.
+        check(unsafe { sys::corq_queue_stats_get(self.ptr(), queue.as_ptr(), &mut stats) })?;
+        Ok(stats.into())
+    }
+
+    /// Every queue's stats and options as one JSON object.
+    pub fn stats_json(&self) -> Result<String> {
+        let mut json: *mut c_char = ptr::null_mut();
+        // SAFETY: live engine, valid out pointer.
+        check(unsafe { sys::corq_stats_json(self.ptr(), &mut json) })?;
+        // SAFETY: on success json is a NUL-terminated string owned by us, freed with corq_free.
+        let text = unsafe { CStr::from_ptr(json) }.to_string_lossy().into_owned();
+        unsafe { sys::corq_free(json as *mut c_void) };
+        Ok(text)
+    }
+
+    /// Moves up to `max_messages` (0 = all) ready messages from a dead-letter queue back to their
+    /// origin (or to `to_queue`); returns how many moved.
+    pub fn redrive(
+        &self,
+        from_queue: &str,
+        to_queue: Option<&str>,
+        max_messages: u64,
+    ) -> Result<u64> {
+        let from = c_string("queue name", from_queue)?;
+        let to = match to_queue {
+            Some(name) => Some(c_string("queue name", name)?),
+            None => None,
+        };
+        let to_ptr = to.as_ref().map_or(ptr::null(), |name| name.as_ptr());
+        let mut moved = 0;
+        // SAFETY: live engine, NUL-terminated names (or NULL), valid out pointer.
+        check(unsafe {
+            sys::corq_redrive(self.ptr(), from.as_ptr(), to_ptr, max_messages, &mut moved)
+        })?;
+        Ok(moved)
+    }
+
+    /// Sends the engine's log lines to `sink(level, message)` (level: `sys::CORQ_LOG_*`). It runs
+    /// on engine threads; a panic in it aborts the process (it cannot unwind through C).
+    pub fn set_log_callback<F>(&self, sink: F) -> Result<()>
+    where
+        F: Fn(i32, &str) + Send + Sync + 'static,
+    {
+        let sink: Box<LogSink> = Box::new(Box::new(sink));
+        let user = &*sink as *const LogSink as *mut c_void;
+        let mut sinks = self.log_sinks.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: live engine; `user` points into a box kept in log_sinks until the engine closes.
+        check(unsafe { sys::corq_set_log_callback(self.ptr(), Some(log_trampoline), user) })?;
+        sinks.push(sink);
+        Ok(())
+    }
+
+    /// Stops sending log lines.
+    pub fn clear_log_callback(&self) -> Result<()> {
+        // SAFETY: live engine; NULL removes the callback.
+        check(unsafe { sys::corq_set_log_callback(self.ptr(), None, ptr::null_mut()) }).map(|_| ())
+    }
+}
+
+unsafe extern "C" fn log_trampoline(user: *mut c_void, level: c_int, message: *const c_char) {
+    // SAFETY: user is the LogSink box registered by set_log_callback, alive until close; message is
+    // valid during this call.
+    let sink = &*(user as *const LogSink);
+    let message = CStr::from_ptr(message).to_string_lossy();
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(level, &message))).is_err() {
+        std::process::abort();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if !self.closed {
+            // SAFETY: owned, closed once; nothing borrows it any more. The error (only EINVAL for
+            // NULL) cannot happen here.
+            unsafe { sys::corq_close(self.ptr()) };
+        }
+    }
+}
+
+// ---- Producer ----------------------------------------------------------------------------------
+
+/// A producer (`corq_producer`): publishes atomic batches to one queue. Closed on drop.
+pub struct Producer<'e> {
+    raw: NonNull<sys::corq_producer>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+// SAFETY: corq.h: "One thread at a time (it may move between threads)": Send, not Sync.
+unsafe impl Send for Producer<'_> {}
+
+impl Producer<'_> {
+    /// Publishes `messages` as one atomic batch; returns the first id (ids are consecutive).
+    pub fn send(&mut self, messages: &[Message<'_>], options: &PublishOptions) -> Result<u64> {
+        let raw = messages.iter().map(RawMessage::new).collect::<Result<Vec<_>>>()?;
+        let c_messages: Vec<sys::corq_message> = raw.iter().map(RawMessage::as_c).collect();
+        let c_options = options.as_c();
+        let mut first_id = 0;
+        // SAFETY: live producer, used by this thread only (&mut); every pointer lives for the call.
+        check(unsafe {
+            sys::corq_producer_send(
+                self.raw.as_ptr(),
+                c_messages.as_ptr(),
+                c_messages.len(),
+                &c_options,
+                &mut first_id,
+            )
+        })?;
+        Ok(first_id)
+    }
+
+    /// Waits until everything this producer sent is durable (timeout_ms -1: no limit).
+    pub fn flush(&mut self, timeout_ms: i32) -> Result<()> {
+        // SAFETY: live producer.
+        check(unsafe { sys::corq_producer_flush(self.raw.as_ptr(), timeout_ms) }).map(|_| ())
+    }
+
+    /// Closes the producer (as dropping does).
+    pub fn close(self) {}
+}
+
+impl Drop for Producer<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned, closed once.
+        unsafe { sys::corq_producer_close(self.raw.as_ptr()) }
+    }
+}
+
+// ---- Consumer ----------------------------------------------------------------------------------
+
+/// How many deliveries one `consume_many` call asks for at most (its buffer is on the heap).
+pub const CONSUME_BATCH_MAX: usize = 1024;
+
+/// A consumer (`corq_consumer`) of one queue with a prefetch window. Closed on drop, which
+/// releases its unsettled deliveries.
+pub struct Consumer<'e> {
+    raw: NonNull<sys::corq_consumer>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+// SAFETY: corq.h: "One thread at a time, except corq_consumer_wakeup (any thread)": Send, not Sync
+// (the wakeup is the Send + Sync Waker).
+unsafe impl Send for Consumer<'_> {}
+
+impl<'e> Consumer<'e> {
+    fn ptr(&self) -> *mut sys::corq_consumer {
+        self.raw.as_ptr()
+    }
+
+    /// Waits up to `timeout_ms` (0 polls, -1 no limit) for one delivery; None on timeout or when
+    /// the window is full. ECLOSED after a wakeup or engine close.
+    pub fn consume(&self, timeout_ms: i32) -> Result<Option<Delivery<'_>>> {
+        Ok(self.consume_many(1, timeout_ms)?.pop())
+    }
+
+    /// Up to `max` (at most [`CONSUME_BATCH_MAX`], and the free window) deliveries, waiting up to
+    /// `timeout_ms` for the first one; empty on timeout.
+    pub fn consume_many(&self, max: usize, timeout_ms: i32) -> Result<Vec<Delivery<'_>>> {
+        let max = max.min(CONSUME_BATCH_MAX);
+        let mut out: Vec<sys::corq_delivery> = Vec::with_capacity(max);
+        // SAFETY: live consumer, one thread (Consumer is not Sync); out has room for max entries.
+        let n = check(unsafe { sys::corq_consume(self.ptr(), out.as_mut_ptr(), max, timeout_ms) })?;
+        let n = n as usize;
+        assert!(n <= max, "corq_consume returned more deliveries than asked for");
+        // SAFETY: corq filled out[0..n).
+        unsafe { out.set_len(n) };
+        // Copy now: the C views stay valid only until settlement or the next consume after a lease
+        // expiry, which a Delivery cannot track.
+        Ok(out.iter().map(|d| Delivery::copy_from(self, d)).collect())
+    }
+
+    /// Acks the delivery with this tag (ESTATE if unknown, settled or lease-expired).
+    pub fn ack(&self, tag: u64) -> Result<()> {
+        // SAFETY: live consumer, one thread.
+        check(unsafe { sys::corq_ack(self.ptr(), tag) }).map(|_| ())
+    }
+
+    /// Acks every outstanding delivery with a tag <= `tag` (ESTATE if none).
+    pub fn ack_upto(&self, tag: u64) -> Result<()> {
+        // SAFETY: live consumer, one thread.
+        check(unsafe { sys::corq_ack_upto(self.ptr(), tag) }).map(|_| ())
+    }
+
+    /// A failed attempt: retried after `delay_ms` (0 at once, -1 the queue's backoff), or
+    /// dead-lettered at max_attempts.
+    pub fn nack(&self, tag: u64, delay_ms: i64) -> Result<()> {
+        // SAFETY: live consumer, one thread.
+        check(unsafe { sys::corq_nack(self.ptr(), tag, delay_ms) }).map(|_| ())
+    }
+
+    /// Hands the message back unprocessed (not a failed attempt).
+    pub fn release(&self, tag: u64) -> Result<()> {
+        // SAFETY: live consumer, one thread.
+        check(unsafe { sys::corq_release(self.ptr(), tag) }).map(|_| ())
+    }
+
+    /// Dead-letters the message at once (x-death-reason "rejected", x-death-detail `reason`).
+    pub fn reject(&self, tag: u64, reason: Option<&str>) -> Result<()> {
+        let reason = match reason {
+            Some(text) => Some(c_string("reject reason", text)?),
+            None => None,
+        };
+        let reason_ptr = reason.as_ref().map_or(ptr::null(), |r| r.as_ptr());
+        // SAFETY: live consumer, one thread; reason NULL or NUL-terminated.
+        check(unsafe { sys::corq_reject(self.ptr(), tag, reason_ptr) }).map(|_| ())
+    }
+
+    /// Sets the delivery's lease to expire `lease_ms` (> 0) from now.
+    pub fn extend(&self, tag: u64, lease_ms: i64) -> Result<()> {
+        // SAFETY: live consumer, one thread.
+        check(unsafe { sys::corq_extend(self.ptr(), tag, lease_ms) }).map(|_| ())
+    }
+
+    /// The current and every later consume returns ECLOSED; settling still works.
+    pub fn wakeup(&self) -> Result<()> {
+        self.waker().wake()
+    }
+
+    /// A handle that wakes this consumer from any thread (graceful shutdown).
+    pub fn waker(&self) -> Waker<'_> {
+        Waker { raw: self.raw, _consumer: PhantomData }
+    }
+
+    /// Closes the consumer (its unsettled deliveries are released) and reports the error.
+    pub fn close(self) -> Result<()> {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: owned, closed once (Drop will not run).
+        check(unsafe { sys::corq_consumer_close(raw.as_ptr()) }).map(|_| ())
+    }
+}
+
+impl Drop for Consumer<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned, closed once. Its only error is EINVAL for NULL.
+        unsafe { sys::corq_consumer_close(self.ptr()) };
+    }
+}
+
+/// Wakes a consumer from any thread (`corq_consumer_wakeup`); borrows the consumer, so it cannot
+/// outlive it.
+#[derive(Clone, Copy)]
+pub struct Waker<'c> {
+    raw: NonNull<sys::corq_consumer>,
+    _consumer: PhantomData<&'c ()>,
+}
+
+// SAFETY: corq.h: corq_consumer_wakeup may be called from any thread, and the borrow keeps the
+// consumer open.
+unsafe impl Send for Waker<'_> {}
+unsafe impl Sync for Waker<'_> {}
+
+impl Waker<'_> {
+    pub fn wake(&self) -> Result<()> {
+        // SAFETY: the consumer is open (borrowed for 'c); any thread may call this.
+        check(unsafe { sys::corq_consumer_wakeup(self.raw.as_ptr()) }).map(|_| ())
+    }
+}
+
+// ---- Delivery ----------------------------------------------------------------------------------
+
+/// One delivery: a copy of the message and its tag. Settle it exactly once with `ack`, `nack`,
+/// `release` or `reject` (each consumes it).
+pub struct Delivery<'c> {
+    consumer: &'c Consumer<'c>,
+    tag: u64,
+    message_id: u64,
+    data: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+    delivery_count: u32,
+    published_at_ms: i64,
+}
+
+impl<'c> Delivery<'c> {
+    fn copy_from(consumer: &'c Consumer<'c>, d: &sys::corq_delivery) -> Delivery<'c> {
+        let data = if d.len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: corq's view of d.len bytes, valid until settlement (not yet).
+            unsafe { std::slice::from_raw_parts(d.data as *const u8, d.len) }.to_vec()
+        };
+        let headers = (0..d.header_count)
+            .map(|i| {
+                // SAFETY: header_count entries, each a NUL-terminated key and value_len bytes.
+                let h = unsafe { &*d.headers.add(i) };
+                let key = unsafe { CStr::from_ptr(h.key) }.to_string_lossy().into_owned();
+                let value = if h.value_len == 0 {
+                    Vec::new()
+                } else {
+                    unsafe { std::slice::from_raw_parts(h.value as *const u8, h.value_len) }
+                        .to_vec()
+                };
+                (key, value)
+            })
+            .collect();
+        Delivery {
+            consumer,
+            tag: d.tag,
+            message_id: d.message_id,
+            data,
+            headers,
+            delivery_count: d.delivery_count,
+            published_at_ms: d.published_at_ms,
+        }
+    }
+
+    /// Names this delivery within its consumer (increasing).
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+    pub fn message_id(&self) -> u64 {
+        self.message_id
+    }
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+    /// Every header in order (keys as text; corq's own are `x-death-*`).
+    pub fn headers(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
+    }
+    /// The value of the first header named `key`.
+    pub fn header(&self, key: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+    }
+    /// 1 on first delivery; counts every delivery, released ones too.
+    pub fn delivery_count(&self) -> u32 {
+        self.delivery_count
+    }
+    /// Unix time of the publish, in ms.
+    pub fn published_at_ms(&self) -> i64 {
+        self.published_at_ms
+    }
+
+    /// Done: the message leaves the queue.
+    pub fn ack(self) -> Result<()> {
+        self.consumer.ack(self.tag)
+    }
+    /// A failed attempt: retried after `delay_ms` (-1: the queue's backoff) or dead-lettered.
+    pub fn nack(self, delay_ms: i64) -> Result<()> {
+        self.consumer.nack(self.tag, delay_ms)
+    }
+    /// Back to the queue unprocessed.
+    pub fn release(self) -> Result<()> {
+        self.consumer.release(self.tag)
+    }
+    /// Poison: dead-lettered at once.
+    pub fn reject(self, reason: Option<&str>) -> Result<()> {
+        self.consumer.reject(self.tag, reason)
+    }
+    /// Extends the lease to `lease_ms` from now.
+    pub fn extend(&self, lease_ms: i64) -> Result<()> {
+        self.consumer.extend(self.tag, lease_ms)
+    }
+}
+
+impl fmt::Debug for Delivery<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("tag", &self.tag)
+            .field("message_id", &self.message_id)
+            .field("len", &self.data.len())
+            .field("headers", &self.headers.len())
+            .field("delivery_count", &self.delivery_count)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine").field("raw", &self.raw).finish()
+    }
+}
+
+impl fmt::Debug for Producer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer").field("raw", &self.raw).finish()
+    }
+}
+
+impl fmt::Debug for Consumer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer").field("raw", &self.raw).finish()
+    }
+}
+
+impl fmt::Debug for Waker<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waker").field("raw", &self.raw).finish()
+    }
+}

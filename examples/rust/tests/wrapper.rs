@@ -1,0 +1,486 @@
+//! Tests of the safe wrapper against the real library (CORQ_LIB_DIR, see build.rs): each names the
+//! behaviour it proves. Waits use generous timeouts only as an upper bound, never as an assertion.
+use corq::{Engine, Message, PublishOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The longest a test waits for something that is due now or after a few ms of backoff.
+const WAIT_MS: i32 = 10_000;
+
+fn engine() -> Engine {
+    Engine::in_memory(&[]).expect("in-memory engine")
+}
+
+fn code<T: std::fmt::Debug>(result: corq::Result<T>) -> i32 {
+    result.expect_err("expected an error").code()
+}
+
+/// A fresh directory under the system temp dir, removed (with everything in it) on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("corq-rust-{}-{}", std::process::id(), name));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---- version and errors ------------------------------------------------------------------------
+
+#[test]
+fn linked_library_version_is_the_header_version() {
+    assert_eq!(corq::version(), corq::sys::CORQ_VERSION);
+    assert_eq!(corq::version_string(), corq::sys::CORQ_VERSION_STRING);
+}
+
+#[test]
+fn strerror_names_every_code() {
+    assert!(corq::strerror(corq::EFULL).starts_with("CORQ_EFULL"));
+    assert!(corq::strerror(corq::EUNSUPPORTED).starts_with("CORQ_EUNSUPPORTED"));
+    assert!(corq::strerror(-999).starts_with("CORQ_E?"));
+}
+
+#[test]
+fn error_carries_code_name_and_detail() {
+    let engine = engine();
+    let error = engine.publish("no-such-queue", &Message::new(b"x")).unwrap_err();
+    assert_eq!(error.code(), corq::ENOENT);
+    assert!(error.name().starts_with("CORQ_ENOENT"));
+    assert!(error.detail().contains("no-such-queue"), "detail: {}", error.detail());
+    assert!(error.to_string().contains("CORQ_ENOENT"));
+}
+
+// ---- bad input ---------------------------------------------------------------------------------
+
+#[test]
+fn bad_queue_names_are_einval_with_a_detail() {
+    let engine = engine();
+    let too_long = "q".repeat(201);
+    for name in ["", "has space", "slash/name", too_long.as_str()] {
+        let error = engine.declare(name, &[]).unwrap_err();
+        assert_eq!(error.code(), corq::EINVAL, "name {:?}", name);
+        assert!(!error.detail().is_empty());
+    }
+    // Its default dead-letter queue "<name>.dlq" would be too long: declare it without one.
+    let longest = "q".repeat(200);
+    engine.declare(&longest, &[("dead_letter_queue", "")]).expect("200 bytes is a valid name");
+    assert_eq!(code(engine.declare(&"r".repeat(200), &[])), corq::EINVAL);
+    let error = engine.declare("nul\0byte", &[]).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("NUL"));
+}
+
+#[test]
+fn unknown_option_keys_and_bad_values_are_einval() {
+    assert_eq!(code(Engine::in_memory(&[("no_such_key", "1")])), corq::EINVAL);
+    assert_eq!(code(Engine::in_memory(&[("sync", "sometimes")])), corq::EINVAL);
+    let engine = engine();
+    assert_eq!(code(engine.declare("q", &[("colour", "blue")])), corq::EINVAL);
+    let error = engine.declare("q", &[("max_length", "many")]).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("max_length"), "detail: {}", error.detail());
+    assert_eq!(code(engine.declare("q", &[("durable", "true")])), corq::EINVAL);
+}
+
+#[test]
+fn redeclare_with_other_options_is_eexist_and_same_options_succeed() {
+    let engine = engine();
+    engine.declare("q", &[("max_length", "10")]).unwrap();
+    engine.declare("q", &[("max_length", "10")]).unwrap();
+    assert_eq!(code(engine.declare("q", &[("max_length", "11")])), corq::EEXIST);
+}
+
+#[test]
+fn unknown_queue_is_enoent_everywhere() {
+    let engine = engine();
+    assert_eq!(code(engine.publish("nope", &Message::new(b"x"))), corq::ENOENT);
+    assert_eq!(code(engine.consumer("nope", 1)), corq::ENOENT);
+    assert_eq!(code(engine.producer("nope")), corq::ENOENT);
+    assert_eq!(code(engine.queue_stats("nope")), corq::ENOENT);
+    assert_eq!(code(engine.purge("nope")), corq::ENOENT);
+    assert_eq!(code(engine.delete_queue("nope")), corq::ENOENT);
+}
+
+#[test]
+fn wrong_tags_are_estate_and_change_nothing() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"x")).unwrap();
+    let consumer = engine.consumer("q", 4).unwrap();
+    let delivery = consumer.consume(WAIT_MS).unwrap().unwrap();
+    let tag = delivery.tag();
+    assert_eq!(code(consumer.ack(tag + 1000)), corq::ESTATE);
+    assert_eq!(code(consumer.nack(tag + 1000, 0)), corq::ESTATE);
+    assert_eq!(code(consumer.release(tag + 1000)), corq::ESTATE);
+    assert_eq!(code(consumer.reject(tag + 1000, None)), corq::ESTATE);
+    assert_eq!(engine.queue_stats("q").unwrap().in_flight, 1);
+    delivery.ack().unwrap();
+    // Settling the same tag again through the consumer (the Delivery itself is gone).
+    assert_eq!(code(consumer.ack(tag)), corq::ESTATE);
+    assert_eq!(code(consumer.ack_upto(tag)), corq::ESTATE);
+}
+
+#[test]
+fn bad_prefetch_settle_and_header_arguments_are_einval() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    assert_eq!(code(engine.consumer("q", 0)), corq::EINVAL);
+    assert_eq!(code(engine.consumer("q", 65537)), corq::EINVAL);
+    engine.publish("q", &Message::new(b"x")).unwrap();
+    let consumer = engine.consumer("q", 1).unwrap();
+    let delivery = consumer.consume(WAIT_MS).unwrap().unwrap();
+    assert_eq!(code(delivery.extend(0)), corq::EINVAL);
+    assert_eq!(code(consumer.nack(delivery.tag(), -2)), corq::EINVAL);
+    delivery.ack().unwrap();
+    assert_eq!(code(engine.publish("q", &Message::new(b"x").header("", b"v"))), corq::EINVAL);
+    assert_eq!(code(engine.publish("q", &Message::new(b"x").header("k\0", b"v"))), corq::EINVAL);
+}
+
+#[test]
+fn oversize_message_is_etoobig() {
+    let engine = Engine::in_memory(&[("max_message_bytes", "1KiB")]).unwrap();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(&[7u8; 1024])).unwrap();
+    assert_eq!(code(engine.publish("q", &Message::new(&[7u8; 1025]))), corq::ETOOBIG);
+}
+
+#[test]
+fn full_queue_with_overflow_reject_is_efull() {
+    let engine = engine();
+    engine.declare("q", &[("max_length", "2"), ("overflow", "reject")]).unwrap();
+    engine.publish("q", &Message::new(b"1")).unwrap();
+    engine.publish("q", &Message::new(b"2")).unwrap();
+    assert_eq!(code(engine.publish("q", &Message::new(b"3"))), corq::EFULL);
+}
+
+// ---- publish, consume, settle ------------------------------------------------------------------
+
+#[test]
+fn publish_consume_ack_roundtrips_data_and_headers() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    let id = engine
+        .publish("q", &Message::new(b"payload").header("user", b"ada").header("empty", b""))
+        .unwrap();
+    let consumer = engine.consumer("q", 8).unwrap();
+    let delivery = consumer.consume(WAIT_MS).unwrap().expect("a delivery");
+    assert_eq!(delivery.message_id(), id);
+    assert_eq!(delivery.data(), b"payload");
+    assert_eq!(delivery.header("user"), Some(&b"ada"[..]));
+    assert_eq!(delivery.header("empty"), Some(&b""[..]));
+    assert_eq!(delivery.header("absent"), None);
+    assert_eq!(delivery.headers().len(), 2);
+    assert_eq!(delivery.delivery_count(), 1);
+    assert!(delivery.published_at_ms() > 0);
+    delivery.ack().unwrap();
+    let stats = engine.queue_stats("q").unwrap();
+    assert_eq!((stats.ready, stats.in_flight, stats.acked), (0, 0, 1));
+    assert!(consumer.consume(0).unwrap().is_none());
+}
+
+#[test]
+fn empty_payload_roundtrips() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"")).unwrap();
+    let consumer = engine.consumer("q", 1).unwrap();
+    let delivery = consumer.consume(WAIT_MS).unwrap().unwrap();
+    assert!(delivery.data().is_empty());
+    delivery.ack().unwrap();
+}
+
+#[test]
+fn prefetch_window_bounds_unsettled_deliveries() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    for n in 0..10u8 {
+        engine.publish("q", &Message::new(&[n])).unwrap();
+    }
+    let consumer = engine.consumer("q", 3).unwrap();
+    let batch = consumer.consume_many(10, WAIT_MS).unwrap();
+    assert_eq!(batch.len(), 3);
+    assert_eq!(batch.iter().map(|d| d.data()[0]).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert!(consumer.consume(0).unwrap().is_none(), "window full");
+    let last = batch.last().unwrap().tag();
+    consumer.ack_upto(last).unwrap();
+    drop(batch);
+    assert_eq!(consumer.consume_many(10, WAIT_MS).unwrap().len(), 3);
+}
+
+#[test]
+fn nack_retries_then_dead_letters_with_x_death_headers() {
+    let engine = engine();
+    engine.declare("jobs", &[("max_attempts", "2"), ("retry_delay_ms", "1")]).unwrap();
+    engine.publish("jobs", &Message::new(b"poison")).unwrap();
+    let consumer = engine.consumer("jobs", 1).unwrap();
+    let first = consumer.consume(WAIT_MS).unwrap().unwrap();
+    assert_eq!(first.delivery_count(), 1);
+    first.nack(-1).unwrap();
+    let second = consumer.consume(WAIT_MS).unwrap().expect("retried after the backoff");
+    assert_eq!(second.delivery_count(), 2);
+    second.nack(-1).unwrap();
+    let stats = engine.queue_stats("jobs").unwrap();
+    assert_eq!((stats.nacked, stats.dead_lettered), (2, 1));
+    let dlq = engine.consumer("jobs.dlq", 1).unwrap();
+    let dead = dlq.consume(WAIT_MS).unwrap().expect("a dead letter");
+    assert_eq!(dead.data(), b"poison");
+    assert_eq!(dead.header("x-death-reason"), Some(&b"max_attempts"[..]));
+    assert_eq!(dead.header("x-death-queue"), Some(&b"jobs"[..]));
+    dead.ack().unwrap();
+}
+
+#[test]
+fn reject_dead_letters_at_once_with_the_reason_and_redrive_brings_it_back() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"bad")).unwrap();
+    let consumer = engine.consumer("q", 1).unwrap();
+    consumer.consume(WAIT_MS).unwrap().unwrap().reject(Some("unparseable")).unwrap();
+    {
+        let dlq = engine.consumer("q.dlq", 1).unwrap();
+        let dead = dlq.consume(WAIT_MS).unwrap().unwrap();
+        assert_eq!(dead.header("x-death-reason"), Some(&b"rejected"[..]));
+        assert_eq!(dead.header("x-death-detail"), Some(&b"unparseable"[..]));
+        dead.release().unwrap();
+    }
+    assert_eq!(engine.redrive("q.dlq", None, 0).unwrap(), 1);
+    let back = consumer.consume(WAIT_MS).unwrap().expect("redriven");
+    assert_eq!(back.data(), b"bad");
+    back.ack().unwrap();
+    assert_eq!(code(engine.redrive("q.dlq", Some("missing"), 0)), corq::ENOENT);
+}
+
+#[test]
+fn release_makes_it_ready_again_with_its_count() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"x")).unwrap();
+    let consumer = engine.consumer("q", 1).unwrap();
+    consumer.consume(WAIT_MS).unwrap().unwrap().release().unwrap();
+    let again = consumer.consume(WAIT_MS).unwrap().unwrap();
+    assert_eq!(again.delivery_count(), 2);
+    again.ack().unwrap();
+    assert_eq!(engine.queue_stats("q").unwrap().nacked, 0);
+}
+
+#[test]
+fn closing_a_consumer_releases_its_unsettled_deliveries() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"x")).unwrap();
+    let consumer = engine.consumer("q", 1).unwrap();
+    let delivery = consumer.consume(WAIT_MS).unwrap().unwrap();
+    drop(delivery); // unsettled: still in flight
+    assert_eq!(engine.queue_stats("q").unwrap().in_flight, 1);
+    consumer.close().unwrap();
+    let stats = engine.queue_stats("q").unwrap();
+    assert_eq!((stats.ready, stats.in_flight, stats.released), (1, 0, 1));
+}
+
+#[test]
+fn producer_sends_an_atomic_batch_with_consecutive_ids() {
+    let engine = engine();
+    engine.declare("q", &[("max_length", "3"), ("overflow", "reject")]).unwrap();
+    let mut producer = engine.producer("q").unwrap();
+    let batch = [Message::new(b"a"), Message::new(b"b").header("k", b"v")];
+    let first = producer.send(&batch, &PublishOptions::default()).unwrap();
+    producer.flush(WAIT_MS).unwrap();
+    // Two more do not fit (3 at most): none of them is accepted.
+    let error = producer.send(&batch, &PublishOptions::default()).unwrap_err();
+    assert_eq!(error.code(), corq::EFULL);
+    assert_eq!(engine.queue_stats("q").unwrap().ready, 2);
+    producer.close();
+    let consumer = engine.consumer("q", 8).unwrap();
+    let got = consumer.consume_many(8, WAIT_MS).unwrap();
+    let ids: Vec<u64> = got.iter().map(|d| d.message_id()).collect();
+    assert_eq!(ids, vec![first, first + 1]);
+    assert_eq!(got[1].header("k"), Some(&b"v"[..]));
+}
+
+#[test]
+fn dedup_id_returns_the_first_publish_id() {
+    let engine = engine();
+    engine.declare("q", &[("dedup_window_ms", "60000")]).unwrap();
+    let first = engine.publish("q", &Message::new(b"x").dedup_id("order-1")).unwrap();
+    let again = engine.publish("q", &Message::new(b"x").dedup_id("order-1")).unwrap();
+    assert_eq!(first, again);
+    let stats = engine.queue_stats("q").unwrap();
+    assert_eq!((stats.ready, stats.deduplicated), (1, 1));
+}
+
+#[test]
+fn delayed_publish_is_not_ready_at_once() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    let options = PublishOptions { delay_ms: 3_600_000, ..Default::default() };
+    engine.publish_with("q", &Message::new(b"later"), &options).unwrap();
+    let stats = engine.queue_stats("q").unwrap();
+    assert_eq!((stats.ready, stats.delayed), (0, 1));
+    assert!(engine.consumer("q", 1).unwrap().consume(0).unwrap().is_none());
+}
+
+#[test]
+fn purge_delete_stats_json_and_sync() {
+    let engine = engine();
+    engine.declare("orders", &[]).unwrap();
+    engine.publish("orders", &Message::new(b"1")).unwrap();
+    engine.publish("orders", &Message::new(b"2")).unwrap();
+    assert!(engine.stats_json().unwrap().contains("\"orders\""));
+    assert_eq!(engine.purge("orders").unwrap(), 2);
+    engine.sync(WAIT_MS).unwrap();
+    engine.delete_queue("orders").unwrap();
+    assert_eq!(code(engine.queue_stats("orders")), corq::ENOENT);
+}
+
+// ---- threads -----------------------------------------------------------------------------------
+
+#[test]
+fn wakeup_from_another_thread_ends_a_blocked_consume_with_eclosed() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    engine.publish("q", &Message::new(b"x")).unwrap();
+    let consumer = engine.consumer("q", 4).unwrap();
+    let held = consumer.consume(WAIT_MS).unwrap().unwrap();
+    let waker = consumer.waker();
+    std::thread::scope(|s| {
+        s.spawn(move || waker.wake().unwrap());
+        // Blocks until the wakeup (or returns at once if it came first): ECLOSED either way.
+        assert_eq!(code(consumer.consume(-1)), corq::ECLOSED);
+    });
+    held.ack().expect("settling still works after a wakeup");
+}
+
+#[test]
+fn engine_is_shared_by_threads_each_with_its_own_consumer() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    const PER_THREAD: usize = 100;
+    let total = std::thread::scope(|s| {
+        let publisher = s.spawn(|| {
+            let mut producer = engine.producer("q").unwrap();
+            for n in 0..2 * PER_THREAD {
+                let text = n.to_string();
+                producer.send(&[Message::new(text.as_bytes())], &Default::default()).unwrap();
+            }
+        });
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let consumer = engine.consumer("q", 16).unwrap();
+                    let mut acked = 0;
+                    while acked < PER_THREAD {
+                        if let Some(d) = consumer.consume(WAIT_MS).unwrap() {
+                            d.ack().unwrap();
+                            acked += 1;
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        publisher.join().unwrap();
+        workers.into_iter().map(|w| w.join().unwrap()).sum::<usize>()
+    });
+    assert_eq!(total, 2 * PER_THREAD);
+    assert_eq!(engine.queue_stats("q").unwrap().acked, (2 * PER_THREAD) as u64);
+}
+
+#[test]
+fn log_callback_receives_engine_lines_until_close() {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let engine = engine();
+    let sink = Arc::clone(&lines);
+    engine
+        .set_log_callback(move |level, message| {
+            sink.lock().unwrap().push((level, message.to_string()))
+        })
+        .unwrap();
+    engine.close().unwrap();
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.iter().any(|(level, m)| *level == corq::sys::CORQ_LOG_INFO && m == "engine closed"),
+        "lines: {:?}",
+        *lines
+    );
+}
+
+// ---- durable engines ---------------------------------------------------------------------------
+
+#[test]
+fn a_second_open_of_the_directory_is_ebusy() {
+    let dir = TempDir::new("ebusy");
+    let engine = Engine::open(dir.path(), &[]).unwrap();
+    let error = Engine::open(dir.path(), &[]).unwrap_err();
+    assert_eq!(error.code(), corq::EBUSY);
+    engine.close().unwrap();
+    Engine::open(dir.path(), &[]).expect("the lock is released by close").close().unwrap();
+}
+
+#[test]
+fn published_messages_and_in_flight_deliveries_survive_a_reopen() {
+    let dir = TempDir::new("reopen");
+    {
+        let engine = Engine::open(dir.path(), &[("sync", "always")]).unwrap();
+        engine.declare("q", &[]).unwrap();
+        for text in ["a", "b", "c"] {
+            engine.publish("q", &Message::new(text.as_bytes()).header("h", b"1")).unwrap();
+        }
+        let consumer = engine.consumer("q", 2).unwrap();
+        let a = consumer.consume(WAIT_MS).unwrap().unwrap();
+        assert_eq!(a.data(), b"a");
+        a.ack().unwrap();
+        let b = consumer.consume(WAIT_MS).unwrap().unwrap();
+        assert_eq!(b.data(), b"b");
+        drop(b); // unsettled: in flight until the consumer closes
+        engine.sync(WAIT_MS).unwrap();
+    } // consumer, then engine, closed by Drop
+    let engine = Engine::open(dir.path(), &[]).unwrap();
+    let consumer = engine.consumer("q", 8).unwrap();
+    let back = consumer.consume_many(8, WAIT_MS).unwrap();
+    let texts: Vec<&[u8]> = back.iter().map(|d| d.data()).collect();
+    assert_eq!(texts, vec![&b"b"[..], &b"c"[..]]);
+    assert_eq!(back[0].delivery_count(), 2, "the in-flight one keeps its count");
+    assert_eq!(back[1].header("h"), Some(&b"1"[..]));
+}
+
+#[test]
+fn queues_on_a_disk_engine_are_durable_and_transient_ones_are_not() {
+    let dir = TempDir::new("durable");
+    {
+        let engine = Engine::open(dir.path(), &[]).unwrap();
+        engine.declare("kept", &[]).unwrap();
+        engine.declare("lost", &[("durable", "false")]).unwrap();
+        engine.publish("kept", &Message::new(b"k")).unwrap();
+        engine.publish("lost", &Message::new(b"l")).unwrap();
+        engine.close().unwrap();
+    }
+    let engine = Engine::open(dir.path(), &[]).unwrap();
+    assert_eq!(engine.queue_stats("kept").unwrap().ready, 1);
+    assert_eq!(code(engine.queue_stats("lost")), corq::ENOENT);
+}
+
+#[test]
+fn nowait_publishes_are_confirmed_by_wait_durable() {
+    let dir = TempDir::new("nowait");
+    let engine = Engine::open(dir.path(), &[]).unwrap();
+    engine.declare("q", &[]).unwrap();
+    let options = PublishOptions { nowait: true, ..Default::default() };
+    let id = engine.publish_with("q", &Message::new(b"x"), &options).unwrap();
+    engine.wait_durable(id, WAIT_MS).unwrap();
+    assert_eq!(code(engine.wait_durable(id + 1_000_000, WAIT_MS)), corq::EINVAL);
+}
+
+#[test]
+fn a_directory_path_with_a_nul_byte_is_einval() {
+    assert_eq!(code(Engine::open("bad\0dir", &[])), corq::EINVAL);
+}

@@ -441,9 +441,13 @@ fn published_messages_and_in_flight_deliveries_survive_a_reopen() {
         a.ack().unwrap();
         let b = consumer.consume(WAIT_MS).unwrap().unwrap();
         assert_eq!(b.data(), b"b");
-        drop(b); // unsettled: in flight until the consumer closes
+        drop(b); // unsettled: in flight
         engine.sync(WAIT_MS).unwrap();
-    } // consumer, then engine, closed by Drop
+        // As if the process died: the consumer is never closed (its handle leaks), so "b" is still
+        // in flight when the engine closes.
+        std::mem::forget(consumer);
+        engine.close().unwrap();
+    }
     let engine = Engine::open(dir.path(), &[]).unwrap();
     let consumer = engine.consumer("q", 8).unwrap();
     let back = consumer.consume_many(8, WAIT_MS).unwrap();
@@ -478,6 +482,18 @@ fn nowait_publishes_are_confirmed_by_wait_durable() {
     let id = engine.publish_with("q", &Message::new(b"x"), &options).unwrap();
     engine.wait_durable(id, WAIT_MS).unwrap();
     assert_eq!(code(engine.wait_durable(id + 1_000_000, WAIT_MS)), corq::EINVAL);
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn sys_structs_have_the_c_layout_of_lp64() {
+    use std::mem::size_of;
+    // sizeof of each struct of corq.h on LP64 (x86-64, AArch64), padding included.
+    assert_eq!(size_of::<corq::sys::corq_header>(), 24);
+    assert_eq!(size_of::<corq::sys::corq_message>(), 40);
+    assert_eq!(size_of::<corq::sys::corq_publish_options>(), 32);
+    assert_eq!(size_of::<corq::sys::corq_delivery>(), 64);
+    assert_eq!(size_of::<corq::sys::corq_queue_stats>(), 136);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 #include "durability/recovery.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -74,6 +75,17 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
   }
   // Recovered messages are live: pin them where their publish records are.
   for (auto &[id, m] : state.messages) journal->ledger_.pin(m.message, m.lsn);
+  // Nothing lies below the log's first record: the checkpointer's scan for the first live bucket
+  // starts there, not at LSN 0 (a log that starts at a high LSN would otherwise cost a scan of
+  // every bucket below it — for a header with a huge first_lsn, a scheduler that never stops).
+  wal::Lsn first_lsn = journal->log_->last_appended_lsn() + 1;
+  for (const wal::SegmentInfo &segment : journal->log_->segments()) {
+    if (segment.first_lsn != 0) {
+      first_lsn = std::min(first_lsn, segment.first_lsn);
+      break;
+    }
+  }
+  journal->floor_scan_bucket_ = LiveLedger::bucket_of(first_lsn);
   out = std::move(journal);
   return CORQ_OK;
 }

@@ -53,8 +53,13 @@ int scan_directory(const std::string &dir, const corq::wal::ScanVisitor &visitor
     error = "CORRUPT: " + visitor_error;
     return exit_corrupt;
   }
-  if (rc == -ENOENT) {
+  std::error_code ec;
+  if (rc == -ENOENT && !std::filesystem::exists(dir, ec)) {
     error = "no such directory";
+  } else if (rc == -ENOENT) {
+    error = "cannot read " + result.error +
+            ": the process using this directory released the segment while it was being read "
+            "(a checkpoint); run the command again";
   } else {
     error = std::string("cannot read: ") + std::strerror(-rc);
     if (!result.error.empty()) error += " (" + result.error + ")";
@@ -107,11 +112,6 @@ void count_segment_files(const std::string &dir, LogView &out) {
     ++out.segment_files;
     out.bytes_on_disk += size;
   }
-  for (const auto &segment : out.scan.segments) {
-    if (segment.first_lsn == 0) continue;
-    ++out.log_segments;
-    out.log_bytes += segment.bytes;
-  }
 }
 
 void add_message(QueueView &q, const corq::core::RecoveredMessage &m, bool in_flight,
@@ -161,19 +161,17 @@ void build_queues(LogView &out, const std::unordered_set<std::uint64_t> &in_flig
   }
 }
 
-}  // namespace
-
-int load_log_view(const std::string &dir, LogView &out, std::string &error) {
-  out.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+/// One scan into `out` (nothing of it is finished: see finish()).
+int scan_once(const std::string &dir, LogView &out, std::string &error) {
   std::unordered_set<std::uint64_t> in_flight;
   corq::wal::FrameInfo frame{};
   std::string decode_error;
   corq::wal::ScanVisitor visitor;
   visitor.frame = [&](const corq::wal::FrameInfo &f) {
+    if (out.frames == 0 || f.segment_id != frame.segment_id) ++out.log_segments;
     frame = f;
     ++out.frames;
+    out.log_bytes += f.frame_bytes;
   };
   visitor.record = [&](const RecoveredRecord &record) {
     if (const int rc = out.state.apply(record); rc != 0) {
@@ -182,14 +180,72 @@ int load_log_view(const std::string &dir, LogView &out, std::string &error) {
                      (rc == -ENOMEM ? "out of memory: " : "") + out.state.error;
       return 1;
     }
+    out.last_lsn = record.lsn;
     track_in_flight(record, in_flight);
     return 0;
   };
-  if (const int rc = scan_directory(dir, visitor, out.scan, decode_error, error); rc != exit_ok)
-    return rc;
+  corq::wal::ScanResult result;
+  const int rc = scan_directory(dir, visitor, result, decode_error, error);
+  out.torn_tail = rc == exit_ok && result.torn_tail;
+  // Kept for finish(): the in-flight set is only needed to place the messages.
+  out.in_flight_ids = std::move(in_flight);
+  return rc;
+}
+
+void finish(const std::string &dir, LogView &out) {
+  out.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
   count_segment_files(dir, out);
-  build_queues(out, in_flight);
-  return exit_ok;
+  build_queues(out, out.in_flight_ids);
+}
+
+}  // namespace
+
+bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn) {
+  for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
+    corq::wal::Lsn seen = 0;
+    corq::wal::ScanVisitor visitor;
+    visitor.record = [&](const RecoveredRecord &record) {
+      seen = record.lsn;
+      return 0;
+    };
+    corq::wal::ScanResult result;
+    std::string error;
+    const int rc = scan_directory(dir, visitor, result, {}, error);
+    if (rc != exit_unreadable) return seen > last_lsn;
+  }
+  return false;
+}
+
+int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error) {
+  std::unique_ptr<LogView> stopped;  // the last scan, which stopped at what looked like corruption
+  int rc = exit_unreadable;
+  for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
+    auto view = std::make_unique<LogView>();
+    rc = scan_once(dir, *view, error);
+    if (rc == exit_ok) {
+      finish(dir, *view);
+      out = std::move(view);
+      return exit_ok;
+    }
+    std::error_code ec;
+    if (rc == exit_unreadable) {
+      if (!std::filesystem::is_directory(dir, ec)) return rc;
+      stopped.reset();  // a segment released while listed: that scan read nothing whole
+      continue;
+    }
+    if (stopped != nullptr && view->last_lsn > stopped->last_lsn) {
+      // The log moved on past where the earlier scan stopped: that was its tail being written.
+      stopped->moving_tail = true;
+      finish(dir, *stopped);
+      out = std::move(stopped);
+      return exit_ok;
+    }
+    if (stopped != nullptr && view->last_lsn == stopped->last_lsn) return rc;  // it stays: corrupt
+    stopped = std::move(view);
+  }
+  return rc;
 }
 
 }  // namespace corqctl

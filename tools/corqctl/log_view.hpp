@@ -6,6 +6,16 @@
 // corq_open would, without installing anything. So an operator can look at a directory a running
 // service holds; what they see is the log as far as it was written when the scan passed it.
 //
+// A log being written. The scanner stops at the first block that holds no valid frame and calls
+// it corruption when a valid frame lies beyond: on a live log that also happens when the writer
+// fills the tail while the scan passes it. A real corruption stops every scan at the same record; a
+// moving tail does not. So after a scan that reports corruption the directory is scanned again: if
+// the new scan reads past the record where the first one stopped, the first one's records (all
+// read and checked before the stop) are a consistent prefix of the log — the state as of that
+// record — and are used, marked `moving_tail`. If it stops at the same record, it is corruption. A
+// segment released by the service's checkpoint while the scan lists it is retried too. At most
+// scan_attempts_max scans.
+//
 // What the log can and cannot say: ready, delayed (due later than now) and dead-lettered messages
 // are exact as of the last write. "In flight" means delivered and not settled since, as far as the
 // log knows: a release is not logged, so a released message still counts as in flight until its
@@ -20,8 +30,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace corqctl {
@@ -49,34 +61,46 @@ struct QueueView {
   std::uint64_t total() const noexcept { return ready + in_flight + delayed; }
 };
 
+/// Scans of one command, at most (see the top of this file).
+inline constexpr int scan_attempts_max = 8;
+
 struct LogView {
   // Declared first so that it outlives the views that point into it.
   corq::core::RecoveredState state;
-  std::vector<QueueView> queues;  // by name
-  corq::wal::ScanResult scan;
+  std::vector<QueueView> queues;    // by name
   std::uint64_t segment_files = 0;  // *.wal files in the directory (spares included)
   std::uint64_t bytes_on_disk = 0;  // their sizes
-  std::uint64_t log_segments = 0;   // segments holding the log (first_lsn != 0)
-  std::uint64_t log_bytes = 0;      // bytes of frames in them
+  std::uint64_t log_segments = 0;   // segments whose frames were read
+  std::uint64_t log_bytes = 0;      // bytes of those frames
   std::uint64_t frames = 0;
-  std::int64_t now_ms = 0;  // when the view was taken: what "delayed" is relative to
+  corq::wal::Lsn last_lsn = 0;  // of the last record read
+  bool torn_tail = false;       // the log ends in a half-written frame (cut off at the next open)
+  bool moving_tail = false;     // the log was being written: this is its state as of last_lsn
+  std::int64_t now_ms = 0;      // when the view was taken: what "delayed" is relative to
+  std::unordered_set<std::uint64_t> in_flight_ids;  // delivered, not settled since (per the log)
 
   const QueueView *find(std::string_view name) const noexcept;
   /// Messages in the dead-letter queue of `queue` (0 when it has none or it is not in the log).
   std::uint64_t dead_letter_depth(const QueueView &queue) const noexcept;
 };
 
-/// Scans the log in `dir` without a lock and without writing, calling `visitor`. Returns exit_ok,
-/// or exit_corrupt (`error` names the file and offset of the first corruption) or exit_unreadable
-/// (missing directory, permissions, I/O error), with `error` set. A visitor returning a non-zero
-/// value stops the scan; that is reported as corruption with `visitor_error`.
+/// Scans the log in `dir` once, without a lock and without writing, calling `visitor`. Returns
+/// exit_ok, or exit_corrupt (`error` names the file and offset of the first corruption) or
+/// exit_unreadable (missing directory, permissions, I/O error, a segment gone while listed), with
+/// `error` set. A visitor returning a non-zero value stops the scan; that is reported as
+/// corruption with `visitor_error`.
 int scan_directory(const std::string &dir, const corq::wal::ScanVisitor &visitor,
                    corq::wal::ScanResult &result, const std::string &visitor_error,
                    std::string &error);
 
-/// Rebuilds `out` from the log in `dir` (see the top of this file). Returns exit codes as
-/// scan_directory does; a record that passed its checksum but does not decode is corruption too
-/// (reported with its LSN, segment file and frame offset). Memory: every live message's payload.
-int load_log_view(const std::string &dir, LogView &out, std::string &error);
+/// After a scan of `dir` that reported corruption having read records up to `last_lsn`: true when
+/// a new scan reads past it — the log was being written, not corrupt (see the top of this file).
+bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn);
+
+/// Rebuilds the state of the log in `dir` into `out` (see the top of this file). Returns exit
+/// codes as scan_directory does; a record that passed its checksum but does not decode is
+/// corruption too (reported with its LSN, segment file and frame offset). Memory: every live
+/// message's payload (twice while a second scan checks a moving tail).
+int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error);
 
 }  // namespace corqctl

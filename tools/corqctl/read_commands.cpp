@@ -7,6 +7,8 @@
 #include "text.hpp"
 
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <set>
 #include <string_view>
 
@@ -28,10 +30,15 @@ int no_queue(const std::string &dir, const std::string &queue) {
 }
 
 /// Loads the view; on failure prints the error and returns the exit code (else exit_ok).
-int load(const std::string &dir, LogView &view) {
+int load(const std::string &dir, std::unique_ptr<LogView> &view) {
   std::string error;
   const int rc = load_log_view(dir, view, error);
   return rc == exit_ok ? rc : fail(dir, rc, error);
+}
+
+/// Said after the numbers of a view of a log that was being written while it was read.
+const char *moving_tail_note(const LogView &view) {
+  return view.moving_tail ? " (the log is being written: state as of its last lsn read)" : "";
 }
 
 std::int64_t oldest_ready_age_ms(const LogView &view, const QueueView &q) {
@@ -45,9 +52,9 @@ void print_log_summary(const LogView &view) {
       "log: %llu segment files, %llu bytes on disk; %llu segments hold the log (%llu bytes of "
       "frames), %llu frames, %llu records, last lsn %llu%s\n",
       ull(view.segment_files), ull(view.bytes_on_disk), ull(view.log_segments), ull(view.log_bytes),
-      ull(view.frames), ull(view.state.records), ull(view.scan.last_lsn),
-      view.scan.torn_tail ? " (torn tail: an unconfirmed last write, cut off at the next open)"
-                          : "");
+      ull(view.frames), ull(view.state.records), ull(view.last_lsn),
+      view.torn_tail ? " (torn tail: an unconfirmed last write, cut off at the next open)"
+                     : moving_tail_note(view));
 }
 
 void print_queue(const LogView &view, const QueueView &q) {
@@ -72,8 +79,9 @@ void print_queue(const LogView &view, const QueueView &q) {
 }  // namespace
 
 int run_inspect(const std::string &dir) {
-  LogView view;
-  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::unique_ptr<LogView> loaded;
+  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  const LogView &view = *loaded;
   std::printf("directory %s (read from the log without its lock)\n", dir.c_str());
   print_log_summary(view);
   std::printf("queues: %zu\n", view.queues.size());
@@ -82,20 +90,51 @@ int run_inspect(const std::string &dir) {
 }
 
 int run_verify(const std::string &dir) {
-  LogView view;
-  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::unique_ptr<LogView> loaded;
+  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  const LogView &view = *loaded;
   std::uint64_t messages = 0;
   for (const QueueView &q : view.queues) messages += q.total();
   std::printf(
       "%s: ok: %llu segments, %llu frames, %llu records (every checksum checked, every record "
       "decoded), last lsn %llu, %zu queues, %llu live messages%s\n",
       dir.c_str(), ull(view.log_segments), ull(view.frames), ull(view.state.records),
-      ull(view.scan.last_lsn), view.queues.size(), ull(messages),
-      view.scan.torn_tail ? " (torn tail: an unconfirmed last write will be cut off at open)" : "");
+      ull(view.last_lsn), view.queues.size(), ull(messages),
+      view.torn_tail ? " (torn tail: an unconfirmed last write will be cut off at open)"
+                     : moving_tail_note(view));
   return exit_ok;
 }
 
 namespace {
+
+/// scan_directory on a log that may be being written: a stop that a second scan reads past is the
+/// tail being written (see log_view.hpp), reported with `moving` and exit_ok, not as corruption.
+/// A segment released by the service between listing and reading is retried while the visitor
+/// has seen nothing yet (it may have printed).
+int scan_live(const std::string &dir, const corq::wal::ScanVisitor &visitor,
+              corq::wal::ScanResult &result, bool &moving, std::string &error) {
+  corq::wal::Lsn last_lsn = 0;
+  bool visited = false;
+  corq::wal::ScanVisitor tracking;
+  tracking.frame = [&](const corq::wal::FrameInfo &f) {
+    visited = true;
+    if (visitor.frame) visitor.frame(f);
+  };
+  tracking.record = [&](const corq::wal::RecoveredRecord &r) {
+    visited = true;
+    last_lsn = r.lsn;
+    return visitor.record(r);
+  };
+  int rc = exit_unreadable;
+  for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
+    result = {};
+    rc = scan_directory(dir, tracking, result, {}, error);
+    std::error_code ec;
+    if (rc != exit_unreadable || visited || !std::filesystem::is_directory(dir, ec)) break;
+  }
+  moving = rc == exit_corrupt && log_moved_past(dir, last_lsn);
+  return moving ? exit_ok : rc;
+}
 
 /// The queue ids the log ever gave `queue` (a queue deleted and declared again gets a new one).
 int queue_ids(const std::string &dir, const std::string &queue, std::set<std::uint32_t> &qids) {
@@ -109,7 +148,8 @@ int queue_ids(const std::string &dir, const std::string &queue, std::set<std::ui
   };
   corq::wal::ScanResult result;
   std::string error;
-  const int rc = scan_directory(dir, visitor, result, {}, error);
+  bool moving = false;
+  const int rc = scan_live(dir, visitor, result, moving, error);
   return rc == exit_ok ? rc : fail(dir, rc, error);
 }
 
@@ -156,11 +196,16 @@ int run_dump(const std::string &dir, const std::string &queue) {
   };
   corq::wal::ScanResult result;
   std::string error;
-  if (const int rc = scan_directory(dir, visitor, result, {}, error); rc != exit_ok)
+  bool moving = false;
+  if (const int rc = scan_live(dir, visitor, result, moving, error); rc != exit_ok)
     return fail(dir, rc, error);
-  std::printf("end: last lsn %llu, next write at segment %llu offset %llu%s\n",
-              ull(result.last_lsn), ull(result.tail_segment_id), ull(result.tail_offset),
-              result.torn_tail ? " (torn tail)" : "");
+  if (moving) {
+    std::printf("end: the log is being written; the dump stops at the last record read\n");
+  } else {
+    std::printf("end: last lsn %llu, next write at segment %llu offset %llu%s\n",
+                ull(result.last_lsn), ull(result.tail_segment_id), ull(result.tail_offset),
+                result.torn_tail ? " (torn tail)" : "");
+  }
   return exit_ok;
 }
 
@@ -186,8 +231,8 @@ void stats_json(const std::string &dir, const LogView &view) {
   out += ",\"log_bytes\":" + std::to_string(view.log_bytes);
   out += ",\"frames\":" + std::to_string(view.frames);
   out += ",\"records\":" + std::to_string(view.state.records);
-  out += ",\"last_lsn\":" + std::to_string(view.scan.last_lsn);
-  out += ",\"torn_tail\":" + std::string(view.scan.torn_tail ? "true" : "false");
+  out += ",\"last_lsn\":" + std::to_string(view.last_lsn);
+  out += ",\"torn_tail\":" + std::string(view.torn_tail ? "true" : "false");
   out += "},\"queues\":{";
   bool first = true;
   for (const QueueView &q : view.queues) {
@@ -247,15 +292,15 @@ void stats_prometheus(const LogView &view) {
   prometheus_gauge("corq_log_disk_bytes", "Bytes of the segment files on disk.",
                    view.bytes_on_disk);
   prometheus_gauge("corq_log_records", "Records in the log.", view.state.records);
-  prometheus_gauge("corq_log_last_lsn", "Log sequence number of the last record.",
-                   view.scan.last_lsn);
+  prometheus_gauge("corq_log_last_lsn", "Log sequence number of the last record.", view.last_lsn);
 }
 
 }  // namespace
 
 int run_stats(const std::string &dir, StatsFormat format) {
-  LogView view;
-  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::unique_ptr<LogView> loaded;
+  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  const LogView &view = *loaded;
   switch (format) {
     case StatsFormat::text: stats_text(view); break;
     case StatsFormat::json: stats_json(dir, view); break;
@@ -290,8 +335,9 @@ void print_message(const MessageView &m, std::size_t preview_bytes) {
 
 int run_dlq_list(const std::string &dir, const std::string &queue, std::uint64_t max_messages,
                  std::size_t preview_bytes) {
-  LogView view;
-  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::unique_ptr<LogView> loaded;
+  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  const LogView &view = *loaded;
   const QueueView *q = view.find(queue);
   if (q == nullptr) return no_queue(dir, queue);
   const std::uint64_t shown =

@@ -485,6 +485,26 @@ fn nowait_publishes_are_confirmed_by_wait_durable() {
 }
 
 #[test]
+fn a_nowait_batch_is_durable_after_flush_and_survives_a_reopen() {
+    let dir = TempDir::new("flush");
+    {
+        let engine = Engine::open(dir.path(), &[]).unwrap();
+        engine.declare("q", &[]).unwrap();
+        let mut producer = engine.producer("q").unwrap();
+        let nowait = PublishOptions { nowait: true, ..Default::default() };
+        let batch = [Message::new(b"1"), Message::new(b"2"), Message::new(b"3")];
+        producer.send(&batch, &nowait).unwrap();
+        producer.flush(WAIT_MS).unwrap();
+    }
+    let engine = Engine::open(dir.path(), &[]).unwrap();
+    let consumer = engine.consumer("q", 8).unwrap();
+    let back = consumer.consume_many(8, WAIT_MS).unwrap();
+    let texts: Vec<&[u8]> = back.iter().map(|d| d.data()).collect();
+    assert_eq!(texts, vec![&b"1"[..], &b"2"[..], &b"3"[..]]);
+    back[0].extend(60_000).expect("a live delivery's lease can be extended");
+}
+
+#[test]
 #[cfg(target_pointer_width = "64")]
 fn sys_structs_have_the_c_layout_of_lp64() {
     use std::mem::size_of;

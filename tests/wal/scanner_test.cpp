@@ -810,14 +810,31 @@ TEST_F(ScannerTest, unsupported_format_version_is_refused) {
   SegmentImage one(1, 1);
   SegmentHeader header;
   std::memcpy(&header, one.bytes().data(), sizeof(header));
-  header.version = format_version + 1;
+  header.version = compacted_format_version + 1;
   header.header_crc = 0;
   header.header_crc = crc32c(0, &header, sizeof(header));
   std::memcpy(one.bytes().data(), &header, sizeof(header));
   write(1, one);
   const Scanned scanned = scan(vfs_);
   ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(scanned.result.error.find("unsupported log format version 2"), std::string::npos)
+  EXPECT_NE(scanned.result.error.find("unsupported log format version 3"), std::string::npos)
+      << scanned.result.error;
+}
+
+TEST_F(ScannerTest, a_compacted_segment_header_without_its_info_is_corruption) {
+  // Version 2 marks a compacted segment, written whole before it was renamed into place: its
+  // info missing or damaged is never mistaken for a torn or unused file (which would end the log).
+  SegmentImage one(1, 1);
+  SegmentHeader header;
+  std::memcpy(&header, one.bytes().data(), sizeof(header));
+  header.version = compacted_format_version;
+  header.header_crc = 0;
+  header.header_crc = crc32c(0, &header, sizeof(header));
+  std::memcpy(one.bytes().data(), &header, sizeof(header));
+  write(1, one);
+  const Scanned scanned = scan(vfs_);
+  ASSERT_EQ(scanned.rc, -EBADMSG);
+  EXPECT_NE(scanned.result.error.find("corrupt compacted segment header"), std::string::npos)
       << scanned.result.error;
 }
 

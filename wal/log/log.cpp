@@ -30,6 +30,10 @@ constexpr std::size_t pending_bytes_max = std::size_t{64} << 20;
 constexpr std::size_t spare_segments_target = 2;
 constexpr const char *lock_file_name = "LOCK";
 constexpr const char *spare_prefix = "spare-";
+/// Where a compaction writes its segment before renaming it into place.
+constexpr const char *compacting_file_name = "compacting.tmp";
+/// The most bytes of records a compacted segment's frame holds.
+constexpr std::size_t compacted_frame_max = std::size_t{1} << 20;
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -72,6 +76,9 @@ class LogImpl final : public Log {
     return {segments_.begin(), segments_.end()};
   }
   int release_before(Lsn lsn) override;
+  int compact(std::uint64_t first_id, std::uint64_t last_id,
+              const std::function<bool(const RecoveredRecord &)> &keep, double max_kept_fraction,
+              CompactionStats &stats) override;
   const char *backend_name() const override { return vfs_->name(); }
   bool direct_io() const override { return direct_; }
   void close() override;
@@ -87,6 +94,9 @@ class LogImpl final : public Log {
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
   void replenish_spares();
+  /// Turns a segment file no longer needed into a spare (one over the target, like
+  /// release_before) or removes it. Compacted files (not preallocated) are always removed.
+  int recycle(const std::string &name, bool preallocated);
   void fail(int error) noexcept;
   std::string path_of(const std::string &name) const { return options_.dir + "/" + name; }
 
@@ -216,6 +226,18 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
   }
   std::sort(names.begin(), names.end());
   const std::uint64_t tail_id = scan.tail_segment_id;
+  // Left by a crash in the middle of a compaction: the temporary file, and originals the compacted
+  // segment replaced. Neither is part of the log.
+  vfs_->remove(path_of(compacting_file_name));
+  for (const std::string &name : scan.superseded) recycle(name, true);
+  if (!scan.superseded.empty()) {
+    names.clear();
+    if (int rc = vfs_->list(options_.dir, names); rc != 0) {
+      error = "cannot list " + options_.dir + ": " + std::strerror(-rc);
+      return rc;
+    }
+    std::sort(names.begin(), names.end());
+  }
   for (const std::string &name : names) {
     std::uint64_t id = 0;
     if (name.rfind(spare_prefix, 0) == 0) {
@@ -233,6 +255,19 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
   }
   for (const SegmentInfo &s : scan.segments) {
     if (s.id <= tail_id || tail_id == 0) segments_.push_back(s);
+  }
+  if (tail_id != 0 && !segments_.empty() && segments_.back().compacted_through_id != 0) {
+    // The chain ends on a compacted segment (a crash right after a compaction that took every
+    // sealed segment): writing goes on in the segment after the ones it replaced.
+    const std::uint64_t id = segments_.back().compacted_through_id + 1;
+    if (int rc = create_segment(id, next_lsn_, current_.file); rc != 0) {
+      error = "cannot create segment " + std::to_string(id) + ": " + std::strerror(-rc);
+      return rc;
+    }
+    current_.id = id;
+    current_.offset = block_bytes;
+    segments_.push_back({id, 0, 0, 0});
+    return 0;
   }
   if (tail_id == 0) {
     // An empty log: its first segment, starting at LSN next_lsn_.
@@ -499,28 +534,10 @@ int LogImpl::release_before(Lsn lsn) {
   }
   int result = 0;
   for (const SegmentInfo &s : released) {
-    const std::string from = path_of(segment_file_name(s.id));
-    bool keep = false;
-    {
-      std::lock_guard lock(segments_mutex_);
-      // One more than the target: released files are preferred to new ones (create_segment takes
-      // the front), so segments are reused instead of made of never-written extents, whose first
-      // write costs the filesystem an extent conversion inside every fdatasync.
-      keep = spares_.size() < spare_segments_target + 1;
-    }
-    int rc = 0;
-    if (keep) {
-      const std::string spare =
-          std::string(spare_prefix) +
-          std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
-      rc = vfs_->rename(from, path_of(spare));
-      if (rc == 0) {
-        std::lock_guard lock(segments_mutex_);
-        spares_.insert(spares_.begin(), spare);
-      }
-    } else {
-      rc = vfs_->remove(from);
-    }
+    // Kept as a spare (one more than the target): released files are preferred to new ones
+    // (create_segment takes the front), so segments are reused instead of made of never-written
+    // extents, whose first write costs the filesystem an extent conversion inside every fdatasync.
+    const int rc = recycle(segment_file_name(s.id), s.compacted_through_id == 0);
     if (rc != 0 && result == 0) result = rc;
   }
   if (!released.empty()) {
@@ -528,6 +545,208 @@ int LogImpl::release_before(Lsn lsn) {
     std::lock_guard lock(segments_mutex_);
     if (spares_.size() >= spare_segments_target)
       space_exhausted_.store(false, std::memory_order_release);
+  }
+  return result;
+}
+
+int LogImpl::recycle(const std::string &name, bool preallocated) {
+  bool keep = false;
+  if (preallocated) {
+    std::lock_guard lock(segments_mutex_);
+    keep = spares_.size() < spare_segments_target + 1;
+  }
+  if (!keep) return vfs_->remove(path_of(name));
+  const std::string spare = std::string(spare_prefix) +
+                            std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+  const int rc = vfs_->rename(path_of(name), path_of(spare));
+  if (rc == 0) {
+    std::lock_guard lock(segments_mutex_);
+    spares_.insert(spares_.begin(), spare);
+  }
+  return rc;
+}
+
+// ---- compaction ---------------------------------------------------------------------------------
+//
+// Reads the range through the scanner, packs the kept records into frames of consecutive LSNs
+// (a new frame wherever a dropped record leaves a gap), writes them after block 0 of a temporary
+// file, then block 0 (header + CompactedInfo), flushes it, waits until the log is durable up to
+// what was appended so far, renames it over the range's first segment and syncs the directory.
+// Costs: one read of the range, one write of what is kept; the writer thread is not involved.
+
+namespace {
+
+/// Packs kept records into compacted frames and writes them out in large pieces.
+class CompactedWriter {
+ public:
+  CompactedWriter(VfsFile &file, std::uint64_t segment_id) : file_(file), segment_id_(segment_id) {}
+
+  int add(const RecoveredRecord &r) {
+    const std::size_t record_bytes = sizeof(RecordHeader) + r.payload.size();
+    if (frame_.size() > sizeof(FrameHeader) &&
+        (r.lsn != next_lsn_ || frame_.size() - sizeof(FrameHeader) + record_bytes >
+                                   compacted_frame_max)) {
+      if (int rc = end_frame(); rc != 0) return rc;
+    }
+    if (frame_.size() == 0) {
+      frame_.resize(sizeof(FrameHeader));
+      first_lsn_ = r.lsn;
+      records_ = 0;
+    }
+    RecordHeader header{static_cast<std::uint32_t>(r.payload.size()), r.type, {0, 0, 0}};
+    const std::size_t at = frame_.size();
+    frame_.resize(at + record_bytes);
+    std::memcpy(frame_.data() + at, &header, sizeof(header));
+    if (!r.payload.empty()) {
+      std::memcpy(frame_.data() + at + sizeof(header), r.payload.data(), r.payload.size());
+    }
+    ++records_;
+    next_lsn_ = r.lsn + 1;
+    return 0;
+  }
+
+  /// Ends the last frame and writes everything. The frames end at end_offset().
+  int finish() {
+    if (frame_.size() > 0) {
+      if (int rc = end_frame(); rc != 0) return rc;
+    }
+    return write_out();
+  }
+  std::uint64_t end_offset() const { return offset_ + out_.size(); }
+
+ private:
+  int end_frame() {
+    FrameHeader h{frame_magic, 0, static_cast<std::uint32_t>(frame_.size()), records_, segment_id_,
+                  first_lsn_};
+    std::memcpy(frame_.data(), &h, sizeof(h));
+    constexpr std::size_t crc_from = offsetof(FrameHeader, frame_bytes);
+    h.crc = crc32c(0, frame_.data() + crc_from, frame_.size() - crc_from);
+    std::memcpy(frame_.data(), &h, sizeof(h));
+    const std::size_t padded =
+        (frame_.size() + compacted_frame_align - 1) / compacted_frame_align * compacted_frame_align;
+    frame_.resize(padded, std::byte{0});
+    out_.insert(out_.end(), frame_.begin(), frame_.end());
+    frame_.clear();
+    return out_.size() >= (std::size_t{4} << 20) ? write_out() : 0;
+  }
+  int write_out() {
+    if (out_.empty()) return 0;
+    const iovec buffer{out_.data(), out_.size()};
+    if (int rc = file_.write(offset_, &buffer, 1, false); rc != 0) return rc;
+    offset_ += out_.size();
+    out_.clear();
+    return 0;
+  }
+
+  VfsFile &file_;
+  const std::uint64_t segment_id_;
+  std::vector<std::byte> frame_;  // the frame being built: [FrameHeader][records]
+  std::vector<std::byte> out_;    // finished frames not written yet
+  std::uint64_t offset_ = block_bytes;
+  Lsn first_lsn_ = 0, next_lsn_ = 0;
+  std::uint32_t records_ = 0;
+};
+
+}  // namespace
+
+int LogImpl::compact(std::uint64_t first_id, std::uint64_t last_id,
+                     const std::function<bool(const RecoveredRecord &)> &keep,
+                     double max_kept_fraction, CompactionStats &stats) {
+  stats = CompactionStats{};
+  if (int rc = failure(); rc != 0) return rc;
+  std::vector<SegmentInfo> range;
+  std::uint64_t next_id = 0;  // the segment after the range
+  {
+    std::lock_guard lock(segments_mutex_);
+    auto it = std::find_if(segments_.begin(), segments_.end(),
+                           [&](const SegmentInfo &s) { return s.id == first_id; });
+    for (; it != segments_.end() && (range.empty() || range.back().id < last_id); ++it) {
+      range.push_back(*it);
+    }
+    if (range.empty() || range.back().id != last_id || it == segments_.end()) return -EINVAL;
+    next_id = it->id;
+  }
+  std::string error;
+  Lsn range_first = 0, range_end = 0;  // range_end: the first LSN after the range
+  if (int rc = read_segment_first_lsn(*vfs_, options_.dir, next_id, range_end, error); rc != 0)
+    return rc;
+  const std::string tmp = path_of(compacting_file_name);
+  vfs_->remove(tmp);
+  std::unique_ptr<VfsFile> file;
+  OpenFlags flags;
+  flags.create = true;
+  if (int rc = vfs_->open(tmp, flags, file); rc != 0) return rc;
+  const auto abandon = [&](int rc) {
+    file.reset();
+    vfs_->remove(tmp);
+    return rc;
+  };
+
+  CompactedWriter writer(*file, first_id);
+  ScanVisitor visitor;
+  visitor.frame = [&](const FrameInfo &f) { stats.bytes_in += f.frame_bytes; };
+  visitor.record = [&](const RecoveredRecord &r) {
+    ++stats.records_in;
+    if (!keep(r)) return 0;
+    ++stats.records_kept;
+    return writer.add(r);
+  };
+  std::vector<std::uint64_t> ids;
+  for (const SegmentInfo &s : range) ids.push_back(s.id);
+  stats.segments_in = ids.size();
+  if (int rc = read_segments(*vfs_, options_.dir, ids, visitor, range_first, error); rc != 0)
+    return abandon(rc);
+  if (int rc = writer.finish(); rc != 0) return abandon(rc);
+  stats.bytes_kept = writer.end_offset() - block_bytes;
+  if (static_cast<double>(stats.bytes_kept) >
+      max_kept_fraction * static_cast<double>(stats.bytes_in)) {
+    return abandon(0);  // not worth it
+  }
+
+  AlignedBuffer block;
+  block.resize(block_bytes);
+  std::memset(block.data(), 0, block_bytes);
+  SegmentHeader header{segment_magic, compacted_format_version, 0, first_id, range_first, unix_ms()};
+  header.header_crc = crc32c(0, &header, sizeof(header));
+  const std::uint64_t through = range.back().compacted_through_id != 0
+                                    ? range.back().compacted_through_id
+                                    : range.back().id;
+  CompactedInfo info{compacted_magic, through, range_end - 1, writer.end_offset(), 0, 0};
+  info.crc = crc32c(0, &info, sizeof(info));
+  std::memcpy(block.data(), &header, sizeof(header));
+  std::memcpy(block.data() + sizeof(header), &info, sizeof(info));
+  const iovec buffer{block.data(), block_bytes};
+  if (int rc = file->write(0, &buffer, 1, true); rc != 0) return abandon(rc);
+  // A record dropped because a later one (say, an ack) made it unnecessary must not outlive that
+  // later one: everything appended until now becomes durable before the originals go.
+  if (int rc = wait_durable(last_appended_lsn(), std::chrono::steady_clock::time_point::max());
+      rc != 0) {
+    return abandon(rc);
+  }
+  file.reset();
+  if (int rc = vfs_->rename(tmp, path_of(segment_file_name(first_id))); rc != 0) {
+    return abandon(rc);
+  }
+  if (int rc = vfs_->sync_dir(options_.dir); rc != 0) {
+    fail(rc);  // the directory's state is unknown: like a failed flush
+    return rc;
+  }
+  {
+    std::lock_guard lock(segments_mutex_);
+    auto it = std::find_if(segments_.begin(), segments_.end(),
+                           [&](const SegmentInfo &s) { return s.id == first_id; });
+    const auto end = it + static_cast<std::ptrdiff_t>(range.size());
+    *it = SegmentInfo{first_id, range_first, range_end - 1, stats.bytes_kept, through};
+    segments_.erase(it + 1, end);
+  }
+  stats.replaced = true;
+  int result = 0;
+  for (std::size_t i = 1; i < range.size(); ++i) {
+    const int rc = recycle(segment_file_name(range[i].id), range[i].compacted_through_id == 0);
+    if (rc != 0 && result == 0) result = rc;
+  }
+  if (range.size() > 1) {
+    if (int rc = vfs_->sync_dir(options_.dir); rc != 0 && result == 0) result = rc;
   }
   return result;
 }

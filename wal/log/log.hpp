@@ -71,9 +71,21 @@ struct LogOptions {
 
 struct SegmentInfo {
   std::uint64_t id;
-  Lsn first_lsn;        // first record in it (0 if none yet)
-  Lsn last_lsn;         // last record in it (0 if none yet)
+  Lsn first_lsn;        // first record in it (0 if none yet); compacted: first LSN it covers
+  Lsn last_lsn;         // last record in it (0 if none yet); compacted: last LSN it covers
   std::uint64_t bytes;  // bytes of frames written
+  /// A compacted segment (format.hpp): the last segment id it replaced; 0 for a normal segment.
+  std::uint64_t compacted_through_id = 0;
+};
+
+/// What one compaction did (Log::compact).
+struct CompactionStats {
+  std::uint64_t segments_in = 0;  // files read
+  std::uint64_t bytes_in = 0;     // bytes of frames read
+  std::uint64_t records_in = 0;
+  std::uint64_t records_kept = 0;
+  std::uint64_t bytes_kept = 0;  // bytes of the compacted segment's frames
+  bool replaced = false;         // false: not worth it (see max_kept_fraction), nothing changed
 };
 
 class Log {
@@ -106,6 +118,23 @@ class Log {
   /// Recycles every segment all of whose records have an LSN < `lsn` (the caller has made them
   /// unnecessary, e.g. by a checkpoint). The segment being written is never released.
   virtual int release_before(Lsn lsn) = 0;
+
+  /// Compaction: rewrites the sealed segments [first_id, last_id] — consecutive entries of
+  /// segments(), none of them the one being written — as one compacted segment (format.hpp) that
+  /// keeps only the records `keep` returns true for, with their LSNs. The caller answers for the
+  /// records it drops: recovery must not need them (e.g. they name messages that are settled, or
+  /// they are superseded by a later checkpoint). If the kept bytes would exceed
+  /// `max_kept_fraction` of the bytes read, nothing changes (stats.replaced = false). Otherwise,
+  /// before the compacted file replaces the originals, everything appended so far is made durable
+  /// (a record dropped because a later one made it unnecessary never outlives that later one),
+  /// then the compacted file is flushed, renamed over segment first_id, the directory synced, and
+  /// the other files are recycled as spares or removed. A crash at any point leaves either the
+  /// originals or the compacted segment (plus superseded files recovery skips). One compaction at
+  /// a time; not concurrently with release_before. Errors: -errno (nothing replaced), -EINVAL for
+  /// a range that is not sealed consecutive segments.
+  virtual int compact(std::uint64_t first_id, std::uint64_t last_id,
+                      const std::function<bool(const RecoveredRecord &)> &keep,
+                      double max_kept_fraction, CompactionStats &stats) = 0;
 
   /// "io_uring" or "psync" (or "sim" in tests), and whether O_DIRECT is in use.
   virtual const char *backend_name() const = 0;

@@ -118,7 +118,11 @@ struct HeaderCheck {
   bool valid = false;  // magic, version, crc and the file's segment id
   bool torn = false;   // neither valid, nor zero, nor another segment's intact header
   SegmentHeader header{};
+  bool compacted = false;  // version 2: `info` holds its CompactedInfo (checked)
+  CompactedInfo info{};
   std::string why;  // when not valid
+  /// The id the segment after this one has.
+  std::uint64_t next_id() const { return (compacted ? info.last_segment_id : header.segment_id) + 1; }
 };
 
 /// Reads and checks block 0 of the open segment. -errno; -EBADMSG (with `error`) for an intact
@@ -148,14 +152,41 @@ int check_header(SegmentReader &reader, const SegmentFile &file, HeaderCheck &ou
     out.why = "header crc mismatch";
     return 0;
   }
-  if (out.header.version != format_version) {
+  if (out.header.version != format_version && out.header.version != compacted_format_version) {
     error = file.name + ": unsupported log format version " + std::to_string(out.header.version) +
-            " (this build reads version " + std::to_string(format_version) + ")";
+            " (this build reads versions " + std::to_string(format_version) + " and " +
+            std::to_string(compacted_format_version) + ")";
     return -EBADMSG;
   }
   if (out.header.segment_id != file.id) {
     out.why = "header of segment " + std::to_string(out.header.segment_id) + " (recycled file)";
     return 0;
+  }
+  if (out.header.version == compacted_format_version) {
+    // Written whole and flushed before its rename: a bad CompactedInfo is damage, never a tear
+    // or an unused file, wherever the segment is.
+    const auto damaged = [&](const char *why) {
+      error = file.name + ": corrupt compacted segment header at offset " +
+              std::to_string(sizeof(SegmentHeader)) + " (" + why + ")";
+      return -EBADMSG;
+    };
+    if (reader.size() < sizeof(SegmentHeader) + sizeof(CompactedInfo))
+      return damaged("file too short for its info");
+    if (int rc = reader.view(sizeof(SegmentHeader), sizeof(CompactedInfo), bytes); rc != 0)
+      return rc;
+    std::memcpy(&out.info, bytes, sizeof(out.info));
+    CompactedInfo unsigned_info = out.info;
+    unsigned_info.crc = 0;
+    if (out.info.magic != compacted_magic ||
+        crc32c(0, &unsigned_info, sizeof(unsigned_info)) != out.info.crc) {
+      return damaged("info crc mismatch");
+    }
+    if (out.info.last_segment_id < file.id || out.header.first_lsn == 0 ||
+        out.info.last_lsn + 1 < out.header.first_lsn || out.info.end_offset < block_bytes ||
+        out.info.end_offset > reader.size()) {
+      return damaged("info out of range");
+    }
+    out.compacted = true;
   }
   out.valid = true;
   return 0;
@@ -341,6 +372,62 @@ int scan_frames(SegmentReader &reader, const SegmentFile &file, const ScanVisito
   }
 }
 
+/// Reads the frames of a compacted segment (format.hpp): packed, LSNs increasing within the
+/// header's range, ending exactly at end_offset. Any deviation is corruption (-EBADMSG, `error`
+/// names file and offset): the file was flushed whole before it was renamed into place.
+int scan_compacted(SegmentReader &reader, const SegmentFile &file, const HeaderCheck &header,
+                   const ScanVisitor &visitor, Lsn &next_lsn, SegmentInfo &info,
+                   bool &visitor_stopped, std::string &error) {
+  const CompactedInfo &c = header.info;
+  std::uint64_t offset = block_bytes;
+  while (offset < c.end_offset) {
+    FrameCheck frame;
+    if (int rc = inspect_frame(reader, file.id, offset, 0, frame); rc != 0) return rc;
+    bool ok = frame.valid;
+    if (ok && (frame.header.first_lsn < next_lsn || frame.last_lsn() > c.last_lsn ||
+               offset + frame.header.frame_bytes > c.end_offset)) {
+      ok = false;
+      frame.why = "LSNs " + std::to_string(frame.header.first_lsn) + ".." +
+                  std::to_string(frame.last_lsn()) + " outside " + std::to_string(next_lsn) +
+                  ".." + std::to_string(c.last_lsn);
+    }
+    if (ok) {
+      const int rc =
+          walk_records(reader, offset, frame.header, nullptr, ok, visitor_stopped, frame.why);
+      if (rc != 0) return rc;
+    }
+    if (!ok) {
+      error = file.name + ": corrupt frame at offset " + std::to_string(offset) + " (" +
+              frame.why + ") in a compacted segment";
+      return -EBADMSG;
+    }
+    if (visitor.frame) {
+      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.header.record_count,
+                     frame.header.first_lsn});
+    }
+    if (visitor.record) {
+      std::string unused;
+      const int rc =
+          walk_records(reader, offset, frame.header, &visitor.record, ok, visitor_stopped, unused);
+      if (rc != 0) return rc;
+    }
+    next_lsn = frame.last_lsn() + 1;
+    offset += (frame.header.frame_bytes + compacted_frame_align - 1) / compacted_frame_align *
+              compacted_frame_align;
+  }
+  if (offset != c.end_offset) {
+    error = file.name + ": corrupt compacted segment: frames end at " + std::to_string(offset) +
+            ", its info says " + std::to_string(c.end_offset);
+    return -EBADMSG;
+  }
+  info.first_lsn = header.header.first_lsn;
+  info.last_lsn = c.last_lsn;
+  info.bytes = c.end_offset - block_bytes;
+  info.compacted_through_id = c.last_segment_id;
+  next_lsn = c.last_lsn + 1;
+  return 0;
+}
+
 // ---- phase 2: the look-ahead --------------------------------------------------------------------
 
 /// Something valid past the end of the log.
@@ -487,6 +574,8 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
   std::size_t chain = 0;  // files[0, chain) continue the log
   SegmentEnd end;         // where the frames of files[chain - 1] stop
   HeaderCheck header;     // of files[chain], the first file that does not continue the log
+  std::uint64_t next_id = 0;  // the id the next segment of the chain must have
+  bool tail_compacted = false;
   for (; chain < files.size(); ++chain) {
     const SegmentFile &file = files[chain];
     if (int rc = reader.open(file); rc != 0) {
@@ -499,7 +588,7 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
     }
     if (header.valid && header.header.first_lsn == 0) header.why = "segment never started";
     if (header.valid && header.header.first_lsn != 0 && chain > 0) {
-      if (file.id != files[chain - 1].id + 1) {
+      if (file.id != next_id) {
         header.why = "segment id gap";
       } else if (header.header.first_lsn != next_lsn) {
         header.why = "first_lsn " + std::to_string(header.header.first_lsn) + ", expected " +
@@ -508,10 +597,25 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
     }
     if (!header.valid || !header.why.empty()) break;  // does not continue the log
     next_lsn = header.header.first_lsn;
+    next_id = header.next_id();
     SegmentInfo info{file.id, 0, 0, 0};
     bool visitor_stopped = false;
-    if (int rc = scan_frames(reader, file, visitor, next_lsn, info, end, visitor_stopped);
-        rc != 0) {
+    tail_compacted = header.compacted;
+    if (header.compacted) {
+      const int rc = scan_compacted(reader, file, header, visitor, next_lsn, info,
+                                    visitor_stopped, out.error);
+      if (rc != 0) {
+        if (rc != -EBADMSG && !visitor_stopped) out.error = file.name + ": " + errno_text(rc);
+        return rc;
+      }
+      // Files of the segments it replaced, left by a crash before their removal: not the log.
+      while (chain + 1 < files.size() && files[chain + 1].id < next_id) {
+        out.superseded.push_back(files[chain + 1].name);
+        files.erase(files.begin() + static_cast<std::ptrdiff_t>(chain + 1));
+      }
+      end = {reader.size(), false, "end of a compacted segment"};
+    } else if (int rc = scan_frames(reader, file, visitor, next_lsn, info, end, visitor_stopped);
+               rc != 0) {
       if (!visitor_stopped) out.error = file.name + ": " + errno_text(rc);
       return rc;
     }
@@ -520,6 +624,7 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
 
   Evidence evidence;
   bool found = false;
+  // After a compacted tail the look-ahead starts with the next file (nothing may follow inside it).
   const std::uint64_t end_offset = chain > 0 ? end.offset : 0;
   if (int rc = look_ahead(reader, files, chain, end_offset, next_lsn, found, evidence, out.error);
       rc != 0) {
@@ -533,12 +638,70 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
   // The end is a clean end or a torn tail. Files after the chain hold nothing of the log.
   for (std::size_t i = chain; i < files.size(); ++i) out.segments.push_back({files[i].id, 0, 0, 0});
   const bool next_is_successor =
-      chain < files.size() && (chain == 0 || files[chain].id == files[chain - 1].id + 1);
+      chain < files.size() && (chain == 0 || files[chain].id == next_id);
   out.torn_tail = (chain > 0 && end.torn) || (next_is_successor && header.torn);
   if (chain > 0) {
     out.last_lsn = next_lsn - 1;
     out.tail_segment_id = files[chain - 1].id;
-    out.tail_offset = end.offset;
+    out.tail_offset = tail_compacted ? std::numeric_limits<std::uint64_t>::max() : end.offset;
+  }
+  return 0;
+}
+
+int read_segment_first_lsn(Vfs &vfs, const std::string &dir, std::uint64_t id, Lsn &first_lsn,
+                           std::string &error) {
+  SegmentReader reader(vfs, dir);
+  const SegmentFile file{id, segment_file_name(id)};
+  if (int rc = reader.open(file); rc != 0) {
+    error = file.name + ": " + errno_text(rc);
+    return rc;
+  }
+  HeaderCheck header;
+  if (int rc = check_header(reader, file, header, error); rc != 0) {
+    if (rc != -EBADMSG) error = file.name + ": " + errno_text(rc);
+    return rc;
+  }
+  if (!header.valid || header.header.first_lsn == 0) {
+    error = file.name + ": no valid started segment header (" + header.why + ")";
+    return -EBADMSG;
+  }
+  first_lsn = header.header.first_lsn;
+  return 0;
+}
+
+int read_segments(Vfs &vfs, const std::string &dir, const std::vector<std::uint64_t> &ids,
+                  const ScanVisitor &visitor, Lsn &first_lsn_out, std::string &error) {
+  SegmentReader reader(vfs, dir);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const SegmentFile file{ids[i], segment_file_name(ids[i])};
+    if (int rc = reader.open(file); rc != 0) {
+      error = file.name + ": " + errno_text(rc);
+      return rc;
+    }
+    HeaderCheck header;
+    if (int rc = check_header(reader, file, header, error); rc != 0) {
+      if (rc != -EBADMSG) error = file.name + ": " + errno_text(rc);
+      return rc;
+    }
+    if (!header.valid || header.header.first_lsn == 0) {
+      error = file.name + ": no valid started segment header (" + header.why + ")";
+      return -EBADMSG;
+    }
+    if (i == 0) first_lsn_out = header.header.first_lsn;
+    Lsn next_lsn = header.header.first_lsn;
+    SegmentInfo info{file.id, 0, 0, 0};
+    bool visitor_stopped = false;
+    int rc = 0;
+    if (header.compacted) {
+      rc = scan_compacted(reader, file, header, visitor, next_lsn, info, visitor_stopped, error);
+    } else {
+      SegmentEnd end;
+      rc = scan_frames(reader, file, visitor, next_lsn, info, end, visitor_stopped);
+    }
+    if (rc != 0) {
+      if (rc != -EBADMSG && !visitor_stopped) error = file.name + ": " + errno_text(rc);
+      return rc;
+    }
   }
   return 0;
 }

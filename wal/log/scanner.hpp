@@ -24,6 +24,11 @@
 //      which holds nothing confirmed), or rolls over to segment tail_segment_id + 1. Files listed
 //      after the tail segment hold nothing valid and may be reused or removed.
 //   4. Segments are released oldest first (so a crash mid-release never leaves an id gap).
+// Compacted segments (format.hpp) continue the log like any segment, with their own rules: packed
+// frames with increasing, possibly skipping LSNs, ending exactly at end_offset, anything else
+// corruption; the next segment is last_segment_id + 1, starting at last_lsn + 1, and files of the
+// ids in between are skipped as superseded. A compacted segment is never the tail: if the chain
+// ends on one, the writer starts segment last_segment_id + 1 (tail_offset is then UINT64_MAX).
 // Caveat: with no flushes at all (sync=none) a power loss may keep a later write and lose an
 // earlier one; the scanner then reports corruption, as it cannot tell that from a bad disk.
 // Also: bytes of a payload that happen to form a valid frame image (own segment id, crc) at a
@@ -81,6 +86,9 @@ struct ScanResult {
   /// checks, or a torn header of the segment after it. (A zero block or a stale frame of another
   /// segment is a clean end.) Informational: the writer overwrites it either way.
   bool torn_tail = false;
+  /// Segment files a compacted segment before them replaced (left by a crash between the rename
+  /// of the compacted file and their removal): they hold nothing the log needs.
+  std::vector<std::string> superseded;
   /// For -EBADMSG: "<file>: corrupt frame at offset N (why; but <what valid data> follows)", or
   /// "<file>: corrupt segment header at offset 0 (...)", or "<file>: corrupt log: segment N is
   /// missing (...)"; also "<file>: unsupported log format version V ...". For -errno: the file.
@@ -93,6 +101,16 @@ struct ScanVisitor {
   /// Every valid frame before its records (optional).
   std::function<void(const FrameInfo &)> frame;
 };
+
+/// Reads every record of the given segments of `dir` (normal or compacted; each must have a valid
+/// header naming it), in order, to the visitor — for compaction. A normal segment is read up to
+/// its first invalid frame (it is sealed: that is its end). `first_lsn_out` gets the header's
+/// first_lsn of the first segment. -errno, -EBADMSG (error says where), or a visitor's value.
+int read_segments(Vfs &vfs, const std::string &dir, const std::vector<std::uint64_t> &ids,
+                  const ScanVisitor &visitor, Lsn &first_lsn_out, std::string &error);
+/// The header's first_lsn of segment `id` of `dir` (a valid header naming it). -errno, -EBADMSG.
+int read_segment_first_lsn(Vfs &vfs, const std::string &dir, std::uint64_t id, Lsn &first_lsn,
+                           std::string &error);
 
 /// Scans `dir`. Returns 0 (out filled), -EBADMSG for corruption before the tail (out.error names
 /// file and offset), a visitor's non-zero value, or -errno for I/O errors (-ENOENT: no `dir`).

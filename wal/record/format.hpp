@@ -18,6 +18,19 @@
 //   first_lsn == the next LSN expected, o + frame_bytes <= segment size, crc32c matches.
 // The first invalid frame ends the log if no valid frame follows it anywhere; if one does, the
 // log is corrupt there (file and offset are reported), never silently truncated.
+//
+// Compacted segments (version 2). Compaction rewrites a run of sealed segments [a, b] as one file
+// named after a that holds only the records its caller still needs, each with its original LSN:
+//
+//   compacted:     [ SegmentHeader (version 2), CompactedInfo, padded to one block ]
+//                  [ frame ][ frame ] ... up to CompactedInfo::end_offset, nothing after
+//
+// Its frames are packed (each starts at the next multiple of 8 bytes, not of a block: the file is
+// written whole, flushed, and only then renamed into place, so nothing in it is ever torn), their
+// LSNs increase but may skip (dropped records), and they lie within [first_lsn, last_lsn] of the
+// header. The segment after it is segment b + 1, starting at last_lsn + 1. Files of segments
+// a+1..b left behind by a crash between the rename and their removal are superseded: recovery
+// skips them. Every check failing inside a compacted segment is corruption.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +44,10 @@ using Lsn = std::uint64_t;
 inline constexpr std::uint64_t segment_magic = 0x314C41575152'4F43ull;  // "COQRWAL1"-ish, LE
 inline constexpr std::uint32_t frame_magic = 0x52465143u;               // "CQFR"
 inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t compacted_format_version = 2;
+inline constexpr std::uint64_t compacted_magic = 0x5443504D4F435143ull;  // "CQCOMPCT"-ish, LE
+/// Frames of a compacted segment start at multiples of this.
+inline constexpr std::uint64_t compacted_frame_align = 8;
 
 struct SegmentHeader {
   std::uint64_t magic;       // segment_magic
@@ -41,6 +58,17 @@ struct SegmentHeader {
   std::int64_t created_ms;   // unix ms (informational)
 };
 static_assert(sizeof(SegmentHeader) == 40);
+
+/// Follows the SegmentHeader of a compacted segment (version 2), in block 0.
+struct CompactedInfo {
+  std::uint64_t magic;            // compacted_magic
+  std::uint64_t last_segment_id;  // the segment ids it replaced: [segment_id, last_segment_id]
+  Lsn last_lsn;                   // the LSNs it covers: [first_lsn, last_lsn]
+  std::uint64_t end_offset;       // its frames end here (the file may be longer: zeros)
+  std::uint32_t crc;              // crc32c of this struct with crc = 0
+  std::uint32_t reserved;         // 0
+};
+static_assert(sizeof(CompactedInfo) == 40);
 
 struct FrameHeader {
   std::uint32_t magic;         // frame_magic

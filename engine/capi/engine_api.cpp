@@ -283,14 +283,20 @@ int corq_stats_json(corq_engine *engine, char **json) {
     if (Journal *journal = e.journal(); journal != nullptr) {
       std::uint64_t disk_bytes = 0;
       const auto segments = journal->segments();
-      for (const auto &segment : segments) disk_bytes += segment.bytes;
+      std::size_t compacted = 0;
+      for (const auto &segment : segments) {
+        disk_bytes += segment.bytes;
+        compacted += segment.compacted_through_id != 0;
+      }
       text += ",\"log\":{\"dir\":\"" + json_escape(e.dir()) + "\",\"backend\":\"" +
               journal->backend() + "\",\"direct_io\":" + (journal->direct_io() ? "true" : "false") +
               ",\"sync\":\"" + (journal->flushes() ? "always" : "none") +
               "\",\"segments\":" + std::to_string(segments.size()) +
               ",\"segment_bytes_used\":" + std::to_string(disk_bytes) +
               ",\"durable_lsn\":" + std::to_string(journal->durable_lsn()) +
+              ",\"compacted_segments\":" + std::to_string(compacted) +
               ",\"checkpoints\":" + std::to_string(journal->checkpoints()) +
+              ",\"compactions\":" + std::to_string(journal->compactions()) +
               ",\"failed\":" + (journal->failure_code() != CORQ_OK ? "true" : "false") + "}";
     }
     text += "}";

@@ -21,6 +21,8 @@ Clock::time_point deadline_of(std::int32_t timeout_ms) {
 /// Scratch space for encoding record heads: one per thread, reused (no allocation per publish once
 /// warm).
 thread_local std::vector<std::byte> scratch;
+/// A compaction goes ahead only if what it keeps is at most this share of what it reads.
+constexpr double max_compacted_fraction = 0.5;
 thread_local std::vector<wal::Record> scratch_records;
 thread_local std::vector<std::size_t> scratch_ends;
 
@@ -313,12 +315,23 @@ bool Journal::release_possible(wal::Lsn floor) const {
 
 int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
                         const std::vector<std::uint8_t> &types, wal::Lsn floor,
-                        std::string &error) {
+                        std::uint64_t next_message_id, std::string &error) {
   std::vector<wal::Record> batch;
   batch.reserve(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) batch.push_back({types[i], payloads[i]});
   wal::Lsn lsn = 0;
-  if (const int rc = log_->append(batch, lsn, wal::AppendClass::reserved); rc != 0) {
+  // Inside the append no pin can run: the time to free the ledger's empty id chunks.
+  struct Trim {
+    LiveLedger *ledger;
+    std::uint64_t below;
+  } trim{&ledger_, next_message_id};
+  const wal::AppendHook hook{
+      [](void *context, wal::Lsn, wal::Lsn) {
+        auto *t = static_cast<Trim *>(context);
+        t->ledger->trim_ids(t->below);
+      },
+      &trim};
+  if (const int rc = log_->append(batch, lsn, wal::AppendClass::reserved, &hook); rc != 0) {
     return map_error(rc, error);
   }
   if (const int rc = wait(lsn, -1, error); rc != CORQ_OK) return rc;
@@ -327,6 +340,91 @@ int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
     return CORQ_EIO;
   }
   checkpoints_.fetch_add(1, std::memory_order_relaxed);
+  return CORQ_OK;
+}
+
+// ---- compaction
+// ---------------------------------------------------------------------------------
+
+namespace {
+/// The sealed segments: every one but the segment being written (the last).
+std::vector<wal::SegmentInfo> sealed_segments(std::vector<wal::SegmentInfo> segments) {
+  if (!segments.empty()) segments.pop_back();
+  return segments;
+}
+/// Index of the first of the trailing normal (not compacted) sealed segments.
+std::size_t first_normal(const std::vector<wal::SegmentInfo> &sealed) {
+  std::size_t i = sealed.size();
+  while (i > 0 && sealed[i - 1].compacted_through_id == 0) --i;
+  return i;
+}
+}  // namespace
+
+bool Journal::compaction_due() const {
+  const std::vector<wal::SegmentInfo> sealed = sealed_segments(log_->segments());
+  const std::size_t start = first_normal(sealed);
+  return sealed.size() - start >= 2 && sealed.back().id > compaction_tried_through_;
+}
+
+bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
+  records::Reader r(record.payload);
+  switch (record.type) {
+    case records::publish:
+    case records::retry: {
+      r.u32();
+      const std::uint64_t id = r.u64();
+      return !r.ok() || ledger_.id_live(id);
+    }
+    case records::dead_letter:
+    case records::redrive: {
+      r.u32();
+      r.u32();
+      const std::uint64_t id = r.u64();
+      return !r.ok() || ledger_.id_live(id);
+    }
+    case records::remove:
+    case records::deliver: {
+      r.u32();
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        if (ledger_.id_live(r.u64())) return true;
+      }
+      return !r.ok();
+    }
+    // Superseded by the checkpoint written just before a compaction.
+    case records::declare:
+    case records::remove_queue:
+    case records::checkpoint:
+    case records::dedup: return false;
+    default: return true;  // unknown: keep
+  }
+}
+
+int Journal::compact(wal::CompactionStats &stats, std::string &error) {
+  stats = wal::CompactionStats{};
+  const std::vector<wal::SegmentInfo> sealed = sealed_segments(log_->segments());
+  std::size_t start = first_normal(sealed);
+  if (sealed.size() - start < 2) return CORQ_OK;
+  // Merge compacted segments before them while that at most doubles what is written.
+  std::uint64_t new_bytes = 0, merged_bytes = 0;
+  for (std::size_t i = start; i < sealed.size(); ++i) new_bytes += sealed[i].bytes;
+  while (start > 0 && merged_bytes + sealed[start - 1].bytes <= new_bytes) {
+    merged_bytes += sealed[--start].bytes;
+  }
+  const int rc = log_->compact(
+      sealed[start].id, sealed.back().id,
+      [this](const wal::RecoveredRecord &record) { return compaction_keeps(record); },
+      max_compacted_fraction, stats);
+  if (rc != 0) {
+    if (log_->failure() != 0) return map_error(rc, error);
+    error = std::string("compacting log segments: ") + std::strerror(-rc);
+    return CORQ_EIO;
+  }
+  if (stats.replaced) {
+    compactions_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    compaction_tried_through_ = sealed.back().id;  // wait for a new segment before trying again
+  }
   return CORQ_OK;
 }
 

@@ -90,8 +90,27 @@ class Journal {
   bool release_possible(wal::Lsn floor) const;
   /// Appends a checkpoint batch (the caller encodes the registry into `records`), waits until it is
   /// durable, then releases the segments below `floor`. Control-plane thread only.
+  /// `next_message_id`: ids below it have been handed out (for freeing the ledger's id chunks).
   int checkpoint(const std::vector<std::vector<std::byte>> &payloads,
-                 const std::vector<std::uint8_t> &types, wal::Lsn floor, std::string &error);
+                 const std::vector<std::uint8_t> &types, wal::Lsn floor,
+                 std::uint64_t next_message_id, std::string &error);
+
+  // ---- compaction ----
+  /// True when old segments are worth compacting: at least two sealed segments that are not
+  /// compacted yet, and something sealed since the last attempt that found nothing to gain.
+  bool compaction_due() const;
+  /// Right after a checkpoint (which re-declares every queue and dedup window): rewrites the
+  /// sealed segments as one compacted segment that keeps only records naming live messages
+  /// (publish, deliver, retry, dead_letter, redrive); declarations, deletions, dedup and
+  /// checkpoint records there are superseded by that checkpoint. Compacted segments before them
+  /// are merged in while they are smaller than what is new. Control-plane thread only. Returns
+  /// CORQ_OK (stats.replaced says whether anything changed) or a CORQ_* code with `error`.
+  int compact(wal::CompactionStats &stats, std::string &error);
+  /// Whether a compaction may drop this record (see compact()).
+  bool compaction_keeps(const wal::RecoveredRecord &record) const;
+  std::uint64_t compactions() const noexcept {
+    return compactions_.load(std::memory_order_relaxed);
+  }
 
   // ---- introspection ----
   const char *backend() const { return log_->backend_name(); }
@@ -121,6 +140,8 @@ class Journal {
   std::atomic<bool> closed_{false};
   std::uint64_t floor_scan_bucket_ = 0;  // buckets below it are known empty (checkpointer only)
   std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::uint64_t> compactions_{0};
+  std::uint64_t compaction_tried_through_ = 0;  // last segment id of a try that gained nothing
 };
 
 }  // namespace corq::core

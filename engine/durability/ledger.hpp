@@ -12,6 +12,13 @@
 // published with a release store before any message can name them. The directory covers 2^34 LSNs
 // and wraps around: buckets 2^22 apart share a counter. That only matters if one message stays live
 // while 17 billion records are written after it (see the README's limits).
+//
+// It also knows which message ids are live, one bit per id, for compaction: a record that names
+// only settled messages can be dropped from old segments (Journal::compact). Bits are set with the
+// count (inside the append) and cleared with it; chunks of 2^18 ids (32 KiB) are created by pins
+// and freed by trim_ids once empty. A chunk whose slot is still held by a chunk of ids 2^34 older
+// (a message live while 17 billion newer ones were published) cannot be represented: the ledger
+// then answers "live" for every id from that moment on, so compaction keeps everything.
 #pragma once
 
 #include "queue/message.hpp"
@@ -34,6 +41,7 @@ class LiveLedger {
   LiveLedger() = default;
   ~LiveLedger() {
     for (auto &chunk : directory_) delete[] chunk.load(std::memory_order_relaxed);
+    for (auto &chunk : ids_) delete chunk.load(std::memory_order_relaxed);
   }
   LiveLedger(const LiveLedger &) = delete;
   LiveLedger &operator=(const LiveLedger &) = delete;
@@ -47,13 +55,53 @@ class LiveLedger {
     const std::uint64_t bucket = bucket_of(lsn);
     counter(bucket, /*create=*/true).fetch_add(1, std::memory_order_relaxed);
     message->log_bucket = static_cast<std::uint32_t>(bucket + 1);
+    mark_live(message->id);
   }
   /// The message left: its bucket counts one live message less. No-op for unlogged messages.
   void unpin(Message *message) noexcept {
     if (message->log_bucket == 0) return;
+    // The id first: a compaction that still sees it live keeps the message's records (safe);
+    // one that sees it settled drops them only after the remove record is durable.
+    clear_live(message->id);
     counter(message->log_bucket - 1, false).fetch_sub(1, std::memory_order_release);
     message->log_bucket = 0;
   }
+  /// Whether message `id` is pinned (true for every id once ids aliased; see the top).
+  bool id_live(std::uint64_t id) const noexcept {
+    if (ids_aliased_.load(std::memory_order_acquire)) return true;
+    const IdChunk *chunk = ids_[(id >> id_chunk_shift) % id_directory_chunks].load(
+        std::memory_order_acquire);
+    if (chunk == nullptr || chunk->base != id >> id_chunk_shift) return false;
+    const std::uint64_t bit = id & (ids_per_chunk - 1);
+    return (chunk->words[bit / 64].load(std::memory_order_acquire) >> (bit % 64)) & 1u;
+  }
+  /// Frees id chunks with no live id that lie wholly below `below_id` (ids already handed out).
+  /// Only while no pin() runs (inside an append, or before the engine runs); unpins may run.
+  void trim_ids(std::uint64_t below_id) noexcept {
+    for (auto &slot : ids_) {
+      IdChunk *chunk = slot.load(std::memory_order_acquire);
+      if (chunk == nullptr || (chunk->base + 1) << id_chunk_shift > below_id) continue;
+      bool empty = true;
+      for (const auto &word : chunk->words) {
+        if (word.load(std::memory_order_acquire) != 0) {
+          empty = false;
+          break;
+        }
+      }
+      if (!empty) continue;
+      // An unpin of an id here has finished its clear (the bit was the last one set), and no pin
+      // of an id this low can come: nothing touches the chunk any more.
+      slot.store(nullptr, std::memory_order_release);
+      delete chunk;
+    }
+  }
+  /// Id chunks allocated now (for stats and tests).
+  std::size_t id_chunks() const noexcept {
+    std::size_t n = 0;
+    for (const auto &slot : ids_) n += slot.load(std::memory_order_relaxed) != nullptr;
+    return n;
+  }
+
   /// Live messages in `bucket` (0 for a bucket never used).
   std::int64_t live(std::uint64_t bucket) const noexcept {
     const std::uint64_t index = bucket % (chunk_buckets * directory_chunks);
@@ -62,6 +110,37 @@ class LiveLedger {
   }
 
  private:
+  static constexpr unsigned id_chunk_shift = 18;
+  static constexpr std::uint64_t ids_per_chunk = std::uint64_t{1} << id_chunk_shift;
+  static constexpr std::uint64_t id_directory_chunks = std::uint64_t{1} << 16;
+  struct IdChunk {
+    explicit IdChunk(std::uint64_t b) : base(b) {}
+    const std::uint64_t base;  // id >> id_chunk_shift of its ids
+    std::array<std::atomic<std::uint64_t>, ids_per_chunk / 64> words{};
+  };
+
+  /// Pins only (one at a time), like pin().
+  void mark_live(std::uint64_t id) {
+    auto &slot = ids_[(id >> id_chunk_shift) % id_directory_chunks];
+    IdChunk *chunk = slot.load(std::memory_order_acquire);
+    if (chunk == nullptr) {
+      chunk = new IdChunk(id >> id_chunk_shift);
+      slot.store(chunk, std::memory_order_release);
+    } else if (chunk->base != id >> id_chunk_shift) {
+      ids_aliased_.store(true, std::memory_order_release);
+      return;
+    }
+    const std::uint64_t bit = id & (ids_per_chunk - 1);
+    chunk->words[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_relaxed);
+  }
+  void clear_live(std::uint64_t id) noexcept {
+    IdChunk *chunk = ids_[(id >> id_chunk_shift) % id_directory_chunks].load(
+        std::memory_order_acquire);
+    if (chunk == nullptr || chunk->base != id >> id_chunk_shift) return;
+    const std::uint64_t bit = id & (ids_per_chunk - 1);
+    chunk->words[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_release);
+  }
+
   std::atomic<std::int64_t> &counter(std::uint64_t bucket, bool create) {
     const std::uint64_t index = bucket % (chunk_buckets * directory_chunks);
     auto &slot = directory_[index / chunk_buckets];
@@ -74,6 +153,8 @@ class LiveLedger {
   }
 
   std::array<std::atomic<std::atomic<std::int64_t> *>, directory_chunks> directory_{};
+  std::array<std::atomic<IdChunk *>, id_directory_chunks> ids_{};
+  std::atomic<bool> ids_aliased_{false};
 };
 
 }  // namespace corq::core

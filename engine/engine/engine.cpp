@@ -285,10 +285,26 @@ void Engine::maintain_log(std::int64_t now_ms) {
   if (now_ms - last_checkpoint_ms_ < checkpoint_interval_ms) return;
   last_checkpoint_ms_ = now_ms;
   const wal::Lsn floor = journal_->live_floor();
-  if (!journal_->release_possible(floor)) return;
+  // Segments are released when every message in them is settled. A message that stays (a
+  // backlog, a dead letter, a long delay) pins its segment and every later one: those are
+  // compacted instead, right after a checkpoint re-declared what their other records said.
+  const bool compact = journal_->compaction_due();
+  if (!compact && !journal_->release_possible(floor)) return;
   std::string error;
   if (const int rc = checkpoint(floor, error); rc != CORQ_OK) {
     log(CORQ_LOG_WARN, "checkpoint failed: " + error);
+    return;
+  }
+  if (!compact) return;
+  wal::CompactionStats stats;
+  if (const int rc = journal_->compact(stats, error); rc != CORQ_OK) {
+    log(CORQ_LOG_WARN, "compaction failed: " + error);
+  } else if (stats.replaced) {
+    log(CORQ_LOG_INFO, "compacted " + std::to_string(stats.segments_in) + " log segments: kept " +
+                           std::to_string(stats.records_kept) + " of " +
+                           std::to_string(stats.records_in) + " records, " +
+                           std::to_string(stats.bytes_kept) + " of " +
+                           std::to_string(stats.bytes_in) + " bytes");
   }
 }
 
@@ -326,7 +342,8 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
       types.push_back(records::dedup);
     }
   }
-  return journal_->checkpoint(payloads, types, floor, error);
+  return journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed),
+                              error);
 }
 
 // ---- log

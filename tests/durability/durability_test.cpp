@@ -338,6 +338,84 @@ TEST_F(DurableQueue, a_live_message_in_an_old_segment_keeps_its_segment_and_surv
   EXPECT_EQ(stats(engine.get(), "churn").ready, 0u);
 }
 
+// Messages that stay (a backlog, a dead letter, a delivery held by a slow consumer) pin their
+// segments: compaction rewrites the old segments keeping only their records, so the log stays a
+// few segments long while the rest of the traffic comes and goes, and a reopen finds each of them
+// with its headers, delivery count and dead-letter move.
+TEST_F(DurableQueue, messages_that_stay_do_not_keep_the_log_growing) {
+  const Options small = {{"segment_bytes", "1MiB"}};
+  std::uint64_t compactions = 0;
+  std::size_t max_files = 0;
+  {
+    EnginePtr engine = open_durable(tmp_.data(), small);
+    must_declare(engine.get(), "keep", {{"max_attempts", "0"}});
+    must_declare(engine.get(), "churn");
+    publish(engine.get(), "keep", "backlog", nullptr, {header("h", "v1")});
+    publish(engine.get(), "keep", "delivered twice");
+    publish(engine.get(), "keep", "dead letter");
+    {
+      ConsumerPtr consumer = open_consumer(engine.get(), "keep", 16);
+      const std::vector<corq_delivery> got = consume(consumer.get(), 3, 1000);
+      ASSERT_EQ(got.size(), 3u);
+      must(corq_release(consumer.get(), got[0].tag), "release");
+      must(corq_release(consumer.get(), got[1].tag), "release");
+      must(corq_reject(consumer.get(), got[2].tag, "poison"), "reject");
+      const std::vector<corq_delivery> again = consume(consumer.get(), 2, 1000);
+      ASSERT_EQ(again.size(), 2u);
+      must(corq_release(consumer.get(), again[0].tag), "release");
+      // again[1] ("delivered twice") stays in flight until the consumer closes.
+    }
+    ProducerPtr producer = open_producer(engine.get(), "churn");
+    ConsumerPtr consumer = open_consumer(engine.get(), "churn", 256);
+    corq_publish_options nowait = publish_options();
+    nowait.flags = CORQ_PUBLISH_NOWAIT;
+    const std::string body(200, 'p');
+    std::vector<corq_message> batch(64, message(body));
+    // ~25 MB of records through 1 MiB segments; the three messages above are in the first one.
+    for (int round = 0; round < 1500; ++round) {
+      must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr),
+           "send");
+      std::vector<corq_delivery> got = consume(consumer.get(), 64, 1000);
+      ASSERT_EQ(got.size(), 64u);
+      must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+      if (round % 100 == 99) {
+        must(corq_producer_flush(producer.get(), -1), "flush");
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a checkpoint interval
+        max_files = std::max(max_files, wal_files(tmp_.data()).size());
+      }
+    }
+    char *json = nullptr;
+    must(corq_stats_json(engine.get(), &json), "stats_json");
+    const std::string text = json;
+    corq_free(json);
+    const std::size_t at = text.find("\"compactions\":");
+    ASSERT_NE(at, std::string::npos) << text;
+    compactions = std::strtoull(text.c_str() + at + 14, nullptr, 10);
+  }
+  EXPECT_GE(compactions, 1u);
+  EXPECT_LE(max_files, 6u) << "without compaction the log would hold ~25 segments";
+  std::uint64_t bytes = 0;
+  for (const std::string &name : wal_files(tmp_.data())) bytes += fs::file_size(tmp_.data() + "/" + name);
+  EXPECT_LE(bytes, 6u << 20);
+
+  EnginePtr engine = open_durable(tmp_.data(), small);
+  EXPECT_EQ(stats(engine.get(), "churn").ready, 0u);
+  ConsumerPtr consumer = open_consumer(engine.get(), "keep", 16);
+  std::vector<corq_delivery> got = consume(consumer.get(), 2, 1000);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(payload(got[0]), "backlog");
+  EXPECT_EQ(header_value(got[0], "h"), "v1");
+  EXPECT_EQ(got[0].delivery_count, 3u);  // two deliveries before the reopen, this one
+  EXPECT_EQ(payload(got[1]), "delivered twice");
+  EXPECT_EQ(got[1].delivery_count, 3u);
+  ConsumerPtr dead = open_consumer(engine.get(), "keep.dlq", 16);
+  got = consume(dead.get(), 2, 1000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(payload(got[0]), "dead letter");
+  EXPECT_EQ(header_value(got[0], "x-death-reason"), "rejected");
+  EXPECT_EQ(header_value(got[0], "x-death-detail"), "poison");
+}
+
 TEST_F(DurableQueue, a_flipped_bit_in_a_sealed_segment_is_corruption_with_file_and_offset) {
   const Options small = {{"segment_bytes", "1MiB"}};
   {

@@ -541,6 +541,93 @@ TEST_F(SimVfsTest, crash_drops_unflushed_writes_and_keeps_whole_sectors_of_the_l
   EXPECT_GE(kept_sizes.size(), 8u) << "and many keep a torn prefix";
 }
 
+/// Three unflushed 4 KiB writes after one flushed block, crashed in reorder mode.
+std::vector<std::byte> crash_reordered(std::uint64_t seed) {
+  SimVfs sim(1);
+  EXPECT_EQ(sim.make_dir("/db"), 0);
+  std::unique_ptr<VfsFile> file;
+  EXPECT_EQ(sim.open("/db/f", {.create = true}, file), 0);
+  EXPECT_EQ(sim.sync_dir("/db"), 0);
+  EXPECT_EQ(sim.sync_dir("/"), 0);
+  EXPECT_EQ(write_buffer(*file, 0, Buffer(4096, 1), true), 0);
+  for (unsigned w = 1; w <= 3; ++w)
+    EXPECT_EQ(write_buffer(*file, 4096 * w, Buffer(4096, 1 + w), false), 0);
+  sim.crash(seed, SimCrashMode::reorder);
+  std::vector<std::byte> after;
+  EXPECT_EQ(sim.contents("/db/f", after), 0);
+  return after;
+}
+
+TEST_F(SimVfsTest, reorder_crash_keeps_any_subset_of_unflushed_sectors_and_all_flushed_data) {
+  bool later_without_earlier = false;
+  bool all_kept = false;
+  bool sector_hole = false;  // a write with a lost sector before a kept one
+  for (std::uint64_t seed = 0; seed < 300; ++seed) {
+    std::vector<std::byte> after = crash_reordered(seed);
+    ASSERT_GE(after.size(), 4096u) << seed;
+    EXPECT_EQ(slice(after, 0, 4096), Buffer(4096, 1).bytes()) << "flushed data intact, " << seed;
+    after.resize(4 * 4096);
+    std::vector<bool> kept_write(4, false);
+    for (unsigned w = 1; w <= 3; ++w) {
+      const std::vector<std::byte> expected = Buffer(4096, 1 + w).bytes();
+      bool hole = false;
+      for (std::size_t sector = 0; sector < 4096 / sim_sector_bytes; ++sector) {
+        const std::size_t at = sector * sim_sector_bytes;
+        const auto got = slice(after, 4096 * w + at, sim_sector_bytes);
+        const bool is_new = got == slice(expected, at, sim_sector_bytes);
+        // Every sector is either the write's or what was there before (zeros): never a mix.
+        EXPECT_TRUE(is_new || all_zero(got)) << "seed " << seed << " write " << w;
+        if (is_new && hole) sector_hole = true;
+        hole |= !is_new;
+        if (is_new) kept_write[w] = true;
+      }
+    }
+    later_without_earlier |= kept_write[3] && !kept_write[1];
+    all_kept |= kept_write[1] && kept_write[2] && kept_write[3];
+  }
+  EXPECT_TRUE(later_without_earlier) << "a later write survives an earlier lost one";
+  EXPECT_TRUE(all_kept);
+  EXPECT_TRUE(sector_hole) << "sectors of one write survive out of order";
+}
+
+TEST_F(SimVfsTest, reorder_crash_is_the_same_for_the_same_seed) {
+  for (std::uint64_t seed = 0; seed < 20; ++seed)
+    EXPECT_EQ(crash_reordered(seed), crash_reordered(seed));
+}
+
+TEST_F(SimVfsTest, crash_at_a_write_stores_it_unflushed_then_crashes_inside_it) {
+  auto file = create_durable("/db/f");
+  ASSERT_EQ(write_buffer(*file, 0, Buffer(4096, 1), true), 0);
+  sim_.crash_at(SimOp::write, 2, 9);
+  ASSERT_EQ(write_buffer(*file, 4096, Buffer(4096, 2), true), 0)
+      << "the first write is not the 2nd";
+  EXPECT_EQ(write_buffer(*file, 8192, Buffer(8192, 3), true), -EIO);
+  EXPECT_EQ(sim_.counters().crashes, 1u);
+  EXPECT_EQ(file->flush(), -EIO) << "the file is from before the crash";
+  const std::vector<std::byte> after = contents("/db/f");
+  ASSERT_GE(after.size(), 8192u);
+  EXPECT_EQ(slice(after, 4096, 4096), Buffer(4096, 2).bytes()) << "flushed before the crash point";
+  EXPECT_LE(after.size(), 16384u);
+  EXPECT_EQ(after.size() % sim_sector_bytes, 0u) << "at most a whole-sector prefix of the write";
+}
+
+TEST_F(SimVfsTest, crash_at_a_flush_or_a_sync_dir_crashes_before_it_takes_effect) {
+  auto file = create_durable("/db/f");
+  ASSERT_EQ(write_buffer(*file, 0, Buffer(4096, 1), false), 0);
+  sim_.crash_at(SimOp::flush, 1, 3, SimCrashMode::reorder);
+  EXPECT_EQ(file->flush(), -EIO);
+  EXPECT_EQ(sim_.counters().crashes, 1u);
+  const std::vector<std::byte> after = contents("/db/f");
+  EXPECT_TRUE(after.empty() || after == Buffer(4096, 1).bytes() || after.size() == 4096u);
+
+  std::unique_ptr<VfsFile> other;
+  ASSERT_EQ(sim_.open("/db/g", {.create = true}, other), 0);
+  sim_.crash_at(SimOp::sync_dir, 1, 4, SimCrashMode::torn_tail, "/db");
+  EXPECT_EQ(sim_.sync_dir("/db"), -EIO);
+  EXPECT_FALSE(sim_.exists("/db/g")) << "the name never became durable";
+  EXPECT_EQ(sim_.counters().crashes, 2u);
+}
+
 TEST_F(SimVfsTest, torn_overwrite_keeps_old_bytes_after_the_tear) {
   auto file = create_durable("/db/f");
   const Buffer old_bytes(8192, 4), new_bytes(8192, 5);

@@ -50,6 +50,9 @@ struct ArmedFault {
 struct FaultHit {
   int error = 0;
   bool short_write = false;
+  bool crash = false;  // a crash point fired: crash the disk (with these) and fail with -EIO
+  std::uint64_t crash_seed = 0;
+  SimCrashMode crash_mode = SimCrashMode::torn_tail;
 };
 
 /// splitmix64: tiny, fast, and the same numbers on every platform and standard library.
@@ -166,7 +169,11 @@ struct SimVfs::State {
       if (!armed.fault.path.empty() && armed.fault.path != path) continue;
       const bool fires = armed.fired ? armed.fault.and_after : --armed.remaining == 0;
       if (armed.remaining == 0) armed.fired = true;
-      if (fires && hit.error == 0) hit = {armed.fault.error, armed.fault.short_write};
+      if (fires && hit.error == 0) {
+        const SimFault &f = armed.fault;
+        hit = f.crash ? FaultHit{-EIO, false, true, f.crash_seed, f.crash_mode}
+                      : FaultHit{f.error, f.short_write};
+      }
     }
     std::erase_if(faults,
                   [](const ArmedFault &armed) { return armed.fired && !armed.fault.and_after; });
@@ -220,6 +227,7 @@ struct SimVfs::State {
   int flush_file(Inode &inode, const std::string &path) {
     ++counters.flushes;
     const FaultHit hit = take_fault(SimOp::flush, path);
+    if (hit.crash) return crash_point(hit);
     if (hit.error == 0) {
       for (const UnflushedOp &op : inode.unflushed) apply_op(inode.durable, op);
     }
@@ -248,7 +256,44 @@ struct SimVfs::State {
     inode.unflushed.clear();
   }
 
-  void crash(std::uint64_t seed) {
+  /// Post-crash content when the disk reorders: any subset of the unflushed operations (and of
+  /// the sectors of each write) lands on the durable bytes, in the order they were issued.
+  void reorder(Inode &inode, std::uint64_t &crash_random) {
+    std::vector<std::byte> content = inode.durable;
+    for (const UnflushedOp &op : inode.unflushed) {
+      const std::uint64_t choice = next_random(crash_random) % 4;
+      if (op.extend) {
+        if (choice % 2 == 1) apply_op(content, op);
+        continue;
+      }
+      const std::uint64_t bytes = op.bytes.size();
+      const std::uint64_t pieces = inner_sector_boundaries(op.offset, bytes) + 1;
+      const std::uint64_t prefix_pieces = choice == 2 ? next_random(crash_random) % pieces : 0;
+      for (std::uint64_t k = 0; k < pieces; ++k) {
+        // Piece k: from the k-th sector boundary after op.offset (k = 0: op.offset) to the next.
+        bool kept = choice == 1 || (choice == 2 && k < prefix_pieces);
+        if (choice == 3) kept = next_random(crash_random) % 2 == 1;
+        if (!kept) continue;
+        const std::uint64_t begin = prefix_end(op.offset, bytes, k);
+        const std::uint64_t end = prefix_end(op.offset, bytes, k + 1);
+        UnflushedOp piece{begin, {}, false};
+        piece.bytes.assign(op.bytes.begin() + static_cast<long>(begin - op.offset),
+                           op.bytes.begin() + static_cast<long>(end - op.offset));
+        apply_op(content, piece);
+      }
+    }
+    inode.durable = content;
+    inode.live = std::move(content);
+    inode.unflushed.clear();
+  }
+
+  /// A crash point fired inside an operation: the disk crashes now; the operation fails.
+  int crash_point(const FaultHit &hit) {
+    crash(hit.crash_seed, hit.crash_mode);
+    return -EIO;
+  }
+
+  void crash(std::uint64_t seed, SimCrashMode mode) {
     ++counters.crashes;
     ++epoch;
     // Entries whose directory did not survive do not either (repeat: a chain of new dirs).
@@ -263,7 +308,12 @@ struct SimVfs::State {
     std::uint64_t crash_random = seed;
     std::unordered_set<const Inode *> torn;
     for (const auto &[path, entry] : durable) {
-      if (entry.inode && torn.insert(entry.inode.get()).second) tear(*entry.inode, crash_random);
+      if (!entry.inode || !torn.insert(entry.inode.get()).second) continue;
+      if (mode == SimCrashMode::reorder) {
+        reorder(*entry.inode, crash_random);
+      } else {
+        tear(*entry.inode, crash_random);
+      }
     }
     live = durable;
     for (const std::weak_ptr<Inode> &weak : inodes) {
@@ -312,6 +362,11 @@ class SimFile final : public VfsFile {
     std::uint64_t total = 0;
     for (int i = 0; i < buffer_count; ++i) total += buffers[i].iov_len;
     const FaultHit hit = state_->take_fault(SimOp::write, path_);
+    if (hit.crash) {
+      // Power fails while the write is in the disk's cache: it is there, unflushed, and crashes.
+      store(offset, buffers, buffer_count, total);
+      return state_->crash_point(hit);
+    }
     if (hit.error != 0 && !hit.short_write) return hit.error;
     const std::uint64_t kept = hit.short_write ? short_prefix(offset, total) : total;
     if (!state_->fits(*inode_, offset + kept)) {
@@ -339,7 +394,7 @@ class SimFile final : public VfsFile {
     const iovec target{buffer, bytes};
     if (direct_ && !aligned_for_direct(offset, &target, 1)) return -EINVAL;
     if (const FaultHit hit = state_->take_fault(SimOp::read, path_); hit.error != 0) {
-      return hit.error;
+      return hit.crash ? state_->crash_point(hit) : hit.error;
     }
     const std::vector<std::byte> &content = inode_->live;
     if (offset >= content.size()) return 0;
@@ -355,7 +410,7 @@ class SimFile final : public VfsFile {
     if (stale()) return -EIO;
     if (read_only_) return -EBADF;
     if (const FaultHit hit = state_->take_fault(SimOp::allocate, path_); hit.error != 0) {
-      return hit.error;
+      return hit.crash ? state_->crash_point(hit) : hit.error;
     }
     if (bytes <= inode_->live.size()) return 0;
     if (!state_->fits(*inode_, bytes)) {
@@ -422,7 +477,7 @@ int SimVfs::open(const std::string &path, OpenFlags flags, std::unique_ptr<VfsFi
     ++state_->counters.opens;
     const std::string normalized = normalize(path);
     if (const FaultHit hit = state_->take_fault(SimOp::open, normalized); hit.error != 0) {
-      return hit.error;
+      return hit.crash ? state_->crash_point(hit) : hit.error;
     }
     if (flags.direct && !state_->direct_io_supported) return -EINVAL;
     std::shared_ptr<Inode> inode;
@@ -495,7 +550,7 @@ int SimVfs::sync_dir(const std::string &dir) {
   ++state_->counters.sync_dirs;
   const std::string normalized = normalize(dir);
   if (const FaultHit hit = state_->take_fault(SimOp::sync_dir, normalized); hit.error != 0) {
-    return hit.error;
+    return hit.crash ? state_->crash_point(hit) : hit.error;
   }
   if (!is_directory(state_->live, normalized)) {
     return state_->live.count(normalized) != 0 ? -ENOTDIR : -ENOENT;
@@ -549,6 +604,15 @@ void SimVfs::short_write(std::uint64_t nth, int error) {
   inject({SimOp::write, nth, error, false, true, {}});
 }
 
+void SimVfs::crash_at(SimOp op, std::uint64_t nth, std::uint64_t seed, SimCrashMode mode,
+                      const std::string &path) {
+  SimFault fault{op, nth, -EIO, false, false, path};
+  fault.crash = true;
+  fault.crash_seed = seed;
+  fault.crash_mode = mode;
+  inject(fault);
+}
+
 void SimVfs::clear_faults() {
   std::lock_guard lock(state_->mutex);
   state_->faults.clear();
@@ -587,9 +651,9 @@ int SimVfs::flip_bit(const std::string &path, std::uint64_t offset, int bit) {
   return 0;
 }
 
-void SimVfs::crash(std::uint64_t seed) {
+void SimVfs::crash(std::uint64_t seed, SimCrashMode mode) {
   std::lock_guard lock(state_->mutex);
-  state_->crash(seed);
+  state_->crash(seed, mode);
 }
 
 SimCounters SimVfs::counters() const {

@@ -17,6 +17,16 @@
 //     synced are undone. Open files and locks of "before the crash" are dead: their operations
 //     return -EIO (the process that held them is gone). Armed faults are cleared. Then the
 //     SimVfs is used again, like the disk after a reboot.
+//     SimCrashMode::reorder is the harsher disk that reorders writes in its cache: ANY subset of
+//     each file's unflushed writes survives, not just a prefix — each one is, by the seed, lost,
+//     kept whole, kept as a prefix of whole sectors, or kept as an arbitrary subset of its sectors
+//     (in its own order: a later write that survives lands over an earlier one), and each
+//     unflushed extension of a file's size survives or not. Flushed data is never touched.
+//   * Crash points. crash_at() arms a crash INSIDE an operation, like a power loss while the
+//     process is in the middle of it: a write's bytes are stored (unflushed, even if the write
+//     asked for a flush), then the disk crashes and the write returns -EIO; any other operation
+//     crashes before it takes effect and returns -EIO. This is how a test crashes a log between its
+//     write and its flush, deterministically.
 //   * Direct I/O. Files opened with `direct` check what O_DIRECT would: offsets, lengths and
 //     buffer addresses of reads and writes must be multiples of block_bytes (-EINVAL otherwise).
 //     set_direct_io_supported(false) makes open(direct) fail with -EINVAL, like tmpfs before 6.6.
@@ -52,6 +62,12 @@ inline constexpr std::size_t sim_sector_bytes = 512;
 /// Operations faults can be armed on.
 enum class SimOp : std::uint8_t { write, flush, read, allocate, sync_dir, open };
 
+/// What a crash keeps of unflushed writes (see the top of this file).
+enum class SimCrashMode : std::uint8_t {
+  torn_tail,  // all lost but a whole-sector prefix of each file's last unflushed write
+  reorder,    // an arbitrary subset of the unflushed writes (and of their sectors) survives
+};
+
 /// How many of each operation the SimVfs served (failed ones included).
 struct SimCounters {
   std::uint64_t opens = 0;
@@ -83,6 +99,11 @@ struct SimFault {
   bool short_write = false;
   /// Only operations on this file (the path it was opened by) or directory; empty: any.
   std::string path;
+  /// A crash point instead of an error: the matching operation crashes the disk (see crash_at);
+  /// `error` is then ignored (the operation returns -EIO) and so are short_write and and_after.
+  bool crash = false;
+  std::uint64_t crash_seed = 0;
+  SimCrashMode crash_mode = SimCrashMode::torn_tail;
 };
 
 class SimVfs final : public Vfs {
@@ -113,6 +134,10 @@ class SimVfs final : public Vfs {
   void fail_read(std::uint64_t nth, int error, bool and_after = false);
   /// The n-th write from now stores a prefix (whole sectors, shorter than asked) and fails.
   void short_write(std::uint64_t nth, int error = -EIO);
+  /// Arms a crash point: the `nth` operation `op` from now (on `path` if not empty) crashes the
+  /// disk as crash(seed, mode) would, in the middle of that operation (see the top of this file).
+  void crash_at(SimOp op, std::uint64_t nth, std::uint64_t seed,
+                SimCrashMode mode = SimCrashMode::torn_tail, const std::string &path = {});
   /// Disarms every fault (the capacity stays).
   void clear_faults();
   /// Total bytes of files (durable or not) the disk may hold; 0 = unlimited (the default).
@@ -126,8 +151,8 @@ class SimVfs final : public Vfs {
 
   // ---- crash ----
 
-  /// Simulates power loss and reboot (see the top of this file). Deterministic per seed.
-  void crash(std::uint64_t seed);
+  /// Simulates power loss and reboot (see the top of this file). Deterministic per seed and mode.
+  void crash(std::uint64_t seed, SimCrashMode mode = SimCrashMode::torn_tail);
 
   // ---- inspection (no counters, no faults) ----
 

@@ -35,6 +35,7 @@
 namespace {
 
 using corq::crash::id_header;
+using corq::crash::keep_queue_name;
 using corq::crash::queue_name;
 
 int report_fd = -1;
@@ -108,6 +109,8 @@ void produce(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id) {
       continue;
     }
     if (rng() % 20 == 0) {  // a synchronous publish: confirmed when it returns
+      // One in four goes to the queue nobody consumes (messages that stay: compaction).
+      const char *queue = rng() % 4 == 0 ? keep_queue_name : queue_name;
       const std::uint64_t id = next_id++;
       const std::string body = corq::crash::payload_of(id);
       const std::string number = std::to_string(id);
@@ -118,7 +121,7 @@ void produce(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id) {
       m.headers = &h;
       m.header_count = 1;
       report("S " + number + " " + number);
-      if (int rc = corq_publish(engine, queue_name, &m, &waiting, nullptr); rc != CORQ_OK) {
+      if (int rc = corq_publish(engine, queue, &m, &waiting, nullptr); rc != CORQ_OK) {
         fail("publish", rc);
       }
       report("C " + number + " " + number);
@@ -332,7 +335,8 @@ int main(int argc, char **argv) {
   if (rc != CORQ_OK) fail("corq_open", rc);
   corq_config *queue = corq_config_new();
   corq::crash::set_queue_options(queue);
-  const int declared = corq_queue_declare(engine, queue_name, queue);
+  int declared = corq_queue_declare(engine, queue_name, queue);
+  if (declared == CORQ_OK) declared = corq_queue_declare(engine, keep_queue_name, queue);
   corq_config_free(queue);
   if (declared != CORQ_OK) fail("declare", declared);
   report("O");

@@ -26,6 +26,9 @@ namespace corq::crash {
 
 inline constexpr const char *queue_name = "crash";
 inline constexpr const char *dead_letter_queue_name = "crash.dlq";
+/// Messages that stay: the child publishes some here and nobody consumes them until a check, so
+/// they pin old segments and the log compacts around them.
+inline constexpr const char *keep_queue_name = "crash-keep";
 /// The id header every message carries (its decimal id).
 inline constexpr const char *id_header = "n";
 

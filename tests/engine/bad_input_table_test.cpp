@@ -141,13 +141,20 @@ TEST(BadInputTable, closed_consumer_is_eclosed_after_engine_close_and_enoent_aft
   must(corq_queue_delete(engine, "gone"), "delete");
   corq_delivery out[2];
   EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_consume(orphan.get(), out, 2, 0));
+  EXPECT_TRUE(detail_says("queue 'gone' was deleted"));
   EXPECT_EQ(payload(o), "in flight too");
   EXPECT_CORQ_OK(corq_ack(orphan.get(), o.tag));
+  // Woken up: consuming ends, settling would still work.
+  ConsumerPtr woken = open_consumer(engine, "jobs", 1);
+  must(corq_consumer_wakeup(woken.get()), "wakeup");
+  EXPECT_CORQ_FAILS(CORQ_ECLOSED, corq_consume(woken.get(), out, 2, 0));
+  EXPECT_TRUE(detail_says("consumer was woken up (corq_consumer_wakeup)"));
   // Its engine closed: every call but close answers CORQ_ECLOSED; close still frees the handle.
   must(corq_close(engine), "close");
   EXPECT_CORQ_FAILS(CORQ_ECLOSED, corq_consume(consumer.get(), out, 2, 0));
   EXPECT_TRUE(detail_says("the engine is closed"));
   EXPECT_CORQ_FAILS(CORQ_ECLOSED, corq_ack(consumer.get(), d.tag));
+  EXPECT_TRUE(detail_says("corq_ack: the engine is closed"));
   EXPECT_CORQ_FAILS(CORQ_ECLOSED, corq_extend(consumer.get(), d.tag, 1000));
   const corq_message m = message("late");
   EXPECT_CORQ_FAILS(CORQ_ECLOSED, corq_producer_send(producer.get(), &m, 1, nullptr, nullptr));

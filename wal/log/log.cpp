@@ -86,6 +86,7 @@ class LogImpl final : public Log {
  private:
   int choose_vfs(std::string &error);
   int open_tail(const ScanResult &scan, std::string &error);
+  int persist_tail(std::uint64_t last_frame_offset);
   void writer_loop();
   int write_group(AlignedBuffer &group, const std::vector<BatchMark> &batches, Lsn first_lsn);
   int write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records, Lsn first_lsn,
@@ -203,6 +204,8 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   ScanResult scan;
   ScanVisitor visitor;
   visitor.record = visit;
+  FrameInfo last_frame{};  // the last valid frame of the chain (segment_id 0: none)
+  visitor.frame = [&](const FrameInfo &frame) { last_frame = frame; };
   if (int rc = scan_log(*vfs_, options_.dir, visitor, scan); rc != 0) {
     error = rc == -EBADMSG ? scan.error
                            : "recovery failed: " + std::string(std::strerror(-rc > 0 ? -rc : EIO));
@@ -212,6 +215,14 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   pending_first_lsn_ = next_lsn_;
   durable_lsn_.store(scan.last_lsn, std::memory_order_release);
   if (int rc = open_tail(scan, error); rc != 0) return rc;
+  if (options_.flush && scan.tail_segment_id != 0) {
+    const std::uint64_t last_offset =
+        last_frame.segment_id == scan.tail_segment_id ? last_frame.offset : scan.tail_offset;
+    if (int rc = persist_tail(last_offset); rc != 0) {
+      error = "cannot make the recovered tail durable: " + std::string(std::strerror(-rc));
+      return rc;
+    }
+  }
   pending_.resize(sizeof(FrameHeader));
   replenish_spares();
   writer_ = std::thread([this] { writer_loop(); });
@@ -342,6 +353,33 @@ int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadlin
   if (durable_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
   if (failure() != 0) return failure();
   return done ? 0 : -ETIMEDOUT;
+}
+
+// The previous run may have ended on a failed flush, and its process restarted without a power
+// loss: the failed write is then in the page cache only (Linux marks such pages clean after the
+// failed fdatasync; reads return them, the disk may not have them), and recovery just read it as
+// valid. Whatever this run confirms after it would then follow a hole that a power loss can still
+// make: the log would read as corrupt. Only the tail segment's header block and its last frame can
+// be in that state (a failed flush fail-stops the writer: one write in flight), so both are
+// written again and flushed, and the directory is synced (a failed sync_dir fail-stops too).
+int LogImpl::persist_tail(std::uint64_t last_frame_offset) {
+  AlignedBuffer block;
+  block.resize(block_bytes);
+  const auto rewrite = [&](std::uint64_t from, std::uint64_t to) -> int {
+    for (std::uint64_t at = from; at < to; at += block_bytes) {
+      const long got = current_.file->read(at, block.data(), block_bytes);
+      if (got < 0) return static_cast<int>(got);
+      // A file may end inside the last frame's zero padding (a torn write of it): pad it again.
+      std::memset(block.data() + got, 0, block_bytes - static_cast<std::size_t>(got));
+      const iovec buffer{block.data(), block_bytes};
+      const bool last = at + block_bytes >= to;
+      if (int rc = current_.file->write(at, &buffer, 1, last); rc != 0) return rc;
+    }
+    return 0;
+  };
+  if (int rc = rewrite(0, block_bytes); rc != 0) return rc;
+  if (int rc = rewrite(last_frame_offset, current_.offset); rc != 0) return rc;
+  return vfs_->sync_dir(options_.dir);
 }
 
 // ---- the writer ---------------------------------------------------------------------------------

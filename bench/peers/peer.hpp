@@ -59,8 +59,10 @@ struct Delivery {
   std::uint64_t id = 0;
   std::uint64_t published_ns = 0;
   bool payload_ok = false;  // length and pattern as published
-  std::uint64_t tag = 0;    // delivery tag, row id, corq tag
-  std::string key;          // stream entry id (Redis), row key (RocksDB)
+  bool redelivered =
+      false;              // the system marked it as delivered before (AMQP redelivered, corq count)
+  std::uint64_t tag = 0;  // delivery tag, row id, corq tag
+  std::string key;        // stream entry id (Redis), row key (RocksDB)
 };
 
 /// Writes the header and pattern for message `id` published at `now_ns` into payload[0..size).

@@ -63,6 +63,7 @@ class CorqConsumer final : public PeerConsumer {
       Delivery d;
       decode_payload(buffer_[i].data, buffer_[i].len, size_, d);  // before the ack frees it
       d.tag = buffer_[i].tag;
+      d.redelivered = buffer_[i].delivery_count > 1;
       out.push_back(std::move(d));
     }
     return static_cast<std::size_t>(n);
@@ -83,8 +84,8 @@ class CorqSystem final : public PeerSystem {
   CorqSystem &operator=(const CorqSystem &) = delete;
 
   std::string durability() const override {
-    return durable_ ? "sync=always: each batch confirmed once durable (fdatasync or O_DIRECT+FUA "
-                      "group commit); acks logged, not waited for"
+    return durable_ ? "sync=always: each batch confirmed once its group commit is flushed "
+                      "(write + fdatasync); acks logged, not waited for"
                     : "in-memory engine (no durability), for reference";
   }
   void setup() override {

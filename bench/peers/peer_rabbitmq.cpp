@@ -165,6 +165,7 @@ class RabbitConsumer final : public PeerConsumer {
       Delivery d;
       decode_payload(envelope.message.body.bytes, envelope.message.body.len, size_, d);
       d.tag = envelope.delivery_tag;
+      d.redelivered = envelope.redelivered != 0;
       amqp_destroy_envelope(&envelope);
       out.push_back(std::move(d));
     }

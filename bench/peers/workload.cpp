@@ -36,9 +36,11 @@ struct Shared {
   const PeerOptions &options;
   std::atomic<bool> go{false};
   std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> consumed{0};
+  std::atomic<std::uint64_t> consumed{0};     // deliveries acked (a redelivered id counts again)
+  std::atomic<std::uint64_t> distinct{0};     // ids acked at least once: the run ends at N
   std::atomic<std::uint64_t> finished_ns{0};  // when the N-th ack completed
   std::atomic<std::uint64_t> corrupt{0};
+  std::atomic<std::uint64_t> redelivered{0};
   std::atomic<std::uint64_t> id_sum{0};
   std::unique_ptr<std::atomic<std::uint8_t>[]> seen;  // deliveries per id (saturates at 255)
   std::mutex error_mutex;
@@ -102,8 +104,9 @@ void consume(Shared &shared, PeerSystem &system, std::size_t index, perf::Latenc
     deliveries.reserve(o.prefetch);
     ready.fetch_add(1);
     shared.wait_for_go();
-    while (shared.consumed.load(std::memory_order_relaxed) < o.messages && !shared.should_stop()) {
+    while (shared.distinct.load(std::memory_order_relaxed) < o.messages && !shared.should_stop()) {
       const std::size_t n = consumer->fetch(deliveries, o.prefetch, fetch_timeout_ms);
+      std::uint64_t fresh = 0;  // first deliveries of their id in this fetch
       for (std::size_t k = 0; k < n; ++k) {
         const Delivery &d = deliveries[k];
         if (!d.payload_ok || d.id >= o.messages) {
@@ -112,8 +115,12 @@ void consume(Shared &shared, PeerSystem &system, std::size_t index, perf::Latenc
           std::uint8_t count = shared.seen[d.id].load(std::memory_order_relaxed);
           while (count < 255 && !shared.seen[d.id].compare_exchange_weak(count, count + 1)) {
           }
-          shared.id_sum.fetch_add(d.id, std::memory_order_relaxed);
+          if (count == 0) {  // the id's first delivery: the checksum covers each id once
+            ++fresh;
+            shared.id_sum.fetch_add(d.id, std::memory_order_relaxed);
+          }
         }
+        if (d.redelivered) shared.redelivered.fetch_add(1, std::memory_order_relaxed);
         consumer->ack(d);
       }
       if (n == 0) continue;
@@ -123,8 +130,9 @@ void consume(Shared &shared, PeerSystem &system, std::size_t index, perf::Latenc
         const std::uint64_t sent = deliveries[k].published_ns;
         latency.record(acked > sent ? (acked - sent) / 1000 : 0);
       }
-      const std::uint64_t before = shared.consumed.fetch_add(n, std::memory_order_relaxed);
-      if (before < o.messages && before + n >= o.messages) shared.finished_ns.store(acked);
+      shared.consumed.fetch_add(n, std::memory_order_relaxed);
+      const std::uint64_t before = shared.distinct.fetch_add(fresh, std::memory_order_relaxed);
+      if (before < o.messages && before + fresh >= o.messages) shared.finished_ns.store(acked);
     }
   } catch (const std::exception &e) {
     ready.fetch_add(1);
@@ -143,6 +151,7 @@ void check_ids(const Shared &shared, ScenarioResult &r) {
   const std::uint64_t expected = n % 2 == 0 ? (n / 2) * (n - 1) : n * ((n - 1) / 2);
   r.id_sum_ok = shared.id_sum.load() == expected;
   r.corrupt = shared.corrupt.load();
+  r.redelivered = shared.redelivered.load();
   r.consumed = shared.consumed.load();
 }
 
@@ -209,13 +218,13 @@ ScenarioResult run_scenario(const PeerOptions &options, PeerSystem &system) {
 
   check_ids(shared, result);
   result.error = shared.error;
-  if (result.error.empty() && result.consumed < options.messages) {
+  if (result.error.empty() && shared.distinct.load() < options.messages) {
     result.error = "timed out after " + std::to_string(options.timeout_s) + " s with " +
-                   std::to_string(result.consumed) + " of " + std::to_string(options.messages) +
-                   " messages acked";
+                   std::to_string(shared.distinct.load()) + " of " +
+                   std::to_string(options.messages) + " messages acked";
   }
   result.msgs_per_s =
-      result.elapsed_s > 0 ? static_cast<double>(result.consumed) / result.elapsed_s : 0;
+      result.elapsed_s > 0 ? static_cast<double>(shared.distinct.load()) / result.elapsed_s : 0;
   perf::LatencyHistogram all;
   for (const auto &h : latency) all.add(h);
   result.latency_p50_us = all.value_at_percentile(50);

@@ -297,6 +297,7 @@ int corq_stats_json(corq_engine *engine, char **json) {
               ",\"compacted_segments\":" + std::to_string(compacted) +
               ",\"checkpoints\":" + std::to_string(journal->checkpoints()) +
               ",\"compactions\":" + std::to_string(journal->compactions()) +
+              ",\"registered_buffer_writes\":" + std::to_string(journal->registered_writes()) +
               ",\"failed\":" + (journal->failure_code() != CORQ_OK ? "true" : "false") + "}";
     }
     text += "}";

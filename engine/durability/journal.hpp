@@ -115,6 +115,7 @@ class Journal {
   // ---- introspection ----
   const char *backend() const { return log_->backend_name(); }
   bool direct_io() const { return log_->direct_io(); }
+  std::uint64_t registered_writes() const { return log_->registered_writes(); }
   std::vector<wal::SegmentInfo> segments() const { return log_->segments(); }
   wal::Lsn durable_lsn() const { return log_->durable_lsn(); }
   bool flushes() const noexcept { return flush_; }

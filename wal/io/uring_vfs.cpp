@@ -18,11 +18,12 @@
 // spares the kernel an fd lookup and reference count per request. When every slot is taken (or the
 // kernel cannot register sparse tables, before 5.19) the file is used by its plain fd.
 //
-// Registered buffers (IORING_OP_WRITE_FIXED) are NOT used: they must be registered up front, and
-// the Vfs interface has no way for the log to say which buffers it will write from. They would
-// save the per-request page pinning of O_DIRECT writes, little next to one fdatasync per commit.
-// Adding them is an interface change (e.g. Vfs::register_buffers(const iovec *, int)) plus the
-// log keeping its frame buffers fixed.
+// Registered buffers: the log registers the two buffers its group commits are written from
+// (register_buffers, re-registered only when one of them is reallocated) and writes from them with
+// write_registered, which submits IORING_OP_WRITE_FIXED: the kernel pinned those pages once, at
+// registration, instead of per request. Other writes (segment headers, a group split across two
+// segments) use IORING_OP_WRITEV. If registration fails (old kernel, memory accounting limits), the
+// log writes as before.
 //
 // Thread-safety: one ring per Vfs, guarded by a mutex: writes and flushes of all files of a
 // UringVfs serialize on it (the log has one writer thread, so the mutex is never contended there).
@@ -38,6 +39,7 @@
 #include "io/psync_vfs.hpp"
 
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <climits>
@@ -86,9 +88,14 @@ class UringVfs final : public PsyncVfs {
   int init();
   const char *name() const override { return "io_uring"; }
 
+  /// `fixed_index` >= 0: the single buffer lies in registered buffer `fixed_index`.
   int write(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
-            bool flush);
+            bool flush, int fixed_index = -1);
   int flush(RingTarget target);
+  int register_buffers(const iovec *buffers, int count) override;
+  std::uint64_t registered_writes() const override {
+    return registered_writes_.load(std::memory_order_relaxed);
+  }
   /// The slot `fd` now occupies in the registered file table, or -1 (used by its fd then).
   int register_file(int fd);
   void unregister_file(int slot);
@@ -98,7 +105,7 @@ class UringVfs final : public PsyncVfs {
 
  private:
   int submit_pair(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
-                  bool flush, Completions &completions);
+                  bool flush, int fixed_index, Completions &completions);
   int submit_and_reap(unsigned count, Completions &completions);
 
   std::mutex mutex_;  // guards everything below
@@ -110,6 +117,8 @@ class UringVfs final : public PsyncVfs {
   int broken_ = 0;
   std::array<bool, registered_files_max> slot_taken_{};
   int open_files_ = 0;
+  int registered_buffers_ = 0;
+  std::atomic<std::uint64_t> registered_writes_{0};
 };
 
 class UringFile final : public PsyncFile {
@@ -121,6 +130,9 @@ class UringFile final : public PsyncFile {
 
   int write(std::uint64_t offset, const iovec *buffers, int buffer_count, bool flush) override {
     return vfs_.write(target(), offset, buffers, buffer_count, flush);
+  }
+  int write_registered(std::uint64_t offset, const iovec &buffer, int index, bool flush) override {
+    return vfs_.write(target(), offset, &buffer, 1, flush, index);
   }
   int flush() override { return vfs_.flush(target()); }
 
@@ -183,8 +195,22 @@ void UringVfs::unregister_file(int slot) {
   }
 }
 
+int UringVfs::register_buffers(const iovec *buffers, int count) {
+  std::lock_guard lock(mutex_);
+  if (broken_ != 0) return broken_;
+  if (registered_buffers_ > 0) {
+    io_uring_unregister_buffers(&ring_);
+    registered_buffers_ = 0;
+  }
+  if (count <= 0) return 0;
+  const int rc = io_uring_register_buffers(&ring_, buffers, static_cast<unsigned>(count));
+  if (rc < 0) return rc;
+  registered_buffers_ = count;
+  return 0;
+}
+
 int UringVfs::write(RingTarget target, std::uint64_t offset, const iovec *buffers, int buffer_count,
-                    bool flush) {
+                    bool flush, int fixed_index) {
   if (buffer_count < 0 || buffer_count > IOV_MAX || offset > offset_max) return -EINVAL;
   const std::size_t total = iovec_bytes(buffers, buffer_count);
   std::lock_guard lock(mutex_);
@@ -194,8 +220,13 @@ int UringVfs::write(RingTarget target, std::uint64_t offset, const iovec *buffer
   int pending_count = buffer_count;
   for (int round = 0; round < write_rounds_max; ++round) {
     Completions completions;
+    // The first round may use the registered buffer; the rest of a short write goes as writev.
+    const int fixed = round == 0 && fixed_index >= 0 && fixed_index < registered_buffers_ &&
+                              pending_count == 1
+                          ? fixed_index
+                          : -1;
     const int submitted =
-        submit_pair(target, offset + done, pending, pending_count, flush, completions);
+        submit_pair(target, offset + done, pending, pending_count, flush, fixed, completions);
     if (submitted < 0) return submitted;
     // A failed write breaks the link: its fsync completes with -ECANCELED and is not the news.
     if (completions.write < 0) return completions.write;
@@ -229,12 +260,19 @@ int UringVfs::flush(RingTarget target) {
 }
 
 int UringVfs::submit_pair(RingTarget target, std::uint64_t offset, const iovec *buffers,
-                          int buffer_count, bool flush, Completions &completions) {
+                          int buffer_count, bool flush, int fixed_index,
+                          Completions &completions) {
   if (broken_ != 0) return broken_;
   io_uring_sqe *write = io_uring_get_sqe(&ring_);
   assert(write != nullptr);  // the ring is empty between calls
-  io_uring_prep_writev(write, target.fd_or_slot, buffers, static_cast<unsigned>(buffer_count),
-                       offset);
+  if (fixed_index >= 0) {
+    io_uring_prep_write_fixed(write, target.fd_or_slot, buffers[0].iov_base,
+                              static_cast<unsigned>(buffers[0].iov_len), offset, fixed_index);
+    registered_writes_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    io_uring_prep_writev(write, target.fd_or_slot, buffers, static_cast<unsigned>(buffer_count),
+                         offset);
+  }
   if (target.fixed) write->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(write, write_tag);
   if (!flush) return submit_and_reap(1, completions);

@@ -15,6 +15,7 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,13 @@ class VfsFile {
   /// semantics) before returning. io_uring links the write and the flush in one submission.
   /// Returns 0, or -errno (a short write that cannot be completed is -EIO).
   virtual int write(std::uint64_t offset, const iovec *buffers, int buffer_count, bool flush) = 0;
+  /// write() of one buffer that lies inside buffer `index` of the Vfs's registration (see
+  /// Vfs::register_buffers): io_uring submits it as a fixed-buffer write (no page pinning per
+  /// request). Back ends without registration just write it.
+  virtual int write_registered(std::uint64_t offset, const iovec &buffer, int index, bool flush) {
+    (void)index;
+    return write(offset, &buffer, 1, flush);
+  }
   /// Makes every completed write durable.
   virtual int flush() = 0;
   /// Reads up to `bytes` at `offset`; returns the count read (0 at end of file) or -errno.
@@ -74,6 +82,18 @@ class Vfs {
   /// Takes an exclusive lock on `path` (created if missing) for the life of `out`:
   /// -EWOULDBLOCK (or -EAGAIN) if another process holds it.
   virtual int lock(const std::string &path, std::unique_ptr<VfsFile> &out) = 0;
+
+  /// Registers the buffers writes will come from (replacing any earlier registration; count 0
+  /// drops it), so VfsFile::write_registered can use them by index. The caller keeps them
+  /// allocated while registered, and never names one in write_registered after reallocating it.
+  /// -ENOTSUP: this back end has no registration (psync, sim); other -errno: not registered.
+  virtual int register_buffers(const iovec *buffers, int count) {
+    (void)buffers;
+    (void)count;
+    return -ENOTSUP;
+  }
+  /// Writes submitted from registered buffers so far (stats).
+  virtual std::uint64_t registered_writes() const { return 0; }
 };
 
 /// The real filesystem with pwritev2 + fdatasync. Never fails to construct.

@@ -4,7 +4,9 @@
 
 #include "io/vfs.hpp"
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -23,6 +25,11 @@ class AlignedBuffer {
   const std::byte *data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  /// Names the current allocation, unique in the process (0: none). A new allocation gets a new
+  /// id even at the same address, so an id says "these pages, still" — what registering a buffer
+  /// with io_uring needs to know (Vfs::register_buffers).
+  std::uint64_t allocation() const noexcept { return allocation_; }
 
   /// Makes room for `bytes` more and returns where they go; size grows by `bytes`.
   /// Throws std::bad_alloc.
@@ -49,6 +56,7 @@ class AlignedBuffer {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    std::swap(allocation_, other.allocation_);
   }
 
  private:
@@ -63,11 +71,14 @@ class AlignedBuffer {
     std::free(data_);
     data_ = grown;
     capacity_ = capacity;
+    static std::atomic<std::uint64_t> allocations{0};
+    allocation_ = allocations.fetch_add(1, std::memory_order_relaxed) + 1;
   }
 
   std::byte *data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  std::uint64_t allocation_ = 0;
 };
 
 }  // namespace corq::wal

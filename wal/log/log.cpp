@@ -11,6 +11,7 @@
 #include "record/crc32c.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -81,6 +82,7 @@ class LogImpl final : public Log {
               CompactionStats &stats) override;
   const char *backend_name() const override { return vfs_->name(); }
   bool direct_io() const override { return direct_; }
+  std::uint64_t registered_writes() const override { return vfs_->registered_writes(); }
   void close() override;
 
  private:
@@ -89,8 +91,16 @@ class LogImpl final : public Log {
   int persist_tail(std::uint64_t last_frame_offset);
   void writer_loop();
   int write_group(AlignedBuffer &group, const std::vector<BatchMark> &batches, Lsn first_lsn);
+  /// Registers `group` and `other` (the appenders' buffer) with the Vfs unless `group` is already
+  /// registered; gives up for good when the back end has no registration.
+  void register_group_buffers(const AlignedBuffer &group, const iovec &other,
+                              std::uint64_t other_allocation);
+  /// The registered slot holding `buffer`'s current allocation, or -1.
+  int registered_slot(const AlignedBuffer &buffer) const;
+  /// Writes one frame at the segment's offset; `registered_slot` >= 0: `frame` lies in that
+  /// registered buffer.
   int write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records, Lsn first_lsn,
-                  std::size_t disk_bytes);
+                  std::size_t disk_bytes, int registered_slot = -1);
   int roll_segment(Lsn first_lsn);
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
@@ -127,6 +137,10 @@ class LogImpl final : public Log {
   // ---- writer thread's own state ----
   OpenSegment current_;
   AlignedBuffer split_frame_;  // only when a group must be split across segments
+  // Buffers registered with the Vfs (io_uring fixed buffers), by allocation id; 0: none.
+  std::array<std::uint64_t, 2> registered_{};
+  bool registration_off_ = false;  // the back end has none, or it kept failing
+  int registration_failures_ = 0;
 
   // ---- segments (segments_mutex_: writer, release_before, segments()) ----
   mutable std::mutex segments_mutex_;
@@ -387,6 +401,8 @@ int LogImpl::persist_tail(std::uint64_t last_frame_offset) {
 void LogImpl::writer_loop() {
   AlignedBuffer group;
   std::vector<BatchMark> batches;
+  iovec other{};  // the appenders' buffer as it was at the swap (for registration)
+  std::uint64_t other_allocation = 0;
   for (;;) {
     Lsn first_lsn = 0;
     {
@@ -398,8 +414,13 @@ void LogImpl::writer_loop() {
       first_lsn = pending_first_lsn_;
       pending_first_lsn_ = next_lsn_;
       pending_.resize(sizeof(FrameHeader));
+      other = iovec{pending_.data(), pending_.capacity()};
+      other_allocation = pending_.allocation();
     }
     pending_room_.notify_all();
+    if (!registration_off_ && registered_slot(group) < 0) {
+      register_group_buffers(group, other, other_allocation);
+    }
     const int rc = write_group(group, batches, first_lsn);
     batches.clear();
     if (rc != 0) {
@@ -434,7 +455,8 @@ int LogImpl::write_group(AlignedBuffer &group, const std::vector<BatchMark> &bat
     if (next == 0 && end == batches.size()) {
       // The whole group in one frame, written from where the appenders put it (no copy).
       group.pad_to_block();
-      rc = write_frame(group.data(), record_bytes, records, lsn, disk_bytes);
+      rc = write_frame(group.data(), record_bytes, records, lsn, disk_bytes,
+                       registered_slot(group));
     } else {
       split_frame_.resize(sizeof(FrameHeader));
       split_frame_.append(group.data() + start, record_bytes);
@@ -449,8 +471,31 @@ int LogImpl::write_group(AlignedBuffer &group, const std::vector<BatchMark> &bat
   return 0;
 }
 
+void LogImpl::register_group_buffers(const AlignedBuffer &group, const iovec &other,
+                                     std::uint64_t other_allocation) {
+  iovec buffers[2] = {{const_cast<std::byte *>(group.data()), group.capacity()}, other};
+  const int count = other.iov_base != nullptr && other.iov_len != 0 ? 2 : 1;
+  registered_ = {};
+  const int rc = vfs_->register_buffers(buffers, count);
+  if (rc == 0) {
+    registered_ = {group.allocation(), count == 2 ? other_allocation : 0};
+    return;
+  }
+  // -ENOTSUP: no registration in this back end. Anything else (memory accounting, an old
+  // kernel): plain writes; after a few failures, stop trying.
+  if (rc == -ENOTSUP || ++registration_failures_ >= 3) registration_off_ = true;
+}
+
+int LogImpl::registered_slot(const AlignedBuffer &buffer) const {
+  if (buffer.allocation() == 0) return -1;
+  for (std::size_t i = 0; i < registered_.size(); ++i) {
+    if (registered_[i] == buffer.allocation()) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records,
-                         Lsn first_lsn, std::size_t disk_bytes) {
+                         Lsn first_lsn, std::size_t disk_bytes, int registered_slot) {
   FrameHeader header{};
   header.magic = frame_magic;
   header.frame_bytes = static_cast<std::uint32_t>(sizeof(FrameHeader) + record_bytes);
@@ -464,8 +509,11 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
   std::memset(frame + header.frame_bytes, 0, disk_bytes - header.frame_bytes);
 
   const iovec buffer{frame, disk_bytes};
-  if (int rc = current_.file->write(current_.offset, &buffer, 1, options_.flush); rc != 0)
-    return rc;
+  const int rc = registered_slot >= 0 ? current_.file->write_registered(
+                                            current_.offset, buffer, registered_slot, options_.flush)
+                                      : current_.file->write(current_.offset, &buffer, 1,
+                                                             options_.flush);
+  if (rc != 0) return rc;
   current_.offset += disk_bytes;
   const Lsn last = first_lsn + records - 1;
   {

@@ -139,6 +139,8 @@ class Log {
   /// "io_uring" or "psync" (or "sim" in tests), and whether O_DIRECT is in use.
   virtual const char *backend_name() const = 0;
   virtual bool direct_io() const = 0;
+  /// Group commits written from io_uring registered buffers (0 on other back ends).
+  virtual std::uint64_t registered_writes() const = 0;
 
   /// Writes and flushes what is pending, stops the writer, closes the files. Idempotent.
   virtual void close() = 0;

@@ -78,6 +78,9 @@ TEST(Corqctl, help_on_every_level_exits_zero_and_lists_exit_codes_and_the_lock) 
   EXPECT_TRUE(
       contains(corqctl(scratch.root(), {"dlq", "list", "--help"}).out, "reads without the lock"));
   EXPECT_TRUE(contains(corqctl(scratch.root(), {"dlq", "redrive", "--help"}).out, "--to"));
+  const Outcome version = corqctl(scratch.root(), {"--version"});
+  EXPECT_EQ(version.exit_code, exit_ok) << describe(version);
+  EXPECT_EQ(version.out, std::string("corqctl ") + corq_version_string() + "\n");
 }
 
 TEST(Corqctl, bad_usage_exits_2_with_a_message) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <unordered_set>
 
 namespace corqctl {
@@ -202,8 +203,20 @@ void finish(const std::string &dir, LogView &out) {
 
 }  // namespace
 
+namespace {
+
+/// Before scan number `attempt` (1, 2, ...) after one that stopped early: the writer may be in the
+/// middle of the frame there (descheduled on a loaded machine), so give it a little longer each
+/// time.
+void pause_before(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(retry_pause_ms * attempt));
+}
+
+}  // namespace
+
 bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn) {
-  for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
+  for (int attempt = 1; attempt < scan_attempts_max; ++attempt) {
+    pause_before(attempt);
     corq::wal::Lsn seen = 0;
     corq::wal::ScanVisitor visitor;
     visitor.record = [&](const RecoveredRecord &record) {
@@ -213,15 +226,17 @@ bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn) {
     corq::wal::ScanResult result;
     std::string error;
     const int rc = scan_directory(dir, visitor, result, {}, error);
-    if (rc != exit_unreadable) return seen > last_lsn;
+    if (rc != exit_unreadable && seen > last_lsn) return true;
   }
   return false;
 }
 
 int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error) {
-  std::unique_ptr<LogView> stopped;  // the last scan, which stopped at what looked like corruption
+  std::unique_ptr<LogView>
+      stopped;  // the earliest scan that stopped at what looked like corruption
   int rc = exit_unreadable;
   for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
+    if (attempt > 0) pause_before(attempt);
     auto view = std::make_unique<LogView>();
     rc = scan_once(dir, *view, error);
     if (rc == exit_ok) {
@@ -232,8 +247,7 @@ int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::st
     std::error_code ec;
     if (rc == exit_unreadable) {
       if (!std::filesystem::is_directory(dir, ec)) return rc;
-      stopped.reset();  // a segment released while listed: that scan read nothing whole
-      continue;
+      continue;  // a segment released between listing and reading it (or unreadable): again
     }
     if (stopped != nullptr && view->last_lsn > stopped->last_lsn) {
       // The log moved on past where the earlier scan stopped: that was its tail being written.
@@ -242,10 +256,9 @@ int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::st
       out = std::move(stopped);
       return exit_ok;
     }
-    if (stopped != nullptr && view->last_lsn == stopped->last_lsn) return rc;  // it stays: corrupt
-    stopped = std::move(view);
+    if (stopped == nullptr || view->last_lsn < stopped->last_lsn) stopped = std::move(view);
   }
-  return rc;
+  return rc;  // every scan stopped at the same record: corrupt (or unreadable every time)
 }
 
 }  // namespace corqctl

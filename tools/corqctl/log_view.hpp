@@ -9,12 +9,13 @@
 // A log being written. The scanner stops at the first block that holds no valid frame and calls
 // it corruption when a valid frame lies beyond: on a live log that also happens when the writer
 // fills the tail while the scan passes it. A real corruption stops every scan at the same record; a
-// moving tail does not. So after a scan that reports corruption the directory is scanned again: if
-// the new scan reads past the record where the first one stopped, the first one's records (all
-// read and checked before the stop) are a consistent prefix of the log — the state as of that
-// record — and are used, marked `moving_tail`. If it stops at the same record, it is corruption. A
-// segment released by the service's checkpoint while the scan lists it is retried too. At most
-// scan_attempts_max scans.
+// moving tail does not. So after a scan that reports corruption the directory is scanned again,
+// after a short pause: if the new scan reads past the record where the first one stopped, the first
+// one's records (all read and checked before the stop) are a consistent prefix of the log — the
+// state as of that record — and are used, marked `moving_tail`. If every one of scan_attempts_max
+// scans stops at the same record, it is corruption (the writer gets ~0.7 s to finish the frame it
+// was writing). A segment released by the service's checkpoint while the scan lists it is retried
+// too.
 //
 // What the log can and cannot say: ready, delayed (due later than now) and dead-lettered messages
 // are exact as of the last write. "In flight" means delivered and not settled since, as far as the
@@ -61,8 +62,10 @@ struct QueueView {
   std::uint64_t total() const noexcept { return ready + in_flight + delayed; }
 };
 
-/// Scans of one command, at most (see the top of this file).
+/// Scans of one command, at most (see the top of this file); a real corruption costs them all.
 inline constexpr int scan_attempts_max = 8;
+/// Pause before the n-th scan after one that stopped early: n × this (0.7 s over all of them).
+inline constexpr int retry_pause_ms = 25;
 
 struct LogView {
   // Declared first so that it outlives the views that point into it.
@@ -94,7 +97,8 @@ int scan_directory(const std::string &dir, const corq::wal::ScanVisitor &visitor
                    std::string &error);
 
 /// After a scan of `dir` that reported corruption having read records up to `last_lsn`: true when
-/// a new scan reads past it — the log was being written, not corrupt (see the top of this file).
+/// a new scan (up to scan_attempts_max - 1 of them, with pauses) reads past it — the log was being
+/// written, not corrupt (see the top of this file).
 bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn);
 
 /// Rebuilds the state of the log in `dir` into `out` (see the top of this file). Returns exit

@@ -220,6 +220,7 @@ int main(int argc, char **argv) {
                "corqctl");
   app.footer(std::string(exit_codes_text));
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("corqctl ") + corq_version_string());
   Arguments a;
   add_read_commands(app, a);
   add_dlq_commands(app, a);

@@ -5,6 +5,10 @@
 #include <corq/corq.h>
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace corq::wal {
 class Vfs;
@@ -28,5 +32,32 @@ int advance_clock(corq_engine *engine, std::int64_t ms);
 /// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real
 /// time the engine was opened).
 std::int64_t clock_now_ms(corq_engine *engine);
+
+/// One message as recovery would install it (see snapshot_log).
+struct SnapshotMessage {
+  std::uint64_t id = 0;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;  // in the message's order
+  std::uint32_t delivery_count = 0;
+  std::uint32_t failed_attempts = 0;
+  std::int64_t due_ms = 0;  // 0: ready; else delayed until then (unix ms)
+  std::int64_t expires_at_ms = 0;
+  bool operator==(const SnapshotMessage &) const = default;
+};
+
+/// The durable state a data directory holds: per durable queue (by name; declared queues with
+/// no message too), its messages in id order.
+struct LogSnapshot {
+  std::map<std::string, std::vector<SnapshotMessage>> queues;
+  std::uint64_t next_message_id = 1;
+  bool operator==(const LogSnapshot &) const = default;
+};
+
+/// Reads the log of `dir` through `vfs` and replays it as corq_open's recovery would, without
+/// opening an engine, taking the directory's lock or writing anything (so it consumes nothing and
+/// logs no delivery): the state a corq_open of `dir` would start from. Returns CORQ_OK, or
+/// CORQ_ECORRUPT (a corrupt log or a record that does not decode), CORQ_EIO (a read failed),
+/// CORQ_ENOMEM, with `error` set. Not thread-safe against an engine writing `dir`.
+int snapshot_log(corq::wal::Vfs &vfs, const std::string &dir, LogSnapshot &out, std::string &error);
 
 }  // namespace corq::testing

@@ -248,7 +248,7 @@ def readme_section(rows, context, context_end, verify, png_rel, results_file, co
     gone = missed(rows)
     ratio_of = {r["system"]: r for r in rows if r["size"] == TARGET_SIZE}
     lines = [BEGIN_MARK,
-             f"Measured on {hardware_line(context)}; commit `{commit}`. Load average at the start "
+             f"{hardware_line(context)}; commit `{commit}`. Load average at the start "
              f"{' / '.join(context.get('loadavg', []))}, at the end "
              f"{' / '.join(context_end.get('loadavg', []))} (a shared 2-core VM: other work ran "
              "alongside, so compare ratios within this run, not absolute numbers across runs). "

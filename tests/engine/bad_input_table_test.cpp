@@ -162,6 +162,29 @@ TEST(BadInputTable, closed_consumer_is_eclosed_after_engine_close_and_enoent_aft
   EXPECT_CORQ_OK(corq_consumer_close(orphan.release()));
 }
 
+// Found by fuzz_capi: "redrive everything" from a queue into itself took the same messages again
+// and again (seconds to forever). "All" is what was ready when the call started, each moved once.
+TEST(BadInputTable, redrive_of_a_queue_into_itself_moves_each_ready_message_once) {
+  EnginePtr engine = open_engine();
+  must_declare(engine.get(), "loop");
+  for (int i = 0; i < 3; ++i) publish(engine.get(), "loop", numbered("m", i));
+  std::uint64_t moved = 0;
+  EXPECT_CORQ_OK(corq_redrive(engine.get(), "loop", "loop", 0, &moved));
+  EXPECT_EQ(moved, 3u);
+  EXPECT_EQ(stats(engine.get(), "loop").ready, 3u);
+  // Redriven messages keep x-death-queue: redriving their queue "to the origin" is into itself.
+  {
+    ConsumerPtr consumer = open_consumer(engine.get(), "loop", 3);
+    for (const corq_delivery &d : consume(consumer.get(), 3))
+      must(corq_reject(consumer.get(), d.tag, nullptr), "reject");
+  }
+  EXPECT_CORQ_OK(corq_redrive(engine.get(), "loop.dlq", nullptr, 0, &moved));
+  EXPECT_EQ(moved, 3u);
+  EXPECT_CORQ_OK(corq_redrive(engine.get(), "loop", nullptr, 0, &moved));
+  EXPECT_EQ(moved, 3u);
+  EXPECT_EQ(stats(engine.get(), "loop").ready, 3u);
+}
+
 // ---- durable rows, on a simulated disk ----------------------------------------------------------
 
 constexpr const char *data_dir = "/data";

@@ -337,8 +337,9 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
     std::uint64_t count = 0;
     int rc = CORQ_OK;
     // "All" is what is ready when the call starts: a message redriven into the queue it is taken
-    // from (to_queue == from_queue, or a queue that is its own dead-letter queue) comes back ready
-    // and must not be taken again, or the loop would never end.
+    // from (to_queue == from_queue, or no to_queue and its x-death-queue names from_queue, as it
+    // does after an earlier redrive) comes back ready and must not be taken again, or the loop
+    // would never end.
     const std::uint64_t limit = max_messages == 0 ? from->ready() : max_messages;
     while (count < limit) {
       Message *m = nullptr;

@@ -106,7 +106,7 @@ bool Parser::one_flag(const std::string &flag, const std::string &inline_value, 
     return true;
   }
   static constexpr std::string_view valued[] = {
-      "--producers", "--consumers", "--queues", "--size", "--batch", "--prefetch",   "--ack-batch",
+      "--producers", "--consumers", "--queues", "--size", "--batch", "--prefetch",    "--ack-batch",
       "--rate",      "--duration",  "--warmup", "--sync", "--dir",   "--flush-every", "--fanout"};
   bool known = false;
   for (std::string_view name : valued) known = known || flag == name;

@@ -325,12 +325,11 @@ int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
     LiveLedger *ledger;
     std::uint64_t below;
   } trim{&ledger_, next_message_id};
-  const wal::AppendHook hook{
-      [](void *context, wal::Lsn, wal::Lsn) {
-        auto *t = static_cast<Trim *>(context);
-        t->ledger->trim_ids(t->below);
-      },
-      &trim};
+  const wal::AppendHook hook{[](void *context, wal::Lsn, wal::Lsn) {
+                               auto *t = static_cast<Trim *>(context);
+                               t->ledger->trim_ids(t->below);
+                             },
+                             &trim};
   if (const int rc = log_->append(batch, lsn, wal::AppendClass::reserved, &hook); rc != 0) {
     return map_error(rc, error);
   }

@@ -69,8 +69,8 @@ class LiveLedger {
   /// Whether message `id` is pinned (true for every id once ids aliased; see the top).
   bool id_live(std::uint64_t id) const noexcept {
     if (ids_aliased_.load(std::memory_order_acquire)) return true;
-    const IdChunk *chunk = ids_[(id >> id_chunk_shift) % id_directory_chunks].load(
-        std::memory_order_acquire);
+    const IdChunk *chunk =
+        ids_[(id >> id_chunk_shift) % id_directory_chunks].load(std::memory_order_acquire);
     if (chunk == nullptr || chunk->base != id >> id_chunk_shift) return false;
     const std::uint64_t bit = id & (ids_per_chunk - 1);
     return (chunk->words[bit / 64].load(std::memory_order_acquire) >> (bit % 64)) & 1u;
@@ -134,8 +134,8 @@ class LiveLedger {
     chunk->words[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_relaxed);
   }
   void clear_live(std::uint64_t id) noexcept {
-    IdChunk *chunk = ids_[(id >> id_chunk_shift) % id_directory_chunks].load(
-        std::memory_order_acquire);
+    IdChunk *chunk =
+        ids_[(id >> id_chunk_shift) % id_directory_chunks].load(std::memory_order_acquire);
     if (chunk == nullptr || chunk->base != id >> id_chunk_shift) return;
     const std::uint64_t bit = id & (ids_per_chunk - 1);
     chunk->words[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_release);

@@ -386,39 +386,39 @@ class CrashTest : public ::testing::Test {
     std::vector<corq_delivery> batch(4096);
     // Both queues: the one the children consume and the one whose messages stay.
     for (const char *queue_name : {crash::queue_name, crash::keep_queue_name}) {
-    const std::size_t present_before = present.size();
-    for (bool more = true; more;) {
-      consumers.push_back(open_consumer(engine.get(), queue_name, 65536));
-      std::size_t taken = 0;
-      for (;;) {
-        const int n =
-            must(corq_consume(consumers.back().get(), batch.data(), batch.size(), 0), "consume");
-        if (n == 0) break;
-        taken += static_cast<std::size_t>(n);
-        for (int i = 0; i < n; ++i) {
-          const corq_delivery &d = batch[static_cast<std::size_t>(i)];
-          const std::uint64_t id = crash::id_of_payload(d.data, d.len);
-          if (id == 0) {
-            violation("message " + std::to_string(d.message_id) + ": corrupt payload (" +
-                      std::to_string(d.len) + " bytes)");
-            continue;
-          }
-          const std::string number = std::to_string(id);
-          if (header_value(d, crash::id_header) != number || d.header_count != 1) {
-            violation("id " + number + ": wrong headers");
-          }
-          check_message_id(id, d.message_id, "recovered");
-          if (!present.emplace(id, d.delivery_count).second) {
-            violation("id " + number + " is in the queue twice");
+      const std::size_t present_before = present.size();
+      for (bool more = true; more;) {
+        consumers.push_back(open_consumer(engine.get(), queue_name, 65536));
+        std::size_t taken = 0;
+        for (;;) {
+          const int n =
+              must(corq_consume(consumers.back().get(), batch.data(), batch.size(), 0), "consume");
+          if (n == 0) break;
+          taken += static_cast<std::size_t>(n);
+          for (int i = 0; i < n; ++i) {
+            const corq_delivery &d = batch[static_cast<std::size_t>(i)];
+            const std::uint64_t id = crash::id_of_payload(d.data, d.len);
+            if (id == 0) {
+              violation("message " + std::to_string(d.message_id) + ": corrupt payload (" +
+                        std::to_string(d.len) + " bytes)");
+              continue;
+            }
+            const std::string number = std::to_string(id);
+            if (header_value(d, crash::id_header) != number || d.header_count != 1) {
+              violation("id " + number + ": wrong headers");
+            }
+            check_message_id(id, d.message_id, "recovered");
+            if (!present.emplace(id, d.delivery_count).second) {
+              violation("id " + number + " is in the queue twice");
+            }
           }
         }
+        more = taken == 65536;  // the window is full: there may be more
       }
-      more = taken == 65536;  // the window is full: there may be more
-    }
-    const corq_queue_stats s = stats(engine.get(), queue_name);
-    if (s.ready != 0 || s.delayed != 0 || s.in_flight != present.size() - present_before) {
-      violation(std::string("after taking every message of ") + queue_name + ": " + describe(s));
-    }
+      const corq_queue_stats s = stats(engine.get(), queue_name);
+      if (s.ready != 0 || s.delayed != 0 || s.in_flight != present.size() - present_before) {
+        violation(std::string("after taking every message of ") + queue_name + ": " + describe(s));
+      }
     }
     const corq_queue_stats dlq = stats(engine.get(), crash::dead_letter_queue_name);
     if (dlq.ready + dlq.delayed + dlq.in_flight != 0) {
@@ -494,8 +494,9 @@ class CrashTest : public ::testing::Test {
     return total;
   }
 
-  /// Runs cycles (numbered from `first_cycle`) until `cycles` have run or `deadline` passed, killing each child after
-  /// kill_after(cycle) ms; stops at the first violation. Returns the cycles' reports.
+  /// Runs cycles (numbered from `first_cycle`) until `cycles` have run or `deadline` passed,
+  /// killing each child after kill_after(cycle) ms; stops at the first violation. Returns the
+  /// cycles' reports.
   template <class KillAfter>
   std::vector<CycleReport> run_cycles(std::uint64_t seed, int cycles,
                                       std::chrono::steady_clock::time_point deadline,
@@ -503,7 +504,7 @@ class CrashTest : public ::testing::Test {
     std::mt19937_64 rng(seed);
     std::vector<CycleReport> reports;
     for (int c = first_cycle; c < first_cycle + cycles && violation_count_ == 0 &&
-                    std::chrono::steady_clock::now() < deadline;
+                              std::chrono::steady_clock::now() < deadline;
          ++c) {
       CycleReport cycle;
       cycle.cycle = c;
@@ -608,8 +609,9 @@ TEST_F(CrashTest, soak) {
   std::mt19937_64 rng(seed);
   for (int c = 0; violation_count_ == 0 && std::chrono::steady_clock::now() < deadline; ++c) {
     const int kill_after = 2000 + static_cast<int>(rng() % 4001);
-    auto one = run_cycles(rng(), 1, std::chrono::steady_clock::time_point::max(),
-                          [&](int, std::mt19937_64 &) { return kill_after; }, c);
+    auto one = run_cycles(
+        rng(), 1, std::chrono::steady_clock::time_point::max(),
+        [&](int, std::mt19937_64 &) { return kill_after; }, c);
     if (HasFatalFailure() || one.empty()) return;
     const CycleReport &r = one.front();
     reports.push_back(r);

@@ -395,7 +395,8 @@ TEST_F(DurableQueue, messages_that_stay_do_not_keep_the_log_growing) {
   EXPECT_GE(compactions, 1u);
   EXPECT_LE(max_files, 6u) << "without compaction the log would hold ~25 segments";
   std::uint64_t bytes = 0;
-  for (const std::string &name : wal_files(tmp_.data())) bytes += fs::file_size(tmp_.data() + "/" + name);
+  for (const std::string &name : wal_files(tmp_.data()))
+    bytes += fs::file_size(tmp_.data() + "/" + name);
   EXPECT_LE(bytes, 6u << 20);
 
   EnginePtr engine = open_durable(tmp_.data(), small);

@@ -182,8 +182,9 @@ TEST_F(CompactionTest, nothing_changes_when_it_is_not_worth_it) {
   const std::vector<std::string> before = wal_files();
   const std::vector<SegmentInfo> segments = log->segments();
   CompactionStats stats;
-  ASSERT_EQ(log->compact(segments.front().id, segments[segments.size() - 2].id,
-                         [](const RecoveredRecord &) { return true; }, 0.5, stats),
+  ASSERT_EQ(log->compact(
+                segments.front().id, segments[segments.size() - 2].id,
+                [](const RecoveredRecord &) { return true; }, 0.5, stats),
             0);
   EXPECT_FALSE(stats.replaced);
   EXPECT_EQ(wal_files(), before);
@@ -204,7 +205,8 @@ TEST_F(CompactionTest, originals_left_by_a_crash_before_their_removal_are_skippe
   append(*log, 0, 2000);
   const std::string backup = dir_.path() + "/backup";
   fs::create_directory(backup);
-  for (const std::string &name : wal_files()) fs::copy_file(options().dir + "/" + name, backup + "/" + name);
+  for (const std::string &name : wal_files())
+    fs::copy_file(options().dir + "/" + name, backup + "/" + name);
   ASSERT_TRUE(compact_sealed(*log).replaced);
   const std::uint64_t after = first_index_after(*log);
   log->close();

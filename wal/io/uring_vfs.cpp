@@ -221,10 +221,10 @@ int UringVfs::write(RingTarget target, std::uint64_t offset, const iovec *buffer
   for (int round = 0; round < write_rounds_max; ++round) {
     Completions completions;
     // The first round may use the registered buffer; the rest of a short write goes as writev.
-    const int fixed = round == 0 && fixed_index >= 0 && fixed_index < registered_buffers_ &&
-                              pending_count == 1
-                          ? fixed_index
-                          : -1;
+    const int fixed =
+        round == 0 && fixed_index >= 0 && fixed_index < registered_buffers_ && pending_count == 1
+            ? fixed_index
+            : -1;
     const int submitted =
         submit_pair(target, offset + done, pending, pending_count, flush, fixed, completions);
     if (submitted < 0) return submitted;
@@ -260,8 +260,7 @@ int UringVfs::flush(RingTarget target) {
 }
 
 int UringVfs::submit_pair(RingTarget target, std::uint64_t offset, const iovec *buffers,
-                          int buffer_count, bool flush, int fixed_index,
-                          Completions &completions) {
+                          int buffer_count, bool flush, int fixed_index, Completions &completions) {
   if (broken_ != 0) return broken_;
   io_uring_sqe *write = io_uring_get_sqe(&ring_);
   assert(write != nullptr);  // the ring is empty between calls

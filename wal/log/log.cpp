@@ -455,8 +455,8 @@ int LogImpl::write_group(AlignedBuffer &group, const std::vector<BatchMark> &bat
     if (next == 0 && end == batches.size()) {
       // The whole group in one frame, written from where the appenders put it (no copy).
       group.pad_to_block();
-      rc = write_frame(group.data(), record_bytes, records, lsn, disk_bytes,
-                       registered_slot(group));
+      rc =
+          write_frame(group.data(), record_bytes, records, lsn, disk_bytes, registered_slot(group));
     } else {
       split_frame_.resize(sizeof(FrameHeader));
       split_frame_.append(group.data() + start, record_bytes);
@@ -509,10 +509,10 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
   std::memset(frame + header.frame_bytes, 0, disk_bytes - header.frame_bytes);
 
   const iovec buffer{frame, disk_bytes};
-  const int rc = registered_slot >= 0 ? current_.file->write_registered(
-                                            current_.offset, buffer, registered_slot, options_.flush)
-                                      : current_.file->write(current_.offset, &buffer, 1,
-                                                             options_.flush);
+  const int rc = registered_slot >= 0
+                     ? current_.file->write_registered(current_.offset, buffer, registered_slot,
+                                                       options_.flush)
+                     : current_.file->write(current_.offset, &buffer, 1, options_.flush);
   if (rc != 0) return rc;
   current_.offset += disk_bytes;
   const Lsn last = first_lsn + records - 1;
@@ -642,8 +642,9 @@ int LogImpl::recycle(const std::string &name, bool preallocated) {
     keep = spares_.size() < spare_segments_target + 1;
   }
   if (!keep) return vfs_->remove(path_of(name));
-  const std::string spare = std::string(spare_prefix) +
-                            std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+  const std::string spare =
+      std::string(spare_prefix) +
+      std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
   const int rc = vfs_->rename(path_of(name), path_of(spare));
   if (rc == 0) {
     std::lock_guard lock(segments_mutex_);
@@ -670,8 +671,8 @@ class CompactedWriter {
   int add(const RecoveredRecord &r) {
     const std::size_t record_bytes = sizeof(RecordHeader) + r.payload.size();
     if (frame_.size() > sizeof(FrameHeader) &&
-        (r.lsn != next_lsn_ || frame_.size() - sizeof(FrameHeader) + record_bytes >
-                                   compacted_frame_max)) {
+        (r.lsn != next_lsn_ ||
+         frame_.size() - sizeof(FrameHeader) + record_bytes > compacted_frame_max)) {
       if (int rc = end_frame(); rc != 0) return rc;
     }
     if (frame_.size() == 0) {
@@ -702,8 +703,8 @@ class CompactedWriter {
 
  private:
   int end_frame() {
-    FrameHeader h{frame_magic, 0, static_cast<std::uint32_t>(frame_.size()), records_, segment_id_,
-                  first_lsn_};
+    FrameHeader h{frame_magic, 0,           static_cast<std::uint32_t>(frame_.size()),
+                  records_,    segment_id_, first_lsn_};
     std::memcpy(frame_.data(), &h, sizeof(h));
     constexpr std::size_t crc_from = offsetof(FrameHeader, frame_bytes);
     h.crc = crc32c(0, frame_.data() + crc_from, frame_.size() - crc_from);
@@ -792,11 +793,11 @@ int LogImpl::compact(std::uint64_t first_id, std::uint64_t last_id,
   AlignedBuffer block;
   block.resize(block_bytes);
   std::memset(block.data(), 0, block_bytes);
-  SegmentHeader header{segment_magic, compacted_format_version, 0, first_id, range_first, unix_ms()};
+  SegmentHeader header{segment_magic, compacted_format_version, 0, first_id, range_first,
+                       unix_ms()};
   header.header_crc = crc32c(0, &header, sizeof(header));
-  const std::uint64_t through = range.back().compacted_through_id != 0
-                                    ? range.back().compacted_through_id
-                                    : range.back().id;
+  const std::uint64_t through =
+      range.back().compacted_through_id != 0 ? range.back().compacted_through_id : range.back().id;
   CompactedInfo info{compacted_magic, through, range_end - 1, writer.end_offset(), 0, 0};
   info.crc = crc32c(0, &info, sizeof(info));
   std::memcpy(block.data(), &header, sizeof(header));

@@ -122,7 +122,9 @@ struct HeaderCheck {
   CompactedInfo info{};
   std::string why;  // when not valid
   /// The id the segment after this one has.
-  std::uint64_t next_id() const { return (compacted ? info.last_segment_id : header.segment_id) + 1; }
+  std::uint64_t next_id() const {
+    return (compacted ? info.last_segment_id : header.segment_id) + 1;
+  }
 };
 
 /// Reads and checks block 0 of the open segment. -errno; -EBADMSG (with `error`) for an intact
@@ -388,8 +390,8 @@ int scan_compacted(SegmentReader &reader, const SegmentFile &file, const HeaderC
                offset + frame.header.frame_bytes > c.end_offset)) {
       ok = false;
       frame.why = "LSNs " + std::to_string(frame.header.first_lsn) + ".." +
-                  std::to_string(frame.last_lsn()) + " outside " + std::to_string(next_lsn) +
-                  ".." + std::to_string(c.last_lsn);
+                  std::to_string(frame.last_lsn()) + " outside " + std::to_string(next_lsn) + ".." +
+                  std::to_string(c.last_lsn);
     }
     if (ok) {
       const int rc =
@@ -397,8 +399,8 @@ int scan_compacted(SegmentReader &reader, const SegmentFile &file, const HeaderC
       if (rc != 0) return rc;
     }
     if (!ok) {
-      error = file.name + ": corrupt frame at offset " + std::to_string(offset) + " (" +
-              frame.why + ") in a compacted segment";
+      error = file.name + ": corrupt frame at offset " + std::to_string(offset) + " (" + frame.why +
+              ") in a compacted segment";
       return -EBADMSG;
     }
     if (visitor.frame) {
@@ -570,10 +572,10 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
   if (int rc = list_segments(vfs, dir, files, out.error); rc != 0) return rc;
 
   SegmentReader reader(vfs, dir);
-  Lsn next_lsn = 0;       // the LSN the log continues with; 0 until a segment started it
-  std::size_t chain = 0;  // files[0, chain) continue the log
-  SegmentEnd end;         // where the frames of files[chain - 1] stop
-  HeaderCheck header;     // of files[chain], the first file that does not continue the log
+  Lsn next_lsn = 0;           // the LSN the log continues with; 0 until a segment started it
+  std::size_t chain = 0;      // files[0, chain) continue the log
+  SegmentEnd end;             // where the frames of files[chain - 1] stop
+  HeaderCheck header;         // of files[chain], the first file that does not continue the log
   std::uint64_t next_id = 0;  // the id the next segment of the chain must have
   bool tail_compacted = false;
   for (; chain < files.size(); ++chain) {
@@ -602,8 +604,8 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
     bool visitor_stopped = false;
     tail_compacted = header.compacted;
     if (header.compacted) {
-      const int rc = scan_compacted(reader, file, header, visitor, next_lsn, info,
-                                    visitor_stopped, out.error);
+      const int rc =
+          scan_compacted(reader, file, header, visitor, next_lsn, info, visitor_stopped, out.error);
       if (rc != 0) {
         if (rc != -EBADMSG && !visitor_stopped) out.error = file.name + ": " + errno_text(rc);
         return rc;
@@ -637,8 +639,7 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
 
   // The end is a clean end or a torn tail. Files after the chain hold nothing of the log.
   for (std::size_t i = chain; i < files.size(); ++i) out.segments.push_back({files[i].id, 0, 0, 0});
-  const bool next_is_successor =
-      chain < files.size() && (chain == 0 || files[chain].id == next_id);
+  const bool next_is_successor = chain < files.size() && (chain == 0 || files[chain].id == next_id);
   out.torn_tail = (chain > 0 && end.torn) || (next_is_successor && header.torn);
   if (chain > 0) {
     out.last_lsn = next_lsn - 1;
@@ -648,15 +649,15 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
   return 0;
 }
 
-int read_segment_first_lsn(Vfs &vfs, const std::string &dir, std::uint64_t id, Lsn &first_lsn,
-                           std::string &error) {
-  SegmentReader reader(vfs, dir);
-  const SegmentFile file{id, segment_file_name(id)};
+namespace {
+/// Opens segment `file` of a log and checks that it has a valid, started header naming it (a
+/// segment the caller knows to be part of the log). -errno, or -EBADMSG with `error`.
+int open_started_segment(SegmentReader &reader, const SegmentFile &file, HeaderCheck &header,
+                         std::string &error) {
   if (int rc = reader.open(file); rc != 0) {
     error = file.name + ": " + errno_text(rc);
     return rc;
   }
-  HeaderCheck header;
   if (int rc = check_header(reader, file, header, error); rc != 0) {
     if (rc != -EBADMSG) error = file.name + ": " + errno_text(rc);
     return rc;
@@ -665,6 +666,16 @@ int read_segment_first_lsn(Vfs &vfs, const std::string &dir, std::uint64_t id, L
     error = file.name + ": no valid started segment header (" + header.why + ")";
     return -EBADMSG;
   }
+  return 0;
+}
+}  // namespace
+
+int read_segment_first_lsn(Vfs &vfs, const std::string &dir, std::uint64_t id, Lsn &first_lsn,
+                           std::string &error) {
+  SegmentReader reader(vfs, dir);
+  HeaderCheck header;
+  if (int rc = open_started_segment(reader, {id, segment_file_name(id)}, header, error); rc != 0)
+    return rc;
   first_lsn = header.header.first_lsn;
   return 0;
 }
@@ -674,19 +685,8 @@ int read_segments(Vfs &vfs, const std::string &dir, const std::vector<std::uint6
   SegmentReader reader(vfs, dir);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const SegmentFile file{ids[i], segment_file_name(ids[i])};
-    if (int rc = reader.open(file); rc != 0) {
-      error = file.name + ": " + errno_text(rc);
-      return rc;
-    }
     HeaderCheck header;
-    if (int rc = check_header(reader, file, header, error); rc != 0) {
-      if (rc != -EBADMSG) error = file.name + ": " + errno_text(rc);
-      return rc;
-    }
-    if (!header.valid || header.header.first_lsn == 0) {
-      error = file.name + ": no valid started segment header (" + header.why + ")";
-      return -EBADMSG;
-    }
+    if (int rc = open_started_segment(reader, file, header, error); rc != 0) return rc;
     if (i == 0) first_lsn_out = header.header.first_lsn;
     Lsn next_lsn = header.header.first_lsn;
     SegmentInfo info{file.id, 0, 0, 0};

@@ -94,15 +94,15 @@ def main():
     if not 0 < args.threshold < 10:
         parser.error("--threshold must be in (0, 10)")
     try:
-        todo = pairs(args.old, args.new)
+        paired = pairs(args.old, args.new)
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
-    if not todo:
+    if not paired:
         print("compare: no result files to pair", file=sys.stderr)
         return 2
     regressions = 0
-    for suite, old_path, new_path in todo:
+    for suite, old_path, new_path in paired:
         try:
             a, b = metrics(old_path), metrics(new_path)
         except (OSError, ValueError) as e:

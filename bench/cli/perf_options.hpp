@@ -24,7 +24,7 @@ struct PerfOptions {
   std::uint32_t producers = 1;
   std::uint32_t consumers = 1;
   std::uint32_t queues = 1;
-  std::uint32_t fanout = 1;      // >1: every message goes to each of this many queues
+  std::uint32_t fanout = 1;  // >1: every message goes to each of this many queues
   std::uint64_t size_bytes = 64;
   std::uint32_t batch = 1;       // messages per corq_producer_send
   std::uint32_t prefetch = 256;  // consumer window; corq_consume takes up to this many

@@ -28,6 +28,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import readme_region  # noqa: E402  (same directory)
+
 BASELINE = "moodycamel"
 COLORS = {"corq": "#d1495b", "moodycamel": "#8d99ae"}
 
@@ -259,20 +262,7 @@ def readme_section(rows, hardware, png_rel, context, repetitions, results_file, 
 
 
 def replace_readme_region(readme_path, text):
-    with open(readme_path, encoding="utf-8") as f:
-        content = f.read()
-    begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    if begin < 0 or end < begin:
-        anchor = content.find(RESULTS_END_MARK)
-        if anchor < 0:
-            raise SystemExit(f"report_engine: {readme_path} has neither {BEGIN_MARK} ... {END_MARK}"
-                             f" nor {RESULTS_END_MARK}")
-        at = anchor + len(RESULTS_END_MARK)
-        content = content[:at] + f"\n\n{BEGIN_MARK}\n{END_MARK}" + content[at:]
-        begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    content = content[:begin + len(BEGIN_MARK)] + "\n" + text + "\n" + content[end:]
-    with open(readme_path, "w", encoding="utf-8") as f:
-        f.write(content)
+    readme_region.replace_region(readme_path, "engine", text, [RESULTS_END_MARK])
 
 
 def main():

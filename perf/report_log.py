@@ -31,6 +31,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import readme_region  # noqa: E402  (same directory)
+
 BACKENDS = ["psync", "io_uring"]
 COLORS = {"psync": "#30638e", "io_uring": "#d1495b", "raw": "#8d99ae", "raw_fresh": "#c9ced6"}
 
@@ -347,20 +350,7 @@ def readme_section(rows, values, hardware, disk, png_rel, context, rounds, resul
 
 
 def replace_readme_region(readme_path, text):
-    with open(readme_path, encoding="utf-8") as f:
-        content = f.read()
-    begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    if begin < 0 or end < begin:
-        anchor = next((a for a in ANCHORS if a in content), None)
-        if anchor is None:
-            raise SystemExit(f"report_log: {readme_path} has neither {BEGIN_MARK} ... {END_MARK} "
-                             f"nor any of {ANCHORS}")
-        at = content.find(anchor) + len(anchor)
-        content = content[:at] + f"\n\n{BEGIN_MARK}\n{END_MARK}" + content[at:]
-        begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    content = content[:begin + len(BEGIN_MARK)] + "\n" + text + "\n" + content[end:]
-    with open(readme_path, "w", encoding="utf-8") as f:
-        f.write(content)
+    readme_region.replace_region(readme_path, "log", text, ANCHORS)
 
 
 def main():

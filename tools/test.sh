@@ -4,7 +4,8 @@
 #   2. Release build (GCC): every test,
 #   3. ASan + UBSan + LeakSanitizer build (clang): every test,
 #   4. TSan build (GCC): the multi-threaded tests (ctest label `concurrency`),
-#   5. aarch64: the ring tests cross-built for AArch64 and run under qemu (tools/cross-aarch64.sh),
+#   5. aarch64: everything cross-built for AArch64, the test suite run under qemu
+#      (tools/cross-aarch64.sh),
 # and ends with one line totalling all passes. Exit status 0 only if everything passed.
 # Usage: tools/test.sh [release|asan|tsan|aarch64]...   (default: all four)
 set -uo pipefail

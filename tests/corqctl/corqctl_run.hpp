@@ -4,6 +4,8 @@
 
 #include <corq/corq.h>
 
+#include "support/spawn.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -63,8 +65,7 @@ inline Outcome corqctl(const fs::path &io_dir, const std::vector<std::string> &a
                        const std::string &input = {}) {
   const fs::path in = io_dir / "stdin", out = io_dir / "stdout", err = io_dir / "stderr";
   std::ofstream(in, std::ios::binary) << input;
-  std::vector<std::string> argv_text{CORQCTL_PATH};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<std::string> argv_text = corq::test::child_command(CORQCTL_PATH, args);
   std::vector<char *> argv;
   for (auto &a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -74,7 +75,7 @@ inline Outcome corqctl(const fs::path &io_dir, const std::vector<std::string> &a
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, CORQCTL_PATH, &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, argv.front(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   Outcome run;
   if (rc != 0) {

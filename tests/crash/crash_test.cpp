@@ -29,6 +29,7 @@
 #include "crash_protocol.hpp"
 #include "engine/helpers.hpp"
 #include "support/sanitizers.hpp"
+#include "support/spawn.hpp"
 
 #include <corq/corq.h>
 
@@ -303,16 +304,14 @@ class CrashTest : public ::testing::Test {
     const std::string seed = std::to_string(cycle.child_seed);
     const std::string start = std::to_string(next_id_);
     const std::string fd = std::to_string(child_fd);
-    std::string child = CORQ_CRASH_CHILD;
-    char *argv[] = {child.data(),
-                    const_cast<char *>(dir_.c_str()),
-                    const_cast<char *>(seed.c_str()),
-                    const_cast<char *>(start.c_str()),
-                    const_cast<char *>(fd.c_str()),
-                    cycle.backend.data(),
-                    nullptr};
+    std::vector<std::string> command =
+        child_command(CORQ_CRASH_CHILD, {dir_, seed, start, fd, cycle.backend});
+    std::vector<char *> argv;
+    for (auto &word : command) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    const std::string &child = command.front();
     pid_t pid = -1;
-    const int spawned = posix_spawn(&pid, child.c_str(), &actions, nullptr, argv, environ);
+    const int spawned = posix_spawnp(&pid, child.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     if (spawned != 0) {
@@ -578,7 +577,8 @@ TEST_F(CrashTest, sigkilled_publishers_and_consumers_lose_nothing_confirmed_and_
         // 200 ms) to release segments. A sanitized child takes ~100 ms more to start: let most
         // of them get to work.
         const int ms = static_cast<int>(c % 5 == 4 ? 300 + rng() % 600 : 20 + rng() % 281);
-        return ms + (under_sanitizer ? 150 : 0);
+        // An emulated one (qemu-user) takes ~300 ms.
+        return ms + (under_emulator ? 300 : under_sanitizer ? 150 : 0);
       });
   if (HasFatalFailure()) return;
   summarize("crash test", seed, reports, start);

@@ -28,6 +28,22 @@ struct Counted {
   ~Counted() { --live; }
 };
 
+// The rings pad their indices to corq::cache_line_bytes; on the targets corq is built for
+// (x86-64 and AArch64 Linux, natively and in the qemu-aarch64 pass) that must be 64, or the padding
+// either wastes memory or lets the producer's and consumer's indices share a line.
+TEST(Platform, cache_line_bytes_is_64_on_x86_64_and_aarch64_linux) {
+#if (defined(__x86_64__) || defined(__aarch64__)) && defined(__linux__)
+  EXPECT_EQ(corq::cache_line_bytes, 64u);
+  EXPECT_EQ(alignof(corq::SpscRing<int>) % 64, 0u);
+  EXPECT_EQ(alignof(corq::MpmcRing<int>) % 64, 0u);
+#else
+  GTEST_SKIP() << "not an x86-64 or AArch64 Linux target";
+#endif
+#if defined(__aarch64__)
+  std::printf("target: aarch64, cache_line_bytes=%zu\n", corq::cache_line_bytes);
+#endif
+}
+
 template <class Ring>
 class RingTest : public ::testing::Test {};
 

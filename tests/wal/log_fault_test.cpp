@@ -1,7 +1,9 @@
 // The log against a disk that fails and crashes (SimVfs): confirmed records survive every crash,
 // unconfirmed batches vanish whole, a failed write or flush stops the log for good, a torn tail is
 // cut off, corruption before the tail is reported with file and offset, and a full disk stops
-// normal appends while reserved ones (settlements) go on.
+// normal appends while reserved ones (settlements) go on. With flush = false (sync=none), a power
+// loss that reorders unflushed writes ends the log at the first lost frame (point-in-time), never
+// "corrupt", while damage in flushed data still is.
 #include "io/sim_vfs.hpp"
 #include "log/log.hpp"
 #include "log/scanner.hpp"
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -205,3 +208,166 @@ TEST_F(LogFaultTest, recovering_twice_gives_the_same_records) {
 }
 
 }  // namespace
+
+// ---- sync=none (LogOptions::flush = false): a power loss may reorder unflushed writes ----------
+
+class UnflushedLogTest : public LogFaultTest {
+ protected:
+  LogOptions unflushed_options() {
+    LogOptions o = options();
+    o.flush = false;
+    return o;
+  }
+  int open_unflushed(Recovered &recovered, std::unique_ptr<Log> &log) {
+    error_.clear();
+    return Log::open(unflushed_options(), recovered.visitor(), log, error_);
+  }
+  /// Writes a zero block at `offset` of segment 1, flushed: as if a power loss lost the frame
+  /// written there and kept what was written after it.
+  void lose_block(std::uint64_t offset) {
+    std::unique_ptr<VfsFile> file;
+    const OpenFlags flags;
+    ASSERT_EQ(vfs_.open(std::string(log_dir) + "/" + segment_file_name(1), flags, file), 0);
+    std::vector<std::byte> zeros(block_bytes);
+    const iovec buffer{zeros.data(), zeros.size()};
+    ASSERT_EQ(file->write(offset, &buffer, 1, true), 0);
+  }
+  /// Appends three single-block frames "a", "b", "c" (LSNs 1..3 at offsets 4096, 8192, 12288).
+  void append_three(Log &log) {
+    Lsn lsn = 0;
+    for (const char *text : {"a", "b", "c"}) ASSERT_EQ(append_durably(log, text, lsn), 0);
+    ASSERT_EQ(lsn, 3u);
+  }
+};
+
+TEST_F(UnflushedLogTest, a_lost_unflushed_frame_ends_the_log_and_the_later_one_is_invalidated) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  append_three(*log);
+  log.reset();
+  lose_block(2 * block_bytes);  // "b" lost, "c" kept: what a reordering disk cache can do
+  Recovered again;
+  ASSERT_EQ(open_unflushed(again, log), 0) << "not corruption: " << error_;
+  ASSERT_EQ(again.records.size(), 1u);
+  EXPECT_EQ(again.records.at(1), "a");
+  // "c" (LSN 3) must not come back as the continuation of what is written now: "d" gets LSN 2 at
+  // offset 8192, ending exactly where "c" was.
+  Lsn lsn = 0;
+  ASSERT_EQ(append_durably(*log, "d", lsn), 0);
+  EXPECT_EQ(lsn, 2u);
+  log.reset();
+  Recovered third;
+  ASSERT_EQ(open_unflushed(third, log), 0) << error_;
+  EXPECT_EQ(third.records, (std::map<Lsn, std::string>{{1, "a"}, {2, "d"}}));
+}
+
+TEST_F(UnflushedLogTest, the_same_hole_in_flushed_frames_is_corruption) {
+  Recovered r;
+  std::unique_ptr<Log> log = must_open(r);  // flush = true (sync=always)
+  append_three(*log);
+  log.reset();
+  lose_block(2 * block_bytes);
+  Recovered again;
+  EXPECT_EQ(open(again, log), -EBADMSG);
+  EXPECT_NE(error_.find("offset 8192"), std::string::npos) << error_;
+  EXPECT_NE(error_.find("12288"), std::string::npos) << error_;
+}
+
+TEST_F(UnflushedLogTest, sealed_segments_are_flushed_so_damage_there_is_still_corruption) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  Lsn lsn = 0;
+  const std::string text(3000, 's');
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(append_durably(*log, text, lsn), 0);  // ~3 segments
+  const std::vector<SegmentInfo> segments = log->segments();
+  ASSERT_GE(segments.size(), 3u);
+  const Lsn sealed_last = segments[segments.size() - 2].last_lsn;
+  vfs_.crash(9);  // power loss while open: the tail segment's frames are gone, sealed ones stay
+  log.reset();
+  Recovered after_loss;
+  ASSERT_EQ(open_unflushed(after_loss, log), 0) << error_;
+  EXPECT_EQ(after_loss.records.size(), sealed_last);
+  log.reset();
+  const std::string segment = std::string(log_dir) + "/" + segment_file_name(1);
+  ASSERT_EQ(vfs_.flip_bit(segment, 2 * block_bytes + 100, 1), 0);
+  Recovered again;
+  EXPECT_EQ(open_unflushed(again, log), -EBADMSG);
+  EXPECT_NE(error_.find(segment_file_name(1)), std::string::npos) << error_;
+}
+
+TEST_F(UnflushedLogTest, a_power_loss_never_takes_the_log_back_past_an_open_or_a_close) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  append_three(*log);
+  log.reset();    // a clean close flushes
+  vfs_.crash(3);  // power loss
+  Recovered again;
+  ASSERT_EQ(open_unflushed(again, log), 0) << error_;
+  EXPECT_EQ(again.records.size(), 3u);
+  Lsn lsn = 0;
+  ASSERT_EQ(append_durably(*log, "d", lsn), 0);
+  vfs_.crash(4, SimCrashMode::reorder);  // power loss while open: "d" may go, 1..3 must stay
+  log.reset();
+  Recovered third;
+  ASSERT_EQ(open_unflushed(third, log), 0) << error_;
+  EXPECT_GE(third.records.size(), 3u);
+  EXPECT_EQ(third.records.at(3), "c");
+}
+
+// Many power losses of a reordering disk cache in the middle of unflushed appends: recovery always
+// opens (never "corrupt"), keeps a prefix of what was appended, and the log goes on from there.
+TEST_F(UnflushedLogTest, reordered_power_losses_always_recover_a_prefix) {
+  std::vector<std::string> appended;  // by LSN - 1, as the log holds them
+  for (std::uint64_t round = 0; round < 60; ++round) {
+    Recovered r;
+    std::unique_ptr<Log> log;
+    ASSERT_EQ(open_unflushed(r, log), 0) << "round " << round << ": " << error_;
+    ASSERT_LE(r.records.size(), appended.size()) << "round " << round;
+    Lsn expect = 1;
+    for (const auto &[lsn, text] : r.records) {
+      ASSERT_EQ(lsn, expect++) << "round " << round << ": not a prefix";
+      ASSERT_EQ(text, appended[lsn - 1]) << "round " << round;
+    }
+    appended.resize(r.records.size());
+    const int count = 1 + static_cast<int>(round * 7 % 23);
+    for (int i = 0; i < count; ++i) {
+      const std::string text = std::to_string(round) + "." + std::to_string(i) +
+                               std::string((round * 131 + i * 977) % 5000, 'x');
+      Lsn lsn = 0;
+      ASSERT_EQ(append_durably(*log, text, lsn), 0);
+      ASSERT_EQ(lsn, appended.size() + 1);
+      appended.push_back(text);
+    }
+    vfs_.crash(1000 + round, round % 2 == 0 ? SimCrashMode::reorder : SimCrashMode::torn_tail);
+    log.reset();
+  }
+}
+
+// Found by corq-sim (seed 906): with sync=none a failed flush loses every unflushed frame of the
+// tail segment to the disk while reads still return them. A restart without a power loss then
+// recovers them from the page cache; unless the open writes them again, a later successful flush
+// (the segment's at roll) does not, and a power loss leaves a hole before the next segment.
+TEST_F(UnflushedLogTest, an_open_after_a_failed_flush_writes_the_unflushed_frames_again) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  append_three(*log);
+  vfs_.fail_flush(1, -EIO);  // the flush at close fails: the frames are lost to the disk
+  log.reset();
+  Recovered again;  // a restart, no power loss: the page cache still has them
+  ASSERT_EQ(open_unflushed(again, log), 0) << error_;
+  ASSERT_EQ(again.records.size(), 3u);
+  Lsn lsn = 0;
+  const std::string text(3000, 'r');
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(append_durably(*log, text, lsn), 0);  // rolls segments
+  ASSERT_GE(log->segments().size(), 2u);
+  vfs_.crash(21);  // power loss while open
+  log.reset();
+  Recovered third;
+  ASSERT_EQ(open_unflushed(third, log), 0) << "a hole before a later segment: " << error_;
+  ASSERT_GE(third.records.size(), 3u);
+  EXPECT_EQ(third.records.at(3), "c");
+}

@@ -44,7 +44,7 @@ std::vector<std::byte> frame_bytes_of(std::uint64_t segment_id, Lsn first_lsn,
   FrameHeader header{};
   header.magic = frame_magic;
   header.frame_bytes = static_cast<std::uint32_t>(frame.size());
-  header.record_count = static_cast<std::uint32_t>(payloads.size());
+  header.records = static_cast<std::uint32_t>(payloads.size());
   header.segment_id = segment_id;
   header.first_lsn = first_lsn;
   std::memcpy(frame.data(), &header, sizeof(header));
@@ -489,7 +489,7 @@ std::vector<std::byte> frame_claiming(std::uint32_t record_count,
   std::vector<std::byte> frame = frame_bytes_of(1, 7, payloads);
   FrameHeader header;
   std::memcpy(&header, frame.data(), sizeof(header));
-  header.record_count = record_count;
+  header.records = record_count;
   std::memcpy(frame.data(), &header, sizeof(header));
   header.crc = crc32c(0, frame.data() + 8, frame.size() - 8);
   std::memcpy(frame.data(), &header, sizeof(header));

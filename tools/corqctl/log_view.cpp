@@ -188,6 +188,7 @@ int scan_once(const std::string &dir, LogView &out, std::string &error) {
   corq::wal::ScanResult result;
   const int rc = scan_directory(dir, visitor, result, decode_error, error);
   out.torn_tail = rc == exit_ok && result.torn_tail;
+  out.unflushed_after_end = rc == exit_ok ? result.unflushed_after_end.size() : 0;
   // Kept for finish(): the in-flight set is only needed to place the messages.
   out.in_flight_ids = std::move(in_flight);
   return rc;

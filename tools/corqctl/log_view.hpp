@@ -78,8 +78,11 @@ struct LogView {
   std::uint64_t frames = 0;
   corq::wal::Lsn last_lsn = 0;  // of the last record read
   bool torn_tail = false;       // the log ends in a half-written frame (cut off at the next open)
-  bool moving_tail = false;     // the log was being written: this is its state as of last_lsn
-  std::int64_t now_ms = 0;      // when the view was taken: what "delayed" is relative to
+  /// Unflushed frames (sync=none) past the end: a power loss kept them and lost an earlier frame;
+  /// not part of the log (the next open invalidates them).
+  std::size_t unflushed_after_end = 0;
+  bool moving_tail = false;  // the log was being written: this is its state as of last_lsn
+  std::int64_t now_ms = 0;   // when the view was taken: what "delayed" is relative to
   std::unordered_set<std::uint64_t> in_flight_ids;  // delivered, not settled since (per the log)
 
   const QueueView *find(std::string_view name) const noexcept;

@@ -88,7 +88,7 @@ class LogImpl final : public Log {
  private:
   int choose_vfs(std::string &error);
   int open_tail(const ScanResult &scan, std::string &error);
-  int persist_tail(std::uint64_t last_frame_offset);
+  int persist_tail(std::uint64_t frames_from);
   void writer_loop();
   int write_group(AlignedBuffer &group, const std::vector<BatchMark> &batches, Lsn first_lsn);
   /// Registers `group` and `other` (the appenders' buffer) with the Vfs unless `group` is already
@@ -102,6 +102,7 @@ class LogImpl final : public Log {
   int write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records, Lsn first_lsn,
                   std::size_t disk_bytes, int registered_slot = -1);
   int roll_segment(Lsn first_lsn);
+  int invalidate_unflushed(const std::vector<std::uint64_t> &offsets);
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
   void replenish_spares();
@@ -219,7 +220,13 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   ScanVisitor visitor;
   visitor.record = visit;
   FrameInfo last_frame{};  // the last valid frame of the chain (segment_id 0: none)
-  visitor.frame = [&](const FrameInfo &frame) { last_frame = frame; };
+  // The first frame marked unflushed (sync=none) in the segment of the last frame (0: none).
+  std::uint64_t first_unflushed_offset = 0;
+  visitor.frame = [&](const FrameInfo &frame) {
+    if (frame.segment_id != last_frame.segment_id) first_unflushed_offset = 0;
+    if (frame.unflushed && first_unflushed_offset == 0) first_unflushed_offset = frame.offset;
+    last_frame = frame;
+  };
   if (int rc = scan_log(*vfs_, options_.dir, visitor, scan); rc != 0) {
     error = rc == -EBADMSG ? scan.error
                            : "recovery failed: " + std::string(std::strerror(-rc > 0 ? -rc : EIO));
@@ -229,10 +236,19 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   pending_first_lsn_ = next_lsn_;
   durable_lsn_.store(scan.last_lsn, std::memory_order_release);
   if (int rc = open_tail(scan, error); rc != 0) return rc;
-  if (options_.flush && scan.tail_segment_id != 0) {
-    const std::uint64_t last_offset =
-        last_frame.segment_id == scan.tail_segment_id ? last_frame.offset : scan.tail_offset;
-    if (int rc = persist_tail(last_offset); rc != 0) {
+  if (int rc = invalidate_unflushed(scan.unflushed_after_end); rc != 0) {
+    error = "cannot invalidate the unflushed frames after the recovered end: " +
+            std::string(std::strerror(-rc));
+    return rc;
+  }
+  // Also with sync=none: a power loss after this open then cannot take the log back past what
+  // this open recovered (and the application went on from) — one flush per open.
+  if (scan.tail_segment_id != 0) {
+    const bool frames_in_tail = last_frame.segment_id == scan.tail_segment_id;
+    const std::uint64_t rewrite_from = !frames_in_tail               ? scan.tail_offset
+                                       : first_unflushed_offset != 0 ? first_unflushed_offset
+                                                                     : last_frame.offset;
+    if (int rc = persist_tail(rewrite_from); rc != 0) {
       error = "cannot make the recovered tail durable: " + std::string(std::strerror(-rc));
       return rc;
     }
@@ -371,29 +387,55 @@ int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadlin
 
 // The previous run may have ended on a failed flush, and its process restarted without a power
 // loss: the failed write is then in the page cache only (Linux marks such pages clean after the
-// failed fdatasync; reads return them, the disk may not have them), and recovery just read it as
-// valid. Whatever this run confirms after it would then follow a hole that a power loss can still
-// make: the log would read as corrupt. Only the tail segment's header block and its last frame can
-// be in that state (a failed flush fail-stops the writer: one write in flight), so both are
-// written again and flushed, and the directory is synced (a failed sync_dir fail-stops too).
-int LogImpl::persist_tail(std::uint64_t last_frame_offset) {
-  AlignedBuffer block;
-  block.resize(block_bytes);
+// failed fdatasync; reads return them, the disk may not have them, and a later successful flush
+// does not write them), and recovery just read it as valid. Whatever this run confirms after it
+// would then follow a hole that a power loss can still make: the log would read as corrupt. With
+// sync=always only the tail segment's header block and its last frame can be in that state (a
+// failed flush fail-stops the writer: one write in flight); with sync=none every unflushed frame
+// of the tail segment can (a failed flush covers all of them; sealed segments had a successful
+// flush before the next one started). So the header block and the tail's frames from
+// `frames_from` (the first unflushed one, else the last one) are read and written again, then
+// flushed, and the directory is synced (a failed sync_dir fail-stops too). With sync=none that
+// is up to segment_bytes rewritten per open, in 1 MiB pieces.
+int LogImpl::persist_tail(std::uint64_t frames_from) {
+  constexpr std::uint64_t piece_max = std::uint64_t{1} << 20;
+  AlignedBuffer buffer;
+  buffer.resize(static_cast<std::size_t>(
+      std::min(piece_max, std::max<std::uint64_t>(block_bytes, current_.offset))));
   const auto rewrite = [&](std::uint64_t from, std::uint64_t to) -> int {
-    for (std::uint64_t at = from; at < to; at += block_bytes) {
-      const long got = current_.file->read(at, block.data(), block_bytes);
+    for (std::uint64_t at = from; at < to;) {
+      const std::size_t piece = static_cast<std::size_t>(std::min(piece_max, to - at));
+      const long got = current_.file->read(at, buffer.data(), piece);
       if (got < 0) return static_cast<int>(got);
       // A file may end inside the last frame's zero padding (a torn write of it): pad it again.
-      std::memset(block.data() + got, 0, block_bytes - static_cast<std::size_t>(got));
-      const iovec buffer{block.data(), block_bytes};
-      const bool last = at + block_bytes >= to;
-      if (int rc = current_.file->write(at, &buffer, 1, last); rc != 0) return rc;
+      std::memset(buffer.data() + got, 0, piece - static_cast<std::size_t>(got));
+      const iovec out{buffer.data(), piece};
+      const bool last = at + piece >= to;
+      if (int rc = current_.file->write(at, &out, 1, last); rc != 0) return rc;
+      at += piece;
     }
     return 0;
   };
   if (int rc = rewrite(0, block_bytes); rc != 0) return rc;
-  if (int rc = rewrite(last_frame_offset, current_.offset); rc != 0) return rc;
+  if (int rc = rewrite(frames_from, current_.offset); rc != 0) return rc;
   return vfs_->sync_dir(options_.dir);
+}
+
+// A power loss under sync=none kept unflushed frames of the tail segment past a lost one (the
+// scanner ended the log at the loss). They hold LSNs this run will give to new records, and one
+// could sit exactly where new frames end: zero the block that holds each one's header — no frame
+// is valid without it — and flush, whatever the sync mode, before anything new is written.
+int LogImpl::invalidate_unflushed(const std::vector<std::uint64_t> &offsets) {
+  if (offsets.empty()) return 0;
+  AlignedBuffer block;
+  block.resize(block_bytes);
+  std::memset(block.data(), 0, block_bytes);
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    const iovec buffer{block.data(), block_bytes};
+    const bool last = i + 1 == offsets.size();
+    if (int rc = current_.file->write(offsets[i], &buffer, 1, last); rc != 0) return rc;
+  }
+  return 0;
 }
 
 // ---- the writer ---------------------------------------------------------------------------------
@@ -499,7 +541,9 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
   FrameHeader header{};
   header.magic = frame_magic;
   header.frame_bytes = static_cast<std::uint32_t>(sizeof(FrameHeader) + record_bytes);
-  header.record_count = records;
+  // sync=none: no flush before the next frame, so a power loss may reorder this one with others
+  // of its segment; the mark tells recovery not to take it as evidence past a break (format.hpp).
+  header.records = records | (options_.flush ? 0u : frame_unflushed);
   header.segment_id = current_.id;
   header.first_lsn = first_lsn;
   std::memcpy(frame, &header, sizeof(header));
@@ -567,6 +611,12 @@ int LogImpl::create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<Vfs
 }
 
 int LogImpl::roll_segment(Lsn first_lsn) {
+  // A segment is flushed before the next one starts, also with sync=none (one flush per
+  // segment_bytes): a later segment's header and frames then prove that everything before them is
+  // on disk, so damage in a sealed segment is reported as corruption, never cut as a torn tail.
+  if (!options_.flush) {
+    if (int rc = current_.file->flush(); rc != 0) return rc;
+  }
   std::unique_ptr<VfsFile> next;
   const std::uint64_t id = current_.id + 1;
   const int rc = create_segment(id, first_lsn, next);
@@ -858,6 +908,9 @@ void LogImpl::close() {
   writer_wake_.notify_all();
   pending_room_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // sync=none: a clean close leaves everything durable (one flush); with sync=always it already is.
+  // An error here changes nothing (nothing was promised); the next open flushes the tail again.
+  if (!options_.flush && current_.file != nullptr && failure() == 0) current_.file->flush();
   current_.file.reset();
   lock_.reset();
 }

@@ -62,7 +62,10 @@ enum class AppendClass { normal, reserved };
 struct LogOptions {
   std::string dir;
   std::uint64_t segment_bytes = 64ull << 20;
-  bool flush = true;  // false (sync=none): written to the page cache, never fdatasync'ed
+  /// false (sync=none): group commits go to the page cache without fdatasync; their frames are
+  /// marked unflushed (format.hpp). Still flushed: a segment when the next one starts, the
+  /// recovered tail at open, everything at close.
+  bool flush = true;
   BackendChoice backend = BackendChoice::automatic;
   DirectIoChoice direct_io = DirectIoChoice::automatic;
   /// Tests: use this Vfs instead of choosing one (not owned; must outlive the Log).
@@ -142,7 +145,8 @@ class Log {
   /// Group commits written from io_uring registered buffers (0 on other back ends).
   virtual std::uint64_t registered_writes() const = 0;
 
-  /// Writes and flushes what is pending, stops the writer, closes the files. Idempotent.
+  /// Writes and flushes what is pending (also with flush = false: a clean close leaves the log
+  /// durable), stops the writer, closes the files. Idempotent.
   virtual void close() = 0;
 };
 

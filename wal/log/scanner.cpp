@@ -201,7 +201,8 @@ struct FrameCheck {
   bool own = false;    // magic and segment id are right: a frame of this segment
   FrameHeader header{};
   std::string why;  // when not valid
-  Lsn last_lsn() const { return header.first_lsn + header.record_count - 1; }
+  std::uint32_t records() const { return frame_record_count(header); }
+  Lsn last_lsn() const { return header.first_lsn + records() - 1; }
 };
 
 /// Checksum of bytes [8, frame_bytes) of the frame at `offset`.
@@ -257,14 +258,15 @@ int inspect_frame(SegmentReader &reader, std::uint64_t segment_id, std::uint64_t
         "first_lsn " + std::to_string(h.first_lsn) + ", expected " + std::to_string(expected_lsn);
     return 0;
   }
-  if (h.record_count == 0 || h.frame_bytes < frame_bytes_min ||
-      (h.frame_bytes - sizeof(FrameHeader)) / sizeof(RecordHeader) < h.record_count ||
+  const std::uint32_t records = frame_record_count(h);
+  if (records == 0 || h.frame_bytes < frame_bytes_min ||
+      (h.frame_bytes - sizeof(FrameHeader)) / sizeof(RecordHeader) < records ||
       offset + h.frame_bytes > reader.size()) {
-    out.why = "frame_bytes " + std::to_string(h.frame_bytes) + " / record_count " +
-              std::to_string(h.record_count) + " out of bounds";
+    out.why = "frame_bytes " + std::to_string(h.frame_bytes) + " / record count " +
+              std::to_string(records) + " out of bounds";
     return 0;
   }
-  if (h.first_lsn == 0 || h.first_lsn > std::numeric_limits<Lsn>::max() - (h.record_count - 1)) {
+  if (h.first_lsn == 0 || h.first_lsn > std::numeric_limits<Lsn>::max() - (records - 1)) {
     out.why = "first_lsn " + std::to_string(h.first_lsn) + " out of range";
     return 0;
   }
@@ -288,11 +290,12 @@ int walk_records(SegmentReader &reader, std::uint64_t offset, const FrameHeader 
                  const RecordVisitor *deliver, bool &ok, bool &visitor_stopped, std::string &why) {
   ok = false;
   const std::uint64_t end = offset + h.frame_bytes;
+  const std::uint32_t records = frame_record_count(h);
   std::uint64_t at = offset + sizeof(FrameHeader);
   const std::byte *bytes = nullptr;
-  for (std::uint32_t i = 0; i < h.record_count; ++i) {
+  for (std::uint32_t i = 0; i < records; ++i) {
     if (end - at < sizeof(RecordHeader)) {
-      why = "record " + std::to_string(i) + " of " + std::to_string(h.record_count) +
+      why = "record " + std::to_string(i) + " of " + std::to_string(records) +
             " starts past the frame's end";
       return 0;
     }
@@ -319,7 +322,7 @@ int walk_records(SegmentReader &reader, std::uint64_t offset, const FrameHeader 
     at += record_bytes;
   }
   if (at != end) {
-    why = std::to_string(end - at) + " bytes after the last of " + std::to_string(h.record_count) +
+    why = std::to_string(end - at) + " bytes after the last of " + std::to_string(records) +
           " records";
     return 0;
   }
@@ -358,8 +361,8 @@ int scan_frames(SegmentReader &reader, const SegmentFile &file, const ScanVisito
       return 0;
     }
     if (visitor.frame) {
-      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.header.record_count,
-                     frame.header.first_lsn});
+      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.records(),
+                     frame.header.first_lsn, frame_is_unflushed(frame.header)});
     }
     if (visitor.record) {
       std::string unused;
@@ -404,8 +407,8 @@ int scan_compacted(SegmentReader &reader, const SegmentFile &file, const HeaderC
       return -EBADMSG;
     }
     if (visitor.frame) {
-      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.header.record_count,
-                     frame.header.first_lsn});
+      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.records(),
+                     frame.header.first_lsn, frame_is_unflushed(frame.header)});
     }
     if (visitor.record) {
       std::string unused;
@@ -441,13 +444,20 @@ struct Evidence {
 };
 
 /// Searches the open segment from `offset` on (block by block) for a frame valid in itself that
-/// holds a record >= `next_lsn`. Returns -errno, else 0 with `found` set.
+/// holds a record >= `next_lsn`. Returns -errno, else 0 with `found` set. In the segment of the
+/// break (`unflushed` non-null) an unflushed frame is no evidence: its offset goes to `unflushed`.
 int search_frames(SegmentReader &reader, const SegmentFile &file, std::uint64_t offset,
-                  Lsn next_lsn, bool &found, Evidence &evidence) {
+                  Lsn next_lsn, bool &found, Evidence &evidence,
+                  std::vector<std::uint64_t> *unflushed) {
   found = false;
   for (; offset + sizeof(FrameHeader) <= reader.size(); offset += block_bytes) {
     FrameCheck frame;
     if (int rc = inspect_frame(reader, file.id, offset, 0, frame); rc != 0) return rc;
+    if (frame.valid && frame.last_lsn() >= next_lsn && unflushed != nullptr &&
+        frame_is_unflushed(frame.header)) {
+      unflushed->push_back(offset);
+      continue;
+    }
     if (frame.valid && frame.last_lsn() >= next_lsn) {
       found = true;
       evidence.offset = offset;
@@ -464,7 +474,7 @@ int search_frames(SegmentReader &reader, const SegmentFile &file, std::uint64_t 
 /// there is a tail: `first_after` > 0), then in every later file. -errno, or 0 with `found`.
 int look_ahead(SegmentReader &reader, const std::vector<SegmentFile> &files,
                std::size_t first_after, std::uint64_t end_offset, Lsn next_lsn, bool &found,
-               Evidence &evidence, std::string &error) {
+               Evidence &evidence, std::vector<std::uint64_t> &unflushed, std::string &error) {
   found = false;
   const auto io_error = [&](std::size_t i, int rc) {
     error = files[i].name + ": " + errno_text(rc);
@@ -473,7 +483,9 @@ int look_ahead(SegmentReader &reader, const std::vector<SegmentFile> &files,
   if (first_after > 0) {
     const std::size_t tail = first_after - 1;
     if (int rc = reader.open(files[tail]); rc != 0) return io_error(tail, rc);
-    if (int rc = search_frames(reader, files[tail], end_offset, next_lsn, found, evidence); rc != 0)
+    if (int rc =
+            search_frames(reader, files[tail], end_offset, next_lsn, found, evidence, &unflushed);
+        rc != 0)
       return io_error(tail, rc);
     evidence.file = tail;
     if (found) return 0;
@@ -493,7 +505,8 @@ int look_ahead(SegmentReader &reader, const std::vector<SegmentFile> &files,
                       std::to_string(header.header.first_lsn);
       return 0;
     }
-    if (int rc = search_frames(reader, files[i], block_bytes, next_lsn, found, evidence); rc != 0)
+    if (int rc = search_frames(reader, files[i], block_bytes, next_lsn, found, evidence, nullptr);
+        rc != 0)
       return io_error(i, rc);
     if (found) return 0;
   }
@@ -628,7 +641,8 @@ int scan_log(Vfs &vfs, const std::string &dir, const ScanVisitor &visitor, ScanR
   bool found = false;
   // After a compacted tail the look-ahead starts with the next file (nothing may follow inside it).
   const std::uint64_t end_offset = chain > 0 ? end.offset : 0;
-  if (int rc = look_ahead(reader, files, chain, end_offset, next_lsn, found, evidence, out.error);
+  if (int rc = look_ahead(reader, files, chain, end_offset, next_lsn, found, evidence,
+                          out.unflushed_after_end, out.error);
       rc != 0) {
     return rc;
   }

@@ -16,21 +16,27 @@
 // segment's stale frame, a torn frame, a later file with a zero/torn/recycled header or a
 // not-started one, are all just "after the end".
 //
-// What makes this sound — the writer's side of the contract (Log does all four):
+// What makes this sound — the writer's side of the contract (Log does all five):
 //   1. A segment's header is written and flushed before any frame goes into the segment.
 //   2. One frame in flight: a frame is written and flushed before the next one is written (a
-//      crash can then only tear the last frame, which nobody was told about).
+//      crash can then only tear the last frame, which nobody was told about) — or it is marked
+//      unflushed (sync=none). In the tail segment, unflushed frames past the end are no evidence
+//      (a power loss may keep a later unflushed write and lose an earlier one): the log ends at
+//      the break, point-in-time, and ScanResult::unflushed_after_end lists them.
 //   3. The writer continues exactly at tail_segment_id / tail_offset (overwriting a torn frame,
 //      which holds nothing confirmed), or rolls over to segment tail_segment_id + 1. Files listed
-//      after the tail segment hold nothing valid and may be reused or removed.
+//      after the tail segment hold nothing valid and may be reused or removed. Before writing, it
+//      zeroes the first block of each frame in unflushed_after_end and flushes.
 //   4. Segments are released oldest first (so a crash mid-release never leaves an id gap).
+//   5. A segment is flushed before the next segment's header is written (also with sync=none).
 // Compacted segments (format.hpp) continue the log like any segment, with their own rules: packed
 // frames with increasing, possibly skipping LSNs, ending exactly at end_offset, anything else
 // corruption; the next segment is last_segment_id + 1, starting at last_lsn + 1, and files of the
 // ids in between are skipped as superseded. A compacted segment is never the tail: if the chain
 // ends on one, the writer starts segment last_segment_id + 1 (tail_offset is then UINT64_MAX).
-// Caveat: with no flushes at all (sync=none) a power loss may keep a later write and lose an
-// earlier one; the scanner then reports corruption, as it cannot tell that from a bad disk.
+// Caveat: with sync=none, damage inside the tail segment's unflushed frames cannot be told from a
+// power loss's lost write, so it ends the log there rather than being reported (sealed segments
+// were flushed: damage there is still corruption).
 // Also: bytes of a payload that happen to form a valid frame image (own segment id, crc) at a
 // block boundary past the end, left over from a torn frame, would be taken as evidence.
 //
@@ -63,6 +69,7 @@ struct FrameInfo {
   std::uint32_t frame_bytes;
   std::uint32_t record_count;
   Lsn first_lsn;
+  bool unflushed = false;  // written without a flush (sync=none; format.hpp's frame_unflushed)
 };
 
 struct ScanResult {
@@ -86,6 +93,12 @@ struct ScanResult {
   /// checks, or a torn header of the segment after it. (A zero block or a stale frame of another
   /// segment is a clean end.) Informational: the writer overwrites it either way.
   bool torn_tail = false;
+  /// Offsets in the tail segment, past tail_offset, of frames valid in themselves and holding
+  /// LSNs >= last_lsn + 1 that were no evidence because they are unflushed (sync=none: a power
+  /// loss kept them and lost an earlier frame). They are not part of the log; the writer must
+  /// make them invalid (and flush that) before it writes there, or a later scan could take one
+  /// for the continuation of new frames that end right before it.
+  std::vector<std::uint64_t> unflushed_after_end;
   /// Segment files a compacted segment before them replaced (left by a crash between the rename
   /// of the compacted file and their removal): they hold nothing the log needs.
   std::vector<std::string> superseded;

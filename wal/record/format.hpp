@@ -17,7 +17,9 @@
 //   magic == frame_magic, segment_id == s (a recycled segment's stale frames fail here),
 //   first_lsn == the next LSN expected, o + frame_bytes <= segment size, crc32c matches.
 // The first invalid frame ends the log if no valid frame follows it anywhere; if one does, the
-// log is corrupt there (file and offset are reported), never silently truncated.
+// log is corrupt there (file and offset are reported), never silently truncated. Except: a frame
+// marked unflushed (written with sync=none) in the same segment as the break does not count, as
+// a power loss may reorder unflushed writes (see frame_unflushed).
 //
 // Compacted segments (version 2). Compaction rewrites a run of sealed segments [a, b] as one file
 // named after a that holds only the records its caller still needs, each with its original LSN:
@@ -71,14 +73,31 @@ struct CompactedInfo {
 static_assert(sizeof(CompactedInfo) == 40);
 
 struct FrameHeader {
-  std::uint32_t magic;         // frame_magic
-  std::uint32_t crc;           // crc32c of bytes [8, frame_bytes) of the frame
-  std::uint32_t frame_bytes;   // header + records, without the padding
-  std::uint32_t record_count;  // >= 1
+  std::uint32_t magic;        // frame_magic
+  std::uint32_t crc;          // crc32c of bytes [8, frame_bytes) of the frame
+  std::uint32_t frame_bytes;  // header + records, without the padding
+  /// Low 31 bits: the record count (>= 1; a frame of at most 4 GiB holds fewer than 2^29 records).
+  /// Bit 31 (frame_unflushed): written without a flush (sync=none). Use frame_record_count() and
+  /// frame_is_unflushed(). Under the crc, like everything after it.
+  std::uint32_t records;
   std::uint64_t segment_id;
   Lsn first_lsn;  // LSN of the first record; the others follow consecutively
 };
 static_assert(sizeof(FrameHeader) == 32);
+
+/// FrameHeader::records bit 31. An unflushed frame was written to the page cache and not flushed
+/// before the next one was written, so a power loss may keep it and lose an earlier frame of the
+/// same segment: it is no evidence that the log went on past a break before it in its segment
+/// (the scanner ends the log at the break, point-in-time). A segment is flushed before the next
+/// one is started, so an unflushed frame or header in a *later* segment still is evidence.
+inline constexpr std::uint32_t frame_unflushed = 1u << 31;
+
+inline constexpr std::uint32_t frame_record_count(const FrameHeader &h) {
+  return h.records & ~frame_unflushed;
+}
+inline constexpr bool frame_is_unflushed(const FrameHeader &h) {
+  return (h.records & frame_unflushed) != 0;
+}
 
 struct RecordHeader {
   std::uint32_t payload_bytes;

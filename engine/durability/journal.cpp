@@ -288,7 +288,8 @@ int Journal::wait(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error) {
 
 int Journal::sync(std::int32_t timeout_ms, std::string &error) {
   if (log_->failure() != 0) return map_error(log_->failure(), error);
-  return wait(log_->last_appended_lsn(), timeout_ms, error);
+  // On the disk in both sync modes: with sync=none this is the one call that flushes.
+  return map_error(log_->flush_through(log_->last_appended_lsn(), deadline_of(timeout_ms)), error);
 }
 
 // ---- checkpoints
@@ -333,7 +334,12 @@ int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
   if (const int rc = log_->append(batch, lsn, wal::AppendClass::reserved, &hook); rc != 0) {
     return map_error(rc, error);
   }
-  if (const int rc = wait(lsn, -1, error); rc != CORQ_OK) return rc;
+  // On the disk before the segments it supersedes go (with sync=none too: a power loss must not
+  // keep the release and lose the checkpoint).
+  if (const int rc =
+          map_error(log_->flush_through(lsn, std::chrono::steady_clock::time_point::max()), error);
+      rc != CORQ_OK)
+    return rc;
   if (const int rc = log_->release_before(floor); rc != 0) {
     error = std::string("releasing log segments: ") + std::strerror(-rc);
     return CORQ_EIO;

@@ -371,3 +371,41 @@ TEST_F(UnflushedLogTest, an_open_after_a_failed_flush_writes_the_unflushed_frame
   ASSERT_GE(third.records.size(), 3u);
   EXPECT_EQ(third.records.at(3), "c");
 }
+
+TEST_F(UnflushedLogTest, flush_through_puts_everything_before_it_on_the_disk) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  append_three(*log);
+  const std::uint64_t flushes = vfs_.counters().flushes;
+  ASSERT_EQ(log->flush_through(3, Clock::now() + std::chrono::seconds(10)), 0);
+  EXPECT_GT(vfs_.counters().flushes, flushes) << "no flush happened";
+  EXPECT_EQ(log->flush_through(3, Clock::now()), 0) << "already flushed: no wait";
+  Lsn lsn = 0;
+  ASSERT_EQ(append_durably(*log, "d", lsn), 0);  // written, not flushed
+  vfs_.crash(5, SimCrashMode::reorder);          // power loss while open
+  log.reset();
+  Recovered again;
+  ASSERT_EQ(open_unflushed(again, log), 0) << error_;
+  ASSERT_GE(again.records.size(), 3u);
+  EXPECT_EQ(again.records.at(3), "c");
+}
+
+// The first frame written after a flush is not marked unflushed (nothing before it in its segment
+// can be lost any more): it is evidence again, so damage to the flushed frames before it is
+// reported, not cut.
+TEST_F(UnflushedLogTest, the_frame_after_a_flush_is_evidence_again) {
+  Recovered r;
+  std::unique_ptr<Log> log;
+  ASSERT_EQ(open_unflushed(r, log), 0) << error_;
+  append_three(*log);
+  ASSERT_EQ(log->flush_through(3, Clock::now() + std::chrono::seconds(10)), 0);
+  Lsn lsn = 0;
+  ASSERT_EQ(append_durably(*log, "d", lsn), 0);  // at 16384, not marked
+  ASSERT_EQ(append_durably(*log, "e", lsn), 0);  // at 20480, marked
+  log.reset();
+  lose_block(2 * block_bytes);  // "b" (flushed) damaged
+  Recovered again;
+  EXPECT_EQ(open_unflushed(again, log), -EBADMSG);
+  EXPECT_NE(error_.find("16384"), std::string::npos) << error_;
+}

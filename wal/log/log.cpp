@@ -67,6 +67,7 @@ class LogImpl final : public Log {
              const AppendHook *hook) override;
   int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
   Lsn durable_lsn() const override { return durable_lsn_.load(std::memory_order_acquire); }
+  int flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
   Lsn last_appended_lsn() const override {
     std::lock_guard lock(append_mutex_);
     return next_lsn_ - 1;
@@ -102,6 +103,7 @@ class LogImpl final : public Log {
   int write_frame(std::byte *frame, std::size_t record_bytes, std::uint32_t records, Lsn first_lsn,
                   std::size_t disk_bytes, int registered_slot = -1);
   int roll_segment(Lsn first_lsn);
+  int flush_current();
   int invalidate_unflushed(const std::vector<std::uint64_t> &offsets);
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
@@ -127,16 +129,23 @@ class LogImpl final : public Log {
   Lsn pending_first_lsn_ = 1;
   Lsn next_lsn_ = 1;
   bool stopping_ = false;
+  bool flush_wanted_ = false;  // flush=false: a flush_through caller waits for a flush
   std::atomic<bool> space_exhausted_{false};
 
   // ---- durability ----
   std::atomic<Lsn> durable_lsn_{0};
+  /// On the disk (flush=false; with flush=true durable_lsn_ is). Written under durable_mutex_.
+  std::atomic<Lsn> flushed_lsn_{0};
   std::atomic<int> failure_{0};
   mutable std::mutex durable_mutex_;
   std::condition_variable durable_changed_;
 
   // ---- writer thread's own state ----
   OpenSegment current_;
+  /// flush=false: a frame of the current segment was written and not flushed since. The next
+  /// frame is marked frame_unflushed only then (format.hpp): right after a flush it cannot
+  /// outlive an earlier frame of its segment in a power loss.
+  bool segment_has_unflushed_ = false;
   AlignedBuffer split_frame_;  // only when a group must be split across segments
   // Buffers registered with the Vfs (io_uring fixed buffers), by allocation id; 0: none.
   std::array<std::uint64_t, 2> registered_{};
@@ -220,11 +229,13 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   ScanVisitor visitor;
   visitor.record = visit;
   FrameInfo last_frame{};  // the last valid frame of the chain (segment_id 0: none)
-  // The first frame marked unflushed (sync=none) in the segment of the last frame (0: none).
-  std::uint64_t first_unflushed_offset = 0;
+  // In the segment of the last frame: the last frame not marked unflushed. Every frame after it
+  // is marked, so the flush before it (or the segment's start) is the last one there may have
+  // been: from it on, frames may be in the page cache only (see persist_tail).
+  std::uint64_t last_unmarked_offset = 0;
   visitor.frame = [&](const FrameInfo &frame) {
-    if (frame.segment_id != last_frame.segment_id) first_unflushed_offset = 0;
-    if (frame.unflushed && first_unflushed_offset == 0) first_unflushed_offset = frame.offset;
+    if (frame.segment_id != last_frame.segment_id) last_unmarked_offset = block_bytes;
+    if (!frame.unflushed) last_unmarked_offset = frame.offset;
     last_frame = frame;
   };
   if (int rc = scan_log(*vfs_, options_.dir, visitor, scan); rc != 0) {
@@ -245,14 +256,15 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   // this open recovered (and the application went on from) — one flush per open.
   if (scan.tail_segment_id != 0) {
     const bool frames_in_tail = last_frame.segment_id == scan.tail_segment_id;
-    const std::uint64_t rewrite_from = !frames_in_tail               ? scan.tail_offset
-                                       : first_unflushed_offset != 0 ? first_unflushed_offset
-                                                                     : last_frame.offset;
+    const std::uint64_t rewrite_from = frames_in_tail ? last_unmarked_offset : scan.tail_offset;
     if (int rc = persist_tail(rewrite_from); rc != 0) {
       error = "cannot make the recovered tail durable: " + std::string(std::strerror(-rc));
       return rc;
     }
   }
+  // Everything recovered is on the disk now (persist_tail flushed the tail).
+  flushed_lsn_.store(scan.last_lsn, std::memory_order_release);
+  segment_has_unflushed_ = false;
   pending_.resize(sizeof(FrameHeader));
   replenish_spares();
   writer_ = std::thread([this] { writer_loop(); });
@@ -385,6 +397,25 @@ int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadlin
   return done ? 0 : -ETIMEDOUT;
 }
 
+int LogImpl::flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadline) {
+  if (options_.flush) return wait_durable(lsn, deadline);
+  if (failure() != 0) return failure();
+  if (flushed_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
+  {
+    std::lock_guard lock(append_mutex_);
+    if (stopping_) return -EBADF;
+    flush_wanted_ = true;
+  }
+  writer_wake_.notify_all();
+  std::unique_lock lock(durable_mutex_);
+  const bool done = durable_changed_.wait_until(lock, deadline, [&] {
+    return flushed_lsn_.load(std::memory_order_acquire) >= lsn || failure() != 0;
+  });
+  if (flushed_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
+  if (failure() != 0) return failure();
+  return done ? 0 : -ETIMEDOUT;
+}
+
 // The previous run may have ended on a failed flush, and its process restarted without a power
 // loss: the failed write is then in the page cache only (Linux marks such pages clean after the
 // failed fdatasync; reads return them, the disk may not have them, and a later successful flush
@@ -394,7 +425,8 @@ int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadlin
 // failed flush fail-stops the writer: one write in flight); with sync=none every unflushed frame
 // of the tail segment can (a failed flush covers all of them; sealed segments had a successful
 // flush before the next one started). So the header block and the tail's frames from
-// `frames_from` (the first unflushed one, else the last one) are read and written again, then
+// `frames_from` (the last frame not marked unflushed: the first after the last flush there may
+// have been; with sync=always the last frame) are read and written again, then
 // flushed, and the directory is synced (a failed sync_dir fail-stops too). With sync=none that
 // is up to segment_bytes rewritten per open, in 1 MiB pieces.
 int LogImpl::persist_tail(std::uint64_t frames_from) {
@@ -447,24 +479,35 @@ void LogImpl::writer_loop() {
   std::uint64_t other_allocation = 0;
   for (;;) {
     Lsn first_lsn = 0;
+    bool want_flush = false;
     {
       std::unique_lock lock(append_mutex_);
-      writer_wake_.wait(lock, [&] { return !pending_batches_.empty() || stopping_; });
-      if (pending_batches_.empty()) return;  // stopping, and everything is written
-      group.swap(pending_);
-      batches.swap(pending_batches_);
-      first_lsn = pending_first_lsn_;
-      pending_first_lsn_ = next_lsn_;
-      pending_.resize(sizeof(FrameHeader));
-      other = iovec{pending_.data(), pending_.capacity()};
-      other_allocation = pending_.allocation();
+      writer_wake_.wait(lock,
+                        [&] { return !pending_batches_.empty() || stopping_ || flush_wanted_; });
+      // flush=false only: a flush_through caller waits; whatever is pending is written first.
+      want_flush = flush_wanted_;
+      flush_wanted_ = false;
+      if (pending_batches_.empty() && !want_flush) return;  // stopping, everything is written
+      if (!pending_batches_.empty()) {
+        group.swap(pending_);
+        batches.swap(pending_batches_);
+        first_lsn = pending_first_lsn_;
+        pending_first_lsn_ = next_lsn_;
+        pending_.resize(sizeof(FrameHeader));
+        other = iovec{pending_.data(), pending_.capacity()};
+        other_allocation = pending_.allocation();
+      }
     }
-    pending_room_.notify_all();
-    if (!registration_off_ && registered_slot(group) < 0) {
-      register_group_buffers(group, other, other_allocation);
+    int rc = 0;
+    if (!batches.empty()) {
+      pending_room_.notify_all();
+      if (!registration_off_ && registered_slot(group) < 0) {
+        register_group_buffers(group, other, other_allocation);
+      }
+      rc = write_group(group, batches, first_lsn);
+      batches.clear();
     }
-    const int rc = write_group(group, batches, first_lsn);
-    batches.clear();
+    if (rc == 0 && want_flush) rc = flush_current();
     if (rc != 0) {
       fail(rc);
       return;  // fail-stop: nothing is ever written or confirmed again
@@ -541,9 +584,9 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
   FrameHeader header{};
   header.magic = frame_magic;
   header.frame_bytes = static_cast<std::uint32_t>(sizeof(FrameHeader) + record_bytes);
-  // sync=none: no flush before the next frame, so a power loss may reorder this one with others
-  // of its segment; the mark tells recovery not to take it as evidence past a break (format.hpp).
-  header.records = records | (options_.flush ? 0u : frame_unflushed);
+  // sync=none: an earlier frame of this segment is not flushed yet, so a power loss may keep this
+  // one and lose that; the mark tells recovery not to take it as evidence past a break.
+  header.records = records | (segment_has_unflushed_ ? frame_unflushed : 0u);
   header.segment_id = current_.id;
   header.first_lsn = first_lsn;
   std::memcpy(frame, &header, sizeof(header));
@@ -558,6 +601,7 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
                                                        options_.flush)
                      : current_.file->write(current_.offset, &buffer, 1, options_.flush);
   if (rc != 0) return rc;
+  if (!options_.flush) segment_has_unflushed_ = true;
   current_.offset += disk_bytes;
   const Lsn last = first_lsn + records - 1;
   {
@@ -610,12 +654,25 @@ int LogImpl::create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<Vfs
   return vfs_->sync_dir(options_.dir);
 }
 
+// flush=false: flushes the segment being written; everything written so far is then on the disk
+// (earlier segments were flushed when they were sealed). Writer thread (or open/close).
+int LogImpl::flush_current() {
+  if (int rc = current_.file->flush(); rc != 0) return rc;
+  segment_has_unflushed_ = false;
+  {
+    std::lock_guard lock(durable_mutex_);
+    flushed_lsn_.store(durable_lsn_.load(std::memory_order_acquire), std::memory_order_release);
+  }
+  durable_changed_.notify_all();
+  return 0;
+}
+
 int LogImpl::roll_segment(Lsn first_lsn) {
   // A segment is flushed before the next one starts, also with sync=none (one flush per
   // segment_bytes): a later segment's header and frames then prove that everything before them is
   // on disk, so damage in a sealed segment is reported as corruption, never cut as a torn tail.
   if (!options_.flush) {
-    if (int rc = current_.file->flush(); rc != 0) return rc;
+    if (int rc = flush_current(); rc != 0) return rc;
   }
   std::unique_ptr<VfsFile> next;
   const std::uint64_t id = current_.id + 1;
@@ -624,6 +681,7 @@ int LogImpl::roll_segment(Lsn first_lsn) {
   current_.file = std::move(next);
   current_.id = id;
   current_.offset = block_bytes;
+  segment_has_unflushed_ = false;
   {
     std::lock_guard lock(segments_mutex_);
     segments_.push_back({id, 0, 0, 0});
@@ -856,7 +914,7 @@ int LogImpl::compact(std::uint64_t first_id, std::uint64_t last_id,
   if (int rc = file->write(0, &buffer, 1, true); rc != 0) return abandon(rc);
   // A record dropped because a later one (say, an ack) made it unnecessary must not outlive that
   // later one: everything appended until now becomes durable before the originals go.
-  if (int rc = wait_durable(last_appended_lsn(), std::chrono::steady_clock::time_point::max());
+  if (int rc = flush_through(last_appended_lsn(), std::chrono::steady_clock::time_point::max());
       rc != 0) {
     return abandon(rc);
   }
@@ -910,7 +968,7 @@ void LogImpl::close() {
   if (writer_.joinable()) writer_.join();
   // sync=none: a clean close leaves everything durable (one flush); with sync=always it already is.
   // An error here changes nothing (nothing was promised); the next open flushes the tail again.
-  if (!options_.flush && current_.file != nullptr && failure() == 0) current_.file->flush();
+  if (!options_.flush && current_.file != nullptr && failure() == 0) flush_current();
   current_.file.reset();
   lock_.reset();
 }

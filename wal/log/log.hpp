@@ -112,6 +112,11 @@ class Log {
   /// Waits until durable_lsn() >= lsn or the deadline passes (-ETIMEDOUT), or the log failed.
   virtual int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) = 0;
   virtual Lsn durable_lsn() const = 0;
+  /// Like wait_durable, but on the disk even with flush = false (sync=none): the writer flushes
+  /// the segment being written once everything up to `lsn` is written (one fdatasync for all
+  /// callers waiting then). With flush = true it is wait_durable. corq_sync, checkpoints and
+  /// compaction use it, so what they rely on survives a power loss in both modes.
+  virtual int flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadline) = 0;
   /// The LSN the next append will get, minus one.
   virtual Lsn last_appended_lsn() const = 0;
   /// 0, or the -errno that failed the log.

@@ -19,8 +19,9 @@
 // What makes this sound — the writer's side of the contract (Log does all five):
 //   1. A segment's header is written and flushed before any frame goes into the segment.
 //   2. One frame in flight: a frame is written and flushed before the next one is written (a
-//      crash can then only tear the last frame, which nobody was told about) — or it is marked
-//      unflushed (sync=none). In the tail segment, unflushed frames past the end are no evidence
+//      crash can then only tear the last frame, which nobody was told about) — or the next one is
+//      marked unflushed (sync=none, format.hpp). In the tail segment, marked frames past the end
+//      are no evidence
 //      (a power loss may keep a later unflushed write and lose an earlier one): the log ends at
 //      the break, point-in-time, and ScanResult::unflushed_after_end lists them.
 //   3. The writer continues exactly at tail_segment_id / tail_offset (overwriting a torn frame,
@@ -69,7 +70,7 @@ struct FrameInfo {
   std::uint32_t frame_bytes;
   std::uint32_t record_count;
   Lsn first_lsn;
-  bool unflushed = false;  // written without a flush (sync=none; format.hpp's frame_unflushed)
+  bool unflushed = false;  // marked frame_unflushed (sync=none; see format.hpp)
 };
 
 struct ScanResult {

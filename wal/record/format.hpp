@@ -85,11 +85,12 @@ struct FrameHeader {
 };
 static_assert(sizeof(FrameHeader) == 32);
 
-/// FrameHeader::records bit 31. An unflushed frame was written to the page cache and not flushed
-/// before the next one was written, so a power loss may keep it and lose an earlier frame of the
-/// same segment: it is no evidence that the log went on past a break before it in its segment
-/// (the scanner ends the log at the break, point-in-time). A segment is flushed before the next
-/// one is started, so an unflushed frame or header in a *later* segment still is evidence.
+/// FrameHeader::records bit 31. The frame was written (sync=none) while an earlier frame of its
+/// segment was not flushed yet, so a power loss may keep it and lose that one: it is no evidence
+/// that the log went on past a break before it in its segment (the scanner ends the log at the
+/// break, point-in-time). The first frame after a flush is not marked: everything before it is on
+/// the disk, so it is evidence like any sync=always frame. A segment is flushed before the next
+/// one is started, so a marked frame or a header in a *later* segment still is evidence.
 inline constexpr std::uint32_t frame_unflushed = 1u << 31;
 
 inline constexpr std::uint32_t frame_record_count(const FrameHeader &h) {

@@ -122,7 +122,9 @@ CORQ_API int corq_open(const char *dir, const corq_config *engine_options, corq_
 CORQ_API int corq_close(corq_engine *engine);
 
 /* Waits until everything logged so far (publishes, and the settlements that are logged but not
- * waited for: acks, nacks, purges, dead-letter moves) is durable. timeout_ms -1: no limit. On an
+ * waited for: acks, nacks, purges, dead-letter moves) is durable: flushed to the disk, also with
+ * sync=none (where it is the call that flushes; corq_wait_durable and corq_producer_flush there
+ * wait for the page cache only, like a publish's confirm). timeout_ms -1: no limit. On an
  * in-memory engine there is nothing to wait for: returns CORQ_OK at once. Errors: CORQ_EINVAL,
  * CORQ_ETIMEDOUT, CORQ_EFAILED (the log failed: fail-stop), CORQ_ECLOSED. */
 CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);

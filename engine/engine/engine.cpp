@@ -45,6 +45,7 @@ Engine::Engine(const EngineOptions &options, bool start_scheduler)
 
 Engine::~Engine() {
   scheduler_.stop();
+  log_maintainer_.stop();
   {
     std::lock_guard lock(registry_mutex_);
     for (auto &[name, queue] : queues_) queue->mark_deleted(/*forever=*/false);
@@ -66,6 +67,8 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
   engine->next_qid_ = state.next_qid;
   engine->install(state);
+  Engine *e = engine.get();
+  engine->log_maintainer_.start([e] { e->run_log_maintenance(); });
   engine->scheduler_.start();
   out = engine.release();
   return CORQ_OK;
@@ -270,6 +273,7 @@ void Engine::close(Engine *engine) noexcept {
     queue->wake_publishers();
   }
   engine->scheduler_.stop();
+  engine->log_maintainer_.stop();  // a compaction under way finishes first
   // Graceful: what was appended is written and flushed, the files are closed and the directory's
   // lock is released (a later open in this process or another may recover it at once).
   if (engine->journal_ != nullptr) engine->journal_->close();
@@ -284,6 +288,11 @@ void Engine::maintain_log(std::int64_t now_ms) {
   if (journal_ == nullptr || journal_->closed() || journal_->failure_code() != CORQ_OK) return;
   if (now_ms - last_checkpoint_ms_ < checkpoint_interval_ms) return;
   last_checkpoint_ms_ = now_ms;
+  log_maintainer_.request();
+}
+
+void Engine::run_log_maintenance() {
+  if (journal_ == nullptr || journal_->closed() || journal_->failure_code() != CORQ_OK) return;
   const wal::Lsn floor = journal_->live_floor();
   // Segments are released when every message in them is settled. A message that stays (a
   // backlog, a dead letter, a long delay) pins its segment and every later one: those are

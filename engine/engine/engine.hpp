@@ -9,6 +9,7 @@
 #pragma once
 
 #include "durability/journal.hpp"
+#include "durability/log_maintainer.hpp"
 #include "engine/clock.hpp"
 #include "options/options.hpp"
 #include "queue/queue.hpp"
@@ -93,9 +94,12 @@ class Engine {
   /// The write-ahead log, or nullptr for an in-memory engine.
   Journal *journal() noexcept { return journal_.get(); }
   const std::string &dir() const noexcept { return dir_; }
-  /// Scheduler thread: writes a checkpoint and releases log segments when that frees any
-  /// (at most every `checkpoint_interval_ms`).
+  /// Scheduler pass: every `checkpoint_interval_ms` of engine time, asks the log maintainer
+  /// thread to write a checkpoint and release log segments when that frees any, and to compact
+  /// when sealed segments pile up (run_log_maintenance). Never waits for that work.
   void maintain_log(std::int64_t now_ms);
+  /// Log maintenance runs finished so far (tests).
+  std::uint64_t log_maintenance_runs() const { return log_maintainer_.runs(); }
   static constexpr std::int64_t checkpoint_interval_ms = 200;
 
  private:
@@ -104,6 +108,8 @@ class Engine {
   /// Creates durable queue objects and hands them their messages after recovery.
   void install(RecoveredState &state);
   int checkpoint(wal::Lsn floor, std::string &error);
+  /// The log maintainer thread's work: checkpoint, release, compaction.
+  void run_log_maintenance();
 
   const EngineOptions options_;
   const std::uint64_t instance_id_;
@@ -128,7 +134,8 @@ class Engine {
   std::string dir_;
   std::unique_ptr<Journal> journal_;
   std::uint32_t next_qid_ = 1;           // registry_mutex_
-  std::int64_t last_checkpoint_ms_ = 0;  // scheduler thread
+  std::int64_t last_checkpoint_ms_ = 0;  // scheduler passes (serialized)
+  LogMaintainer log_maintainer_;         // its thread uses journal_ and the registry
 
   Scheduler scheduler_;  // last: its thread uses the members above
 };

@@ -10,8 +10,9 @@ test_pkgs=(clang libclang-rt-dev python3 valgrind)
 # The Rust binding's tests need cargo; a machine with a rustup toolchain on PATH keeps it.
 command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)
 # The peers the benchmark suite compares against (servers run on 127.0.0.1 only) and their clients.
+# strace: bench/peers/run.sh --verify-fsync counts each system's flushes.
 bench_pkgs=(python3-matplotlib rabbitmq-server librabbitmq-dev redis-server libhiredis-dev
-            librocksdb-dev libsqlite3-dev sqlite3)
+            librocksdb-dev libsqlite3-dev sqlite3 strace)
 cross_pkgs=(g++-aarch64-linux-gnu qemu-user googletest)
 # perf/profile.sh: perf record (flame graphs) and valgrind's callgrind (instruction counts).
 profile_pkgs=(linux-perf valgrind python3)

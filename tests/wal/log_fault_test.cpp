@@ -232,6 +232,19 @@ class UnflushedLogTest : public LogFaultTest {
     const iovec buffer{zeros.data(), zeros.size()};
     ASSERT_EQ(file->write(offset, &buffer, 1, true), 0);
   }
+  /// Appends "d" (written, not flushed), loses power while the log is open (a reordering disk
+  /// cache: "d" may go) and reopens: "a", "b", "c" (LSNs 1..3, on the disk before) must be there.
+  void append_d_then_lose_power_keeping_a_b_c(std::unique_ptr<Log> &log, std::uint64_t seed) {
+    Lsn lsn = 0;
+    ASSERT_EQ(append_durably(*log, "d", lsn), 0);
+    vfs_.crash(seed, SimCrashMode::reorder);
+    log.reset();
+    Recovered after;
+    ASSERT_EQ(open_unflushed(after, log), 0) << error_;
+    ASSERT_GE(after.records.size(), 3u);
+    EXPECT_EQ(after.records.at(1), "a");
+    EXPECT_EQ(after.records.at(3), "c");
+  }
   /// Appends three single-block frames "a", "b", "c" (LSNs 1..3 at offsets 4096, 8192, 12288).
   void append_three(Log &log) {
     Lsn lsn = 0;
@@ -307,14 +320,7 @@ TEST_F(UnflushedLogTest, a_power_loss_never_takes_the_log_back_past_an_open_or_a
   Recovered again;
   ASSERT_EQ(open_unflushed(again, log), 0) << error_;
   EXPECT_EQ(again.records.size(), 3u);
-  Lsn lsn = 0;
-  ASSERT_EQ(append_durably(*log, "d", lsn), 0);
-  vfs_.crash(4, SimCrashMode::reorder);  // power loss while open: "d" may go, 1..3 must stay
-  log.reset();
-  Recovered third;
-  ASSERT_EQ(open_unflushed(third, log), 0) << error_;
-  EXPECT_GE(third.records.size(), 3u);
-  EXPECT_EQ(third.records.at(3), "c");
+  append_d_then_lose_power_keeping_a_b_c(log, 4);
 }
 
 // Many power losses of a reordering disk cache in the middle of unflushed appends: recovery always
@@ -381,14 +387,7 @@ TEST_F(UnflushedLogTest, flush_through_puts_everything_before_it_on_the_disk) {
   ASSERT_EQ(log->flush_through(3, Clock::now() + std::chrono::seconds(10)), 0);
   EXPECT_GT(vfs_.counters().flushes, flushes) << "no flush happened";
   EXPECT_EQ(log->flush_through(3, Clock::now()), 0) << "already flushed: no wait";
-  Lsn lsn = 0;
-  ASSERT_EQ(append_durably(*log, "d", lsn), 0);  // written, not flushed
-  vfs_.crash(5, SimCrashMode::reorder);          // power loss while open
-  log.reset();
-  Recovered again;
-  ASSERT_EQ(open_unflushed(again, log), 0) << error_;
-  ASSERT_GE(again.records.size(), 3u);
-  EXPECT_EQ(again.records.at(3), "c");
+  append_d_then_lose_power_keeping_a_b_c(log, 5);
 }
 
 // The first frame written after a flush is not marked unflushed (nothing before it in its segment

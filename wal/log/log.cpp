@@ -104,6 +104,9 @@ class LogImpl final : public Log {
                   std::size_t disk_bytes, int registered_slot = -1);
   int roll_segment(Lsn first_lsn);
   int flush_current();
+  /// Waits until `reached` (durable_lsn_ or flushed_lsn_) >= lsn, the deadline, or a failure.
+  int wait_for(const std::atomic<Lsn> &reached, Lsn lsn,
+               std::chrono::steady_clock::time_point deadline);
   int invalidate_unflushed(const std::vector<std::uint64_t> &offsets);
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
@@ -388,11 +391,16 @@ int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass 
 }
 
 int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) {
+  return wait_for(durable_lsn_, lsn, deadline);
+}
+
+int LogImpl::wait_for(const std::atomic<Lsn> &reached, Lsn lsn,
+                      std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(durable_mutex_);
   const bool done = durable_changed_.wait_until(lock, deadline, [&] {
-    return durable_lsn_.load(std::memory_order_acquire) >= lsn || failure() != 0;
+    return reached.load(std::memory_order_acquire) >= lsn || failure() != 0;
   });
-  if (durable_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
+  if (reached.load(std::memory_order_acquire) >= lsn) return 0;
   if (failure() != 0) return failure();
   return done ? 0 : -ETIMEDOUT;
 }
@@ -407,13 +415,7 @@ int LogImpl::flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadli
     flush_wanted_ = true;
   }
   writer_wake_.notify_all();
-  std::unique_lock lock(durable_mutex_);
-  const bool done = durable_changed_.wait_until(lock, deadline, [&] {
-    return flushed_lsn_.load(std::memory_order_acquire) >= lsn || failure() != 0;
-  });
-  if (flushed_lsn_.load(std::memory_order_acquire) >= lsn) return 0;
-  if (failure() != 0) return failure();
-  return done ? 0 : -ETIMEDOUT;
+  return wait_for(flushed_lsn_, lsn, deadline);
 }
 
 // The previous run may have ended on a failed flush, and its process restarted without a power

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <string>
@@ -50,6 +51,36 @@ TEST(DurableFaults, a_failed_flush_fail_stops_the_engine_and_nothing_unconfirmed
   vfs.crash(11);
   EnginePtr engine = open_sim(vfs);
   EXPECT_EQ(drain_acking(engine.get(), "q"), std::vector<std::string>{"confirmed"});
+}
+
+// corq.h's contract for settlements on a failed log: applied in memory, not logged; ack says
+// CORQ_EFAILED (its tag is gone all the same), nack and reject say CORQ_OK; after a reopen the
+// messages are back.
+TEST(DurableFaults, settlements_after_a_failure_apply_in_memory_and_come_back_after_a_reopen) {
+  wal::SimVfs vfs(5);
+  {
+    EnginePtr engine = open_sim(vfs);
+    must_declare(engine.get(), "q");
+    for (const char *text : {"one", "two", "three"}) publish(engine.get(), "q", text);
+    ConsumerPtr consumer = open_consumer(engine.get(), "q", 4);
+    corq_delivery out[4];
+    ASSERT_EQ(corq_consume(consumer.get(), out, 4, 1000), 3);
+    vfs.fail_flush(1, -EIO);
+    EXPECT_CORQ_FAILS(CORQ_EFAILED, try_publish(engine.get(), "q", "fails the log"));
+    EXPECT_CORQ_FAILS(CORQ_EFAILED, corq_ack(consumer.get(), out[0].tag));
+    EXPECT_NE(std::string(corq_last_error()).find("not logged"), std::string::npos)
+        << corq_last_error();
+    EXPECT_CORQ_FAILS(CORQ_ESTATE, corq_ack(consumer.get(), out[0].tag));  // applied: tag gone
+    EXPECT_EQ(corq_nack(consumer.get(), out[1].tag, 0), CORQ_OK);
+    EXPECT_EQ(corq_reject(consumer.get(), out[2].tag, "bad"), CORQ_OK);
+  }
+  EnginePtr engine = open_sim(vfs);  // a restart: everything the log had, none of the above
+  std::vector<std::string> back = drain_acking(engine.get(), "q");
+  // The publish that failed the log was never confirmed; a restart without a power loss may find
+  // it (its write reached the page cache), like any unconfirmed publish.
+  std::erase(back, std::string("fails the log"));
+  std::sort(back.begin(), back.end());
+  EXPECT_EQ(back, (std::vector<std::string>{"one", "three", "two"}));
 }
 
 TEST(DurableFaults, a_failed_write_fail_stops_too) {

@@ -260,7 +260,11 @@ CORQ_API int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t ma
                           int32_t timeout_ms);
 
 /* Settling. Each returns CORQ_ESTATE (and changes nothing) for a tag that is unknown, already
- * settled, or whose lease expired; CORQ_EINVAL for a NULL consumer. */
+ * settled, or whose lease expired; CORQ_EINVAL for a NULL consumer. On a durable queue whose log
+ * has failed (fail-stop), every settlement is still applied in memory (the tag is gone) but not
+ * logged: corq_ack and corq_ack_upto say so with CORQ_EFAILED (do not retry them), nack, release
+ * and reject return CORQ_OK. After the next open such messages are back (at-least-once): close
+ * the engine and open the directory again. */
 /* Acks: the message leaves the queue. */
 CORQ_API int corq_ack(corq_consumer *consumer, uint64_t tag);
 /* Acks every outstanding delivery of this consumer with a tag <= tag (CORQ_ESTATE if none). */

@@ -175,10 +175,11 @@ std::vector<std::pair<std::string, Workload>> workloads() {
 
 /// Runs a workload on a fresh SimVfs and returns the log's segment files, trailing zero blocks
 /// cut off, joined with the separator.
-std::string run_workload(const Workload &workload) {
+std::string run_workload(const Workload &workload, bool sync_none = false) {
   corq::wal::SimVfs vfs(1);
   corq_config *config = corq_config_new();
   must(corq_config_set(config, "segment_bytes", "1MiB"), "config");
+  if (sync_none) must(corq_config_set(config, "sync", "none"), "config");
   must(corq_config_set(config, "clock", "manual"), "config");
   corq_engine *e = nullptr;
   must(corq::testing::open_on_vfs("/data", config, &vfs, &e), "open_on_vfs");
@@ -214,6 +215,24 @@ void log_seeds(const fs::path &corpus) {
       seed += static_cast<char>(flags);
       seed += static_cast<char>(0);  // first segment id 1
       write_seed(dir, "seed-" + name + "-" + std::to_string(flags), seed + log);
+    }
+  }
+  // sync=none logs, whose frames after the first are marked unflushed, and the same log with its
+  // second frame lost as a power loss may leave it (its first block zeroed): recovery must end
+  // the log there, not call it corrupt, and invalidate the marked frames after it.
+  for (const auto &[name, workload] : workloads()) {
+    if (name != "batch" && name != "in_flight" && name != "nack_retry") continue;
+    const std::string log = run_workload(workload, true);
+    std::string hole = log;
+    const std::size_t second = 2 * corq::wal::block_bytes;
+    if (hole.size() >= second + 2 * corq::wal::block_bytes) {
+      std::fill(hole.begin() + static_cast<std::ptrdiff_t>(second),
+                hole.begin() + static_cast<std::ptrdiff_t>(second + corq::wal::block_bytes), '\0');
+    }
+    for (unsigned flags : {0u, 7u}) {
+      const std::string prefix{static_cast<char>(flags), static_cast<char>(0)};
+      write_seed(dir, "seed-sync-none-" + name + "-" + std::to_string(flags), prefix + log);
+      write_seed(dir, "seed-sync-none-hole-" + name + "-" + std::to_string(flags), prefix + hole);
     }
   }
   // Logs that are not logs: nothing, a lone byte, zeros.

@@ -150,8 +150,8 @@ verify_fsync() {
   local args=(--system "$system" --size 64 --messages $count --queue corq-peers-verify --timeout $run_limit_s)
   [ -n "$port" ] && args+=(--port "$port")
   case "$system" in corq-durable|rocksdb|sqlite) args+=(--dir "$data") ;; esac
-  # corq's io_uring back end flushes inside io_uring_enter, which strace cannot tell apart; the
-  # psync back end (pwritev2 + fdatasync, same group commit) shows each flush as a system call.
+  # The psync back end (pwritev2 + fdatasync, the same group commit as io_uring's) shows each
+  # write and flush as a system call.
   [ "$system" = corq-durable ] && args+=(--io-backend psync)
   local calls=fsync,fdatasync,sync_file_range,io_uring_enter
   set +e

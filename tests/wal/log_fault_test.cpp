@@ -107,8 +107,8 @@ TEST_F(LogFaultTest, a_failed_flush_is_fatal_too_and_its_data_is_not_trusted) {
   std::unique_ptr<Log> log = must_open(r);
   Lsn lsn = 0;
   ASSERT_EQ(append_durably(*log, "kept", lsn), 0);
-  // With io_uring-style linked write+flush the flush is part of the write; the sim models a
-  // failing flush by failing the write-with-flush: inject on the flush operation.
+  // A write with flush = true flushes inside the write call; the sim counts that flush as a flush
+  // operation: inject on it.
   vfs_.fail_flush(1, -EIO);
   EXPECT_EQ(append_durably(*log, "unsure", lsn), -EIO);
   EXPECT_EQ(log->failure(), -EIO);

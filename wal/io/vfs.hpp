@@ -3,8 +3,8 @@
 // The log never calls open/pwrite/fdatasync itself: it goes through a Vfs (like SQLite's VFS), so
 // the same log code runs on
 //   * PsyncVfs   — pwritev2 + fdatasync (the portable back end, always available);
-//   * UringVfs   — io_uring: registered files and buffers, a linked write -> fdatasync pair per
-//                  commit, no SQPOLL (chosen automatically when io_uring can be set up);
+//   * UringVfs   — io_uring: registered files and buffers, one write SQE per commit, then an
+//                  inline fdatasync (not IORING_OP_FSYNC: see uring_vfs.cpp), no SQPOLL (chosen automatically when io_uring can be set up);
 //   * SimVfs     — an in-memory disk for tests: it remembers which writes were flushed, injects
 //                  failures (EIO, ENOSPC, short writes) on the n-th operation, and on a simulated
 //                  crash drops unflushed writes and tears the last sector — deterministic per seed.
@@ -34,7 +34,7 @@ class VfsFile {
  public:
   virtual ~VfsFile() = default;
   /// Writes the buffers at `offset`, all of them, and — if `flush` — makes them durable (fdatasync
-  /// semantics) before returning. io_uring links the write and the flush in one submission.
+  /// semantics: the whole file) before returning.
   /// Returns 0, or -errno (a short write that cannot be completed is -EIO).
   virtual int write(std::uint64_t offset, const iovec *buffers, int buffer_count, bool flush) = 0;
   /// write() of one buffer that lies inside buffer `index` of the Vfs's registration (see

@@ -1,8 +1,8 @@
 // wal/log/log.cpp — the log: recovery at open, group commit in one writer thread, segment rolling,
 // recycling and the ENOSPC reserve. See log.hpp for the contract and format.hpp for the bytes.
 //
-// Costs per group commit: one write of whole blocks and one flush (linked in one io_uring
-// submission), whatever the number of batches in the group; appenders pay one memcpy of their
+// Costs per group commit: one write of whole blocks and one flush (fdatasync; the write through
+// io_uring on that back end), whatever the number of batches in the group; appenders pay one memcpy of their
 // records under a mutex held for that copy only.
 #include "log/log.hpp"
 

@@ -4,7 +4,8 @@
 // the same log code runs on
 //   * PsyncVfs   — pwritev2 + fdatasync (the portable back end, always available);
 //   * UringVfs   — io_uring: registered files and buffers, one write SQE per commit, then an
-//                  inline fdatasync (not IORING_OP_FSYNC: see uring_vfs.cpp), no SQPOLL (chosen automatically when io_uring can be set up);
+//                  inline fdatasync (not IORING_OP_FSYNC: see uring_vfs.cpp), no SQPOLL (chosen
+//                  automatically when io_uring can be set up);
 //   * SimVfs     — an in-memory disk for tests: it remembers which writes were flushed, injects
 //                  failures (EIO, ENOSPC, short writes) on the n-th operation, and on a simulated
 //                  crash drops unflushed writes and tears the last sector — deterministic per seed.

@@ -2,8 +2,8 @@
 // recycling and the ENOSPC reserve. See log.hpp for the contract and format.hpp for the bytes.
 //
 // Costs per group commit: one write of whole blocks and one flush (fdatasync; the write through
-// io_uring on that back end), whatever the number of batches in the group; appenders pay one memcpy of their
-// records under a mutex held for that copy only.
+// io_uring on that back end), whatever the number of batches in the group; appenders pay one memcpy
+// of their records under a mutex held for that copy only.
 #include "log/log.hpp"
 
 #include "log/aligned_buffer.hpp"

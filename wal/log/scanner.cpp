@@ -332,6 +332,20 @@ int walk_records(SegmentReader &reader, std::uint64_t offset, const FrameHeader 
 
 // ---- phase 1: the chain -------------------------------------------------------------------------
 
+/// Hands a frame that proved valid (records included) to the visitor: the frame, then its records.
+/// Non-zero: -errno of a read, or the visitor's value (then `visitor_stopped` is set).
+int deliver_frame(SegmentReader &reader, const SegmentFile &file, std::uint64_t offset,
+                  const FrameCheck &frame, const ScanVisitor &visitor, bool &visitor_stopped) {
+  if (visitor.frame) {
+    visitor.frame({file.id, offset, frame.header.frame_bytes, frame.records(),
+                   frame.header.first_lsn, frame_is_unflushed(frame.header)});
+  }
+  if (!visitor.record) return 0;
+  bool ok = false;
+  std::string unused;
+  return walk_records(reader, offset, frame.header, &visitor.record, ok, visitor_stopped, unused);
+}
+
 /// Where the frames of a segment stop: its first invalid frame.
 struct SegmentEnd {
   std::uint64_t offset = 0;
@@ -360,16 +374,8 @@ int scan_frames(SegmentReader &reader, const SegmentFile &file, const ScanVisito
       info.bytes = offset - block_bytes;
       return 0;
     }
-    if (visitor.frame) {
-      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.records(),
-                     frame.header.first_lsn, frame_is_unflushed(frame.header)});
-    }
-    if (visitor.record) {
-      std::string unused;
-      const int rc =
-          walk_records(reader, offset, frame.header, &visitor.record, ok, visitor_stopped, unused);
-      if (rc != 0) return rc;
-    }
+    if (int rc = deliver_frame(reader, file, offset, frame, visitor, visitor_stopped); rc != 0)
+      return rc;
     if (info.first_lsn == 0) info.first_lsn = frame.header.first_lsn;
     info.last_lsn = frame.last_lsn();
     next_lsn = info.last_lsn + 1;
@@ -406,16 +412,8 @@ int scan_compacted(SegmentReader &reader, const SegmentFile &file, const HeaderC
               ") in a compacted segment";
       return -EBADMSG;
     }
-    if (visitor.frame) {
-      visitor.frame({file.id, offset, frame.header.frame_bytes, frame.records(),
-                     frame.header.first_lsn, frame_is_unflushed(frame.header)});
-    }
-    if (visitor.record) {
-      std::string unused;
-      const int rc =
-          walk_records(reader, offset, frame.header, &visitor.record, ok, visitor_stopped, unused);
-      if (rc != 0) return rc;
-    }
+    if (int rc = deliver_frame(reader, file, offset, frame, visitor, visitor_stopped); rc != 0)
+      return rc;
     next_lsn = frame.last_lsn() + 1;
     offset += (frame.header.frame_bytes + compacted_frame_align - 1) / compacted_frame_align *
               compacted_frame_align;

@@ -18,10 +18,10 @@ one regression, 2 bad usage or unreadable input. Rows present in only one file a
 judged.
 """
 import argparse
-import json
 import os
-import re
 import sys
+
+import report_common as rc  # same directory
 
 LOWER_UNITS = ("µs", "us", "ms", "ns", "s", "B/msg")
 
@@ -43,8 +43,7 @@ def lower_is_better(row):
 
 def metrics(path):
     """{key: (ratio, lower_is_better, label, value)} for every row of one result file."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = rc.load_json(path)
     report = data.get("corq_report", data)
     out = {}
     for row in report.get("rows", []):
@@ -65,20 +64,13 @@ def metrics(path):
     return out
 
 
-def suite_of(name):
-    """'vm-2026-11-22-durable.json' -> 'durable'; 'vm-2026-11-22.json' -> 'rings'."""
-    m = re.match(r".*-\d{4}-\d{2}-\d{2}(?:-(.+))?\.json$", name)
-    if not m:
-        return None
-    return m.group(1) or "rings"
-
-
 def pairs(old, new):
     if os.path.isfile(old) and os.path.isfile(new):
         return [(os.path.basename(new), old, new)]
     if os.path.isdir(old) and os.path.isdir(new):
         def by_suite(d):
-            return {suite_of(n): os.path.join(d, n) for n in sorted(os.listdir(d)) if suite_of(n)}
+            return {rc.suite_of(n): os.path.join(d, n) for n in sorted(os.listdir(d))
+                    if rc.suite_of(n)}
         a, b = by_suite(old), by_suite(new)
         return [(s, a[s], b[s]) for s in sorted(set(a) & set(b))]
     raise SystemExit(f"compare: {old} and {new} must both be files or both directories")

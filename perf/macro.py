@@ -25,14 +25,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
-import socket
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from readme_region import replace_region  # noqa: E402
+import report_common as rc  # same directory
 
 WORK_QUEUE = ["--producers", "2", "--consumers", "1", "--batch", "64", "--prefetch", "256"]
 SIZES = [64, 1024, 65536]
@@ -75,20 +72,6 @@ def run_perf(perf, args, durable, work, duration, warmup):
     return report
 
 
-def hardware_line():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{model}, {os.cpu_count()} CPUs, Linux {platform.release()}, {platform.machine()}, "
-            f"measured {datetime.date.today().isoformat()}")
-
-
 def fmt_rate(v):
     return f"{v / 1e6:.2f} M" if v >= 1e6 else (f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}")
 
@@ -114,9 +97,7 @@ def markdown_table(rows):
 
 
 def plot(rows, png, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = rc.pyplot()
     thr = [r for r in rows if r["scenario"] != "latency"]
     lat = [r for r in rows if r["scenario"] == "latency"]
     fig, ax = plt.subplots(1, 2, figsize=(13, 5))
@@ -138,9 +119,7 @@ def plot(rows, png, title):
     ax[1].set_ylabel("publish → delivery latency (µs, log)")
     ax[1].legend(fontsize=7)
     ax[1].grid(alpha=.3)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(png, dpi=90)
+    rc.save_figure(plt, fig, png, title, title_size=9, dpi=90)
 
 
 def main():
@@ -186,31 +165,26 @@ def main():
                   f"p99.9 {fmt_us(rows[-1]['p999_us'])}", flush=True)
     shutil.rmtree(os.path.join(args.work, "data"), ignore_errors=True)
 
-    hardware = hardware_line()
-    os.makedirs(args.results_dir, exist_ok=True)
-    results_file = f"{socket.gethostname()}-{datetime.date.today().isoformat()}-macro.json"
-    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
-        json.dump({"context": {"corq_commit": args.commit, "quick": args.quick,
-                               "duration_s": duration, "warmup_s": warmup},
-                   "runs": runs,
-                   "corq_report": {"hardware": hardware, "rows": rows}}, f, indent=1)
-        f.write("\n")
+    hardware = rc.hardware_line({})  # measured now, on this machine
+    results_file = rc.results_file_name(datetime.date.today().isoformat(), "macro")
+    rc.write_results(args.results_dir, results_file,
+                     {"context": {"corq_commit": args.commit, "quick": args.quick,
+                                  "duration_s": duration, "warmup_s": warmup},
+                      "runs": runs,
+                      "corq_report": {"hardware": hardware, "rows": rows}})
     png = os.path.join(args.results_dir, "macro.png")
-    try:
-        plot(rows, png, f"corq macro scenarios — {hardware}")
-    except ImportError as e:
-        print(f"macro: no plot ({e}); apt-get install python3-matplotlib", file=sys.stderr)
-        png = None
+    png = rc.draw_or_skip("macro", lambda: plot(rows, png, f"corq macro scenarios — {hardware}"),
+                          png)
     table = markdown_table(rows)
     print(f"\n{hardware}\n\n{table}\n\nresults: {os.path.join(args.results_dir, results_file)}"
           + (f", plot: {png}" if png else ""))
     if args.readme:
-        png_rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.readme))) if png else ""
+        png_rel = rc.relative_to_readme(args.readme, png)
         text = (f"Measured by `tools/bench.sh --suite macro` (commit `{args.commit}`), {hardware}; "
                 f"{duration:g} s per run after {warmup:g} s warm-up. Rates count deliveries "
                 "(acked one by one); latencies are publish → delivery.\n\n" + table
                 + (f"\n\n![macro scenarios]({png_rel})" if png_rel else ""))
-        replace_region(args.readme, "macro", text,
+        rc.replace_region(args.readme, "macro", text,
                        ["<!-- results:peers:end -->", "<!-- results:durable:end -->",
                         "<!-- results:end -->"])
     return 0

@@ -17,26 +17,18 @@ plot and the recorded results file.
 * with --readme, replaces the text between `<!-- results:durable:begin -->` and
   `<!-- results:durable:end -->` (inserted after `<!-- results:log:end -->` if missing).
 
-Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip. Shares its helpers with
-report_log.py.
+Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip. Shares the disk suites'
+helpers with report_log.py (report_common.py).
 """
-import argparse
-import datetime
-import json
-import os
-import socket
 import statistics
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import readme_region  # noqa: E402  (same directory)
-import report_log as rl  # noqa: E402  (same directory: runs_by_name, medians, hardware_line, ...)
+import report_common as rc  # same directory
 
-BACKENDS = rl.BACKENDS
-COLORS = rl.COLORS
+BACKENDS = rc.BACKENDS
+COLORS = rc.BACKEND_COLORS
 
-BEGIN_MARK = "<!-- results:durable:begin -->"
-END_MARK = "<!-- results:durable:end -->"
+# Where the region goes in a README that does not have it yet.
 ANCHORS = ["<!-- results:log:end -->", "<!-- results:engine:end -->", "<!-- results:end -->"]
 
 # (percentile, counter, ratio counter, maximum ratio to the raw 4 KiB write+fdatasync percentile)
@@ -47,11 +39,25 @@ PUBLISH = [("publish_64B", "durable publish, 2 producers, 64 B, NOWAIT + flush e
            ("publish_1KiB", "durable publish, 2 producers, 1 KiB, NOWAIT + flush every 4096", 0.5)]
 
 
+# (scenario, benchmark, label, the count the target is for, counter, unit, target, maximum)
+RECOVERY = [
+    ("recovery_unsettled", "recovery_unsettled",
+     "reopen after {unsettled:,} unsettled 64 B messages", "1,000,000", "reopen_s", "s", "≤ 1.5 s",
+     1.5),
+    ("recovery_settled", "recovery_settled",
+     "reopen after {settled:,} 64 B messages published and acked", "6,000,000", "reopen_s", "s",
+     "≤ 0.2 s", 0.2),
+    ("recovery_settled_segments", "recovery_settled",
+     "*.wal files (64 MiB) left after {settled:,} published and acked", "6,000,000", "wal_files",
+     "files", "≤ 3", 3),
+]
+
+
 def row(scenario, backend, label, value, unit, base, base_label, ratio, target, bound,
         higher_is_better, extra=None):
     r = {"scenario": scenario, "backend": backend, "label": label, "value": value, "unit": unit,
          "base": base, "base_label": base_label, "ratio": ratio, "target": target, "bound": bound,
-         "met": rl.verdict(ratio if ratio is not None and base is not None else value, bound,
+         "met": rc.within(ratio if ratio is not None and base is not None else value, bound,
                            higher_is_better)}
     r.update(extra or {})
     return r
@@ -88,28 +94,14 @@ def build_rows(values, context):
                         base / 1e3 if base else None, "publish only, same round",
                         v.get("publish_ratio"), "≥ 0.6×", 0.6, True,
                         {"normalized_ratio": v.get("normalized_ratio")}))
-    unsettled = int(context.get("corq_unsettled_msgs", 0))
-    settled = int(context.get("corq_settled_msgs", 0))
-    quick = context.get("corq_scale") == "quick"
-    scaled = " (quick scale; the target is for {})" if quick else ""
-    for backend in BACKENDS:
-        v = values.get(f"recovery_unsettled/{backend}", {})
-        rows.append(row("recovery_unsettled", backend,
-                        f"reopen after {unsettled:,} unsettled 64 B messages" +
-                        scaled.format("1,000,000"), v.get("reopen_s"), "s", None, "", None,
-                        "≤ 1.5 s", 1.5, False))
-    for backend in BACKENDS:
-        v = values.get(f"recovery_settled/{backend}", {})
-        rows.append(row("recovery_settled", backend,
-                        f"reopen after {settled:,} 64 B messages published and acked" +
-                        scaled.format("6,000,000"), v.get("reopen_s"), "s", None, "", None,
-                        "≤ 0.2 s", 0.2, False))
-    for backend in BACKENDS:
-        v = values.get(f"recovery_settled/{backend}", {})
-        rows.append(row("recovery_settled_segments", backend,
-                        f"*.wal files (64 MiB) left after {settled:,} published and acked" +
-                        scaled.format("6,000,000"), v.get("wal_files"), "files", None, "", None,
-                        "≤ 3", 3, False))
+    counts = {"unsettled": int(context.get("corq_unsettled_msgs", 0)),
+              "settled": int(context.get("corq_settled_msgs", 0))}
+    scaled = " (quick scale; the target is for {})" if context.get("corq_scale") == "quick" else ""
+    for key, benchmark, label, full_scale, counter, unit, target, bound in RECOVERY:
+        for backend in BACKENDS:
+            v = values.get(f"{benchmark}/{backend}", {})
+            rows.append(row(key, backend, label.format(**counts) + scaled.format(full_scale),
+                            v.get(counter), unit, None, "", None, target, bound, False))
     return rows
 
 
@@ -120,15 +112,7 @@ def fmt_value(v, unit):
         return f"{v:.3f} s"
     if unit == "files":
         return f"{v:g}"
-    return f"{rl.fmt_value(v)} {unit}"
-
-
-def result_text(r):
-    if r["bound"] is None:
-        return "—"
-    if r["met"] is None:
-        return "not run"
-    return "met" if r["met"] else "**MISSED**"
+    return f"{rc.fmt_number(v)} {unit}"
 
 
 def markdown_table(rows):
@@ -137,19 +121,20 @@ def markdown_table(rows):
     for r in rows:
         base = "—" if r["base"] is None else f"{fmt_value(r['base'], r['unit'])} ({r['base_label']})"
         lines.append(f"| {r['label']} | {r['backend']} | {fmt_value(r['value'], r['unit'])} | "
-                     f"{base} | {rl.fmt_ratio(r['ratio'])} | {r['target']} | {result_text(r)} |")
+                     f"{base} | {rc.fmt_ratio(r['ratio'], '.3g')} | {r['target']} | "
+                     f"{rc.result_cell(r['bound'] is not None, r['met'])} |")
     return "\n".join(lines)
 
 
 def detail_lines(rows, values):
-    out = [rl.device_line(values)]
+    out = [rc.device_line(values)]
     for key, _, _ in PUBLISH:
         parts = [f"{r['backend']} {r['msgs_per_s'] / 1e6:.2f} M msgs/s, "
                  f"{r['written_bytes_per_msg']:,.0f} B written per message"
                  for r in rows if r["scenario"] == key and r["value"] is not None]
         if parts:
             out.append(f"{key}: " + "; ".join(parts))
-    parts = [f"{r['backend']} {rl.fmt_ratio(r.get('normalized_ratio'))}" for r in rows
+    parts = [f"{r['backend']} {rc.fmt_ratio(r.get('normalized_ratio'), '.3g')}" for r in rows
              if r["scenario"] == "pubsub_64B" and r.get("normalized_ratio") is not None]
     if parts:
         out.append("pubsub_64B ÷ publish_64B with each divided by the raw bandwidth around it "
@@ -169,75 +154,43 @@ def detail_lines(rows, values):
     return out
 
 
-def spread_line(runs):
-    parts = []
-    for name, reps in runs.items():
-        if name.startswith("recovery"):
-            counter, unit, scale = "reopen_s", "ms reopen", 1e-3
-        elif "bandwidth" in name or name.startswith("publish"):
-            counter, unit, scale = "MB_per_s", "MB/s", 1
-        elif name.startswith("pubsub"):
-            counter, unit, scale = "msgs_per_s", "k msgs/s", 1e3
-        else:
-            counter, unit, scale = "p50_us", "µs p50", 1
-        xs = [r[counter] for r in reps if counter in r]
-        if xs:
-            parts.append(f"{name} {min(xs) / scale:,.0f}–{max(xs) / scale:,.0f} {unit}")
-    return "; ".join(parts)
+def spread_headline(name):
+    """The counter whose spread over the rounds is shown for a benchmark: (counter, unit, scale)."""
+    if name.startswith("recovery"):
+        return "reopen_s", "ms reopen", 1e-3
+    if "bandwidth" in name or name.startswith("publish"):
+        return "MB_per_s", "MB/s", 1
+    if name.startswith("pubsub"):
+        return "msgs_per_s", "k msgs/s", 1e3
+    return "p50_us", "µs p50", 1
 
 
 def missed_targets(rows):
     out = []
     for r in rows:
         if r["met"] is False:
-            shown = rl.fmt_ratio(r["ratio"]) if r["base"] is not None else fmt_value(r["value"],
-                                                                                      r["unit"])
+            shown = (rc.fmt_ratio(r["ratio"], ".3g") if r["base"] is not None
+                     else fmt_value(r["value"], r["unit"]))
             out.append(f"{r['scenario']} {r['backend']}: {shown} (target {r['target']})")
     return out
 
 
 def plot(rows, values, png_path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = rc.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 3, 2]})
-    ax = axes[0]
     series = [("raw 4 KiB write+fdatasync", "raw_4k/latency", COLORS["raw"]),
               ("corq psync", "latency_64B/psync", COLORS["psync"]),
               ("corq io_uring", "latency_64B/io_uring", COLORS["io_uring"])]
-    counters = [("p50", "p50_us"), ("p99", "p99_us"), ("p99.9", "p999_us")]
-    width = 0.27
-    marked = False
-    for i, (label, name, color) in enumerate(series):
-        ys = [values.get(name, {}).get(c) or 0 for _, c in counters]
-        xs = [k + (i - 1) * width for k in range(len(counters))]
-        bars = ax.bar(xs, ys, width, label=label, color=color)
-        paired = [values.get(name, {}).get(f"raw_{c}") for _, c in counters]
-        if name.startswith("latency_") and any(paired):
-            ax.scatter([x for x, p in zip(xs, paired) if p], [p for p in paired if p], marker="_",
-                       s=300, color="black", zorder=3,
-                       label=None if marked else "raw 4 KiB, in the same moments")
-            marked = True
-        for bar, y in zip(bars, ys):
-            if y:
-                ax.annotate(f"{y:,.0f}", (bar.get_x() + bar.get_width() / 2, y), ha="center",
-                            va="bottom", fontsize=7)
-    ax.set_xticks(range(len(counters)))
-    ax.set_xticklabels([n for n, _ in counters])
-    ax.set_yscale("log")
-    ax.set_ylabel("µs (log scale)")
-    ax.set_title("Synchronous durable publish of 64 B vs one 4 KiB pwrite+fdatasync\n"
-                 "(lower is better)", fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(axis="y", alpha=0.3)
+    rc.plot_latency_vs_raw(axes[0], values, series, 0.27, "raw 4 KiB, in the same moments",
+                           "Synchronous durable publish of 64 B vs one 4 KiB pwrite+fdatasync\n"
+                           "(lower is better)")
 
     ax = axes[1]
     groups = [("publish_64B", "publish 64 B", 0.12), ("publish_1KiB", "publish 1 KiB", 0.5),
               ("pubsub_64B", "pub+consume+ack 64 B", None)]
-    width = 0.27
-    for i, (label, which, color) in enumerate([("raw 1 MiB write+fdatasync", "raw", COLORS["raw"])]
-                                              + [(f"corq {b}", b, COLORS[b]) for b in BACKENDS]):
+    bars_by = [("raw 1 MiB write+fdatasync", "raw", COLORS["raw"])] + \
+        [(f"corq {b}", b, COLORS[b]) for b in BACKENDS]
+    for i, (label, which, color) in enumerate(bars_by):
         ys = []
         for key, _, _ in groups:
             vs = [values.get(f"{key}/{b}", {}) for b in BACKENDS]
@@ -246,17 +199,10 @@ def plot(rows, values, png_path, title):
                 ys.append(statistics.mean(raws) if raws else 0)
             else:
                 ys.append(values.get(f"{key}/{which}", {}).get("MB_per_s") or 0)
-        xs = [k + (i - 1) * width for k in range(len(groups))]
-        bars = ax.bar(xs, ys, width, label=label, color=color)
-        for bar, y in zip(bars, ys):
-            if y:
-                ax.annotate(f"{y:,.0f}", (bar.get_x() + bar.get_width() / 2, y), ha="center",
-                            va="bottom", fontsize=7)
+        rc.grouped_bars(ax, i, len(bars_by), 0.27, ys, label, color, lambda y: f"{y:,.0f}")
         if which == "raw":
-            for k, ((_, _, bound), y) in enumerate(zip(groups, ys)):
-                if y and bound:
-                    ax.hlines(y * bound, k - 0.45, k + 0.45, colors="black", linestyles="--",
-                              linewidth=0.9, label="target" if k == 0 else None)
+            rc.target_lines(ax, [y * bound if y and bound else None
+                                 for y, (_, _, bound) in zip(ys, groups)])
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([g[1] for g in groups])
     ax.set_ylabel("MB/s (corq: payload bytes)")
@@ -267,18 +213,11 @@ def plot(rows, values, png_path, title):
 
     ax = axes[2]
     kinds = [("recovery_unsettled", "unsettled", 1.5), ("recovery_settled", "published+acked", 0.2)]
-    width = 0.35
     for i, backend in enumerate(BACKENDS):
         ys = [values.get(f"{k}/{backend}", {}).get("reopen_s") or 0 for k, _, _ in kinds]
-        xs = [k + (i - 0.5) * width for k in range(len(kinds))]
-        bars = ax.bar(xs, ys, width, label=f"corq {backend}", color=COLORS[backend])
-        for bar, y in zip(bars, ys):
-            if y:
-                ax.annotate(f"{y:.3f}", (bar.get_x() + bar.get_width() / 2, y), ha="center",
-                            va="bottom", fontsize=7)
-    for k, (_, _, bound) in enumerate(kinds):
-        ax.hlines(bound, k - 0.45, k + 0.45, colors="black", linestyles="--", linewidth=0.9,
-                  label="target" if k == 0 else None)
+        rc.grouped_bars(ax, i, len(BACKENDS), 0.35, ys, f"corq {backend}", COLORS[backend],
+                        lambda y: f"{y:.3f}")
+    rc.target_lines(ax, [bound for _, _, bound in kinds])
     ax.set_xticks(range(len(kinds)))
     ax.set_xticklabels([f"{lbl}" for _, lbl, _ in kinds])
     ax.set_yscale("log")
@@ -286,14 +225,11 @@ def plot(rows, values, png_path, title):
     ax.set_title("Reopen (corq_open) time\n(lower is better; dashed: target)", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    rc.save_figure(plt, fig, png_path, title)
 
 
-def readme_section(rows, values, hardware, disk, png_rel, context, rounds, results_file, missed,
-                   spread, skips):
+def readme_section(suite, rows, details, spread, png_rel, results_file, missed):
+    context, hardware, disk, rounds = suite.context, suite.hardware, suite.disk, suite.rounds
     quick = context.get("corq_scale") == "quick"
     lines = [
         "### Durable queues\n",
@@ -326,89 +262,18 @@ def readme_section(rows, values, hardware, disk, png_rel, context, rounds, resul
         markdown_table(rows),
         "",
     ]
-    lines += [f"- {d}" for d in detail_lines(rows, values)]
-    lines += [f"- spread over the rounds (min–max): {spread}"]
-    for name, message in skips.items():
-        lines.append(f"- {name}: {message}")
-    lines += [
-        "",
-        (f"![durable queue benchmarks]({png_rel}) — " if png_rel else "") +
-        f"raw numbers: `perf/results/{results_file}`.",
-        "",
-    ]
-    if missed:
-        lines.append("Durable targets missed in this run: " + "; ".join(missed) + ".")
-    else:
-        lines.append("Every durable target was met in this run.")
+    lines += rc.bullet_lines(details, spread, suite.skips)
+    lines += ["", rc.figure_and_raw_numbers("durable queue benchmarks", png_rel, results_file), ""]
+    lines.append(rc.missed_sentence(missed, "Durable targets missed in this run: ",
+                                    "Every durable target was met in this run."))
     return "\n".join(lines)
 
 
-def replace_readme_region(readme_path, text):
-    readme_region.replace_region(readme_path, "durable", text, ANCHORS)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("bench_json", help="corq_durable_bench --benchmark_out JSON")
-    parser.add_argument("--results-dir", required=True,
-                        help="where <host>-<date>-durable.json goes")
-    parser.add_argument("--png", help="plot path (default: RESULTS_DIR/durable.png)")
-    parser.add_argument("--readme", help="README to update between the durable results markers")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
-    args = parser.parse_args()
-
-    with open(args.bench_json, encoding="utf-8") as f:
-        bench_json = json.load(f)
-    context = bench_json.get("context", {})
-    runs = rl.runs_by_name(bench_json)
-    values = rl.medians(runs)
-    rows = build_rows(values, context)
-    hardware = rl.hardware_line(context)
-    disk = rl.disk_line(context)
-    missed = missed_targets(rows)
-    skips = rl.skipped(bench_json)
-    errors = {k: v for k, v in skips.items() if not v.startswith("skipped:")}
-    rounds = max((v.get("repetitions", 1) for v in values.values()), default=1)
-    spread = spread_line(runs)
-
-    os.makedirs(args.results_dir, exist_ok=True)
-    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
-    results_file = f"{socket.gethostname()}-{date}-durable.json"
-    bench_json["corq_report"] = {"hardware": hardware, "disk": disk, "rows": rows,
-                                 "missed": missed, "skipped": skips, "medians": values,
-                                 "details": detail_lines(rows, values), "spread": spread}
-    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
-        json.dump(bench_json, f, indent=1)
-        f.write("\n")
-
-    png = args.png or os.path.join(args.results_dir, "durable.png")
-    try:
-        plot(rows, values, png, f"corq durable queues vs the raw device — {hardware}; {disk}")
-    except ImportError as e:
-        print(f"report_durable: no plot ({e}); apt-get install python3-matplotlib",
-              file=sys.stderr)
-        png = None
-
-    print(f"\n{hardware}; {disk}; {context.get('corq_scale', '?')} run, medians of {rounds} "
-          "rounds\n")
-    print(markdown_table(rows))
-    print()
-    for line in detail_lines(rows, values):
-        print(line)
-    print("spread: " + spread)
-    for name, message in skips.items():
-        print(f"{name}: {message}")
-    print("targets missed: " + ("; ".join(missed) if missed else "none"))
-    print(f"results: {os.path.join(args.results_dir, results_file)}" +
-          (f", plot: {png}" if png else ""))
-
-    if args.readme:
-        png_rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.readme))) if png else ""
-        replace_readme_region(args.readme, readme_section(rows, values, hardware, disk, png_rel,
-                                                          context, rounds, results_file, missed,
-                                                          spread, skips))
-        print(f"updated {args.readme}")
-    return 1 if (args.strict and missed) or errors else 0
+    return rc.disk_suite_main(__doc__, "durable", "corq_durable_bench",
+                              "corq durable queues vs the raw device", build_rows, missed_targets,
+                              detail_lines, spread_headline, markdown_table, plot, readme_section,
+                              ANCHORS)
 
 
 if __name__ == "__main__":

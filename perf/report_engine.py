@@ -17,19 +17,11 @@ and the recorded results file.
 
 Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip.
 """
-import argparse
-import datetime
-import json
 import os
-import platform
-import re
-import socket
 import statistics
-import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import readme_region  # noqa: E402  (same directory)
+import report_common as rc  # same directory
 
 BASELINE = "moodycamel"
 COLORS = {"corq": "#d1495b", "moodycamel": "#8d99ae"}
@@ -47,40 +39,14 @@ MEMORY = ("memory", "2 memory: 1M ready 64-byte messages", "memory_ready/corq",
           "memory_ready/moodycamel", 160.0)
 LATENCY = [("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9")]
 
-BEGIN_MARK = "<!-- results:engine:begin -->"
-END_MARK = "<!-- results:engine:end -->"
-RESULTS_END_MARK = "<!-- results:end -->"
+# The region of the README that holds the engine's table goes right after the rings' region.
+ANCHORS = ["<!-- results:end -->"]
 
 
-def base_name(run_name):
-    """'single/corq_send/iterations:1/repeats:5/manual_time' -> 'single/corq_send'."""
-    return "/".join(run_name.split("/")[:2])
-
-
-def medians(bench_json):
-    """{benchmark: {counter: median over repetitions}} from the per-repetition runs."""
-    runs = {}
-    for b in bench_json.get("benchmarks", []):
-        if b.get("run_type") == "aggregate" or b.get("error_occurred"):
-            continue
-        runs.setdefault(base_name(b.get("run_name", b["name"])), []).append(b)
-    result = {}
-    for name, reps in runs.items():
-        counters = {k for r in reps for k, v in r.items() if isinstance(v, (int, float))}
-        result[name] = {k: statistics.median(r[k] for r in reps if k in r) for k in counters}
-        result[name]["repetitions"] = len(reps)
-    return result
-
-
-def spread_line(bench_json):
+def spread_line(runs):
     """One line: per benchmark, the min–max of its headline counter over repetitions and the median
     of its `preemptions` (how often another process took a benchmark thread's core)."""
     headline = {"single": "msgs_per_s", "batch64": "msgs_per_s", "latency": "p99_us"}
-    runs = {}
-    for b in bench_json.get("benchmarks", []):
-        if b.get("run_type") == "aggregate" or b.get("error_occurred"):
-            continue
-        runs.setdefault(base_name(b.get("run_name", b["name"])), []).append(b)
     parts = []
     for name, reps in runs.items():
         counter = headline.get(name.split("/")[0])
@@ -125,21 +91,17 @@ def build_rows(values):
 
 
 def fmt_value(v, unit):
-    if v is None:
-        return "—"
-    if unit.startswith("M "):
+    if v is not None and unit.startswith("M "):
         return f"{v:.2f}"
-    return f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"
+    return rc.fmt_number(v)
 
 
 def fmt_ratio(r):
-    return "—" if r is None else f"{r:.2f}×"
+    return rc.fmt_ratio(r, ".2f")
 
 
 def verdict(row):
-    if row["met"] is None:
-        return "—" if row["target"] == "—" else "not run"
-    return "met" if row["met"] else "**MISSED**"
+    return rc.result_cell(row["target"] != "—", row["met"])
 
 
 def markdown_table(rows):
@@ -165,26 +127,8 @@ def missed_targets(rows):
     return missed
 
 
-def hardware_line(context):
-    model = None
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        m = re.search(r"^Model name:\s*(.+)$", out, re.MULTILINE)
-        model = m.group(1).strip() if m else None
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    model = model or platform.processor() or "unknown CPU"
-    cpus = context.get("num_cpus") or os.cpu_count()
-    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
-    return (f"{model}, {cpus} CPUs, Linux {platform.release()}, {platform.machine()}, "
-            f"measured {date}")
-
-
 def plot(rows, png_path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = rc.pyplot()
     by_key = {row["scenario"]: row for row in rows}
     groups = [
         ("Throughput, 1 producer → 1 consumer (higher is better)",
@@ -199,14 +143,9 @@ def plot(rows, png_path, title):
     width = 0.38
     for ax, (group_title, keys, labels, ylabel) in zip(axes, groups):
         for i, peer in enumerate(["corq", "moodycamel"]):
-            xs = [k + (i - 0.5) * width for k in range(len(keys))]
             ys = [by_key[key][peer] or 0 for key in keys]
-            bars = ax.bar(xs, ys, width, label=peer, color=COLORS[peer])
-            for bar, y in zip(bars, ys):
-                if y:
-                    ax.annotate(f"{y:.2f}" if y < 10 else f"{y:,.0f}",
-                                (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom",
-                                fontsize=7)
+            rc.grouped_bars(ax, i, 2, width, ys, peer, COLORS[peer],
+                            lambda y: f"{y:.2f}" if y < 10 else f"{y:,.0f}")
         ax.set_xticks(range(len(keys)))
         ax.set_xticklabels(labels)
         ax.set_title(group_title, fontsize=9)
@@ -220,10 +159,7 @@ def plot(rows, png_path, title):
     axes[1].set_title(f"Memory per ready 64-byte message\n(lower is better; dashed: target "
                       f"≤ {mem['maximum']:g})", fontsize=9)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    rc.save_figure(plt, fig, png_path, title)
 
 
 def readme_section(rows, hardware, png_rel, context, repetitions, results_file, missed, spread):
@@ -250,73 +186,53 @@ def readme_section(rows, hardware, png_rel, context, repetitions, results_file, 
         "Spread over the repetitions (min–max) and median involuntary context switches of the two "
         f"benchmark threads per repetition: {spread}.",
         "",
-        (f"![engine benchmarks]({png_rel}) — " if png_rel else "") +
-        f"raw numbers: `perf/results/{results_file}`.",
+        rc.figure_and_raw_numbers("engine benchmarks", png_rel, results_file),
         "",
     ]
-    if missed:
-        lines.append("Engine targets missed in this run: " + "; ".join(missed) + ".")
-    else:
-        lines.append("Every engine target was met in this run.")
+    lines.append(rc.missed_sentence(missed, "Engine targets missed in this run: ",
+                                    "Every engine target was met in this run."))
     return "\n".join(lines)
 
 
-def replace_readme_region(readme_path, text):
-    readme_region.replace_region(readme_path, "engine", text, [RESULTS_END_MARK])
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("bench_json", help="corq_engine_bench --benchmark_out JSON")
-    parser.add_argument("--results-dir", required=True, help="where <host>-<date>-engine.json goes")
-    parser.add_argument("--png", help="plot path (default: RESULTS_DIR/engine.png)")
-    parser.add_argument("--readme", help="README to update between the engine results markers")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
-    args = parser.parse_args()
+    args = rc.report_arguments(__doc__, "bench_json", "corq_engine_bench --benchmark_out JSON",
+                               "engine", "<host>-<date>-engine.json").parse_args()
 
-    with open(args.bench_json, encoding="utf-8") as f:
-        bench_json = json.load(f)
+    bench_json = rc.load_json(args.bench_json)
     context = bench_json.get("context", {})
-    values = medians(bench_json)
+    runs = rc.runs_by_name(bench_json)
+    values = rc.medians(runs)
     rows = build_rows(values)
-    hardware = hardware_line(context)
+    hardware = rc.hardware_line(context)
     missed = missed_targets(rows)
     errors = [f"{b['name']}: {b.get('error_message', '?')}" for b in bench_json.get("benchmarks", [])
               if b.get("error_occurred")]
     repetitions = max((v.get("repetitions", 1) for v in values.values()), default=1)
 
-    os.makedirs(args.results_dir, exist_ok=True)
-    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
-    results_file = f"{socket.gethostname()}-{date}-engine.json"
+    results_file = rc.results_file_name(rc.run_date(context), "engine")
     bench_json["corq_report"] = {"hardware": hardware, "rows": rows, "missed": missed,
                                  "errors": errors, "medians": values}
-    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
-        json.dump(bench_json, f, indent=1)
-        f.write("\n")
+    rc.write_results(args.results_dir, results_file, bench_json)
 
     png = args.png or os.path.join(args.results_dir, "engine.png")
-    try:
-        plot(rows, png, f"corq engine vs moodycamel — {hardware}")
-    except ImportError as e:
-        print(f"report_engine: no plot ({e}); apt-get install python3-matplotlib", file=sys.stderr)
-        png = None
+    png = rc.draw_or_skip("report_engine",
+                          lambda: plot(rows, png, f"corq engine vs moodycamel — {hardware}"), png)
 
     print(f"\n{hardware}; {context.get('corq_scale', '?')} run, medians of {repetitions} "
           "repetitions\n")
     print(markdown_table(rows))
     print()
-    spread = spread_line(bench_json)
+    spread = spread_line(runs)
     print("spread: " + spread)
     for e in errors:
         print(f"benchmark error: {e}")
-    print("targets missed: " + ("; ".join(missed) if missed else "none"))
-    print(f"results: {os.path.join(args.results_dir, results_file)}" + (f", plot: {png}" if png else ""))
+    rc.print_outcome(args.results_dir, results_file, png, missed)
 
     if args.readme:
-        png_rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.readme))) if png else ""
-        replace_readme_region(args.readme, readme_section(rows, hardware, png_rel, context,
-                                                          repetitions, results_file, missed,
-                                                          spread))
+        png_rel = rc.relative_to_readme(args.readme, png)
+        rc.replace_region(args.readme, "engine",
+                          readme_section(rows, hardware, png_rel, context, repetitions,
+                                         results_file, missed, spread), ANCHORS)
         print(f"updated {args.readme}")
     return 1 if (args.strict and missed) or errors else 0
 

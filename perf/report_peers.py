@@ -21,16 +21,15 @@ the recorded results file.
 A run that failed or was not exactly once is shown as FAILED and never enters a median.
 Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip.
 """
-import argparse
 import datetime
 import json
 import os
-import socket
 import statistics
 import sys
 
-BEGIN_MARK = "<!-- results:peers:begin -->"
-END_MARK = "<!-- results:peers:end -->"
+import report_common as rc  # same directory
+
+# Where the region goes in a README that does not have it yet.
 ANCHORS = ["<!-- results:durable:end -->", "<!-- results:log:end -->", "<!-- results:end -->"]
 
 REFERENCE = "corq-durable"
@@ -132,9 +131,7 @@ def fmt_ratio(v):
 
 
 def verdict(row):
-    if row["target"] is None:
-        return "—"
-    return "met" if row.get("met") else "**MISSED**"
+    return rc.result_cell(row["target"] is not None, bool(row.get("met")))
 
 
 def fmt_size(size):
@@ -195,10 +192,7 @@ def hardware_line(context):
 
 
 def plot(rows, png_path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = rc.pyplot()
     sizes = sorted({r["size"] for r in rows})
     measured = [r for r in rows if "msgs_per_s" in r]
     fig, axes = plt.subplots(len(sizes), 2, figsize=(13, 4.2 * len(sizes)), squeeze=False)
@@ -238,17 +232,12 @@ def plot(rows, png_path, title):
         ax.set_xlabel("publish → ack latency, ms (log scale; lower is better)")
         ax.set_title(f"{fmt_size(size)}: latency percentiles")
         ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
+    rc.save_figure(plt, fig, png_path, title, dpi=110)
 
 
 def readme_section(rows, context, context_end, verify, png_rel, results_file, commit):
     gone = missed(rows)
-    ratio_of = {r["system"]: r for r in rows if r["size"] == TARGET_SIZE}
-    lines = [BEGIN_MARK,
-             f"{hardware_line(context)}; commit `{commit}`. Load average at the start "
+    lines = [f"{hardware_line(context)}; commit `{commit}`. Load average at the start "
              f"{' / '.join(context.get('loadavg', []))}, at the end "
              f"{' / '.join(context_end.get('loadavg', []))} (a shared 2-core VM: other work ran "
              "alongside, so compare ratios within this run, not absolute numbers across runs). "
@@ -274,54 +263,28 @@ def readme_section(rows, context, context_end, verify, png_rel, results_file, co
     if met:
         lines.append("Met: " + "; ".join(
             f"{r['label']} ({fmt_ratio(r['ratio'])}, target ≥ {r['target']:g}×)" for r in met) + ".")
-    del ratio_of
-    lines += ["", f"Raw numbers: `perf/results/{results_file}`.", END_MARK]
+    lines += ["", f"Raw numbers: `perf/results/{results_file}`."]
     return "\n".join(lines)
 
 
-def replace_readme_region(readme_path, text):
-    with open(readme_path, encoding="utf-8") as f:
-        readme = f.read()
-    if BEGIN_MARK in readme and END_MARK in readme:
-        head, rest = readme.split(BEGIN_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        readme = head + text + tail
-    else:
-        for anchor in ANCHORS:
-            if anchor in readme:
-                readme = readme.replace(anchor, anchor + "\n\n" + text, 1)
-                break
-        else:
-            readme = readme.rstrip("\n") + "\n\n" + text + "\n"
-    with open(readme_path, "w", encoding="utf-8") as f:
-        f.write(readme)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs_jsonl", help="bench/peers/run.sh --out file")
-    parser.add_argument("--results-dir", required=True, help="where the results JSON and PNG go")
-    parser.add_argument("--png", help="plot path (default: RESULTS_DIR/peers.png)")
-    parser.add_argument("--readme", help="README to update between the peers results markers")
+    parser = rc.report_arguments(__doc__, "runs_jsonl", "bench/peers/run.sh --out file", "peers",
+                                 "<host>-<date>-peers.json")
     parser.add_argument("--commit", default="unknown", help="the commit measured")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
 
     context, context_end, runs, skipped, verify = load(args.runs_jsonl)
     rows = build_rows(runs, skipped)
-    os.makedirs(args.results_dir, exist_ok=True)
     date = (context.get("when") or datetime.date.today().isoformat())[:10]
-    results_file = f"{socket.gethostname()}-{date}-peers.json"
+    results_file = rc.results_file_name(date, "peers")
     png = args.png or os.path.join(args.results_dir, "peers.png")
     gone = missed(rows)
-    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
-        json.dump({"context": context, "context_end": context_end, "runs": runs,
-                   "skipped": skipped, "verify": verify,
-                   "corq_report": {"commit": args.commit, "hardware": hardware_line(context),
-                                   "rows": rows,
-                                   "missed": [f"{r['system']} {r['size']} B" for r in gone]}},
-                  f, indent=1)
-        f.write("\n")
+    rc.write_results(args.results_dir, results_file,
+                     {"context": context, "context_end": context_end, "runs": runs,
+                      "skipped": skipped, "verify": verify,
+                      "corq_report": {"commit": args.commit, "hardware": hardware_line(context),
+                                      "rows": rows,
+                                      "missed": [f"{r['system']} {r['size']} B" for r in gone]}})
     plot(rows, png, f"corq against its peers — durable work queue, {hardware_line(context)}")
 
     print(f"hardware: {hardware_line(context)}")
@@ -337,9 +300,10 @@ def main():
             for r in gone))
     print(f"results: {os.path.join(args.results_dir, results_file)}; plot: {png}")
     if args.readme:
-        png_rel = os.path.relpath(png, os.path.dirname(os.path.abspath(args.readme)) or ".")
-        replace_readme_region(args.readme, readme_section(rows, context, context_end, verify,
-                                                          png_rel, results_file, args.commit))
+        rc.replace_region(args.readme, "peers",
+                          readme_section(rows, context, context_end, verify,
+                                         rc.relative_to_readme(args.readme, png), results_file,
+                                         args.commit), ANCHORS)
         print(f"updated {args.readme}")
     return 1 if args.strict and gone else 0
 

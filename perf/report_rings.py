@@ -14,16 +14,12 @@ recorded results file.
 
 Python 3 and matplotlib from Debian (python3-matplotlib) only; no pip.
 """
-import argparse
-import datetime
-import json
 import os
 import platform
-import re
-import socket
 import statistics
-import subprocess
 import sys
+
+import report_common as rc  # same directory
 
 PEERS = ["corq", "boost", "moodycamel"]
 PEER_LABELS = {"corq": "corq", "boost": "Boost.Lockfree", "moodycamel": "moodycamel (tokens)"}
@@ -51,10 +47,6 @@ TARGETS = [
     ("mpmc_4p4c", "mpmc_2p2c/corq", 0.5),
 ]
 
-BEGIN_MARK = "<!-- results:begin -->"
-END_MARK = "<!-- results:end -->"
-
-
 def base_name(run_name):
     """'spsc_per_item/corq/iterations:1/repeats:5/manual_time' -> ('spsc_per_item', 'corq')."""
     parts = run_name.split("/")
@@ -65,11 +57,8 @@ def repetitions_of(bench_json):
     """{(scenario, peer): {repetition_index: run}} from the per-repetition entries (aggregates,
     which Google Benchmark adds when there are several repetitions, are recomputed here)."""
     runs = {}
-    for b in bench_json.get("benchmarks", []):
-        if b.get("error_occurred") or b.get("run_type") == "aggregate":
-            continue
-        key = base_name(b.get("run_name", b["name"]))
-        runs.setdefault(key, {})[b.get("repetition_index", 0)] = b
+    for b in rc.measured_runs(bench_json):
+        runs.setdefault(base_name(rc.run_name(b)), {})[b.get("repetition_index", 0)] = b
     return runs
 
 
@@ -147,13 +136,11 @@ def fmt_value(v, unit):
 
 
 def fmt_ratio(r):
-    return "—" if r is None else f"{r:.2f}×"
+    return rc.fmt_ratio(r, ".2f")
 
 
 def verdict(target):
-    if target["ratio"] is None:
-        return "not run"
-    return "met" if target["met"] else "**MISSED**"
+    return rc.result_cell(True, None if target["ratio"] is None else target["met"])
 
 
 def markdown_table(rows):
@@ -177,13 +164,7 @@ def markdown_table(rows):
 
 def hardware_line(context):
     """'<lscpu model name>, N cores (M CPUs), <VM>, Linux <kernel> <arch>, <date>'."""
-    fields = {}
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    fields = dict(rc.lscpu_fields())
     model = fields.get("Model name") or platform.processor() or "unknown CPU"
     cpus = fields.get("CPU(s)") or str(context.get("num_cpus") or os.cpu_count())
     try:
@@ -192,16 +173,12 @@ def hardware_line(context):
     except (KeyError, ValueError):
         cores_text = f"{cpus} CPUs"
     virtual = "hypervisor" in fields.get("Flags", "").split()
-    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
     return (f"{model}, {cores_text}{', virtual machine' if virtual else ''}, "
-            f"Linux {platform.release()} {platform.machine()}, {date}")
+            f"Linux {platform.release()} {platform.machine()}, {rc.run_date(context)}")
 
 
 def plot(rows, png_path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = rc.pyplot()
     groups = [
         ("SPSC throughput (higher is better)", ["spsc_per_item", "spsc_bulk256"], "M items/s", False),
         ("MPMC throughput (higher is better)", ["mpmc_1p1c", "mpmc_2p2c", "mpmc_4p4c"],
@@ -214,14 +191,9 @@ def plot(rows, png_path, title):
     width = 0.8 / len(PEERS)
     for ax, (group_title, keys, ylabel, log) in zip(axes, groups):
         for i, peer in enumerate(PEERS):
-            xs = [k + (i - (len(PEERS) - 1) / 2) * width for k in range(len(keys))]
             ys = [by_key[key]["values"][peer] or 0 for key in keys]
-            bars = ax.bar(xs, ys, width, label=PEER_LABELS[peer], color=PEER_COLORS[peer])
-            for bar, y in zip(bars, ys):
-                if y:
-                    ax.annotate(f"{y:.0f}" if y >= 100 else f"{y:.1f}",
-                                (bar.get_x() + bar.get_width() / 2, y), ha="center",
-                                va="bottom", fontsize=7)
+            rc.grouped_bars(ax, i, len(PEERS), width, ys, PEER_LABELS[peer], PEER_COLORS[peer],
+                            lambda y: f"{y:.0f}" if y >= 100 else f"{y:.1f}")
         ax.set_xticks(range(len(keys)))
         ax.set_xticklabels([by_key[k]["label"].replace("ping-pong RTT ", "") for k in keys])
         ax.set_title(group_title, fontsize=10)
@@ -230,10 +202,7 @@ def plot(rows, png_path, title):
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    rc.save_figure(plt, fig, png_path, title)
 
 
 def conditions_line(core_rtt):
@@ -269,22 +238,9 @@ def readme_section(rows, hardware, conditions, png_rel, results_rel, scale, miss
         f"Raw numbers (every repetition, plus this table): [`{results_rel}`]({results_rel}).",
         "",
     ]
-    if missed:
-        lines.append("**Targets missed in this run:** " + "; ".join(missed) + ".")
-    else:
-        lines.append("Every target was met in this run.")
+    lines.append(rc.missed_sentence(missed, "**Targets missed in this run:** ",
+                                    "Every target was met in this run."))
     return "\n".join(lines)
-
-
-def replace_readme_region(readme_path, text):
-    with open(readme_path, encoding="utf-8") as f:
-        content = f.read()
-    begin, end = content.find(BEGIN_MARK), content.find(END_MARK)
-    if begin < 0 or end < begin:
-        raise SystemExit(f"report_rings: {readme_path} has no {BEGIN_MARK} ... {END_MARK} region")
-    content = content[:begin + len(BEGIN_MARK)] + "\n" + text + "\n" + content[end:]
-    with open(readme_path, "w", encoding="utf-8") as f:
-        f.write(content)
 
 
 def missed_targets(rows):
@@ -298,16 +254,10 @@ def missed_targets(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("bench_json", help="corq_ring_bench --benchmark_out JSON")
-    parser.add_argument("--results-dir", required=True, help="where <host>-<date>.json goes")
-    parser.add_argument("--png", help="plot path (default: RESULTS_DIR/rings.png)")
-    parser.add_argument("--readme", help="README to update between the results markers")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
-    args = parser.parse_args()
+    args = rc.report_arguments(__doc__, "bench_json", "corq_ring_bench --benchmark_out JSON",
+                               "rings", "<host>-<date>.json").parse_args()
 
-    with open(args.bench_json, encoding="utf-8") as f:
-        bench_json = json.load(f)
+    bench_json = rc.load_json(args.bench_json)
     context = bench_json.get("context", {})
     runs = repetitions_of(bench_json)
     rows = build_rows(runs)
@@ -315,22 +265,15 @@ def main():
     hardware = hardware_line(context)
     missed = missed_targets(rows)
 
-    os.makedirs(args.results_dir, exist_ok=True)
-    date = context.get("date", "")[:10] or datetime.date.today().isoformat()
-    results_file = f"{socket.gethostname()}-{date}.json"
+    results_file = rc.results_file_name(rc.run_date(context))
     conditions = conditions_line(core_rtt)
     bench_json["corq_report"] = {"hardware": hardware, "conditions": conditions,
                                  "core_rtt_ns": core_rtt, "rows": rows, "missed": missed}
-    with open(os.path.join(args.results_dir, results_file), "w", encoding="utf-8") as f:
-        json.dump(bench_json, f, indent=1)
-        f.write("\n")
+    rc.write_results(args.results_dir, results_file, bench_json)
 
     png = args.png or os.path.join(args.results_dir, "rings.png")
-    try:
-        plot(rows, png, f"corq rings vs peers — {hardware}")
-    except ImportError as e:
-        print(f"report_rings: no plot ({e}); apt-get install python3-matplotlib", file=sys.stderr)
-        png = None
+    png = rc.draw_or_skip("report_rings",
+                          lambda: plot(rows, png, f"corq rings vs peers — {hardware}"), png)
 
     scale = {"repetitions": max((b.get("repetitions", 1) for b in bench_json["benchmarks"]),
                                 default=1),
@@ -339,15 +282,15 @@ def main():
           f"{scale['repetitions']} repetitions;\n{conditions}\n")
     print(markdown_table(rows))
     print()
-    print("targets missed: " + ("; ".join(missed) if missed else "none"))
-    print(f"results: {os.path.join(args.results_dir, results_file)}" + (f", plot: {png}" if png else ""))
+    rc.print_outcome(args.results_dir, results_file, png, missed)
 
     if args.readme:
-        readme_dir = os.path.dirname(os.path.abspath(args.readme))
-        png_rel = os.path.relpath(png, readme_dir) if png else ""
-        results_rel = os.path.relpath(os.path.join(args.results_dir, results_file), readme_dir)
-        replace_readme_region(args.readme, readme_section(rows, hardware, conditions, png_rel,
-                                                          results_rel, scale, missed, context))
+        png_rel = rc.relative_to_readme(args.readme, png)
+        results_rel = rc.relative_to_readme(args.readme,
+                                            os.path.join(args.results_dir, results_file))
+        rc.replace_region(args.readme, None,
+                          readme_section(rows, hardware, conditions, png_rel, results_rel, scale,
+                                         missed, context), who="report_rings")
         print(f"updated {args.readme}")
     return 1 if args.strict and missed else 0
 

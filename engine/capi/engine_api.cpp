@@ -1,7 +1,10 @@
 // engine/capi/engine_api.cpp — the C API of configs, engines, queues, stats, redrive and the log.
 // Every function validates its arguments first and reports failures through capi::fail.
 #include "capi/handles.hpp"
+#include "engine/queue_stats.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -165,39 +168,6 @@ int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged) {
 
 namespace {
 
-corq_queue_stats snapshot(Engine &engine, Queue &q) {
-  corq_queue_stats s{};
-  s.struct_size = sizeof(corq_queue_stats);
-  s.ready = q.ready();
-  s.bytes_ready = q.ready_bytes();
-  s.delayed = q.delayed();
-  s.published = q.published.load(std::memory_order_relaxed);
-  s.delivered = q.closed_delivered.load(std::memory_order_relaxed);
-  s.acked = q.closed_acked.load(std::memory_order_relaxed);
-  s.nacked = q.closed_nacked.load(std::memory_order_relaxed) +
-             q.lease_expired.load(std::memory_order_relaxed);
-  s.released = q.closed_released.load(std::memory_order_relaxed);
-  s.redelivered = q.closed_redelivered.load(std::memory_order_relaxed);
-  engine.for_each_consumer([&](Consumer &c) {
-    if (&c.queue() != &q) return;
-    const Consumer::Counters counters = c.counters();
-    ++s.consumers;
-    s.in_flight += c.in_flight();
-    s.delivered += counters.delivered;
-    s.acked += counters.acked;
-    s.nacked += counters.nacked;
-    s.released += counters.released;
-    s.redelivered += counters.redelivered;
-  });
-  s.dead_lettered = q.dead_lettered.load(std::memory_order_relaxed);
-  s.expired = q.expired.load(std::memory_order_relaxed);
-  s.dropped = q.dropped.load(std::memory_order_relaxed);
-  s.deduplicated = q.deduplicated.load(std::memory_order_relaxed);
-  const std::int64_t oldest = q.oldest_ready_published_ms();
-  s.oldest_ready_age_ms = oldest == 0 ? 0 : std::max<std::int64_t>(0, engine.now_ms() - oldest);
-  return s;
-}
-
 std::string json_escape(const std::string &text) {
   std::string out;
   for (const char c : text) {
@@ -238,11 +208,17 @@ std::string stats_json(const corq_queue_stats &s) {
   field("expired", s.expired);
   field("dropped", s.dropped);
   field("deduplicated", s.deduplicated);
+  field("purged", s.purged);
+  field("redriven", s.redriven);
   field("oldest_ready_age_ms", s.oldest_ready_age_ms);
   return json + "}";
 }
 
 }  // namespace
+
+/// The first version of corq_queue_stats ends after oldest_ready_age_ms; later ones only append.
+constexpr std::size_t queue_stats_v1_bytes =
+    offsetof(corq_queue_stats, oldest_ready_age_ms) + sizeof(std::int64_t);
 
 extern "C" {
 
@@ -250,16 +226,24 @@ int corq_queue_stats_get(corq_engine *engine, const char *queue, corq_queue_stat
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_stats_get: engine is NULL");
   if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_queue_stats_get: out is NULL");
-  if (out->struct_size < sizeof(corq_queue_stats)) {
+  // A size the struct had in some version (it grows at its end), or larger than today's: never a
+  // size that cuts a field in two.
+  if (out->struct_size != queue_stats_v1_bytes && out->struct_size < sizeof(corq_queue_stats)) {
     return fail(CORQ_EINVAL,
                 "corq_queue_stats_get: out->struct_size must be sizeof(corq_queue_stats) (" +
-                    std::to_string(sizeof(corq_queue_stats)) + ")");
+                    std::to_string(sizeof(corq_queue_stats)) + "), got " +
+                    std::to_string(out->struct_size));
   }
   return guarded("corq_queue_stats_get", [&] {
     std::shared_ptr<Queue> q = engine_of(engine)->find(queue);
     if (q == nullptr)
       return fail(CORQ_ENOENT, std::string("corq_queue_stats_get: no queue named '") + queue + "'");
-    *out = snapshot(*engine_of(engine), *q);
+    // Fill only what both sides know (the struct grows at its end); struct_size says what we
+    // filled.
+    const corq_queue_stats s = read_queue_stats(*engine_of(engine), *q);
+    const std::size_t size = std::min<std::size_t>(out->struct_size, sizeof s);
+    std::memcpy(out, &s, size);
+    out->struct_size = static_cast<std::uint32_t>(size);
     return CORQ_OK;
   });
 }
@@ -277,7 +261,7 @@ int corq_stats_json(corq_engine *engine, char **json) {
       first = false;
       // Queue names are [A-Za-z0-9._:-]: nothing to escape.
       text += "\"" + q->name() + "\":{\"options\":" + queue_options_json(q->options(), q->name()) +
-              ",\"stats\":" + stats_json(snapshot(e, *q)) + "}";
+              ",\"stats\":" + stats_json(read_queue_stats(e, *q)) + "}";
     }
     text += "}";
     if (Journal *journal = e.journal(); journal != nullptr) {
@@ -342,8 +326,8 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
     // would never end.
     const std::uint64_t limit = max_messages == 0 ? from->ready() : max_messages;
     while (count < limit) {
-      Message *m = nullptr;
-      if (from->pop_ready(&m, 1, 0) == 0) break;
+      Message *m = from->begin_redrive();
+      if (m == nullptr) break;
       std::shared_ptr<Queue> target = fixed_target;
       if (target == nullptr) {
         bool found = false;
@@ -353,21 +337,24 @@ int corq_redrive(corq_engine *engine, const char *from_queue, const char *to_que
           rc = fail(CORQ_ENOENT, "corq_redrive: message " + std::to_string(m->id) +
                                      " names origin queue '" + std::string(origin) +
                                      "', which does not exist");
-          from->push_returned(m);  // stays at the front of the dead-letter queue
+          from->finish_redrive(m, false);  // stays at the front of the dead-letter queue
           break;
         }
+      }
+      // Reserved in the target with its counts as they are: a failed reservation puts it back
+      // unchanged. The reset counts are what the target and its log record see.
+      if (!target->reserve_one(m->payload_len)) {
+        rc = fail(CORQ_EFULL, "corq_redrive: queue '" + target->name() + "' is full (or deleted)");
+        from->finish_redrive(m, false);
+        break;
       }
       m->failed_attempts = 0;
       m->delivery_count = 0;
       const std::int64_t ttl_ms = target->options().message_ttl_ms;
       m->expires_at_ms = ttl_ms > 0 ? e.now_ms() + ttl_ms : 0;
-      if (!target->reserve_one(m->payload_len)) {
-        rc = fail(CORQ_EFULL, "corq_redrive: queue '" + target->name() + "' is full (or deleted)");
-        from->push_returned(m);
-        break;
-      }
       from->log_redrive(*target, m);  // before anyone can settle it in its new queue
       target->push_reserved(m);
+      from->finish_redrive(m, true);
       ++count;
     }
     if (moved != nullptr) *moved = count;

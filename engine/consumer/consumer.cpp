@@ -21,7 +21,8 @@ Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t p
       slot_mask_((std::uint64_t{1} << slot_bits_) - 1),
       home_shard_(static_cast<std::size_t>(consumer_index)),
       slots_(new Slot[prefetch]),
-      popped_(prefetch) {
+      popped_(prefetch),
+      settled_slots_(prefetch) {
   free_slots_.reserve(prefetch);
   for (std::uint32_t i = prefetch; i > 0; --i) free_slots_.push_back(i - 1);  // slot 0 on top
   queue_->attach_consumer();
@@ -79,7 +80,7 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
   sync::Clock::time_point deadline{};  // read the clock only if we have to wait
   bool deadline_set = false;
   for (;;) {
-    const std::size_t popped = queue_->pop_ready(popped_.data(), room, home_shard_);
+    const std::size_t popped = queue_->pop_ready(popped_.data(), room, home_shard_, &arriving_);
     if (popped != 0) {
       const std::int64_t now_ms = engine_.now_ms();
       std::size_t delivered = 0;
@@ -92,12 +93,14 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
         }
         delivered += deliver(m, now_ms, out[delivered]);
       }
+      // Stats: in their slots (or dead-lettered) before they stop counting as arriving.
+      bump(outstanding_, delivered);
+      arriving_.store(0, std::memory_order_release);
       if (delivered != 0) {
         // The delivery counts survive a crash (not waited for: a lost record only means the
         // count restarts one lower).
         if (journal != nullptr) journal->log_deliver(queue_->qid(), out, delivered);
         bump(delivered_, delivered);
-        bump(outstanding_, delivered);
         // Leases are timed work: wake the scheduler if it plans to sleep past this batch's.
         engine_.scheduler().poke_if_before(now_ms + queue_->options().lease_ms);
         return static_cast<int>(delivered);
@@ -126,8 +129,8 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
 // ---- settling
 // ------------------------------------------------------------------------------------
 
-Message *Consumer::settle(std::uint64_t tag, const char *operation) {
-  const std::uint64_t slot_number = tag & slot_mask_;
+Message *Consumer::settle(std::uint64_t tag, const char *operation, std::uint32_t &slot_number) {
+  slot_number = static_cast<std::uint32_t>(tag & slot_mask_);
   if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag) {
     capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
                                 " is not an unsettled delivery of this consumer");
@@ -142,9 +145,18 @@ Message *Consumer::settle(std::uint64_t tag, const char *operation) {
                                                                          : " was already settled"));
     return nullptr;
   }
-  Message *message = slot.message;
-  free_slot(static_cast<std::uint32_t>(slot_number));
-  return message;
+  return slot.message;
+}
+
+template <typename Move>
+int Consumer::settle_and_move(std::uint64_t tag, const char *operation, Move &&move) {
+  std::uint32_t slot_number = 0;
+  Message *m = settle(tag, operation, slot_number);
+  if (m == nullptr) return CORQ_ESTATE;
+  const StateMoveScope bracket(queue_->moves_from_in_flight(), 1);
+  free_slot(slot_number);
+  move(m);
+  return CORQ_OK;
 }
 
 void Consumer::free_slot(std::uint32_t slot_number) noexcept {
@@ -152,7 +164,7 @@ void Consumer::free_slot(std::uint32_t slot_number) noexcept {
   slot.message = nullptr;
   slot.tag = 0;
   free_slots_.push_back(slot_number);
-  outstanding_.store(outstanding_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  outstanding_.store(outstanding_.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
 
 int Consumer::log_removal(Message *const *messages, std::size_t count, const char *operation) {
@@ -165,11 +177,13 @@ int Consumer::log_removal(Message *const *messages, std::size_t count, const cha
 }
 
 int Consumer::ack(std::uint64_t tag) {
-  Message *m = settle(tag, "ack");
+  std::uint32_t slot_number = 0;
+  Message *m = settle(tag, "ack", slot_number);
   if (m == nullptr) return CORQ_ESTATE;
   const int rc = log_removal(&m, 1, "ack");
   free_message(m);
-  bump(acked_);
+  bump(acked_);  // stats: acked before it stops counting in flight
+  free_slot(slot_number);
   return rc;
 }
 
@@ -187,7 +201,11 @@ int Consumer::ack_upto(std::uint64_t tag) {
     if (slot.tag > tag) continue;
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
     if ((state & state_mask) != slot_in_flight) continue;  // expired meanwhile
-    if (Message *m = settle(slot.tag, "ack_upto"); m != nullptr) popped_[acked++] = m;
+    std::uint32_t slot_number = 0;
+    if (Message *m = settle(slot.tag, "ack_upto", slot_number); m != nullptr) {
+      settled_slots_[acked] = slot_number;
+      popped_[acked++] = m;
+    }
   }
   if (acked == 0) {
     return capi::fail(CORQ_ESTATE,
@@ -195,7 +213,8 @@ int Consumer::ack_upto(std::uint64_t tag) {
   }
   const int rc = log_removal(popped_.data(), acked, "ack_upto");  // one record for all of them
   for (std::uint64_t i = 0; i < acked; ++i) free_message(popped_[i]);
-  bump(acked_, acked);
+  bump(acked_, acked);  // stats: acked before they stop counting in flight
+  for (std::uint64_t i = 0; i < acked; ++i) free_slot(settled_slots_[i]);
   return rc;
 }
 
@@ -233,37 +252,34 @@ int Consumer::nack(std::uint64_t tag, std::int64_t delay_ms) {
     return capi::fail(CORQ_EINVAL, "nack: delay_ms must be -1 (backoff) or in [0, 2^32-1], got " +
                                        std::to_string(delay_ms));
   }
-  Message *m = settle(tag, "nack");
-  if (m == nullptr) return CORQ_ESTATE;
-  bump(nacked_);
-  fail_attempt(m, delay_ms, engine_.now_ms());
-  return CORQ_OK;
+  return settle_and_move(tag, "nack", [&](Message *m) {
+    bump(nacked_);
+    fail_attempt(m, delay_ms, engine_.now_ms());
+  });
 }
 
 int Consumer::release(std::uint64_t tag) {
-  Message *m = settle(tag, "release");
-  if (m == nullptr) return CORQ_ESTATE;
-  bump(released_);
-  if (queue_->deleted()) {
-    queue_->discard_deleted(m);
-  } else {
-    queue_->push_returned(m);  // not a failed attempt: nothing to log (the count was logged)
-  }
-  return CORQ_OK;
+  return settle_and_move(tag, "release", [&](Message *m) {
+    bump(released_);
+    if (queue_->deleted()) {
+      queue_->discard_deleted(m);
+    } else {
+      queue_->push_returned(m);  // not a failed attempt: nothing to log (the count was logged)
+    }
+  });
 }
 
 int Consumer::reject(std::uint64_t tag, const char *reason) {
   const std::size_t reason_len = reason == nullptr ? 0 : strnlen(reason, 1025);
   if (reason_len > 1024) return capi::fail(CORQ_EINVAL, "reject: reason is longer than 1024 bytes");
-  Message *m = settle(tag, "reject");
-  if (m == nullptr) return CORQ_ESTATE;
-  if (queue_->deleted()) {
-    queue_->discard_deleted(m);
-  } else {
-    queue_->dead_letter(m, "rejected",
-                        std::string_view(reason == nullptr ? "" : reason, reason_len));
-  }
-  return CORQ_OK;
+  return settle_and_move(tag, "reject", [&](Message *m) {
+    if (queue_->deleted()) {
+      queue_->discard_deleted(m);
+    } else {
+      queue_->dead_letter(m, "rejected",
+                          std::string_view(reason == nullptr ? "" : reason, reason_len));
+    }
+  });
 }
 
 int Consumer::extend(std::uint64_t tag, std::int64_t lease_ms) {
@@ -304,7 +320,9 @@ std::int64_t Consumer::expire_leases(std::int64_t now_ms) {
       continue;  // settled meanwhile: the consumer won
     }
     // We own the outcome; the consumer may still read the original, so requeue a copy. Until the
-    // slot says expired, the consumer leaves the original alone.
+    // slot says expired, the consumer leaves the original alone. Stats: bracketed from before it
+    // stops counting in flight (expired_pending_) until the copy is in its next state.
+    const StateMoveScope bracket(queue_->moves_from_in_flight(), 1);
     Message *copy = copy_message(*slot.message);
     expired_pending_.fetch_add(1, std::memory_order_release);
     slot.state.store(tag_bits | slot_expired, std::memory_order_release);
@@ -315,7 +333,7 @@ std::int64_t Consumer::expire_leases(std::int64_t now_ms) {
       engine_.log(CORQ_LOG_ERROR,
                   "queue '" + queue_->name() +
                       "': out of memory requeueing an expired lease; message dropped");
-      queue_->dropped.fetch_add(1, std::memory_order_relaxed);
+      queue_->dropped.fetch_add(1, std::memory_order_release);
       continue;
     }
     fail_attempt(copy, -1, now_ms);
@@ -330,8 +348,10 @@ void Consumer::reclaim_expired() {
     if ((state & state_mask) != slot_expired) continue;
     free_message(slot.message);
     slot.state.store(state & ~state_mask, std::memory_order_relaxed);  // free
-    free_slot(i);
+    // Stats read outstanding_ then expired_pending_: lower the subtrahend first, so in_flight()
+    // never dips below its value while the pair changes.
     expired_pending_.fetch_sub(1, std::memory_order_acq_rel);
+    free_slot(i);
   }
 }
 
@@ -340,8 +360,21 @@ void Consumer::wakeup() noexcept {
   queue_->not_empty().notify_all();
 }
 
+void Consumer::begin_close() noexcept {
+  // Under the engine's consumer lock: neither the scheduler nor a stats read is looking at us.
+  closing_in_flight_ = in_flight();
+  queue_->moves_from_in_flight().begin(closing_in_flight_);
+  const Counters c = counters();
+  queue_->closed_delivered.fetch_add(c.delivered, std::memory_order_release);
+  queue_->closed_acked.fetch_add(c.acked, std::memory_order_release);
+  queue_->closed_nacked.fetch_add(c.nacked, std::memory_order_release);
+  queue_->closed_released.fetch_add(c.released, std::memory_order_release);
+  queue_->closed_redelivered.fetch_add(c.redelivered, std::memory_order_release);
+}
+
 void Consumer::close() {
   // The engine has detached this consumer, so the scheduler no longer looks at its slots.
+  std::uint64_t released = 0;
   for (std::uint32_t i = 0; i < prefetch_; ++i) {
     Slot &slot = slots_[i];
     const std::uint64_t state = slot.state.load(std::memory_order_acquire);
@@ -349,7 +382,7 @@ void Consumer::close() {
     Message *m = slot.message;
     slot.state.store(state & ~state_mask, std::memory_order_relaxed);
     if ((state & state_mask) == slot_in_flight && !queue_->deleted() && !engine_.closed()) {
-      bump(released_);
+      ++released;
       queue_->push_returned(m);
     } else if ((state & state_mask) == slot_in_flight && queue_->deleted()) {
       queue_->discard_deleted(m);
@@ -362,24 +395,22 @@ void Consumer::close() {
   }
   outstanding_.store(0, std::memory_order_relaxed);
   expired_pending_.store(0, std::memory_order_relaxed);
-  const Counters c = counters();
-  queue_->closed_delivered.fetch_add(c.delivered, std::memory_order_relaxed);
-  queue_->closed_acked.fetch_add(c.acked, std::memory_order_relaxed);
-  queue_->closed_nacked.fetch_add(c.nacked, std::memory_order_relaxed);
-  queue_->closed_released.fetch_add(c.released, std::memory_order_relaxed);
-  queue_->closed_redelivered.fetch_add(c.redelivered, std::memory_order_relaxed);
+  queue_->closed_released.fetch_add(released, std::memory_order_release);
+  queue_->moves_from_in_flight().end(closing_in_flight_);
 }
 
 std::uint64_t Consumer::in_flight() const noexcept {
-  const std::uint64_t outstanding = outstanding_.load(std::memory_order_relaxed);
-  const std::uint64_t expired = expired_pending_.load(std::memory_order_relaxed);
-  return outstanding > expired ? outstanding - expired : 0;
+  // In the order messages pass through: arriving, then a slot, then (lease expiry) expired.
+  const std::uint64_t arriving = arriving_.load(std::memory_order_acquire);
+  const std::uint64_t outstanding = outstanding_.load(std::memory_order_acquire);
+  const std::uint64_t expired = expired_pending_.load(std::memory_order_acquire);
+  return arriving + (outstanding > expired ? outstanding - expired : 0);
 }
 
 Consumer::Counters Consumer::counters() const noexcept {
-  return {delivered_.load(std::memory_order_relaxed), acked_.load(std::memory_order_relaxed),
-          nacked_.load(std::memory_order_relaxed), released_.load(std::memory_order_relaxed),
-          redelivered_.load(std::memory_order_relaxed)};
+  return {delivered_.load(std::memory_order_acquire), acked_.load(std::memory_order_acquire),
+          nacked_.load(std::memory_order_acquire), released_.load(std::memory_order_acquire),
+          redelivered_.load(std::memory_order_acquire)};
 }
 
 }  // namespace corq::core

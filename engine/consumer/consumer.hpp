@@ -52,7 +52,11 @@ class Consumer {
 
   /// Any thread: makes the current and later consume calls return CORQ_ECLOSED.
   void wakeup() noexcept;
-  /// Releases every unsettled delivery and folds this consumer's counters into the queue's.
+  /// Engine::detach, under the consumer list's lock: folds this consumer's counters into the
+  /// queue's closed_* totals and opens the stats bracket of its unsettled deliveries (they stop
+  /// counting as this consumer's in_flight when it leaves the list; see queue/state_moves.hpp).
+  void begin_close() noexcept;
+  /// After Engine::detach: releases every unsettled delivery and closes that bracket.
   void close();
 
   /// Scheduler thread: expires the leases that ended by `now_ms`; returns the earliest deadline
@@ -60,6 +64,8 @@ class Consumer {
   std::int64_t expire_leases(std::int64_t now_ms);
 
   Queue &queue() noexcept { return *queue_; }
+  /// Unsettled deliveries, for stats: a message popped from the ready list counts here from before
+  /// it leaves `ready` until it is settled (acquire loads; see queue/state_moves.hpp).
   std::uint64_t in_flight() const noexcept;
   struct Counters {
     std::uint64_t delivered, acked, nacked, released, redelivered;
@@ -84,9 +90,15 @@ class Consumer {
     std::uint64_t tag = 0;
   };
 
-  /// Takes the message of an in-flight delivery out of its slot (frees the slot), or returns
-  /// nullptr with the thread's error set (CORQ_ESTATE) if the tag is not an in-flight delivery.
-  Message *settle(std::uint64_t tag, const char *operation);
+  /// Takes the message of an in-flight delivery out of its slot, or returns nullptr with the
+  /// thread's error set (CORQ_ESTATE) if the tag is not an in-flight delivery. The slot stays
+  /// counted in flight until the caller frees it (free_slot), after it counted the message in its
+  /// next state: stats never miss it.
+  Message *settle(std::uint64_t tag, const char *operation, std::uint32_t &slot_number);
+  /// nack, release, reject: settle, then move the message out of the window inside a bracket of
+  /// moves_from_in_flight (its next state comes before `in_flight` in a stats read).
+  template <typename Move>
+  int settle_and_move(std::uint64_t tag, const char *operation, Move &&move);
   void free_slot(std::uint32_t slot) noexcept;
   void reclaim_expired();
   int deliver(Message *message, std::int64_t now_ms, corq_delivery &out);
@@ -97,8 +109,9 @@ class Consumer {
   int closed_code() const noexcept;
 
   static void bump(std::atomic<std::uint64_t> &counter, std::uint64_t n = 1) noexcept {
-    // Only the consumer's thread writes: a load and a store, no read-modify-write needed.
-    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    // Only the consumer's thread writes: a load and a store, no read-modify-write needed. Release:
+    // a stats read that sees it sees the counts made before it (queue/state_moves.hpp).
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_release);
   }
 
   Engine &engine_;
@@ -110,9 +123,12 @@ class Consumer {
   std::unique_ptr<Slot[]> slots_;
   std::vector<std::uint32_t> free_slots_;  // stack of free slot numbers
   std::uint64_t next_sequence_ = 1;
-  std::vector<Message *> popped_;  // scratch for pop_ready, sized prefetch
+  std::vector<Message *> popped_;              // scratch for pop_ready, sized prefetch
+  std::vector<std::uint32_t> settled_slots_;  // scratch for ack_upto, sized prefetch
+  std::uint64_t closing_in_flight_ = 0;       // begin_close's bracket, closed by close()
 
   std::atomic<bool> woken_{false};
+  std::atomic<std::uint64_t> arriving_{0};         // popped, not yet in a slot (consumer writes)
   std::atomic<std::uint64_t> outstanding_{0};      // slots not free (consumer writes)
   std::atomic<std::uint64_t> expired_pending_{0};  // expired, not yet reclaimed (scheduler adds)
   std::atomic<std::uint64_t> delivered_{0}, acked_{0}, nacked_{0}, released_{0}, redelivered_{0};

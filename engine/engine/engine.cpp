@@ -251,6 +251,9 @@ void Engine::attach(Consumer *consumer) {
 
 void Engine::detach(Consumer *consumer) {
   std::lock_guard lock(consumers_mutex_);
+  // Under the lock a stats read holds while it reads the consumers and the closed_* totals: it
+  // sees this consumer's counters either in the consumer or in the queue, never in neither.
+  consumer->begin_close();
   consumers_.erase(std::remove(consumers_.begin(), consumers_.end(), consumer), consumers_.end());
 }
 

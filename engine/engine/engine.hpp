@@ -69,12 +69,21 @@ class Engine {
 
   // ---- consumers ----
   void attach(Consumer *consumer);
+  /// Removes a closing consumer from the list (calls Consumer::begin_close under the list's lock);
+  /// Consumer::close must follow.
   void detach(Consumer *consumer);
   /// Calls fn(Consumer&) for every attached consumer, holding the consumer list's lock.
   template <class Fn>
   void for_each_consumer(Fn &&fn) {
     std::lock_guard lock(consumers_mutex_);
     for (Consumer *c : consumers_) fn(*c);
+  }
+  /// The same, then `then()` before the lock is let go (stats: the closed consumers' totals).
+  template <class Fn, class Then>
+  void for_each_consumer(Fn &&fn, Then &&then) {
+    std::lock_guard lock(consumers_mutex_);
+    for (Consumer *c : consumers_) fn(*c);
+    then();
   }
 
   // ---- lifetime ----

@@ -57,6 +57,7 @@ void Queue::release_reservation(std::size_t count, std::uint64_t bytes) noexcept
 }
 
 bool Queue::drop_oldest_for_room() {
+  const StateMoveScope move(moves_from_ready_, 1);
   Message *oldest = nullptr;
   if (pop_ready(&oldest, 1, 0) == 0) return false;
   dead_letter(oldest, "maxlen", {});
@@ -112,9 +113,9 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
       count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
   // Cannot happen while admission holds; if it ever did, the returned list keeps the messages.
   for (; pushed < count; ++pushed) {
-    ready_count_.fetch_sub(1, std::memory_order_relaxed);  // push_returned counts it again
-    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_relaxed);
-    push_returned(messages[pushed]);
+    push_returned(messages[pushed]);  // counts it again: un-count the admission after (stats)
+    ready_count_.fetch_sub(1, std::memory_order_seq_cst);
+    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_seq_cst);
   }
   not_empty_.notify_if_waiting();
 }
@@ -141,7 +142,7 @@ void Queue::push_delayed(Message *message, std::int64_t due_ms) noexcept {
   {
     std::lock_guard lock(timers_mutex_);
     timers_.insert(message, due_ms);
-    delayed_count_.fetch_add(1, std::memory_order_relaxed);
+    delayed_count_.fetch_add(1, std::memory_order_release);  // before published (stats)
   }
   engine_.scheduler().poke_if_before(due_ms);
 }
@@ -152,7 +153,7 @@ bool Queue::reserve_one(std::uint64_t bytes) noexcept {
 
 void Queue::push_reserved(Message *message) noexcept {
   push_admitted(&message, 1, static_cast<std::size_t>(message->id));
-  published.fetch_add(1, std::memory_order_relaxed);
+  published.fetch_add(1, std::memory_order_release);  // after it is counted ready (stats)
 }
 
 void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept {
@@ -167,9 +168,9 @@ void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept 
   std::size_t pushed = shard.ready.try_emplace_bulk(
       count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
   for (; pushed < count; ++pushed) {  // more than max_length recovered (a smaller ring): the list
-    ready_count_.fetch_sub(1, std::memory_order_relaxed);
-    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_relaxed);
     push_returned(messages[pushed]);
+    ready_count_.fetch_sub(1, std::memory_order_seq_cst);
+    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_seq_cst);
   }
   if (ttl_seen_.load(std::memory_order_relaxed)) engine_.scheduler().poke_if_before(0);
 }
@@ -189,7 +190,8 @@ std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
   return n;
 }
 
-std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept {
+std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard,
+                             std::atomic<std::uint64_t> *arriving) noexcept {
   std::size_t n = 0;
   if (returned_count_.load(std::memory_order_acquire) != 0) n = pop_returned(out, max);
   for (std::size_t s = 0; s < shards_.size() && n < max; ++s) {
@@ -202,6 +204,9 @@ std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_sh
   if (n == 0) return 0;
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
+  // Counted as arriving before they stop counting as ready; the fetch_sub (a release) publishes it.
+  if (arriving != nullptr)
+    arriving->store(arriving->load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   ready_count_.fetch_sub(n, std::memory_order_seq_cst);
   ready_bytes_.fetch_sub(bytes, std::memory_order_seq_cst);
   not_full_.notify_if_waiting();
@@ -209,12 +214,13 @@ std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_sh
 }
 
 std::int64_t Queue::oldest_ready_published_ms() {
+  // The heads only (the returned list's and each ring's), as the header promises: O(shards) under
+  // one short lock. Walking the whole returned list made each stats read O(requeued messages) and
+  // held the lock consumers pop under for all of it.
   std::int64_t oldest = 0;
   {
     std::lock_guard lock(returned_mutex_);
-    for (Message *m = returned_head_; m != nullptr; m = m->next) {
-      if (oldest == 0 || m->published_at_ms < oldest) oldest = m->published_at_ms;
-    }
+    if (returned_head_ != nullptr) oldest = returned_head_->published_at_ms;
   }
   for (auto &shard : shards_) {
     ReadyEntry head;
@@ -232,14 +238,18 @@ std::int64_t Queue::oldest_ready_published_ms() {
 void Queue::advance_timers(std::int64_t now_ms) {
   // Collect under the lock, act outside it: firing may dead-letter into another queue.
   Message *due_head = nullptr;
+  std::uint64_t due = 0;
   {
     std::lock_guard lock(timers_mutex_);
     if (timers_.size() == 0 && timers_.now_ms() >= now_ms) return;
     timers_.advance(now_ms, [&](Message *m) {
       m->next = due_head;
       due_head = m;
-      delayed_count_.fetch_sub(1, std::memory_order_relaxed);
+      ++due;
     });
+    if (due == 0) return;
+    moves_from_delayed_.begin(due);  // stats: counted as delayed until they arrive
+    delayed_count_.fetch_sub(due, std::memory_order_release);
   }
   // The list is newest-fired first; reverse so earlier-due messages become ready first.
   Message *ordered = nullptr;
@@ -259,6 +269,7 @@ void Queue::advance_timers(std::int64_t now_ms) {
     }
     ordered = next;
   }
+  moves_from_delayed_.end(due);
 }
 
 // ---- eager expiry
@@ -291,6 +302,7 @@ bool Queue::expire_ready(std::int64_t now_ms) {
   // Like RabbitMQ, expiry happens at the head: stop at the first message still alive. With no
   // consumer attached nobody else pops, so taking the head and putting it back reorders nothing.
   for (;;) {
+    const StateMoveScope move(moves_from_ready_, 1);
     Message *head = nullptr;
     if (pop_ready(&head, 1, 0) == 0) return false;
     if (!head->expired(now_ms)) {
@@ -317,16 +329,39 @@ void Queue::free_all_ready(bool unpin) noexcept {
 }
 
 std::uint64_t Queue::purge() {
-  std::uint64_t purged = 0;
-  Message *batch[256];
-  std::size_t n;
-  while ((n = pop_ready(batch, 256, 0)) != 0) {
+  std::uint64_t total = 0;
+  constexpr std::size_t batch_max = 256;
+  Message *batch[batch_max];
+  for (;;) {
+    const StateMoveScope move(moves_from_ready_, batch_max);
+    const std::size_t n = pop_ready(batch, batch_max, 0);
+    if (n == 0) break;
     // One record per 256 messages; not waited for, like every settlement.
     if (journal_ != nullptr) journal_->log_remove(qid_, batch, n);
     for (std::size_t i = 0; i < n; ++i) free_message(batch[i]);
-    purged += n;
+    purged.fetch_add(n, std::memory_order_release);
+    total += n;
   }
-  return purged;
+  return total;
+}
+
+Message *Queue::begin_redrive() noexcept {
+  moves_from_ready_.begin(1);
+  Message *m = nullptr;
+  if (pop_ready(&m, 1, 0) == 0) {
+    moves_from_ready_.end(1);
+    return nullptr;
+  }
+  return m;
+}
+
+void Queue::finish_redrive(Message *message, bool moved) noexcept {
+  if (moved) {
+    redriven.fetch_add(1, std::memory_order_release);
+  } else {
+    push_returned(message);  // stays at the front of the line
+  }
+  moves_from_ready_.end(1);
 }
 
 void Queue::discard_deleted(Message *message) noexcept {
@@ -416,7 +451,7 @@ void Queue::dead_letter(Message *message, std::string_view reason,
         log_dead_letter_move(*target, message, moved, note);  // before anyone can settle it there
         target->push_reserved(moved);
         free_message(message);
-        dead_lettered.fetch_add(1, std::memory_order_relaxed);
+        dead_lettered.fetch_add(1, std::memory_order_release);  // stats: the caller un-counts it
         return;
       }
       free_message(moved);
@@ -436,7 +471,7 @@ void Queue::dead_letter(Message *message, std::string_view reason,
                                     " dropped (reason " + std::string(reason) +
                                     ", no dead-letter queue)");
   }
-  dropped.fetch_add(1, std::memory_order_relaxed);
+  dropped.fetch_add(1, std::memory_order_release);  // stats: the caller un-counts it after
   if (journal_ != nullptr) journal_->log_remove(qid_, &message, 1);
   free_message(message);
 }

@@ -22,6 +22,7 @@
 #include "options/options.hpp"
 #include "queue/dedup_window.hpp"
 #include "queue/message.hpp"
+#include "queue/state_moves.hpp"
 #include "scheduler/timer_wheel.hpp"
 #include "sync/event_count.hpp"
 
@@ -110,7 +111,12 @@ class Queue {
 
   // ---- consume side ----
   /// Pops up to `max` ready messages (returned list first, then the rings from `home_shard` on).
-  std::size_t pop_ready(Message **out, std::size_t max, std::size_t home_shard) noexcept;
+  /// Stats: the popped messages leave `ready` here, so the caller must count them elsewhere first:
+  /// either it holds a bracket of moves_from_ready() around the call and what follows, or it names
+  /// its `arriving` counter (single writer: the consumer's thread), which gets the popped count
+  /// added before `ready` drops (see state_moves.hpp).
+  std::size_t pop_ready(Message **out, std::size_t max, std::size_t home_shard,
+                        std::atomic<std::uint64_t> *arriving = nullptr) noexcept;
   /// Consumers wait here for messages (notified by every push).
   sync::EventCount &not_empty() noexcept { return not_empty_; }
   bool has_ready() const noexcept { return ready_count_.load(std::memory_order_seq_cst) != 0; }
@@ -133,6 +139,12 @@ class Queue {
   // ---- control plane ----
   /// Frees every ready message (logging their removal on a durable queue); returns how many.
   std::uint64_t purge();
+  /// corq_redrive's step: takes the message at the head of the ready list for a move elsewhere
+  /// (nullptr if none). The move is bracketed in moves_from_ready(): finish it with
+  /// finish_redrive(true) once the message is reserved in its target, or put it back with
+  /// finish_redrive(false).
+  Message *begin_redrive() noexcept;
+  void finish_redrive(Message *message, bool moved) noexcept;
   /// Marks the queue deleted, wakes everything waiting on it, frees ready and delayed messages.
   /// `forever`: corq_queue_delete (the log already says so: the messages' log records are
   /// released); otherwise the engine is being destroyed and the log keeps them for recovery.
@@ -149,13 +161,28 @@ class Queue {
   alignas(cache_line_bytes) std::atomic<std::uint64_t> published{0};
   alignas(cache_line_bytes) std::atomic<std::uint64_t> deduplicated{0};
   std::atomic<std::uint64_t> dead_lettered{0}, expired{0}, dropped{0};
+  /// Messages that left by corq_queue_purge and by corq_redrive (moved out of this queue).
+  std::atomic<std::uint64_t> purged{0}, redriven{0};
   /// Lease expiries: failed attempts counted by the scheduler (reported within `nacked`).
   std::atomic<std::uint64_t> lease_expired{0};
   /// Totals of consumers that have closed (live consumers are summed at stats time).
   std::atomic<std::uint64_t> closed_delivered{0}, closed_acked{0}, closed_nacked{0},
       closed_released{0}, closed_redelivered{0};
 
+  /// Cold moves in progress, by the state they leave (see state_moves.hpp). Consumers bracket
+  /// nack, release, reject, lease expiry and close in moves_from_in_flight().
+  StateMoves &moves_from_ready() noexcept { return moves_from_ready_; }
+  StateMoves &moves_from_delayed() noexcept { return moves_from_delayed_; }
+  StateMoves &moves_from_in_flight() noexcept { return moves_from_in_flight_; }
+
   std::uint64_t ready() const noexcept { return ready_count_.load(std::memory_order_relaxed); }
+  /// For stats: acquire loads, in the order state_moves.hpp prescribes.
+  std::uint64_t ready_for_stats() const noexcept {
+    return ready_count_.load(std::memory_order_acquire);
+  }
+  std::uint64_t delayed_for_stats() const noexcept {
+    return delayed_count_.load(std::memory_order_acquire);
+  }
   std::uint64_t ready_bytes() const noexcept {
     return ready_bytes_.load(std::memory_order_relaxed);
   }
@@ -221,6 +248,11 @@ class Queue {
 
   std::mutex dead_letter_mutex_;
   std::weak_ptr<Queue> dead_letter_cache_;
+
+  // Cold moves in progress (stats only; see state_moves.hpp). Apart from the hot lines above.
+  alignas(cache_line_bytes) StateMoves moves_from_ready_;
+  StateMoves moves_from_delayed_;
+  StateMoves moves_from_in_flight_;
 };
 
 }  // namespace corq::core

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -152,7 +153,7 @@ TEST(BadInputOpen, open_rejects_bad_values_naming_the_key) {
                        {"max_message_bytes", "12XiB"},
                        {"max_message_bytes", "99999999999999999999999"},
                        {"clock", "sundial"},
-                       // README limits: segments 1 MiB-1 TiB, messages 1 B-64 MiB.
+                       // engine/README.md's limits: segments 1 MiB-1 TiB, messages 1 B-64 MiB.
                        {"segment_bytes", "1KiB"},
                        {"max_message_bytes", "0"}};
   for (const auto &[key, value] : bad) {
@@ -278,7 +279,7 @@ TEST_F(BadInput, declare_rejects_engine_keys_and_bad_values_naming_the_key) {
       {"shards", "0"},
       {"shards", "-1"},
       {"shards", "abc"},
-      // The README's limits: max_length 1-2^28, shards 1-64, retry_backoff 1.0-100.0, delays,
+      // engine/README.md's limits: max_length 1-2^28, shards 1-64, retry_backoff 1.0-100.0, delays,
       // TTLs and leases up to 2^32-1 ms.
       {"max_length", "0"},
       {"max_length", "268435457"},
@@ -300,7 +301,7 @@ TEST_F(BadInput, declare_rejects_engine_keys_and_bad_values_naming_the_key) {
   }
   expect_nothing_changed();
   EXPECT_CORQ_OK(declare(e(), "fresh", {{"durable", "false"}, {"retry_backoff", "1"}}));
-  // The edges of the README's limits are accepted.
+  // The edges of engine/README.md's limits are accepted.
   EXPECT_CORQ_OK(declare(e(), "edges",
                          {{"max_length", "268435456"},
                           {"shards", "64"},
@@ -389,7 +390,8 @@ TEST_F(BadInput, publish_rejects_bad_options) {
   bad.push_back(publish_options(/*delay_ms=*/-1));
   bad.push_back(publish_options(0, /*ttl_ms=*/-1));
   bad.push_back(publish_options(0, 0, /*timeout_ms=*/-2));
-  bad.push_back(publish_options(/*delay_ms=*/std::int64_t{1} << 32));  // README: up to 2^32-1 ms
+  // engine/README.md: delays up to 2^32-1 ms.
+  bad.push_back(publish_options(/*delay_ms=*/std::int64_t{1} << 32));
   bad.push_back(publish_options(0, /*ttl_ms=*/std::int64_t{1} << 32));
   for (const corq_publish_options &o : bad) {
     EXPECT_CORQ_FAILS(CORQ_EINVAL, try_publish(e(), "jobs", "x", &o))
@@ -578,7 +580,7 @@ TEST_F(BadSettle, already_settled_tags_are_estate) {
 TEST_F(BadSettle, nack_delay_below_minus_one_is_einval) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, -2));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, INT64_MIN));
-  // README: delays up to 2^32-1 ms.
+  // engine/README.md: delays up to 2^32-1 ms.
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_nack(consumer_.get(), held_.tag, std::int64_t{1} << 32));
   expect_still_held();
 }
@@ -587,7 +589,7 @@ TEST_F(BadSettle, extend_with_lease_ms_not_positive_is_einval) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, 0));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, -1));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, INT64_MIN));
-  // README: leases up to 2^32-1 ms.
+  // engine/README.md: leases up to 2^32-1 ms.
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_extend(consumer_.get(), held_.tag, std::int64_t{1} << 32));
   expect_still_held();
 }
@@ -619,7 +621,10 @@ TEST_F(BadInput, stats_get_rejects_bad_arguments) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_stats_get(e(), name_201.c_str(), &s));
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_stats_get(e(), "a b", &s));
   EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_stats_get(e(), "missing", &s));
-  for (std::uint32_t size : {0u, 4u, static_cast<std::uint32_t>(sizeof(corq_queue_stats) - 1)}) {
+  // Sizes of no version of the struct: the first version ends after oldest_ready_age_ms.
+  const auto v1 = static_cast<std::uint32_t>(offsetof(corq_queue_stats, oldest_ready_age_ms) + 8);
+  for (std::uint32_t size :
+       {0u, 4u, v1 - 1, v1 + 1, static_cast<std::uint32_t>(sizeof(corq_queue_stats) - 1)}) {
     s.struct_size = size;
     EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_stats_get(e(), "jobs", &s)) << "struct_size " << size;
   }

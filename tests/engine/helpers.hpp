@@ -232,7 +232,8 @@ inline std::string describe(const corq_queue_stats &s) {
     << " published=" << s.published << " delivered=" << s.delivered << " acked=" << s.acked
     << " nacked=" << s.nacked << " released=" << s.released << " redelivered=" << s.redelivered
     << " dead_lettered=" << s.dead_lettered << " expired=" << s.expired << " dropped=" << s.dropped
-    << " deduplicated=" << s.deduplicated << " oldest_ready_age_ms=" << s.oldest_ready_age_ms;
+    << " deduplicated=" << s.deduplicated << " oldest_ready_age_ms=" << s.oldest_ready_age_ms
+    << " purged=" << s.purged << " redriven=" << s.redriven;
   return o.str();
 }
 

@@ -294,8 +294,10 @@ CORQ_API int corq_consumer_close(corq_consumer *consumer);
 /* ---- Observability and dead letters -----------------------------------------------------------
  */
 
-/* Set struct_size = sizeof(corq_queue_stats) before the call. Counters are since the queue was
- * declared (in this process).
+/* Set struct_size = sizeof(corq_queue_stats) before the call. A program built against the first
+ * version (which ends after oldest_ready_age_ms) passes that size and gets those fields filled;
+ * struct_size comes back as the size filled. Counters are since the queue was declared (in this
+ * process).
  *   ready, bytes_ready   messages (payload bytes) waiting for a consumer, including expired ones no
  *                        consumer has met yet; in_flight: delivered, not settled; delayed: waiting
  *                        for a delay or a retry backoff; consumers: open consumers.
@@ -307,7 +309,20 @@ CORQ_API int corq_consumer_close(corq_consumer *consumer);
  *   expired              messages whose TTL passed (each also counted in dead_lettered or dropped)
  *   dropped              messages that had to leave but had no dead-letter queue to go to
  *                        (dead_letter_queue "", or it is missing or full — the engine logs these)
- *   deduplicated         publishes swallowed by the dedup window */
+ *   deduplicated         publishes swallowed by the dedup window
+ *   purged               messages removed by corq_queue_purge
+ *   redriven             messages corq_redrive moved out of this queue (into another, or back
+ *                        into this one, where they count as published again)
+ *
+ * One read never under-counts. Every message the queue was given is in exactly one place:
+ *   published == ready + delayed + in_flight + acked + dead_lettered + dropped + purged + redriven
+ * (expired is inside dead_lettered and dropped; a queue never purged or redriven from has the last
+ * two at 0). While messages move, a read's right-hand side is never less than its `published` —
+ * a message on its way from one state to another (a nack, a timer firing, a purge...) is counted
+ * in the state it leaves until it has arrived, so it may show in two places for that moment, never
+ * in none — and when nothing moves the two sides are equal. So a read after a stop (producers and
+ * consumers closed or idle) is exact, and a depth alarm on ready + delayed + in_flight never misses
+ * a message. The counts are read without stopping the queue: they are not one atomic snapshot. */
 typedef struct corq_queue_stats {
   uint32_t struct_size;
   uint64_t ready, in_flight, delayed, consumers, bytes_ready;
@@ -315,6 +330,8 @@ typedef struct corq_queue_stats {
   uint64_t dead_lettered, expired, dropped, deduplicated;
   int64_t
       oldest_ready_age_ms; /* age of the oldest message at the head of the ready list; 0 if empty */
+  /* Added after the first version (filled when struct_size covers them): */
+  uint64_t purged, redriven;
 } corq_queue_stats;
 
 /* Snapshot of one queue's state. Errors: CORQ_EINVAL (NULL, struct_size too small), CORQ_ENOENT. */

@@ -2,7 +2,7 @@
 """Macro scenarios: corq-perf runs of the workloads people deploy, with their baselines in the run.
 
     perf/macro.py --perf build/release/bench/cli/corq-perf --work DIR --results-dir perf/results
-                  [--quick] [--readme README.md]
+                  [--quick] [--readme bench/README.md]
 
 Scenarios (all over the C API through corq-perf; every message acked one by one):
   work queue        2 producers sending batches of 64 (a durable send returns once its batch is
@@ -19,7 +19,7 @@ The baselines are measured in the same run: each durable scenario is shown again
 twin, fan-out and many producers against the plain transient work queue, so the ratios say what
 durability, fan-out or contention cost on this machine. Writes <host>-<date>-macro.json (every
 corq-perf JSON object plus the table's rows), macro.png, a Markdown table on stdout, and with
---readme the README's `results:macro` region.
+--readme the `results:macro` region of that README (tools/bench.sh: bench/README.md).
 """
 import argparse
 import datetime
@@ -128,7 +128,9 @@ def main():
     parser.add_argument("--work", required=True, help="scratch directory for durable runs")
     parser.add_argument("--results-dir", required=True)
     parser.add_argument("--quick", action="store_true", help="0.5 s runs (numbers not meaningful)")
-    parser.add_argument("--readme", help="README to update between the macro results markers")
+    parser.add_argument("--readme", metavar="README_MD",
+                        help="the README.md holding the macro results region, rewritten between "
+                             "its markers (tools/bench.sh --update-readme: bench/README.md)")
     parser.add_argument("--commit", default="unknown")
     args = parser.parse_args()
     duration, warmup = (0.5, 0.2) if args.quick else (5, 1)

@@ -377,8 +377,9 @@ def report_arguments(doc, input_name, input_help, suite, results_file):
     parser.add_argument(input_name, help=input_help)
     parser.add_argument("--results-dir", required=True, help=f"where {results_file} goes")
     parser.add_argument("--png", help=f"plot path (default: RESULTS_DIR/{suite}.png)")
-    parser.add_argument("--readme",
-                        help=f"README to update between the {suite} results markers")
+    parser.add_argument("--readme", metavar="README_MD",
+                        help=f"the README.md holding the {suite} results region, rewritten between "
+                             "its markers (tools/bench.sh --update-readme: bench/README.md)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     return parser
 

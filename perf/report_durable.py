@@ -2,7 +2,7 @@
 """perf/report_durable.py — turns corq_durable_bench's JSON into the durable-queue results table, the
 plot and the recorded results file.
 
-    report_durable.py BENCH_JSON --results-dir DIR [--png FILE] [--readme README.md] [--strict]
+    report_durable.py BENCH_JSON --results-dir DIR [--png FILE] [--readme bench/README.md] [--strict]
 
 * reads Google Benchmark's JSON output of corq_durable_bench (one run: the raw device and durable
   queues through the C API on the psync and io_uring back ends, in rounds);

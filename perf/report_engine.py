@@ -2,7 +2,7 @@
 """perf/report_engine.py — turns corq_engine_bench's JSON into the engine results table, the plot
 and the recorded results file.
 
-    report_engine.py BENCH_JSON --results-dir DIR [--png FILE] [--readme README.md] [--strict]
+    report_engine.py BENCH_JSON --results-dir DIR [--png FILE] [--readme bench/README.md] [--strict]
 
 * reads Google Benchmark's JSON output of corq_engine_bench (one run, corq and moodycamel in it);
 * takes, per benchmark, the median over repetitions of each counter (or the single run of --quick);

@@ -2,7 +2,7 @@
 """perf/report_log.py — turns corq_log_bench's JSON into the write-ahead-log results table, the plot
 and the recorded results file.
 
-    report_log.py BENCH_JSON --results-dir DIR [--png FILE] [--readme README.md] [--strict]
+    report_log.py BENCH_JSON --results-dir DIR [--png FILE] [--readme bench/README.md] [--strict]
 
 * reads Google Benchmark's JSON output of corq_log_bench (one run: the raw device and the Log on the
   psync and io_uring back ends, in rounds);

@@ -2,7 +2,7 @@
 """perf/report_peers.py — turns the peers suite's JSON lines into the corq-vs-peers table, the plot and
 the recorded results file.
 
-    report_peers.py RUNS_JSONL --results-dir DIR [--png FILE] [--readme README.md] [--commit SHA]
+    report_peers.py RUNS_JSONL --results-dir DIR [--png FILE] [--readme bench/README.md] [--commit SHA]
                     [--strict]
 
 * reads bench/peers/run.sh's output: a context line, one line per run (system, size, round,

@@ -2,7 +2,7 @@
 """perf/report_rings.py — turns corq_ring_bench's JSON into the results table, the plot and the
 recorded results file.
 
-    report_rings.py BENCH_JSON --results-dir DIR [--png FILE] [--readme README.md] [--strict]
+    report_rings.py BENCH_JSON --results-dir DIR [--png FILE] [--readme bench/README.md] [--strict]
 
 * reads Google Benchmark's JSON output of corq_ring_bench (one run, every peer in it);
 * takes, per benchmark, the median over repetitions (or the single run of a --quick run);

@@ -12,7 +12,8 @@
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
 #                    durable, peers, macro
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
-#   --update-readme  rewrite README.md's results section (between the results markers) from this run
+#   --update-readme  rewrite the results tables of bench/README.md (between their results markers)
+#                    from this run
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
 #
 # Adding a suite: write <name>_targets (prints the CMake targets it needs) and <name>_run (runs them
@@ -24,6 +25,8 @@ suites_all=(rings engine log durable peers macro)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
+# The file that holds every suite's results table (each between its results markers).
+results_readme=bench/README.md
 
 # Debian's python3 has python3-matplotlib; a python3 earlier in PATH (pyenv, venv) may not.
 python=/usr/bin/python3
@@ -49,7 +52,7 @@ rings_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_ring_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_rings.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
 }
 
@@ -73,7 +76,7 @@ engine_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_engine_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_engine.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
 }
 
@@ -100,7 +103,7 @@ log_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_log_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_log.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
 }
 
@@ -129,7 +132,7 @@ durable_run() {
   set -e
   [ "$status" -eq 0 ] || { echo "bench: corq_durable_bench failed ($status), see $log" >&2; return 1; }
   local report=(perf/report_durable.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
 }
 
@@ -152,7 +155,7 @@ peers_run() {
   bench/peers/run.sh "${args[@]}" || status=$?
   [ -s "$raw" ] || { echo "bench: bench/peers/run.sh wrote no results ($status)" >&2; return 1; }
   local report=(perf/report_peers.py "$raw" --results-dir "$results_dir" --commit "$commit")
-  [ "$update_readme" -eq 1 ] && report+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
   return "$status"
 }
@@ -166,11 +169,11 @@ macro_run() {
   local args=(perf/macro.py --perf "$build_dir/bench/cli/corq-perf" --results-dir "$results_dir"
               --work "${CORQ_MACRO_BENCH_DIR:-$build_dir/macro-work}" --commit "$commit")
   [ "$quick" -eq 1 ] && args+=(--quick)
-  [ "$update_readme" -eq 1 ] && args+=(--readme README.md)
+  [ "$update_readme" -eq 1 ] && args+=(--readme "$results_readme")
   "$python" "${args[@]}"
 }
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0 update_readme=0 out_dir="" suites=()
 while [ $# -gt 0 ]; do

@@ -1,6 +1,6 @@
-// tests/engine/bad_input_table_test.cpp — the README's "Bad input" table, row by row: for each
-// kind of bad input, the code corq returns, what its detail message says, and the state it leaves.
-// Rows that other suites already prove (full disk, failed flush: tests/durability/
+// tests/engine/bad_input_table_test.cpp — the "Bad input" table of tests/README.md, row by row:
+// for each kind of bad input, the code corq returns, what its detail message says, and the state
+// it leaves. Rows that other suites already prove (full disk, failed flush: tests/durability/
 // durability_fault_test.cpp) are named in the table; the others are proven here. The durable rows
 // run on a wal::SimVfs (no real I/O, deterministic).
 #include "engine/helpers.hpp"

@@ -3,6 +3,8 @@
 // producer/consumer threads of the throughput runs (durable_harness.hpp).
 #include "durable_harness.hpp"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -55,7 +57,12 @@ corq_config *make_config(const std::vector<std::pair<const char *, std::string>>
   return config;
 }
 
+std::uint64_t segment_bytes_setting = 0;
+
 }  // namespace
+
+void set_segment_bytes(std::uint64_t bytes) { segment_bytes_setting = bytes; }
+std::uint64_t segment_bytes_option() { return segment_bytes_setting; }
 
 std::string corq_failure(const std::string &what, int rc) {
   return what + ": " + corq_strerror(rc) + " (" + corq_last_error() + ")";
@@ -63,7 +70,12 @@ std::string corq_failure(const std::string &what, int rc) {
 
 std::string open_engine(const std::string &dir, const Backend &backend, corq_engine *&out) {
   out = nullptr;
-  corq_config *options = make_config({{"io_backend", backend.name}, {"sync", "always"}});
+  std::vector<std::pair<const char *, std::string>> settings = {{"io_backend", backend.name},
+                                                                {"sync", "always"}};
+  if (segment_bytes_setting != 0) {
+    settings.emplace_back("segment_bytes", std::to_string(segment_bytes_setting));
+  }
+  corq_config *options = make_config(settings);
   if (options == nullptr) return "corq_config: out of memory or unknown key";
   const int rc = corq_open(dir.c_str(), options, &out);
   corq_config_free(options);
@@ -134,6 +146,20 @@ std::uint64_t count_wal_files(const std::string &dir, std::uint64_t *bytes) {
   }
   if (bytes != nullptr) *bytes = total;
   return count;
+}
+
+std::uint64_t disk_bytes(const std::string &dir) {
+  const auto allocated = [](const std::filesystem::path &path) -> std::uint64_t {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
+  };
+  std::uint64_t total = allocated(dir);
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    total += allocated(entry.path());
+  }
+  return total;
 }
 
 void label_from(benchmark::State &state, const LogInfo &info) {

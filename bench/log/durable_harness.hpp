@@ -19,11 +19,15 @@
 //   recovery_settled/<backend>    M 64 B messages published in batches and acked with
 //                            corq_ack_upto while they come, corq_sync, corq_close; then the
 //                            *.wal files in the directory (≤ 3) and the reopen time (≤ 0.2 s for
-//                            6M)
+//                            6M); `disk_MiB`: what the directory takes on disk then (du)
+//   footprint_fresh/<backend>     a fresh directory, one durable queue, 1,000 64 B messages
+//                            published and left ready: what it takes on disk (du: allocated
+//                            blocks, so preallocated segments count whole) open and after close
 //
 // with <backend> psync and io_uring (engine option io_backend; io_uring skipped with the reason
 // when it cannot be set up). The raw baselines (raw_device.hpp) run first in every round. Every
-// engine uses the default segment size (64 MiB), direct_io=auto and sync=always.
+// engine uses the default segment size (64 MiB; `--segment-mib N` sets another), direct_io=auto
+// and sync=always.
 //
 // Publish, latency and pubsub reuse one engine directory per back end across rounds (like a
 // long-running engine: its segments are reused); each benchmark declares a fresh queue, and at the
@@ -66,6 +70,11 @@ inline constexpr std::size_t settled_publish_batch = 256;
 inline constexpr std::int32_t wait_limit_ms = 60000;
 /// The segment size the engine uses by default (64 MiB): the unit of the segment-count target.
 inline constexpr std::uint64_t default_segment_bytes = std::uint64_t{64} << 20;
+
+/// The engine option segment_bytes every benchmark engine gets (`--segment-mib N`); 0: the
+/// engine's default. Set by main() before the benchmarks run.
+void set_segment_bytes(std::uint64_t bytes);
+std::uint64_t segment_bytes_option();
 
 /// How much work one round does, and how many rounds.
 struct DurableScale {
@@ -118,6 +127,9 @@ void retire_engine(benchmark::State &state, corq_engine *engine, const std::stri
 
 /// *.wal files in `dir` and their total size.
 std::uint64_t count_wal_files(const std::string &dir, std::uint64_t *bytes = nullptr);
+/// What `dir` and everything in it take on disk, as du counts: allocated blocks (st_blocks), so
+/// a preallocated segment counts whole however little of it is written.
+std::uint64_t disk_bytes(const std::string &dir);
 
 /// Sets the benchmark's label from the engine's log (back end, O_DIRECT).
 void label_from(benchmark::State &state, const LogInfo &info);
@@ -140,5 +152,6 @@ void register_publish_round(const DurableScale &scale, int round, const Backend 
                             std::size_t bytes);
 void register_pubsub_round(const DurableScale &scale, int round, const Backend &backend);
 void register_recovery_round(const DurableScale &scale, int round, const Backend &backend);
+void register_footprint_round(int round, const Backend &backend);
 
 }  // namespace corq::bench::durable_bench

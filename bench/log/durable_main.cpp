@@ -1,14 +1,16 @@
 // bench/log/durable_main.cpp — corq_durable_bench: durable queues through the C API against the raw
 // device they write to, in one binary, one run and one directory (see durable_harness.hpp).
 //
-//   corq_durable_bench [--quick] [--dir PARENT] [any --benchmark_* flag]
+//   corq_durable_bench [--quick] [--dir PARENT] [--segment-mib N] [--rounds N] [--benchmark_*]
 //
 // PARENT (default: $CORQ_DURABLE_BENCH_DIR, else $CORQ_LOG_BENCH_DIR, else the directory holding
 // this executable, i.e. the build tree) gets a fresh directory `corq-durable-bench.XXXXXX` holding
 // the raw baseline file and the engines' data directories; it is removed when the run ends.
 //
-// Rounds: raw device first, then latency, publish (64 B, then pubsub right after it, and 1 KiB)
-// and recovery on psync and io_uring (which back end goes first alternates between rounds).
+// Rounds: raw device first, then latency, publish (64 B, then pubsub right after it, and 1 KiB),
+// recovery and the fresh directory's footprint on psync and io_uring (which back end goes first
+// alternates between rounds). `--segment-mib N` gives every engine segment_bytes = N MiB (to
+// compare segment sizes; default: the engine's own); `--rounds N` runs N rounds instead of 3.
 // `--quick` runs one round of a fraction of the work (100k unsettled / 300k settled messages for
 // recovery instead of 1M / 6M): a smoke test that takes seconds, numbers not meaningful.
 // tools/bench.sh (suite `durable`) runs this; perf/report_durable.py makes the table from its JSON.
@@ -17,6 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -85,21 +88,38 @@ int main(int argc, char **argv) {
   using corq::bench::wal_bench::set_bench_dir;
   benchmark::Initialize(&argc, argv);  // removes the --benchmark_* flags it understands
   bool quick = false;
+  std::uint64_t segment_mib = 0;
+  int rounds = 0;  // 0: the scale's own
   std::string parent = default_parent_dir({"CORQ_DURABLE_BENCH_DIR", "CORQ_LOG_BENCH_DIR"});
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
       parent = argv[++i];
+    } else if (std::strcmp(argv[i], "--segment-mib") == 0 && i + 1 < argc) {
+      segment_mib = std::strtoull(argv[++i], nullptr, 10);
+      if (segment_mib == 0) {
+        std::fprintf(stderr, "corq_durable_bench: --segment-mib needs a number of MiB >= 1\n");
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+      if (rounds < 1) {
+        std::fprintf(stderr, "corq_durable_bench: --rounds needs a number >= 1\n");
+        return 2;
+      }
     } else {
       std::fprintf(
           stderr,
-          "corq_durable_bench: unknown argument '%s' (--quick | --dir PARENT | --benchmark_*)\n",
+          "corq_durable_bench: unknown argument '%s' (--quick | --dir PARENT | --segment-mib N | "
+          "--rounds N | --benchmark_*)\n",
           argv[i]);
       return 2;
     }
   }
-  const DurableScale scale = quick ? durable_quick_scale() : durable_full_scale();
+  set_segment_bytes(segment_mib << 20);
+  DurableScale scale = quick ? durable_quick_scale() : durable_full_scale();
+  if (rounds != 0) scale.repetitions = rounds;
   const std::string dir = make_bench_dir(parent, "corq-durable-bench");
   if (dir.empty()) return 1;
   set_bench_dir(dir);
@@ -124,7 +144,7 @@ int main(int argc, char **argv) {
   context("corq_filesystem", filesystem_name(dir));
   context("corq_raw_direct_io", raw_direct ? "true" : "false");
   context("corq_io_uring", backends[1].unavailable.empty() ? "available" : backends[1].unavailable);
-  context("corq_segment_bytes", default_segment_bytes);
+  context("corq_segment_bytes", segment_mib != 0 ? segment_mib << 20 : default_segment_bytes);
   context("corq_rounds", scale.repetitions);
   context("corq_raw_latency_samples", scale.raw.raw_latency_samples);
   context("corq_raw_bandwidth_bytes", scale.raw.raw_bandwidth_bytes);
@@ -154,8 +174,10 @@ int main(int argc, char **argv) {
     for (const Backend *backend : {&first, &second}) {
       register_publish_round(scale, round, *backend, large_msg_bytes);
     }
-    for (const Backend *backend : {&first, &second})
+    for (const Backend *backend : {&first, &second}) {
       register_recovery_round(scale, round, *backend);
+      register_footprint_round(round, *backend);
+    }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -116,8 +116,19 @@ TEST(DurableFaults, a_full_disk_stops_publishers_but_not_consumers_and_publishin
   ASSERT_EQ(rc, CORQ_ENOSPC) << last_error();
   EXPECT_NE(std::string(corq_last_error()).find("full"), std::string::npos);
   ASSERT_GT(accepted, 0);
-  // Consumers and acks keep working on the full disk.
-  EXPECT_EQ(drain_acking(engine.get(), "q").size(), static_cast<std::size_t>(accepted));
+  // Consumers and acks keep working on the full disk. Their reserve is the rest of the segment
+  // being written (half of it at least, wal/log/log.hpp): each batch is settled with one
+  // corq_ack_upto, so the settlements fit it whatever the timing (on this instant simulated disk,
+  // acks one by one can each be a group commit of their own, a 4 KiB block each).
+  {
+    ConsumerPtr consumer = open_consumer(engine.get(), "q", 1024);
+    std::size_t settled = 0;
+    for (std::vector<corq_delivery> batch; !(batch = consume(consumer.get(), 256, 0)).empty();) {
+      must(corq_ack_upto(consumer.get(), batch.back().tag), "ack_upto on a full disk");
+      settled += batch.size();
+    }
+    EXPECT_EQ(settled, static_cast<std::size_t>(accepted));
+  }
   must(corq_sync(engine.get(), 10'000), "sync after acks");
   // Checkpoints release the acked segments: publishing resumes.
   bool resumed = false;

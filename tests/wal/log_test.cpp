@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -271,6 +273,63 @@ TEST_P(LogTest, group_commits_are_written_from_registered_buffers_on_io_uring) {
                                           : std::string("record ").append(std::to_string(i));
     EXPECT_EQ(again.records.at(static_cast<Lsn>(i + 1)).second, text) << "record " << i;
   }
+}
+
+/// What `dir` takes on disk as du counts it: allocated blocks (a preallocated segment counts
+/// whole).
+std::uint64_t disk_bytes(const std::string &dir) {
+  const auto allocated = [](const std::string &path) -> std::uint64_t {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+  };
+  std::uint64_t total = allocated(dir);
+  for (const auto &entry : std::filesystem::directory_iterator(dir)) {
+    total += allocated(entry.path().string());
+  }
+  return total;
+}
+
+constexpr std::uint64_t footprint_slack_bytes = std::uint64_t{1} << 20;  // the "+ 1 MiB"
+
+TEST_P(LogTest, a_fresh_log_with_a_few_records_takes_one_segment_on_disk) {
+  LogOptions o = options();
+  o.segment_bytes = std::uint64_t{4} << 20;
+  Recovered r;
+  std::unique_ptr<Log> log = open_log(r, o);
+  if (skipped_) GTEST_SKIP() << "io_uring unavailable here";
+  Lsn last = 0;
+  for (int i = 0; i < 1000; ++i) last = append_text(*log, std::string(64, 'm'));
+  ASSERT_EQ(log->wait_durable(last, Clock::now() + std::chrono::seconds(30)), 0);
+  EXPECT_LE(disk_bytes(o.dir), o.segment_bytes + footprint_slack_bytes);
+  log->close();
+  EXPECT_LE(disk_bytes(o.dir), o.segment_bytes + footprint_slack_bytes);
+}
+
+TEST_P(LogTest, churn_through_many_segments_stays_within_two_segments_on_disk) {
+  LogOptions o = options();
+  o.segment_bytes = std::uint64_t{1} << 20;
+  Recovered r;
+  std::unique_ptr<Log> log = open_log(r, o);
+  if (skipped_) GTEST_SKIP() << "io_uring unavailable here";
+  // ~24 segments of 32 KiB batches; like checkpoints after acks, every roll releases what came
+  // before the segment being written.
+  const std::string body(1000, 'c');
+  std::vector<Record> batch(32, Record{1, bytes_of(body)});
+  std::uint64_t peak = 0;
+  std::uint64_t rolls = 0;
+  for (std::uint64_t id = log->segments().back().id; rolls < 24;) {
+    Lsn last = 0;
+    ASSERT_EQ(log->append(batch, last), 0);
+    ASSERT_EQ(log->wait_durable(last, Clock::now() + std::chrono::seconds(30)), 0);
+    if (log->segments().back().id == id) continue;
+    id = log->segments().back().id;
+    ++rolls;
+    ASSERT_EQ(log->release_before(log->segments().back().first_lsn), 0);
+    peak = std::max(peak, disk_bytes(o.dir));
+  }
+  EXPECT_LE(peak, 2 * o.segment_bytes + footprint_slack_bytes);
+  log->close();
+  EXPECT_LE(disk_bytes(o.dir), 2 * o.segment_bytes + footprint_slack_bytes);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LogTest,

@@ -1,9 +1,16 @@
 // wal/log/log.cpp — the log: recovery at open, group commit in one writer thread, segment rolling,
-// recycling and the ENOSPC reserve. See log.hpp for the contract and format.hpp for the bytes.
+// the spare segment, recycling and the ENOSPC reserve. See log.hpp for the contract and format.hpp
+// for the bytes.
 //
 // Costs per group commit: one write of whole blocks and one flush (fdatasync; the write through
 // io_uring on that back end), whatever the number of batches in the group; appenders pay one memcpy
 // of their records under a mutex held for that copy only.
+//
+// Disk footprint: a data directory holds the segment being written, at most one spare, and the
+// sealed segments live data still needs (released and compacted-away files are recycled as the
+// spare or removed). A fresh directory is one segment. The spare is made by its own thread (the
+// spare maker), not the writer, once the segment being written is half full; a roll takes it (a
+// rename), or — if it is not ready — creates the next segment itself, as before.
 #include "log/log.hpp"
 
 #include "log/aligned_buffer.hpp"
@@ -20,15 +27,18 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace corq::wal {
 namespace {
 
 /// Appenders wait while this much is pending and the writer has not taken it (backpressure).
 constexpr std::size_t pending_bytes_max = std::size_t{64} << 20;
-/// Preallocated spare segments kept ready; the last one is the reserve that only `reserved`
-/// appends (settlements) may still fill when the disk is full.
-constexpr std::size_t spare_segments_target = 2;
+/// The spare is asked for once the segment being written is this full (a fraction of
+/// segment_bytes: numerator / denominator). Half: the spare maker has half a segment's worth of
+/// writing to finish in, and a log that never gets there never holds more than one segment.
+constexpr std::uint64_t spare_at_numerator = 1;
+constexpr std::uint64_t spare_at_denominator = 2;
 constexpr const char *lock_file_name = "LOCK";
 constexpr const char *spare_prefix = "spare-";
 /// Where a compaction writes its segment before renaming it into place.
@@ -110,9 +120,27 @@ class LogImpl final : public Log {
   int invalidate_unflushed(const std::vector<std::uint64_t> &offsets);
   int create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<VfsFile> &out);
   int open_file(const std::string &path, bool create, std::unique_ptr<VfsFile> &out);
-  void replenish_spares();
-  /// Turns a segment file no longer needed into a spare (one over the target, like
-  /// release_before) or removes it. Compacted files (not preallocated) are always removed.
+  /// Asks the spare maker for a spare unless there is one. Never blocks on the disk; any thread.
+  void request_spare();
+  /// Writer thread: once the segment being written passed the spare mark, asks for the spare and
+  /// — if it is not there — holds normal appends until the spare maker has answered.
+  void request_spare_when_due();
+  /// Normal appenders: waits while the spare maker's answer is due (spare_gate_).
+  void wait_for_spare_answer();
+  /// Opens the gate (the spare maker answered, or the log stops) and wakes the appenders at it.
+  void open_spare_gate_locked();
+  /// The spare maker thread: makes a spare each time one is asked for and none is there.
+  void spare_maker_loop();
+  /// Creates and preallocates a new spare file; on failure the log is out of space (normal
+  /// appends get -ENOSPC until a spare exists again).
+  void make_spare();
+  /// Makes `name` (a spare-* file) the spare. A file that was written (a recycled segment) is
+  /// preferred to a fresh one: the one not kept is removed (at most one spare).
+  void adopt_spare(const std::string &name, bool written);
+  /// A fresh "spare-N" name.
+  std::string next_spare_name();
+  /// Turns a segment file no longer needed into the spare (see adopt_spare) or removes it.
+  /// Compacted files (not preallocated) are always removed.
   int recycle(const std::string &name, bool preallocated);
   void fail(int error) noexcept;
   std::string path_of(const std::string &name) const { return options_.dir + "/" + name; }
@@ -154,15 +182,26 @@ class LogImpl final : public Log {
   std::array<std::uint64_t, 2> registered_{};
   bool registration_off_ = false;  // the back end has none, or it kept failing
   int registration_failures_ = 0;
+  bool spare_requested_ = false;  // the spare was asked for since the current segment started
 
-  // ---- segments (segments_mutex_: writer, release_before, segments()) ----
+  // ---- segments (segments_mutex_: writer, spare maker, release_before, compact, segments()) ----
   mutable std::mutex segments_mutex_;
   std::deque<SegmentInfo> segments_;
-  std::vector<std::string> spares_;  // names of preallocated spare files, ready to become segments
-  // Names new spare files; the writer (replenish) and release_before (any thread) both take one.
+  /// The preallocated spare file ready to become the next segment ("" = none): at most one.
+  std::string spare_;
+  bool spare_written_ = false;  // spare_ is a recycled segment (its blocks were written before)
+  bool spare_wanted_ = false;   // the spare maker has work
+  bool spare_stopping_ = false;
+  std::condition_variable spare_wake_;
+  /// Normal appends wait while this is set: the segment being written is past the spare mark and
+  /// the spare maker has not answered yet (written under segments_mutex_).
+  std::atomic<bool> spare_gate_{false};
+  std::condition_variable spare_answered_;
+  // Names new spare files; the spare maker and recycle (any thread) both take one.
   std::atomic<std::uint64_t> spare_serial_{0};
 
   std::thread writer_;
+  std::thread spare_maker_;
   bool closed_ = false;
 };
 
@@ -269,7 +308,8 @@ int LogImpl::start(const std::function<int(const RecoveredRecord &)> &visit, std
   flushed_lsn_.store(scan.last_lsn, std::memory_order_release);
   segment_has_unflushed_ = false;
   pending_.resize(sizeof(FrameHeader));
-  replenish_spares();
+  spare_maker_ = std::thread([this] { spare_maker_loop(); });
+  request_spare_when_due();  // the recovered tail may be past the mark already
   writer_ = std::thread([this] { writer_loop(); });
   return 0;
 }
@@ -282,33 +322,27 @@ int LogImpl::open_tail(const ScanResult &scan, std::string &error) {
   }
   std::sort(names.begin(), names.end());
   const std::uint64_t tail_id = scan.tail_segment_id;
-  // Left by a crash in the middle of a compaction: the temporary file, and originals the compacted
-  // segment replaced. Neither is part of the log.
-  vfs_->remove(path_of(compacting_file_name));
-  for (const std::string &name : scan.superseded) recycle(name, true);
-  if (!scan.superseded.empty()) {
-    names.clear();
-    if (int rc = vfs_->list(options_.dir, names); rc != 0) {
-      error = "cannot list " + options_.dir + ": " + std::strerror(-rc);
-      return rc;
-    }
-    std::sort(names.begin(), names.end());
+  for (const std::string &name : names) {
+    if (name.rfind(spare_prefix, 0) != 0) continue;
+    spare_serial_.store(std::max<std::uint64_t>(spare_serial_.load(std::memory_order_relaxed),
+                                                std::strtoull(name.c_str() + 6, nullptr, 10)),
+                        std::memory_order_relaxed);
   }
   for (const std::string &name : names) {
     std::uint64_t id = 0;
     if (name.rfind(spare_prefix, 0) == 0) {
-      spares_.push_back(name);
-      spare_serial_.store(std::max<std::uint64_t>(spare_serial_.load(std::memory_order_relaxed),
-                                                  std::strtoull(name.c_str() + 6, nullptr, 10)),
-                          std::memory_order_relaxed);
+      // One spare is kept (a directory of an older version may hold more): the rest are removed.
+      adopt_spare(name, false);
     } else if (parse_segment_file_name(name, id) && tail_id != 0 && id > tail_id) {
-      // Created (or recycled) after the last valid frame: holds nothing valid. Reuse it as a spare.
-      const std::string spare =
-          std::string(spare_prefix) +
-          std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
-      if (vfs_->rename(path_of(name), path_of(spare)) == 0) spares_.push_back(spare);
+      // Created (or recycled) after the last valid frame: holds nothing valid. Reuse it as the
+      // spare.
+      recycle(name, true);
     }
   }
+  // Left by a crash in the middle of a compaction: the temporary file, and originals the compacted
+  // segment replaced. Neither is part of the log.
+  vfs_->remove(path_of(compacting_file_name));
+  for (const std::string &name : scan.superseded) recycle(name, true);
   for (const SegmentInfo &s : scan.segments) {
     if (s.id <= tail_id || tail_id == 0) segments_.push_back(s);
   }
@@ -359,6 +393,9 @@ int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass 
   std::size_t bytes = 0;
   for (const Record &r : records) bytes += sizeof(RecordHeader) + r.size();
   if (frame_disk_bytes(bytes) > options_.segment_bytes - block_bytes) return -EMSGSIZE;
+  if (append_class == AppendClass::normal && spare_gate_.load(std::memory_order_acquire)) {
+    wait_for_spare_answer();  // rare: the spare maker is behind the writer (see "the spare")
+  }
 
   std::unique_lock lock(append_mutex_);
   for (;;) {
@@ -514,7 +551,7 @@ void LogImpl::writer_loop() {
       fail(rc);
       return;  // fail-stop: nothing is ever written or confirmed again
     }
-    if (space_exhausted_.load(std::memory_order_relaxed)) replenish_spares();
+    if (space_exhausted_.load(std::memory_order_relaxed)) request_spare();
   }
 }
 
@@ -605,6 +642,7 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
   if (rc != 0) return rc;
   if (!options_.flush) segment_has_unflushed_ = true;
   current_.offset += disk_bytes;
+  request_spare_when_due();
   const Lsn last = first_lsn + records - 1;
   {
     std::lock_guard lock(segments_mutex_);
@@ -629,10 +667,7 @@ int LogImpl::create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<Vfs
   std::string spare;
   {
     std::lock_guard lock(segments_mutex_);
-    if (!spares_.empty()) {
-      spare = spares_.front();
-      spares_.erase(spares_.begin());
-    }
+    spare = std::exchange(spare_, std::string());
   }
   int rc = 0;
   if (!spare.empty()) {
@@ -640,6 +675,8 @@ int LogImpl::create_segment(std::uint64_t id, Lsn first_lsn, std::unique_ptr<Vfs
     rc = vfs_->rename(path_of(spare), path_of(name));
     if (rc == 0) rc = open_file(path_of(name), false, out);
   } else {
+    // No spare ready (a fresh log, or the spare maker is behind or failed): make the segment here,
+    // on the writer, like a log without a spare maker would.
     rc = open_file(path_of(name), true, out);
     if (rc == 0) rc = out->allocate(options_.segment_bytes);
     if (rc != 0) vfs_->remove(path_of(name));
@@ -684,39 +721,129 @@ int LogImpl::roll_segment(Lsn first_lsn) {
   current_.id = id;
   current_.offset = block_bytes;
   segment_has_unflushed_ = false;
+  spare_requested_ = false;
   {
     std::lock_guard lock(segments_mutex_);
     segments_.push_back({id, 0, 0, 0});
   }
-  replenish_spares();
   return 0;
 }
 
-void LogImpl::replenish_spares() {
+// ---- the spare --------------------------------------------------------------------------------
+//
+// The writer asks for the spare when the segment it writes passes the spare mark (half full): one
+// lock and a notify, once per segment. The spare maker thread then creates "spare-N", preallocates
+// it (fallocate: it cannot hit ENOSPC later) and syncs the directory, none of it on the writer's
+// path. A roll renames the spare into place; if the spare is not ready, create_segment makes the
+// segment itself. Released and compacted-away segment files become the spare when there is none
+// (or replace a fresh one: their blocks are written, so the next segment's writes need no extent
+// conversion inside fdatasync); every other file no longer needed is removed. So a directory holds
+// the segment being written, at most one spare, and the sealed segments live data still needs.
+//
+// The spare gate: past the mark, normal appends may go on only once the spare exists or is known
+// to be impossible. If the spare maker has not answered when the writer passes the mark (it is
+// asked at that moment, so it usually has not: its answer is an open and a fallocate away), new
+// normal appends wait for the answer; the writer does not, nor do settlements. Once per segment,
+// for well under a millisecond on a real disk; what it buys is a reserve whatever the timing.
+//
+// Out of space: when the spare cannot be made, normal appends get -ENOSPC (space_exhausted_) while
+// the rest of the segment being written — half of it, less what was already pending — takes
+// settlements (reserved appends), which let checkpoints release segments. Each group commit
+// written while out of space, and each release, asks again. If the segment fills before space
+// frees up, the roll cannot make the next segment: fail-stop, as when even the reserve is gone.
+
+std::string LogImpl::next_spare_name() {
+  return std::string(spare_prefix) +
+         std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+void LogImpl::request_spare() {
+  {
+    std::lock_guard lock(segments_mutex_);
+    if (!spare_.empty() || spare_stopping_) return;
+    spare_wanted_ = true;
+  }
+  spare_wake_.notify_one();
+}
+
+void LogImpl::request_spare_when_due() {
+  const std::uint64_t mark = options_.segment_bytes / spare_at_denominator * spare_at_numerator;
+  if (spare_requested_ || current_.offset < mark) return;
+  spare_requested_ = true;
+  {
+    std::lock_guard lock(segments_mutex_);
+    if (!spare_.empty() || spare_stopping_) return;
+    spare_wanted_ = true;
+    // Out of space already: normal appends are refused anyway (space_exhausted_).
+    if (!space_exhausted_.load(std::memory_order_acquire)) {
+      spare_gate_.store(true, std::memory_order_release);
+    }
+  }
+  spare_wake_.notify_one();
+}
+
+void LogImpl::wait_for_spare_answer() {
+  std::unique_lock lock(segments_mutex_);
+  spare_answered_.wait(
+      lock, [&] { return !spare_gate_.load(std::memory_order_acquire) || failure() != 0; });
+}
+
+void LogImpl::open_spare_gate_locked() {
+  spare_gate_.store(false, std::memory_order_release);
+  spare_answered_.notify_all();
+}
+
+void LogImpl::spare_maker_loop() {
   for (;;) {
     {
-      std::lock_guard lock(segments_mutex_);
-      if (spares_.size() >= spare_segments_target) break;
+      std::unique_lock lock(segments_mutex_);
+      spare_wake_.wait(lock, [&] { return spare_wanted_ || spare_stopping_; });
+      if (spare_stopping_) return;
+      spare_wanted_ = false;
+      if (!spare_.empty()) {  // a recycled segment became the spare meanwhile
+        open_spare_gate_locked();
+        continue;
+      }
     }
-    const std::string name =
-        std::string(spare_prefix) +
-        std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
-    std::unique_ptr<VfsFile> file;
-    int rc = open_file(path_of(name), true, file);
-    if (rc == 0) rc = file->allocate(options_.segment_bytes);
-    if (rc != 0) {
-      vfs_->remove(path_of(name));
-      std::lock_guard lock(segments_mutex_);
-      // Out of space: publishers stop (normal appends get -ENOSPC) while what is left — at least
-      // the current segment and any spare — takes settlements, which let segments be released.
-      space_exhausted_.store(spares_.size() < spare_segments_target, std::memory_order_release);
-      return;
-    }
-    vfs_->sync_dir(options_.dir);
-    std::lock_guard lock(segments_mutex_);
-    spares_.push_back(name);
+    make_spare();
   }
-  space_exhausted_.store(false, std::memory_order_release);
+}
+
+void LogImpl::make_spare() {
+  const std::string name = next_spare_name();
+  std::unique_ptr<VfsFile> file;
+  OpenFlags flags;
+  flags.create = true;  // no O_DIRECT: nothing is written through this handle
+  int rc = vfs_->open(path_of(name), flags, file);
+  if (rc == 0) rc = file->allocate(options_.segment_bytes);
+  file.reset();
+  if (rc != 0) {
+    vfs_->remove(path_of(name));
+    std::lock_guard lock(segments_mutex_);
+    // Out of space: publishers stop (normal appends get -ENOSPC) while what is left of the segment
+    // being written takes settlements, which let segments be released.
+    space_exhausted_.store(spare_.empty(), std::memory_order_release);
+    open_spare_gate_locked();
+    return;
+  }
+  adopt_spare(name, false);  // answers the gate first: the sync below is for the spare's name only
+  vfs_->sync_dir(options_.dir);
+}
+
+void LogImpl::adopt_spare(const std::string &name, bool written) {
+  std::string surplus;
+  {
+    std::lock_guard lock(segments_mutex_);
+    if (spare_.empty() || (written && !spare_written_)) {
+      surplus = std::exchange(spare_, name);
+      spare_written_ = written;
+    } else {
+      surplus = name;
+    }
+    space_exhausted_.store(false, std::memory_order_release);
+    open_spare_gate_locked();
+  }
+  if (!surplus.empty()) vfs_->remove(path_of(surplus));
 }
 
 int LogImpl::release_before(Lsn lsn) {
@@ -730,36 +857,27 @@ int LogImpl::release_before(Lsn lsn) {
   }
   int result = 0;
   for (const SegmentInfo &s : released) {
-    // Kept as a spare (one more than the target): released files are preferred to new ones
-    // (create_segment takes the front), so segments are reused instead of made of never-written
-    // extents, whose first write costs the filesystem an extent conversion inside every fdatasync.
+    // The first one becomes the spare if there is none (see adopt_spare); the others are removed.
     const int rc = recycle(segment_file_name(s.id), s.compacted_through_id == 0);
     if (rc != 0 && result == 0) result = rc;
   }
   if (!released.empty()) {
     if (int rc = vfs_->sync_dir(options_.dir); rc != 0 && result == 0) result = rc;
-    std::lock_guard lock(segments_mutex_);
-    if (spares_.size() >= spare_segments_target)
-      space_exhausted_.store(false, std::memory_order_release);
+    if (space_exhausted_.load(std::memory_order_acquire)) request_spare();  // space was freed
   }
   return result;
 }
 
 int LogImpl::recycle(const std::string &name, bool preallocated) {
-  bool keep = false;
-  if (preallocated) {
+  bool keep = preallocated;
+  if (keep) {
     std::lock_guard lock(segments_mutex_);
-    keep = spares_.size() < spare_segments_target + 1;
+    keep = spare_.empty() || !spare_written_;
   }
   if (!keep) return vfs_->remove(path_of(name));
-  const std::string spare =
-      std::string(spare_prefix) +
-      std::to_string(spare_serial_.fetch_add(1, std::memory_order_relaxed) + 1);
+  const std::string spare = next_spare_name();
   const int rc = vfs_->rename(path_of(name), path_of(spare));
-  if (rc == 0) {
-    std::lock_guard lock(segments_mutex_);
-    spares_.insert(spares_.begin(), spare);
-  }
+  if (rc == 0) adopt_spare(spare, true);
   return rc;
 }
 
@@ -944,6 +1062,7 @@ int LogImpl::compact(std::uint64_t first_id, std::uint64_t last_id,
   }
   if (range.size() > 1) {
     if (int rc = vfs_->sync_dir(options_.dir); rc != 0 && result == 0) result = rc;
+    if (space_exhausted_.load(std::memory_order_acquire)) request_spare();  // space was freed
   }
   return result;
 }
@@ -956,6 +1075,8 @@ void LogImpl::fail(int error) noexcept {
   { std::lock_guard lock(durable_mutex_); }
   durable_changed_.notify_all();
   pending_room_.notify_all();
+  { std::lock_guard lock(segments_mutex_); }
+  spare_answered_.notify_all();  // appenders at the spare gate see the failure
 }
 
 void LogImpl::close() {
@@ -968,6 +1089,13 @@ void LogImpl::close() {
   writer_wake_.notify_all();
   pending_room_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(segments_mutex_);
+    spare_stopping_ = true;
+    open_spare_gate_locked();
+  }
+  spare_wake_.notify_all();
+  if (spare_maker_.joinable()) spare_maker_.join();  // a spare being made is finished first
   // sync=none: a clean close leaves everything durable (one flush); with sync=always it already is.
   // An error here changes nothing (nothing was promised); the next open flushes the tail again.
   if (!options_.flush && current_.file != nullptr && failure() == 0) flush_current();

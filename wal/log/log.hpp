@@ -13,9 +13,12 @@
 // append and wait returns that error, and durable_lsn never moves again. The data directory is left
 // as it is for recovery on the next open.
 //
-// Space: segments are preallocated; when a new one cannot be allocated (ENOSPC), appends of class
-// `normal` fail with -ENOSPC while appends of class `reserved` (settlements: they free space) may
-// still use the space kept in reserve. Appends succeed again once space is freed.
+// Space: segments are preallocated (fallocate). A directory holds the segment being written, at
+// most one spare segment — made off the writer's path once the segment being written is half full
+// — and the sealed segments not yet released; a fresh log is one segment. When the spare cannot be
+// allocated (ENOSPC), appends of class `normal` fail with -ENOSPC while appends of class `reserved`
+// (settlements: they free space) may still use the rest of the segment being written (at least
+// half of it). Appends succeed again once space is freed and a spare could be made.
 #pragma once
 
 #include "io/vfs.hpp"

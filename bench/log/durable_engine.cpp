@@ -186,9 +186,6 @@ double publish_rate(const std::string &backend, int round) {
   return it == rates().end() ? 0 : it->second;
 }
 
-namespace {
-
-/// One producer: `msgs` single-message NOWAIT sends, a flush every msgs_per_flush and at the end.
 std::string produce(corq_engine *engine, const std::string &queue, std::size_t bytes,
                     std::uint64_t msgs) {
   corq_producer *producer = nullptr;
@@ -214,6 +211,8 @@ std::string produce(corq_engine *engine, const std::string &queue, std::size_t b
   corq_producer_close(producer);
   return error;
 }
+
+namespace {
 
 /// One consumer: takes deliveries until `total` (shared by all consumers) are acked.
 std::string consume(corq_engine *engine, const std::string &queue, std::uint64_t total,

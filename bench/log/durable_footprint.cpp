@@ -12,7 +12,6 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace corq::bench::durable_bench {
 namespace {
@@ -23,34 +22,12 @@ constexpr std::uint64_t footprint_msgs = 1000;
 
 /// Publishes footprint_msgs 64 B messages on one producer and waits until they are durable.
 std::string publish_few(corq_engine *engine) {
-  corq_producer *producer = nullptr;
-  if (const int rc = corq_producer_open(engine, queue_name, &producer); rc != CORQ_OK) {
-    return corq_failure("corq_producer_open", rc);
+  if (std::string error = produce(engine, queue_name, small_msg_bytes, footprint_msgs);
+      !error.empty()) {
+    return error;
   }
-  std::vector<unsigned char> payload(small_msg_bytes, 0x5a);
-  const corq_message message{payload.data(), payload.size(), nullptr, 0, nullptr};
-  corq_publish_options options{};
-  options.struct_size = sizeof(options);
-  options.flags = CORQ_PUBLISH_NOWAIT;
-  options.timeout_ms = wait_limit_ms;
-  std::string error;
-  for (std::uint64_t i = 0; i < footprint_msgs && error.empty(); ++i) {
-    if (const int rc = corq_producer_send(producer, &message, 1, &options, nullptr); rc != 0) {
-      error = corq_failure("corq_producer_send", rc);
-    }
-  }
-  if (error.empty()) {
-    if (const int rc = corq_producer_flush(producer, wait_limit_ms); rc != CORQ_OK) {
-      error = corq_failure("corq_producer_flush", rc);
-    }
-  }
-  corq_producer_close(producer);
-  if (error.empty()) {
-    if (const int rc = corq_sync(engine, wait_limit_ms); rc != CORQ_OK) {
-      error = corq_failure("corq_sync", rc);
-    }
-  }
-  return error;
+  const int rc = corq_sync(engine, wait_limit_ms);
+  return rc == CORQ_OK ? std::string() : corq_failure("corq_sync", rc);
 }
 
 /// Files of `dir` whose name starts with "spare-" (preallocated segments not in use yet).

@@ -138,6 +138,11 @@ void label_from(benchmark::State &state, const LogInfo &info);
 void set_publish_rate(const std::string &backend, int round, double msgs_per_s);
 double publish_rate(const std::string &backend, int round);
 
+/// One producer on `queue`: `msgs` single `bytes`-byte messages sent with CORQ_PUBLISH_NOWAIT, a
+/// corq_producer_flush every msgs_per_flush and after the last. Returns "" or the failure.
+std::string produce(corq_engine *engine, const std::string &queue, std::size_t bytes,
+                    std::uint64_t msgs);
+
 /// Runs `producers` threads, each opening a corq_producer on `queue` and sending `msgs` single
 /// messages of `bytes` with CORQ_PUBLISH_NOWAIT, flushing every msgs_per_flush and at the end, and
 /// `consumers` threads (0 for publish only) consuming up to consumer_prefetch and acking each batch

@@ -1,7 +1,8 @@
 // tests/durability/durability_test.cpp — durable queues on real data directories: what survives a
 // close and reopen (DESIGN §2 "Durability and recovery"), the sync calls, the directory lock,
-// checkpoints that keep the log short, corruption reported with file and offset. Every test runs
-// on both back ends (psync and io_uring) where the back end matters.
+// checkpoints that keep the log short, what the directory takes on disk (one segment fresh, two
+// after churn), corruption reported with file and offset. Every test runs on both back ends
+// (psync and io_uring) where the back end matters.
 #include "engine/helpers.hpp"
 
 #include "io/vfs.hpp"
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstring>
@@ -174,6 +176,77 @@ TEST_P(Durable, stats_json_shows_the_log_back_end) {
   EXPECT_NE(text.find(std::string("\"backend\":\"") + GetParam() + "\""), std::string::npos)
       << text;
   EXPECT_TRUE(is_valid_json(text)) << text;
+}
+
+/// What `dir` and its files take on disk as du counts it: allocated blocks (st_blocks), so a
+/// preallocated segment counts whole however little of it is written.
+std::uint64_t disk_bytes(const std::string &dir) {
+  const auto allocated = [](const std::string &path) -> std::uint64_t {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+  };
+  std::uint64_t total = allocated(dir);
+  for (const auto &entry : fs::directory_iterator(dir)) total += allocated(entry.path().string());
+  return total;
+}
+
+/// The allowance for everything on disk but segments (the LOCK file, the directory).
+constexpr std::uint64_t footprint_slack_bytes = std::uint64_t{1} << 20;
+
+TEST_P(Durable, a_fresh_directory_with_a_thousand_small_messages_takes_one_segment_on_disk) {
+  const std::uint64_t segment_bytes = std::uint64_t{4} << 20;
+  Options options = engine_options();
+  options.emplace_back("segment_bytes", std::to_string(segment_bytes));
+  EnginePtr engine = open_durable(tmp_.data(), options);
+  must_declare(engine.get(), "q");
+  ProducerPtr producer = open_producer(engine.get(), "q");
+  corq_publish_options nowait = publish_options();
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  const corq_message one = message(std::string(64, 'f'));
+  for (int i = 0; i < 1000; ++i) {
+    must(corq_producer_send(producer.get(), &one, 1, &nowait, nullptr), "send");
+  }
+  must(corq_producer_flush(producer.get(), -1), "flush");
+  must(corq_sync(engine.get(), -1), "sync");
+  EXPECT_LE(disk_bytes(tmp_.data()), segment_bytes + footprint_slack_bytes);
+  producer.reset();
+  engine.reset();
+  EXPECT_LE(disk_bytes(tmp_.data()), segment_bytes + footprint_slack_bytes);
+}
+
+TEST_P(Durable, churn_of_many_segments_of_publish_and_ack_ends_within_two_segments_on_disk) {
+  const std::uint64_t segment_bytes = std::uint64_t{1} << 20;  // the smallest: many rolls, fast
+  Options options = engine_options();
+  options.emplace_back("segment_bytes", std::to_string(segment_bytes));
+  EnginePtr engine = open_durable(tmp_.data(), options);
+  must_declare(engine.get(), "q");
+  ProducerPtr producer = open_producer(engine.get(), "q");
+  ConsumerPtr consumer = open_consumer(engine.get(), "q", 256);
+  corq_publish_options nowait = publish_options();
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  const std::string body(400, 'c');
+  std::vector<corq_message> batch(64, message(body));
+  // ~20 MB of records through 1 MiB segments.
+  for (int round = 0; round < 640; ++round) {
+    must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr), "send");
+    std::vector<corq_delivery> got = consume(consumer.get(), batch.size(), 5000);
+    ASSERT_EQ(got.size(), batch.size());
+    must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+  }
+  must(corq_producer_flush(producer.get(), -1), "flush");
+  must(corq_sync(engine.get(), -1), "sync");
+  // Everything is settled: the next checkpoints (every 200 ms) release every sealed segment, and
+  // what stays is the segment being written and at most one spare.
+  const std::uint64_t bound = 2 * segment_bytes + footprint_slack_bytes;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (disk_bytes(tmp_.data()) > bound && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE(disk_bytes(tmp_.data()), bound);
+  consumer.reset();
+  producer.reset();
+  engine.reset();
+  EXPECT_LE(disk_bytes(tmp_.data()), bound);
 }
 
 TEST_F(DurableQueue, queues_default_to_durable_on_a_disk_engine_and_transient_ones_are_not_logged) {

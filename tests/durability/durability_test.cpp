@@ -178,6 +178,18 @@ TEST_P(Durable, stats_json_shows_the_log_back_end) {
   EXPECT_TRUE(is_valid_json(text)) << text;
 }
 
+/// One round of churn: `batch` sent NOWAIT on `producer`, as many taken from `consumer`, all
+/// settled with one corq_ack_upto.
+void send_consume_ack(corq_producer *producer, corq_consumer *consumer,
+                      const std::vector<corq_message> &batch) {
+  corq_publish_options nowait = publish_options();
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  must(corq_producer_send(producer, batch.data(), batch.size(), &nowait, nullptr), "send");
+  std::vector<corq_delivery> got = consume(consumer, batch.size(), 5000);
+  ASSERT_EQ(got.size(), batch.size());
+  must(corq_ack_upto(consumer, got.back().tag), "ack_upto");
+}
+
 /// What `dir` and its files take on disk as du counts it: allocated blocks (st_blocks), so a
 /// preallocated segment counts whole however little of it is written.
 std::uint64_t disk_bytes(const std::string &dir) {
@@ -222,16 +234,11 @@ TEST_P(Durable, churn_of_many_segments_of_publish_and_ack_ends_within_two_segmen
   must_declare(engine.get(), "q");
   ProducerPtr producer = open_producer(engine.get(), "q");
   ConsumerPtr consumer = open_consumer(engine.get(), "q", 256);
-  corq_publish_options nowait = publish_options();
-  nowait.flags = CORQ_PUBLISH_NOWAIT;
   const std::string body(400, 'c');
-  std::vector<corq_message> batch(64, message(body));
+  const std::vector<corq_message> batch(64, message(body));
   // ~20 MB of records through 1 MiB segments.
   for (int round = 0; round < 640; ++round) {
-    must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr), "send");
-    std::vector<corq_delivery> got = consume(consumer.get(), batch.size(), 5000);
-    ASSERT_EQ(got.size(), batch.size());
-    must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+    ASSERT_NO_FATAL_FAILURE(send_consume_ack(producer.get(), consumer.get(), batch));
   }
   must(corq_producer_flush(producer.get(), -1), "flush");
   must(corq_sync(engine.get(), -1), "sync");
@@ -376,17 +383,12 @@ TEST_F(DurableQueue, checkpoints_keep_the_log_to_a_few_segments_while_messages_c
   must_declare(engine.get(), "q");
   ProducerPtr producer = open_producer(engine.get(), "q");
   ConsumerPtr consumer = open_consumer(engine.get(), "q", 256);
-  corq_publish_options nowait = publish_options();
-  nowait.flags = CORQ_PUBLISH_NOWAIT;
   const std::string body(200, 'p');
-  std::vector<corq_message> batch(64, message(body));
+  const std::vector<corq_message> batch(64, message(body));
   std::size_t max_segments = 0;
   // ~25 MB of records through 1 MiB segments: without release that is ~25 segments.
   for (int round = 0; round < 1500; ++round) {
-    must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr), "send");
-    std::vector<corq_delivery> got = consume(consumer.get(), 64, 1000);
-    ASSERT_EQ(got.size(), 64u);
-    must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+    ASSERT_NO_FATAL_FAILURE(send_consume_ack(producer.get(), consumer.get(), batch));
     if (round % 100 == 99) {
       must(corq_producer_flush(producer.get(), -1), "flush");
       std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a checkpoint interval

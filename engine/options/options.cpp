@@ -195,6 +195,16 @@ bool is_queue_option(std::string_view key) {
   return false;
 }
 
+bool check_option_value(std::string_view key, std::string_view value, std::string &error) {
+  const std::string key_text(key), value_text(value);
+  if (is_engine_option(key)) {
+    EngineOptions scratch;
+    return parse_engine_key(key_text, value_text, scratch, error);
+  }
+  QueueOptions scratch;
+  return parse_queue_key(key_text, value_text, scratch, error);
+}
+
 bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string &error) {
   EngineOptions parsed;
   for (const auto &[key, value] : map) {

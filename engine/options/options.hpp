@@ -81,6 +81,12 @@ bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string 
 bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOptions &out,
                          std::string &error);
 
+/// corq_config_set's early check: whether `value` can ever be valid for `key` (an engine or a
+/// queue key), by the same parser and with the same `error` text as corq_open and
+/// corq_queue_declare. Checks that involve two keys (retry_delay_max_ms >= retry_delay_ms) can
+/// only happen at use.
+bool check_option_value(std::string_view key, std::string_view value, std::string &error);
+
 /// Queue names: 1-200 bytes of [A-Za-z0-9._:-]. Fills `error` when invalid.
 bool valid_queue_name(const char *name, std::string &error);
 

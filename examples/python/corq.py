@@ -150,12 +150,17 @@ _STATS_FIELDS = (
     "ready in_flight delayed consumers bytes_ready published delivered acked nacked released "
     "redelivered dead_lettered expired dropped deduplicated"
 ).split()
+# Fields the struct gained after its first version (after oldest_ready_age_ms).
+_STATS_FIELDS_LATER = ("purged", "redriven")
 
 
 class _QueueStats(ctypes.Structure):
-    _fields_ = [("struct_size", _u32)] + [(name, _u64) for name in _STATS_FIELDS] + [
-        ("oldest_ready_age_ms", _i64)
-    ]
+    _fields_ = (
+        [("struct_size", _u32)]
+        + [(name, _u64) for name in _STATS_FIELDS]
+        + [("oldest_ready_age_ms", _i64)]
+        + [(name, _u64) for name in _STATS_FIELDS_LATER]
+    )
 
 
 def _declare(name, restype, *argtypes):
@@ -476,6 +481,8 @@ class Engine:
         _check(_lib.corq_queue_stats_get(self._h(), _name(queue), ctypes.byref(stats)))
         result = {name: getattr(stats, name) for name in _STATS_FIELDS}
         result["oldest_ready_age_ms"] = stats.oldest_ready_age_ms
+        for name in _STATS_FIELDS_LATER:
+            result[name] = getattr(stats, name)
         return result
 
     def stats_json(self):

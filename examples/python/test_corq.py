@@ -255,7 +255,8 @@ class GoodPathTest(EngineTestCase):
         for _ in range(3):
             self.engine.publish("jobs", b"x")
         self.assertEqual(self.engine.purge("jobs"), 3)
-        self.assertEqual(self.engine.stats("jobs")["ready"], 0)
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["ready"], stats["purged"], stats["published"]), (0, 3, 3))
         self.assertEqual(self.engine.purge("jobs"), 0)
 
     def test_delete_removes_the_queue(self):

@@ -86,11 +86,39 @@ TEST(BadInputTable, bad_value_is_einval_naming_key_value_and_range_and_changes_n
   EXPECT_CORQ_FAILS(CORQ_EINVAL, declare(engine.get(), "jobs", {{"overflow", "drop"}}));
   EXPECT_TRUE(detail_says("'overflow'"));
   EXPECT_EQ(stats_json(engine.get()), before);
-  ConfigPtr config = make_config({{"segment_bytes", "1KiB"}});
   corq_engine *other = nullptr;
-  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_open(nullptr, config.get(), &other));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, try_open({{"segment_bytes", "1KiB"}}, &other));
   EXPECT_TRUE(detail_says("option 'segment_bytes': bad value '1KiB'"));
   EXPECT_EQ(other, nullptr);
+}
+
+TEST(BadInputTable, a_value_that_can_never_be_valid_is_refused_by_config_set_and_not_stored) {
+  ConfigPtr config(corq_config_new());
+  ASSERT_NE(config, nullptr);
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_config_set(config.get(), "max_length", "lots"));
+  EXPECT_TRUE(detail_says("corq_config_set: option 'max_length': bad value 'lots'"));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_config_set(config.get(), "segment_bytes", "1KiB"));
+  EXPECT_TRUE(detail_says("corq_config_set: option 'segment_bytes': bad value '1KiB'"));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_config_set(config.get(), "overflow", "drop"));
+  EXPECT_TRUE(detail_says("'overflow'"));
+  // Refused values are not stored: the config still declares a queue with the defaults.
+  EnginePtr engine = open_engine();
+  EXPECT_CORQ_OK(corq_queue_declare(engine.get(), "jobs", config.get()));
+  EXPECT_CORQ_OK(corq_queue_declare(engine.get(), "jobs", nullptr));  // same options: defaults
+  // A good value replaces a stored one; a refused one leaves it as it was.
+  EXPECT_CORQ_OK(corq_config_set(config.get(), "max_length", "5"));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_config_set(config.get(), "max_length", "-5"));
+  EXPECT_CORQ_OK(corq_queue_declare(engine.get(), "five", config.get()));
+  const std::string json = stats_json(engine.get());
+  EXPECT_NE(json.find("\"max_length\":5"), std::string::npos) << json;
+}
+
+TEST(BadInputTable, checks_of_two_keys_together_still_happen_at_use) {
+  // Each value is fine alone; together they are not: only corq_queue_declare can tell.
+  ConfigPtr config = make_config({{"retry_delay_ms", "500"}, {"retry_delay_max_ms", "100"}});
+  EnginePtr engine = open_engine();
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare(engine.get(), "jobs", config.get()));
+  EXPECT_TRUE(detail_says("'retry_delay_max_ms' (100) is below 'retry_delay_ms' (500)"));
 }
 
 TEST(BadInputTable, oversize_message_is_etoobig_and_its_batch_is_not_published) {

@@ -132,7 +132,10 @@ TEST(BadInputOpen, open_rejects_an_empty_directory_name_and_a_file_as_directory)
 TEST(BadInputOpen, open_rejects_queue_keys) {
   for (const char *key :
        {"max_length", "durable", "overflow", "lease_ms", "shards", "dead_letter_queue"}) {
-    ConfigPtr c = make_config({{key, key == std::string("durable") ? "false" : "1"}});
+    const std::string value = key == std::string("durable")    ? "false"
+                              : key == std::string("overflow") ? "reject"
+                                                               : "1";
+    ConfigPtr c = make_config({{key, value}});  // a good queue value: refused only at open
     corq_engine *engine = nullptr;
     EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_open(nullptr, c.get(), &engine));
     EXPECT_EQ(engine, nullptr) << key;
@@ -157,9 +160,8 @@ TEST(BadInputOpen, open_rejects_bad_values_naming_the_key) {
                        {"segment_bytes", "1KiB"},
                        {"max_message_bytes", "0"}};
   for (const auto &[key, value] : bad) {
-    ConfigPtr c = make_config({{key, value}});
     corq_engine *engine = nullptr;
-    EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_open(nullptr, c.get(), &engine));
+    EXPECT_CORQ_FAILS(CORQ_EINVAL, try_open({{key, value}}, &engine));
     EXPECT_NE(std::string(corq_last_error()).find(key), std::string::npos)
         << key << "=" << value << ": the detail should name the key: " << corq_last_error();
     EXPECT_EQ(engine, nullptr) << key << "=" << value;

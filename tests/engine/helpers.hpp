@@ -62,6 +62,26 @@ inline int must(int rc, std::string_view what) {
   return rc;
 }
 
+/// Builds a config; returns the first failing corq_config_set's code (a value that can never be
+/// valid is refused there), CORQ_OK otherwise.
+inline int try_make_config(const Options &options, ConfigPtr &out) {
+  out.reset(corq_config_new());
+  if (!out) throw std::runtime_error("corq_config_new returned NULL");
+  for (const auto &[key, value] : options) {
+    if (const int rc = corq_config_set(out.get(), key.c_str(), value.c_str()); rc != CORQ_OK)
+      return rc;
+  }
+  return CORQ_OK;
+}
+
+/// corq_open(NULL, options): the code of the first refused option value, or of corq_open.
+inline int try_open(const Options &options, corq_engine **engine) {
+  *engine = nullptr;
+  ConfigPtr config;
+  if (const int rc = try_make_config(options, config); rc != CORQ_OK) return rc;
+  return corq_open(nullptr, config.get(), engine);
+}
+
 inline ConfigPtr make_config(const Options &options) {
   ConfigPtr config(corq_config_new());
   if (!config) throw std::runtime_error("corq_config_new returned NULL");
@@ -91,10 +111,12 @@ inline void advance(corq_engine *engine, std::int64_t ms) {
   must(corq::testing::advance_clock(engine, ms), "advance_clock");
 }
 
-/// Declares a queue (NULL options when `options` is empty); returns the code.
+/// Declares a queue (NULL options when `options` is empty); returns the code — that of
+/// corq_config_set when it already refused a value.
 inline int declare(corq_engine *engine, const std::string &queue, const Options &options = {}) {
   if (options.empty()) return corq_queue_declare(engine, queue.c_str(), nullptr);
-  ConfigPtr config = make_config(options);
+  ConfigPtr config;
+  if (const int rc = try_make_config(options, config); rc != CORQ_OK) return rc;
   return corq_queue_declare(engine, queue.c_str(), config.get());
 }
 

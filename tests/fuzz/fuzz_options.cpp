@@ -8,7 +8,8 @@
 // key with an empty value).
 //
 // What must hold:
-//   * corq_config_set accepts exactly the documented keys (CORQ_EINVAL otherwise, nothing stored).
+//   * corq_config_set accepts exactly the documented keys with values their parser accepts
+//     (CORQ_EINVAL otherwise, nothing stored).
 //   * corq_open / corq_queue_declare return 0 or CORQ_EINVAL (with a detail message); whenever
 //     core::parse_*_options rejects the options, the call does too.
 //   * Declared options survive their own text form: parse_queue_options(queue_options_map(o)) == o
@@ -70,7 +71,11 @@ ConfigPtr make_config(const Parsed &parsed, core::OptionMap &map) {
     // The C API sees the key up to its first NUL byte.
     const std::string c_key(key.c_str());
     const bool known = core::is_engine_option(c_key) || core::is_queue_option(c_key);
-    if (known != (rc == CORQ_OK)) fuzz_fail("corq_config_set disagrees with the key list", rc);
+    // A known key with a value that can never be valid for it is refused too (nothing stored).
+    std::string error;
+    const bool accepted = known && core::check_option_value(c_key, value.c_str(), error);
+    if (accepted != (rc == CORQ_OK))
+      fuzz_fail("corq_config_set disagrees with the key list and the value parser", rc);
     expect_rc("corq_config_set", rc, {CORQ_EINVAL});
     if (rc == CORQ_OK) map.insert_or_assign(c_key, std::string(value.c_str()));
   }

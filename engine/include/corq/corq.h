@@ -88,10 +88,13 @@ typedef struct corq_config corq_config;
 
 /* Creates an empty config; NULL when out of memory. Free with corq_config_free. */
 CORQ_API corq_config *corq_config_new(void);
-/* Sets key to value (both copied). Errors: CORQ_EINVAL if config, key or value is NULL, or the key
- * is no engine or queue option. Values are checked when the config is used (corq_open,
- * corq_queue_declare), where a bad value gives CORQ_EINVAL naming the key. Setting a key twice
- * keeps the last value. */
+/* Sets key to value (both copied). Errors: CORQ_EINVAL if config, key or value is NULL, if the key
+ * is no engine or queue option, or if the value can never be valid for the key (e.g. max_length
+ * "lots"): the detail names the key, the value and what is accepted, as corq_open and
+ * corq_queue_declare would, and the config keeps what it had. Those two check again at use, where
+ * also combinations are checked (retry_delay_max_ms below retry_delay_ms) and a queue key given to
+ * corq_open (or an engine key to corq_queue_declare) is refused. Setting a key twice keeps the
+ * last value. */
 CORQ_API int corq_config_set(corq_config *config, const char *key, const char *value);
 /* Frees a config; NULL is a no-op. */
 CORQ_API void corq_config_free(corq_config *config);

@@ -343,6 +343,10 @@ pub struct QueueStats {
     pub dropped: u64,
     pub deduplicated: u64,
     pub oldest_ready_age_ms: i64,
+    /// Removed by `purge`.
+    pub purged: u64,
+    /// Moved out of this queue by `redrive`.
+    pub redriven: u64,
 }
 
 impl From<sys::corq_queue_stats> for QueueStats {
@@ -364,6 +368,8 @@ impl From<sys::corq_queue_stats> for QueueStats {
             dropped: s.dropped,
             deduplicated: s.deduplicated,
             oldest_ready_age_ms: s.oldest_ready_age_ms,
+            purged: s.purged,
+            redriven: s.redriven,
         }
     }
 }

@@ -130,6 +130,9 @@ pub struct corq_queue_stats {
     pub dropped: u64,
     pub deduplicated: u64,
     pub oldest_ready_age_ms: i64,
+    // Added after the first version of the struct.
+    pub purged: u64,
+    pub redriven: u64,
 }
 
 /// Receives the engine's log lines; called from engine threads; must not call back into corq.

@@ -17,7 +17,8 @@
 # Exit status: 0 when every suite ran (a missed target is reported in the table, it is not a failure).
 #
 # Adding a suite: write <name>_targets (prints the CMake targets it needs) and <name>_run (runs them
-# and reports; gets the results directory as $1), and add <name> to suites_all.
+# and reports; gets the results directory as $1; a Google Benchmark binary runs through
+# gbench_suite), and add <name> to suites_all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,28 +33,45 @@ results_readme=bench/README.md
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 
+# ---- what the Google Benchmark suites share ------------------------------------------------
+# A run takes minutes (see each suite); a stuck one must not spin both cores or hold the disk
+# forever, hence the time limit.
+gbench_limit_s=1800
+gbench_quick_limit_s=300
+
+# gbench_suite NAME BINARY SHOWN REPORT RESULTS_DIR [ARG]...
+# Runs BINARY (with ARGs, --quick when asked) writing Google Benchmark JSON to $raw_dir/NAME.json and
+# its full console output to $raw_dir/NAME.log, showing only the lines that match the regex SHOWN
+# (one per benchmark), then turns the JSON into RESULTS_DIR's results with the REPORT script.
+gbench_suite() {
+  local name=$1 binary=$2 shown=$3 report_script=$4 results_dir=$5
+  shift 5
+  local raw=$raw_dir/$name.json log=$raw_dir/$name.log
+  local args=(--benchmark_out="$raw" --benchmark_out_format=json
+              --benchmark_context=corq_commit="$commit" "$@")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  local limit_s=$gbench_limit_s
+  [ "$quick" -eq 1 ] && limit_s=$gbench_quick_limit_s
+  set +e
+  timeout "$limit_s" "$binary" "${args[@]}" 2>&1 | tee "$log" | grep --line-buffered -E "$shown"
+  local status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || { echo "bench: ${binary##*/} failed ($status), see $log" >&2; return 1; }
+  local report=("$report_script" "$raw" --results-dir "$results_dir")
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
+  "$python" "${report[@]}"
+}
+# What the console shows of a suite: each benchmark's median, or its single repetition's line.
+shown_medians='_median |/repeats:1/manual_time '
+shown_single='/repeats:1/manual_time '
+
 # ---- suite: rings — SpscRing / MpmcRing vs Boost.Lockfree vs moodycamel (bench/rings/) ----------
 rings_targets() { echo corq_ring_bench; }
 rings_run() {
-  local results_dir=$1 raw=$raw_dir/rings.json log=$raw_dir/rings.log
-  local args=(--benchmark_enable_random_interleaving=true  # spread each peer's runs over the suite
-              --benchmark_out="$raw" --benchmark_out_format=json
-              --benchmark_context=corq_commit="$commit")
-  [ "$quick" -eq 1 ] && args+=(--quick)
-  # The console shows one line per benchmark (its median); the full output is kept in $log.
-  # A full run takes a minute or two on 2 cores (longer on a busy machine); a stuck peer must not
-  # spin both cores forever, hence the time limit.
-  local limit_s=1800
-  [ "$quick" -eq 1 ] && limit_s=300
-  set +e
-  timeout "$limit_s" "$build_dir/bench/corq_ring_bench" "${args[@]}" 2>&1 | tee "$log" |
-    grep --line-buffered -E '_median |/repeats:1/manual_time '
-  local status=${PIPESTATUS[0]}
-  set -e
-  [ "$status" -eq 0 ] || { echo "bench: corq_ring_bench failed ($status), see $log" >&2; return 1; }
-  local report=(perf/report_rings.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
-  "$python" "${report[@]}"
+  # A full run takes a minute or two on 2 cores (longer on a busy machine).
+  # Interleaved: each peer's runs are spread over the suite.
+  gbench_suite rings "$build_dir/bench/corq_ring_bench" "$shown_medians" perf/report_rings.py "$1" \
+    --benchmark_enable_random_interleaving=true
 }
 
 # ---- suite: engine — the queue engine through its C API vs moodycamel (bench/engine/) ------------
@@ -62,22 +80,8 @@ rings_run() {
 # their rate from the single-message runs that precede them in the same process.
 engine_targets() { echo corq_engine_bench; }
 engine_run() {
-  local results_dir=$1 raw=$raw_dir/engine.json log=$raw_dir/engine.log
-  local args=(--benchmark_out="$raw" --benchmark_out_format=json
-              --benchmark_context=corq_commit="$commit")
-  [ "$quick" -eq 1 ] && args+=(--quick)
-  # A full run takes about two minutes on 2 cores; a stuck run must not spin both cores forever.
-  local limit_s=1800
-  [ "$quick" -eq 1 ] && limit_s=300
-  set +e
-  timeout "$limit_s" "$build_dir/bench/corq_engine_bench" "${args[@]}" 2>&1 | tee "$log" |
-    grep --line-buffered -E '_median |/repeats:1/manual_time '
-  local status=${PIPESTATUS[0]}
-  set -e
-  [ "$status" -eq 0 ] || { echo "bench: corq_engine_bench failed ($status), see $log" >&2; return 1; }
-  local report=(perf/report_engine.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
-  "$python" "${report[@]}"
+  # A full run takes about two minutes on 2 cores.
+  gbench_suite engine "$build_dir/bench/corq_engine_bench" "$shown_medians" perf/report_engine.py "$1"
 }
 
 # ---- suite: log — the write-ahead log (wal/) vs the raw device, in the same directory (bench/log/) --
@@ -87,24 +91,9 @@ engine_run() {
 # removed at the end; it peaks at about 1 GiB.
 log_targets() { echo corq_log_bench; }
 log_run() {
-  local results_dir=$1 raw=$raw_dir/log.json log=$raw_dir/log.log
-  local args=(--benchmark_out="$raw" --benchmark_out_format=json
-              --benchmark_context=corq_commit="$commit"
-              --dir "${CORQ_LOG_BENCH_DIR:-$build_dir}")
-  [ "$quick" -eq 1 ] && args+=(--quick)
-  # A full run takes about three minutes (most of it the log's latency samples on a slow flush); a
-  # stuck run must not hold the disk forever.
-  local limit_s=1800
-  [ "$quick" -eq 1 ] && limit_s=300
-  set +e
-  timeout "$limit_s" "$build_dir/bench/log/corq_log_bench" "${args[@]}" 2>&1 | tee "$log" |
-    grep --line-buffered -E '/repeats:1/manual_time '
-  local status=${PIPESTATUS[0]}
-  set -e
-  [ "$status" -eq 0 ] || { echo "bench: corq_log_bench failed ($status), see $log" >&2; return 1; }
-  local report=(perf/report_log.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
-  "$python" "${report[@]}"
+  # A full run takes about three minutes (most of it the log's latency samples on a slow flush).
+  gbench_suite log "$build_dir/bench/log/corq_log_bench" "$shown_single" perf/report_log.py "$1" \
+    --dir "${CORQ_LOG_BENCH_DIR:-$build_dir}"
 }
 
 # ---- suite: durable — durable queues through the C API vs the raw device, same directory (bench/log/) --
@@ -116,24 +105,10 @@ log_run() {
 # CORQ_LOG_BENCH_DIR) and is removed at the end; it peaks at about 1.5 GiB.
 durable_targets() { echo corq_durable_bench; }
 durable_run() {
-  local results_dir=$1 raw=$raw_dir/durable.json log=$raw_dir/durable.log
-  local args=(--benchmark_out="$raw" --benchmark_out_format=json
-              --benchmark_context=corq_commit="$commit"
-              --dir "${CORQ_DURABLE_BENCH_DIR:-${CORQ_LOG_BENCH_DIR:-$build_dir}}")
-  [ "$quick" -eq 1 ] && args+=(--quick)
   # A full run takes a few minutes (three rounds; most of it the 6M-message recovery runs and the
-  # latency samples); a stuck run must not hold the disk forever.
-  local limit_s=1800
-  [ "$quick" -eq 1 ] && limit_s=300
-  set +e
-  timeout "$limit_s" "$build_dir/bench/log/corq_durable_bench" "${args[@]}" 2>&1 | tee "$log" |
-    grep --line-buffered -E '/repeats:1/manual_time '
-  local status=${PIPESTATUS[0]}
-  set -e
-  [ "$status" -eq 0 ] || { echo "bench: corq_durable_bench failed ($status), see $log" >&2; return 1; }
-  local report=(perf/report_durable.py "$raw" --results-dir "$results_dir")
-  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
-  "$python" "${report[@]}"
+  # latency samples).
+  gbench_suite durable "$build_dir/bench/log/corq_durable_bench" "$shown_single" \
+    perf/report_durable.py "$1" --dir "${CORQ_DURABLE_BENCH_DIR:-${CORQ_LOG_BENCH_DIR:-$build_dir}}"
 }
 
 # ---- suite: peers — corq against RabbitMQ, Redis Streams, RocksDB, SQLite (bench/peers/) ---------
@@ -173,7 +148,7 @@ macro_run() {
   "$python" "${args[@]}"
 }
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0 update_readme=0 out_dir="" suites=()
 while [ $# -gt 0 ]; do

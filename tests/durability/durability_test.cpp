@@ -214,7 +214,8 @@ TEST_P(Durable, a_fresh_directory_with_a_thousand_small_messages_takes_one_segme
   ProducerPtr producer = open_producer(engine.get(), "q");
   corq_publish_options nowait = publish_options();
   nowait.flags = CORQ_PUBLISH_NOWAIT;
-  const corq_message one = message(std::string(64, 'f'));
+  const std::string body(64, 'f');  // outlives the message that points into it
+  const corq_message one = message(body);
   for (int i = 0; i < 1000; ++i) {
     must(corq_producer_send(producer.get(), &one, 1, &nowait, nullptr), "send");
   }

@@ -1,5 +1,6 @@
 // bench/log/bench_common.cpp — the helpers corq_log_bench and corq_durable_bench share
-// (raw_device.hpp): the benchmark directory, /proc/self/io, percentiles, the filesystem's name.
+// (raw_device.hpp): the benchmark directory, /proc/self/io, percentiles (paired with raw writes or
+// not), skipping an unavailable back end, the filesystem's name.
 #include "raw_device.hpp"
 
 #include <sys/statfs.h>
@@ -43,6 +44,30 @@ void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &sam
   state.counters["p99_us"] = us(0.99);
   state.counters["p999_us"] = us(0.999);
   state.counters["max_us"] = samples_ns.empty() ? 0 : static_cast<double>(samples_ns.back()) / 1e3;
+}
+
+void report_paired_percentiles(benchmark::State &state, std::vector<std::uint64_t> &measured_ns,
+                               std::vector<std::uint64_t> &raw_ns) {
+  std::sort(raw_ns.begin(), raw_ns.end());
+  report_percentiles(state, measured_ns);  // sorts
+  const auto ratio = [&](double quantile) {
+    return quantile_of_sorted(measured_ns, quantile) / quantile_of_sorted(raw_ns, quantile);
+  };
+  state.counters["raw_p50_us"] = quantile_of_sorted(raw_ns, 0.50) / 1e3;
+  state.counters["raw_p99_us"] = quantile_of_sorted(raw_ns, 0.99) / 1e3;
+  state.counters["raw_p999_us"] = quantile_of_sorted(raw_ns, 0.999) / 1e3;
+  state.counters["p50_ratio"] = ratio(0.50);
+  state.counters["p99_ratio"] = ratio(0.99);
+  state.counters["p999_ratio"] = ratio(0.999);
+  state.counters["samples"] = static_cast<double>(measured_ns.size());
+}
+
+bool skipped_as_unavailable(benchmark::State &state, const std::string &unavailable) {
+  if (unavailable.empty()) return false;
+  state.SkipWithError(("skipped: " + unavailable).c_str());
+  for (auto _ : state) {  // Google Benchmark wants the loop run even when skipped
+  }
+  return true;
 }
 
 std::string filesystem_name(const std::string &dir) {

@@ -120,8 +120,15 @@ LogInfo log_info(corq_engine *engine) {
 
 std::string engine_dir(const Backend &backend) { return bench_dir() + "/engine-" + backend.name; }
 
+std::string open_round_engine(const Backend &backend, const std::string &queue, corq_engine *&out) {
+  std::string error = open_engine(engine_dir(backend), backend, out);
+  if (error.empty()) error = declare_queue(out, queue, true);
+  return error;
+}
+
 void retire_engine(benchmark::State &state, corq_engine *engine, const std::string &queue) {
   if (engine == nullptr) return;
+  label_from(state, log_info(engine));
   corq_queue_delete(engine, queue.c_str());
   corq_sync(engine, wait_limit_ms);
   // Checkpoints run every 200 ms when they can release a segment: give them a few seconds (not

@@ -41,12 +41,7 @@ std::uint64_t count_spares(const std::string &dir) {
 }
 
 void run(benchmark::State &state, int round, const Backend &backend) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   const std::string dir = bench_dir() + "/footprint-" + backend.name + "-r" + std::to_string(round);
   std::string error;
   std::uint64_t disk_open = 0, disk_closed = 0, wal_files = 0, spare_files = 0;

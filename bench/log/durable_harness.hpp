@@ -53,7 +53,9 @@ using wal_bench::process_write_bytes;
 using wal_bench::raw_large_writes;
 using wal_bench::raw_small_write;
 using wal_bench::RawScale;
+using wal_bench::report_paired_percentiles;
 using wal_bench::report_percentiles;
+using wal_bench::skipped_as_unavailable;
 
 /// Messages between two corq_producer_flush calls of one producer (the "every 4096").
 inline constexpr std::uint64_t msgs_per_flush = 4096;
@@ -121,8 +123,14 @@ LogInfo log_info(corq_engine *engine);
 
 /// The shared directory of the publish, latency and pubsub benchmarks of `backend`.
 std::string engine_dir(const Backend &backend);
-/// Deletes `queue`, waits up to a few seconds for the checkpointer to release the segments it
-/// held (down to `keep_segments`), records the segments left as a counter, and closes the engine.
+/// Opens the engine of engine_dir(backend) and declares the unbounded durable `queue` in it: the
+/// start of a publish or latency run. Returns "" or the failure; *out may be set even on failure
+/// (retire_engine closes it).
+std::string open_round_engine(const Backend &backend, const std::string &queue, corq_engine *&out);
+/// The end of that run: labels the benchmark from the engine's log (label_from), deletes `queue`,
+/// waits up to a few seconds for the checkpointer to release the segments it held (down to
+/// three), records the segments left as a counter, and closes the engine. Does nothing
+/// when `engine` is NULL.
 void retire_engine(benchmark::State &state, corq_engine *engine, const std::string &queue);
 
 /// *.wal files in `dir` and their total size.

@@ -52,16 +52,10 @@ std::string measure(corq_engine *engine, const std::string &queue, std::uint64_t
 }
 
 void run(benchmark::State &state, const DurableScale &scale, int round, const Backend &backend) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   const std::string queue = "latency-r" + std::to_string(round);
   corq_engine *engine = nullptr;
-  std::string error = open_engine(engine_dir(backend), backend, engine);
-  if (error.empty()) error = declare_queue(engine, queue, true);
+  std::string error = open_round_engine(backend, queue, engine);
   PairedSamples samples{std::vector<std::uint64_t>(scale.latency_samples),
                         std::vector<std::uint64_t>(scale.latency_samples)};
   for (auto _ : state) {
@@ -74,24 +68,9 @@ void run(benchmark::State &state, const DurableScale &scale, int round, const Ba
     }
     state.SetIterationTime(seconds);
   }
-  if (engine != nullptr) {
-    label_from(state, log_info(engine));
-    retire_engine(state, engine, queue);
-  }
+  retire_engine(state, engine, queue);
   if (!error.empty()) return;
-  std::vector<std::uint64_t> &raw_ns = samples.raw_ns;
-  std::sort(raw_ns.begin(), raw_ns.end());
-  report_percentiles(state, samples.publish_ns);  // sorts
-  const auto ratio = [&](double quantile) {
-    return quantile_of_sorted(samples.publish_ns, quantile) / quantile_of_sorted(raw_ns, quantile);
-  };
-  state.counters["raw_p50_us"] = quantile_of_sorted(raw_ns, 0.50) / 1e3;
-  state.counters["raw_p99_us"] = quantile_of_sorted(raw_ns, 0.99) / 1e3;
-  state.counters["raw_p999_us"] = quantile_of_sorted(raw_ns, 0.999) / 1e3;
-  state.counters["p50_ratio"] = ratio(0.50);
-  state.counters["p99_ratio"] = ratio(0.99);
-  state.counters["p999_ratio"] = ratio(0.999);
-  state.counters["samples"] = static_cast<double>(samples.publish_ns.size());
+  report_paired_percentiles(state, samples.publish_ns, samples.raw_ns);
   state.counters["round"] = round;
 }
 

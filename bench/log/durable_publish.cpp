@@ -45,17 +45,11 @@ std::string check_counts(corq_engine *engine, const std::string &queue, std::uin
 void run(benchmark::State &state, std::size_t bytes, std::uint64_t msgs_per_producer,
          unsigned consumers, std::uint64_t paired_bandwidth_bytes, int round,
          const Backend &backend, const std::string &name) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   std::string queue = name + "-r" + std::to_string(round);
   std::replace(queue.begin(), queue.end(), '_', '-');  // queue names: [A-Za-z0-9._:-]
   corq_engine *engine = nullptr;
-  std::string error = open_engine(engine_dir(backend), backend, engine);
-  if (error.empty()) error = declare_queue(engine, queue, true);
+  std::string error = open_round_engine(backend, queue, engine);
   double seconds = 0, raw_before_s = 0, raw_after_s = 0;
   std::uint64_t written_bytes = 0;
   const std::uint64_t total = msgs_per_producer * producers;
@@ -74,10 +68,7 @@ void run(benchmark::State &state, std::size_t bytes, std::uint64_t msgs_per_prod
     }
     state.SetIterationTime(seconds);
   }
-  if (engine != nullptr) {
-    label_from(state, log_info(engine));
-    retire_engine(state, engine, queue);
-  }
+  retire_engine(state, engine, queue);
   if (!error.empty()) return;
   const double msgs = static_cast<double>(total);
   const double payload_bytes_per_s = msgs * static_cast<double>(bytes) / seconds;

@@ -127,12 +127,7 @@ std::string check_recovered(corq_engine *engine, std::uint64_t want) {
 
 void run(benchmark::State &state, bool settled, std::uint64_t msgs, int round,
          const Backend &backend) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   const std::string dir = bench_dir() + "/recovery-" + (settled ? "settled-" : "unsettled-") +
                           backend.name + "-r" + std::to_string(round);
   std::string error;

@@ -74,12 +74,7 @@ std::string measure(wal::Log &log, std::uint64_t warmup, PairedSamples &samples,
 }
 
 void run(benchmark::State &state, const LogScale &scale, int round, const Backend &backend) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   std::unique_ptr<wal::Log> log;
   std::string error = open_log(backend, log);
   PairedSamples samples{std::vector<std::uint64_t>(scale.latency_samples),
@@ -101,19 +96,7 @@ void run(benchmark::State &state, const LogScale &scale, int round, const Backen
     log->close();
   }
   if (!error.empty()) return;
-  std::vector<std::uint64_t> &raw_ns = samples.raw_ns;
-  std::sort(raw_ns.begin(), raw_ns.end());
-  report_percentiles(state, samples.log_ns);  // sorts
-  const auto ratio = [&](double quantile) {
-    return quantile_of_sorted(samples.log_ns, quantile) / quantile_of_sorted(raw_ns, quantile);
-  };
-  state.counters["raw_p50_us"] = quantile_of_sorted(raw_ns, 0.50) / 1e3;
-  state.counters["raw_p99_us"] = quantile_of_sorted(raw_ns, 0.99) / 1e3;
-  state.counters["raw_p999_us"] = quantile_of_sorted(raw_ns, 0.999) / 1e3;
-  state.counters["p50_ratio"] = ratio(0.50);
-  state.counters["p99_ratio"] = ratio(0.99);
-  state.counters["p999_ratio"] = ratio(0.999);
-  state.counters["samples"] = static_cast<double>(samples.log_ns.size());
+  report_paired_percentiles(state, samples.log_ns, samples.raw_ns);
   state.counters["round"] = round;
 }
 

@@ -76,12 +76,7 @@ std::string measure(wal::Log &log, std::size_t record_bytes, std::uint64_t recor
 
 void run(benchmark::State &state, std::size_t record_bytes, std::uint64_t records_per_thread,
          std::uint64_t paired_bandwidth_bytes, int round, const Backend &backend) {
-  if (!backend.unavailable.empty()) {
-    state.SkipWithError(("skipped: " + backend.unavailable).c_str());
-    for (auto _ : state) {
-    }
-    return;
-  }
+  if (skipped_as_unavailable(state, backend.unavailable)) return;
   std::unique_ptr<wal::Log> log;
   std::string error = open_log(backend, log);
   double seconds = 0, raw_before_s = 0, raw_after_s = 0;

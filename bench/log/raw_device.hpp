@@ -69,6 +69,16 @@ inline void configure_log_run(benchmark::internal::Benchmark *b) {
 /// p50/p99/p99.9/max (µs) of `samples_ns` (sorted here) as counters p50_us, p99_us, p999_us,
 /// max_us.
 void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns);
+/// The latency report of samples paired with raw 4 KiB writes taken in the same moments:
+/// report_percentiles of `measured_ns`, the raw ones as raw_p50_us, raw_p99_us, raw_p999_us, the
+/// ratios measured/raw as p50_ratio, p99_ratio, p999_ratio, and the count as `samples`. Sorts both.
+void report_paired_percentiles(benchmark::State &state, std::vector<std::uint64_t> &measured_ns,
+                               std::vector<std::uint64_t> &raw_ns);
+
+/// A back end that cannot be set up here (`unavailable` not empty, the reason): reports the
+/// benchmark as skipped with that reason and returns true, and the caller returns at once;
+/// returns false, doing nothing, when `unavailable` is empty.
+bool skipped_as_unavailable(benchmark::State &state, const std::string &unavailable);
 
 /// A name for the filesystem holding `dir` ("ext4", "xfs", ... or the statfs magic in hex).
 std::string filesystem_name(const std::string &dir);

@@ -57,25 +57,19 @@ struct CorqOps {
   static std::size_t pop_bulk(Ring &r, Item *out, std::size_t n) { return r.try_pop_bulk(out, n); }
 };
 
-struct CorqSpsc {
+/// corq's ring `CorqRing` (SpscRing or MpmcRing of Item) as a peer: both have the same API.
+template <class CorqRing>
+struct CorqPeer {
   static constexpr const char *name = "corq";
-  using Ring = corq::SpscRing<Item>;
+  using Ring = CorqRing;
   using Handle = PlainHandle<Ring, CorqOps<Ring>>;
-  explicit CorqSpsc(std::size_t capacity) : ring(capacity) {}
+  explicit CorqPeer(std::size_t capacity) : ring(capacity) {}
   Handle producer() { return Handle{&ring}; }
   Handle consumer() { return Handle{&ring}; }
   Ring ring;
 };
-
-struct CorqMpmc {
-  static constexpr const char *name = "corq";
-  using Ring = corq::MpmcRing<Item>;
-  using Handle = PlainHandle<Ring, CorqOps<Ring>>;
-  explicit CorqMpmc(std::size_t capacity) : ring(capacity) {}
-  Handle producer() { return Handle{&ring}; }
-  Handle consumer() { return Handle{&ring}; }
-  Ring ring;
-};
+using CorqSpsc = CorqPeer<corq::SpscRing<Item>>;
+using CorqMpmc = CorqPeer<corq::MpmcRing<Item>>;
 
 struct BoostSpsc {
   static constexpr const char *name = "boost";

@@ -15,11 +15,13 @@
 #ifndef CORQ_BENCH_PEERS_PEER_HPP
 #define CORQ_BENCH_PEERS_PEER_HPP
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace corq::peers {
@@ -92,6 +94,25 @@ class PeerConsumer {
   /// Called after the acks of one fetch: a system whose acks have replies or commits completes
   /// them here. Throws PeerError (e.g. an ack the system did not know).
   virtual void end_acks() {}
+};
+
+/// A consumer of a table-backed system (RocksDB, SQLite): nothing wakes it, so fetch polls its
+/// claim — every table_poll_interval_us until it claims a row or timeout_ms has passed.
+class TableConsumer : public PeerConsumer {
+ public:
+  std::size_t fetch(std::vector<Delivery> &out, std::size_t max, int timeout_ms) final {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    out.clear();
+    while (true) {
+      claim(out, max);
+      if (!out.empty() || std::chrono::steady_clock::now() >= deadline) return out.size();
+      std::this_thread::sleep_for(std::chrono::microseconds(table_poll_interval_us));
+    }
+  }
+
+ private:
+  /// Appends up to `max` rows no other consumer has claimed to out, without waiting.
+  virtual void claim(std::vector<Delivery> &out, std::size_t max) = 0;
 };
 
 class PeerSystem {

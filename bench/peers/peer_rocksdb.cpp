@@ -8,9 +8,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include <chrono>
 #include <mutex>
-#include <thread>
 
 #include "peer.hpp"
 
@@ -56,22 +54,13 @@ class RocksProducer final : public PeerProducer {
   rocksdb::WriteOptions sync_;
 };
 
-class RocksConsumer final : public PeerConsumer {
+class RocksConsumer final : public TableConsumer {
  public:
   RocksConsumer(rocksdb::DB *db, Claims &claims, std::size_t size)
       : db_(db), claims_(claims), size_(size) {
     sync_.sync = true;
   }
 
-  std::size_t fetch(std::vector<Delivery> &out, std::size_t max, int timeout_ms) override {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    out.clear();
-    while (true) {
-      claim(out, max);
-      if (!out.empty() || std::chrono::steady_clock::now() >= deadline) return out.size();
-      std::this_thread::sleep_for(std::chrono::microseconds(table_poll_interval_us));
-    }
-  }
   void ack(const Delivery &d) override { check(deletes_.Delete(d.key), "WriteBatch::Delete"); }
   void end_acks() override {
     check(db_->Write(sync_, &deletes_), "DB::Write(sync=true)");
@@ -79,7 +68,7 @@ class RocksConsumer final : public PeerConsumer {
   }
 
  private:
-  void claim(std::vector<Delivery> &out, std::size_t max) {
+  void claim(std::vector<Delivery> &out, std::size_t max) override {
     std::lock_guard<std::mutex> lock(claims_.mutex);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     const std::size_t producers = claims_.next_seq.size();

@@ -8,9 +8,7 @@
 //   ack:     each message's row is deleted; the deletes of one fetch are one transaction.
 #include <sqlite3.h>
 
-#include <chrono>
 #include <mutex>
-#include <thread>
 
 #include "peer.hpp"
 
@@ -96,7 +94,7 @@ class SqliteProducer final : public PeerProducer {
   sqlite3_stmt *begin_, *insert_, *commit_;
 };
 
-class SqliteConsumer final : public PeerConsumer {
+class SqliteConsumer final : public TableConsumer {
  public:
   SqliteConsumer(const std::string &path, Claims &claims, std::size_t size)
       : conn_(path), claims_(claims), size_(size) {
@@ -106,15 +104,6 @@ class SqliteConsumer final : public PeerConsumer {
     commit_ = conn_.prepare("COMMIT");
   }
 
-  std::size_t fetch(std::vector<Delivery> &out, std::size_t max, int timeout_ms) override {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    out.clear();
-    while (true) {
-      claim(out, max);
-      if (!out.empty() || std::chrono::steady_clock::now() >= deadline) return out.size();
-      std::this_thread::sleep_for(std::chrono::microseconds(table_poll_interval_us));
-    }
-  }
   void ack(const Delivery &d) override { acked_.push_back(static_cast<sqlite3_int64>(d.tag)); }
   void end_acks() override {
     conn_.run(begin_);
@@ -127,7 +116,7 @@ class SqliteConsumer final : public PeerConsumer {
   }
 
  private:
-  void claim(std::vector<Delivery> &out, std::size_t max) {
+  void claim(std::vector<Delivery> &out, std::size_t max) override {
     std::lock_guard<std::mutex> lock(claims_.mutex);
     sqlite3_bind_int64(select_, 1, claims_.last_claimed);
     sqlite3_bind_int64(select_, 2, static_cast<sqlite3_int64>(max));

@@ -1,6 +1,8 @@
 // bench/cli/perf_report.cpp — the end-of-run summary and JSON object.
 #include "perf_report.hpp"
 
+#include "json_string.hpp"
+
 #include <corq/corq.h>
 
 #include <algorithm>
@@ -11,23 +13,6 @@ namespace {
 
 double per_second(std::uint64_t count, double seconds) {
   return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
-}
-
-std::string json_string(const std::string &text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string number(double value, int decimals) {

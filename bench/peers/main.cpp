@@ -18,12 +18,14 @@
 #include <iostream>
 #include <string>
 
+#include "json_string.hpp"  // bench/cli: corq_perf_histogram's include directory
 #include "peer.hpp"
 #include "workload.hpp"
 
 namespace {
 
 using corq::peers::PeerOptions;
+using corq::perf::json_string;
 
 constexpr std::uint64_t messages_max = 100'000'000;  // the per-id check holds a byte per message
 constexpr std::size_t size_max = 16u << 20;
@@ -113,24 +115,6 @@ PeerOptions parse(int argc, char **argv) {
   return o;
 }
 
-/// JSON string escaping for the few strings we print (names, error messages).
-std::string quoted(const std::string &s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -153,16 +137,16 @@ int main(int argc, char **argv) {
       "\"corrupt\": %llu, \"redelivered\": %llu, \"id_sum_ok\": %s, \"exactly_once\": %s, "
       "\"delivery\": \"%s\", "
       "\"error\": %s}\n",
-      quoted(o.system).c_str(), quoted(durability).c_str(), o.size, o.producers, o.consumers,
-      o.batch, o.prefetch, static_cast<unsigned long long>(o.messages), r.elapsed_s, r.msgs_per_s,
-      static_cast<unsigned long long>(r.latency_p50_us),
+      json_string(o.system).c_str(), json_string(durability).c_str(), o.size, o.producers,
+      o.consumers, o.batch, o.prefetch, static_cast<unsigned long long>(o.messages), r.elapsed_s,
+      r.msgs_per_s, static_cast<unsigned long long>(r.latency_p50_us),
       static_cast<unsigned long long>(r.latency_p99_us),
       static_cast<unsigned long long>(r.latency_p999_us),
       static_cast<unsigned long long>(r.latency_max_us),
       static_cast<unsigned long long>(r.consumed), static_cast<unsigned long long>(r.missing),
       static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.corrupt),
       static_cast<unsigned long long>(r.redelivered), r.id_sum_ok ? "true" : "false",
-      r.exactly_once() ? "true" : "false", r.delivery(), quoted(r.error).c_str());
+      r.exactly_once() ? "true" : "false", r.delivery(), json_string(r.error).c_str());
   std::fflush(stdout);
   return r.at_least_once() ? 0 : 1;
 }

@@ -371,13 +371,48 @@ def _copy_headers(raw):
     return headers
 
 
+# ---- Handles ---------------------------------------------------------------------------------------
+
+
+class _Handle:
+    """What Engine, Producer and Consumer share: one C handle in self._handle (None once closed),
+    the subclass's close() to free it (idempotent), use as a context manager, and __del__ as a
+    safety net only: close() or `with` free the handle deterministically."""
+
+    _kind = "handle"  # the subclass's name in the ECLOSED message
+
+    def _h(self):
+        if self._handle is None:
+            raise _closed(self._kind)
+        return self._handle
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.close()
+            except Exception:  # at interpreter exit the module may be half torn down
+                pass
+
+
 # ---- Engine ----------------------------------------------------------------------------------------
 
 
-class Engine:
+class Engine(_Handle):
     """The queues. Engine() is in memory; Engine(dir="/var/lib/app/queue") stores durable queues
     in a directory (this build may answer EUNSUPPORTED). Keyword options are engine options
     (max_message_bytes="4MiB", sync="none", clock="manual", ...). Thread-safe, except close()."""
+
+    _kind = "engine"
 
     def __init__(self, dir=None, **options):
         self._handle = None
@@ -387,34 +422,12 @@ class Engine:
             _check(_lib.corq_open(path, config.handle, ctypes.byref(handle)))
         self._handle = handle
 
-    def _h(self):
-        if self._handle is None:
-            raise _closed("engine")
-        return self._handle
-
-    @property
-    def closed(self):
-        return self._handle is None
-
     def close(self):
         """Closes the engine (idempotent): wakes blocked consumers and publishers with ECLOSED.
         Open Producer/Consumer objects keep working only for close()."""
         if self._handle is not None:
             handle, self._handle = self._handle, None
             _check(_lib.corq_close(handle))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):  # a safety net only: close() or `with` free the handle deterministically
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except Exception:  # at interpreter exit the module may be half torn down
-                pass
 
     # -- queues
 
@@ -510,9 +523,11 @@ class Engine:
 # ---- Producer --------------------------------------------------------------------------------------
 
 
-class Producer:
+class Producer(_Handle):
     """Publishes batches to one queue; a batch is accepted whole or not at all. One thread at a
     time. Use as a context manager (or call close())."""
+
+    _kind = "producer"
 
     def __init__(self, engine, queue):
         self._engine = engine  # keeps the Engine object (and its __del__) behind this handle
@@ -521,11 +536,6 @@ class Producer:
         handle = _void_p()
         _check(_lib.corq_producer_open(engine._h(), _name(queue), ctypes.byref(handle)))
         self._handle = handle
-
-    def _h(self):
-        if self._handle is None:
-            raise _closed("producer")
-        return self._handle
 
     def send(self, messages, delay_ms=0, ttl_ms=0, nowait=False, timeout_ms=None):
         """Sends a batch: a list whose items are bytes or (bytes, headers). Returns the list of
@@ -556,19 +566,6 @@ class Producer:
         if self._handle is not None:
             handle, self._handle = self._handle, None
             _lib.corq_producer_close(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):  # a safety net only, as Engine.__del__
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except Exception:
-                pass
 
 
 # ---- Consumer and deliveries ---------------------------------------------------------------------
@@ -619,7 +616,7 @@ class Delivery:
         )
 
 
-class Consumer:
+class Consumer(_Handle):
     """Takes deliveries from one queue through a window of `prefetch` unsettled deliveries.
     One thread at a time, except wakeup(). Closing releases what is still unsettled.
 
@@ -628,6 +625,8 @@ class Consumer:
                 handle(delivery.data)
                 delivery.ack()
     """
+
+    _kind = "consumer"
 
     def __init__(self, engine, queue, prefetch=64):
         self._engine = engine
@@ -640,15 +639,6 @@ class Consumer:
         _check(_lib.corq_consumer_open(engine._h(), _name(queue), prefetch, ctypes.byref(handle)))
         self._handle = handle
         self._buffer = (_DeliveryC * min(prefetch, _BATCH_MAX))()
-
-    def _h(self):
-        if self._handle is None:
-            raise _closed("consumer")
-        return self._handle
-
-    @property
-    def closed(self):
-        return self._handle is None
 
     def _consume(self, max_count, timeout_ms):
         """corq_consume into the buffer in waits of at most _WAIT_SLICE_MS; returns the count
@@ -714,16 +704,3 @@ class Consumer:
         if self._handle is not None:
             handle, self._handle = self._handle, None
             _check(_lib.corq_consumer_close(handle))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):  # a safety net only, as Engine.__del__
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except Exception:
-                pass

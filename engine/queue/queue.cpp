@@ -198,7 +198,7 @@ std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_sh
     Shard &shard = *shards_[(home_shard + s) % shards_.size()];
     const std::size_t base = n;
     n += shard.ready.try_pop_bulk_with(max - n, [out, base](std::size_t i, ReadyEntry &&entry) {
-      out[base + i] = entry.message.load(std::memory_order_relaxed);
+      out[base + i] = entry.message();
     });
   }
   if (n == 0) return 0;
@@ -225,7 +225,7 @@ std::int64_t Queue::oldest_ready_published_ms() {
   for (auto &shard : shards_) {
     ReadyEntry head;
     if (shard->ready.peek_front(head)) {
-      const std::int64_t t = head.published_at_ms.load(std::memory_order_relaxed);
+      const std::int64_t t = head.published_at_ms();
       if (oldest == 0 || t < oldest) oldest = t;
     }
   }

@@ -41,21 +41,36 @@ class Engine;
 class Consumer;
 class Journal;
 
-/// An element of a ready ring. Its copy reads only atomics (acquire loads), so stats can peek at a
-/// ring's head while consumers pop it (MpmcRing::peek_front). On x86-64 these are plain moves.
+/// An element of a ready ring. Every access to its fields is atomic (std::atomic_ref), its
+/// construction included, so stats can peek at a ring's head while producers refill that very slot
+/// (MpmcRing::peek_front, a seqlock read that keeps the copy only if the slot did not change): a
+/// plain constructor write there would be a data race even though the torn copy is thrown away.
+/// On x86-64 and AArch64 these are plain moves.
 struct ReadyEntry {
-  std::atomic<Message *> message{nullptr};
-  std::atomic<std::int64_t> published_at_ms{0};
-
-  ReadyEntry() = default;
-  explicit ReadyEntry(Message *m) noexcept : message(m), published_at_ms(m->published_at_ms) {}
-  ReadyEntry(const ReadyEntry &o) noexcept { *this = o; }
+  ReadyEntry() noexcept { set(nullptr, 0); }
+  explicit ReadyEntry(Message *m) noexcept { set(m, m->published_at_ms); }
+  ReadyEntry(const ReadyEntry &o) noexcept { set(o.message(), o.published_at_ms()); }
   ReadyEntry &operator=(const ReadyEntry &o) noexcept {
-    message.store(o.message.load(std::memory_order_acquire), std::memory_order_relaxed);
-    published_at_ms.store(o.published_at_ms.load(std::memory_order_acquire),
-                          std::memory_order_relaxed);
+    set(o.message(), o.published_at_ms());
     return *this;
   }
+
+  /// Acquire loads: peek_front re-checks the slot's sequence after the copy.
+  Message *message() const noexcept {
+    return std::atomic_ref(const_cast<Message *&>(message_)).load(std::memory_order_acquire);
+  }
+  std::int64_t published_at_ms() const noexcept {
+    return std::atomic_ref(const_cast<std::int64_t &>(published_at_ms_))
+        .load(std::memory_order_acquire);
+  }
+
+ private:
+  void set(Message *m, std::int64_t published_at_ms) noexcept {
+    std::atomic_ref(message_).store(m, std::memory_order_relaxed);
+    std::atomic_ref(published_at_ms_).store(published_at_ms, std::memory_order_relaxed);
+  }
+  alignas(std::atomic_ref<Message *>::required_alignment) Message *message_;
+  alignas(std::atomic_ref<std::int64_t>::required_alignment) std::int64_t published_at_ms_;
 };
 
 /// Counters that only grow (the "since declared" half of corq_queue_stats).

@@ -222,13 +222,20 @@ int open_sim(wal::SimVfs &vfs, corq_engine **out) {
   return corq::testing::open_on_vfs(data_dir, config.get(), &vfs, out);
 }
 
+/// open_sim that must succeed, with the queue "q" declared: the engine whose files a test
+/// then damages or locks.
+EnginePtr open_sim_with_queue(wal::SimVfs &vfs) {
+  corq_engine *raw = nullptr;
+  must(open_sim(vfs, &raw), "open");
+  EnginePtr engine(raw);
+  must_declare(engine.get(), "q");
+  return engine;
+}
+
 TEST(BadInputTable, corrupt_segment_is_ecorrupt_naming_file_and_offset_and_leaves_it_untouched) {
   wal::SimVfs vfs(1);
   {
-    corq_engine *raw = nullptr;
-    must(open_sim(vfs, &raw), "open");
-    EnginePtr engine(raw);
-    must_declare(engine.get(), "q");
+    EnginePtr engine = open_sim_with_queue(vfs);
     for (int i = 0; i < 3; ++i) publish(engine.get(), "q", numbered("m", i));  // one frame each
   }
   const std::string file = std::string(data_dir) + "/" + wal::segment_file_name(1);
@@ -250,10 +257,7 @@ TEST(BadInputTable, corrupt_segment_is_ecorrupt_naming_file_and_offset_and_leave
 
 TEST(BadInputTable, locked_directory_is_ebusy_and_the_first_engine_keeps_working) {
   wal::SimVfs vfs(1);
-  corq_engine *raw = nullptr;
-  must(open_sim(vfs, &raw), "open");
-  EnginePtr first(raw);
-  must_declare(first.get(), "q");
+  EnginePtr first = open_sim_with_queue(vfs);
   corq_engine *second = nullptr;
   EXPECT_CORQ_FAILS(CORQ_EBUSY, open_sim(vfs, &second));
   EXPECT_TRUE(detail_says("is in use by another process (its LOCK file is locked)"));

@@ -373,20 +373,18 @@ bool Journal::compaction_due() const {
 
 bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
   records::Reader r(record.payload);
+  // A record about one message (`qids` queue ids, then the message id) is kept while that message
+  // lives; one that does not parse is kept too.
+  const auto message_live = [&](int qids) {
+    for (int i = 0; i < qids; ++i) r.u32();
+    const std::uint64_t id = r.u64();
+    return !r.ok() || ledger_.id_live(id);
+  };
   switch (record.type) {
     case records::publish:
-    case records::retry: {
-      r.u32();
-      const std::uint64_t id = r.u64();
-      return !r.ok() || ledger_.id_live(id);
-    }
+    case records::retry: return message_live(1);  // qid, id, ...
     case records::dead_letter:
-    case records::redrive: {
-      r.u32();
-      r.u32();
-      const std::uint64_t id = r.u64();
-      return !r.ok() || ledger_.id_live(id);
-    }
+    case records::redrive: return message_live(2);  // from_qid, to_qid, id, ...
     case records::remove:
     case records::deliver: {
       r.u32();

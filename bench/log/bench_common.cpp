@@ -1,6 +1,6 @@
 // bench/log/bench_common.cpp — the helpers corq_log_bench and corq_durable_bench share
 // (raw_device.hpp): the benchmark directory, /proc/self/io, percentiles (paired with raw writes or
-// not), skipping an unavailable back end, the filesystem's name.
+// not), skipping an unavailable back end, the filesystem's name, main()'s start and end of a run.
 #include "raw_device.hpp"
 
 #include <sys/statfs.h>
@@ -108,6 +108,34 @@ std::string make_bench_dir(const std::string &parent, const std::string &prefix)
     return {};
   }
   return std::filesystem::absolute(templ).string();
+}
+
+bool start_bench_dir(const char *program, const std::string &parent, const std::string &prefix,
+                     const RawScale &scale) {
+  const std::string dir = make_bench_dir(parent, prefix);
+  if (dir.empty()) return false;
+  set_bench_dir(dir);
+  bool raw_direct = false;
+  if (const std::string error = prepare_raw_file(scale, raw_direct); !error.empty()) {
+    std::fprintf(stderr, "%s: raw baseline file: %s\n", program, error.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return false;
+  }
+  benchmark::AddCustomContext("corq_bench_dir", dir);
+  benchmark::AddCustomContext("corq_filesystem", filesystem_name(dir));
+  benchmark::AddCustomContext("corq_raw_direct_io", raw_direct ? "true" : "false");
+  return true;
+}
+
+void finish_bench_dir(const char *program) {
+  close_raw_file();
+  std::error_code ec;
+  std::filesystem::remove_all(bench_dir(), ec);
+  if (ec) {
+    std::fprintf(stderr, "%s: could not remove %s: %s\n", program, bench_dir().c_str(),
+                 ec.message().c_str());
+  }
 }
 
 }  // namespace corq::bench::wal_bench

@@ -79,13 +79,10 @@ std::string io_uring_unavailable() {
 
 int main(int argc, char **argv) {
   using namespace corq::bench::durable_bench;
-  using corq::bench::wal_bench::close_raw_file;
   using corq::bench::wal_bench::default_parent_dir;
-  using corq::bench::wal_bench::filesystem_name;
-  using corq::bench::wal_bench::make_bench_dir;
-  using corq::bench::wal_bench::prepare_raw_file;
+  using corq::bench::wal_bench::finish_bench_dir;
   using corq::bench::wal_bench::register_raw_round;
-  using corq::bench::wal_bench::set_bench_dir;
+  using corq::bench::wal_bench::start_bench_dir;
   benchmark::Initialize(&argc, argv);  // removes the --benchmark_* flags it understands
   bool quick = false;
   std::uint64_t segment_mib = 0;
@@ -120,16 +117,7 @@ int main(int argc, char **argv) {
   set_segment_bytes(segment_mib << 20);
   DurableScale scale = quick ? durable_quick_scale() : durable_full_scale();
   if (rounds != 0) scale.repetitions = rounds;
-  const std::string dir = make_bench_dir(parent, "corq-durable-bench");
-  if (dir.empty()) return 1;
-  set_bench_dir(dir);
-
-  bool raw_direct = false;
-  if (const std::string error = prepare_raw_file(scale.raw, raw_direct); !error.empty()) {
-    std::fprintf(stderr, "corq_durable_bench: raw baseline file: %s\n", error.c_str());
-    std::filesystem::remove_all(dir);
-    return 1;
-  }
+  if (!start_bench_dir("corq_durable_bench", parent, "corq-durable-bench", scale.raw)) return 1;
   const std::vector<Backend> backends = {{"psync", ""}, {"io_uring", io_uring_unavailable()}};
 
   const auto context = [](const char *key, auto value) {
@@ -140,9 +128,6 @@ int main(int argc, char **argv) {
     }
   };
   context("corq_scale", quick ? "quick" : "full");
-  context("corq_bench_dir", dir);
-  context("corq_filesystem", filesystem_name(dir));
-  context("corq_raw_direct_io", raw_direct ? "true" : "false");
   context("corq_io_uring", backends[1].unavailable.empty() ? "available" : backends[1].unavailable);
   context("corq_segment_bytes", segment_mib != 0 ? segment_mib << 20 : default_segment_bytes);
   context("corq_rounds", scale.repetitions);
@@ -181,12 +166,6 @@ int main(int argc, char **argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  close_raw_file();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "corq_durable_bench: could not remove %s: %s\n", dir.c_str(),
-                 ec.message().c_str());
-  }
+  finish_bench_dir("corq_durable_bench");
   return 0;
 }

@@ -109,24 +109,12 @@ int main(int argc, char **argv) {
     }
   }
   const LogScale scale = quick ? log_quick_scale() : log_full_scale();
-  const std::string dir = make_bench_dir(parent, "corq-log-bench");
-  if (dir.empty()) return 1;
-  set_bench_dir(dir);
-
-  bool raw_direct = false;
-  if (const std::string error = prepare_raw_file(scale.raw(), raw_direct); !error.empty()) {
-    std::fprintf(stderr, "corq_log_bench: raw baseline file: %s\n", error.c_str());
-    std::filesystem::remove_all(dir);
-    return 1;
-  }
+  if (!start_bench_dir("corq_log_bench", parent, "corq-log-bench", scale.raw())) return 1;
   const std::vector<Backend> backends = {
       {corq::wal::BackendChoice::psync, "psync", ""},
       {corq::wal::BackendChoice::io_uring, "io_uring", io_uring_unavailable()}};
 
   benchmark::AddCustomContext("corq_scale", quick ? "quick" : "full");
-  benchmark::AddCustomContext("corq_bench_dir", dir);
-  benchmark::AddCustomContext("corq_filesystem", filesystem_name(dir));
-  benchmark::AddCustomContext("corq_raw_direct_io", raw_direct ? "true" : "false");
   benchmark::AddCustomContext(
       "corq_io_uring", backends[1].unavailable.empty() ? "available" : backends[1].unavailable);
   benchmark::AddCustomContext("corq_segment_bytes", std::to_string(segment_bytes));
@@ -163,11 +151,6 @@ int main(int argc, char **argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  close_raw_file();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  if (ec)
-    std::fprintf(stderr, "corq_log_bench: could not remove %s: %s\n", dir.c_str(),
-                 ec.message().c_str());
+  finish_bench_dir("corq_log_bench");
   return 0;
 }

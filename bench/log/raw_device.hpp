@@ -88,4 +88,14 @@ std::string default_parent_dir(const std::vector<const char *> &env_vars);
 /// Makes PARENT/<prefix>.XXXXXX; returns its absolute path or "" (and prints why).
 std::string make_bench_dir(const std::string &parent, const std::string &prefix);
 
+/// main()'s start of a run: makes PARENT/<prefix>.XXXXXX the benchmark directory (set_bench_dir),
+/// prepares the raw baseline file in it, and records where the run writes in its context
+/// (corq_bench_dir, corq_filesystem, corq_raw_direct_io). Returns false when it cannot, having
+/// printed why (as `program`) and removed the directory.
+bool start_bench_dir(const char *program, const std::string &parent, const std::string &prefix,
+                     const RawScale &scale);
+/// main()'s end of a run: closes the raw baseline file and removes the benchmark directory
+/// (printing, as `program`, when it cannot).
+void finish_bench_dir(const char *program);
+
 }  // namespace corq::bench::wal_bench

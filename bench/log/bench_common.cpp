@@ -65,7 +65,7 @@ void report_paired_percentiles(benchmark::State &state, std::vector<std::uint64_
 bool skipped_as_unavailable(benchmark::State &state, const std::string &unavailable) {
   if (unavailable.empty()) return false;
   state.SkipWithError(("skipped: " + unavailable).c_str());
-  for (auto _ : state) {  // Google Benchmark wants the loop run even when skipped
+  for (auto _ : state) {  // the loop every benchmark has; after SkipWithError it runs no iteration
   }
   return true;
 }

@@ -73,7 +73,8 @@ int corq_config_set(corq_config *config, const char *key, const char *value) {
     // Refuse a value that can never be valid for this key now, with the message corq_open or
     // corq_queue_declare would give; the check at use stays (it also sees combinations of keys).
     std::string error;
-    if (!check_option_value(key, value, error)) return fail(CORQ_EINVAL, "corq_config_set: " + error);
+    if (!check_option_value(key, value, error))
+      return fail(CORQ_EINVAL, "corq_config_set: " + error);
     config->options.insert_or_assign(key, value);
     return CORQ_OK;
   });

@@ -123,7 +123,7 @@ class Consumer {
   std::unique_ptr<Slot[]> slots_;
   std::vector<std::uint32_t> free_slots_;  // stack of free slot numbers
   std::uint64_t next_sequence_ = 1;
-  std::vector<Message *> popped_;              // scratch for pop_ready, sized prefetch
+  std::vector<Message *> popped_;             // scratch for pop_ready, sized prefetch
   std::vector<std::uint32_t> settled_slots_;  // scratch for ack_upto, sized prefetch
   std::uint64_t closing_in_flight_ = 0;       // begin_close's bracket, closed by close()
 

@@ -4,8 +4,8 @@
 // A queue's messages are in one of three states, each a gauge: ready (Queue::ready_count_),
 // delayed (Queue::delayed_count_) and in flight (each consumer's window). They leave for good
 // through terminal counters that only grow: acked (per consumer), dead_lettered, dropped, purged,
-// redriven. A stats read cannot read all of these at one instant, so the way a move updates them and
-// the order in which a read reads them must make every message show up at least once:
+// redriven. A stats read cannot read all of these at one instant, so the way a move updates them
+// and the order in which a read reads them must make every message show up at least once:
 //
 //   Forward moves (the hot path: publish -> ready -> a consumer's window -> acked; and
 //   ready/in flight -> dead letter) increment the destination before they decrement the source,

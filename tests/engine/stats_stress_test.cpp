@@ -1,7 +1,8 @@
 // Stats that never under-count, under load: while producers publish (now, delayed, with short
 // TTLs), consumers ack, nack with small delays, release, reject, abandon deliveries to lease expiry
-// and close with deliveries held, a controller purges and redrives, and a drop_head queue overflows,
-// one thread reads corq_queue_stats of every queue in a tight loop. Every read must satisfy
+// and close with deliveries held, a controller purges and redrives, and a drop_head queue
+// overflows, one thread reads corq_queue_stats of every queue in a tight loop. Every read must
+// satisfy
 //   ready + delayed + in_flight + acked + dead_lettered + dropped + purged + redriven >= published
 // (the header's promise), its monotone counters must never go back, and once everything is drained
 // the two sides must be equal. The test also checks that every transition really happened, so it

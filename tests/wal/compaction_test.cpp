@@ -71,6 +71,12 @@ class CompactionTest : public ::testing::Test {
     last_error_ = error;
     return log;
   }
+  /// Closes `log` cleanly and opens it again, collecting what it recovers into `recovered`.
+  void reopen(std::unique_ptr<Log> &log, std::map<Lsn, std::uint64_t> &recovered) {
+    log->close();
+    log.reset();
+    log = open_log(recovered);
+  }
   /// Appends records index [from, to), one batch each, and waits until they are durable.
   void append(Log &log, std::uint64_t from, std::uint64_t to) {
     Lsn last = 0;
@@ -141,17 +147,12 @@ TEST_F(CompactionTest, kept_records_come_back_with_their_lsns_and_the_log_goes_o
   const std::uint64_t after = first_index_after(*log);
   EXPECT_GT(after, 1000u);
   append(*log, 2000, 2100);  // appends go on after a compaction
-  log->close();
-  log.reset();
-
-  log = open_log(recovered);
+  reopen(log, recovered);
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(recovered, expected(2100, after));
   EXPECT_EQ(log->last_appended_lsn(), lsn_of_.at(2099));
   append(*log, 2100, 2110);  // and after a reopen
-  log->close();
-  log.reset();
-  log = open_log(recovered);
+  reopen(log, recovered);
   EXPECT_EQ(recovered, expected(2110, after));
 }
 
@@ -168,9 +169,7 @@ TEST_F(CompactionTest, a_compacted_segment_merges_with_later_ones) {
   EXPECT_EQ(compacted, 1u);  // merged into one
   const std::uint64_t after = first_index_after(*log);
   EXPECT_GT(after, 2500u);
-  log->close();
-  log.reset();
-  log = open_log(recovered);
+  reopen(log, recovered);
   EXPECT_EQ(recovered, expected(3000, after));
 }
 
@@ -192,9 +191,7 @@ TEST_F(CompactionTest, nothing_changes_when_it_is_not_worth_it) {
   CompactionStats bad;
   EXPECT_EQ(log->compact(segments.back().id, segments.back().id, kept, 0.5, bad), -EINVAL)
       << "the segment being written is never compacted";
-  log->close();
-  log.reset();
-  log = open_log(recovered);
+  reopen(log, recovered);
   EXPECT_EQ(recovered.size(), 1000u);
 }
 
@@ -230,9 +227,7 @@ TEST_F(CompactionTest, originals_left_by_a_crash_before_their_removal_are_skippe
   EXPECT_EQ(wal_files().size(), now.size()) << "superseded files are recycled at open";
   EXPECT_FALSE(fs::exists(options().dir + "/compacting.tmp"));
   append(*log, 2000, 2050);
-  log->close();
-  log.reset();
-  log = open_log(recovered);
+  reopen(log, recovered);
   EXPECT_EQ(recovered, expected(2050, after));
 }
 
@@ -257,9 +252,7 @@ TEST_F(CompactionTest, a_log_whose_chain_ends_on_a_compacted_segment_opens_and_g
   EXPECT_EQ(recovered, expected(after, after));
   append(*log, 5000, 5010);
   EXPECT_EQ(lsn_of_.at(5000), next_lsn);
-  log->close();
-  log.reset();
-  log = open_log(recovered);
+  reopen(log, recovered);
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(recovered.size(), expected(after, after).size() + 10);
   EXPECT_EQ(recovered.rbegin()->second, 5009u);

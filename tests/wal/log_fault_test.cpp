@@ -56,6 +56,13 @@ class LogFaultTest : public ::testing::Test {
     EXPECT_EQ(open(recovered, log), 0) << error_;
     return log;
   }
+  /// The process dies with `log` open (dropped here), the machine loses power (`vfs_.crash(seed)`),
+  /// and the log is opened again into `recovered`.
+  void crash_and_reopen(std::unique_ptr<Log> &log, std::uint64_t seed, Recovered &recovered) {
+    log.reset();
+    vfs_.crash(seed);
+    log = must_open(recovered);
+  }
   /// Appends and waits; returns the append's or the wait's error, or 0.
   int append_durably(Log &log, const std::string &text, Lsn &lsn,
                      AppendClass append_class = AppendClass::normal) {
@@ -73,10 +80,8 @@ TEST_F(LogFaultTest, confirmed_records_survive_a_crash) {
   Lsn lsn = 0;
   for (int i = 0; i < 50; ++i)
     ASSERT_EQ(append_durably(*log, std::string("m").append(std::to_string(i)), lsn), 0);
-  log.reset();    // the process dies with its log open...
-  vfs_.crash(7);  // ...and the machine loses power
   Recovered again;
-  log = must_open(again);
+  crash_and_reopen(log, 7, again);
   ASSERT_EQ(again.records.size(), 50u);
   EXPECT_EQ(again.records.at(50), "m49");
 }
@@ -95,10 +100,8 @@ TEST_F(LogFaultTest, a_failed_write_stops_the_log_and_confirms_nothing_after) {
   const Record record{1, bytes_of("later")};
   EXPECT_EQ(log->append({&record, 1}, lsn), -EIO);
   EXPECT_EQ(log->wait_durable(confirmed + 1, Clock::now()), -EIO);
-  log.reset();
-  vfs_.crash(3);
   Recovered again;
-  log = must_open(again);
+  crash_and_reopen(log, 3, again);
   ASSERT_EQ(again.records.size(), 1u);
   EXPECT_EQ(again.records.at(confirmed), "before");
 }
@@ -113,10 +116,8 @@ TEST_F(LogFaultTest, a_failed_flush_is_fatal_too_and_its_data_is_not_trusted) {
   vfs_.fail_flush(1, -EIO);
   EXPECT_EQ(append_durably(*log, "unsure", lsn), -EIO);
   EXPECT_EQ(log->failure(), -EIO);
-  log.reset();
-  vfs_.crash(5);
   Recovered again;
-  log = must_open(again);
+  crash_and_reopen(log, 5, again);
   EXPECT_EQ(again.records.size(), 1u);
 }
 
@@ -132,18 +133,14 @@ TEST_F(LogFaultTest, a_torn_batch_vanishes_whole_and_the_log_goes_on) {
   Lsn batch_last = 0;
   ASSERT_EQ(log->append(batch, batch_last), 0);
   EXPECT_NE(log->wait_durable(batch_last, Clock::now() + std::chrono::seconds(10)), 0);
-  log.reset();
-  vfs_.crash(11);
   Recovered again;
-  log = must_open(again);
+  crash_and_reopen(log, 11, again);
   ASSERT_EQ(again.records.size(), 1u) << "the torn batch must vanish whole";
   // The log continues where the torn frame was; the new frame replaces it.
   ASSERT_EQ(append_durably(*log, "second", lsn), 0);
   EXPECT_EQ(lsn, 2u);
-  log.reset();
-  vfs_.crash(12);
   Recovered third;
-  log = must_open(third);
+  crash_and_reopen(log, 12, third);
   ASSERT_EQ(third.records.size(), 2u);
   EXPECT_EQ(third.records.at(2), "second");
 }
@@ -223,10 +220,8 @@ TEST_F(LogFaultTest, recovering_twice_gives_the_same_records) {
   Lsn lsn = 0;
   for (int i = 0; i < 30; ++i)
     ASSERT_EQ(append_durably(*log, std::string(i * 100, 'a' + i % 26), lsn), 0);
-  log.reset();
-  vfs_.crash(1);
   Recovered once, twice;
-  log = must_open(once);
+  crash_and_reopen(log, 1, once);
   log.reset();
   log = must_open(twice);
   EXPECT_EQ(once.records, twice.records);

@@ -77,6 +77,15 @@ class SegmentImage {
   }
   std::uint64_t next() const { return next_; }
   std::vector<std::byte> &bytes() { return bytes_; }
+  /// Rewrites the header's format version, with a header CRC that matches it.
+  void set_version(std::uint32_t version) {
+    SegmentHeader header;
+    std::memcpy(&header, bytes_.data(), sizeof(header));
+    header.version = version;
+    header.header_crc = 0;
+    header.header_crc = crc32c(0, &header, sizeof(header));
+    std::memcpy(bytes_.data(), &header, sizeof(header));
+  }
 
  private:
   std::uint64_t id_;
@@ -128,6 +137,16 @@ class ScannerTest : public ::testing::Test {
     s.add(2, {"b", "c"});
     s.add(4, {"d", "e", "f"});
     return s;
+  }
+  /// Writes `image` (three_frames() and a last frame at `last`) as segment 1 and scans it: the
+  /// three frames are kept (LSNs 1..6) and the last one is cut off as a torn tail.
+  void expect_last_frame_cut_off(SegmentImage &image, std::uint64_t last) {
+    write(1, image);
+    const Scanned scanned = scan(vfs_);
+    ASSERT_EQ(scanned.rc, 0) << scanned.result.error;
+    EXPECT_EQ(scanned.result.last_lsn, 6u);
+    EXPECT_TRUE(scanned.result.torn_tail);
+    EXPECT_EQ(scanned.result.tail_offset, last);
   }
   SimVfs vfs_{3};
 };
@@ -453,12 +472,7 @@ TEST_F(ScannerTest, half_written_last_frame_is_cut_off) {
   const std::uint64_t last = s.add(7, {std::string(10000, 'q')});
   std::fill(s.bytes().begin() + static_cast<long>(last + block_bytes),
             s.bytes().begin() + static_cast<long>(last + 3 * block_bytes), std::byte{0});
-  write(1, s);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, 0) << scanned.result.error;
-  EXPECT_EQ(scanned.result.last_lsn, 6u);
-  EXPECT_TRUE(scanned.result.torn_tail);
-  EXPECT_EQ(scanned.result.tail_offset, last);
+  expect_last_frame_cut_off(s, last);
 }
 
 TEST_F(ScannerTest, frame_cut_at_the_end_of_the_file_is_cut_off) {
@@ -466,12 +480,7 @@ TEST_F(ScannerTest, frame_cut_at_the_end_of_the_file_is_cut_off) {
   SegmentImage s = three_frames();
   const std::uint64_t last = s.add(7, {std::string(6000, 'q')});
   s.bytes().resize(last + block_bytes);
-  write(1, s);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, 0) << scanned.result.error;
-  EXPECT_EQ(scanned.result.last_lsn, 6u);
-  EXPECT_TRUE(scanned.result.torn_tail);
-  EXPECT_EQ(scanned.result.tail_offset, last);
+  expect_last_frame_cut_off(s, last);
 }
 
 TEST_F(ScannerTest, zero_block_ends_the_log_cleanly) {
@@ -808,12 +817,7 @@ TEST_F(ScannerTest, header_of_a_later_segment_past_the_end_is_corruption) {
 
 TEST_F(ScannerTest, unsupported_format_version_is_refused) {
   SegmentImage one(1, 1);
-  SegmentHeader header;
-  std::memcpy(&header, one.bytes().data(), sizeof(header));
-  header.version = compacted_format_version + 1;
-  header.header_crc = 0;
-  header.header_crc = crc32c(0, &header, sizeof(header));
-  std::memcpy(one.bytes().data(), &header, sizeof(header));
+  one.set_version(compacted_format_version + 1);
   write(1, one);
   const Scanned scanned = scan(vfs_);
   ASSERT_EQ(scanned.rc, -EBADMSG);
@@ -825,12 +829,7 @@ TEST_F(ScannerTest, a_compacted_segment_header_without_its_info_is_corruption) {
   // Version 2 marks a compacted segment, written whole before it was renamed into place: its
   // info missing or damaged is never mistaken for a torn or unused file (which would end the log).
   SegmentImage one(1, 1);
-  SegmentHeader header;
-  std::memcpy(&header, one.bytes().data(), sizeof(header));
-  header.version = compacted_format_version;
-  header.header_crc = 0;
-  header.header_crc = crc32c(0, &header, sizeof(header));
-  std::memcpy(one.bytes().data(), &header, sizeof(header));
+  one.set_version(compacted_format_version);
   write(1, one);
   const Scanned scanned = scan(vfs_);
   ASSERT_EQ(scanned.rc, -EBADMSG);

@@ -138,6 +138,12 @@ class ScannerTest : public ::testing::Test {
     s.add(4, {"d", "e", "f"});
     return s;
   }
+  /// Scans the log and expects it refused as corrupt (-EBADMSG) with an error that mentions `what`.
+  void expect_corrupt_mentioning(const std::string &what) {
+    const Scanned scanned = scan(vfs_);
+    ASSERT_EQ(scanned.rc, -EBADMSG);
+    EXPECT_NE(scanned.result.error.find(what), std::string::npos) << scanned.result.error;
+  }
   /// Writes `image` (three_frames() and a last frame at `last`) as segment 1 and scans it: the
   /// three frames are kept (LSNs 1..6) and the last one is cut off as a torn tail.
   void expect_last_frame_cut_off(SegmentImage &image, std::uint64_t last) {
@@ -676,11 +682,7 @@ TEST_F(ScannerTest, zeroed_middle_frame_followed_by_valid_frames_is_corruption) 
   SegmentImage s = three_frames();
   std::fill(s.bytes().begin() + 2 * block_bytes, s.bytes().begin() + 3 * block_bytes, std::byte{0});
   write(1, s);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(scanned.result.error.find("corrupt frame at offset 8192 (zero block"),
-            std::string::npos)
-      << scanned.result.error;
+  expect_corrupt_mentioning("corrupt frame at offset 8192 (zero block");
 }
 
 TEST_F(ScannerTest, bit_flip_in_a_frame_header_field_is_corruption) {
@@ -746,11 +748,7 @@ TEST_F(ScannerTest, gap_in_segment_ids_is_corruption) {
   three.add(7, {"7"});
   write(1, one);
   write(3, three);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(scanned.result.error.find(segment_file_name(3) + ": corrupt log: segment 2 is missing"),
-            std::string::npos)
-      << scanned.result.error;
+  expect_corrupt_mentioning(segment_file_name(3) + ": corrupt log: segment 2 is missing");
 }
 
 TEST_F(ScannerTest, bad_header_of_a_middle_segment_is_corruption) {
@@ -807,22 +805,14 @@ TEST_F(ScannerTest, header_of_a_later_segment_past_the_end_is_corruption) {
   write(3, three);
   ASSERT_EQ(vfs_.remove(path_of(2)), 0);
   ASSERT_EQ(write_file(vfs_, path_of(2), std::vector<std::byte>(small_segment_bytes)), 0);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(
-      scanned.result.error.find("the header of " + segment_file_name(3) + " starts it at LSN 9"),
-      std::string::npos)
-      << scanned.result.error;
+  expect_corrupt_mentioning("the header of " + segment_file_name(3) + " starts it at LSN 9");
 }
 
 TEST_F(ScannerTest, unsupported_format_version_is_refused) {
   SegmentImage one(1, 1);
   one.set_version(compacted_format_version + 1);
   write(1, one);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(scanned.result.error.find("unsupported log format version 3"), std::string::npos)
-      << scanned.result.error;
+  expect_corrupt_mentioning("unsupported log format version 3");
 }
 
 TEST_F(ScannerTest, a_compacted_segment_header_without_its_info_is_corruption) {
@@ -831,10 +821,7 @@ TEST_F(ScannerTest, a_compacted_segment_header_without_its_info_is_corruption) {
   SegmentImage one(1, 1);
   one.set_version(compacted_format_version);
   write(1, one);
-  const Scanned scanned = scan(vfs_);
-  ASSERT_EQ(scanned.rc, -EBADMSG);
-  EXPECT_NE(scanned.result.error.find("corrupt compacted segment header"), std::string::npos)
-      << scanned.result.error;
+  expect_corrupt_mentioning("corrupt compacted segment header");
 }
 
 // ---- visitor and errors -------------------------------------------------------------------------

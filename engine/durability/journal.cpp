@@ -344,6 +344,7 @@ int Journal::checkpoint(const std::vector<std::vector<std::byte>> &payloads,
     error = std::string("releasing log segments: ") + std::strerror(-rc);
     return CORQ_EIO;
   }
+  checkpoint_lsn_.store(lsn, std::memory_order_release);
   checkpoints_.fetch_add(1, std::memory_order_relaxed);
   return CORQ_OK;
 }
@@ -405,7 +406,13 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
 
 int Journal::compact(wal::CompactionStats &stats, std::string &error) {
   stats = wal::CompactionStats{};
-  const std::vector<wal::SegmentInfo> sealed = sealed_segments(log_->segments());
+  // Only segments wholly before the last checkpoint: compaction drops their declarations and
+  // checkpoints as superseded by it. The log may have rolled since that checkpoint was appended
+  // (under load, with small segments): its segment is then sealed, and compacting it would drop
+  // the only checkpoint — after a crash, every queue's declaration gone, and its messages with it.
+  std::vector<wal::SegmentInfo> sealed = sealed_segments(log_->segments());
+  const wal::Lsn checkpoint_lsn = checkpoint_lsn_.load(std::memory_order_acquire);
+  while (!sealed.empty() && sealed.back().last_lsn >= checkpoint_lsn) sealed.pop_back();
   std::size_t start = first_normal(sealed);
   if (sealed.size() - start < 2) return CORQ_OK;
   // Merge compacted segments before them while that at most doubles what is written.

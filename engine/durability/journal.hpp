@@ -143,6 +143,9 @@ class Journal {
   std::atomic<std::uint64_t> checkpoints_{0};
   std::atomic<std::uint64_t> compactions_{0};
   std::uint64_t compaction_tried_through_ = 0;  // last segment id of a try that gained nothing
+  /// The LSN of the last checkpoint written. Compaction drops declarations and checkpoints as
+  /// superseded by it, so it may only take segments wholly before it (log maintainer thread).
+  std::atomic<wal::Lsn> checkpoint_lsn_{0};
 };
 
 }  // namespace corq::core

@@ -229,7 +229,10 @@ void drain(corq_engine *engine) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
           << queue << " still holds messages: " << describe(stats(engine, queue));
       for (const corq_delivery &d : consume(consumer.get(), 64, 5)) {
-        ASSERT_EQ(CORQ_OK, corq_ack(consumer.get(), d.tag)) << last_error();
+        // The work queue's 5 ms lease can run out before the ack on a slow machine (TSan, qemu,
+        // load): CORQ_ESTATE, and the message comes back to be drained again.
+        const int rc = corq_ack(consumer.get(), d.tag);
+        ASSERT_TRUE(rc == CORQ_OK || rc == CORQ_ESTATE) << corq_strerror(rc) << " " << last_error();
       }
     }
   }

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
-            libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libcli11-dev)
+            libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libcli11-dev
+            libreaderwriterqueue-dev libck-dev)
 test_pkgs=(clang libclang-rt-dev python3 valgrind)
 # The Rust binding's tests need cargo; a machine with a rustup toolchain on PATH keeps it.
 command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)

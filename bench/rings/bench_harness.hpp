@@ -8,8 +8,8 @@
 // median over repetitions is what the report uses: on a shared VM one slow run must not move the
 // result.
 //
-// Every peer (corq, Boost.Lockfree, moodycamel) runs through exactly the same loops, the same
-// Backoff and the same placement, so the only thing that differs between two rows is the queue.
+// Every peer (corq, Boost.Lockfree, moodycamel, ck_ring) runs through exactly the same loops, the
+// same Backoff and the same placement, so the only thing that differs between two rows is the queue.
 #pragma once
 
 #include <corq/platform.hpp>

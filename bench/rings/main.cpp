@@ -1,10 +1,11 @@
-// bench/rings/main.cpp — corq_ring_bench: corq's rings against Boost.Lockfree and moodycamel, all
-// in one binary and one run, so every ratio compares numbers taken on the same machine minutes
-// apart.
+// bench/rings/main.cpp — corq_ring_bench: corq's rings against Boost.Lockfree, moodycamel and
+// Concurrency Kit, all in one binary and one run, so every ratio compares numbers taken on the same
+// machine minutes apart.
 //
 //   corq_ring_bench [--quick] [--repetitions=N] [any --benchmark_* flag]
 //
-// Scenarios (benchmark names are `<scenario>/<peer>`, peers `corq`, `boost`, `moodycamel`):
+// Scenarios (benchmark names are `<scenario>/<peer>`, peers `corq`, `boost`, `moodycamel`, and in
+// the SPSC scenarios `readerwriterqueue` and `ck_ring`):
 //   spsc_per_item   one producer core, one consumer core, one uint64 per push/pop      items/s
 //   spsc_bulk256    the same with batches of 256                                       items/s
 //   ping_pong       round trip through two SPSC queues, one thread echoes             p50/p99/p99.9

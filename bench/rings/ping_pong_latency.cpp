@@ -119,6 +119,8 @@ void register_ping_pong_latency(const SuiteScale &scale) {
   register_peer<CorqSpsc>(scale);
   register_peer<BoostSpsc>(scale);
   register_peer<Moodycamel>(scale);
+  register_peer<ReaderWriterQueue>(scale);
+  register_peer<CkRing>(scale);
 }
 
 }  // namespace corq::bench

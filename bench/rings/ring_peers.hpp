@@ -15,10 +15,15 @@
 //                                     bulk is its push(const T*, n) / pop(T*, n).
 //   boost::lockfree::queue            fixed_sized, 4096 nodes: bounded, never allocates.
 //   moodycamel::ConcurrentQueue       with a ProducerToken/ConsumerToken per thread (its fast
-//   path);
-//                                     pre-sized to 4096 and unbounded (enqueue allocates a block
-//                                     when the pre-sized ones are in use), as it is used in
+//                                     path); pre-sized to 4096 and unbounded (enqueue allocates a
+//                                     block when the pre-sized ones are in use), as it is used in
 //                                     practice.
+//   moodycamel::ReaderWriterQueue     moodycamel's SPSC queue, sized for 4096; try_enqueue never
+//                                     allocates, so it is bounded like the others. No bulk API:
+//                                     bulk is a loop of single operations.
+//   ck_ring (Concurrency Kit)         ck_ring_enqueue_spsc / ck_ring_dequeue_spsc over 4096 slots
+//                                     of void* (it holds 4095: one slot tells full from empty); the
+//                                     uint64_t travels as the pointer's bits. No bulk API: a loop.
 #pragma once
 
 #include "bench_harness.hpp"
@@ -27,11 +32,27 @@
 #include <corq/spsc_ring.hpp>
 
 #include <concurrentqueue/concurrentqueue.h>
+#include <readerwriterqueue/readerwriterqueue.h>
 #include <boost/lockfree/queue.hpp>
 #include <boost/lockfree/spsc_queue.hpp>
 
+// ck_ring.h is C: one function its header defines returns `false` as a void*, which C++ rejects.
+// Inside the header, `false` is spelled 0 (a null pointer constant in C++, false as a bool), so its
+// functions still inline into the loops the way they would in C.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wkeyword-macro"
+#endif
+#define false 0
+#include <ck_ring.h>
+#undef false
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace corq::bench {
 
@@ -149,5 +170,64 @@ struct Moodycamel {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+/// Bulk for a queue that has none: single operations until one fails (a prefix, like the others).
+template <class Ops, class Queue>
+struct LoopedBulk {
+  static std::size_t push_bulk(Queue &q, const Item *v, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n && Ops::push(q, v[i])) ++i;
+    return i;
+  }
+  static std::size_t pop_bulk(Queue &q, Item *out, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n && Ops::pop(q, out[i])) ++i;
+    return i;
+  }
+};
+
+/// moodycamel::ReaderWriterQueue: moodycamel's own SPSC queue.
+struct ReaderWriterQueue {
+  static constexpr const char *name = "readerwriterqueue";
+  using Queue = moodycamel::ReaderWriterQueue<Item>;
+  struct Ops : LoopedBulk<Ops, Queue> {
+    static bool push(Queue &q, Item v) { return q.try_enqueue(v); }  // never allocates
+    static bool pop(Queue &q, Item &v) { return q.try_dequeue(v); }
+  };
+  using Handle = PlainHandle<Queue, Ops>;
+  explicit ReaderWriterQueue(std::size_t capacity) : queue(capacity) {}
+  Handle producer() { return Handle{&queue}; }
+  Handle consumer() { return Handle{&queue}; }
+  Queue queue;
+};
+
+/// Concurrency Kit's ck_ring in its SPSC mode.
+struct CkRing {
+  static constexpr const char *name = "ck_ring";
+  struct Queue {
+    explicit Queue(std::size_t capacity) : buffer(capacity) {
+      ck_ring_init(&ring, static_cast<unsigned>(capacity));
+    }
+    alignas(cache_line_bytes) ck_ring_t ring;
+    std::vector<ck_ring_buffer_t> buffer;
+  };
+  static_assert(sizeof(void *) == sizeof(Item), "the item travels as a pointer's bits");
+  struct Ops : LoopedBulk<Ops, Queue> {
+    static bool push(Queue &q, Item v) {
+      return ck_ring_enqueue_spsc(&q.ring, q.buffer.data(), reinterpret_cast<void *>(v));
+    }
+    static bool pop(Queue &q, Item &v) {
+      void *entry = nullptr;
+      if (!ck_ring_dequeue_spsc(&q.ring, q.buffer.data(), &entry)) return false;
+      v = reinterpret_cast<Item>(entry);
+      return true;
+    }
+  };
+  using Handle = PlainHandle<Queue, Ops>;
+  explicit CkRing(std::size_t capacity) : queue(capacity) {}
+  Handle producer() { return Handle{&queue}; }
+  Handle consumer() { return Handle{&queue}; }
+  Queue queue;
+};
 
 }  // namespace corq::bench

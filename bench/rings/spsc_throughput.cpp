@@ -148,9 +148,13 @@ void register_spsc_throughput(const SuiteScale &scale) {
   register_peer<CorqSpsc, false>("spsc_per_item", scale);
   register_peer<BoostSpsc, false>("spsc_per_item", scale);
   register_peer<Moodycamel, false>("spsc_per_item", scale);
+  register_peer<ReaderWriterQueue, false>("spsc_per_item", scale);
+  register_peer<CkRing, false>("spsc_per_item", scale);
   register_peer<CorqSpsc, true>("spsc_bulk256", scale);
   register_peer<BoostSpsc, true>("spsc_bulk256", scale);
   register_peer<Moodycamel, true>("spsc_bulk256", scale);
+  register_peer<ReaderWriterQueue, true>("spsc_bulk256", scale);
+  register_peer<CkRing, true>("spsc_bulk256", scale);
 }
 
 }  // namespace corq::bench

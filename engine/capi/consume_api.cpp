@@ -15,9 +15,10 @@ int check_consumer(corq_consumer *consumer, const char *function) {
 }
 
 /// Guard of the settle functions: after corq_close a handle only accepts corq_consumer_close.
-int check_settle(corq_consumer *consumer, const char *function) {
-  if (const int rc = check_consumer(consumer, function); rc != CORQ_OK) return rc;
-  if (consumer_of(consumer)->queue().engine().closed()) {
+inline int check_settle(corq_consumer *consumer, const char *function) {
+  if (consumer == nullptr) [[unlikely]]
+    return check_consumer(consumer, function);
+  if (consumer_of(consumer)->queue().engine().closed()) [[unlikely]] {
     return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
   }
   return CORQ_OK;

@@ -43,7 +43,7 @@ int Consumer::closed_code() const noexcept {
 // ---- consuming
 // -----------------------------------------------------------------------------------
 
-int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out) {
+inline int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out) {
   const std::uint32_t slot_number = free_slots_.back();
   free_slots_.pop_back();
   Slot &slot = slots_[slot_number];
@@ -68,9 +68,13 @@ int Consumer::deliver(Message *message, std::int64_t now_ms, corq_delivery &out)
 }
 
 int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms) {
-  if (const int rc = closed_code(); rc != CORQ_OK) return rc;
+  // Three flags, checked inline; closed_code() builds the error only when one is set.
+  if (engine_.closed() || woken_.load(std::memory_order_acquire) || queue_->deleted())
+      [[unlikely]] {
+    return closed_code();
+  }
   Journal *const journal = queue_->journal();
-  if (journal != nullptr && journal->failure_code() != CORQ_OK) {
+  if (journal != nullptr && journal->failure_code() != CORQ_OK) [[unlikely]] {
     return capi::fail(CORQ_EFAILED, journal->failure_text());
   }
   if (expired_pending_.load(std::memory_order_acquire) != 0) reclaim_expired();
@@ -129,20 +133,31 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
 // ---- settling
 // ------------------------------------------------------------------------------------
 
-Message *Consumer::settle(std::uint64_t tag, const char *operation, std::uint32_t &slot_number) {
+namespace {
+
+/// The error of a settle that found no such delivery; out of line, so that the settle fast path is
+/// small enough to inline into ack.
+[[gnu::cold, gnu::noinline]] void settle_failed(const char *operation, std::uint64_t tag,
+                                                const char *why) {
+  capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) + why);
+}
+
+}  // namespace
+
+inline Message *Consumer::settle(std::uint64_t tag, const char *operation,
+                                 std::uint32_t &slot_number) {
   slot_number = static_cast<std::uint32_t>(tag & slot_mask_);
-  if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag) {
-    capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
-                                " is not an unsettled delivery of this consumer");
+  if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag) [[unlikely]] {
+    settle_failed(operation, tag, " is not an unsettled delivery of this consumer");
     return nullptr;
   }
   Slot &slot = slots_[slot_number];
   std::uint64_t expected = tag << 2 | slot_in_flight;
   if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free,
-                                          std::memory_order_acq_rel)) {
-    capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
-                                ((expected & state_mask) >= slot_expired ? " lease expired"
-                                                                         : " was already settled"));
+                                          std::memory_order_acq_rel)) [[unlikely]] {
+    settle_failed(operation, tag,
+                  (expected & state_mask) >= slot_expired ? " lease expired"
+                                                          : " was already settled");
     return nullptr;
   }
   return slot.message;
@@ -159,7 +174,7 @@ int Consumer::settle_and_move(std::uint64_t tag, const char *operation, Move &&m
   return CORQ_OK;
 }
 
-void Consumer::free_slot(std::uint32_t slot_number) noexcept {
+inline void Consumer::free_slot(std::uint32_t slot_number) noexcept {
   Slot &slot = slots_[slot_number];
   slot.message = nullptr;
   slot.tag = 0;
@@ -167,9 +182,9 @@ void Consumer::free_slot(std::uint32_t slot_number) noexcept {
   outstanding_.store(outstanding_.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
 
-int Consumer::log_removal(Message *const *messages, std::size_t count, const char *operation) {
+int Consumer::log_removal_durable(Message *const *messages, std::size_t count,
+                                  const char *operation) {
   Journal *const journal = queue_->journal();
-  if (journal == nullptr) return CORQ_OK;
   const int rc = journal->log_remove(queue_->qid(), messages, count);
   if (rc == CORQ_OK) return rc;
   return capi::fail(rc, std::string(operation) +
@@ -214,7 +229,14 @@ int Consumer::ack_upto(std::uint64_t tag) {
   const int rc = log_removal(popped_.data(), acked, "ack_upto");  // one record for all of them
   for (std::uint64_t i = 0; i < acked; ++i) free_message(popped_[i]);
   bump(acked_, acked);  // stats: acked before they stop counting in flight
-  for (std::uint64_t i = 0; i < acked; ++i) free_slot(settled_slots_[i]);
+  for (std::uint64_t i = 0; i < acked; ++i) {  // free_slot for each, one outstanding_ store
+    Slot &slot = slots_[settled_slots_[i]];
+    slot.message = nullptr;
+    slot.tag = 0;
+    free_slots_.push_back(settled_slots_[i]);
+  }
+  outstanding_.store(outstanding_.load(std::memory_order_relaxed) - acked,
+                     std::memory_order_release);
   return rc;
 }
 

@@ -105,7 +105,11 @@ class Consumer {
   /// A failed attempt (nack, lease expiry): dead-letter or schedule the retry.
   void fail_attempt(Message *message, std::int64_t delay_ms, std::int64_t now_ms);
   /// On a durable queue, logs that `messages` left (ack); CORQ_OK or the log's failure.
-  int log_removal(Message *const *messages, std::size_t count, const char *operation);
+  int log_removal(Message *const *messages, std::size_t count, const char *operation) {
+    if (queue_->journal() == nullptr) return CORQ_OK;  // transient: nothing to log (inline)
+    return log_removal_durable(messages, count, operation);
+  }
+  int log_removal_durable(Message *const *messages, std::size_t count, const char *operation);
   int closed_code() const noexcept;
 
   static void bump(std::atomic<std::uint64_t> &counter, std::uint64_t n = 1) noexcept {

@@ -21,8 +21,8 @@ struct PublishSettings {
 constexpr std::size_t publish_options_v1_bytes =
     offsetof(corq_publish_options, ttl_ms) + sizeof(std::int64_t);
 
-int read_options(const corq_publish_options *options, PublishSettings &out) {
-  if (options == nullptr) return CORQ_OK;
+int read_options(const corq_publish_options &options_in, PublishSettings &out) {
+  const corq_publish_options *options = &options_in;
   if (options->struct_size < publish_options_v1_bytes) {
     return capi::fail(CORQ_EINVAL,
                       "corq_publish_options.struct_size must be sizeof(corq_publish_options) (" +
@@ -53,6 +53,25 @@ void free_batch(Message *const *batch, std::size_t count) noexcept {
   for (std::size_t i = 0; i < count; ++i) free_message(batch[i]);
 }
 
+/// A batch admission refused: forgets its dedup ids, frees it, and reports why. Touches nothing of
+/// the engine: a publish blocked on a full queue may have outlived corq_close.
+int refuse_batch(Queue &queue, Message *const *batch, std::size_t accepted,
+                 const corq_message *messages, std::uint64_t first, Admission admission) {
+  for (std::size_t i = 0; i < accepted; ++i) {
+    if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {
+      queue.dedup()->forget(messages[batch[i]->id - first].dedup_id, batch[i]->id);
+    }
+  }
+  free_batch(batch, accepted);
+  if (admission == Admission::closed) {
+    return capi::fail(queue.deleted() ? CORQ_ENOENT : CORQ_ECLOSED,
+                      queue.deleted() ? "queue was deleted" : "the engine is closed");
+  }
+  return capi::fail(CORQ_EFULL, "queue '" + queue.name() + "' is full (max_length " +
+                                    std::to_string(queue.options().max_length) + ", max_bytes " +
+                                    std::to_string(queue.options().max_bytes) + ")");
+}
+
 /// Logs a built batch on a durable queue. On failure, undoes the dedup records and frees the batch.
 int log_batch(Queue &queue, Message *const *batch, std::size_t accepted,
               const corq_message *messages, std::uint64_t first, std::int64_t due_ms,
@@ -76,18 +95,25 @@ int log_batch(Queue &queue, Message *const *batch, std::size_t accepted,
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
                   const corq_publish_options *options, std::size_t shard_hint,
                   std::uint64_t *first_id, std::uint64_t *logged_lsn) {
-  PublishSettings settings;
-  if (const int rc = read_options(options, settings); rc != CORQ_OK) return rc;
-  if (engine.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
-  if (queue.deleted()) return capi::fail(CORQ_ENOENT, "queue '" + queue.name() + "' was deleted");
-  if (count > queue.options().max_length) {
+  PublishSettings settings;  // NULL options (the common case) keep the defaults without a call
+  if (options != nullptr) {
+    if (const int rc = read_options(*options, settings); rc != CORQ_OK) return rc;
+  }
+  if (engine.closed()) [[unlikely]]
+    return capi::fail(CORQ_ECLOSED, "the engine is closed");
+  if (queue.deleted()) [[unlikely]]
+    return capi::fail(CORQ_ENOENT, "queue '" + queue.name() + "' was deleted");
+  if (count > queue.options().max_length) [[unlikely]] {
     return capi::fail(CORQ_EINVAL, "a batch of " + std::to_string(count) +
                                        " messages can never fit max_length " +
                                        std::to_string(queue.options().max_length));
   }
+  const std::uint64_t max_message_bytes = engine.options().max_message_bytes;
   for (std::size_t i = 0; i < count; ++i) {
+    if (is_plain_message(messages[i], max_message_bytes)) [[likely]]
+      continue;  // nothing more to check: no headers, no dedup id, data and size fine
     const char *error = nullptr;
-    const int rc = validate_message(messages[i], engine.options().max_message_bytes, error);
+    const int rc = validate_message(messages[i], max_message_bytes, error);
     if (rc != CORQ_OK)
       return capi::fail(rc, "message " + std::to_string(i) + " of the batch: " + error);
   }
@@ -127,6 +153,17 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
   if (first_id != nullptr) *first_id = reported_id;
   if (accepted == 0) return CORQ_OK;
   Journal *const journal = queue.journal();
+  if (journal == nullptr && settings.delay_ms == 0) [[likely]] {
+    // A transient queue's plain publish: admission, the ring, done (nothing to log or wait for).
+    const Admission admission =
+        queue.admit(accepted, bytes, settings.timeout_ms, engine.closed_flag());
+    if (admission != Admission::admitted) [[unlikely]]
+      return refuse_batch(queue, batch, accepted, messages, first, admission);
+    queue.push_admitted(batch, accepted, shard_hint);
+    queue.published.fetch_add(accepted, std::memory_order_relaxed);
+    if (logged_lsn != nullptr) *logged_lsn = 0;
+    return CORQ_OK;
+  }
   wal::Lsn lsn = 0;
   // Durable: wait for the group commit holding the batch, unless told not to. sync=none waits
   // only for the write (the page cache): a process crash then loses nothing confirmed.
@@ -152,22 +189,8 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
 
   const Admission admission =
       queue.admit(accepted, bytes, settings.timeout_ms, engine.closed_flag());
-  if (admission != Admission::admitted) {
-    for (std::size_t i = 0; i < accepted; ++i) {
-      if (messages[batch[i]->id - first].dedup_id != nullptr && queue.dedup() != nullptr) {
-        queue.dedup()->forget(messages[batch[i]->id - first].dedup_id, batch[i]->id);
-      }
-    }
-    free_batch(batch, accepted);
-    // Not a single touch of `engine` below: a blocked publish may have outlived corq_close.
-    if (admission == Admission::closed) {
-      return capi::fail(queue.deleted() ? CORQ_ENOENT : CORQ_ECLOSED,
-                        queue.deleted() ? "queue was deleted" : "the engine is closed");
-    }
-    return capi::fail(CORQ_EFULL, "queue '" + queue.name() + "' is full (max_length " +
-                                      std::to_string(queue.options().max_length) + ", max_bytes " +
-                                      std::to_string(queue.options().max_bytes) + ")");
-  }
+  if (admission != Admission::admitted)
+    return refuse_batch(queue, batch, accepted, messages, first, admission);
   if (journal != nullptr) {
     // Logged after admission (a publish refused for room is never in the log) and before the
     // push (no consumer can settle a message whose publish record is not yet in the log order).

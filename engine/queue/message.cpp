@@ -2,12 +2,14 @@
 #include "queue/message.hpp"
 
 #include "options/options.hpp"
+#include "queue/block_cache.hpp"
 
 #include <mimalloc.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 
 namespace corq::core {
@@ -17,13 +19,24 @@ namespace {
 // go back to the producer's heap without a global lock. Sanitizer builds use the C allocator
 // instead, which ASan and TSan intercept: they can then see use-after-free in message memory, and
 // the reuse of a block across threads (mimalloc synchronizes that in code TSan cannot see).
+// Blocks of up to block_cache::block_bytes are recycled through block_cache (see there); bigger
+// ones come from mimalloc (per-thread heaps; blocks freed by the consumer's thread go back to the
+// producer's heap without a global lock). Sanitizer builds use the C allocator instead, which ASan
+// and TSan intercept: they can then see use-after-free in message memory, and the reuse of a block
+// across threads (mimalloc synchronizes that in code TSan cannot see).
 #if defined(CORQ_SYSTEM_ALLOCATOR)
-void *allocate_block(std::size_t bytes) noexcept { return std::malloc(bytes); }
-void free_block(void *block) noexcept { std::free(block); }
+void *allocate_large(std::size_t bytes) noexcept { return std::malloc(bytes); }
+void free_large(void *block) noexcept { std::free(block); }
 #else
-void *allocate_block(std::size_t bytes) noexcept { return mi_malloc(bytes); }
-void free_block(void *block) noexcept { mi_free(block); }
+void *allocate_large(std::size_t bytes) noexcept { return mi_malloc(bytes); }
+void free_large(void *block) noexcept { mi_free(block); }
 #endif
+
+/// A block for `bytes` of message: the cache's fixed size when it fits. free_message finds the
+/// way back from the message's own block_bytes(), which is the `bytes` asked for here.
+void *allocate_block(std::size_t bytes) noexcept {
+  return bytes <= block_cache::block_bytes ? block_cache::take() : allocate_large(bytes);
+}
 
 constexpr std::string_view death_prefix = "x-death-";
 
@@ -120,8 +133,23 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
                       std::int64_t expires_at_ms) {
   Message *message = nullptr;
   if (m.header_count == 0) {
-    message =
-        build_message(nullptr, 0, m.data, m.len);  // the common case: no header views to set up
+    // The common case: a header line and the payload, every field written once.
+    auto *block = static_cast<std::byte *>(allocate_block(sizeof(Message) + m.len));
+    if (block == nullptr) return nullptr;
+    message = ::new (block) Message{nullptr,
+                                    id,
+                                    published_at_ms,
+                                    expires_at_ms,
+                                    0,
+                                    static_cast<std::uint32_t>(m.len),
+                                    static_cast<std::uint32_t>(sizeof(Message)),
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0};
+    if (m.len != 0) std::memcpy(block + sizeof(Message), m.data, m.len);
+    return message;
   } else {
     // Bounded by headers_max (validated): the views live on the stack, no allocation.
     HeaderView views[headers_max];
@@ -185,6 +213,12 @@ Message *copy_message(const Message &original) {
   return copy;
 }
 
-void free_message(Message *message) noexcept { free_block(message); }
+void free_message(Message *message) noexcept {
+  if (message->block_bytes() <= block_cache::block_bytes) {
+    block_cache::give(message);
+  } else {
+    free_large(message);
+  }
+}
 
 }  // namespace corq::core

@@ -64,6 +64,14 @@ struct HeaderView {
 Message *build_message(const HeaderView *headers, std::size_t header_count, const void *payload,
                        std::size_t payload_len);
 
+/// The common message needs no validation beyond this: no headers, no dedup id, data present (or
+/// empty) and not too big. Inline so that the publish path checks it without a call; anything else
+/// goes through validate_message for the exact error.
+inline bool is_plain_message(const corq_message &m, std::uint64_t max_message_bytes) noexcept {
+  return m.header_count == 0 && m.dedup_id == nullptr && (m.data != nullptr || m.len == 0) &&
+         m.len <= max_message_bytes;
+}
+
 /// Validates a message to publish: data/headers pointers, header count and keys, dedup id.
 /// Returns 0 or CORQ_EINVAL/CORQ_ETOOBIG with `error` filled.
 int validate_message(const corq_message &message, std::uint64_t max_message_bytes,

@@ -101,12 +101,17 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
 
 void Queue::push_admitted(Message *const *messages, std::size_t count,
                           std::size_t shard_hint) noexcept {
-  Shard &shard = *shards_[shard_hint % shards_.size()];
-  for (std::size_t i = 0; i < count; ++i) {
-    note_expiry(messages[i]);
-    // A consumer-less queue expires its head eagerly: make sure the scheduler looks in time.
-    if (messages[i]->expires_at_ms != 0)
-      engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
+  const std::size_t shards = shards_.size();
+  Shard &shard = *shards_[shards == 1 ? 0 : shard_hint % shards];  // no division in the usual case
+  if (count == 0) return;
+  if (messages[0]->expires_at_ms != 0 || messages[count - 1]->expires_at_ms != 0) [[unlikely]] {
+    // A batch shares its TTL (one publish's options), so its first and last message tell.
+    for (std::size_t i = 0; i < count; ++i) {
+      note_expiry(messages[i]);
+      // A consumer-less queue expires its head eagerly: make sure the scheduler looks in time.
+      if (messages[i]->expires_at_ms != 0)
+        engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
+    }
   }
   // Admission guarantees room, so one claim takes the whole batch.
   std::size_t pushed = shard.ready.try_emplace_bulk(
@@ -193,17 +198,25 @@ std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
 std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard,
                              std::atomic<std::uint64_t> *arriving) noexcept {
   std::size_t n = 0;
-  if (returned_count_.load(std::memory_order_acquire) != 0) n = pop_returned(out, max);
-  for (std::size_t s = 0; s < shards_.size() && n < max; ++s) {
-    Shard &shard = *shards_[(home_shard + s) % shards_.size()];
-    const std::size_t base = n;
-    n += shard.ready.try_pop_bulk_with(max - n, [out, base](std::size_t i, ReadyEntry &&entry) {
-      out[base + i] = entry.message();
-    });
+  std::uint64_t bytes = 0;
+  if (returned_count_.load(std::memory_order_acquire) != 0) [[unlikely]] {
+    n = pop_returned(out, max);
+    for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
+  }
+  // Sum the bytes while each message pointer is in hand (one pass over the popped messages).
+  auto take = [out, &n, &bytes](std::size_t, ReadyEntry &&entry) {
+    Message *m = entry.message();
+    bytes += m->payload_len;
+    out[n++] = m;
+  };
+  const std::size_t shards = shards_.size();
+  if (shards == 1) [[likely]] {
+    if (n < max) shards_[0]->ready.try_pop_bulk_with(max - n, take);
+  } else {
+    for (std::size_t s = 0; s < shards && n < max; ++s)
+      shards_[(home_shard + s) % shards]->ready.try_pop_bulk_with(max - n, take);
   }
   if (n == 0) return 0;
-  std::uint64_t bytes = 0;
-  for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
   // Counted as arriving before they stop counting as ready; the fetch_sub (a release) publishes it.
   if (arriving != nullptr)
     arriving->store(arriving->load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

@@ -9,7 +9,8 @@
 // result.
 //
 // Every peer (corq, Boost.Lockfree, moodycamel, ck_ring) runs through exactly the same loops, the
-// same Backoff and the same placement, so the only thing that differs between two rows is the queue.
+// same Backoff and the same placement, so the only thing that differs between two rows is the
+// queue.
 #pragma once
 
 #include <corq/platform.hpp>

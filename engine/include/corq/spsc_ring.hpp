@@ -6,11 +6,11 @@
 // Hand-off is per slot (FastForward, Giacomoni et al. 2008): every cell carries a `full` flag next
 // to its element, and each side decides "is there room / is there an element" from the flag of the
 // one cell it is about to use, never from the other side's index. The producer writes the element,
-// then sets the flag (release); the consumer sees the flag (acquire), takes the element, then clears
-// the flag (release) to hand the cell back. A single producer and a single consumer each visit the
-// cells in order, so a boolean is enough: the cell the producer is about to fill is still full only
-// when the ring is full, the cell the consumer is about to take is still empty only when the ring
-// is empty.
+// then sets the flag (release); the consumer sees the flag (acquire), takes the element, then
+// clears the flag (release) to hand the cell back. A single producer and a single consumer each
+// visit the cells in order, so a boolean is enough: the cell the producer is about to fill is still
+// full only when the ring is full, the cell the consumer is about to take is still empty only when
+// the ring is empty.
 //
 // Layout (one line per row; the producer and the consumer each write only their own line):
 //   line A  cells_, mask_            read-only after construction, shared by both sides
@@ -23,7 +23,10 @@
 // and every push must then win that line back before it can publish: two lines cross the cores per
 // hand-off, and the index line bounces even when the items themselves would travel eight to a line.
 // Here a poll reads only the cell the producer writes anyway; the index lines never leave their
-// owner's cache on the hot path.
+// owner's cache on the hot path. Measured in one run (bench/rings, uint64_t, 4096 cells, 2-core
+// VM): 103 M items/s one at a time against 22 M for the cached-index version. The price is the
+// flag: a cell of a uint64_t takes 16 bytes, so a batch crosses twice the lines it would in an
+// index ring, and bulk 256 runs at 0.7-0.8x Boost's spsc_queue (it was 1.1x).
 //
 // Indices increase monotonically (64-bit; they do not wrap in practice) and exist for size() and
 // the destructor; each side stores its own before it flips the flag, so whoever sees the flag also
@@ -37,7 +40,6 @@
 #include <corq/platform.hpp>
 #include <corq/ring_storage.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -116,7 +118,8 @@ class SpscRing {
     if (c.full().load(std::memory_order_acquire) == 0) return false;
     T *element = c.element();
     out = std::move(*element);
-    element->~T();
+    // Ending a moved-from object's life is what it is left for (the analyzer flags any call).
+    element->~T();  // NOLINT(clang-analyzer-cplusplus.Move)
     read_index_.store(read + 1, std::memory_order_relaxed);  // published by the flag below
     // Release hands the now-empty cell back to the producer.
     c.full().store(0, std::memory_order_release);
@@ -171,7 +174,9 @@ class SpscRing {
   struct Cell {
     std::uint8_t full_flag;  // 1: holds an element; accessed only through std::atomic_ref
     alignas(T) unsigned char storage[sizeof(T)];
-    std::atomic_ref<std::uint8_t> full() noexcept { return std::atomic_ref<std::uint8_t>(full_flag); }
+    std::atomic_ref<std::uint8_t> full() noexcept {
+      return std::atomic_ref<std::uint8_t>(full_flag);
+    }
     T *element() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
   };
   static_assert(alignof(Cell) >= std::atomic_ref<std::uint8_t>::required_alignment);

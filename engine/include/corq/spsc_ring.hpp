@@ -3,38 +3,38 @@
 // Exactly one thread may push and exactly one (other) thread may pop at a time. All operations are
 // wait-free: no locks, no CAS loops, no allocation after construction.
 //
-// Hand-off is per slot (FastForward, Giacomoni et al. 2008): every cell carries a `full` flag next
-// to its element, and each side decides "is there room / is there an element" from the flag of the
-// one cell it is about to use, never from the other side's index. The producer writes the element,
-// then sets the flag (release); the consumer sees the flag (acquire), takes the element, then
-// clears the flag (release) to hand the cell back. A single producer and a single consumer each
-// visit the cells in order, so a boolean is enough: the cell the producer is about to fill is still
-// full only when the ring is full, the cell the consumer is about to take is still empty only when
-// the ring is empty.
+// The consumer learns of an element from the cell it is about to read, the producer learns of free
+// cells from the consumer's index:
+// - every cell carries a stamp next to its element: index + 1 of the element the producer last
+//   published there. The producer constructs the element, then stores the stamp (release); the
+//   consumer takes the cell at `read` when its stamp is read + 1 (acquire). A poll of an empty ring
+//   therefore reads only the cell the producer is about to write anyway (FastForward's per-slot
+//   validity, Giacomoni et al. 2008), never the producer's index line, and the consumer never
+//   writes to a cell, so in a batch the cells travel one way, as in an index ring;
+// - the consumer hands cells back by storing read_index_ (release), once per pop or per batch; the
+//   producer keeps a private copy of it and re-reads the shared one only when its copy says the
+//   ring is full (rigtorp's SPSCQueue).
 //
 // Layout (one line per row; the producer and the consumer each write only their own line):
-//   line A  cells_, mask_            read-only after construction, shared by both sides
-//   line B  write_index_             written by the producer only, read only by size()
-//   line C  read_index_              written by the consumer only, read only by size()
-//   cells   {full, element} ...      a cell's line moves from producer to consumer and back once
-//                                    per lap, like the slot of any ring
-// Why not rigtorp's cached opposite index: there, a consumer that catches up with the producer
-// (the common case when it is the faster side) re-reads the producer's index line on every poll,
-// and every push must then win that line back before it can publish: two lines cross the cores per
-// hand-off, and the index line bounces even when the items themselves would travel eight to a line.
-// Here a poll reads only the cell the producer writes anyway; the index lines never leave their
-// owner's cache on the hot path. Measured in one run (bench/rings, uint64_t, 4096 cells, 2-core
-// VM): 103 M items/s one at a time against 22 M for the cached-index version. The price is the
-// flag: a cell of a uint64_t takes 16 bytes, so a batch crosses twice the lines it would in an
-// index ring, and bulk 256 runs at 0.7-0.8x Boost's spsc_queue (it was 1.1x).
+//   line A  cells_, mask_                      read-only after construction, shared by both sides
+//   line B  write_index_, read_index_cache_    written by the producer only; write_index_ is read
+//                                              by size() and the destructor only
+//   line C  read_index_                        written by the consumer, read by the producer when
+//                                              its copy says full
+//   cells   {stamp, element} ...               written by the producer, read by the consumer
+// Why not an index on both sides (the previous version, rigtorp's layout): a consumer that catches
+// up with the producer (the common case when it is the faster side) re-read the producer's index
+// line on every poll, and every push then had to win that line back before it could publish: two
+// lines crossed the cores per hand-off. Measured in one run (bench/rings, uint64_t, 4096 slots,
+// 2-core VM): 103 M items/s one at a time with a per-cell flag against 22 M with the cached index.
+// The price of the stamp is room: a cell of a uint64_t takes 16 bytes.
 //
-// Indices increase monotonically (64-bit; they do not wrap in practice) and exist for size() and
-// the destructor; each side stores its own before it flips the flag, so whoever sees the flag also
-// sees the index.
+// Indices increase monotonically (64-bit; they do not wrap in practice), so full is
+// `write - read == capacity` and empty is the stamp not matching, with no wasted slot. The producer
+// stores write_index_ before the stamp, so whoever sees the stamp also sees the index.
 //
-// Bulk operations construct (or move out) a whole batch, then flip the batch's flags from the last
-// cell to the first: the other side polls the first cell, and once it sees that one, the release
-// of its flag makes the whole batch visible at once.
+// Bulk push constructs a whole batch and stamps its first cell last (release): the consumer polls
+// that cell, so the batch becomes visible at once. Bulk pop frees its batch with one release store.
 #pragma once
 
 #include <corq/platform.hpp>
@@ -75,13 +75,16 @@ class SpscRing {
   template <class... Args>
   bool try_emplace(Args &&...args) noexcept(std::is_nothrow_constructible_v<T, Args &&...>) {
     const std::size_t write = write_index_.load(std::memory_order_relaxed);  // own index
+    if (write - read_index_cache_ == capacity()) {
+      // Acquire pairs with the consumer's release of read_index_: the cell's old element is gone.
+      read_index_cache_ = read_index_.load(std::memory_order_acquire);
+      if (write - read_index_cache_ == capacity()) return false;
+    }
     Cell &c = cell(write);
-    // Acquire pairs with the consumer's release in pop: the cell's old element is gone.
-    if (c.full().load(std::memory_order_acquire) != 0) return false;
     ::new (static_cast<void *>(c.element())) T(std::forward<Args>(args)...);
-    write_index_.store(write + 1, std::memory_order_relaxed);  // published by the flag below
+    write_index_.store(write + 1, std::memory_order_relaxed);  // published by the stamp below
     // Release publishes the constructed element (and the index) to the consumer's acquire.
-    c.full().store(1, std::memory_order_release);
+    c.stamp().store(write + 1, std::memory_order_release);
     return true;
   }
 
@@ -99,14 +102,21 @@ class SpscRing {
   std::size_t try_push_bulk(const T *values,
                             std::size_t count) noexcept(std::is_nothrow_copy_constructible_v<T>) {
     const std::size_t write = write_index_.load(std::memory_order_relaxed);
-    // Free cells are consecutive from `write`; acquire as in try_emplace, for each of them.
-    std::size_t n = 0;
-    while (n < count && n <= mask_ && cell(write + n).full().load(std::memory_order_acquire) == 0)
-      ++n;
+    std::size_t free_cells = capacity() - (write - read_index_cache_);
+    if (free_cells < count) {
+      read_index_cache_ = read_index_.load(std::memory_order_acquire);  // as in try_emplace
+      free_cells = capacity() - (write - read_index_cache_);
+    }
+    const std::size_t n = count < free_cells ? count : free_cells;
     for (std::size_t i = 0; i < n; ++i)
       ::new (static_cast<void *>(cell(write + i).element())) T(values[i]);
-    if (n != 0) write_index_.store(write + n, std::memory_order_relaxed);
-    set_flags_last_to_first(write, n, 1);
+    if (n == 0) return 0;
+    write_index_.store(write + n, std::memory_order_relaxed);
+    // The consumer polls the first cell: stamp it last, with release, and the batch is visible at
+    // once.
+    for (std::size_t i = 1; i < n; ++i)
+      cell(write + i).stamp().store(write + i + 1, std::memory_order_relaxed);
+    cell(write).stamp().store(write + 1, std::memory_order_release);
     return n;
   }
 
@@ -115,31 +125,29 @@ class SpscRing {
     const std::size_t read = read_index_.load(std::memory_order_relaxed);  // own index
     Cell &c = cell(read);
     // Acquire pairs with the producer's release: the element is fully constructed.
-    if (c.full().load(std::memory_order_acquire) == 0) return false;
+    if (c.stamp().load(std::memory_order_acquire) != read + 1) return false;
     T *element = c.element();
     out = std::move(*element);
     // Ending a moved-from object's life is what it is left for (the analyzer flags any call).
     element->~T();  // NOLINT(clang-analyzer-cplusplus.Move)
-    read_index_.store(read + 1, std::memory_order_relaxed);  // published by the flag below
     // Release hands the now-empty cell back to the producer.
-    c.full().store(0, std::memory_order_release);
+    read_index_.store(read + 1, std::memory_order_release);
     return true;
   }
 
   /// Consumer only. The oldest element, or nullptr if empty; stays valid until pop_front().
   /// Lets the consumer read an element in place without moving it.
   T *front() noexcept {
-    Cell &c = cell(read_index_.load(std::memory_order_relaxed));
-    return c.full().load(std::memory_order_acquire) != 0 ? c.element() : nullptr;
+    const std::size_t read = read_index_.load(std::memory_order_relaxed);
+    Cell &c = cell(read);
+    return c.stamp().load(std::memory_order_acquire) == read + 1 ? c.element() : nullptr;
   }
 
   /// Consumer only. Destroys the element front() returned. Precondition: front() != nullptr.
   void pop_front() noexcept {
     const std::size_t read = read_index_.load(std::memory_order_relaxed);
-    Cell &c = cell(read);
-    c.element()->~T();
-    read_index_.store(read + 1, std::memory_order_relaxed);
-    c.full().store(0, std::memory_order_release);
+    cell(read).element()->~T();
+    read_index_.store(read + 1, std::memory_order_release);  // as in try_pop
   }
 
   /// Consumer only. Moves up to `count` of the oldest elements into `out[0..n)`, freeing all their
@@ -147,17 +155,16 @@ class SpscRing {
   std::size_t try_pop_bulk(T *out,
                            std::size_t count) noexcept(std::is_nothrow_move_assignable_v<T>) {
     const std::size_t read = read_index_.load(std::memory_order_relaxed);
-    // Full cells are consecutive from `read`; acquire as in try_pop, for each of them.
+    // Published cells are consecutive from `read`; acquire as in try_pop, for each of them.
     std::size_t n = 0;
-    while (n < count && n <= mask_ && cell(read + n).full().load(std::memory_order_acquire) != 0)
-      ++n;
-    for (std::size_t i = 0; i < n; ++i) {
-      T *element = cell(read + i).element();
-      out[i] = std::move(*element);
-      element->~T();
+    for (; n < count && n <= mask_; ++n) {
+      Cell &c = cell(read + n);
+      if (c.stamp().load(std::memory_order_acquire) != read + n + 1) break;
+      out[n] = std::move(*c.element());
+      c.element()->~T();  // NOLINT(clang-analyzer-cplusplus.Move): see try_pop
     }
-    if (n != 0) read_index_.store(read + n, std::memory_order_relaxed);
-    set_flags_last_to_first(read, n, 0);
+    // One release hands every cell of the batch back to the producer.
+    if (n != 0) read_index_.store(read + n, std::memory_order_release);
     return n;
   }
 
@@ -172,28 +179,25 @@ class SpscRing {
 
  private:
   struct Cell {
-    std::uint8_t full_flag;  // 1: holds an element; accessed only through std::atomic_ref
+    // index + 1 of the element the producer last published here (0: never); written only by the
+    // producer, accessed only through std::atomic_ref.
+    std::size_t stamp_value;
     alignas(T) unsigned char storage[sizeof(T)];
-    std::atomic_ref<std::uint8_t> full() noexcept {
-      return std::atomic_ref<std::uint8_t>(full_flag);
+    std::atomic_ref<std::size_t> stamp() noexcept {
+      return std::atomic_ref<std::size_t>(stamp_value);
     }
     T *element() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
   };
-  static_assert(alignof(Cell) >= std::atomic_ref<std::uint8_t>::required_alignment);
+  static_assert(alignof(Cell) >= std::atomic_ref<std::size_t>::required_alignment);
 
   Cell &cell(std::size_t index) const noexcept { return cells_.data()[index & mask_]; }
-
-  /// Stores `full` into the flags of cells [first, first + n), the first cell last: the other side
-  /// polls the first cell, and its release store makes the later cells' flags visible with it.
-  void set_flags_last_to_first(std::size_t first, std::size_t n, std::uint8_t full) noexcept {
-    for (std::size_t i = n; i-- > 0;) cell(first + i).full().store(full, std::memory_order_release);
-  }
 
   // Line A: read-only after construction (the zero-filled cell array says "every cell empty").
   detail::SlotArray<Cell> cells_;
   std::size_t mask_;
   // Line B: the producer's line.
   alignas(cache_line_bytes) std::atomic<std::size_t> write_index_{0};
+  std::size_t read_index_cache_ = 0;  // the producer's copy of read_index_
   // Line C: the consumer's line.
   alignas(cache_line_bytes) std::atomic<std::size_t> read_index_{0};
   // Keep whatever follows the ring off the consumer's line.

@@ -198,6 +198,7 @@ class SpscRing {
   // Line B: the producer's line.
   alignas(cache_line_bytes) std::atomic<std::size_t> write_index_{0};
   std::size_t read_index_cache_ = 0;  // the producer's copy of read_index_
+  char producer_padding_[cache_line_bytes - 2 * sizeof(std::size_t)] = {};  // the rest of line B
   // Line C: the consumer's line.
   alignas(cache_line_bytes) std::atomic<std::size_t> read_index_{0};
   // Keep whatever follows the ring off the consumer's line.

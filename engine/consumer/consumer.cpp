@@ -211,16 +211,19 @@ int Consumer::ack_upto(std::uint64_t tag) {
   std::uint64_t seen = 0;
   for (std::uint32_t i = 0; i < prefetch_ && seen < occupied; ++i) {
     Slot &slot = slots_[i];
-    if (slot.tag == 0) continue;
+    const std::uint64_t slot_tag = slot.tag;
+    if (slot_tag == 0) continue;
     ++seen;
-    if (slot.tag > tag) continue;
-    const std::uint64_t state = slot.state.load(std::memory_order_acquire);
-    if ((state & state_mask) != slot_in_flight) continue;  // expired meanwhile
-    std::uint32_t slot_number = 0;
-    if (Message *m = settle(slot.tag, "ack_upto", slot_number); m != nullptr) {
-      settled_slots_[acked] = slot_number;
-      popped_[acked++] = m;
+    if (slot_tag > tag) continue;
+    // settle() without its checks (the slot holds this very tag): the CAS decides the race with
+    // the scheduler expiring the lease; a lost race just leaves the slot to the expiry.
+    std::uint64_t expected = slot_tag << 2 | slot_in_flight;
+    if (!slot.state.compare_exchange_strong(expected, slot_tag << 2 | slot_free,
+                                            std::memory_order_acq_rel)) {
+      continue;  // expired meanwhile
     }
+    settled_slots_[acked] = i;
+    popped_[acked++] = slot.message;
   }
   if (acked == 0) {
     return capi::fail(CORQ_ESTATE,

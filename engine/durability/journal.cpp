@@ -174,10 +174,11 @@ int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_
   return map_error(rc, error);
 }
 
-int Journal::append_reserved(std::uint8_t type, const std::vector<std::byte> &payload) {
+int Journal::append_reserved(std::uint8_t type, const std::vector<std::byte> &payload,
+                             wal::Urgency urgency) {
   const wal::Record record{type, payload};
   wal::Lsn lsn = 0;
-  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::reserved);
+  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::reserved, nullptr, urgency);
   if (rc == 0) return CORQ_OK;
   std::string ignored;
   return map_error(rc, ignored);
@@ -190,7 +191,7 @@ int Journal::log_remove(std::uint32_t qid, Message *const *messages, std::size_t
   w.u32(qid);
   w.u32(static_cast<std::uint32_t>(count));
   for (std::size_t i = 0; i < count; ++i) w.u64(messages[i]->id);
-  const int rc = append_reserved(records::remove, payload);
+  const int rc = append_reserved(records::remove, payload, wal::Urgency::lazy);
   // Unpinned only after the record is in the log's order: a checkpoint cannot release the publish
   // record while the record that removes it could still be missing.
   for (std::size_t i = 0; i < count; ++i) ledger_.unpin(messages[i]);
@@ -204,7 +205,7 @@ int Journal::log_deliver(std::uint32_t qid, const corq_delivery *deliveries, std
   w.u32(qid);
   w.u32(static_cast<std::uint32_t>(count));
   for (std::size_t i = 0; i < count; ++i) w.u64(deliveries[i].message_id);
-  return append_reserved(records::deliver, payload);
+  return append_reserved(records::deliver, payload, wal::Urgency::lazy);
 }
 
 int Journal::log_retry(std::uint32_t qid, const Message &message, std::int64_t due_ms) {
@@ -215,7 +216,7 @@ int Journal::log_retry(std::uint32_t qid, const Message &message, std::int64_t d
   w.u64(message.id);
   w.u32(message.failed_attempts);
   w.i64(due_ms);
-  return append_reserved(records::retry, payload);
+  return append_reserved(records::retry, payload, wal::Urgency::lazy);
 }
 
 int Journal::log_dead_letter(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message,

@@ -132,7 +132,10 @@ class Journal {
  private:
   explicit Journal(bool flush) : flush_(flush) {}
   /// Appends one small record of the reserved class (settlements). Returns a CORQ_* code.
-  int append_reserved(std::uint8_t type, const std::vector<std::byte> &payload);
+  /// Settlement records (remove, deliver, retry) are appended lazily: nobody waits for them, so
+  /// they ride along with the next group commit instead of starting one (wal::Urgency).
+  int append_reserved(std::uint8_t type, const std::vector<std::byte> &payload,
+                      wal::Urgency urgency = wal::Urgency::now);
   int map_error(int rc, std::string &error) const;
 
   const bool flush_;

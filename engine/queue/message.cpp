@@ -32,6 +32,18 @@ void *allocate_large(std::size_t bytes) noexcept { return mi_malloc(bytes); }
 void free_large(void *block) noexcept { mi_free(block); }
 #endif
 
+/// memcpy, but payloads of 8 to 16 bytes (ids, counters, small events) are copied inline as two
+/// overlapping 8-byte moves instead of through a call into libc (about 20 instructions each).
+inline void copy_payload(std::byte *to, const void *from, std::size_t len) noexcept {
+  if (len >= 8 && len <= 16) {
+    const auto *src = static_cast<const std::byte *>(from);
+    std::memcpy(to, src, 8);
+    std::memcpy(to + len - 8, src + len - 8, 8);
+  } else if (len != 0) {
+    std::memcpy(to, from, len);
+  }
+}
+
 /// A block for `bytes` of message: the cache's fixed size when it fits. free_message finds the
 /// way back from the message's own block_bytes(), which is the `bytes` asked for here.
 void *allocate_block(std::size_t bytes) noexcept {
@@ -148,7 +160,7 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
                                     0,
                                     0,
                                     0};
-    if (m.len != 0) std::memcpy(block + sizeof(Message), m.data, m.len);
+    copy_payload(block + sizeof(Message), m.data, m.len);
     return message;
   } else {
     // Bounded by headers_max (validated): the views live on the stack, no allocation.

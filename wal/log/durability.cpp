@@ -13,6 +13,7 @@
 namespace corq::wal::internal {
 
 int LogImpl::wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) {
+  if (durable_lsn_.load(std::memory_order_acquire) < lsn) make_urgent(lsn);  // a lazy record?
   return wait_for(durable_lsn_, lsn, deadline);
 }
 
@@ -34,7 +35,7 @@ int LogImpl::flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadli
   {
     std::lock_guard lock(append_mutex_);
     if (stopping_) return -EBADF;
-    flush_wanted_ = true;
+    flush_wanted_ = true;  // wakes the writer at once, lazy batches pending or not
   }
   writer_wake_.notify_all();
   return wait_for(flushed_lsn_, lsn, deadline);

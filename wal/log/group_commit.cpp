@@ -20,7 +20,7 @@
 namespace corq::wal::internal {
 
 int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class,
-                    const AppendHook *hook) {
+                    const AppendHook *hook, Urgency urgency) {
   if (records.empty()) return -EINVAL;
   std::size_t bytes = 0;
   for (const Record &r : records) bytes += sizeof(RecordHeader) + r.size();
@@ -54,9 +54,28 @@ int LogImpl::append(std::span<const Record> records, Lsn &last_lsn, AppendClass 
   pending_batches_.push_back(
       {pending_.size(), static_cast<std::uint32_t>(records.size()), last_lsn});
   const bool first_pending = pending_batches_.size() == 1;
+  // Lazy batches start the writer's lazy_delay clock (first_pending); an urgent one (or a pending
+  // buffer past half its bound, so that appenders never stall behind lazy records) cuts it short.
+  const bool urgent = urgency == Urgency::now || pending_.size() >= pending_bytes_max / 2;
+  const bool became_urgent = urgent && !urgent_pending_;
+  if (urgent) {
+    urgent_pending_ = true;
+    urgent_through_.store(last_lsn, std::memory_order_release);
+  }
   lock.unlock();
-  if (first_pending) writer_wake_.notify_one();
+  if (first_pending || became_urgent) writer_wake_.notify_one();
   return 0;
+}
+
+void LogImpl::make_urgent(Lsn lsn) {
+  if (urgent_through_.load(std::memory_order_acquire) >= lsn) return;  // the usual case: no lock
+  {
+    std::lock_guard lock(append_mutex_);
+    if (pending_batches_.empty()) return;  // already taken by the writer: it is being written
+    urgent_pending_ = true;
+    urgent_through_.store(next_lsn_ - 1, std::memory_order_release);
+  }
+  writer_wake_.notify_one();
 }
 
 void LogImpl::writer_loop() {
@@ -71,6 +90,12 @@ void LogImpl::writer_loop() {
       std::unique_lock lock(append_mutex_);
       writer_wake_.wait(lock,
                         [&] { return !pending_batches_.empty() || stopping_ || flush_wanted_; });
+      if (!urgent_pending_ && !stopping_ && !flush_wanted_) {
+        // Only lazy batches: give waited-for work lazy_delay to come and share the group commit.
+        writer_wake_.wait_for(lock, lazy_delay,
+                              [&] { return urgent_pending_ || stopping_ || flush_wanted_; });
+      }
+      urgent_pending_ = false;
       // flush=false only: a flush_through caller waits; whatever is pending is written first.
       want_flush = flush_wanted_;
       flush_wanted_ = false;

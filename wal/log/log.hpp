@@ -62,6 +62,15 @@ enum class BackendChoice { automatic, io_uring, psync };
 enum class DirectIoChoice { automatic, on, off };
 enum class AppendClass { normal, reserved };
 
+/// When the writer must take a batch up. `now`: at once (a group commit starts as soon as the writer
+/// is free). `lazy`: records nobody waits for (acks, delivery counts): they join the next group
+/// commit that starts for another reason, or are written `lazy_delay` after they were appended,
+/// whichever is first — so they never cost a flush of their own while other work keeps the log
+/// busy, and never make a waited-for batch queue behind a flush started only for them. A wait for
+/// a lazy record (wait_durable, flush_through) makes it urgent.
+enum class Urgency { now, lazy };
+inline constexpr std::chrono::milliseconds lazy_delay{2};
+
 struct LogOptions {
   std::string dir;
   std::uint64_t segment_bytes = 64ull << 20;
@@ -111,7 +120,7 @@ class Log {
   /// append), -EMSGSIZE (batch larger than a segment can hold), the log's failure (sticky).
   virtual int append(std::span<const Record> records, Lsn &last_lsn,
                      AppendClass append_class = AppendClass::normal,
-                     const AppendHook *hook = nullptr) = 0;
+                     const AppendHook *hook = nullptr, Urgency urgency = Urgency::now) = 0;
   /// Waits until durable_lsn() >= lsn or the deadline passes (-ETIMEDOUT), or the log failed.
   virtual int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) = 0;
   virtual Lsn durable_lsn() const = 0;

@@ -79,7 +79,7 @@ class LogImpl final : public Log {
   int start(const std::function<int(const RecoveredRecord &)> &visit, std::string &error);
 
   int append(std::span<const Record> records, Lsn &last_lsn, AppendClass append_class,
-             const AppendHook *hook) override;
+             const AppendHook *hook, Urgency urgency) override;
   int wait_durable(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
   Lsn durable_lsn() const override { return durable_lsn_.load(std::memory_order_acquire); }
   int flush_through(Lsn lsn, std::chrono::steady_clock::time_point deadline) override;
@@ -203,6 +203,13 @@ class LogImpl final : public Log {
   Lsn next_lsn_ = 1;
   bool stopping_ = false;
   bool flush_wanted_ = false;  // flush=false: a flush_through caller waits for a flush
+  /// A pending batch must be written now (Urgency::now, a wait for a lazy one, a full buffer);
+  /// false while only lazy batches are pending (the writer then waits up to lazy_delay).
+  bool urgent_pending_ = false;
+  /// The last LSN appended with Urgency::now (or made urgent): waits at or below it need no nudge.
+  std::atomic<Lsn> urgent_through_{0};
+  /// Makes everything pending urgent and wakes the writer, if `lsn` is not covered yet.
+  void make_urgent(Lsn lsn);
   std::atomic<bool> space_exhausted_{false};
 
   // ---- durability ----

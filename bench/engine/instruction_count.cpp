@@ -12,7 +12,8 @@
 //   corq_engine_count publish N  N × { corq_publish(1) } then consume and ack as `single`
 //
 // Transient queue, prefetch 256, 8-byte payloads (the engine benchmark's setting). The per-message
-// cost is the difference of two runs (N and 2N messages) divided by N: start-up and shutdown cancel.
+// cost is the difference of two runs (N and 2N messages) divided by N: start-up and shutdown
+// cancel.
 #include <corq/corq.h>
 
 #include <cstdint>
@@ -69,7 +70,7 @@ int main(int argc, char **argv) {
   for (std::uint64_t sent = 0; sent < messages; sent += per_round) {
     for (std::size_t i = 0; i < per_round; ++i) payloads[i] = sent + i;
     int rc = through_publish ? corq_publish(engine, "count", &msgs[0], nullptr, nullptr)
-                               : corq_producer_send(producer, msgs, per_round, nullptr, nullptr);
+                             : corq_producer_send(producer, msgs, per_round, nullptr, nullptr);
     if (rc != CORQ_OK) return fail("publish", rc);
     const int n = corq_consume(consumer, deliveries, per_round, 0);
     if (n != static_cast<int>(per_round)) return fail("corq_consume", n < 0 ? n : CORQ_ESTATE);

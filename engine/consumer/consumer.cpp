@@ -155,9 +155,9 @@ inline Message *Consumer::settle(std::uint64_t tag, const char *operation,
   std::uint64_t expected = tag << 2 | slot_in_flight;
   if (!slot.state.compare_exchange_strong(expected, tag << 2 | slot_free,
                                           std::memory_order_acq_rel)) [[unlikely]] {
-    settle_failed(operation, tag,
-                  (expected & state_mask) >= slot_expired ? " lease expired"
-                                                          : " was already settled");
+    settle_failed(
+        operation, tag,
+        (expected & state_mask) >= slot_expired ? " lease expired" : " was already settled");
     return nullptr;
   }
   return slot.message;
@@ -231,7 +231,7 @@ int Consumer::ack_upto(std::uint64_t tag) {
   }
   const int rc = log_removal(popped_.data(), acked, "ack_upto");  // one record for all of them
   for (std::uint64_t i = 0; i < acked; ++i) free_message(popped_[i]);
-  bump(acked_, acked);  // stats: acked before they stop counting in flight
+  bump(acked_, acked);                         // stats: acked before they stop counting in flight
   for (std::uint64_t i = 0; i < acked; ++i) {  // free_slot for each, one outstanding_ store
     Slot &slot = slots_[settled_slots_[i]];
     slot.message = nullptr;

@@ -18,9 +18,10 @@
 // So steady producer → consumer traffic costs a push/pop of a pointer per message and one lock per
 // 64 messages on each side, and blocks stay hot in the cache of whoever recycles them. A free block
 // links through its own first two words (no side allocations). Every cached block is exactly
-// `block_bytes` long: a message whose header + headers + payload fit in 128 bytes (a 64-byte payload
-// without headers does) gets a 128-byte block, which is also mimalloc's size class for a 64-byte
-// message, so memory per ready message is unchanged (smaller messages take 128 instead of 80-112).
+// `block_bytes` long: a message whose header + headers + payload fit in 128 bytes (a 64-byte
+// payload without headers does) gets a 128-byte block, which is also mimalloc's size class for a
+// 64-byte message, so memory per ready message is unchanged (smaller messages take 128 instead of
+// 80-112).
 //
 // Threads that exit hand their full chain to the depot and free the rest. Under AddressSanitizer
 // the cache is off (every block goes straight to the allocator, so use-after-free stays visible);

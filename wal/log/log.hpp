@@ -62,12 +62,12 @@ enum class BackendChoice { automatic, io_uring, psync };
 enum class DirectIoChoice { automatic, on, off };
 enum class AppendClass { normal, reserved };
 
-/// When the writer must take a batch up. `now`: at once (a group commit starts as soon as the writer
-/// is free). `lazy`: records nobody waits for (acks, delivery counts): they join the next group
-/// commit that starts for another reason, or are written `lazy_delay` after they were appended,
-/// whichever is first — so they never cost a flush of their own while other work keeps the log
-/// busy, and never make a waited-for batch queue behind a flush started only for them. A wait for
-/// a lazy record (wait_durable, flush_through) makes it urgent.
+/// When the writer must take a batch up. `now`: at once (a group commit starts as soon as the
+/// writer is free). `lazy`: records nobody waits for (acks, delivery counts): they join the next
+/// group commit that starts for another reason, or are written `lazy_delay` after they were
+/// appended, whichever is first — so they never cost a flush of their own while other work keeps
+/// the log busy, and never make a waited-for batch queue behind a flush started only for them. A
+/// wait for a lazy record (wait_durable, flush_through) makes it urgent.
 enum class Urgency { now, lazy };
 inline constexpr std::chrono::milliseconds lazy_delay{2};
 

@@ -1,5 +1,6 @@
 // engine/capi/engine_api.cpp — the C API of configs, engines, queues, stats, redrive and the log.
 // Every function validates its arguments first and reports failures through capi::fail.
+#include "capi/exchange_api.hpp"
 #include "capi/handles.hpp"
 #include "engine/queue_stats.hpp"
 
@@ -66,7 +67,7 @@ int corq_config_set(corq_config *config, const char *key, const char *value) {
   if (config == nullptr) return fail(CORQ_EINVAL, "corq_config_set: config is NULL");
   if (key == nullptr) return fail(CORQ_EINVAL, "corq_config_set: key is NULL");
   if (value == nullptr) return fail(CORQ_EINVAL, "corq_config_set: value is NULL");
-  if (!is_engine_option(key) && !is_queue_option(key)) {
+  if (!is_engine_option(key) && !is_queue_option(key) && !is_exchange_option(key)) {
     return fail(CORQ_EINVAL, std::string("corq_config_set: unknown option '") + key + "'");
   }
   return guarded("corq_config_set", [&] {
@@ -267,6 +268,13 @@ int corq_stats_json(corq_engine *engine, char **json) {
       // Queue names are [A-Za-z0-9._:-]: nothing to escape.
       text += "\"" + q->name() + "\":{\"options\":" + queue_options_json(q->options(), q->name()) +
               ",\"stats\":" + stats_json(read_queue_stats(e, *q)) + "}";
+    }
+    text += "},\"exchanges\":{";
+    first = true;
+    for (const auto &x : e.router().exchanges_snapshot()) {
+      if (!first) text += ',';
+      first = false;
+      text += "\"" + x->name() + "\":" + exchange_stats_json(e.router(), *x);
     }
     text += "}";
     if (Journal *journal = e.journal(); journal != nullptr) {

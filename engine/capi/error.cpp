@@ -51,6 +51,7 @@ const char *corq_strerror(int code) {
     case CORQ_EFAILED: return "CORQ_EFAILED: engine failed (fail-stop after an I/O error)";
     case CORQ_ETOOBIG: return "CORQ_ETOOBIG: message too big";
     case CORQ_EUNSUPPORTED: return "CORQ_EUNSUPPORTED: not supported";
+    case CORQ_EUNROUTABLE: return "CORQ_EUNROUTABLE: no queue took the message";
     default: return "CORQ_E?: unknown error code";
   }
 }

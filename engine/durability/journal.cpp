@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <unordered_map>
 
 namespace corq::core {
 namespace {
@@ -34,6 +35,17 @@ struct PinContext {
 void pin_batch(void *context, wal::Lsn first, wal::Lsn last) {
   auto *c = static_cast<PinContext *>(context);
   for (wal::Lsn lsn = first; lsn <= last; ++lsn) c->ledger->pin(c->messages[lsn - first], lsn);
+}
+
+/// A fan-out record: every copy is pinned at the one record.
+struct FanoutPinContext {
+  LiveLedger *ledger;
+  Message *const *copies;
+  std::size_t count;
+};
+void pin_fanout(void *context, wal::Lsn first, wal::Lsn /*last*/) {
+  auto *c = static_cast<FanoutPinContext *>(context);
+  for (std::size_t i = 0; i < c->count; ++i) c->ledger->pin(c->copies[i], first);
 }
 
 }  // namespace
@@ -75,8 +87,15 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
     if (rc == -ENOMEM) return CORQ_ENOMEM;
     return CORQ_EIO;
   }
-  // Recovered messages are live: pin them where their publish records are.
-  for (auto &[id, m] : state.messages) journal->ledger_.pin(m.message, m.lsn);
+  // Recovered messages are live: pin them where their publish records are. Copies of one id in
+  // several queues (a fan-out) keep the id live until the last of them leaves.
+  std::unordered_map<std::uint64_t, std::uint32_t> copies_of_id;
+  for (auto &[key, m] : state.messages) ++copies_of_id[key.id];
+  for (auto &[key, m] : state.messages) {
+    if (copies_of_id[key.id] > 1)
+      m.message->flags = static_cast<std::uint16_t>(m.message->flags | Message::shared_id);
+    journal->ledger_.pin(m.message, m.lsn);
+  }
   // Nothing lies below the log's first record: the checkpointer's scan for the first live bucket
   // starts there, not at LSN 0 (a log that starts at a high LSN would otherwise cost a scan of
   // every bucket below it — for a header with a huge first_lsn, a scheduler that never stops).
@@ -171,6 +190,37 @@ int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_
   PinContext context{&ledger_, messages};
   const wal::AppendHook hook{pin_batch, &context};
   const int rc = log_->append(batch, lsn, wal::AppendClass::normal, &hook);
+  return map_error(rc, error);
+}
+
+int Journal::log_publish_fanout(const std::uint32_t *qids, Message *const *copies,
+                                std::size_t count, const char *dedup_id, std::int64_t due_ms,
+                                wal::Lsn &lsn, std::string &error) {
+  std::vector<std::byte> &head = scratch;
+  head.clear();
+  records::Writer w(head);
+  const Message &m = *copies[0];
+  w.u64(m.id);
+  w.u16(static_cast<std::uint16_t>(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    w.u32(qids[i]);
+    w.i64(copies[i]->expires_at_ms);
+  }
+  w.i64(m.published_at_ms);
+  w.i64(due_ms);
+  w.str16(dedup_id == nullptr ? std::string_view() : std::string_view(dedup_id));
+  w.u16(m.header_count);
+  const corq_header *h = m.headers();
+  for (std::uint32_t k = 0; k < m.header_count; ++k) {
+    w.str16(h[k].key);
+    w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
+  }
+  const wal::Record record{records::publish_fanout,
+                           {head.data(), head.size()},
+                           {static_cast<const std::byte *>(m.payload()), m.payload_len}};
+  FanoutPinContext context{&ledger_, copies, count};
+  const wal::AppendHook hook{pin_fanout, &context};
+  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::normal, &hook);
   return map_error(rc, error);
 }
 
@@ -384,7 +434,8 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
   };
   switch (record.type) {
     case records::publish:
-    case records::retry: return message_live(1);  // qid, id, ...
+    case records::retry: return message_live(1);           // qid, id, ...
+    case records::publish_fanout: return message_live(0);  // id, ...
     case records::dead_letter:
     case records::redrive: return message_live(2);  // from_qid, to_qid, id, ...
     case records::remove:

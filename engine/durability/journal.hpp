@@ -51,6 +51,12 @@ class Journal {
   int log_publish(std::uint32_t qid, Message *const *messages, std::size_t count,
                   const corq_message *sources, std::uint64_t first_id, std::int64_t due_ms,
                   wal::Lsn &lsn, std::string &error);
+  /// Logs one message published through an exchange into several durable queues as one record
+  /// (records::publish_fanout): copies[i] is the copy in queue qids[i]; all share an id, headers
+  /// and payload. Pins every copy at that record. Errors as log_publish.
+  int log_publish_fanout(const std::uint32_t *qids, Message *const *copies, std::size_t count,
+                         const char *dedup_id, std::int64_t due_ms, wal::Lsn &lsn,
+                         std::string &error);
   /// The messages left queue `qid` for good (ack, purge, drop): logs it, then unpins them. Returns
   /// CORQ_OK or the log's failure code. The messages are not freed here.
   int log_remove(std::uint32_t qid, Message *const *messages, std::size_t count);

@@ -13,6 +13,10 @@
 // and wraps around: buckets 2^22 apart share a counter. That only matters if one message stays live
 // while 17 billion records are written after it (see the README's limits).
 //
+// A fan-out publishes one id into several durable queues with one record; each copy is pinned and
+// unpinned on its own, and the id stays live until the last copy leaves: copies carry
+// Message::shared_id, and a small map (a mutex; fan-out copies only) counts them per id.
+//
 // It also knows which message ids are live, one bit per id, for compaction: a record that names
 // only settled messages can be dropped from old segments (Journal::compact). Bits are set with the
 // count (inside the append) and cleared with it; chunks of 2^18 ids (32 KiB) are created by pins
@@ -29,6 +33,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace corq::core {
 
@@ -55,14 +61,19 @@ class LiveLedger {
     const std::uint64_t bucket = bucket_of(lsn);
     counter(bucket, /*create=*/true).fetch_add(1, std::memory_order_relaxed);
     message->log_bucket = static_cast<std::uint32_t>(bucket + 1);
+    if (message->has_shared_id()) {
+      std::lock_guard lock(shared_mutex_);
+      ++shared_copies_[message->id];
+    }
     mark_live(message->id);
   }
   /// The message left: its bucket counts one live message less. No-op for unlogged messages.
   void unpin(Message *message) noexcept {
     if (message->log_bucket == 0) return;
     // The id first: a compaction that still sees it live keeps the message's records (safe);
-    // one that sees it settled drops them only after the remove record is durable.
-    clear_live(message->id);
+    // one that sees it settled drops them only after the remove record is durable. A shared id
+    // stays live while another copy holds it.
+    if (!message->has_shared_id() || last_shared_copy(message->id)) clear_live(message->id);
     counter(message->log_bucket - 1, false).fetch_sub(1, std::memory_order_release);
     message->log_bucket = 0;
   }
@@ -119,6 +130,17 @@ class LiveLedger {
     std::array<std::atomic<std::uint64_t>, ids_per_chunk / 64> words{};
   };
 
+  /// Counts one copy of `id` gone; true if it was the last.
+  bool last_shared_copy(std::uint64_t id) noexcept {
+    std::lock_guard lock(shared_mutex_);
+    auto it = shared_copies_.find(id);
+    if (it == shared_copies_.end() || --it->second == 0) {
+      if (it != shared_copies_.end()) shared_copies_.erase(it);
+      return true;
+    }
+    return false;
+  }
+
   /// Pins only (one at a time), like pin().
   void mark_live(std::uint64_t id) {
     auto &slot = ids_[(id >> id_chunk_shift) % id_directory_chunks];
@@ -155,6 +177,8 @@ class LiveLedger {
   std::array<std::atomic<std::atomic<std::int64_t> *>, directory_chunks> directory_{};
   std::array<std::atomic<IdChunk *>, id_directory_chunks> ids_{};
   std::atomic<bool> ids_aliased_{false};
+  std::mutex shared_mutex_;
+  std::unordered_map<std::uint64_t, std::uint32_t> shared_copies_;  // shared_mutex_
 };
 
 }  // namespace corq::core

@@ -20,6 +20,7 @@ const char *type_name(std::uint8_t type) noexcept {
     case redrive: return "redrive";
     case checkpoint: return "checkpoint";
     case dedup: return "dedup";
+    case publish_fanout: return "publish_fanout";
     default: return "unknown";
   }
 }
@@ -57,6 +58,22 @@ void id_list(Reader &r, std::string &out) {
   out += ']';
 }
 
+/// The end both publish records share: dedup id, headers, payload.
+void message_rest(Reader &r, std::string &out) {
+  const std::string_view dedup_id = r.str16();
+  if (!dedup_id.empty()) out += " dedup_id=\"" + printable(dedup_id) + "\"";
+  const std::uint16_t headers = r.u16();
+  for (std::uint16_t i = 0; i < headers && r.ok(); ++i) {
+    const std::string_view key = r.str16();
+    const std::string_view value = r.str32();
+    out += " " + printable(key) + "=\"" + printable(value) + "\"";
+  }
+  const auto body = r.rest();
+  out += " payload_bytes=" + std::to_string(body.size());
+  out += " payload=\"" + printable({reinterpret_cast<const char *>(body.data()), body.size()}, 32) +
+         "\"";
+}
+
 }  // namespace
 
 std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
@@ -80,18 +97,22 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       out += " due_ms=" + std::to_string(r.i64());
       out += " delivery_count=" + std::to_string(r.u32());
       out += " failed_attempts=" + std::to_string(r.u32());
-      const std::string_view dedup_id = r.str16();
-      if (!dedup_id.empty()) out += " dedup_id=\"" + printable(dedup_id) + "\"";
-      const std::uint16_t headers = r.u16();
-      for (std::uint16_t i = 0; i < headers && r.ok(); ++i) {
-        const std::string_view key = r.str16();
-        const std::string_view value = r.str32();
-        out += " " + printable(key) + "=\"" + printable(value) + "\"";
+      message_rest(r, out);
+      break;
+    }
+    case publish_fanout: {
+      out += " id=" + std::to_string(r.u64());
+      const std::uint16_t n = r.u16();
+      out += " queues=[";
+      for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+        if (i != 0) out += ',';
+        out += std::to_string(r.u32());
+        out += ":expires_at_ms=" + std::to_string(r.i64());
       }
-      const auto body = r.rest();
-      out += " payload_bytes=" + std::to_string(body.size());
-      out += " payload=\"" +
-             printable({reinterpret_cast<const char *>(body.data()), body.size()}, 32) + "\"";
+      out += ']';
+      out += " published_at_ms=" + std::to_string(r.i64());
+      out += " due_ms=" + std::to_string(r.i64());
+      message_rest(r, out);
       break;
     }
     case remove:

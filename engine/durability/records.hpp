@@ -24,6 +24,11 @@
 //   redrive      u32 from_qid, u32 to_qid, u64 id, i64 expires_at_ms (counts reset)
 //   checkpoint   u64 next_message_id, u32 next_qid    (first record of a checkpoint batch)
 //   dedup        u32 qid, u32 n, n × (u64 message_id, i64 recorded_ms, str16 dedup_id)
+//   publish_fanout  u64 id, u16 n, n × (u32 qid, i64 expires_at_ms), i64 published_at_ms,
+//                i64 due_ms, str16 dedup_id, u16 header_count, header_count × (str16 key,
+//                str32 value), then the payload: one message published through an exchange into
+//                n durable queues (one record: after a crash it is in all of them or in none).
+//                Each queue's copy is settled on its own; records about a copy name (qid, id).
 //
 // A publish batch is one log batch (atomic on recovery). A publish record may also repeat a live
 // message (compaction, or a transient message dead-lettered into a durable queue): the later record
@@ -51,6 +56,7 @@ enum Type : std::uint8_t {
   redrive = 8,
   checkpoint = 9,
   dedup = 10,
+  publish_fanout = 11,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

@@ -7,9 +7,15 @@
 #include <cerrno>
 
 namespace corq::core {
+namespace {
+
+/// The most headers a logged message can have: its own, the routing stamp, the x-death ones.
+constexpr std::size_t header_views_max = headers_max + routing_headers_max + death_headers_max;
+
+}  // namespace
 
 RecoveredState::~RecoveredState() {
-  for (auto &[id, m] : messages) free_message(m.message);
+  for (auto &[key, m] : messages) free_message(m.message);
 }
 
 int RecoveredState::bad(const wal::RecoveredRecord &record, const char *what) {
@@ -18,11 +24,30 @@ int RecoveredState::bad(const wal::RecoveredRecord &record, const char *what) {
   return -EBADMSG;
 }
 
-void RecoveredState::drop(std::uint64_t id) {
-  auto it = messages.find(id);
+void RecoveredState::drop(const MessageKey &key) {
+  auto it = messages.find(key);
   if (it == messages.end()) return;
   free_message(it->second.message);
   messages.erase(it);
+}
+
+void RecoveredState::put(const MessageKey &key, const RecoveredMessage &m) {
+  auto [it, inserted] = messages.try_emplace(key, m);
+  if (!inserted) {  // a later record of a live message replaces the earlier one
+    free_message(it->second.message);
+    it->second = m;
+  }
+}
+
+RecoveredMessage *RecoveredState::move(std::uint32_t from, std::uint32_t to, std::uint64_t id) {
+  auto it = messages.find({from, id});
+  if (it == messages.end()) return nullptr;
+  if (from == to) return &it->second;
+  RecoveredMessage m = it->second;
+  messages.erase(it);
+  m.qid = to;
+  put({to, id}, m);
+  return &messages.find({to, id})->second;
 }
 
 int RecoveredState::apply(const wal::RecoveredRecord &record) {
@@ -74,26 +99,26 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
     case records::publish: return apply_publish(record);
     case records::remove:
     case records::deliver: {
-      r.u32();  // qid: ids are unique, the message is wherever it is now
+      const std::uint32_t qid = r.u32();
       const std::uint32_t n = r.u32();
       if (!r.ok() || r.remaining() != std::size_t{n} * 8) return bad(record, "bad id list");
       for (std::uint32_t i = 0; i < n; ++i) {
         const std::uint64_t id = r.u64();
         if (record.type == records::remove) {
-          drop(id);
-        } else if (auto it = messages.find(id); it != messages.end()) {
+          drop({qid, id});
+        } else if (auto it = messages.find({qid, id}); it != messages.end()) {
           ++it->second.message->delivery_count;
         }
       }
       return 0;
     }
     case records::retry: {
-      r.u32();
+      const std::uint32_t qid = r.u32();
       const std::uint64_t id = r.u64();
       const std::uint32_t failed = r.u32();
       const std::int64_t due = r.i64();
       if (!r.ok()) return bad(record, "truncated");
-      if (auto it = messages.find(id); it != messages.end()) {
+      if (auto it = messages.find({qid, id}); it != messages.end()) {
         it->second.message->failed_attempts = failed;
         it->second.due_ms = due;
       }
@@ -101,21 +126,21 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
     }
     case records::dead_letter: return apply_dead_letter(record);
     case records::redrive: {
-      r.u32();
+      const std::uint32_t from = r.u32();
       const std::uint32_t to = r.u32();
       const std::uint64_t id = r.u64();
       const std::int64_t expires = r.i64();
       if (!r.ok()) return bad(record, "truncated");
-      if (auto it = messages.find(id); it != messages.end()) {
-        Message *m = it->second.message;
+      if (RecoveredMessage *moved = move(from, to, id); moved != nullptr) {
+        Message *m = moved->message;
         m->failed_attempts = 0;
         m->delivery_count = 0;
         m->expires_at_ms = expires;
-        it->second.qid = to;
-        it->second.due_ms = 0;
+        moved->due_ms = 0;
       }
       return 0;
     }
+    case records::publish_fanout: return apply_publish_fanout(record);
     case records::checkpoint: {
       const std::uint64_t next_id = r.u64();
       const std::uint32_t qid = r.u32();
@@ -153,8 +178,8 @@ int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
   const std::uint32_t failed = r.u32();
   const std::string_view dedup_id = r.str16();
   const std::uint16_t header_count = r.u16();
-  if (!r.ok() || header_count > headers_max + 5) return bad(record, "truncated head");
-  HeaderView views[headers_max + 5];
+  if (!r.ok() || header_count > header_views_max) return bad(record, "truncated head");
+  HeaderView views[header_views_max];
   for (std::uint16_t i = 0; i < header_count; ++i) {
     views[i].key = r.str16();
     views[i].value = r.str32();
@@ -179,17 +204,55 @@ int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
   m->expires_at_ms = expires_at;
   m->delivery_count = delivery_count;
   m->failed_attempts = failed;
-  auto [it, inserted] = messages.try_emplace(id, RecoveredMessage{m, qid, due, record.lsn});
-  if (!inserted) {  // a later copy of a live message replaces the earlier one
-    free_message(it->second.message);
-    it->second = RecoveredMessage{m, qid, due, record.lsn};
+  put({qid, id}, RecoveredMessage{m, qid, due, record.lsn});
+  return 0;
+}
+
+int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
+  records::Reader r(record.payload);
+  const std::uint64_t id = r.u64();
+  const std::uint16_t n = r.u16();
+  if (!r.ok() || n == 0) return bad(record, "truncated head");
+  std::vector<std::pair<std::uint32_t, std::int64_t>> targets(n);  // qid, expires_at_ms
+  for (auto &[qid, expires] : targets) {
+    qid = r.u32();
+    expires = r.i64();
+  }
+  const std::int64_t published_at = r.i64();
+  const std::int64_t due = r.i64();
+  const std::string_view dedup_id = r.str16();
+  const std::uint16_t header_count = r.u16();
+  if (!r.ok() || header_count > header_views_max) return bad(record, "truncated head");
+  HeaderView views[header_views_max];
+  for (std::uint16_t i = 0; i < header_count; ++i) {
+    views[i].key = r.str16();
+    views[i].value = r.str32();
+  }
+  if (!r.ok()) return bad(record, "truncated headers");
+  const auto payload = r.rest();
+  next_message_id = std::max(next_message_id, id + 1);
+  for (const auto &[qid, expires] : targets) {
+    auto q = queues.find(qid);
+    if (q != queues.end() && !dedup_id.empty()) {
+      q->second.dedup.insert_or_assign(std::string(dedup_id), RecoveredDedup{id, published_at});
+    }
+    // Each copy its own block: after recovery the copies need not share a body.
+    Message *m = build_message(views, header_count, payload.data(), payload.size());
+    if (m == nullptr) {
+      error = "out of memory rebuilding message " + std::to_string(id);
+      return -ENOMEM;
+    }
+    m->id = id;
+    m->published_at_ms = published_at;
+    m->expires_at_ms = expires;
+    put({qid, id}, RecoveredMessage{m, qid, due, record.lsn});
   }
   return 0;
 }
 
 int RecoveredState::apply_dead_letter(const wal::RecoveredRecord &record) {
   records::Reader r(record.payload);
-  r.u32();
+  const std::uint32_t from = r.u32();
   const std::uint32_t to = r.u32();
   const std::uint64_t id = r.u64();
   const std::int64_t time_ms = r.i64();
@@ -198,19 +261,17 @@ int RecoveredState::apply_dead_letter(const wal::RecoveredRecord &record) {
   const std::string_view origin = r.str16();
   const std::string_view detail = r.str16();
   if (!r.ok()) return bad(record, "truncated");
-  auto it = messages.find(id);
-  if (it == messages.end()) return 0;
-  Message *moved =
-      make_dead_letter(*it->second.message, DeathNote{reason, origin, time_ms, detail});
+  RecoveredMessage *m = move(from, to, id);
+  if (m == nullptr) return 0;
+  Message *moved = make_dead_letter(*m->message, DeathNote{reason, origin, time_ms, detail});
   if (moved == nullptr) {
     error = "out of memory rebuilding dead-lettered message " + std::to_string(id);
     return -ENOMEM;
   }
   moved->expires_at_ms = expires;
-  free_message(it->second.message);
-  it->second.message = moved;
-  it->second.qid = to;
-  it->second.due_ms = 0;
+  free_message(m->message);
+  m->message = moved;
+  m->due_ms = 0;
   return 0;
 }
 

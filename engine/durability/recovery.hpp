@@ -1,13 +1,14 @@
 // engine/durability/recovery.hpp — rebuilding durable queues from the log.
 //
 // Replay is one pass over the records in LSN order into a RecoveredState: the declared queues
-// (by queue id) with their dedup windows, and every live message by id with its queue id, its
-// counts and its due time. Records about a queue or a message that is not (or no longer) known are
-// skipped: the log's head may have been released by a checkpoint, which only ever releases
-// records about messages that are gone (see ledger.hpp), and re-logs the declarations it needs.
-// At the end the engine creates the queues and hands them their messages (Engine::install):
-// ready ones in id order (publish order), delayed ones to the timer wheels with their due times,
-// in-flight ones (delivered, never settled) ready again with their delivery counts kept.
+// (by queue id) with their dedup windows, and every live message by (queue id, message id) — a
+// fan-out puts copies of one id into several queues — with its counts and its due time. Records
+// about a queue or a message that is not (or no longer) known are skipped: the log's head may have
+// been released by a checkpoint, which only ever releases records about messages that are gone (see
+// ledger.hpp), and re-logs the declarations it needs. At the end the engine creates the queues and
+// hands them their messages (Engine::install): ready ones in id order (publish order), delayed ones
+// to the timer wheels with their due times, in-flight ones (delivered, never settled) ready again
+// with their delivery counts kept.
 #pragma once
 
 #include "options/options.hpp"
@@ -41,6 +42,18 @@ struct RecoveredMessage {
   wal::Lsn lsn;         // its latest publish record: what keeps it recoverable
 };
 
+/// A live message's name in the log: its queue and its id.
+struct MessageKey {
+  std::uint32_t qid;
+  std::uint64_t id;
+  bool operator==(const MessageKey &) const = default;
+};
+struct MessageKeyHash {
+  std::size_t operator()(const MessageKey &k) const noexcept {
+    return std::hash<std::uint64_t>{}(k.id * 0x9e3779b97f4a7c15ull ^ k.qid);
+  }
+};
+
 struct RecoveredState {
   RecoveredState() = default;
   ~RecoveredState();
@@ -52,7 +65,7 @@ struct RecoveredState {
   int apply(const wal::RecoveredRecord &record);
 
   std::map<std::uint32_t, RecoveredQueue> queues;
-  std::unordered_map<std::uint64_t, RecoveredMessage> messages;
+  std::unordered_map<MessageKey, RecoveredMessage, MessageKeyHash> messages;
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
   std::uint64_t records = 0;
@@ -60,8 +73,13 @@ struct RecoveredState {
 
  private:
   int apply_publish(const wal::RecoveredRecord &record);
+  int apply_publish_fanout(const wal::RecoveredRecord &record);
   int apply_dead_letter(const wal::RecoveredRecord &record);
-  void drop(std::uint64_t id);
+  /// Moves (from, id) to queue `to` (replacing what was there); the message, or nullptr if none.
+  RecoveredMessage *move(std::uint32_t from, std::uint32_t to, std::uint64_t id);
+  /// Adds or replaces the message at `key`.
+  void put(const MessageKey &key, const RecoveredMessage &m);
+  void drop(const MessageKey &key);
   int bad(const wal::RecoveredRecord &record, const char *what);
 };
 

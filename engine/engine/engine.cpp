@@ -51,6 +51,7 @@ Engine::~Engine() {
     for (auto &[name, queue] : queues_) queue->mark_deleted(/*forever=*/false);
     queues_.clear();
   }
+  router_.clear();
   if (journal_ != nullptr) journal_->close();
 }
 
@@ -92,8 +93,9 @@ void Engine::install(RecoveredState &state) {
     registry_version_.fetch_add(1, std::memory_order_release);
   }
   // Ready messages in id order: the order they were published in.
-  std::vector<std::pair<std::uint64_t, RecoveredMessage>> ordered(state.messages.begin(),
-                                                                  state.messages.end());
+  std::vector<std::pair<std::uint64_t, RecoveredMessage>> ordered;
+  ordered.reserve(state.messages.size());
+  for (auto &[key, m] : state.messages) ordered.emplace_back(key.id, m);
   state.messages.clear();  // ownership moves to `ordered`, then to the queues
   std::sort(ordered.begin(), ordered.end(),
             [](const auto &a, const auto &b) { return a.first < b.first; });
@@ -198,6 +200,7 @@ int Engine::remove(const std::string &name, std::string &error) {
     registry_version_.fetch_add(1, std::memory_order_release);
   }
   queue->mark_deleted(/*forever=*/true);
+  router_.forget_queue(*queue);  // after mark_deleted: a bind racing with this sees it deleted
   return CORQ_OK;
 }
 
@@ -207,13 +210,18 @@ std::shared_ptr<Queue> Engine::find(std::string_view name) {
   return it == queues_.end() ? nullptr : it->second;
 }
 
-Queue *Engine::lookup_for_publish(const char *name, std::size_t &thread_shard) {
+std::size_t Engine::publishing_thread_shard() noexcept {
   PublishThreadState &state = publish_thread;
   if (!state.shard_assigned) {
     state.shard = publish_threads_seen.fetch_add(1, std::memory_order_relaxed);
     state.shard_assigned = true;
   }
-  thread_shard = state.shard;
+  return state.shard;
+}
+
+Queue *Engine::lookup_for_publish(const char *name, std::size_t &thread_shard) {
+  PublishThreadState &state = publish_thread;
+  thread_shard = publishing_thread_shard();
   const std::uint64_t version = registry_version_.load(std::memory_order_acquire);
   for (auto &entry : state.cache) {
     if (entry.engine_instance == instance_id_ && entry.registry_version == version &&

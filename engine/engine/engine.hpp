@@ -13,6 +13,7 @@
 #include "engine/clock.hpp"
 #include "options/options.hpp"
 #include "queue/queue.hpp"
+#include "routing/router.hpp"
 #include "scheduler/scheduler.hpp"
 
 #include <corq/corq.h>
@@ -65,6 +66,11 @@ class Engine {
   /// queue stays alive until the calling thread's next lookup. `thread_shard` gets the calling
   /// thread's shard number (each publishing thread sticks to one shard: per-thread order).
   Queue *lookup_for_publish(const char *name, std::size_t &thread_shard);
+  /// The calling thread's shard number (as lookup_for_publish gives it).
+  static std::size_t publishing_thread_shard() noexcept;
+
+  // ---- exchanges and bindings ----
+  routing::Router &router() noexcept { return router_; }
   std::vector<std::shared_ptr<Queue>> queues_snapshot();
 
   // ---- consumers ----
@@ -130,6 +136,8 @@ class Engine {
 
   std::mutex registry_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Queue>> queues_;
+
+  routing::Router router_{instance_id_};
 
   std::mutex consumers_mutex_;
   std::vector<Consumer *> consumers_;

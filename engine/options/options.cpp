@@ -195,11 +195,56 @@ bool is_queue_option(std::string_view key) {
   return false;
 }
 
+bool is_exchange_option(std::string_view key) {
+  return key == "durable" || key == "internal" || key == "alternate_exchange";
+}
+
+namespace {
+
+bool parse_exchange_key(const std::string &key, const std::string &value, ExchangeOptions &o,
+                        std::string &error) {
+  if (key == "durable") return parse_bool(key, value, o.durable, error);
+  if (key == "internal") return parse_bool(key, value, o.internal, error);
+  if (key == "alternate_exchange") {
+    std::string name_error;
+    if (!value.empty() && !valid_queue_name(value.c_str(), name_error)) {
+      return fail(error, key, value, "\"\" or an exchange name: " + name_error);
+    }
+    o.alternate_exchange = value;
+    return true;
+  }
+  error = "unknown exchange option '" + key + "'";
+  return false;
+}
+
+}  // namespace
+
+bool parse_exchange_options(const OptionMap &map, bool durable_default, ExchangeOptions &out,
+                            std::string &error) {
+  ExchangeOptions parsed;
+  parsed.durable = durable_default;
+  for (const auto &[key, value] : map) {
+    if (!parse_exchange_key(key, value, parsed, error)) return false;
+  }
+  out = parsed;
+  return true;
+}
+
+OptionMap exchange_options_map(const ExchangeOptions &o) {
+  return {{"durable", o.durable ? "true" : "false"},
+          {"internal", o.internal ? "true" : "false"},
+          {"alternate_exchange", o.alternate_exchange}};
+}
+
 bool check_option_value(std::string_view key, std::string_view value, std::string &error) {
   const std::string key_text(key), value_text(value);
   if (is_engine_option(key)) {
     EngineOptions scratch;
     return parse_engine_key(key_text, value_text, scratch, error);
+  }
+  if (!is_queue_option(key)) {
+    ExchangeOptions scratch;
+    return parse_exchange_key(key_text, value_text, scratch, error);
   }
   QueueOptions scratch;
   return parse_queue_key(key_text, value_text, scratch, error);

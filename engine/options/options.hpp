@@ -27,6 +27,10 @@ inline constexpr std::int64_t delay_ms_max = (1ll << 32) - 1;          // the ti
 inline constexpr std::uint32_t shards_max = 64;
 inline constexpr std::uint32_t prefetch_max = 65536;
 inline constexpr std::size_t headers_max = 64;
+/// Headers the engine adds to a message published through an exchange: x-exchange, x-routing-key.
+inline constexpr std::size_t routing_headers_max = 2;
+/// Headers dead-lettering adds (x-death-reason, -queue, -count, -time-ms, -detail).
+inline constexpr std::size_t death_headers_max = 5;
 inline constexpr std::size_t header_key_bytes_max = 255;
 inline constexpr std::size_t dedup_id_bytes_max = 255;
 
@@ -70,9 +74,18 @@ struct QueueOptions {
   bool operator==(const QueueOptions &) const = default;
 };
 
-/// True for a key that corq_open or corq_queue_declare accepts.
+/// corq_exchange_declare's options (routing/exchange.hpp has the types).
+struct ExchangeOptions {
+  bool durable = false;
+  bool internal = false;           // refuses direct publishes: only other exchanges feed it
+  std::string alternate_exchange;  // where unroutable messages go; "" for none
+  bool operator==(const ExchangeOptions &) const = default;
+};
+
+/// True for a key that corq_open, corq_queue_declare or corq_exchange_declare accepts.
 bool is_engine_option(std::string_view key);
 bool is_queue_option(std::string_view key);
+bool is_exchange_option(std::string_view key);
 
 /// Parses `map` into `out`. On a bad key or value returns false and fills `error` with a message
 /// naming the key and the accepted values. `durable_default` is the durability of a queue whose
@@ -80,6 +93,11 @@ bool is_queue_option(std::string_view key);
 bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string &error);
 bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOptions &out,
                          std::string &error);
+
+bool parse_exchange_options(const OptionMap &map, bool durable_default, ExchangeOptions &out,
+                            std::string &error);
+/// Every exchange option as key/value text that parse_exchange_options reads back (log records).
+OptionMap exchange_options_map(const ExchangeOptions &options);
 
 /// corq_config_set's early check: whether `value` can ever be valid for `key` (an engine or a
 /// queue key), by the same parser and with the same `error` text as corq_open and

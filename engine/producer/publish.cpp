@@ -4,32 +4,30 @@
 #include "capi/error.hpp"
 #include "durability/journal.hpp"
 
+#include <cstddef>
 #include <vector>
 
 namespace corq::core {
-namespace {
-
-/// The options of a publish after validation, with defaults filled in.
-struct PublishSettings {
-  std::uint32_t flags = 0;
-  std::int32_t timeout_ms = 30'000;
-  std::int64_t delay_ms = 0;
-  std::int64_t ttl_ms = 0;
-};
 
 /// The first version of corq_publish_options ends after ttl_ms; later versions only append.
 constexpr std::size_t publish_options_v1_bytes =
     offsetof(corq_publish_options, ttl_ms) + sizeof(std::int64_t);
+/// The version with exchanges added `priority`.
+constexpr std::size_t publish_options_v2_bytes =
+    offsetof(corq_publish_options, priority) + sizeof(std::int32_t);
 
-int read_options(const corq_publish_options &options_in, PublishSettings &out) {
+int read_publish_options(const corq_publish_options &options_in, PublishSettings &out) {
   const corq_publish_options *options = &options_in;
-  if (options->struct_size < publish_options_v1_bytes) {
+  // A size the struct had in some version (it grows at its end), or larger than today's: never a
+  // size that cuts a field in two.
+  if (options->struct_size != publish_options_v1_bytes &&
+      options->struct_size < sizeof(corq_publish_options)) {
     return capi::fail(CORQ_EINVAL,
                       "corq_publish_options.struct_size must be sizeof(corq_publish_options) (" +
                           std::to_string(sizeof(corq_publish_options)) + "), got " +
                           std::to_string(options->struct_size));
   }
-  if ((options->flags & ~CORQ_PUBLISH_NOWAIT) != 0) {
+  if ((options->flags & ~(CORQ_PUBLISH_NOWAIT | CORQ_PUBLISH_MANDATORY)) != 0) {
     return capi::fail(CORQ_EINVAL, "corq_publish_options.flags has unknown bits");
   }
   if (options->timeout_ms < -1)
@@ -42,9 +40,16 @@ int read_options(const corq_publish_options &options_in, PublishSettings &out) {
     return capi::fail(CORQ_EINVAL,
                       "ttl_ms must be in [0, 2^32-1], got " + std::to_string(options->ttl_ms));
   }
-  out = {options->flags, options->timeout_ms, options->delay_ms, options->ttl_ms};
+  // A caller built against the first version never wrote `priority`: it reads as 0.
+  const std::int32_t priority =
+      options->struct_size >= publish_options_v2_bytes ? options->priority : 0;
+  if (priority < 0)
+    return capi::fail(CORQ_EINVAL, "priority must be >= 0, got " + std::to_string(priority));
+  out = {options->flags, options->timeout_ms, options->delay_ms, options->ttl_ms, priority};
   return CORQ_OK;
 }
+
+namespace {
 
 /// Batches up to this size keep their message pointers on the stack; larger ones take one vector.
 constexpr std::size_t stack_batch_max = 64;
@@ -94,10 +99,11 @@ int log_batch(Queue &queue, Message *const *batch, std::size_t accepted,
 
 int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, std::size_t count,
                   const corq_publish_options *options, std::size_t shard_hint,
-                  std::uint64_t *first_id, std::uint64_t *logged_lsn) {
+                  std::uint64_t *first_id, std::uint64_t *logged_lsn, std::size_t *accepted_out,
+                  const RoutingStamp *stamp) {
   PublishSettings settings;  // NULL options (the common case) keep the defaults without a call
   if (options != nullptr) {
-    if (const int rc = read_options(*options, settings); rc != CORQ_OK) return rc;
+    if (const int rc = read_publish_options(*options, settings); rc != CORQ_OK) return rc;
   }
   if (engine.closed()) [[unlikely]]
     return capi::fail(CORQ_ECLOSED, "the engine is closed");
@@ -142,7 +148,9 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
         continue;
       }
     }
-    Message *m = make_message(messages[i], id, now_ms, expires_at_ms);
+    Message *m = stamp == nullptr
+                     ? make_message(messages[i], id, now_ms, expires_at_ms)
+                     : make_routed_message(messages[i], *stamp, id, now_ms, expires_at_ms);
     if (m == nullptr) {
       free_batch(batch, accepted);
       return capi::fail(CORQ_ENOMEM, "out of memory building message " + std::to_string(i));
@@ -151,6 +159,7 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
     bytes += m->payload_len;
   }
   if (first_id != nullptr) *first_id = reported_id;
+  if (accepted_out != nullptr) *accepted_out = accepted;
   if (accepted == 0) return CORQ_OK;
   Journal *const journal = queue.journal();
   if (journal == nullptr && settings.delay_ms == 0) [[likely]] {

@@ -6,6 +6,7 @@
 
 #include <mimalloc.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -50,7 +51,40 @@ void *allocate_block(std::size_t bytes) noexcept {
   return bytes <= block_cache::block_bytes ? block_cache::take() : allocate_large(bytes);
 }
 
+/// Gives a block of `bytes` back where allocate_block took it from.
+void free_block(void *block, std::size_t bytes) noexcept {
+  if (bytes <= block_cache::block_bytes) {
+    block_cache::give(block);
+  } else {
+    free_large(block);
+  }
+}
+
 constexpr std::string_view death_prefix = "x-death-";
+
+/// The first bytes of a shared body's block, where an owned block has its Message: the number of
+/// Messages pointing at it and the block's size. The rest of the block is unchanged (headers at
+/// sizeof(Message), payload at the copies' payload_offset).
+struct SharedBody {
+  std::atomic<std::uint32_t> references;
+  std::uint32_t block_bytes;
+};
+static_assert(sizeof(SharedBody) <= sizeof(Message));
+
+SharedBody *shared_body_of(const Message &m) noexcept {
+  return reinterpret_cast<SharedBody *>(const_cast<std::byte *>(m.body()));
+}
+
+/// A Message block pointing at `body`, with `fields`' id, times, counts and layout.
+Message *make_shared_copy(const Message &fields, std::byte *body) noexcept {
+  auto *block = static_cast<std::byte *>(allocate_block(sizeof(Message) + sizeof(void *)));
+  if (block == nullptr) return nullptr;
+  auto *copy = ::new (block) Message(fields);
+  copy->next = nullptr;
+  copy->flags = static_cast<std::uint16_t>(copy->flags | Message::shared_body);
+  std::memcpy(block + sizeof(Message), &body, sizeof body);
+  return copy;
+}
 
 }  // namespace
 
@@ -178,6 +212,25 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
   return message;
 }
 
+Message *make_routed_message(const corq_message &m, const RoutingStamp &stamp, std::uint64_t id,
+                             std::int64_t published_at_ms, std::int64_t expires_at_ms) {
+  // Bounded by headers_max (validated) plus the stamp: the views live on the stack.
+  HeaderView views[headers_max + routing_headers_max];
+  std::size_t n = 0;
+  for (; n < m.header_count; ++n) {
+    views[n] = {m.headers[n].key,
+                {static_cast<const char *>(m.headers[n].value), m.headers[n].value_len}};
+  }
+  views[n++] = {"x-exchange", stamp.exchange};
+  views[n++] = {"x-routing-key", stamp.routing_key};
+  Message *message = build_message(views, n, m.data, m.len);
+  if (message == nullptr) return nullptr;
+  message->id = id;
+  message->published_at_ms = published_at_ms;
+  message->expires_at_ms = expires_at_ms;
+  return message;
+}
+
 Message *make_dead_letter(const Message &original, const DeathNote &note) {
   std::uint64_t previous_deaths = 0;
   bool found = false;
@@ -187,8 +240,8 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
   const std::string count = std::to_string(previous_deaths + 1);
   const std::string time = std::to_string(note.time_ms);
 
-  // Original headers minus the old x-death-*, then the new ones (at most headers_max + 5).
-  HeaderView views[headers_max + 5];
+  // Original headers minus the old x-death-*, then the new ones.
+  HeaderView views[headers_max + routing_headers_max + death_headers_max];
   std::size_t n = 0;
   const corq_header *h = original.headers();
   for (std::uint32_t i = 0; i < original.header_count; ++i) {
@@ -206,10 +259,21 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
   if (message == nullptr) return nullptr;
   message->id = original.id;
   message->published_at_ms = original.published_at_ms;
+  // The move keeps the original's place in the log: its publish record still recovers it.
+  message->log_bucket = original.log_bucket;
+  message->flags = static_cast<std::uint16_t>(original.flags & Message::shared_id);
   return message;
 }
 
 Message *copy_message(const Message &original) {
+  if (original.has_shared_body()) {
+    // One more reference on a body someone already holds: relaxed is enough (as for shared_ptr).
+    shared_body_of(original)->references.fetch_add(1, std::memory_order_relaxed);
+    Message *copy = make_shared_copy(original, const_cast<std::byte *>(original.body()));
+    if (copy == nullptr)
+      shared_body_of(original)->references.fetch_sub(1, std::memory_order_relaxed);
+    return copy;
+  }
   auto *copy = static_cast<Message *>(allocate_block(original.block_bytes()));
   if (copy == nullptr) return nullptr;
   std::memcpy(static_cast<void *>(copy), &original, original.block_bytes());
@@ -225,12 +289,31 @@ Message *copy_message(const Message &original) {
   return copy;
 }
 
-void free_message(Message *message) noexcept {
-  if (message->block_bytes() <= block_cache::block_bytes) {
-    block_cache::give(message);
-  } else {
-    free_large(message);
+bool share_message(Message *original, Message **out, std::size_t count) {
+  auto *body = reinterpret_cast<std::byte *>(original);
+  std::size_t made = 0;
+  for (; made < count; ++made) {
+    out[made] = make_shared_copy(*original, body);
+    if (out[made] == nullptr) break;
   }
+  if (made < count) {
+    for (std::size_t i = 0; i < made; ++i) free_block(out[i], out[i]->block_bytes());
+    return false;
+  }
+  // The original's header line becomes the body's: the copies have all they need of it.
+  const auto body_bytes = static_cast<std::uint32_t>(original->block_bytes());
+  ::new (body) SharedBody{static_cast<std::uint32_t>(count), body_bytes};
+  return true;
+}
+
+void free_message(Message *message) noexcept {
+  if (message->has_shared_body()) {
+    SharedBody *body = shared_body_of(*message);
+    // acq_rel: every copy's reads of the body happen before the last copy frees it.
+    if (body->references.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      free_block(body, body->block_bytes);
+  }
+  free_block(message, message->block_bytes());
 }
 
 }  // namespace corq::core

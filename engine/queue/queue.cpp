@@ -156,6 +156,28 @@ bool Queue::reserve_one(std::uint64_t bytes) noexcept {
   return !deleted() && try_reserve(1, bytes);
 }
 
+bool Queue::reserve_one_dropping(std::uint64_t bytes) {
+  while (!try_reserve(1, bytes)) {
+    if (deleted() || !drop_oldest_for_room()) return false;
+  }
+  return true;
+}
+
+bool Queue::await_room(std::uint64_t bytes, sync::Clock::time_point deadline,
+                       const std::atomic<bool> &closed) {
+  bool stopped = false;
+  engine_.retain_handle();  // as in admit: corq_close must not free the engine under the wait
+  const bool room = not_full_.await(
+      [&] {
+        if (closed.load(std::memory_order_acquire) || deleted()) return stopped = true;
+        return ready_count_.load(std::memory_order_seq_cst) + 1 <= options_.max_length &&
+               ready_bytes_.load(std::memory_order_seq_cst) + bytes <= options_.max_bytes;
+      },
+      deadline);
+  Engine::release_handle(&engine_);
+  return room && !stopped;
+}
+
 void Queue::push_reserved(Message *message) noexcept {
   push_admitted(&message, 1, static_cast<std::size_t>(message->id));
   published.fetch_add(1, std::memory_order_release);  // after it is counted ready (stats)

@@ -119,6 +119,16 @@ class Queue {
   /// push_reserved.
   bool reserve_one(std::uint64_t bytes) noexcept;
   void push_reserved(Message *message) noexcept;
+  /// Exchange publishes (all matched queues or none, routing/router.cpp), drop_head queues: drops
+  /// the oldest ready messages until one of `bytes` fits and reserves it; false if the queue is
+  /// deleted or has nothing left to drop.
+  bool reserve_one_dropping(std::uint64_t bytes);
+  /// Exchange publishes, block queues: waits until one message of `bytes` may fit (a hint: the
+  /// caller retries its reservations), or `deadline`, corq_close or deletion. True if it may fit.
+  bool await_room(std::uint64_t bytes, sync::Clock::time_point deadline,
+                  const std::atomic<bool> &closed);
+  /// Gives back a reservation taken with reserve_one or reserve_one_dropping and not used.
+  void cancel_reservation(std::uint64_t bytes) noexcept { release_reservation(1, bytes); }
   /// Logs that `message` (counts reset) is redriven from here to `target` (it was reserved there).
   void log_redrive(Queue &target, Message *message) noexcept;
   /// Recovery: recovered ready messages, in order, outside the limits.

@@ -59,6 +59,7 @@ ECORRUPT = -12
 EFAILED = -13
 ETOOBIG = -14
 EUNSUPPORTED = -15
+EUNROUTABLE = -16
 
 PUBLISH_NOWAIT = 1  # CORQ_PUBLISH_NOWAIT
 PUBLISH_TIMEOUT_MS_DEFAULT = 30000  # corq_publish_options.timeout_ms default (overflow=block)

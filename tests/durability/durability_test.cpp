@@ -6,6 +6,7 @@
 #include "engine/helpers.hpp"
 
 #include "io/vfs.hpp"
+#include "support/temp_dir.hpp"
 
 #include <corq/corq.h>
 
@@ -26,25 +27,6 @@ namespace corq::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A fresh data directory under the system temp dir, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "corq-durability-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string &path() const { return path_; }
-  std::string data() const { return path_ + "/data"; }
-
- private:
-  std::string path_;
-};
 
 EnginePtr open_durable(const std::string &dir, Options options = {}) {
   ConfigPtr config = make_config(options);

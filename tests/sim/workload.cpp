@@ -259,7 +259,7 @@ class Seed {
     static const char *queues[] = {"q0", "q0", "q1", "p", "d"};
     const std::string queue = queues[rng_.below(5)];
     const std::string payload = next_payload();
-    corq_publish_options options{sizeof(corq_publish_options), 0, 0, 0, 0};
+    corq_publish_options options{sizeof(corq_publish_options), 0, 0, 0, 0, 0};
     if (nowait) options.flags = CORQ_PUBLISH_NOWAIT;
     const bool worked = queue == "q0" || queue == "q1";
     if (worked && rng_.one_in(4))
@@ -310,7 +310,7 @@ class Seed {
     std::vector<corq_message> batch;
     for (const std::string &p : payloads)
       batch.push_back({p.data(), p.size(), nullptr, 0, nullptr});
-    corq_publish_options options{sizeof(corq_publish_options), CORQ_PUBLISH_NOWAIT, 0, 0, 0};
+    corq_publish_options options{sizeof(corq_publish_options), CORQ_PUBLISH_NOWAIT, 0, 0, 0, 0};
     std::uint64_t first_id = 0;
     const int rc = corq_producer_send(producer_, batch.data(), batch.size(), &options, &first_id);
     const bool maybe = rc == CORQ_OK || rc == CORQ_EFAILED || rc == CORQ_ETIMEDOUT;

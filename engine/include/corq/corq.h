@@ -60,6 +60,7 @@ CORQ_API const char *corq_version_string(void);
 #define CORQ_EFAILED (-13)  /* the engine failed (a log write or flush failed): fail-stop */
 #define CORQ_ETOOBIG (-14)  /* message larger than max_message_bytes */
 #define CORQ_EUNSUPPORTED (-15) /* not supported by this build or configuration */
+#define CORQ_EUNROUTABLE (-16)  /* CORQ_PUBLISH_MANDATORY: no queue took the message */
 
 /* Returns the name and meaning of any code, e.g. "CORQ_EFULL: queue full". Static storage, never
  * NULL; an unknown code gives "CORQ_E?: unknown error code". Thread-safe. */
@@ -176,6 +177,9 @@ typedef struct corq_message {
 
 /* Publish flag: don't wait for durability (durable queues; no effect otherwise). */
 #define CORQ_PUBLISH_NOWAIT 1u
+/* Publish flag (corq_exchange_publish): a message that no queue takes fails with CORQ_EUNROUTABLE
+ * (nothing stored) instead of being dropped and counted as unroutable. */
+#define CORQ_PUBLISH_MANDATORY 2u
 
 /* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):
  * it lets later versions add fields without breaking callers compiled against this header. */
@@ -186,6 +190,10 @@ typedef struct corq_publish_options {
       timeout_ms;   /* overflow=block: the longest wait for space (default 30000; -1 = no limit) */
   int64_t delay_ms; /* 0: deliverable now; > 0: after this delay (a "delayed" message) */
   int64_t ttl_ms;   /* 0: the queue's message_ttl_ms; > 0: this message's TTL */
+  /* Added with exchanges (a struct_size that ends before it reads as 0): 0 (default) or more;
+   * queues with max_priority deliver higher priorities first, above their maximum counts as the
+   * maximum; other queues ignore it. Negative: CORQ_EINVAL. */
+  int32_t priority;
 } corq_publish_options;
 
 /* Publishes one message to a queue; *message_id (if not NULL) gets its id (for a deduplicated
@@ -293,6 +301,84 @@ CORQ_API int corq_consumer_wakeup(corq_consumer *consumer);
 /* Closes the consumer; its unsettled deliveries are released (ready again, not a failed attempt).
  * Errors: CORQ_EINVAL (NULL). The handle is freed even when the engine was closed before. */
 CORQ_API int corq_consumer_close(corq_consumer *consumer);
+
+/* ---- Pub/sub routing: exchanges and bindings (RabbitMQ's model) ------------------------------
+ * An exchange routes each message published to it into every queue whose binding matches, by type:
+ *   direct  - bindings whose key equals the routing key;
+ *   fanout  - every binding (keys ignored);
+ *   topic   - key and pattern are words separated by '.': '*' matches exactly one word, '#' zero or
+ *             more; wildcards are whole words only ("a*" is literal); empty words are words ("a..b"
+ *             has three); "" is zero words;
+ *   headers - the binding's arguments against the message headers: x-match = all (default), any,
+ *             all-with-x, any-with-x; an argument with a NULL value matches the header's presence.
+ * Exchanges have their own namespace; "" is the default exchange (direct to the queue named by the
+ * routing key: corq_publish). Keys and patterns are at most 255 bytes. Binding the same (exchange,
+ * destination, key, arguments) twice is a no-op; a destination may be another exchange (cycles are
+ * allowed: a message reaches each queue at most once).
+ * A publish through an exchange is atomic: every matched queue takes the message or none does (one
+ * full queue under overflow=reject, or overflow=block timing out, fails the whole publish with
+ * CORQ_EFULL and drops nothing anywhere). The body is stored once and shared; each queue settles
+ * its copy independently; all copies have one message id and carry the headers x-exchange and
+ * x-routing-key. A dedup_id is checked per target queue (a queue that saw it is skipped).
+ * Unroutable messages go to the exchange's alternate_exchange if it has one; if nothing takes them
+ * they fail with CORQ_EUNROUTABLE under CORQ_PUBLISH_MANDATORY, else they are dropped and counted
+ * (corq_exchange_stats.unroutable). All calls are thread-safe. */
+
+/* Declares an exchange of `type` ("direct", "topic", "fanout", "headers"). options (NULL:
+ * defaults): durable (true on a disk engine; ignored in memory), internal (false: true refuses
+ * direct publishes), alternate_exchange (an exchange name, may be declared later). Declaring an
+ * existing exchange with the same type and options succeeds. Errors: CORQ_EINVAL (NULL engine, bad
+ * name, "" or a name starting with "corq." reserved, unknown type or option), CORQ_EEXIST (exists
+ * with another type or options), CORQ_ECLOSED. */
+CORQ_API int corq_exchange_declare(corq_engine *engine, const char *exchange, const char *type,
+                                   const corq_config *options);
+/* Deletes an exchange and every binding from or to it. Errors: CORQ_EINVAL ("" or bad name),
+ * CORQ_ENOENT (no such exchange), CORQ_ECLOSED. */
+CORQ_API int corq_exchange_delete(corq_engine *engine, const char *exchange);
+/* Binds `queue` to `exchange` with `key` (NULL means "") and, for headers exchanges, `arguments`
+ * (copied; NULL when argument_count is 0). Errors: CORQ_EINVAL (bad name, "" exchange, key over
+ * 255 bytes, bad arguments or x-match value), CORQ_ENOENT (no such exchange or queue),
+ * CORQ_ECLOSED. */
+CORQ_API int corq_bind(corq_engine *engine, const char *exchange, const char *queue,
+                       const char *key, const corq_header *arguments, size_t argument_count);
+/* Removes that binding (the same tuple). CORQ_ENOENT if the exchange, queue or binding does not
+ * exist. */
+CORQ_API int corq_unbind(corq_engine *engine, const char *exchange, const char *queue,
+                         const char *key, const corq_header *arguments, size_t argument_count);
+/* Exchange-to-exchange: messages routed by `source` to this binding enter `destination`. Errors as
+ * corq_bind. */
+CORQ_API int corq_exchange_bind(corq_engine *engine, const char *source, const char *destination,
+                                const char *key, const corq_header *arguments,
+                                size_t argument_count);
+CORQ_API int corq_exchange_unbind(corq_engine *engine, const char *source, const char *destination,
+                                  const char *key, const corq_header *arguments,
+                                  size_t argument_count);
+/* Publishes `message` through `exchange` with `routing_key` (NULL means ""). `options` as for
+ * corq_publish (NULL: defaults; flags may add CORQ_PUBLISH_MANDATORY). *message_id (may be NULL)
+ * gets the message's id, *routed (may be NULL) the number of queues that took it (0: unroutable and
+ * dropped, or every target had seen its dedup_id). exchange "" publishes to the queue named
+ * routing_key (CORQ_ENOENT if none, unless mandatory: CORQ_EUNROUTABLE). On durable queues the
+ * call returns once the message is durable in all of them, unless CORQ_PUBLISH_NOWAIT. Errors:
+ * CORQ_EINVAL (NULL engine/message, bad exchange name, key over 255 bytes, internal exchange, bad
+ * message or options), CORQ_ENOENT (no such exchange), CORQ_EUNROUTABLE (mandatory and nothing
+ * took it), CORQ_EFULL (a target full: nothing published), CORQ_ETOOBIG, CORQ_ENOSPC,
+ * CORQ_EFAILED, CORQ_ECLOSED, CORQ_ENOMEM. */
+CORQ_API int corq_exchange_publish(corq_engine *engine, const char *exchange,
+                                   const char *routing_key, const corq_message *message,
+                                   const corq_publish_options *options, uint64_t *message_id,
+                                   uint32_t *routed);
+
+/* Set struct_size = sizeof(corq_exchange_stats) before the call. Counters since the exchange was
+ * declared (in this process): bindings whose source it is; publishes that entered it (from a
+ * client or another exchange); copies it put into queues; messages nothing took (dropped or
+ * refused); messages it handed to its alternate exchange. */
+typedef struct corq_exchange_stats {
+  uint32_t struct_size;
+  uint64_t bindings, published, routed, unroutable, alternated;
+} corq_exchange_stats;
+/* Errors: CORQ_EINVAL (NULL arguments, bad name, struct_size too small), CORQ_ENOENT. */
+CORQ_API int corq_exchange_stats_get(corq_engine *engine, const char *exchange,
+                                     corq_exchange_stats *out);
 
 /* ---- Observability and dead letters -----------------------------------------------------------
  */

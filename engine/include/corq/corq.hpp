@@ -82,13 +82,14 @@ class ConfigHolder {
 
 /// Per-publish settings (see corq_publish_options).
 struct PublishOptions {
-  std::uint32_t flags = 0;          // CORQ_PUBLISH_NOWAIT
+  std::uint32_t flags = 0;          // CORQ_PUBLISH_NOWAIT, CORQ_PUBLISH_MANDATORY
   std::int32_t timeout_ms = 30000;  // overflow=block: longest wait for space
   std::int64_t delay_ms = 0;        // > 0: delivered after this delay
   std::int64_t ttl_ms = 0;          // > 0: overrides the queue's message_ttl_ms
+  std::int32_t priority = 0;        // queues with max_priority: higher first
 
   corq_publish_options c() const noexcept {
-    return {sizeof(corq_publish_options), flags, timeout_ms, delay_ms, ttl_ms};
+    return {sizeof(corq_publish_options), flags, timeout_ms, delay_ms, ttl_ms, priority};
   }
 };
 
@@ -266,6 +267,57 @@ class Engine {
                         const PublishOptions &options = {}) {
     return publish(queue, Message{data}, options);
   }
+  // ---- exchanges (corq.h, "Pub/sub routing") ----
+  /// type: "direct", "fanout", "topic" or "headers".
+  void declare_exchange(const std::string &exchange, const std::string &type,
+                        Options options = {}) {
+    detail::ConfigHolder config(options);
+    check(corq_exchange_declare(handle_, exchange.c_str(), type.c_str(), config.get()));
+  }
+  void remove_exchange(const std::string &exchange) {
+    check(corq_exchange_delete(handle_, exchange.c_str()));
+  }
+  void bind(const std::string &exchange, const std::string &queue, const std::string &key = {},
+            std::span<const corq_header> arguments = {}) {
+    check(corq_bind(handle_, exchange.c_str(), queue.c_str(), key.c_str(), arguments.data(),
+                    arguments.size()));
+  }
+  void unbind(const std::string &exchange, const std::string &queue, const std::string &key = {},
+              std::span<const corq_header> arguments = {}) {
+    check(corq_unbind(handle_, exchange.c_str(), queue.c_str(), key.c_str(), arguments.data(),
+                      arguments.size()));
+  }
+  void bind_exchange(const std::string &source, const std::string &destination,
+                     const std::string &key = {}, std::span<const corq_header> arguments = {}) {
+    check(corq_exchange_bind(handle_, source.c_str(), destination.c_str(), key.c_str(),
+                             arguments.data(), arguments.size()));
+  }
+  void unbind_exchange(const std::string &source, const std::string &destination,
+                       const std::string &key = {}, std::span<const corq_header> arguments = {}) {
+    check(corq_exchange_unbind(handle_, source.c_str(), destination.c_str(), key.c_str(),
+                               arguments.data(), arguments.size()));
+  }
+  /// What an exchange publish did: the message's id and how many queues took it.
+  struct Routed {
+    std::uint64_t message_id = 0;
+    std::uint32_t queues = 0;
+  };
+  Routed publish_to_exchange(const std::string &exchange, const std::string &routing_key,
+                             const Message &message, const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    const corq_publish_options o = options.c();
+    Routed r;
+    check(corq_exchange_publish(handle_, exchange.c_str(), routing_key.c_str(), &m, &o,
+                                &r.message_id, &r.queues));
+    return r;
+  }
+  corq_exchange_stats exchange_stats(const std::string &exchange) {
+    corq_exchange_stats s{};
+    s.struct_size = sizeof(s);
+    check(corq_exchange_stats_get(handle_, exchange.c_str(), &s));
+    return s;
+  }
+
   void wait_durable(std::uint64_t message_id, std::int32_t timeout_ms = -1) {
     check(corq_wait_durable(handle_, message_id, timeout_ms));
   }

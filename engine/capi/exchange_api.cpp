@@ -1,0 +1,215 @@
+// engine/capi/exchange_api.cpp — the C API of pub/sub routing: exchanges, bindings, publishing
+// through an exchange, exchange stats (DESIGN.md §6; the contract is in corq.h).
+#include "capi/exchange_api.hpp"
+
+#include "capi/handles.hpp"
+#include "routing/exchange_publish.hpp"
+
+#include <cstring>
+
+using namespace corq::core;
+using namespace corq::capi;
+
+namespace corq::capi {
+
+int check_exchange_name(const char *function, const char *name) noexcept {
+  if (name == nullptr) return fail(CORQ_EINVAL, std::string(function) + ": exchange name is NULL");
+  if (name[0] == '\0') {
+    return fail(CORQ_EINVAL, std::string(function) +
+                                 ": \"\" is the default exchange: it cannot be declared, deleted "
+                                 "or bound");
+  }
+  std::string error;
+  if (!valid_queue_name(name, error)) {
+    // The same rules as queue names; say "exchange".
+    if (error.rfind("queue name", 0) == 0) error.replace(0, 5, "exchange");
+    return fail(CORQ_EINVAL, std::string(function) + ": " + error);
+  }
+  return CORQ_OK;
+}
+
+std::string exchange_stats_json(routing::Router &router, const routing::Exchange &x) {
+  return std::string("{\"type\":\"") + routing::exchange_type_name(x.type()) +
+         "\",\"durable\":" + (x.options().durable ? "true" : "false") +
+         ",\"internal\":" + (x.options().internal ? "true" : "false") +
+         ",\"alternate_exchange\":\"" + x.options().alternate_exchange +
+         "\",\"stats\":{\"bindings\":" + std::to_string(router.binding_count(x)) +
+         ",\"published\":" + std::to_string(x.published.load(std::memory_order_relaxed)) +
+         ",\"routed\":" + std::to_string(x.routed.load(std::memory_order_relaxed)) +
+         ",\"unroutable\":" + std::to_string(x.unroutable.load(std::memory_order_relaxed)) +
+         ",\"alternated\":" + std::to_string(x.alternated.load(std::memory_order_relaxed)) + "}}";
+}
+
+}  // namespace corq::capi
+
+namespace {
+
+/// A binding's key argument: NULL means "", at most 255 bytes.
+int check_key(const char *function, const char *key) {
+  if (key != nullptr && strnlen(key, routing::key_bytes_max + 1) > routing::key_bytes_max)
+    return fail(CORQ_EINVAL, std::string(function) + ": key longer than 255 bytes");
+  return CORQ_OK;
+}
+
+/// corq_bind and friends: checks, then the router. `destination_is_queue` picks the namespace of
+/// `destination`; `add` binds, else unbinds.
+int change_binding(const char *function, corq_engine *engine, const char *source,
+                   const char *destination, bool destination_is_queue, const char *key,
+                   const corq_header *arguments, std::size_t argument_count, bool add) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, std::string(function) + ": engine is NULL");
+  if (const int rc = check_exchange_name(function, source); rc != CORQ_OK) return rc;
+  if (destination_is_queue) {
+    if (const int rc = check_queue_name(destination); rc != CORQ_OK) return rc;
+  } else if (const int rc = check_exchange_name(function, destination); rc != CORQ_OK) {
+    return rc;
+  }
+  if (const int rc = check_key(function, key); rc != CORQ_OK) return rc;
+  if (argument_count != 0 && arguments == nullptr)
+    return fail(CORQ_EINVAL, std::string(function) + ": arguments is NULL but argument_count > 0");
+  return guarded(function, [&] {
+    Engine &e = *engine_of(engine);
+    if (e.closed()) return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
+    routing::Destination to;
+    if (destination_is_queue) {
+      to.queue = e.find(destination);
+      if (to.queue == nullptr) {
+        return fail(CORQ_ENOENT, std::string(function) + ": no queue named '" + destination + "'");
+      }
+    } else {
+      to.exchange = e.router().find(destination);
+      if (to.exchange == nullptr) {
+        return fail(CORQ_ENOENT,
+                    std::string(function) + ": no exchange named '" + destination + "'");
+      }
+    }
+    std::string error;
+    bool added = false;
+    const std::string_view key_view = key == nullptr ? "" : key;
+    const int rc =
+        add ? e.router().bind(source, to, key_view, arguments, argument_count, added, error)
+            : e.router().unbind(source, to, key_view, arguments, argument_count, error);
+    return rc == CORQ_OK ? rc : fail(rc, std::string(function) + ": " + error);
+  });
+}
+
+constexpr std::size_t exchange_stats_v1_bytes = sizeof(corq_exchange_stats);
+
+}  // namespace
+
+extern "C" {
+
+int corq_exchange_declare(corq_engine *engine, const char *exchange, const char *type,
+                          const corq_config *options) {
+  constexpr const char *function = "corq_exchange_declare";
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_exchange_declare: engine is NULL");
+  if (const int rc = check_exchange_name(function, exchange); rc != CORQ_OK) return rc;
+  if (type == nullptr) return fail(CORQ_EINVAL, "corq_exchange_declare: type is NULL");
+  const auto parsed_type = routing::exchange_type_from(type);
+  if (!parsed_type) {
+    return fail(CORQ_EINVAL, std::string("corq_exchange_declare: unknown exchange type '") + type +
+                                 "' (expected direct, fanout, topic or headers)");
+  }
+  return guarded(function, [&] {
+    Engine &e = *engine_of(engine);
+    static const OptionMap no_options;
+    const OptionMap &map = options == nullptr ? no_options : options->options;
+    ExchangeOptions parsed;
+    std::string error;
+    if (!parse_exchange_options(map, /*durable_default=*/e.journal() != nullptr, parsed, error))
+      return fail(CORQ_EINVAL, "corq_exchange_declare: " + error);
+    if (e.journal() == nullptr) parsed.durable = false;  // nothing is durable in memory
+    if (e.closed()) return fail(CORQ_ECLOSED, "corq_exchange_declare: the engine is closed");
+    const int rc = e.router().declare(exchange, *parsed_type, parsed, 0, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_exchange_declare: " + error);
+  });
+}
+
+int corq_exchange_delete(corq_engine *engine, const char *exchange) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_exchange_delete: engine is NULL");
+  if (const int rc = check_exchange_name("corq_exchange_delete", exchange); rc != CORQ_OK)
+    return rc;
+  return guarded("corq_exchange_delete", [&] {
+    Engine &e = *engine_of(engine);
+    if (e.closed()) return fail(CORQ_ECLOSED, "corq_exchange_delete: the engine is closed");
+    std::string error;
+    const int rc = e.router().remove(exchange, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_exchange_delete: " + error);
+  });
+}
+
+int corq_bind(corq_engine *engine, const char *exchange, const char *queue, const char *key,
+              const corq_header *arguments, size_t argument_count) {
+  return change_binding("corq_bind", engine, exchange, queue, true, key, arguments, argument_count,
+                        true);
+}
+
+int corq_unbind(corq_engine *engine, const char *exchange, const char *queue, const char *key,
+                const corq_header *arguments, size_t argument_count) {
+  return change_binding("corq_unbind", engine, exchange, queue, true, key, arguments,
+                        argument_count, false);
+}
+
+int corq_exchange_bind(corq_engine *engine, const char *source, const char *destination,
+                       const char *key, const corq_header *arguments, size_t argument_count) {
+  return change_binding("corq_exchange_bind", engine, source, destination, false, key, arguments,
+                        argument_count, true);
+}
+
+int corq_exchange_unbind(corq_engine *engine, const char *source, const char *destination,
+                         const char *key, const corq_header *arguments, size_t argument_count) {
+  return change_binding("corq_exchange_unbind", engine, source, destination, false, key, arguments,
+                        argument_count, false);
+}
+
+int corq_exchange_publish(corq_engine *engine, const char *exchange, const char *routing_key,
+                          const corq_message *message, const corq_publish_options *options,
+                          uint64_t *message_id, uint32_t *routed) {
+  if (routed != nullptr) *routed = 0;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_exchange_publish: engine is NULL");
+  if (message == nullptr) return fail(CORQ_EINVAL, "corq_exchange_publish: message is NULL");
+  if (exchange == nullptr) return fail(CORQ_EINVAL, "corq_exchange_publish: exchange name is NULL");
+  if (exchange[0] != '\0') {
+    if (const int rc = check_exchange_name("corq_exchange_publish", exchange); rc != CORQ_OK)
+      return rc;
+  }
+  return guarded("corq_exchange_publish", [&] {
+    const int rc = routing::exchange_publish(*engine_of(engine), exchange, routing_key, *message,
+                                             options, message_id, routed);
+    if (rc != CORQ_OK) {
+      return fail(rc, std::string("corq_exchange_publish: ") + corq_last_error());
+    }
+    return rc;
+  });
+}
+
+int corq_exchange_stats_get(corq_engine *engine, const char *exchange, corq_exchange_stats *out) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_exchange_stats_get: engine is NULL");
+  if (const int rc = check_exchange_name("corq_exchange_stats_get", exchange); rc != CORQ_OK)
+    return rc;
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_exchange_stats_get: out is NULL");
+  if (out->struct_size < exchange_stats_v1_bytes) {
+    return fail(CORQ_EINVAL,
+                "corq_exchange_stats_get: out->struct_size must be sizeof(corq_exchange_stats) (" +
+                    std::to_string(sizeof(corq_exchange_stats)) + "), got " +
+                    std::to_string(out->struct_size));
+  }
+  return guarded("corq_exchange_stats_get", [&] {
+    Engine &e = *engine_of(engine);
+    std::shared_ptr<routing::Exchange> x = e.router().find(exchange);
+    if (x == nullptr) {
+      return fail(CORQ_ENOENT,
+                  std::string("corq_exchange_stats_get: no exchange named '") + exchange + "'");
+    }
+    corq_exchange_stats s{};
+    s.struct_size = sizeof s;
+    s.bindings = e.router().binding_count(*x);
+    s.published = x->published.load(std::memory_order_relaxed);
+    s.routed = x->routed.load(std::memory_order_relaxed);
+    s.unroutable = x->unroutable.load(std::memory_order_relaxed);
+    s.alternated = x->alternated.load(std::memory_order_relaxed);
+    std::memcpy(out, &s, sizeof s);
+    return CORQ_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,31 @@
+// engine/routing/exchange_publish.hpp — corq_exchange_publish: route, admit everywhere or nowhere,
+// store the body once.
+//
+// Per publish (data plane, no lock while the topology is unchanged):
+//   1. the thread's Topology snapshot (one acquire load), the exchange by name (one hash);
+//   2. routing: a worklist over the exchange and the exchanges its bindings lead to (each visited
+//      once: cycles are safe), collecting distinct queues; an exchange whose bindings matched
+//      nothing hands the message to its alternate exchange;
+//   3. one target: the plain publish path (publish_batch), with x-exchange and x-routing-key added;
+//   4. several: per-target dedup, then admission in every target — all or none: a refusal gives
+//      back the room taken elsewhere; drop_head targets drop only once every other target has
+//      room —, one body shared by one 72-byte Message per target, one log record for the durable
+//      targets, then one push per target.
+#pragma once
+
+#include "engine/engine.hpp"
+
+#include <corq/corq.h>
+
+#include <cstdint>
+
+namespace corq::core::routing {
+
+/// Publishes `message` through `exchange` ("" = the default exchange: the queue named
+/// `routing_key`). Returns CORQ_OK or a CORQ_* code with the thread's detail message set.
+/// `message_id` and `routed` may be NULL.
+int exchange_publish(Engine &engine, const char *exchange, const char *routing_key,
+                     const corq_message &message, const corq_publish_options *options,
+                     std::uint64_t *message_id, std::uint32_t *routed);
+
+}  // namespace corq::core::routing

@@ -1,0 +1,160 @@
+// tests/routing/exchange_durable_test.cpp — fan-out into durable queues (DESIGN.md §6
+// "Durability", and the atomic publish): one publish_fanout record puts the message in every
+// durable target; after a reopen each queue has its copy (same id, same headers) until that queue
+// settles it, whatever the other queues did; the log keeps the record while any copy lives, even
+// through compaction.
+#include "routing/exchange_helpers.hpp"
+#include "support/temp_dir.hpp"
+
+#include <filesystem>
+#include <thread>
+
+namespace corq::test {
+namespace {
+
+EnginePtr open_durable(const std::string &dir, const Options &options = {}) {
+  ConfigPtr config = make_config(options);
+  corq_engine *engine = nullptr;
+  must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(" + dir + ")");
+  return EnginePtr(engine);
+}
+
+/// Queues a and b (durable), t (transient), a fanout exchange "x" bound to all three.
+void fan_out_topology(corq_engine *e) {
+  must_declare(e, "a");
+  must_declare(e, "b");
+  must_declare(e, "t", {{"durable", "false"}});
+  must_declare_exchange(e, "x", "fanout");
+  for (const char *q : {"a", "b", "t"}) must_bind(e, "x", q, "");
+}
+
+/// Declares a and b again after a reopen (durable: they come back with their messages).
+std::optional<corq_delivery> first_in(corq_engine *e, const std::string &queue,
+                                      ConsumerPtr &consumer) {
+  consumer = open_consumer(e, queue, 16);
+  return consume_one(consumer.get(), 0);
+}
+
+class DurableFanout : public ::testing::Test {
+ protected:
+  TempDir tmp_;
+};
+
+TEST_F(DurableFanout, every_durable_target_has_the_message_after_a_reopen) {
+  std::uint64_t id = 0;
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    fan_out_topology(engine.get());
+    std::uint32_t routed = 0;
+    EXPECT_CORQ_OK(try_xpublish(engine.get(), "x", "k", "order-1", &routed, nullptr,
+                                {header("h", "v")}, nullptr, &id));
+    EXPECT_EQ(routed, 3u);
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  for (const char *q : {"a", "b"}) {
+    ConsumerPtr consumer;
+    const std::optional<corq_delivery> d = first_in(engine.get(), q, consumer);
+    ASSERT_TRUE(d.has_value()) << q;
+    EXPECT_EQ(payload(*d), "order-1") << q;
+    EXPECT_EQ(d->message_id, id) << q;
+    EXPECT_EQ(header_value(*d, "h"), "v") << q;
+    EXPECT_EQ(header_value(*d, "x-exchange"), "x") << q;
+    EXPECT_EQ(header_value(*d, "x-routing-key"), "k") << q;
+  }
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_delete(engine.get(), "t"));  // transient: gone
+}
+
+TEST_F(DurableFanout, a_copy_settled_in_one_queue_stays_in_the_others_after_a_reopen) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    fan_out_topology(engine.get());
+    EXPECT_EQ(xpublish(engine.get(), "x", "", "m"), 3u);
+    EXPECT_EQ(drain_acking(engine.get(), "a"), std::vector<std::string>{"m"});
+    must(corq_sync(engine.get(), -1), "sync");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(stats(engine.get(), "a").ready, 0u);
+  EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"m"});
+}
+
+TEST_F(DurableFanout, a_dead_lettered_copy_and_the_other_copy_both_survive_a_reopen) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    fan_out_topology(engine.get());
+    EXPECT_EQ(xpublish(engine.get(), "x", "", "m"), 3u);
+    ConsumerPtr consumer = open_consumer(engine.get(), "a");
+    const corq_delivery d = must_consume_one(consumer.get());
+    must(corq_reject(consumer.get(), d.tag, "poison"), "reject");
+    must(corq_sync(engine.get(), -1), "sync");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(stats(engine.get(), "a").ready, 0u);
+  ConsumerPtr consumer;
+  const std::optional<corq_delivery> dead = first_in(engine.get(), "a.dlq", consumer);
+  ASSERT_TRUE(dead.has_value());
+  EXPECT_EQ(header_value(*dead, "x-death-reason"), "rejected");
+  EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"m"});
+}
+
+TEST_F(DurableFanout, a_fanout_with_only_one_durable_target_is_an_ordinary_publish_record) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare(engine.get(), "a");
+    must_declare(engine.get(), "t", {{"durable", "false"}});
+    must_declare_exchange(engine.get(), "x", "fanout");
+    must_bind(engine.get(), "x", "a", "");
+    must_bind(engine.get(), "x", "t", "");
+    EXPECT_EQ(xpublish(engine.get(), "x", "", "m"), 2u);
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(drain_acking(engine.get(), "a"), std::vector<std::string>{"m"});
+}
+
+// The id stays live in the log's ledger while any copy lives: compaction, which drops records of
+// settled ids from old segments, must keep the fan-out record for the copy that stays.
+TEST_F(DurableFanout, compaction_keeps_the_record_while_one_copy_lives) {
+  const Options small = {{"segment_bytes", "1MiB"}};
+  std::uint64_t compactions = 0;
+  {
+    EnginePtr engine = open_durable(tmp_.data(), small);
+    must_declare(engine.get(), "a");
+    must_declare(engine.get(), "b");
+    must_declare(engine.get(), "churn");
+    must_declare_exchange(engine.get(), "x", "fanout");
+    must_bind(engine.get(), "x", "a", "");
+    must_bind(engine.get(), "x", "b", "");
+    EXPECT_EQ(xpublish(engine.get(), "x", "", "stays in b"), 2u);
+    EXPECT_EQ(drain_acking(engine.get(), "a"), std::vector<std::string>{"stays in b"});
+    ProducerPtr producer = open_producer(engine.get(), "churn");
+    ConsumerPtr consumer = open_consumer(engine.get(), "churn", 256);
+    corq_publish_options nowait = publish_options();
+    nowait.flags = CORQ_PUBLISH_NOWAIT;
+    const std::string body(200, 'p');
+    std::vector<corq_message> batch(64, message(body));
+    for (int round = 0; round < 1500; ++round) {  // ~25 MB through 1 MiB segments
+      must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr),
+           "send");
+      std::vector<corq_delivery> got = consume(consumer.get(), 64, 1000);
+      ASSERT_EQ(got.size(), 64u);
+      must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+      if (round % 100 == 99) {
+        must(corq_producer_flush(producer.get(), -1), "flush");
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a checkpoint interval
+      }
+    }
+    char *json = nullptr;
+    must(corq_stats_json(engine.get(), &json), "stats_json");
+    const std::string text = json;
+    corq_free(json);
+    const std::size_t at = text.find("\"compactions\":");
+    ASSERT_NE(at, std::string::npos) << text;
+    compactions = std::strtoull(text.c_str() + at + 14, nullptr, 10);
+  }
+  EXPECT_GE(compactions, 1u) << "the test needs a compaction to prove anything";
+  EnginePtr engine = open_durable(tmp_.data(), small);
+  EXPECT_EQ(stats(engine.get(), "a").ready, 0u);
+  EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"stays in b"});
+}
+
+}  // namespace
+}  // namespace corq::test

@@ -76,11 +76,12 @@ rings_run() {
 
 # ---- suite: engine — the queue engine through its C API vs moodycamel (bench/engine/) ------------
 # Throughput (1 producer -> 1 consumer, one message per call and 64 per call), RSS per ready message,
-# publish -> deliver latency at 10% of the single-message rate. Not interleaved: the latency runs take
-# their rate from the single-message runs that precede them in the same process.
+# publish -> deliver latency at 10% of the single-message rate next to a bare SpscRing ping-pong (the
+# latency target's baseline, in the same rounds). Not interleaved: the latency runs take their rate
+# from the single-message runs that precede them in the same process.
 engine_targets() { echo corq_engine_bench; }
 engine_run() {
-  # A full run takes about two minutes on 2 cores.
+  # A full run takes under a minute on 2 cores (15–30 s here at 423a1be).
   gbench_suite engine "$build_dir/bench/corq_engine_bench" "$shown_medians" perf/report_engine.py "$1"
 }
 

@@ -48,6 +48,8 @@ struct EngineScale {
   std::uint64_t latency_messages;         // recorded per repetition (3)
   std::uint64_t latency_warmup_messages;  // sent first at the same rate, not recorded
   double latency_rate_fraction;           // of the best single-message rate of 1a
+  std::uint64_t ping_pong_round_trips;    // recorded per repetition, the bare-ring baseline of 3
+  std::uint64_t ping_pong_warmup_round_trips;
   int repetitions;
   bool quick;
 };

@@ -5,6 +5,16 @@
 //                        call, so an idle consumer sleeps as a real one would — and corq_ack each
 //   latency/moodycamel   the same publisher with enqueue(token, ·); the consumer polls try_dequeue
 //                        with the ring harness's Backoff (spin, then yield: it never sleeps)
+//   latency/ring         the baseline of issue #15's latency target: a bare ring ping-pong. The
+//                        pinger (CPU 0) pushes one item into a corq SpscRing, the echo thread
+//                        (CPU 1) pops it and pushes it back through a second SpscRing; both wait
+//                        with the same Backoff. One sample per round trip (TSC, as the rings
+//                        suite's ping_pong); the one-way latency is half the round trip, and its
+//                        p50/p99/p99.9 (half the round trip's) are what corq's are divided by.
+//
+// One round runs latency/corq, latency/moodycamel and latency/ring one after the other, so the
+// ring baseline is measured in the same minutes as the runs it is compared with (the report pairs
+// them by round).
 //
 // The rate is `latency_rate_fraction` (10%) of the best median single-message rate that the
 // single/corq_* runs of this same process measured (if they did not run — a filter — one 1a run is
@@ -184,6 +194,101 @@ LatencyRun run_moodycamel(std::uint64_t total, std::uint64_t warmup, double peri
       });
 }
 
+/// What one ping-pong repetition measured: the round trips in ticks (ticks_now), sorted.
+struct PingPongRun {
+  std::string error;
+  std::vector<std::uint64_t> round_trip_ticks{};
+  double seconds = 0;
+  double core_rtt_ns = 0;
+  std::uint64_t preemptions = 0;  // of both threads, during the run
+  bool pinned = false;
+};
+
+/// The bare-ring baseline: `warmup` unrecorded round trips, then `round_trips` recorded ones, one
+/// item bounced through two corq SpscRings between CPU 0 (pinger) and CPU 1 (echo).
+PingPongRun run_ring_ping_pong(std::uint64_t round_trips, std::uint64_t warmup) {
+  constexpr Item stop_value = ~Item{0};
+  PingPongRun run;
+  run.round_trip_ticks.resize(round_trips);
+  run.core_rtt_ns = probe_core_to_core_rtt_ns();  // conditions of this repetition
+  CorqSpsc to_echo(ring_capacity), to_pinger(ring_capacity);
+  StartGate gate(2);
+  FinishLine finish;
+  bool pinned_pinger = false, pinned_echo = false, echoes_match = true;
+  std::uint64_t pinger_preemptions = 0, echo_preemptions = 0;
+  std::thread pinger([&] {
+    pinned_pinger = pin_current_thread(0);
+    auto out = to_echo.producer();
+    auto in = to_pinger.consumer();
+    gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
+    for (std::uint64_t i = 0; i < warmup + round_trips; ++i) {
+      const std::uint64_t start = ticks_now();
+      Backoff push_backoff;
+      while (!out.try_push(i)) push_backoff.wait();
+      Backoff pop_backoff;
+      Item echoed = 0;
+      while (!in.try_pop(echoed)) pop_backoff.wait();
+      const std::uint64_t end = ticks_now();
+      echoes_match &= echoed == i;
+      if (i >= warmup) run.round_trip_ticks[i - warmup] = end - start;
+    }
+    finish.record();
+    Backoff backoff;
+    while (!out.try_push(stop_value)) backoff.wait();
+    pinger_preemptions = preemptions_of_this_thread() - preempted_before;
+  });
+  std::thread echoer([&] {
+    pinned_echo = pin_current_thread(1);
+    auto in = to_echo.consumer();
+    auto out = to_pinger.producer();
+    gate.arrive_and_wait();
+    const std::uint64_t preempted_before = preemptions_of_this_thread();
+    for (;;) {
+      Backoff pop_backoff;
+      Item value = 0;
+      while (!in.try_pop(value)) pop_backoff.wait();
+      if (value == stop_value) break;
+      Backoff push_backoff;
+      while (!out.try_push(value)) push_backoff.wait();
+    }
+    echo_preemptions = preemptions_of_this_thread() - preempted_before;
+  });
+  const auto start = gate.open();
+  pinger.join();
+  echoer.join();
+  run.seconds = finish.seconds_since(start);
+  if (!echoes_match) run.error = "ring ping-pong: an echo came back with the wrong value";
+  run.pinned = pinned_pinger && pinned_echo;
+  run.preemptions = pinger_preemptions + echo_preemptions;
+  return run;
+}
+
+/// The ping-pong's counters. p50_us / p99_us / p999_us are the ONE-WAY latency (half the round
+/// trip's percentile), the numbers the report divides corq's by; rtt_*_ns the round trip itself.
+void report_ping_pong(benchmark::State &state, PingPongRun &run) {
+  state.SetIterationTime(run.seconds);
+  if (!run.error.empty()) {
+    state.SkipWithError(run.error.c_str());
+    return;
+  }
+  std::sort(run.round_trip_ticks.begin(), run.round_trip_ticks.end());
+  const double to_ns = ns_per_tick();
+  const auto rtt_ns = [&](double quantile) {
+    return to_ns * quantile_of_sorted(run.round_trip_ticks, quantile);
+  };
+  state.counters["p50_us"] = rtt_ns(0.50) / 2 / 1e3;
+  state.counters["p99_us"] = rtt_ns(0.99) / 2 / 1e3;
+  state.counters["p999_us"] = rtt_ns(0.999) / 2 / 1e3;
+  state.counters["max_us"] = to_ns * static_cast<double>(run.round_trip_ticks.back()) / 2 / 1e3;
+  state.counters["rtt_p50_ns"] = rtt_ns(0.50);
+  state.counters["rtt_p99_ns"] = rtt_ns(0.99);
+  state.counters["rtt_p999_ns"] = rtt_ns(0.999);
+  state.counters["core_rtt_ns"] = run.core_rtt_ns;
+  state.counters["preemptions"] = static_cast<double>(run.preemptions);
+  state.counters["pinned"] = run.pinned ? 1 : 0;
+}
+
 /// The publish rate of this run: a fraction of the best median single-message rate measured before
 /// the first latency repetition, fixed from then on (every repetition and both peers use it).
 double latency_rate(const EngineScale &scale) {
@@ -243,6 +348,15 @@ void register_engine_latency_round(const EngineScale &scale) {
                 [=](double period_ns) { return run_corq(total, warmup, period_ns, queue_warmup); });
   register_peer("latency/moodycamel", scale,
                 [=](double period_ns) { return run_moodycamel(total, warmup, period_ns); });
+  const std::uint64_t round_trips = scale.ping_pong_round_trips;
+  const std::uint64_t ping_pong_warmup = scale.ping_pong_warmup_round_trips;
+  const auto ring_body = [=](benchmark::State &state) {
+    for (auto _ : state) {
+      PingPongRun run = run_ring_ping_pong(round_trips, ping_pong_warmup);
+      report_ping_pong(state, run);
+    }
+  };
+  configure_engine_run(benchmark::RegisterBenchmark("latency/ring", ring_body), 1);
 }
 
 }  // namespace corq::bench::engine

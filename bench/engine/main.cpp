@@ -9,8 +9,11 @@
 //   single/{corq_send,corq_publish,moodycamel}    1 producer -> 1 consumer, 1 per call: msgs/s
 //   batch64/{corq,moodycamel}         the same with 64 messages per call: msgs/s
 //   latency/{corq,moodycamel}         publish -> deliver at 10% of the best single rate: p50/p99
+//   latency/ring                      bare SpscRing ping-pong, the latency target's baseline:
+//                                     one-way p50/p99 (half the round trip's)
 // Memory runs first; then `repetitions` rounds of every throughput benchmark (corq and moodycamel
-// taking turns), then the latency rounds, which take their rate from the single runs before them.
+// taking turns), then the latency rounds (corq, moodycamel, the ring ping-pong), which take their
+// rate from the single runs before them.
 // `--quick` runs each once with a fraction of the messages (a smoke test; numbers not meaningful).
 // tools/bench.sh (suite `engine`) runs this; perf/report_engine.py makes the table from its JSON.
 #include "engine_harness.hpp"
@@ -41,6 +44,8 @@ EngineScale engine_full_scale() {
                      .latency_messages = 200'000,
                      .latency_warmup_messages = 10'000,
                      .latency_rate_fraction = 0.10,
+                     .ping_pong_round_trips = 200'000,
+                     .ping_pong_warmup_round_trips = 10'000,
                      .repetitions = 5,
                      .quick = false};
 }
@@ -53,6 +58,8 @@ EngineScale engine_quick_scale() {
                      .latency_messages = 10'000,
                      .latency_warmup_messages = 1'000,
                      .latency_rate_fraction = 0.10,
+                     .ping_pong_round_trips = 10'000,
+                     .ping_pong_warmup_round_trips = 1'000,
                      .repetitions = 1,
                      .quick = true};
 }
@@ -161,6 +168,7 @@ int main(int argc, char **argv) {
   }
   const EngineScale scale = quick ? engine_quick_scale() : engine_full_scale();
   (void)corq::bench::allowed_cpus();  // before any thread pins itself
+  (void)corq::bench::ns_per_tick();   // calibrate the ping-pong's tick clock outside every run
 
   benchmark::AddCustomContext("corq_scale", quick ? "quick" : "full");
   benchmark::AddCustomContext("corq_version", corq_version_string());
@@ -172,6 +180,8 @@ int main(int argc, char **argv) {
   benchmark::AddCustomContext("corq_latency_messages", std::to_string(scale.latency_messages));
   benchmark::AddCustomContext("corq_latency_rate_fraction",
                               std::to_string(scale.latency_rate_fraction));
+  benchmark::AddCustomContext("corq_ping_pong_round_trips",
+                              std::to_string(scale.ping_pong_round_trips));
   benchmark::AddCustomContext("corq_allowed_cpus",
                               std::to_string(corq::bench::allowed_cpus().size()));
 

@@ -83,11 +83,8 @@ int change_binding(const char *function, corq_engine *engine, const char *source
       }
     }
     std::string error;
-    bool added = false;
     const std::string_view key_view = key == nullptr ? "" : key;
-    const int rc =
-        add ? e.router().bind(source, to, key_view, arguments, argument_count, added, error)
-            : e.router().unbind(source, to, key_view, arguments, argument_count, error);
+    const int rc = e.change_binding(source, to, key_view, arguments, argument_count, add, error);
     return rc == CORQ_OK ? rc : fail(rc, std::string(function) + ": " + error);
   });
 }
@@ -118,8 +115,7 @@ int corq_exchange_declare(corq_engine *engine, const char *exchange, const char 
     if (!parse_exchange_options(map, /*durable_default=*/e.journal() != nullptr, parsed, error))
       return fail(CORQ_EINVAL, "corq_exchange_declare: " + error);
     if (e.journal() == nullptr) parsed.durable = false;  // nothing is durable in memory
-    if (e.closed()) return fail(CORQ_ECLOSED, "corq_exchange_declare: the engine is closed");
-    const int rc = e.router().declare(exchange, *parsed_type, parsed, 0, error);
+    const int rc = e.declare_exchange(exchange, *parsed_type, parsed, error);
     return rc == CORQ_OK ? rc : fail(rc, "corq_exchange_declare: " + error);
   });
 }
@@ -130,9 +126,8 @@ int corq_exchange_delete(corq_engine *engine, const char *exchange) {
     return rc;
   return guarded("corq_exchange_delete", [&] {
     Engine &e = *engine_of(engine);
-    if (e.closed()) return fail(CORQ_ECLOSED, "corq_exchange_delete: the engine is closed");
     std::string error;
-    const int rc = e.router().remove(exchange, error);
+    const int rc = e.remove_exchange(exchange, error);
     return rc == CORQ_OK ? rc : fail(rc, "corq_exchange_delete: " + error);
   });
 }

@@ -2,6 +2,7 @@
 #include "durability/journal.hpp"
 
 #include "durability/recovery.hpp"
+#include "durability/topology_records.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -302,12 +303,11 @@ int Journal::log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Mes
 
 void Journal::encode_declare(std::vector<std::byte> &out, std::uint32_t qid,
                              const std::string &name, const QueueOptions &options) {
-  std::string text;  // "key=value\n" per option; recovery parses it with parse_queue_options
-  for (const auto &[key, value] : queue_options_map(options)) text += key + "=" + value + "\n";
   records::Writer w(out);
   w.u32(qid);
   w.str16(name);
-  w.str32(text);
+  // "key=value\n" per option; recovery parses it with parse_queue_options.
+  w.str32(records::encode_option_lines(queue_options_map(options)));
 }
 
 int Journal::log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
@@ -317,6 +317,18 @@ int Journal::log_declare(std::uint32_t qid, const std::string &name, const Queue
   const wal::Record record{records::declare, payload};
   wal::Lsn lsn = 0;
   if (const int rc = log_->append({&record, 1}, lsn); rc != 0) return map_error(rc, error);
+  return wait(lsn, -1, error);
+}
+
+int Journal::log_topology(std::uint8_t type, const std::vector<std::byte> &payload,
+                          std::string &error) {
+  const wal::Record record{type, payload};
+  wal::Lsn lsn = 0;
+  // Removals are reserved (they let space be freed), like a queue's deletion.
+  const bool removal = type == records::delete_exchange || type == records::unbind;
+  const int rc = log_->append({&record, 1}, lsn,
+                              removal ? wal::AppendClass::reserved : wal::AppendClass::normal);
+  if (rc != 0) return map_error(rc, error);
   return wait(lsn, -1, error);
 }
 
@@ -451,7 +463,11 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
     case records::declare:
     case records::remove_queue:
     case records::checkpoint:
-    case records::dedup: return false;
+    case records::dedup:
+    case records::declare_exchange:
+    case records::delete_exchange:
+    case records::bind:
+    case records::unbind: return false;
     default: return true;  // unknown: keep
   }
 }

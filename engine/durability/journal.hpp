@@ -79,6 +79,9 @@ class Journal {
   int log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
                   std::string &error);
   int log_delete(std::uint32_t qid, std::string &error);
+  /// An exchange or binding record (declare_exchange, delete_exchange, bind, unbind; encoded by
+  /// durability/topology_records.hpp); waits until durable.
+  int log_topology(std::uint8_t type, const std::vector<std::byte> &payload, std::string &error);
 
   /// Waits until everything appended so far is durable. CORQ_OK, CORQ_ETIMEDOUT, CORQ_EFAILED.
   int sync(std::int32_t timeout_ms, std::string &error);
@@ -105,7 +108,8 @@ class Journal {
   /// True when old segments are worth compacting: at least two sealed segments that are not
   /// compacted yet, and something sealed since the last attempt that found nothing to gain.
   bool compaction_due() const;
-  /// Right after a checkpoint (which re-declares every queue and dedup window): rewrites the
+  /// Right after a checkpoint (which re-declares every queue, dedup window, durable exchange and
+  /// durable binding): rewrites the
   /// sealed segments as one compacted segment that keeps only records naming live messages
   /// (publish, deliver, retry, dead_letter, redrive); declarations, deletions, dedup and
   /// checkpoint records there are superseded by that checkpoint. Compacted segments before them

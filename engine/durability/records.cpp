@@ -21,6 +21,10 @@ const char *type_name(std::uint8_t type) noexcept {
     case checkpoint: return "checkpoint";
     case dedup: return "dedup";
     case publish_fanout: return "publish_fanout";
+    case declare_exchange: return "declare_exchange";
+    case delete_exchange: return "delete_exchange";
+    case bind: return "bind";
+    case unbind: return "unbind";
     default: return "unknown";
   }
 }
@@ -145,7 +149,33 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
     case checkpoint:
       out += " next_message_id=" + std::to_string(r.u64());
       out += " next_qid=" + std::to_string(r.u32());
+      if (r.remaining() >= 4) out += " next_xid=" + std::to_string(r.u32());
       break;
+    case declare_exchange: {
+      out += " xid=" + std::to_string(r.u32());
+      out += " name=" + printable(r.str16());
+      out += " type=" + std::to_string(r.u8());
+      std::string options(r.str32());
+      for (char &c : options) c = c == '\n' ? ' ' : c;
+      out += " options=\"" + printable(options, 400) + "\"";
+      break;
+    }
+    case delete_exchange: out += " xid=" + std::to_string(r.u32()); break;
+    case bind:
+    case unbind: {
+      out += " source_xid=" + std::to_string(r.u32());
+      out += r.u8() == 0 ? " queue_qid=" : " exchange_xid=";
+      out += std::to_string(r.u32());
+      out += " key=\"" + printable(r.str16()) + "\"";
+      const std::uint16_t n = r.u16();
+      for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+        out += " " + printable(r.str16());
+        const bool has_value = r.u8() != 0;
+        const std::string_view value = r.str32();
+        out += has_value ? "=\"" + printable(value) + "\"" : std::string("(present)");
+      }
+      break;
+    }
     case dedup: {
       out += " qid=" + std::to_string(r.u32());
       const std::uint32_t n = r.u32();

@@ -22,13 +22,22 @@
 //                str16 reason, str16 origin queue name, str16 detail
 //                (the message becomes make_dead_letter(original, note) in to_qid)
 //   redrive      u32 from_qid, u32 to_qid, u64 id, i64 expires_at_ms (counts reset)
-//   checkpoint   u64 next_message_id, u32 next_qid    (first record of a checkpoint batch)
+//   checkpoint   u64 next_message_id, u32 next_qid, u32 next_xid  (first record of a checkpoint
+//                batch; logs written before exchanges end after next_qid)
 //   dedup        u32 qid, u32 n, n × (u64 message_id, i64 recorded_ms, str16 dedup_id)
 //   publish_fanout  u64 id, u16 n, n × (u32 qid, i64 expires_at_ms), i64 published_at_ms,
 //                i64 due_ms, str16 dedup_id, u16 header_count, header_count × (str16 key,
 //                str32 value), then the payload: one message published through an exchange into
 //                n durable queues (one record: after a crash it is in all of them or in none).
 //                Each queue's copy is settled on its own; records about a copy name (qid, id).
+//   declare_exchange  u32 xid, str16 name, u8 type (routing::ExchangeType), str32 options
+//                ("key=value\n"...; parse_exchange_options reads it)
+//   delete_exchange   u32 xid
+//   bind         u32 source xid, u8 destination kind (0 queue, 1 exchange), u32 destination
+//   unbind       (qid or xid), str16 key, u16 n, n × (str16 key, u8 has_value, str32 value), the
+//                arguments sorted, so the same binding always has the same bytes
+// Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
+// exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
 // A publish batch is one log batch (atomic on recovery). A publish record may also repeat a live
 // message (compaction, or a transient message dead-lettered into a durable queue): the later record
@@ -57,6 +66,10 @@ enum Type : std::uint8_t {
   checkpoint = 9,
   dedup = 10,
   publish_fanout = 11,
+  declare_exchange = 12,
+  delete_exchange = 13,
+  bind = 14,
+  unbind = 15,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

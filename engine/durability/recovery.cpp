@@ -60,16 +60,7 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       const std::string text(r.str32());
       if (!r.ok() || qid == 0) return bad(record, "truncated");
       OptionMap map;
-      std::size_t start = 0;
-      while (start < text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string line = text.substr(start, end - start);
-        const std::size_t eq = line.find('=');
-        if (eq == std::string::npos) return bad(record, "option line without '='");
-        map.insert_or_assign(line.substr(0, eq), line.substr(eq + 1));
-        start = end + 1;
-      }
+      if (!records::decode_option_lines(text, map)) return bad(record, "option line without '='");
       QueueOptions options;
       std::string option_error;
       if (!parse_queue_options(map, true, options, option_error))
@@ -86,6 +77,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       const std::uint32_t qid = r.u32();
       if (!r.ok()) return bad(record, "truncated");
       queues.erase(qid);
+      drop_bindings(
+          [&](const records::Binding &b) { return !b.to_exchange && b.destination_id == qid; });
       for (auto it = messages.begin(); it != messages.end();) {
         if (it->second.qid == qid) {
           free_message(it->second.message);
@@ -141,12 +134,17 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       return 0;
     }
     case records::publish_fanout: return apply_publish_fanout(record);
+    case records::declare_exchange:
+    case records::delete_exchange:
+    case records::bind:
+    case records::unbind: return apply_topology(record);
     case records::checkpoint: {
       const std::uint64_t next_id = r.u64();
       const std::uint32_t qid = r.u32();
       if (!r.ok()) return bad(record, "truncated");
       next_message_id = std::max(next_message_id, next_id);
       next_qid = std::max(next_qid, qid);
+      if (r.remaining() >= 4) next_xid = std::max(next_xid, r.u32());
       return 0;
     }
     case records::dedup: {
@@ -248,6 +246,45 @@ int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
     put({qid, id}, RecoveredMessage{m, qid, due, record.lsn});
   }
   return 0;
+}
+
+int RecoveredState::apply_topology(const wal::RecoveredRecord &record) {
+  switch (record.type) {
+    case records::declare_exchange: {
+      std::uint32_t xid = 0;
+      RecoveredExchange x;
+      std::string option_error;
+      if (!records::decode_exchange_declare(record.payload, xid, x.name, x.type, x.options,
+                                            option_error))
+        return bad(record, option_error.c_str());
+      if (x.type > 3) return bad(record, "unknown exchange type");
+      exchanges.try_emplace(xid, std::move(x));  // a checkpoint repeats live ones
+      next_xid = std::max(next_xid, xid + 1);
+      return 0;
+    }
+    case records::delete_exchange: {
+      records::Reader r(record.payload);
+      const std::uint32_t xid = r.u32();
+      if (!r.ok()) return bad(record, "truncated");
+      exchanges.erase(xid);
+      drop_bindings([&](const records::Binding &b) {
+        return b.source_xid == xid || (b.to_exchange && b.destination_id == xid);
+      });
+      return 0;
+    }
+    default: {  // bind, unbind
+      records::Binding b;
+      if (!records::decode_binding(record.payload, b)) return bad(record, "truncated binding");
+      std::string identity(reinterpret_cast<const char *>(record.payload.data()),
+                           record.payload.size());
+      if (record.type == records::bind) {
+        bindings.insert_or_assign(std::move(identity), std::move(b));
+      } else {
+        bindings.erase(identity);
+      }
+      return 0;
+    }
+  }
 }
 
 int RecoveredState::apply_dead_letter(const wal::RecoveredRecord &record) {

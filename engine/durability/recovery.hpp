@@ -11,6 +11,7 @@
 // with their delivery counts kept.
 #pragma once
 
+#include "durability/topology_records.hpp"
 #include "options/options.hpp"
 #include "queue/message.hpp"
 
@@ -42,6 +43,12 @@ struct RecoveredMessage {
   wal::Lsn lsn;         // its latest publish record: what keeps it recoverable
 };
 
+struct RecoveredExchange {
+  std::string name;
+  std::uint8_t type;  // routing::ExchangeType
+  ExchangeOptions options;
+};
+
 /// A live message's name in the log: its queue and its id.
 struct MessageKey {
   std::uint32_t qid;
@@ -66,14 +73,24 @@ struct RecoveredState {
 
   std::map<std::uint32_t, RecoveredQueue> queues;
   std::unordered_map<MessageKey, RecoveredMessage, MessageKeyHash> messages;
+  std::map<std::uint32_t, RecoveredExchange> exchanges;  // by xid
+  /// Live bindings, by their record's bytes (a bind and its unbind encode the same).
+  std::map<std::string, records::Binding> bindings;
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
+  std::uint32_t next_xid = 1;
   std::uint64_t records = 0;
   std::string error;
 
  private:
   int apply_publish(const wal::RecoveredRecord &record);
   int apply_publish_fanout(const wal::RecoveredRecord &record);
+  int apply_topology(const wal::RecoveredRecord &record);
+  /// Forgets the bindings for which `gone` is true.
+  template <class Gone>
+  void drop_bindings(Gone &&gone) {
+    std::erase_if(bindings, [&](const auto &entry) { return gone(entry.second); });
+  }
   int apply_dead_letter(const wal::RecoveredRecord &record);
   /// Moves (from, id) to queue `to` (replacing what was there); the message, or nullptr if none.
   RecoveredMessage *move(std::uint32_t from, std::uint32_t to, std::uint64_t id);

@@ -92,6 +92,7 @@ void Engine::install(RecoveredState &state) {
     }
     registry_version_.fetch_add(1, std::memory_order_release);
   }
+  install_topology(state, by_qid);
   // Ready messages in id order: the order they were published in.
   std::vector<std::pair<std::uint64_t, RecoveredMessage>> ordered;
   ordered.reserve(state.messages.size());
@@ -339,6 +340,7 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
     records::Writer w(p);
     w.u64(next_id_.load(std::memory_order_relaxed));
     w.u32(next_qid_);
+    w.u32(next_xid_.load());
     types.push_back(records::checkpoint);
   }
   for (const auto &[name, queue] : queues_) {
@@ -362,6 +364,7 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
       types.push_back(records::dedup);
     }
   }
+  encode_topology(payloads, types);  // after the queues its bindings name
   return journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed),
                               error);
 }

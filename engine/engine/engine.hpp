@@ -69,8 +69,16 @@ class Engine {
   /// The calling thread's shard number (as lookup_for_publish gives it).
   static std::size_t publishing_thread_shard() noexcept;
 
-  // ---- exchanges and bindings ----
+  // ---- exchanges and bindings (engine/topology.cpp) ----
   routing::Router &router() noexcept { return router_; }
+  /// corq_exchange_declare: the router, and the log first for a durable exchange. CORQ_* code.
+  int declare_exchange(const std::string &name, routing::ExchangeType type,
+                       const ExchangeOptions &options, std::string &error);
+  int remove_exchange(const std::string &name, std::string &error);
+  /// corq_bind and friends (`add`: bind, else unbind); the log too when both ends are durable.
+  int change_binding(const std::string &source, const routing::Destination &to,
+                     std::string_view key, const corq_header *arguments, std::size_t argument_count,
+                     bool add, std::string &error);
   std::vector<std::shared_ptr<Queue>> queues_snapshot();
 
   // ---- consumers ----
@@ -122,6 +130,12 @@ class Engine {
   int declare_locked(const std::string &name, const QueueOptions &options, std::string &error);
   /// Creates durable queue objects and hands them their messages after recovery.
   void install(RecoveredState &state);
+  /// Recovery's durable exchanges and bindings into the router (after the queues).
+  void install_topology(RecoveredState &state,
+                        const std::unordered_map<std::uint32_t, std::shared_ptr<Queue>> &by_qid);
+  /// A checkpoint's records of every durable exchange and binding.
+  void encode_topology(std::vector<std::vector<std::byte>> &payloads,
+                       std::vector<std::uint8_t> &types);
   int checkpoint(wal::Lsn floor, std::string &error);
   /// The log maintainer thread's work: checkpoint, release, compaction.
   void run_log_maintenance();
@@ -138,6 +152,8 @@ class Engine {
   std::unordered_map<std::string, std::shared_ptr<Queue>> queues_;
 
   routing::Router router_{instance_id_};
+  std::mutex topology_mutex_;               // exchange and binding changes with their records
+  std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 
   std::mutex consumers_mutex_;
   std::vector<Consumer *> consumers_;

@@ -16,9 +16,10 @@ struct TopologyCache {
 };
 thread_local TopologyCache topology_cache;
 
-/// Copies and checks binding arguments. CORQ_OK or CORQ_EINVAL with `error`.
-int own_arguments(const corq_header *arguments, std::size_t count, std::vector<OwnedArgument> &out,
-                  std::string &error) {
+}  // namespace
+
+int copy_arguments(const corq_header *arguments, std::size_t count, std::vector<OwnedArgument> &out,
+                   std::string &error) {
   if (count != 0 && arguments == nullptr)
     return error = "arguments is NULL but argument_count > 0", CORQ_EINVAL;
   if (count > headers_max) return error = "more than 64 binding arguments", CORQ_EINVAL;
@@ -39,8 +40,7 @@ int own_arguments(const corq_header *arguments, std::size_t count, std::vector<O
   return CORQ_OK;
 }
 
-/// The arguments as corq_headers again (views into `owned`), for HeadersBinding::compile.
-std::vector<corq_header> header_views(const std::vector<OwnedArgument> &owned) {
+std::vector<corq_header> argument_views(const std::vector<OwnedArgument> &owned) {
   std::vector<corq_header> views;
   views.reserve(owned.size());
   for (const OwnedArgument &a : owned) {
@@ -49,6 +49,8 @@ std::vector<corq_header> header_views(const std::vector<OwnedArgument> &owned) {
   }
   return views;
 }
+
+namespace {
 
 const void *destination_key(const Destination &d) noexcept {
   return d.queue != nullptr ? static_cast<const void *>(d.queue.get())
@@ -64,9 +66,8 @@ std::string binding_identity(const Destination &destination, std::string_view ke
                 destination_key(destination));
   std::vector<const OwnedArgument *> sorted;
   for (const OwnedArgument &a : arguments) sorted.push_back(&a);
-  std::sort(sorted.begin(), sorted.end(), [](const OwnedArgument *a, const OwnedArgument *b) {
-    return std::tie(a->key, a->has_value, a->value) < std::tie(b->key, b->has_value, b->value);
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const OwnedArgument *a, const OwnedArgument *b) { return *a < *b; });
   std::string id(head);
   id.push_back('\0');
   id.append(key);
@@ -125,7 +126,7 @@ int Router::bind(const std::string &source, const Destination &destination, std:
   added = false;
   if (key.size() > key_bytes_max) return error = "binding key longer than 255 bytes", CORQ_EINVAL;
   BindingRecord record{source, destination, std::string(key), {}};
-  if (const int rc = own_arguments(arguments, argument_count, record.arguments, error); rc != 0)
+  if (const int rc = copy_arguments(arguments, argument_count, record.arguments, error); rc != 0)
     return rc;
   std::lock_guard lock(mutex_);
   auto it = exchanges_.find(source);
@@ -139,7 +140,7 @@ int Router::bind(const std::string &source, const Destination &destination, std:
   }
   if (it->second.exchange->type() == ExchangeType::headers) {
     HeadersBinding compiled;  // checked here, so a bad x-match never reaches a snapshot
-    const std::vector<corq_header> views = header_views(record.arguments);
+    const std::vector<corq_header> views = argument_views(record.arguments);
     if (const int rc = HeadersBinding::compile(views.data(), views.size(), compiled, error);
         rc != CORQ_OK)
       return rc;
@@ -161,7 +162,7 @@ int Router::unbind(const std::string &source, const Destination &destination, st
                    const corq_header *arguments, std::size_t argument_count, std::string &error) {
   if (key.size() > key_bytes_max) return error = "binding key longer than 255 bytes", CORQ_EINVAL;
   std::vector<OwnedArgument> owned;
-  if (const int rc = own_arguments(arguments, argument_count, owned, error); rc != CORQ_OK)
+  if (const int rc = copy_arguments(arguments, argument_count, owned, error); rc != CORQ_OK)
     return rc;
   std::lock_guard lock(mutex_);
   auto it = exchanges_.find(source);
@@ -230,7 +231,7 @@ std::shared_ptr<const Routes> Router::with_binding(const Routes &routes, const B
     case ExchangeType::headers: {
       HeadersBinding compiled;
       std::string error;
-      const std::vector<corq_header> views = header_views(b.arguments);
+      const std::vector<corq_header> views = argument_views(b.arguments);
       HeadersBinding::compile(views.data(), views.size(), compiled, error);  // checked at bind
       auto list = std::make_shared<std::vector<HeadersRoute>>(*routes.headers);
       if (add) {

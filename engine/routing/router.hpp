@@ -12,6 +12,7 @@
 #pragma once
 
 #include "options/options.hpp"
+#include "routing/binding_argument.hpp"
 #include "routing/topology.hpp"
 
 #include <corq/corq.h>
@@ -26,13 +27,6 @@
 #include <vector>
 
 namespace corq::core::routing {
-
-/// A binding argument owned by the router (corq_header points into the caller's memory).
-struct OwnedArgument {
-  std::string key;
-  bool has_value = false;  // false: NULL value (presence-only match)
-  std::string value;
-};
 
 /// A binding as the control plane keeps it (for unbinding, deletion and, on disk, the log).
 struct BindingRecord {
@@ -110,6 +104,13 @@ class Router {
   std::shared_ptr<const Topology> current_ = std::make_shared<const Topology>();           // mutex_
   std::atomic<std::uint64_t> version_{1};
 };
+
+/// Copies and checks binding arguments (at most 64; keys 1-255 bytes; a NULL value only with
+/// value_len 0). CORQ_OK or CORQ_EINVAL with `error`.
+int copy_arguments(const corq_header *arguments, std::size_t count, std::vector<OwnedArgument> &out,
+                   std::string &error);
+/// The arguments as corq_headers again (views into `owned`).
+std::vector<corq_header> argument_views(const std::vector<OwnedArgument> &owned);
 
 /// The identity of a binding within its source exchange: destination, key and the arguments in a
 /// canonical (sorted) form, so binding the same tuple twice is recognized whatever the order.

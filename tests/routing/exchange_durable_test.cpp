@@ -154,6 +154,86 @@ TEST_F(DurableFanout, compaction_keeps_the_record_while_one_copy_lives) {
   EnginePtr engine = open_durable(tmp_.data(), small);
   EXPECT_EQ(stats(engine.get(), "a").ready, 0u);
   EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"stays in b"});
+  // The exchange and its bindings came through the checkpoints and compactions too.
+  EXPECT_EQ(xpublish(engine.get(), "x", "", "after"), 2u);
+}
+
+// ---- durable topology ---------------------------------------------------------------------------
+
+TEST_F(DurableFanout, durable_exchanges_and_bindings_survive_a_reopen) {
+  const std::vector<corq_header> args = {header("x-match", "any"), header("format", "pdf"),
+                                         present("trace")};
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare(engine.get(), "orders");
+    must_declare(engine.get(), "reports");
+    must_declare(engine.get(), "audit");
+    must_declare_exchange(engine.get(), "events", "topic", {{"alternate_exchange", "lost"}});
+    must_declare_exchange(engine.get(), "docs", "headers");
+    must_declare_exchange(engine.get(), "fan", "fanout", {{"internal", "true"}});
+    must_bind(engine.get(), "events", "orders", "order.*.placed");
+    must_bind(engine.get(), "docs", "reports", "", args);
+    must(corq_exchange_bind(engine.get(), "events", "fan", "#", nullptr, 0), "exchange_bind");
+    must_bind(engine.get(), "fan", "audit", "");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(xpublish(engine.get(), "events", "order.eu.placed", "o"), 2u);  // orders + audit
+  EXPECT_EQ(xpublish(engine.get(), "events", "user.created", "u"), 1u);     // audit
+  EXPECT_EQ(xpublish(engine.get(), "docs", "", "r", {header("trace", "1")}), 1u);
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, try_xpublish(engine.get(), "fan", "", "internal"));
+  EXPECT_CORQ_FAILS(CORQ_EEXIST, declare_exchange(engine.get(), "events", "direct"));
+  EXPECT_CORQ_OK(
+      declare_exchange(engine.get(), "events", "topic", {{"alternate_exchange", "lost"}}));
+  EXPECT_EQ(exchange_stats(engine.get(), "events").bindings, 2u);
+  must_bind(engine.get(), "docs", "reports", "", args);  // the same binding: still one
+  EXPECT_EQ(exchange_stats(engine.get(), "docs").bindings, 1u);
+}
+
+TEST_F(DurableFanout, a_binding_to_a_transient_queue_goes_with_it_and_the_exchange_stays) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare(engine.get(), "subscriber", {{"durable", "false"}});
+    must_declare_exchange(engine.get(), "news", "fanout");
+    must_bind(engine.get(), "news", "subscriber", "");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(exchange_stats(engine.get(), "news").bindings, 0u);
+  must_declare(engine.get(), "subscriber", {{"durable", "false"}});
+  EXPECT_EQ(xpublish(engine.get(), "news", "", "m"), 0u);
+}
+
+TEST_F(DurableFanout, a_transient_exchange_does_not_survive_a_reopen) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare_exchange(engine.get(), "scratch", "direct", {{"durable", "false"}});
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, try_xpublish(engine.get(), "scratch", "", "m"));
+}
+
+TEST_F(DurableFanout, deletions_and_unbinds_stay_done_after_a_reopen) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare(engine.get(), "q");
+    must_declare(engine.get(), "gone");
+    must_declare_exchange(engine.get(), "x", "direct");
+    must_declare_exchange(engine.get(), "doomed", "fanout");
+    must_bind(engine.get(), "x", "q", "a");
+    must_bind(engine.get(), "x", "q", "b");
+    must_bind(engine.get(), "x", "gone", "a");
+    must(corq_exchange_bind(engine.get(), "x", "doomed", "a", nullptr, 0), "exchange_bind");
+    must(corq_unbind(engine.get(), "x", "q", "b", nullptr, 0), "unbind");
+    must(corq_queue_delete(engine.get(), "gone"), "delete queue");
+    must(corq_exchange_delete(engine.get(), "doomed"), "delete exchange");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, try_xpublish(engine.get(), "doomed", "", "m"));
+  EXPECT_EQ(exchange_stats(engine.get(), "x").bindings, 1u);
+  EXPECT_EQ(xpublish(engine.get(), "x", "a", "m"), 1u);
+  EXPECT_EQ(xpublish(engine.get(), "x", "b", "m"), 0u);
+  // A new exchange gets a new id: nothing of the deleted one's bindings comes back through it.
+  must_declare_exchange(engine.get(), "doomed", "fanout");
+  EXPECT_EQ(exchange_stats(engine.get(), "doomed").bindings, 0u);
 }
 
 }  // namespace

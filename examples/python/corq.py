@@ -10,6 +10,10 @@
             if delivery is not None:
                 delivery.ack()
 
+        engine.declare_exchange("events", "topic")       # pub/sub: one message, many queues
+        engine.bind("events", "jobs", "image.*")
+        message_id, routed = engine.publish_to_exchange("events", "image.resize", b"43.png")
+
 Finding the library: the path in the CORQ_LIBRARY environment variable (e.g.
 build/release/engine/libcorq.so), else the loader's search path ("libcorq.so.0", then
 ctypes.util.find_library("corq")).
@@ -29,18 +33,25 @@ Mapping of the C API (engine/include/corq/corq.h is the manual; this file only a
     only a safety net. A closed handle raises corq.Error(ECLOSED) without calling into C (the C
     handle is gone). Closing the Engine wakes consumers blocked in other threads (ECLOSED, which
     ends iteration); their Consumer objects must still be closed by their own threads.
+  - Exchanges (corq.h "Pub/sub routing"): declare_exchange, delete_exchange, bind, unbind,
+    bind_exchange, unbind_exchange, publish_to_exchange (returns Published(message_id, routed)) and
+    exchange_stats. Binding arguments (headers exchanges) are a dict or a list of (key, value)
+    pairs; a value of None is passed as NULL, which matches on the header's presence alone.
   - Threads: as in C — an Engine may be shared by threads (but close() must not race other calls);
     a Producer or Consumer is used by one thread at a time, except Consumer.wakeup() (any thread).
     ctypes releases the GIL during every C call, so a blocked consume does not stall other threads.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import math
 import os
 import time
 
-__all__ = ["Engine", "Producer", "Consumer", "Delivery", "Error", "version", "library_path"]
+__all__ = [
+    "Engine", "Producer", "Consumer", "Delivery", "Published", "Error", "version", "library_path"
+]
 
 # ---- Error codes: the values of corq.h (they are ABI and never change meaning) -----------------
 OK = 0
@@ -62,6 +73,7 @@ EUNSUPPORTED = -15
 EUNROUTABLE = -16
 
 PUBLISH_NOWAIT = 1  # CORQ_PUBLISH_NOWAIT
+PUBLISH_MANDATORY = 2  # CORQ_PUBLISH_MANDATORY (exchange publishes: EUNROUTABLE, not dropped)
 PUBLISH_TIMEOUT_MS_DEFAULT = 30000  # corq_publish_options.timeout_ms default (overflow=block)
 
 # Longest single wait inside a consume: a blocking consume is cut into slices this long so that
@@ -131,6 +143,7 @@ class _PublishOptions(ctypes.Structure):
         ("timeout_ms", _i32),
         ("delay_ms", _i64),
         ("ttl_ms", _i64),
+        ("priority", _i32),  # added with exchanges; struct_size = sizeof says it is there
     ]
 
 
@@ -162,6 +175,13 @@ class _QueueStats(ctypes.Structure):
         + [("oldest_ready_age_ms", _i64)]
         + [(name, _u64) for name in _STATS_FIELDS_LATER]
     )
+
+
+_EXCHANGE_STATS_FIELDS = ("bindings", "published", "routed", "unroutable", "alternated")
+
+
+class _ExchangeStats(ctypes.Structure):
+    _fields_ = [("struct_size", _u32)] + [(name, _u64) for name in _EXCHANGE_STATS_FIELDS]
 
 
 def _declare(name, restype, *argtypes):
@@ -218,6 +238,25 @@ _declare("corq_queue_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_QueueSt
 _declare("corq_stats_json", _int, _void_p, ctypes.POINTER(_void_p))
 _declare("corq_redrive", _int, _void_p, _char_p, _char_p, _u64, ctypes.POINTER(_u64))
 _declare("corq_free", None, _void_p)
+_declare("corq_exchange_declare", _int, _void_p, _char_p, _char_p, _void_p)
+_declare("corq_exchange_delete", _int, _void_p, _char_p)
+# corq_bind, corq_unbind, corq_exchange_bind, corq_exchange_unbind: the same signature.
+for _binding_call in ("corq_bind", "corq_unbind", "corq_exchange_bind", "corq_exchange_unbind"):
+    _declare(
+        _binding_call, _int, _void_p, _char_p, _char_p, _char_p, ctypes.POINTER(_Header), _size_t
+    )
+_declare(
+    "corq_exchange_publish",
+    _int,
+    _void_p,
+    _char_p,
+    _char_p,
+    ctypes.POINTER(_Message),
+    ctypes.POINTER(_PublishOptions),
+    ctypes.POINTER(_u64),
+    ctypes.POINTER(_u32),
+)
+_declare("corq_exchange_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_ExchangeStats))
 
 if _lib.corq_version() // 10000 != 0:
     raise ImportError(
@@ -261,14 +300,14 @@ def _closed(what):
 # ---- Conversions -----------------------------------------------------------------------------------
 
 
-def _name(queue):
-    """A queue name as C text (corq checks the characters; a NUL would cut it short)."""
+def _name(queue, what="queue name"):
+    """A queue or exchange name as C text (corq checks the characters; a NUL would cut it short)."""
     if isinstance(queue, str):
         queue = queue.encode()
     if not isinstance(queue, bytes):
-        raise TypeError("queue name must be str or bytes, not %s" % type(queue).__name__)
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(queue).__name__))
     if b"\0" in queue:
-        raise Error(EINVAL, "queue name contains a NUL byte")
+        raise Error(EINVAL, "%s contains a NUL byte" % what)
     return queue
 
 
@@ -341,6 +380,27 @@ def _headers_array(headers):
     return array, len(headers)
 
 
+def _arguments_array(arguments):
+    """A ctypes array of corq_header for binding arguments: a dict or an iterable of (key, value)
+    pairs (None/empty: NULL, 0). A value of None stays a NULL pointer: the C API's presence-only
+    argument. Pairs keep their order and may repeat a key, which corq then judges."""
+    if not arguments:
+        return None, 0
+    pairs = list(arguments.items() if isinstance(arguments, dict) else arguments)
+    array = (_Header * len(pairs))()
+    for slot, pair in zip(array, pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError("a binding argument must be a (key, value) pair, not %r" % (pair,))
+        key, value = pair
+        slot.key = _text(key, "argument key")
+        if value is None:
+            slot.value, slot.value_len = None, 0
+        else:
+            value = _payload(value, "argument value")
+            slot.value, slot.value_len = value, len(value)
+    return array, len(pairs)
+
+
 def _fill_message(message, data, headers=None, dedup_id=None):
     """Fills a _Message; returns what must stay alive until the C call returns."""
     data = _payload(data)
@@ -353,14 +413,20 @@ def _fill_message(message, data, headers=None, dedup_id=None):
     return (data, array)
 
 
-def _publish_options(delay_ms, ttl_ms, nowait, timeout_ms):
+def _publish_options(delay_ms, ttl_ms, nowait, timeout_ms, priority=0, mandatory=False):
     return _PublishOptions(
         ctypes.sizeof(_PublishOptions),
-        PUBLISH_NOWAIT if nowait else 0,
+        (PUBLISH_NOWAIT if nowait else 0) | (PUBLISH_MANDATORY if mandatory else 0),
         PUBLISH_TIMEOUT_MS_DEFAULT if timeout_ms is None else timeout_ms,
         delay_ms,
         ttl_ms,
+        priority,
     )
+
+
+# What publish_to_exchange returns: the message's id (one for every copy) and how many queues
+# took it (0: unroutable and dropped, or every target had seen its dedup_id).
+Published = collections.namedtuple("Published", "message_id routed")
 
 
 def _copy_headers(raw):
@@ -459,12 +525,14 @@ class Engine(_Handle):
         ttl_ms=0,
         nowait=False,
         timeout_ms=None,
+        priority=0,
     ):
         """Publishes one message; returns its id (a deduplicated publish: the original's id).
-        timeout_ms: the longest wait for space with overflow=block (None: 30000, -1: no limit)."""
+        timeout_ms: the longest wait for space with overflow=block (None: 30000, -1: no limit).
+        priority: 0 or more (queues with max_priority deliver higher ones first)."""
         message = _Message()
         keep = _fill_message(message, data, headers, dedup_id)
-        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms)
+        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms, priority)
         message_id = _u64()
         rc = _lib.corq_publish(
             self._h(), _name(queue), ctypes.byref(message), ctypes.byref(options),
@@ -485,6 +553,99 @@ class Engine(_Handle):
     def consumer(self, queue, prefetch=64):
         """A Consumer of one queue with a window of `prefetch` unsettled deliveries."""
         return Consumer(self, queue, prefetch)
+
+    # -- exchanges and bindings (pub/sub routing)
+
+    def declare_exchange(self, exchange, type, **options):
+        """Declares an exchange of type "direct", "fanout", "topic" or "headers"; options are
+        durable, internal and alternate_exchange. Idempotent with the same type and options;
+        EEXIST with others."""
+        with _Config(options) as config:
+            _check(
+                _lib.corq_exchange_declare(
+                    self._h(), _name(exchange, "exchange name"), _text(type, "exchange type"),
+                    config.handle,
+                )
+            )
+
+    def delete_exchange(self, exchange):
+        """Deletes an exchange and every binding from or to it."""
+        _check(_lib.corq_exchange_delete(self._h(), _name(exchange, "exchange name")))
+
+    def _binding(self, call, source, destination, destination_kind, key, arguments):
+        array, count = _arguments_array(arguments)
+        routing_key = _text(key if key is not None else "", "binding key")
+        _check(
+            call(
+                self._h(), _name(source, "exchange name"), _name(destination, destination_kind),
+                routing_key, array, count,
+            )
+        )
+
+    def bind(self, exchange, queue, key="", arguments=None):
+        """Binds a queue to an exchange with a key (a topic pattern for topic exchanges) and, for
+        headers exchanges, arguments (a dict or (key, value) pairs; value None: presence only;
+        "x-match": all, any, all-with-x or any-with-x). Binding the same tuple twice is a no-op."""
+        self._binding(_lib.corq_bind, exchange, queue, "queue name", key, arguments)
+
+    def unbind(self, exchange, queue, key="", arguments=None):
+        """Removes the binding with exactly this key and these arguments (ENOENT if none)."""
+        self._binding(_lib.corq_unbind, exchange, queue, "queue name", key, arguments)
+
+    def bind_exchange(self, source, destination, key="", arguments=None):
+        """Exchange to exchange: what `source` routes to this binding enters `destination`."""
+        self._binding(
+            _lib.corq_exchange_bind, source, destination, "exchange name", key, arguments
+        )
+
+    def unbind_exchange(self, source, destination, key="", arguments=None):
+        """Removes that exchange-to-exchange binding (ENOENT if none)."""
+        self._binding(
+            _lib.corq_exchange_unbind, source, destination, "exchange name", key, arguments
+        )
+
+    def publish_to_exchange(
+        self,
+        exchange,
+        routing_key,
+        data,
+        headers=None,
+        dedup_id=None,
+        mandatory=False,
+        delay_ms=0,
+        ttl_ms=0,
+        nowait=False,
+        timeout_ms=None,
+        priority=0,
+    ):
+        """Publishes one message through an exchange into every queue it routes to, atomically
+        (all of them or none: EFULL). Returns Published(message_id, routed): one id for every
+        copy, and how many queues took it. mandatory=True: EUNROUTABLE instead of dropping a
+        message no queue takes. Exchange "" publishes to the queue named routing_key."""
+        message = _Message()
+        keep = _fill_message(message, data, headers, dedup_id)
+        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms, priority, mandatory)
+        key = _text(routing_key if routing_key is not None else "", "routing key")
+        message_id, routed = _u64(), _u32()
+        rc = _lib.corq_exchange_publish(
+            self._h(), _name(exchange, "exchange name"), key, ctypes.byref(message),
+            ctypes.byref(options), ctypes.byref(message_id), ctypes.byref(routed),
+        )
+        del keep
+        _check(rc)
+        return Published(message_id.value, routed.value)
+
+    def exchange_stats(self, exchange):
+        """One exchange's counters as a dict: bindings (whose source it is), published (that
+        entered it), routed (copies into queues), unroutable, alternated."""
+        stats = _ExchangeStats()
+        stats.struct_size = ctypes.sizeof(_ExchangeStats)
+        _check(
+            _lib.corq_exchange_stats_get(
+                self._h(), _name(exchange, "exchange name"), ctypes.byref(stats)
+            )
+        )
+        return {name: getattr(stats, name) for name in _EXCHANGE_STATS_FIELDS}
 
     # -- observability and dead letters
 
@@ -538,7 +699,7 @@ class Producer(_Handle):
         _check(_lib.corq_producer_open(engine._h(), _name(queue), ctypes.byref(handle)))
         self._handle = handle
 
-    def send(self, messages, delay_ms=0, ttl_ms=0, nowait=False, timeout_ms=None):
+    def send(self, messages, delay_ms=0, ttl_ms=0, nowait=False, timeout_ms=None, priority=0):
         """Sends a batch: a list whose items are bytes or (bytes, headers). Returns the list of
         their message ids (consecutive)."""
         items = list(messages)
@@ -550,7 +711,7 @@ class Producer(_Handle):
             else:
                 data, headers = item, None
             keep.append(_fill_message(slot, data, headers))
-        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms)
+        options = _publish_options(delay_ms, ttl_ms, nowait, timeout_ms, priority)
         first = _u64()
         rc = _lib.corq_producer_send(
             self._h(), array, len(items), ctypes.byref(options), ctypes.byref(first)

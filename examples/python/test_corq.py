@@ -469,6 +469,290 @@ class BadInputTest(EngineTestCase):
             self.engine.publish("jobs", 42)
 
 
+class ExchangeTest(EngineTestCase):
+    """Pub/sub routing (corq.h "Pub/sub routing"): each call of the binding once, with the
+    semantics the C API's own tests prove in depth."""
+
+    def drain(self, queue):
+        """The payloads ready in a queue, acked."""
+        got = self.consumer(queue, 64).consume_many(64, 0)
+        for delivery in got:
+            delivery.ack()
+        return [delivery.data for delivery in got]
+
+    def test_fanout_to_three_queues_shares_one_message_id(self):
+        services = ("inventory", "email", "analytics")
+        self.engine.declare_exchange("orders", "fanout")
+        for queue in services:
+            self.engine.declare(queue)
+            self.engine.bind("orders", queue)
+        published = self.engine.publish_to_exchange(
+            "orders", "order.placed", b"order 7", headers={"tenant": b"acme"}
+        )
+        message_id, routed = published  # a tuple, with names
+        self.assertEqual((published.message_id, published.routed), (message_id, 3))
+        for queue in services:
+            delivery = self.consumer(queue).consume(WAIT_MS)
+            self.assertEqual((delivery.data, delivery.message_id), (b"order 7", message_id))
+            self.assertEqual(delivery.headers["tenant"], b"acme")
+            self.assertEqual(delivery.headers["x-exchange"], b"orders")
+            self.assertEqual(delivery.headers["x-routing-key"], b"order.placed")
+            delivery.ack()
+        self.assertEqual(self.engine.exchange_stats("orders")["routed"], 3)
+
+    def test_direct_exchange_routes_by_equal_key(self):
+        for queue in ("red", "blue"):
+            self.engine.declare(queue)
+        self.engine.declare_exchange("colours", "direct")
+        self.engine.bind("colours", "red", "r")
+        self.engine.bind("colours", "blue", key=b"b")
+        self.assertEqual(self.engine.publish_to_exchange("colours", "r", b"1").routed, 1)
+        self.assertEqual(self.engine.publish_to_exchange("colours", "b", b"2").routed, 1)
+        self.assertEqual(self.engine.publish_to_exchange("colours", "*", b"3").routed, 0)
+        self.assertEqual((self.drain("red"), self.drain("blue")), ([b"1"], [b"2"]))
+
+    def test_topic_exchange_routes_by_pattern(self):
+        for queue in ("placed", "errors", "all"):
+            self.engine.declare(queue)
+        self.engine.declare_exchange("events", "topic")
+        self.engine.bind("events", "placed", "order.placed")
+        self.engine.bind("events", "errors", "*.*.error")
+        self.engine.bind("events", "all", "#")
+        self.engine.bind("events", "all", "order.*")  # a second match: still one copy
+        self.assertEqual(self.engine.publish_to_exchange("events", "order.placed", b"1").routed, 2)
+        self.assertEqual(self.engine.publish_to_exchange("events", "a.b.error", b"2").routed, 2)
+        self.assertEqual(self.engine.publish_to_exchange("events", None, b"3").routed, 1)
+        self.assertEqual(self.drain("placed"), [b"1"])
+        self.assertEqual(self.drain("errors"), [b"2"])
+        self.assertEqual(self.drain("all"), [b"1", b"2", b"3"])
+
+    def test_headers_binding_takes_a_dict_or_pairs_with_presence_only_values(self):
+        for queue in ("pdf", "traced", "either"):
+            self.engine.declare(queue)
+        self.engine.declare_exchange("docs", "headers")
+        self.engine.bind("docs", "pdf", arguments={"format": b"pdf", "type": "report"})
+        self.engine.bind("docs", "traced", arguments=[("trace", None)])
+        self.engine.bind(
+            "docs", "either", arguments=[("x-match", "any"), ("format", b"pdf"), ("trace", None)]
+        )
+        publish = self.engine.publish_to_exchange
+        self.assertEqual(
+            publish("docs", "", b"1", headers={"format": b"pdf", "type": b"report"}).routed, 2
+        )
+        self.assertEqual(publish("docs", "", b"2", headers={"trace": b""}).routed, 2)
+        self.assertEqual(publish("docs", "", b"3", headers={"format": b"zip"}).routed, 0)
+        self.assertEqual(
+            (self.drain("pdf"), self.drain("traced"), self.drain("either")),
+            ([b"1"], [b"2"], [b"1", b"2"]),
+        )
+
+    def test_unbind_removes_exactly_that_binding(self):
+        self.engine.declare("q")
+        self.engine.declare_exchange("events", "topic")
+        self.engine.bind("events", "q", "a.*")
+        self.engine.bind("events", "q", "b.*")
+        self.engine.unbind("events", "q", "a.*")
+        self.assertEqual(self.engine.exchange_stats("events")["bindings"], 1)
+        self.assertEqual(self.engine.publish_to_exchange("events", "a.1", b"x").routed, 0)
+        self.assertEqual(self.engine.publish_to_exchange("events", "b.1", b"x").routed, 1)
+        self.assertError(corq.ENOENT, self.engine.unbind, "events", "q", "a.*")
+
+    def test_unbind_matches_the_arguments_too(self):
+        self.engine.declare("q")
+        self.engine.declare_exchange("docs", "headers")
+        self.engine.bind("docs", "q", arguments={"a": b"1", "b": None})
+        self.assertError(corq.ENOENT, self.engine.unbind, "docs", "q", arguments={"a": b"1"})
+        self.engine.unbind("docs", "q", arguments=[("b", None), ("a", b"1")])  # any order
+        self.assertEqual(self.engine.exchange_stats("docs")["bindings"], 0)
+
+    def test_exchange_to_exchange_binding_forwards_until_unbound(self):
+        self.engine.declare("audit")
+        self.engine.declare_exchange("front", "topic")
+        self.engine.declare_exchange("audit-x", "fanout")
+        self.engine.bind_exchange("front", "audit-x", "order.#")
+        self.engine.bind("audit-x", "audit")
+        self.assertEqual(self.engine.publish_to_exchange("front", "order.placed", b"m").routed, 1)
+        self.assertEqual(self.engine.publish_to_exchange("front", "user.created", b"n").routed, 0)
+        self.assertEqual(self.engine.exchange_stats("audit-x")["published"], 1)
+        self.engine.unbind_exchange("front", "audit-x", "order.#")
+        self.assertEqual(self.engine.publish_to_exchange("front", "order.placed", b"o").routed, 0)
+        self.assertEqual(self.drain("audit"), [b"m"])
+        self.assertError(corq.ENOENT, self.engine.unbind_exchange, "front", "audit-x", "order.#")
+
+    def test_delete_exchange_removes_it_and_its_bindings(self):
+        self.engine.declare("q")
+        self.engine.declare_exchange("src", "fanout")
+        self.engine.declare_exchange("mid", "fanout")
+        self.engine.bind_exchange("src", "mid")
+        self.engine.bind("mid", "q")
+        self.engine.delete_exchange("mid")
+        self.assertEqual(self.engine.exchange_stats("src")["bindings"], 0)
+        self.assertError(corq.ENOENT, self.engine.exchange_stats, "mid")
+        self.assertError(corq.ENOENT, self.engine.delete_exchange, "mid")
+        self.assertError(corq.ENOENT, self.engine.publish_to_exchange, "mid", "", b"m")
+
+    def test_unroutable_is_dropped_and_counted_or_with_mandatory_eunroutable(self):
+        self.engine.declare("q")
+        self.engine.declare_exchange("x", "direct")
+        self.engine.bind("x", "q", "k")
+        dropped = self.engine.publish_to_exchange("x", "other", b"lost")
+        self.assertEqual(dropped.routed, 0)
+        self.assertGreater(dropped.message_id, 0)
+        self.assertError(
+            corq.EUNROUTABLE, self.engine.publish_to_exchange, "x", "other", b"m", mandatory=True
+        )
+        self.assertEqual(self.engine.publish_to_exchange("x", "k", b"m", mandatory=True).routed, 1)
+        stats = self.engine.exchange_stats("x")
+        self.assertEqual(
+            stats, {"bindings": 1, "published": 3, "routed": 1, "unroutable": 2, "alternated": 0}
+        )
+        self.assertEqual(self.engine.stats("q")["ready"], 1)
+
+    def test_alternate_exchange_takes_what_the_exchange_cannot_route(self):
+        self.engine.declare("lost")
+        self.engine.declare_exchange("alt", "fanout")
+        self.engine.declare_exchange("x", "direct", alternate_exchange="alt")
+        self.engine.bind("alt", "lost")
+        published = self.engine.publish_to_exchange("x", "nope", b"m", mandatory=True)
+        self.assertEqual(published.routed, 1)
+        self.assertEqual(self.engine.exchange_stats("x")["alternated"], 1)
+        self.assertEqual(self.drain("lost"), [b"m"])
+
+    def test_internal_exchange_refuses_direct_publishes(self):
+        self.engine.declare("q")
+        self.engine.declare_exchange("inner", "fanout", internal=True)
+        self.engine.declare_exchange("outer", "fanout")
+        self.engine.bind_exchange("outer", "inner")
+        self.engine.bind("inner", "q")
+        self.assertError(corq.EINVAL, self.engine.publish_to_exchange, "inner", "", b"m")
+        self.assertEqual(self.engine.publish_to_exchange("outer", "", b"m").routed, 1)
+
+    def test_default_exchange_publishes_to_the_queue_named_by_the_key(self):
+        self.engine.declare("q")
+        published = self.engine.publish_to_exchange("", "q", b"m")
+        self.assertEqual(published.routed, 1)
+        delivery = self.consumer("q").consume(WAIT_MS)
+        self.assertEqual(delivery.message_id, published.message_id)
+        self.assertNotIn("x-exchange", delivery.headers)
+        self.assertError(corq.ENOENT, self.engine.publish_to_exchange, "", "missing", b"m")
+        self.assertError(
+            corq.EUNROUTABLE, self.engine.publish_to_exchange, "", "missing", b"m", mandatory=True
+        )
+
+    def test_a_full_target_fails_the_whole_publish(self):
+        self.engine.declare("roomy")
+        self.engine.declare("tight", max_length=1, overflow="reject")
+        self.engine.declare_exchange("x", "fanout")
+        self.engine.bind("x", "roomy")
+        self.engine.bind("x", "tight")
+        self.assertEqual(self.engine.publish_to_exchange("x", "", b"1").routed, 2)
+        self.assertError(corq.EFULL, self.engine.publish_to_exchange, "x", "", b"2")
+        self.assertEqual(self.engine.stats("roomy")["ready"], 1)
+
+    def test_dedup_id_is_checked_per_target_queue(self):
+        self.engine.declare("windowed", dedup_window_ms=60000)
+        self.engine.declare("plain")
+        self.engine.declare_exchange("x", "fanout")
+        self.engine.bind("x", "windowed")
+        self.engine.bind("x", "plain")
+        self.assertEqual(self.engine.publish_to_exchange("x", "", b"m", dedup_id="e-1").routed, 2)
+        self.assertEqual(self.engine.publish_to_exchange("x", "", b"m", dedup_id="e-1").routed, 1)
+
+    def test_exchange_publish_options_reach_every_copy(self):
+        self.engine.declare("a")
+        self.engine.declare("b")
+        self.engine.declare_exchange("x", "fanout")
+        self.engine.bind("x", "a")
+        self.engine.bind("x", "b")
+        self.engine.publish_to_exchange("x", "", b"later", delay_ms=3600000, nowait=True)
+        self.assertEqual((self.engine.stats("a")["delayed"], self.engine.stats("b")["delayed"]),
+                         (1, 1))
+
+    def test_priority_is_passed_in_the_publish_options(self):
+        # No queue here has max_priority: a priority is accepted and ignored; a negative one is
+        # refused by corq, which proves the field reaches it (struct_size covers it).
+        self.engine.declare("q")
+        self.engine.declare_exchange("x", "fanout")
+        self.engine.bind("x", "q")
+        self.engine.publish("q", b"1", priority=5)
+        self.engine.publish_to_exchange("x", "", b"2", priority=9)
+        with self.engine.producer("q") as producer:
+            producer.send([b"3"], priority=1)
+            self.assertError(corq.EINVAL, producer.send, [b"4"], priority=-1)
+        self.assertError(corq.EINVAL, self.engine.publish, "q", b"5", priority=-1)
+        self.assertError(corq.EINVAL, self.engine.publish_to_exchange, "x", "", b"6", priority=-1)
+        self.assertEqual(self.drain("q"), [b"1", b"2", b"3"])
+
+    def test_stats_json_lists_exchanges(self):
+        self.engine.declare_exchange("events", "topic")
+        document = json.loads(self.engine.stats_json())
+        self.assertEqual(document["exchanges"]["events"]["type"], "topic")
+        self.assertEqual(document["exchanges"]["events"]["stats"]["published"], 0)
+
+
+class ExchangeBadInputTest(EngineTestCase):
+    def setUp(self):
+        super().setUp()
+        self.engine.declare("q")
+        self.engine.declare_exchange("x", "topic")
+        self.engine.declare_exchange("h", "headers")
+
+    def test_bad_exchange_type_name_and_options_are_einval(self):
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "y", "fan-out")
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "y", "")
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "bad name", "topic")
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "x" * 201, "topic")
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "y", "topic", internal="maybe")
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "y", "topic", max_length=5)
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "nul\0", "topic")
+        self.assertError(corq.ENOENT, self.engine.exchange_stats, "y")  # none of them declared it
+
+    def test_the_default_exchange_cannot_be_declared_deleted_or_bound(self):
+        self.assertError(corq.EINVAL, self.engine.declare_exchange, "", "direct")
+        self.assertError(corq.EINVAL, self.engine.delete_exchange, "")
+        self.assertError(corq.EINVAL, self.engine.bind, "", "q", "q")
+        self.assertError(corq.EINVAL, self.engine.unbind, "", "q", "q")
+        self.assertError(corq.EINVAL, self.engine.bind_exchange, "", "x")
+
+    def test_redeclaring_with_another_type_or_options_is_eexist(self):
+        self.engine.declare_exchange("x", "topic")  # same: fine
+        self.assertError(corq.EEXIST, self.engine.declare_exchange, "x", "direct")
+        self.assertError(corq.EEXIST, self.engine.declare_exchange, "x", "topic", internal=True)
+
+    def test_unknown_exchange_or_queue_is_enoent(self):
+        self.assertError(corq.ENOENT, self.engine.bind, "nope", "q", "k")
+        self.assertError(corq.ENOENT, self.engine.bind, "x", "nope", "k")
+        self.assertError(corq.ENOENT, self.engine.bind_exchange, "x", "nope")
+        self.assertError(corq.ENOENT, self.engine.bind_exchange, "nope", "x")
+        self.assertError(corq.ENOENT, self.engine.unbind, "x", "q", "never.bound")
+        self.assertError(corq.ENOENT, self.engine.delete_exchange, "nope")
+        self.assertError(corq.ENOENT, self.engine.publish_to_exchange, "nope", "k", b"m")
+        self.assertError(corq.ENOENT, self.engine.exchange_stats, "nope")
+
+    def test_keys_over_255_bytes_and_bad_arguments_are_einval(self):
+        long_key = "k" * 256
+        self.engine.bind("x", "q", "k" * 255)
+        self.assertError(corq.EINVAL, self.engine.bind, "x", "q", long_key)
+        self.assertError(corq.EINVAL, self.engine.publish_to_exchange, "x", long_key, b"m")
+        self.assertError(corq.EINVAL, self.engine.bind, "h", "q", arguments={"x-match": b"most"})
+        self.assertError(corq.EINVAL, self.engine.bind, "h", "q", arguments={"": b"v"})
+        self.assertError(corq.EINVAL, self.engine.bind, "h", "q", arguments=[("a\0b", b"v")])
+        self.assertError(corq.EINVAL, self.engine.bind, "x", "q", "a\0b")
+        with self.assertRaises(TypeError):
+            self.engine.bind("h", "q", arguments=[("only-a-key",)])
+        with self.assertRaises(TypeError):
+            self.engine.bind("h", "q", arguments={"k": 42})
+        self.assertEqual(self.engine.exchange_stats("x")["bindings"], 1)
+        self.assertEqual(self.engine.exchange_stats("h")["bindings"], 0)
+
+    def test_closed_engine_is_eclosed(self):
+        engine = corq.Engine()
+        engine.close()
+        self.assertError(corq.ECLOSED, engine.declare_exchange, "x", "topic")
+        self.assertError(corq.ECLOSED, engine.publish_to_exchange, "x", "", b"m")
+        self.assertError(corq.ECLOSED, engine.exchange_stats, "x")
+
+
 def _durable_engines_unsupported():
     """None if corq_open accepts a data directory, else the library's reason."""
     with tempfile.TemporaryDirectory() as directory:
@@ -553,6 +837,43 @@ class DurableTest(unittest.TestCase):
             corq.Engine(self.directory.name)
         self.assertEqual(caught.exception.code, corq.EBUSY)
         self.assertTrue(caught.exception.detail)
+
+    def test_fanned_out_copies_in_durable_queues_survive_a_reopen_with_one_id(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare_exchange("orders", "topic")
+            for queue in ("inventory", "email"):
+                engine.declare(queue)
+                engine.bind("orders", queue, "order.*")
+            published = engine.publish_to_exchange("orders", "order.placed", b"o-1")
+            self.assertEqual(published.routed, 2)
+        engine = self.reopen()
+        for queue in ("inventory", "email"):
+            with engine.consumer(queue, 1) as consumer:
+                delivery = consumer.consume(WAIT_MS)
+                self.assertEqual((delivery.data, delivery.message_id),
+                                 (b"o-1", published.message_id))
+                self.assertEqual(delivery.headers["x-routing-key"], b"order.placed")
+                delivery.ack()
+
+    def test_durable_exchanges_and_bindings_come_back_after_a_reopen(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare_exchange("orders", "topic")
+            engine.declare_exchange("scratch", "fanout", durable=False)
+            engine.declare("inventory")
+            engine.bind("orders", "inventory", "order.*")
+        engine = self.reopen()
+        try:
+            stats = engine.exchange_stats("orders")
+        except corq.Error as error:
+            # DESIGN.md §6 "Durability"; the library under test may predate topology recovery.
+            if error.code != corq.ENOENT:
+                raise
+            self.skipTest("this library does not recover exchanges on open yet: %s" % error)
+        self.assertEqual(stats["bindings"], 1)
+        with self.assertRaises(corq.Error) as caught:
+            engine.exchange_stats("scratch")
+        self.assertEqual(caught.exception.code, corq.ENOENT)
+        self.assertEqual(engine.publish_to_exchange("orders", "order.paid", b"o-2").routed, 1)
 
     def test_in_flight_delivery_comes_back_after_a_reopen_with_its_count(self):
         engine = corq.Engine(self.directory.name)

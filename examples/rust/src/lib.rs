@@ -15,6 +15,24 @@
 //! # Ok::<(), corq::Error>(())
 //! ```
 //!
+//! Pub/sub: an exchange routes one publish into every queue bound to it (atomically, one message id
+//! for all the copies):
+//!
+//! ```no_run
+//! use corq::{ExchangeType, Message, PublishOptions};
+//! let engine = corq::Engine::in_memory(&[])?;
+//! engine.declare_exchange("orders", ExchangeType::Topic, &[])?;
+//! for service in ["inventory", "email", "analytics"] {
+//!     engine.declare(service, &[])?;
+//!     engine.bind("orders", service, "order.*", &[])?;
+//! }
+//! let mandatory = PublishOptions { mandatory: true, ..Default::default() };
+//! let published =
+//!     engine.publish_to_exchange("orders", "order.placed", &Message::new(b"{}"), &mandatory)?;
+//! assert_eq!(published.routed, 3);
+//! # Ok::<(), corq::Error>(())
+//! ```
+//!
 //! How the C API's rules map to Rust:
 //! - **Ownership.** [`Engine`], [`Producer`] and [`Consumer`] close their handle when dropped;
 //!   `close()` does the same and reports the error. Options are `(key, value)` string pairs, exactly
@@ -91,6 +109,8 @@ pub const ECORRUPT: i32 = sys::CORQ_ECORRUPT;
 pub const EFAILED: i32 = sys::CORQ_EFAILED;
 pub const ETOOBIG: i32 = sys::CORQ_ETOOBIG;
 pub const EUNSUPPORTED: i32 = sys::CORQ_EUNSUPPORTED;
+/// A mandatory exchange publish that no queue took.
+pub const EUNROUTABLE: i32 = sys::CORQ_EUNROUTABLE;
 
 /// A failed corq call: the code (one of the `E*` constants) and the detail message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,6 +326,12 @@ pub struct PublishOptions {
     pub delay_ms: i64,
     /// 0: the queue's message_ttl_ms; > 0: this message's TTL.
     pub ttl_ms: i64,
+    /// Exchange publishes: a message no queue takes fails with [`EUNROUTABLE`] (nothing stored)
+    /// instead of being dropped and counted as unroutable.
+    pub mandatory: bool,
+    /// 0 or more: queues with `max_priority` deliver higher priorities first; others ignore it.
+    /// Negative: EINVAL.
+    pub priority: i32,
 }
 
 /// corq's default publish timeout (corq.h: `timeout_ms` "default 30000").
@@ -315,10 +341,12 @@ impl PublishOptions {
     fn as_c(&self) -> sys::corq_publish_options {
         sys::corq_publish_options {
             struct_size: std::mem::size_of::<sys::corq_publish_options>() as u32,
-            flags: if self.nowait { sys::CORQ_PUBLISH_NOWAIT } else { 0 },
+            flags: if self.nowait { sys::CORQ_PUBLISH_NOWAIT } else { 0 }
+                | if self.mandatory { sys::CORQ_PUBLISH_MANDATORY } else { 0 },
             timeout_ms: self.timeout_ms.unwrap_or(PUBLISH_TIMEOUT_MS_DEFAULT),
             delay_ms: self.delay_ms,
             ttl_ms: self.ttl_ms,
+            priority: self.priority,
         }
     }
 }
@@ -373,6 +401,125 @@ impl From<sys::corq_queue_stats> for QueueStats {
         }
     }
 }
+
+// ---- Exchanges ---------------------------------------------------------------------------------
+
+/// The type of an exchange: how it matches a message against its bindings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExchangeType {
+    /// Bindings whose key equals the routing key.
+    Direct,
+    /// Every binding; keys are ignored.
+    Fanout,
+    /// Binding keys are patterns of `.`-separated words: `*` is one word, `#` zero or more.
+    Topic,
+    /// The binding's arguments against the message's headers (`x-match`: all, any, all-with-x,
+    /// any-with-x).
+    Headers,
+}
+
+impl ExchangeType {
+    /// The name corq_exchange_declare takes ("direct", ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeType::Direct => "direct",
+            ExchangeType::Fanout => "fanout",
+            ExchangeType::Topic => "topic",
+            ExchangeType::Headers => "headers",
+        }
+    }
+}
+
+impl fmt::Display for ExchangeType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A binding argument for headers exchanges: `(key, Some(value))` matches a header with an equal
+/// value, `(key, None)` a header's presence alone (the C API's NULL value).
+pub type BindArgument<'a> = (&'a str, Option<&'a [u8]>);
+
+/// Binding arguments lowered to C: owns the key strings its `corq_header`s point into.
+struct RawArguments {
+    _keys: Vec<CString>,
+    headers: Vec<sys::corq_header>,
+}
+
+impl RawArguments {
+    fn new(arguments: &[BindArgument<'_>]) -> Result<RawArguments> {
+        let keys = arguments
+            .iter()
+            .map(|(key, _)| c_string("argument key", key))
+            .collect::<Result<Vec<_>>>()?;
+        let headers = keys
+            .iter()
+            .zip(arguments)
+            .map(|(key, (_, value))| sys::corq_header {
+                key: key.as_ptr(),
+                // NULL is what says "presence only": never a dangling pointer of an empty slice.
+                value: value.map_or(ptr::null(), |v| v.as_ptr() as *const c_void),
+                value_len: value.map_or(0, |v| v.len()),
+            })
+            .collect();
+        Ok(RawArguments { _keys: keys, headers })
+    }
+
+    /// NULL for no arguments (what corq.h asks when argument_count is 0).
+    fn as_ptr(&self) -> *const sys::corq_header {
+        if self.headers.is_empty() {
+            ptr::null()
+        } else {
+            self.headers.as_ptr()
+        }
+    }
+}
+
+/// What an exchange publish did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The message's id, the same in every queue that took a copy.
+    pub message_id: u64,
+    /// How many queues took it (0: unroutable and dropped, or every target had seen its dedup id).
+    pub routed: u32,
+}
+
+/// An exchange's counters (`corq_exchange_stats`; since it was declared in this process).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExchangeStats {
+    /// Bindings whose source it is.
+    pub bindings: u64,
+    /// Publishes that entered it, from a client or another exchange.
+    pub published: u64,
+    /// Copies it put into queues.
+    pub routed: u64,
+    /// Messages nothing took (dropped, or refused under `mandatory`).
+    pub unroutable: u64,
+    /// Messages it handed to its alternate exchange.
+    pub alternated: u64,
+}
+
+impl From<sys::corq_exchange_stats> for ExchangeStats {
+    fn from(s: sys::corq_exchange_stats) -> ExchangeStats {
+        ExchangeStats {
+            bindings: s.bindings,
+            published: s.published,
+            routed: s.routed,
+            unroutable: s.unroutable,
+            alternated: s.alternated,
+        }
+    }
+}
+
+/// The signature shared by corq_bind, corq_unbind, corq_exchange_bind and corq_exchange_unbind.
+type BindingFn = unsafe extern "C" fn(
+    *mut sys::corq_engine,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *const sys::corq_header,
+    usize,
+) -> c_int;
 
 // ---- Engine ------------------------------------------------------------------------------------
 
@@ -558,6 +705,153 @@ impl Engine {
             sys::corq_redrive(self.ptr(), from.as_ptr(), to_ptr, max_messages, &mut moved)
         })?;
         Ok(moved)
+    }
+
+    /// Declares an exchange; `options` are `durable`, `internal` and `alternate_exchange`.
+    /// Idempotent with the same type and options; EEXIST with others.
+    pub fn declare_exchange(
+        &self,
+        exchange: &str,
+        kind: ExchangeType,
+        options: &[(&str, &str)],
+    ) -> Result<()> {
+        let exchange = c_string("exchange name", exchange)?;
+        let kind = c_string("exchange type", kind.as_str())?;
+        let config = Config::from_pairs(options)?;
+        // SAFETY: live engine, NUL-terminated strings, config outlives the call.
+        check(unsafe {
+            sys::corq_exchange_declare(
+                self.ptr(),
+                exchange.as_ptr(),
+                kind.as_ptr(),
+                config_ptr(&config),
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Deletes an exchange and every binding from or to it.
+    pub fn delete_exchange(&self, exchange: &str) -> Result<()> {
+        let exchange = c_string("exchange name", exchange)?;
+        // SAFETY: live engine, NUL-terminated name.
+        check(unsafe { sys::corq_exchange_delete(self.ptr(), exchange.as_ptr()) }).map(|_| ())
+    }
+
+    fn change_binding(
+        &self,
+        call: BindingFn,
+        source: &str,
+        destination: (&str, &str),
+        key: &str,
+        arguments: &[BindArgument<'_>],
+    ) -> Result<()> {
+        let source = c_string("exchange name", source)?;
+        let destination = c_string(destination.0, destination.1)?;
+        let key = c_string("binding key", key)?;
+        let arguments = RawArguments::new(arguments)?;
+        // SAFETY: live engine, NUL-terminated strings, `arguments` lives for the call (corq
+        // copies what it keeps).
+        check(unsafe {
+            call(
+                self.ptr(),
+                source.as_ptr(),
+                destination.as_ptr(),
+                key.as_ptr(),
+                arguments.as_ptr(),
+                arguments.headers.len(),
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Binds `queue` to `exchange` with `key` (a pattern for topic exchanges; ignored by fanout
+    /// and headers exchanges) and, for headers exchanges, `arguments`. Binding the same tuple
+    /// twice is a no-op.
+    pub fn bind(
+        &self,
+        exchange: &str,
+        queue: &str,
+        key: &str,
+        arguments: &[BindArgument<'_>],
+    ) -> Result<()> {
+        self.change_binding(sys::corq_bind, exchange, ("queue name", queue), key, arguments)
+    }
+
+    /// Removes the binding with exactly this key and these arguments (ENOENT if none).
+    pub fn unbind(
+        &self,
+        exchange: &str,
+        queue: &str,
+        key: &str,
+        arguments: &[BindArgument<'_>],
+    ) -> Result<()> {
+        self.change_binding(sys::corq_unbind, exchange, ("queue name", queue), key, arguments)
+    }
+
+    /// Exchange to exchange: what `source` routes to this binding enters `destination`.
+    pub fn bind_exchange(
+        &self,
+        source: &str,
+        destination: &str,
+        key: &str,
+        arguments: &[BindArgument<'_>],
+    ) -> Result<()> {
+        let destination = ("exchange name", destination);
+        self.change_binding(sys::corq_exchange_bind, source, destination, key, arguments)
+    }
+
+    /// Removes that exchange-to-exchange binding (ENOENT if none).
+    pub fn unbind_exchange(
+        &self,
+        source: &str,
+        destination: &str,
+        key: &str,
+        arguments: &[BindArgument<'_>],
+    ) -> Result<()> {
+        let destination = ("exchange name", destination);
+        self.change_binding(sys::corq_exchange_unbind, source, destination, key, arguments)
+    }
+
+    /// Publishes through an exchange into every queue it routes to, atomically (all of them or
+    /// none: EFULL). Exchange "" publishes to the queue named `routing_key`. With
+    /// `options.mandatory`, a message no queue takes is EUNROUTABLE instead of dropped.
+    pub fn publish_to_exchange(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &Message<'_>,
+        options: &PublishOptions,
+    ) -> Result<Published> {
+        let exchange = c_string("exchange name", exchange)?;
+        let routing_key = c_string("routing key", routing_key)?;
+        let raw = RawMessage::new(message)?;
+        let (c_message, c_options) = (raw.as_c(), options.as_c());
+        let mut published = Published { message_id: 0, routed: 0 };
+        // SAFETY: every pointer is live for the call; corq copies what it keeps.
+        check(unsafe {
+            sys::corq_exchange_publish(
+                self.ptr(),
+                exchange.as_ptr(),
+                routing_key.as_ptr(),
+                &c_message,
+                &c_options,
+                &mut published.message_id,
+                &mut published.routed,
+            )
+        })?;
+        Ok(published)
+    }
+
+    /// One exchange's counters.
+    pub fn exchange_stats(&self, exchange: &str) -> Result<ExchangeStats> {
+        let exchange = c_string("exchange name", exchange)?;
+        let mut stats = sys::corq_exchange_stats {
+            struct_size: std::mem::size_of::<sys::corq_exchange_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: live engine, NUL-terminated name, out sized by struct_size.
+        check(unsafe { sys::corq_exchange_stats_get(self.ptr(), exchange.as_ptr(), &mut stats) })?;
+        Ok(stats.into())
     }
 
     /// Sends the engine's log lines to `sink(level, message)` (level: `sys::CORQ_LOG_*`). It runs

@@ -35,9 +35,13 @@ pub const CORQ_ECORRUPT: c_int = -12;
 pub const CORQ_EFAILED: c_int = -13;
 pub const CORQ_ETOOBIG: c_int = -14;
 pub const CORQ_EUNSUPPORTED: c_int = -15;
+pub const CORQ_EUNROUTABLE: c_int = -16;
 
 /// Publish flag: don't wait for durability.
 pub const CORQ_PUBLISH_NOWAIT: u32 = 1;
+/// Publish flag (`corq_exchange_publish`): a message no queue takes fails with `CORQ_EUNROUTABLE`
+/// instead of being dropped and counted.
+pub const CORQ_PUBLISH_MANDATORY: u32 = 2;
 
 pub const CORQ_LOG_ERROR: c_int = 0;
 pub const CORQ_LOG_WARN: c_int = 1;
@@ -95,6 +99,8 @@ pub struct corq_publish_options {
     pub timeout_ms: i32,
     pub delay_ms: i64,
     pub ttl_ms: i64,
+    // Added with exchanges (a struct_size that ends before it reads as 0).
+    pub priority: i32,
 }
 
 #[repr(C)]
@@ -133,6 +139,17 @@ pub struct corq_queue_stats {
     // Added after the first version of the struct.
     pub purged: u64,
     pub redriven: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct corq_exchange_stats {
+    pub struct_size: u32,
+    pub bindings: u64,
+    pub published: u64,
+    pub routed: u64,
+    pub unroutable: u64,
+    pub alternated: u64,
 }
 
 /// Receives the engine's log lines; called from engine threads; must not call back into corq.
@@ -234,6 +251,60 @@ extern "C" {
         moved: *mut u64,
     ) -> c_int;
     pub fn corq_free(ptr: *mut c_void);
+
+    pub fn corq_exchange_declare(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        type_: *const c_char,
+        options: *const corq_config,
+    ) -> c_int;
+    pub fn corq_exchange_delete(engine: *mut corq_engine, exchange: *const c_char) -> c_int;
+    pub fn corq_bind(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        queue: *const c_char,
+        key: *const c_char,
+        arguments: *const corq_header,
+        argument_count: usize,
+    ) -> c_int;
+    pub fn corq_unbind(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        queue: *const c_char,
+        key: *const c_char,
+        arguments: *const corq_header,
+        argument_count: usize,
+    ) -> c_int;
+    pub fn corq_exchange_bind(
+        engine: *mut corq_engine,
+        source: *const c_char,
+        destination: *const c_char,
+        key: *const c_char,
+        arguments: *const corq_header,
+        argument_count: usize,
+    ) -> c_int;
+    pub fn corq_exchange_unbind(
+        engine: *mut corq_engine,
+        source: *const c_char,
+        destination: *const c_char,
+        key: *const c_char,
+        arguments: *const corq_header,
+        argument_count: usize,
+    ) -> c_int;
+    pub fn corq_exchange_publish(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        routing_key: *const c_char,
+        message: *const corq_message,
+        options: *const corq_publish_options,
+        message_id: *mut u64,
+        routed: *mut u32,
+    ) -> c_int;
+    pub fn corq_exchange_stats_get(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        out: *mut corq_exchange_stats,
+    ) -> c_int;
 
     pub fn corq_set_log_callback(
         engine: *mut corq_engine,

@@ -103,7 +103,15 @@ int corq_consumer_close(corq_consumer *consumer) {
   Engine &engine = c->queue().engine();
   engine.detach(c);  // from now on the scheduler no longer touches its window
   c->close();
+  std::shared_ptr<Queue> queue = c->queue_handle();
   delete c;
+  // auto_delete: the last consumer gone takes the queue with it (its deliveries were released
+  // above, so they go too). A consumer opened meanwhile keeps it.
+  if (queue->options().auto_delete && queue->consumers_attached() == 0 && !engine.closed()) {
+    std::string ignored;  // ENOENT: already deleted (by another closing consumer, or a user)
+    guarded("corq_consumer_close",
+            [&] { return engine.remove(queue->name(), ignored, queue.get()); });
+  }
   Engine::release_handle(&engine);
   return CORQ_OK;
 }

@@ -5,10 +5,12 @@
 #include "engine/queue_stats.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 using namespace corq::core;
 using namespace corq::capi;
@@ -48,6 +50,63 @@ int corq::capi::open_engine(const char *dir, const corq_config *engine_options, 
     return CORQ_OK;
   });
 }
+
+namespace {
+
+/// corq_queue_declare_temp: "corq.gen-" + 16 hex digits + NUL fits 32 bytes.
+constexpr std::size_t temp_name_capacity_min = 32;
+constexpr int temp_name_attempts_max = 8;
+
+/// A name no other call in this process gets: a per-process random base, and a counter spread
+/// over all 64 bits (an odd multiplier is a bijection).
+std::string temp_queue_name() {
+  static const std::uint64_t base = [] {
+    std::random_device device;
+    return (std::uint64_t{device()} << 32) ^ device();
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  const std::uint64_t n =
+      base ^ (counter.fetch_add(1, std::memory_order_relaxed) * 0x9e3779b97f4a7c15ull);
+  char name[32];
+  std::snprintf(name, sizeof name, "corq.gen-%016llx", static_cast<unsigned long long>(n));
+  return name;
+}
+
+/// The queue options of a declaration, checked. `temp`: corq_queue_declare_temp's (transient,
+/// auto_delete, no dead-letter queue unless named).
+int read_queue_options(const char *function, Engine &e, const corq_config *config, bool temp,
+                       QueueOptions &options) {
+  static const OptionMap no_options;
+  const OptionMap &map = config == nullptr ? no_options : config->options;
+  for (const auto &[key, value] : map) {
+    if (!is_queue_option(key))
+      return fail(CORQ_EINVAL, std::string(function) + ": '" + key + "' is not a queue option");
+  }
+  std::string error;
+  const bool disk = e.journal() != nullptr;
+  if (!parse_queue_options(map, /*durable_default=*/disk && !temp, options, error))
+    return fail(CORQ_EINVAL, std::string(function) + ": " + error);
+  if (temp) {
+    if (options.durable || (map.count("auto_delete") != 0 && !options.auto_delete)) {
+      return fail(CORQ_EINVAL,
+                  std::string(function) + ": a temporary queue is transient and auto_delete");
+    }
+    options.auto_delete = true;
+    if (!options.dead_letter_queue_set && options.dead_letter_exchange.empty()) {
+      options.dead_letter_queue_set = true;  // none unless the options name one
+    }
+  }
+  if (options.durable && disk && e.journal()->failure_code() != CORQ_OK)
+    return fail(CORQ_EFAILED, std::string(function) + ": " + e.journal()->failure_text());
+  if (options.durable && !disk) {
+    return fail(CORQ_EINVAL, std::string(function) +
+                                 ": durable=true needs an engine opened on a data directory; this "
+                                 "engine is in-memory");
+  }
+  return CORQ_OK;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -114,31 +173,44 @@ int corq_queue_declare(corq_engine *engine, const char *queue, const corq_config
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_declare: engine is NULL");
   if (const int rc = check_queue_name(queue); rc != CORQ_OK) return rc;
   return guarded("corq_queue_declare", [&] {
-    static const OptionMap no_options;
-    const OptionMap &map = queue_options == nullptr ? no_options : queue_options->options;
-    for (const auto &[key, value] : map) {
-      if (!is_queue_option(key)) {
-        return fail(CORQ_EINVAL,
-                    "corq_queue_declare: '" + key + "' is an engine option, not a queue option");
-      }
-    }
-    QueueOptions options;
-    std::string error;
     Engine &e = *engine_of(engine);
-    const bool disk = e.journal() != nullptr;
-    if (!parse_queue_options(map, /*durable_default=*/disk, options, error)) {
-      return fail(CORQ_EINVAL, "corq_queue_declare: " + error);
-    }
-    if (options.durable && disk && e.journal()->failure_code() != CORQ_OK) {
-      return fail(CORQ_EFAILED, "corq_queue_declare: " + e.journal()->failure_text());
-    }
-    if (options.durable && !disk) {
-      return fail(CORQ_EINVAL,
-                  "corq_queue_declare: durable=true needs an engine opened on a data "
-                  "directory; this engine is in-memory");
-    }
-    const int rc = engine_of(engine)->declare(queue, options, error);
+    QueueOptions options;
+    if (const int rc = read_queue_options("corq_queue_declare", e, queue_options, false, options);
+        rc != CORQ_OK)
+      return rc;
+    std::string error;
+    const int rc = e.declare(queue, options, error);
     return rc == CORQ_OK ? rc : fail(rc, "corq_queue_declare: " + error);
+  });
+}
+
+int corq_queue_declare_temp(corq_engine *engine, const corq_config *queue_options, char *name_out,
+                            size_t name_capacity) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_queue_declare_temp: engine is NULL");
+  if (name_out == nullptr) return fail(CORQ_EINVAL, "corq_queue_declare_temp: name_out is NULL");
+  if (name_capacity < temp_name_capacity_min) {
+    return fail(CORQ_EINVAL, "corq_queue_declare_temp: name_capacity must be at least 32, got " +
+                                 std::to_string(name_capacity));
+  }
+  name_out[0] = '\0';
+  return guarded("corq_queue_declare_temp", [&] {
+    Engine &e = *engine_of(engine);
+    QueueOptions options;
+    if (const int rc =
+            read_queue_options("corq_queue_declare_temp", e, queue_options, true, options);
+        rc != CORQ_OK)
+      return rc;
+    std::string error;
+    for (int attempt = 0; attempt < temp_name_attempts_max; ++attempt) {
+      const std::string name = temp_queue_name();
+      // A user's queue may hold the name (with other options): then the next one.
+      const int rc = e.declare(name, options, error);
+      if (rc == CORQ_EEXIST) continue;
+      if (rc != CORQ_OK) return fail(rc, "corq_queue_declare_temp: " + error);
+      std::memcpy(name_out, name.c_str(), name.size() + 1);
+      return CORQ_OK;
+    }
+    return fail(CORQ_EEXIST, "corq_queue_declare_temp: no free generated name");
   });
 }
 
@@ -173,23 +245,6 @@ int corq_queue_purge(corq_engine *engine, const char *queue, uint64_t *purged) {
 }  // extern "C"
 
 namespace {
-
-std::string json_escape(const std::string &text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-      out += buffer;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 std::string stats_json(const corq_queue_stats &s) {
   std::string json = "{";
@@ -285,7 +340,7 @@ int corq_stats_json(corq_engine *engine, char **json) {
         disk_bytes += segment.bytes;
         compacted += segment.compacted_through_id != 0;
       }
-      text += ",\"log\":{\"dir\":\"" + json_escape(e.dir()) + "\",\"backend\":\"" +
+      text += ",\"log\":{\"dir\":\"" + json_escaped(e.dir()) + "\",\"backend\":\"" +
               journal->backend() + "\",\"direct_io\":" + (journal->direct_io() ? "true" : "false") +
               ",\"sync\":\"" + (journal->flushes() ? "always" : "none") +
               "\",\"segments\":" + std::to_string(segments.size()) +

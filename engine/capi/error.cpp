@@ -40,7 +40,7 @@ const char *corq_strerror(int code) {
     case CORQ_ENOMEM: return "CORQ_ENOMEM: out of memory";
     case CORQ_EIO: return "CORQ_EIO: I/O error";
     case CORQ_ENOSPC: return "CORQ_ENOSPC: no space left on device";
-    case CORQ_ENOENT: return "CORQ_ENOENT: no such queue or directory";
+    case CORQ_ENOENT: return "CORQ_ENOENT: no such queue, exchange, binding or directory";
     case CORQ_EEXIST: return "CORQ_EEXIST: queue exists with different options";
     case CORQ_EFULL: return "CORQ_EFULL: queue full";
     case CORQ_ETIMEDOUT: return "CORQ_ETIMEDOUT: timed out";

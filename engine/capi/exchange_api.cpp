@@ -5,6 +5,7 @@
 #include "capi/handles.hpp"
 #include "routing/exchange_publish.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace corq::core;
@@ -89,7 +90,10 @@ int change_binding(const char *function, corq_engine *engine, const char *source
   });
 }
 
-constexpr std::size_t exchange_stats_v1_bytes = sizeof(corq_exchange_stats);
+/// The size of the first version of corq_exchange_stats: programs built against it stay valid
+/// when the struct grows at its end.
+constexpr std::size_t exchange_stats_v1_bytes = 48;
+static_assert(sizeof(corq_exchange_stats) >= exchange_stats_v1_bytes);
 
 }  // namespace
 
@@ -166,6 +170,11 @@ int corq_exchange_publish(corq_engine *engine, const char *exchange, const char 
   if (exchange[0] != '\0') {
     if (const int rc = check_exchange_name("corq_exchange_publish", exchange); rc != CORQ_OK)
       return rc;
+  } else if (const int rc = check_queue_name(routing_key == nullptr ? "" : routing_key);
+             rc != CORQ_OK) {
+    return fail(rc, std::string("corq_exchange_publish: the default exchange routes to the queue "
+                                "named by the routing key: ") +
+                        corq_last_error());
   }
   return guarded("corq_exchange_publish", [&] {
     const int rc = routing::exchange_publish(*engine_of(engine), exchange, routing_key, *message,
@@ -182,7 +191,8 @@ int corq_exchange_stats_get(corq_engine *engine, const char *exchange, corq_exch
   if (const int rc = check_exchange_name("corq_exchange_stats_get", exchange); rc != CORQ_OK)
     return rc;
   if (out == nullptr) return fail(CORQ_EINVAL, "corq_exchange_stats_get: out is NULL");
-  if (out->struct_size < exchange_stats_v1_bytes) {
+  if (out->struct_size != exchange_stats_v1_bytes &&
+      out->struct_size < sizeof(corq_exchange_stats)) {
     return fail(CORQ_EINVAL,
                 "corq_exchange_stats_get: out->struct_size must be sizeof(corq_exchange_stats) (" +
                     std::to_string(sizeof(corq_exchange_stats)) + "), got " +
@@ -196,13 +206,15 @@ int corq_exchange_stats_get(corq_engine *engine, const char *exchange, corq_exch
                   std::string("corq_exchange_stats_get: no exchange named '") + exchange + "'");
     }
     corq_exchange_stats s{};
-    s.struct_size = sizeof s;
     s.bindings = e.router().binding_count(*x);
     s.published = x->published.load(std::memory_order_relaxed);
     s.routed = x->routed.load(std::memory_order_relaxed);
     s.unroutable = x->unroutable.load(std::memory_order_relaxed);
     s.alternated = x->alternated.load(std::memory_order_relaxed);
-    std::memcpy(out, &s, sizeof s);
+    // Fill only what both sides know (the struct grows at its end); struct_size says what.
+    const std::size_t size = std::min<std::size_t>(out->struct_size, sizeof s);
+    s.struct_size = static_cast<std::uint32_t>(size);
+    std::memcpy(out, &s, size);
     return CORQ_OK;
   });
 }

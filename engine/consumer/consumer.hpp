@@ -64,6 +64,7 @@ class Consumer {
   std::int64_t expire_leases(std::int64_t now_ms);
 
   Queue &queue() noexcept { return *queue_; }
+  const std::shared_ptr<Queue> &queue_handle() const noexcept { return queue_; }
   /// Unsettled deliveries, for stats: a message popped from the ready list counts here from before
   /// it leaves `ready` until it is settled (acquire loads; see queue/state_moves.hpp).
   std::uint64_t in_flight() const noexcept;

@@ -186,13 +186,14 @@ int Engine::declare_locked(const std::string &name, const QueueOptions &options,
   return CORQ_OK;
 }
 
-int Engine::remove(const std::string &name, std::string &error) {
+int Engine::remove(const std::string &name, std::string &error, const Queue *expected) {
   std::shared_ptr<Queue> queue;
   {
     std::lock_guard lock(registry_mutex_);
     if (closed()) return error = "the engine is closed", CORQ_ECLOSED;
     auto it = queues_.find(name);
-    if (it == queues_.end()) return error = "no queue named '" + name + "'", CORQ_ENOENT;
+    if (it == queues_.end() || (expected != nullptr && it->second.get() != expected))
+      return error = "no queue named '" + name + "'", CORQ_ENOENT;
     if (it->second->qid() != 0) {
       if (const int rc = journal_->log_delete(it->second->qid(), error); rc != CORQ_OK) return rc;
     }

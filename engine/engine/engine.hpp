@@ -60,7 +60,9 @@ class Engine {
   // ---- queues (control plane) ----
   /// Declares `name` (and its dead-letter queue). Returns a CORQ_* code; `error` on failure.
   int declare(const std::string &name, const QueueOptions &options, std::string &error);
-  int remove(const std::string &name, std::string &error);
+  /// Deletes queue `name`; with `expected`, only if that is the queue the name names now
+  /// (auto_delete must not delete a newer queue of the same name).
+  int remove(const std::string &name, std::string &error, const Queue *expected = nullptr);
   std::shared_ptr<Queue> find(std::string_view name);
   /// Like find, through a small per-thread cache: no lock while the registry is unchanged. The
   /// queue stays alive until the calling thread's next lookup. `thread_shard` gets the calling

@@ -14,10 +14,22 @@ namespace {
 
 constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
                                             "segment_bytes", "max_message_bytes", "clock"};
-constexpr std::string_view queue_keys[] = {
-    "durable",      "max_length",        "max_bytes",      "overflow",      "message_ttl_ms",
-    "max_attempts", "dead_letter_queue", "retry_delay_ms", "retry_backoff", "retry_delay_max_ms",
-    "lease_ms",     "dedup_window_ms",   "shards"};
+constexpr std::string_view queue_keys[] = {"durable",
+                                           "max_length",
+                                           "max_bytes",
+                                           "overflow",
+                                           "message_ttl_ms",
+                                           "max_attempts",
+                                           "dead_letter_queue",
+                                           "retry_delay_ms",
+                                           "retry_backoff",
+                                           "retry_delay_max_ms",
+                                           "lease_ms",
+                                           "dedup_window_ms",
+                                           "shards",
+                                           "auto_delete",
+                                           "dead_letter_exchange",
+                                           "dead_letter_routing_key"};
 
 bool fail(std::string &error, std::string_view key, std::string_view value, std::string_view want) {
   error = "option '" + std::string(key) + "': bad value '" + std::string(value) + "' (expected " +
@@ -172,6 +184,22 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
     o.shards = static_cast<std::uint32_t>(u);
     return true;
   }
+  if (key == "auto_delete") return parse_bool(key, value, o.auto_delete, error);
+  if (key == "dead_letter_exchange") {
+    std::string name_error;
+    if (!value.empty() && !valid_queue_name(value.c_str(), name_error)) {
+      return fail(error, key, value, "\"\" or an exchange name: " + name_error);
+    }
+    o.dead_letter_exchange = value;
+    return true;
+  }
+  if (key == "dead_letter_routing_key") {
+    if (value.size() > 255)
+      return fail(error, key, value.substr(0, 32) + "...", "at most 255 bytes");
+    o.dead_letter_routing_key_set = true;
+    o.dead_letter_routing_key = value;
+    return true;
+  }
   error = "unknown queue option '" + key + "'";
   return false;
 }
@@ -180,6 +208,7 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
 
 std::string QueueOptions::dead_letter_queue_for(std::string_view queue_name) const {
   if (dead_letter_queue_set) return dead_letter_queue;
+  if (!dead_letter_exchange.empty()) return {};
   return std::string(queue_name) + ".dlq";
 }
 
@@ -271,6 +300,10 @@ bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOption
             ") is below 'retry_delay_ms' (" + std::to_string(parsed.retry_delay_ms) + ")";
     return false;
   }
+  if (parsed.dead_letter_queue_set && !parsed.dead_letter_exchange.empty()) {
+    error = "options 'dead_letter_queue' and 'dead_letter_exchange' exclude each other";
+    return false;
+  }
   out = parsed;
   return true;
 }
@@ -313,7 +346,29 @@ OptionMap queue_options_map(const QueueOptions &o) {
       {"shards", std::to_string(o.shards)},
   };
   if (o.dead_letter_queue_set) map.emplace("dead_letter_queue", o.dead_letter_queue);
+  // Written only when used: declarations logged before these options read the same.
+  if (o.auto_delete) map.emplace("auto_delete", "true");
+  if (!o.dead_letter_exchange.empty()) map.emplace("dead_letter_exchange", o.dead_letter_exchange);
+  if (o.dead_letter_routing_key_set)
+    map.emplace("dead_letter_routing_key", o.dead_letter_routing_key);
   return map;
+}
+
+std::string json_escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+      out += buffer;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string queue_options_json(const QueueOptions &o, std::string_view queue_name) {
@@ -332,6 +387,11 @@ std::string queue_options_json(const QueueOptions &o, std::string_view queue_nam
   json += ",\"lease_ms\":" + std::to_string(o.lease_ms);
   json += ",\"dedup_window_ms\":" + std::to_string(o.dedup_window_ms);
   json += ",\"shards\":" + std::to_string(o.shards);
+  json += ",\"auto_delete\":" + std::string(o.auto_delete ? "true" : "false");
+  json += ",\"dead_letter_exchange\":\"" + o.dead_letter_exchange + "\"";
+  if (o.dead_letter_routing_key_set) {
+    json += ",\"dead_letter_routing_key\":\"" + json_escaped(o.dead_letter_routing_key) + "\"";
+  }
   json += "}";
   return json;
 }

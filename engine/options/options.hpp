@@ -68,8 +68,16 @@ struct QueueOptions {
   std::int64_t lease_ms = 30'000;
   std::int64_t dedup_window_ms = 0;
   std::uint32_t shards = 1;
+  /// Deleted when its last consumer closes (one that never had a consumer stays).
+  bool auto_delete = false;
+  /// Dead letters go through this exchange instead of to a dead-letter queue ("" for none).
+  std::string dead_letter_exchange;
+  /// Their routing key there; unset: the message's own (x-routing-key, else the queue's name).
+  bool dead_letter_routing_key_set = false;
+  std::string dead_letter_routing_key;
 
-  /// The dead-letter queue's name for a queue called `queue_name`; empty for none.
+  /// The dead-letter queue's name for a queue called `queue_name`; empty for none (also when
+  /// dead letters go to a dead_letter_exchange).
   std::string dead_letter_queue_for(std::string_view queue_name) const;
   bool operator==(const QueueOptions &) const = default;
 };
@@ -111,6 +119,9 @@ bool valid_queue_name(const char *name, std::string &error);
 /// Every option as key/value text that parse_queue_options reads back to equal options (the
 /// declaration records of the write-ahead log).
 OptionMap queue_options_map(const QueueOptions &options);
+
+/// `text` with JSON's string escapes applied (quotes, backslashes, control characters).
+std::string json_escaped(std::string_view text);
 
 /// The options as a JSON object (for corq_stats_json).
 std::string queue_options_json(const QueueOptions &options, std::string_view queue_name);

@@ -320,6 +320,11 @@ void Queue::detach_consumer() {
   --consumers_attached_;
 }
 
+std::uint32_t Queue::consumers_attached() {
+  std::lock_guard lock(sweep_mutex_);
+  return consumers_attached_;
+}
+
 void Queue::push_returned_front(Message *message) noexcept {
   std::lock_guard lock(returned_mutex_);
   message->next = returned_head_;

@@ -159,6 +159,8 @@ class Queue {
   /// Consumers register so that expire_ready knows whether it may look at the head.
   void attach_consumer();
   void detach_consumer();
+  /// Consumers attached now (auto_delete).
+  std::uint32_t consumers_attached();
   std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
 
   // ---- control plane ----

@@ -862,13 +862,7 @@ class DurableTest(unittest.TestCase):
             engine.declare("inventory")
             engine.bind("orders", "inventory", "order.*")
         engine = self.reopen()
-        try:
-            stats = engine.exchange_stats("orders")
-        except corq.Error as error:
-            # DESIGN.md §6 "Durability"; the library under test may predate topology recovery.
-            if error.code != corq.ENOENT:
-                raise
-            self.skipTest("this library does not recover exchanges on open yet: %s" % error)
+        stats = engine.exchange_stats("orders")  # DESIGN.md §6 "Durability"
         self.assertEqual(stats["bindings"], 1)
         with self.assertRaises(corq.Error) as caught:
             engine.exchange_stats("scratch")

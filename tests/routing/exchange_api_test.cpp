@@ -482,6 +482,73 @@ TEST_F(Exchanges, stats_json_lists_exchanges_with_their_stats) {
   EXPECT_NE(text.find("\"exchanges\":{\"events\":{\"type\":\"topic\""), std::string::npos) << text;
 }
 
+// ---- temporary subscriber queues
+// ------------------------------------------------------------------
+
+TEST_F(Exchanges, a_temp_queue_gets_a_generated_name_and_goes_when_its_last_consumer_closes) {
+  char name[32];
+  EXPECT_CORQ_OK(corq_queue_declare_temp(e(), nullptr, name, sizeof name));
+  const std::string queue = name;
+  EXPECT_EQ(queue.rfind("corq.gen-", 0), 0u) << queue;
+  EXPECT_EQ(queue.size(), 25u) << queue;
+  must_declare_exchange(e(), "news", "fanout");
+  must_bind(e(), "news", queue, "");
+  {
+    ConsumerPtr first = open_consumer(e(), queue);
+    ConsumerPtr second = open_consumer(e(), queue);
+    EXPECT_EQ(xpublish(e(), "news", "", "m"), 1u);
+    const corq_delivery d = must_consume_one(first.get());
+    EXPECT_EQ(payload(d), "m");
+    first.reset();
+    EXPECT_EQ(stats(e(), queue).consumers, 1u);  // one left: the queue stays
+    EXPECT_EQ(stats(e(), queue).ready, 1u);      // the closed consumer's delivery came back
+  }
+  corq_queue_stats s{};
+  s.struct_size = sizeof s;
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_stats_get(e(), queue.c_str(), &s));
+  EXPECT_EQ(exchange_stats(e(), "news").bindings, 0u);  // its binding went with it
+  EXPECT_EQ(xpublish(e(), "news", "", "m"), 0u);
+}
+
+TEST_F(Exchanges, temp_queues_get_distinct_names_and_no_dead_letter_queue) {
+  char a[32], b[32];
+  EXPECT_CORQ_OK(corq_queue_declare_temp(e(), nullptr, a, sizeof a));
+  EXPECT_CORQ_OK(corq_queue_declare_temp(e(), nullptr, b, sizeof b));
+  EXPECT_STRNE(a, b);
+  corq_queue_stats s{};
+  s.struct_size = sizeof s;
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_stats_get(e(), (std::string(a) + ".dlq").c_str(), &s));
+}
+
+TEST_F(Exchanges, a_queue_that_never_had_a_consumer_stays_despite_auto_delete) {
+  must_declare(e(), "lazy", {{"auto_delete", "true"}});
+  publish(e(), "lazy", "m");
+  EXPECT_EQ(stats(e(), "lazy").ready, 1u);
+}
+
+TEST_F(Exchanges, an_auto_delete_queue_goes_with_its_last_consumer_but_not_its_successor) {
+  must_declare(e(), "session", {{"auto_delete", "true"}});
+  ConsumerPtr c = open_consumer(e(), "session");
+  must(corq_queue_delete(e(), "session"), "delete");
+  must_declare(e(), "session");  // a new queue, same name, not auto_delete
+  c.reset();                     // the old queue's last consumer: must not take the new one
+  EXPECT_EQ(stats(e(), "session").ready, 0u);
+}
+
+TEST_F(Exchanges, declare_temp_refuses_bad_arguments) {
+  char name[32];
+  char small[31];
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(nullptr, nullptr, name, sizeof name));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(e(), nullptr, nullptr, 32));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(e(), nullptr, small, sizeof small));
+  ConfigPtr durable = make_config({{"durable", "true"}});
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(e(), durable.get(), name, sizeof name));
+  ConfigPtr kept = make_config({{"auto_delete", "false"}});
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(e(), kept.get(), name, sizeof name));
+  ConfigPtr engine_key = make_config({{"sync", "none"}});
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_queue_declare_temp(e(), engine_key.get(), name, sizeof name));
+}
+
 // ---- bad input ----------------------------------------------------------------------------------
 
 TEST_F(Exchanges, bad_arguments_are_refused_with_a_detail_message) {

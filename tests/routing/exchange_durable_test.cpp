@@ -202,6 +202,22 @@ TEST_F(DurableFanout, a_binding_to_a_transient_queue_goes_with_it_and_the_exchan
   EXPECT_EQ(xpublish(engine.get(), "news", "", "m"), 0u);
 }
 
+TEST_F(DurableFanout, a_temp_queue_and_its_binding_do_not_survive_a_reopen) {
+  std::string temp;
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    char name[32];
+    must(corq_queue_declare_temp(engine.get(), nullptr, name, sizeof name), "declare_temp");
+    temp = name;
+    must_declare_exchange(engine.get(), "news", "fanout");
+    must_bind(engine.get(), "news", temp, "");
+    EXPECT_EQ(xpublish(engine.get(), "news", "", "m"), 1u);
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_delete(engine.get(), temp.c_str()));
+  EXPECT_EQ(exchange_stats(engine.get(), "news").bindings, 0u);
+}
+
 TEST_F(DurableFanout, a_transient_exchange_does_not_survive_a_reopen) {
   {
     EnginePtr engine = open_durable(tmp_.data());

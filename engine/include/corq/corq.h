@@ -49,7 +49,7 @@ CORQ_API const char *corq_version_string(void);
 #define CORQ_ENOMEM (-2)    /* out of memory */
 #define CORQ_EIO (-3)       /* an I/O operation failed */
 #define CORQ_ENOSPC (-4)    /* the disk is full; publishing resumes when space frees */
-#define CORQ_ENOENT (-5)    /* no such queue (or directory) */
+#define CORQ_ENOENT (-5)    /* no such queue, exchange or binding (or directory) */
 #define CORQ_EEXIST (-6)    /* queue exists with different options */
 #define CORQ_EFULL (-7)     /* queue full (overflow=reject, or overflow=block timed out) */
 #define CORQ_ETIMEDOUT (-8) /* the wait's timeout passed */
@@ -80,7 +80,12 @@ CORQ_API const char *corq_last_error(void);
  * Queue keys: durable (true|false), max_length (1000000), max_bytes (1 GiB), overflow
  *   (block|reject|drop_head), message_ttl_ms (0 = none), max_attempts (10; 0 = no limit),
  *   dead_letter_queue (<name>.dlq; "" = none), retry_delay_ms (100), retry_backoff (2.0),
- *   retry_delay_max_ms (60000), lease_ms (30000), dedup_window_ms (0), shards (1).
+ *   retry_delay_max_ms (60000), lease_ms (30000), dedup_window_ms (0), shards (1), auto_delete
+ *   (false: true deletes the queue when its last consumer closes), dead_letter_exchange (""; an
+ *   exchange name sends dead letters through it instead of to a dead-letter queue — setting both
+ *   is CORQ_EINVAL), dead_letter_routing_key (default: the message's own routing key).
+ * Exchange keys (corq_exchange_declare): durable (true on a disk engine), internal (false),
+ *   alternate_exchange ("").
  * Sizes accept a plain byte count or a KiB/MiB/GiB suffix ("64MiB").
  *
  * A config is owned by its creator; functions that take one copy what they need and never keep it.
@@ -145,6 +150,15 @@ CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);
 CORQ_API int corq_queue_declare(corq_engine *engine, const char *queue,
                                 const corq_config *queue_options);
 
+/* Declares a temporary subscriber queue (RabbitMQ's exclusive server-named queue): transient, with
+ * a generated unique name ("corq.gen-" and 16 hex digits) written to name_out with its NUL, and
+ * auto_delete=true: deleted, with its bindings and messages, when its last consumer closes. No
+ * dead-letter queue unless queue_options names one; does not survive a restart. queue_options
+ * (NULL: defaults) may not set durable=true or auto_delete=false. Errors: CORQ_EINVAL (NULL
+ * engine or name_out, name_capacity < 32, bad options), CORQ_ECLOSED, CORQ_ENOMEM. */
+CORQ_API int corq_queue_declare_temp(corq_engine *engine, const corq_config *queue_options,
+                                     char *name_out, size_t name_capacity);
+
 /* Deletes a queue and every message in it (ready, delayed; in-flight deliveries stay readable until
  * settled, and settling them just frees them). Producers and consumers still attached get
  * CORQ_ENOENT from then on. Errors: CORQ_EINVAL, CORQ_ENOENT, CORQ_ECLOSED. */
@@ -178,7 +192,9 @@ typedef struct corq_message {
 /* Publish flag: don't wait for durability (durable queues; no effect otherwise). */
 #define CORQ_PUBLISH_NOWAIT 1u
 /* Publish flag (corq_exchange_publish): a message that no queue takes fails with CORQ_EUNROUTABLE
- * (nothing stored) instead of being dropped and counted as unroutable. */
+ * (nothing stored) instead of being dropped and counted as unroutable. corq_publish and
+ * corq_producer_send accept it and need it not: they name their queue (CORQ_ENOENT if it is
+ * missing). */
 #define CORQ_PUBLISH_MANDATORY 2u
 
 /* Per-publish options; pass NULL for the defaults. Set struct_size to sizeof(corq_publish_options):

@@ -2,6 +2,8 @@
 // queue.
 #include "queue/queue.hpp"
 
+#include "routing/exchange_publish.hpp"
+
 #include "durability/journal.hpp"
 #include "engine/engine.hpp"
 
@@ -479,6 +481,8 @@ void Queue::log_redrive(Queue &target, Message *message) noexcept {
 
 void Queue::dead_letter(Message *message, std::string_view reason,
                         std::string_view detail) noexcept {
+  if (!options_.dead_letter_exchange.empty())
+    return dead_letter_through_exchange(message, reason, detail);
   std::shared_ptr<Queue> target = dead_letter_target();
   if (target != nullptr) {
     const DeathNote note{reason, name_, engine_.now_ms(), detail};
@@ -514,6 +518,25 @@ void Queue::dead_letter(Message *message, std::string_view reason,
   dropped.fetch_add(1, std::memory_order_release);  // stats: the caller un-counts it after
   if (journal_ != nullptr) journal_->log_remove(qid_, &message, 1);
   free_message(message);
+}
+
+void Queue::dead_letter_through_exchange(Message *message, std::string_view reason,
+                                         std::string_view detail) noexcept {
+  const DeathNote note{reason, name_, engine_.now_ms(), detail};
+  Message *dead = make_dead_letter(*message, note);
+  const std::size_t taken = dead == nullptr ? 0 : routing::route_dead_letter(engine_, *this, dead);
+  if (taken == 0) {
+    engine_.log(CORQ_LOG_WARN, "queue '" + name_ + "': dead-letter exchange '" +
+                                   options_.dead_letter_exchange + "' took message " +
+                                   std::to_string(message->id) + " (reason " + std::string(reason) +
+                                   ") nowhere; dropped");
+  }
+  // The copies are logged where they went (before this): a crash in between leaves the message
+  // in both places, never in neither (at-least-once, like every dead-letter move).
+  if (journal_ != nullptr) journal_->log_remove(qid_, &message, 1);
+  free_message(message);
+  // Stats: the caller un-counts it from where it was.
+  (taken != 0 ? dead_lettered : dropped).fetch_add(1, std::memory_order_release);
 }
 
 }  // namespace corq::core

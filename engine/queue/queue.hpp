@@ -180,7 +180,8 @@ class Queue {
   void discard_deleted(Message *message) noexcept;
   DedupWindow *dedup() noexcept { return dedup_.get(); }
 
-  /// Called when a message leaves for good; counts it and frees it (or moves it to the DLQ).
+  /// Called when a message leaves for good; counts it and frees it (or moves it to the DLQ, or
+  /// through the dead_letter_exchange).
   void dead_letter(Message *message, std::string_view reason, std::string_view detail) noexcept;
 
   // Counters, relaxed: statistics, not synchronization. `published` is bumped by every publish: it
@@ -225,6 +226,8 @@ class Queue {
   };
 
   bool try_reserve(std::size_t count, std::uint64_t bytes) noexcept;
+  void dead_letter_through_exchange(Message *message, std::string_view reason,
+                                    std::string_view detail) noexcept;
   /// Logs a dead-letter move of `original` (now `moved`) from here to `target`.
   void log_dead_letter_move(Queue &target, Message *original, Message *moved,
                             const DeathNote &note) noexcept;

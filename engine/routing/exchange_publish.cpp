@@ -427,4 +427,85 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
   return CORQ_OK;
 }
 
+std::size_t route_dead_letter(Engine &engine, const Queue &origin, Message *dead) noexcept {
+  TargetSet targets;
+  const corq_message view{dead->payload(), dead->payload_len, dead->headers(), dead->header_count,
+                          nullptr};
+  try {
+    const QueueOptions &o = origin.options();
+    bool found = false;
+    const std::string_view own_key = dead->header("x-routing-key", found);
+    const std::string key(o.dead_letter_routing_key_set
+                              ? std::string_view(o.dead_letter_routing_key)
+                          : found ? own_key
+                                  : std::string_view(origin.name()));
+    const Topology &topology = engine.router().topology_for_publish();
+    const Routes *entry = topology.find(o.dead_letter_exchange);
+    if (entry != nullptr) route(topology, *entry, key, view, targets);
+    if (targets.size() == 0 && entry != nullptr)
+      entry->exchange->unroutable.fetch_add(1, std::memory_order_relaxed);
+  } catch (...) {  // out of memory routing it: the dead letter is dropped (and counted so)
+    free_message(dead);
+    return 0;
+  }
+  // Room now or never: a dead letter waits for nobody.
+  for (std::size_t i = 0; i < targets.size();) {
+    if (targets[i].queue->reserve_one(dead->payload_len)) {
+      ++i;
+    } else {
+      targets.remove_at(i);
+    }
+  }
+  const std::size_t n = targets.size();
+  if (n == 0) {
+    free_message(dead);
+    return 0;
+  }
+  {
+    // A new place in the log (the origin's record is released by the caller's remove).
+    dead->log_bucket = 0;
+    dead->flags = static_cast<std::uint16_t>(dead->flags & ~Message::shared_id);
+    Message *inline_copies[inline_max];
+    std::vector<Message *> spilled_copies;
+    if (n > inline_max) {
+      try {
+        spilled_copies.resize(n);
+      } catch (...) {
+        for (std::size_t i = 0; i < n; ++i) targets[i].queue->cancel_reservation(dead->payload_len);
+        free_message(dead);
+        return 0;
+      }
+    }
+    Message **copies = n > inline_max ? spilled_copies.data() : inline_copies;
+    if (n == 1) {
+      copies[0] = dead;
+    } else if (!share_message(dead, copies, n)) {
+      for (std::size_t i = 0; i < n; ++i) targets[i].queue->cancel_reservation(dead->payload_len);
+      free_message(dead);
+      return 0;
+    }
+    const std::uint64_t bytes = copies[0]->payload_len;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t ttl_ms = targets[i].queue->options().message_ttl_ms;
+      copies[i]->expires_at_ms = ttl_ms > 0 ? engine.now_ms() + ttl_ms : 0;
+    }
+    wal::Lsn lsn = 0;
+    int logged = CORQ_ENOMEM;
+    try {
+      logged = log_durable_copies(engine, targets, copies, view, 0, lsn);
+    } catch (...) {  // out of memory: as a failed log write, below
+    }
+    if (logged != CORQ_OK) {
+      for (std::size_t i = 0; i < n; ++i) {
+        targets[i].queue->cancel_reservation(bytes);
+        free_message(copies[i]);
+      }
+      return 0;
+    }
+    for (std::size_t i = 0; i < n; ++i) targets[i].queue->push_reserved(copies[i]);
+    count_routed(targets);
+    return n;
+  }
+}
+
 }  // namespace corq::core::routing

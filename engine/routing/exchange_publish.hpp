@@ -28,4 +28,11 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
                      const corq_message &message, const corq_publish_options *options,
                      std::uint64_t *message_id, std::uint32_t *routed);
 
+/// Dead-lettering through a queue's dead_letter_exchange (called by Queue::dead_letter): routes
+/// `dead` (made by make_dead_letter, owned by the caller until this returns) by its
+/// dead_letter_routing_key, or its own x-routing-key, or the origin queue's name. Each target that
+/// has room now takes a copy (no blocking, no dropping: a full target is skipped); durable targets
+/// get it logged first. Returns how many queues took it; `dead` is consumed either way.
+std::size_t route_dead_letter(Engine &engine, const Queue &origin, Message *dead) noexcept;
+
 }  // namespace corq::core::routing

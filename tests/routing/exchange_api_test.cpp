@@ -482,6 +482,86 @@ TEST_F(Exchanges, stats_json_lists_exchanges_with_their_stats) {
   EXPECT_NE(text.find("\"exchanges\":{\"events\":{\"type\":\"topic\""), std::string::npos) << text;
 }
 
+// ---- dead-letter exchanges ----------------------------------------------------------------------
+
+TEST_F(Exchanges, dead_letters_go_through_the_dead_letter_exchange_by_their_own_routing_key) {
+  must_declare_exchange(e(), "dlx", "topic");
+  must_declare(e(), "failed-orders");
+  must_bind(e(), "dlx", "failed-orders", "order.#");
+  must_declare(e(), "work", {{"dead_letter_exchange", "dlx"}});
+  must_declare_exchange(e(), "in", "direct");
+  must_bind(e(), "in", "work", "order.new");
+  EXPECT_EQ(xpublish(e(), "in", "order.new", "m"), 1u);
+  {
+    ConsumerPtr c = open_consumer(e(), "work");
+    const corq_delivery d = must_consume_one(c.get());
+    must(corq_reject(c.get(), d.tag, "bad order"), "reject");
+  }
+  ConsumerPtr c = open_consumer(e(), "failed-orders");
+  const corq_delivery dead = must_consume_one(c.get());
+  EXPECT_EQ(payload(dead), "m");
+  EXPECT_EQ(header_value(dead, "x-death-reason"), "rejected");
+  EXPECT_EQ(header_value(dead, "x-death-queue"), "work");
+  EXPECT_EQ(stats(e(), "work").dead_lettered, 1u);
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_queue_delete(e(), "work.dlq"));  // none was declared
+}
+
+TEST_F(Exchanges, dead_letter_routing_key_replaces_the_messages_own) {
+  must_declare_exchange(e(), "dlx", "direct");
+  must_declare(e(), "parking");
+  must_bind(e(), "dlx", "parking", "parked");
+  must_declare(e(), "work",
+               {{"dead_letter_exchange", "dlx"}, {"dead_letter_routing_key", "parked"}});
+  publish(e(), "work", "m");
+  ConsumerPtr c = open_consumer(e(), "work");
+  must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+  EXPECT_EQ(drained(e(), "parking"), std::multiset<std::string>{"m"});
+}
+
+TEST_F(Exchanges, a_message_published_to_its_queue_dead_letters_under_the_queues_name) {
+  must_declare_exchange(e(), "dlx", "direct");
+  must_declare(e(), "dead-work");
+  must_bind(e(), "dlx", "dead-work", "work");
+  must_declare(e(), "work", {{"dead_letter_exchange", "dlx"}, {"max_attempts", "1"}});
+  publish(e(), "work", "m");
+  ConsumerPtr c = open_consumer(e(), "work");
+  must(corq_nack(c.get(), must_consume_one(c.get()).tag, 0), "nack");
+  EXPECT_EQ(drained(e(), "dead-work"), std::multiset<std::string>{"m"});
+}
+
+TEST_F(Exchanges, a_dead_letter_exchange_fans_dead_letters_out) {
+  must_declare_exchange(e(), "dlx", "fanout");
+  must_declare(e(), "audit");
+  must_declare(e(), "retry-later");
+  must_bind(e(), "dlx", "audit", "");
+  must_bind(e(), "dlx", "retry-later", "");
+  must_declare(e(), "work", {{"dead_letter_exchange", "dlx"}});
+  publish(e(), "work", std::string(300, 'p'));
+  ConsumerPtr c = open_consumer(e(), "work");
+  must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+  EXPECT_EQ(drained(e(), "audit").size(), 1u);
+  EXPECT_EQ(drained(e(), "retry-later").size(), 1u);
+  EXPECT_EQ(stats(e(), "work").dead_lettered, 1u);
+}
+
+TEST_F(Exchanges, a_dead_letter_exchange_not_declared_yet_drops_and_counts) {
+  must_declare(e(), "work", {{"dead_letter_exchange", "later"}});
+  publish(e(), "work", "m");
+  ConsumerPtr c = open_consumer(e(), "work");
+  must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+  EXPECT_EQ(stats(e(), "work").dropped, 1u);
+  EXPECT_EQ(stats(e(), "work").dead_lettered, 0u);
+}
+
+TEST_F(Exchanges, dead_letter_queue_and_dead_letter_exchange_exclude_each_other) {
+  EXPECT_CORQ_FAILS(
+      CORQ_EINVAL,
+      declare(e(), "work", {{"dead_letter_queue", "x"}, {"dead_letter_exchange", "y"}}));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, declare(e(), "work", {{"dead_letter_exchange", "bad name"}}));
+  EXPECT_CORQ_FAILS(CORQ_EINVAL,
+                    declare(e(), "work", {{"dead_letter_routing_key", std::string(256, 'k')}}));
+}
+
 // ---- temporary subscriber queues
 // ------------------------------------------------------------------
 

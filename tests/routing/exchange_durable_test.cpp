@@ -202,6 +202,26 @@ TEST_F(DurableFanout, a_binding_to_a_transient_queue_goes_with_it_and_the_exchan
   EXPECT_EQ(xpublish(engine.get(), "news", "", "m"), 0u);
 }
 
+TEST_F(DurableFanout, a_dead_letter_through_an_exchange_survives_a_reopen_where_it_went) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare_exchange(engine.get(), "dlx", "fanout");
+    must_declare(engine.get(), "audit");
+    must_declare(engine.get(), "parking");
+    must_bind(engine.get(), "dlx", "audit", "");
+    must_bind(engine.get(), "dlx", "parking", "");
+    must_declare(engine.get(), "work", {{"dead_letter_exchange", "dlx"}});
+    publish(engine.get(), "work", "m");
+    ConsumerPtr c = open_consumer(engine.get(), "work");
+    must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+    must(corq_sync(engine.get(), -1), "sync");
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(stats(engine.get(), "work").ready, 0u);
+  EXPECT_EQ(drain_acking(engine.get(), "audit"), std::vector<std::string>{"m"});
+  EXPECT_EQ(drain_acking(engine.get(), "parking"), std::vector<std::string>{"m"});
+}
+
 TEST_F(DurableFanout, a_temp_queue_and_its_binding_do_not_survive_a_reopen) {
   std::string temp;
   {

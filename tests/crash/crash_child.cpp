@@ -5,7 +5,10 @@
 //   producer  batches of NOWAIT sends (ids START_ID, START_ID+1, ... — the parent passes the next
 //             unused id, so ids never repeat across cycles), then corq_producer_flush; reports
 //             "S" before each send and "C" only after the flush returned OK (sometimes a
-//             synchronous corq_publish instead). Holds off while the queue has many ready messages.
+//             synchronous corq_publish instead; sometimes a few publishes through the fanout
+//             exchange "crash-fan" into "crash" and "crash-keep", reported "F" each, synchronous or
+//             NOWAIT then corq_wait_durable, "C" after). Holds off while the queue has many ready
+//             messages.
 //   consumer  consumes with a prefetch window; acks most deliveries (corq_ack or corq_ack_upto),
 //             nacks some with delay 0 (they come back), releases some, and holds some unsettled
 //             for a while; reports "K" before every ack and, after a corq_sync returned OK, "A" for
@@ -34,6 +37,8 @@
 
 namespace {
 
+using corq::crash::fanout_exchange_name;
+using corq::crash::fanout_routing_key;
 using corq::crash::id_header;
 using corq::crash::keep_queue_name;
 using corq::crash::queue_name;
@@ -125,6 +130,43 @@ void produce(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id) {
         fail("publish", rc);
       }
       report("C " + number + " " + number);
+      continue;
+    }
+    if (rng() % 8 == 0) {  // a few publishes through the fanout exchange: a copy in each queue
+      const bool wait_each = rng() % 2 == 0;
+      const std::uint64_t first = next_id;
+      const int count = 1 + static_cast<int>(rng() % 8);
+      std::uint64_t last_message_id = 0;
+      for (int i = 0; i < count; ++i) {
+        const std::uint64_t id = next_id++;
+        const std::string body = corq::crash::payload_of(id);
+        const std::string number = std::to_string(id);
+        const corq_header h{id_header, number.data(), number.size()};
+        corq_message m{};
+        m.data = body.data();
+        m.len = body.size();
+        m.headers = &h;
+        m.header_count = 1;
+        report("F " + number);
+        std::uint32_t routed = 0;
+        const int rc =
+            corq_exchange_publish(engine, fanout_exchange_name, fanout_routing_key, &m,
+                                  wait_each ? &waiting : &nowait, &last_message_id, &routed);
+        if (rc != CORQ_OK) fail("exchange_publish", rc);
+        if (routed != 2) {
+          report("E exchange_publish of " + number + " routed " + std::to_string(routed) +
+                 " copies, not 2");
+          ::_exit(3);
+        }
+        if (wait_each) report("C " + number + " " + number);
+      }
+      if (!wait_each) {
+        // Everything logged so far is durable once it returns: all of them.
+        if (int rc = corq_wait_durable(engine, last_message_id, 10000); rc != CORQ_OK) {
+          fail("wait_durable", rc);
+        }
+        report("C " + std::to_string(first) + " " + std::to_string(next_id - 1));
+      }
       continue;
     }
     const std::uint64_t first = next_id;
@@ -240,7 +282,9 @@ void consume(corq_engine *engine, std::uint64_t seed) {
         ::_exit(3);
       }
       const std::string number = std::to_string(id);
-      if (d.header_count != 1 || std::strcmp(d.headers[0].key, id_header) != 0 ||
+      // Fanned-out copies carry the routing headers too (the parent knows which ones are).
+      if ((d.header_count != 1 && !corq::crash::has_routing_headers(d)) ||
+          std::strcmp(d.headers[0].key, id_header) != 0 ||
           std::string(static_cast<const char *>(d.headers[0].value), d.headers[0].value_len) !=
               number) {
         report("E message " + number + ": wrong headers after delivery");
@@ -339,6 +383,12 @@ int main(int argc, char **argv) {
   if (declared == CORQ_OK) declared = corq_queue_declare(engine, keep_queue_name, queue);
   corq_config_free(queue);
   if (declared != CORQ_OK) fail("declare", declared);
+  // Durable: after the first child they are recovered, and declaring them again is a no-op.
+  declared = corq_exchange_declare(engine, fanout_exchange_name, "fanout", nullptr);
+  for (const char *q : {queue_name, keep_queue_name}) {
+    if (declared == CORQ_OK) declared = corq_bind(engine, fanout_exchange_name, q, "", nullptr, 0);
+  }
+  if (declared != CORQ_OK) fail("declare the fanout exchange", declared);
   report("O");
 
   std::thread producer([&] { produce(engine, seed, start_id); });

@@ -4,14 +4,17 @@
 //
 // Report lines (child → parent, one write() per line, each shorter than PIPE_BUF so lines from the
 // producer and consumer threads never interleave):
-//   O                      the engine is open and the queue declared
-//   S <first> <last>       about to send ids first..last (attempted: may legitimately appear)
-//   C <first> <last>       ids first..last are confirmed (corq_producer_flush / publish returned
-//   OK) D <id>:<msgid>:<count> ...   delivered to the child (message id, delivery count) K <id> ...
-//   about to ack these (may legitimately be gone after the kill) A <id> ...             these acks
-//   are durable (corq_sync returned OK after them) Y                      corq_sync returned OK:
-//   every D line before it is durable too E <text>               the child saw something wrong (the
-//   parent fails the test with it)
+//   O                     the engine is open and the queues declared
+//   S <first> <last>      about to send ids first..last (attempted: may legitimately appear)
+//   F <id>                about to publish id through the fanout exchange into both queues
+//                         (attempted, like S: after a kill a copy in each, or neither)
+//   C <first> <last>      ids first..last are confirmed (corq_producer_flush, corq_publish,
+//                         corq_exchange_publish or corq_wait_durable returned OK)
+//   D <id>:<msgid>:<count> ...  delivered to the child (message id, delivery count)
+//   K <id> ...            about to ack these (may legitimately be gone after the kill)
+//   A <id> ...            these acks are durable (corq_sync returned OK after them)
+//   Y                     corq_sync returned OK: every D line before it is durable too
+//   E <text>              the child saw something wrong (the parent fails the test with it)
 #pragma once
 
 #include <corq/corq.h>
@@ -31,6 +34,12 @@ inline constexpr const char *dead_letter_queue_name = "crash.dlq";
 inline constexpr const char *keep_queue_name = "crash-keep";
 /// The id header every message carries (its decimal id).
 inline constexpr const char *id_header = "n";
+/// A durable fanout exchange bound to both queues: a message published through it gets a copy in
+/// "crash" (consumed and settled by the child like any other) and one in "crash-keep" (never
+/// settled): after a kill both copies are there or neither is, unless "crash" acked its copy.
+inline constexpr const char *fanout_exchange_name = "crash-fan";
+/// The routing key of those publishes (the copies carry it in x-routing-key).
+inline constexpr const char *fanout_routing_key = "fan";
 
 /// Engine options for both sides; `backend` alternates per cycle (psync, auto).
 /// CORQ_CRASH_SEGMENT_BYTES (inherited by the child) overrides the segment size, to tell whether a
@@ -79,6 +88,18 @@ inline std::uint64_t id_of_payload(const void *data, std::size_t len) {
   const std::string expected = payload_of(id);
   if (expected.size() != len || std::memcmp(expected.data(), data, len) != 0) return 0;
   return id;
+}
+
+/// The headers of a copy published through fanout_exchange_name: the id header, then x-exchange
+/// and x-routing-key (the engine adds them after the message's own).
+inline bool has_routing_headers(const corq_delivery &d) {
+  auto is = [&](std::size_t i, const char *key, const char *value) {
+    return std::strcmp(d.headers[i].key, key) == 0 &&
+           std::string(static_cast<const char *>(d.headers[i].value), d.headers[i].value_len) ==
+               value;
+  };
+  return d.header_count == 3 && is(1, "x-exchange", fanout_exchange_name) &&
+         is(2, "x-routing-key", fanout_routing_key);
 }
 
 }  // namespace corq::crash

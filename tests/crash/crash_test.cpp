@@ -14,7 +14,12 @@
 //     same engine message id;
 //   - delivery counts are >= 1, higher than every count this check saw before, and higher than
 //     every count the child saw before a sync returned ("Y");
-//   - nothing is delayed or dead-lettered (nacks use delay 0 and there is no attempt limit).
+//   - nothing is delayed or dead-lettered (nacks use delay 0 and there is no attempt limit);
+//   - a message published through the fanout exchange (reported "F") has its copy in the consumed
+//     queue and its copy in the kept queue both there or both gone — unless the child tried to ack
+//     the first (then only the kept copy may be left) — with the same engine message id and the
+//     routing headers; the kept copy is never settled, so it follows the rules of a kept message:
+//     there if confirmed or seen by the previous check, never back once gone.
 // Closing the consumers releases the messages; the next child consumes them.
 //
 // The second test is the smallest reproduction of the first loss this test found (live messages
@@ -77,6 +82,12 @@ struct Book {
   std::uint32_t parent_count = 0;   // delivery count the previous check saw
   std::uint32_t durable_count = 0;  // highest delivery count the child saw before a "Y"
   std::uint64_t message_id = 0;     // engine message id (0: not yet seen)
+  // Published through the fanout exchange ("F"): the fields above are its copy in the consumed
+  // queue, these its copy in the kept queue.
+  bool fanout = false;
+  bool keep_seen_last = false;
+  bool keep_gone = false;
+  std::uint32_t keep_count = 0;
 };
 
 std::string describe_book(const Book &b) {
@@ -84,7 +95,12 @@ std::string describe_book(const Book &b) {
   o << "[" << (b.attempted ? "sent" : "unsent") << (b.confirmed ? ",confirmed" : "")
     << (b.acked ? ",acked" : "") << (b.gone ? ",gone" : "") << (b.seen_last ? ",seen" : "")
     << " ack-try-cycle " << b.ack_try_cycle << " counts " << b.parent_count << "/"
-    << b.durable_count << " message " << b.message_id << "]";
+    << b.durable_count << " message " << b.message_id;
+  if (b.fanout) {
+    const char *kept = b.keep_seen_last ? "seen" : b.keep_gone ? "gone" : "unseen";
+    o << "; fan-out, kept copy " << kept << " count " << b.keep_count;
+  }
+  o << "]";
   return o.str();
 }
 
@@ -96,7 +112,9 @@ struct CycleReport {
   int kill_after_ms = 0;
   bool opened = false;  // the child reported "O" before the kill
   std::uint64_t sent = 0, confirmed = 0, delivered = 0, ack_tries = 0, acked = 0, syncs = 0;
+  std::uint64_t fanned = 0;  // of the sent: through the fanout exchange
   std::uint64_t present = 0, gone = 0, check_ms = 0;
+  std::uint64_t fan_copies = 0;  // kept copies of fanned-out messages the check found
   // For the soak (tools/soak.sh): confirmed messages this check found lost (must be 0), how long
   // corq_open took, the child's peak resident memory and the directory's disk use after the kill.
   std::uint64_t lost = 0, open_ms = 0, child_peak_rss_kb = 0, disk_bytes = 0;
@@ -105,9 +123,10 @@ struct CycleReport {
     std::ostringstream o;
     o << "cycle " << cycle << " (child seed " << child_seed << ", " << backend << ", killed after "
       << kill_after_ms << " ms" << (opened ? "" : ", before it had opened") << "): sent " << sent
-      << ", confirmed " << confirmed << ", delivered " << delivered << ", ack tries " << ack_tries
-      << ", durable acks " << acked << ", syncs " << syncs << "; check found " << present
-      << " present, " << gone << " newly gone (" << check_ms << " ms)";
+      << " (" << fanned << " fanned out), confirmed " << confirmed << ", delivered " << delivered
+      << ", ack tries " << ack_tries << ", durable acks " << acked << ", syncs " << syncs
+      << "; check found " << present << " present (and " << fan_copies << " kept fan-out copies), "
+      << gone << " newly gone (" << check_ms << " ms)";
     return o.str();
   }
 };
@@ -174,6 +193,18 @@ class CrashTest : public ::testing::Test {
           b.durable_count = std::max(b.durable_count, count);
         }
         undurable_deliveries_.clear();
+        return;
+      }
+      case 'F': {
+        if (fields.size() != 1) return violation("bad report line: " + std::string(line));
+        const std::uint64_t id = number(fields[0]);
+        Book &b = book(id);
+        if (id == 0 || b.attempted) return violation("id " + std::to_string(id) + " sent twice");
+        b.attempted = true;
+        b.fanout = true;
+        next_id_ = std::max(next_id_, id + 1);
+        ++cycle.sent;
+        ++cycle.fanned;
         return;
       }
       case 'S':
@@ -381,11 +412,14 @@ class CrashTest : public ::testing::Test {
     must(corq_queue_declare(engine.get(), crash::keep_queue_name, queue.get()), "declare");
 
     std::unordered_map<std::uint64_t, std::uint32_t> present;  // id -> delivery count
+    // Kept copies of fanned-out messages (their other copy, in the consumed queue, is in present).
+    std::unordered_map<std::uint64_t, std::uint32_t> kept_copies;
     std::vector<ConsumerPtr> consumers;
     std::vector<corq_delivery> batch(4096);
     // Both queues: the one the children consume and the one whose messages stay.
     for (const char *queue_name : {crash::queue_name, crash::keep_queue_name}) {
-      const std::size_t present_before = present.size();
+      const bool kept = queue_name == std::string(crash::keep_queue_name);
+      std::size_t taken_here = 0;
       for (bool more = true; more;) {
         consumers.push_back(open_consumer(engine.get(), queue_name, 65536));
         std::size_t taken = 0;
@@ -394,6 +428,7 @@ class CrashTest : public ::testing::Test {
               must(corq_consume(consumers.back().get(), batch.data(), batch.size(), 0), "consume");
           if (n == 0) break;
           taken += static_cast<std::size_t>(n);
+          taken_here += static_cast<std::size_t>(n);
           for (int i = 0; i < n; ++i) {
             const corq_delivery &d = batch[static_cast<std::size_t>(i)];
             const std::uint64_t id = crash::id_of_payload(d.data, d.len);
@@ -403,19 +438,23 @@ class CrashTest : public ::testing::Test {
               continue;
             }
             const std::string number = std::to_string(id);
-            if (header_value(d, crash::id_header) != number || d.header_count != 1) {
-              violation("id " + number + ": wrong headers");
+            const bool fanout = id < books_.size() && books_[id].fanout;
+            if (header_value(d, crash::id_header) != number ||
+                (fanout ? !crash::has_routing_headers(d) : d.header_count != 1)) {
+              violation("id " + number + ": wrong headers" + (fanout ? " (fanned out)" : ""));
             }
-            check_message_id(id, d.message_id, "recovered");
-            if (!present.emplace(id, d.delivery_count).second) {
-              violation("id " + number + " is in the queue twice");
+            // Both copies of a fanned-out message: the one id of its publish.
+            check_message_id(id, d.message_id, kept ? "recovered, kept queue" : "recovered");
+            auto &into = fanout && kept ? kept_copies : present;
+            if (!into.emplace(id, d.delivery_count).second) {
+              violation("id " + number + " is in " + queue_name + " twice");
             }
           }
         }
         more = taken == 65536;  // the window is full: there may be more
       }
       const corq_queue_stats s = stats(engine.get(), queue_name);
-      if (s.ready != 0 || s.delayed != 0 || s.in_flight != present.size() - present_before) {
+      if (s.ready != 0 || s.delayed != 0 || s.in_flight != taken_here) {
         violation(std::string("after taking every message of ") + queue_name + ": " + describe(s));
       }
     }
@@ -467,10 +506,68 @@ class CrashTest : public ::testing::Test {
       b.seen_last = false;
       ++cycle.gone;
     }
+    check_fanout(cycle, present, kept_copies, when);
     cycle.present = present.size();
+    cycle.fan_copies = kept_copies.size();
     consumers.clear();  // releases every message for the next child
     engine.reset();
     cycle.check_ms = static_cast<std::uint64_t>(elapsed_ms(start));
+  }
+
+  /// The fanned-out messages' kept copies against their books (the copies in the consumed queue
+  /// were checked as ordinary messages): all or nothing of one publish, one message id (checked
+  /// as they were taken), a kept copy there until a kill loses its publish, then never again.
+  void check_fanout(CycleReport &cycle,
+                    const std::unordered_map<std::uint64_t, std::uint32_t> &present,
+                    const std::unordered_map<std::uint64_t, std::uint32_t> &kept_copies,
+                    const std::string &when) {
+    for (const auto &[id, count] : kept_copies) {
+      const Book &b = book(id);
+      const std::string number = std::to_string(id);
+      const std::string when_b = when + " " + describe_book(b);
+      if (b.keep_gone) {
+        violation("kept copy of fanned-out id " + number +
+                  " came back after an earlier check lacked it" + when_b);
+      }
+      if (count < 1) violation("kept copy of id " + number + ": delivery_count 0" + when);
+      if (b.keep_seen_last && count <= b.keep_count) {
+        violation("kept copy of id " + number + ": delivery_count " + std::to_string(count) +
+                  ", not above the previous check's " + std::to_string(b.keep_count) + when_b);
+      }
+    }
+    for (std::uint64_t id = 1; id < next_id_ && id < books_.size(); ++id) {
+      Book &b = books_[id];
+      if (!b.fanout || !b.attempted || b.keep_gone) continue;
+      const std::string number = std::to_string(id);
+      const auto kept = kept_copies.find(id);
+      const bool in_consumed = present.count(id) != 0;
+      // Atomic fan-out: one log record put both copies there, only an ack removes the consumed
+      // one (tried in this cycle or before: a copy whose ack was tried earlier may be gone).
+      if (kept != kept_copies.end() && !in_consumed && b.ack_try_cycle < 0) {
+        violation("fanned-out id " + number + " is in " + crash::keep_queue_name + " but not in " +
+                  crash::queue_name + ", where it was never acked" + when + " " + describe_book(b));
+      }
+      if (kept == kept_copies.end() && in_consumed) {
+        violation("fanned-out id " + number + " is in " + crash::queue_name + " but not in " +
+                  crash::keep_queue_name + ", where nothing settles it" + when + " " +
+                  describe_book(b));
+      }
+      if (kept != kept_copies.end()) {
+        b.keep_seen_last = true;
+        b.keep_count = kept->second;
+        continue;
+      }
+      if (b.confirmed) {
+        ++cycle.lost;
+        violation("the kept copy of confirmed fanned-out id " + number + " is lost" + when + " " +
+                  describe_book(b));
+      } else if (b.keep_seen_last) {
+        violation("the kept copy of fanned-out id " + number +
+                  ", present at the previous check, is lost" + when + " " + describe_book(b));
+      }
+      b.keep_gone = true;
+      b.keep_seen_last = false;
+    }
   }
 
   /// The child's peak resident set (VmHWM of /proc/PID/status) in KiB; 0 if unreadable.
@@ -522,9 +619,10 @@ class CrashTest : public ::testing::Test {
   /// Totals of a run, a failure listing every violation and cycle, and the basic expectations.
   void summarize(const char *what, std::uint64_t seed, const std::vector<CycleReport> &reports,
                  std::chrono::steady_clock::time_point start) {
-    std::uint64_t sent = 0, confirmed = 0, acked = 0, opened = 0;
+    std::uint64_t sent = 0, fanned = 0, confirmed = 0, acked = 0, opened = 0;
     for (const CycleReport &r : reports) {
       sent += r.sent;
+      fanned += r.fanned;
       confirmed += r.confirmed;
       acked += r.acked;
       opened += r.opened ? 1 : 0;
@@ -532,8 +630,8 @@ class CrashTest : public ::testing::Test {
     std::ostringstream summary;
     summary << "seed " << seed << " (replay: CORQ_CRASH_SEED=" << seed << "), " << reports.size()
             << " cycles (" << opened << " opened before the kill) in " << elapsed_ms(start)
-            << " ms: " << sent << " sent, " << confirmed << " confirmed, " << acked
-            << " durably acked";
+            << " ms: " << sent << " sent (" << fanned << " through the fanout exchange), "
+            << confirmed << " confirmed, " << acked << " durably acked";
     std::cout << what << ": " << summary.str() << "\n";
     if (violation_count_ != 0) {
       std::ostringstream o;
@@ -547,6 +645,7 @@ class CrashTest : public ::testing::Test {
     EXPECT_GT(opened, 0u) << "no child ever opened the directory before it was killed";
     EXPECT_GT(confirmed, 0u);
     EXPECT_GT(acked, 0u);
+    EXPECT_GT(fanned, 0u) << "no child published through the fanout exchange";
   }
 
   std::string root_;

@@ -96,6 +96,30 @@ TEST_F(DurableFanout, a_dead_lettered_copy_and_the_other_copy_both_survive_a_reo
   EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"m"});
 }
 
+// Found with corq-sim's fan-out model in mind: copies share their message id, and recovery keys
+// messages by (queue id, message id). A copy dead-lettered into a queue that holds another copy of
+// the same message (here a's own dead-letter queue is bound to the exchange too; a queue whose
+// dead_letter_queue is another target, or a redrive back into a target, does the same) makes two
+// messages with one key: before the reopen a.dlq holds both, after it one.
+TEST_F(DurableFanout, a_copy_dead_lettered_next_to_another_copy_keeps_both_after_a_reopen) {
+  {
+    EnginePtr engine = open_durable(tmp_.data());
+    must_declare(engine.get(), "a");  // declares a.dlq too
+    must_declare_exchange(engine.get(), "x", "fanout");
+    must_bind(engine.get(), "x", "a", "");
+    must_bind(engine.get(), "x", "a.dlq", "");
+    EXPECT_EQ(xpublish(engine.get(), "x", "", "m"), 2u);
+    ConsumerPtr consumer = open_consumer(engine.get(), "a");
+    const corq_delivery d = must_consume_one(consumer.get());
+    must(corq_reject(consumer.get(), d.tag, "poison"), "reject");
+    must(corq_sync(engine.get(), -1), "sync");
+    ASSERT_EQ(stats(engine.get(), "a.dlq").ready, 2u) << "before the reopen";
+  }
+  EnginePtr engine = open_durable(tmp_.data());
+  EXPECT_EQ(stats(engine.get(), "a.dlq").ready, 2u)
+      << "the dead-lettered copy and the copy published to a.dlq: one was lost by the reopen";
+}
+
 TEST_F(DurableFanout, a_fanout_with_only_one_durable_target_is_an_ordinary_publish_record) {
   {
     EnginePtr engine = open_durable(tmp_.data());

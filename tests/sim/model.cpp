@@ -57,20 +57,36 @@ std::string check_death_headers(const std::string &queue, const testing::Snapsho
 
 }  // namespace
 
+std::string home_of(const std::string &queue) {
+  return ends_with(queue, ".dlq") ? queue.substr(0, queue.size() - 4) : queue;
+}
+
 std::string Model::check(const testing::LogSnapshot &snapshot) const {
-  std::map<std::string, std::string> where;  // payload -> queue
+  std::map<Copy, std::string> where;           // copy -> queue
+  std::map<std::string, std::uint64_t> id_of;  // payload -> the id of its copies
   for (const auto &[queue, list] : snapshot.queues) {
     for (const testing::SnapshotMessage &m : list) {
       const std::string &p = m.payload;
+      const Copy copy{p, home_of(queue)};
       const std::string name = "message '" + p.substr(0, p.find(':')) + "' (id " +
                                std::to_string(m.id) + ", in " + queue + ") ";
-      if (!where.emplace(p, queue).second) return name + "is also in " + where[p] + ": twice";
-      const auto found = messages_.find(p);
-      if (never_.count(p) != 0 || found == messages_.end() || !found->second.attempted) {
+      if (!where.emplace(copy, queue).second) {
+        return name + "is also in " + where[copy] + ": twice";
+      }
+      const auto found = messages_.find(copy);
+      if (never_.count(copy) != 0 || found == messages_.end() || !found->second.attempted) {
         return name + "was never published (or was gone after an earlier recovery)";
       }
       const Tracked &t = found->second;
       if (t.settled_durable) return name + "came back after a durable settlement";
+      if (t.id != 0 && m.id != t.id) {
+        return name + "has another id than its publish returned (" + std::to_string(t.id) + ")";
+      }
+      // One message id for all the copies of a fan-out.
+      if (const auto [other, fresh] = id_of.emplace(p, m.id); !fresh && other->second != m.id) {
+        return name + "has another id than its copy in another queue (" +
+               std::to_string(other->second) + ")";
+      }
       if (t.counts_known && m.delivery_count < t.count_durable) {
         return name + "delivery count went down from " + std::to_string(t.count_durable) + " to " +
                std::to_string(m.delivery_count);
@@ -80,29 +96,51 @@ std::string Model::check(const testing::LogSnapshot &snapshot) const {
       }
     }
   }
-  for (const auto &[p, t] : messages_) {
-    if (t.attempted && t.confirmed && !t.settled && where.count(p) == 0) {
-      return "confirmed message '" + p.substr(0, p.find(':')) + "' (published to " + t.queue +
-             ") is missing";
+  for (const auto &[copy, t] : messages_) {
+    if (t.attempted && t.confirmed && !t.settled && where.count(copy) == 0) {
+      return "confirmed message '" + copy.first.substr(0, copy.first.find(':')) +
+             "' (published to " + copy.second + ") is missing";
     }
   }
-  return {};
+  // Atomic fan-out: of a publish's grouped copies that nothing settled (each may have been
+  // dead-lettered or redriven: found by its home), all are there or none is. Copies of one
+  // payload are adjacent in messages_.
+  std::string present, missing;  // homes of the current payload's unsettled grouped copies
+  const std::string *payload = nullptr;
+  auto verdict = [&]() -> std::string {
+    if (payload == nullptr || present.empty() || missing.empty()) return {};
+    const std::string name = payload->substr(0, payload->find(':'));
+    return "fan-out message '" + name + "' is only partly there: in" + present + ", not in" +
+           missing + " (none of those copies was settled)";
+  };
+  for (const auto &[copy, t] : messages_) {
+    if (payload == nullptr || *payload != copy.first) {
+      if (std::string why = verdict(); !why.empty()) return why;
+      payload = &copy.first;
+      present.clear();
+      missing.clear();
+    }
+    if (!t.grouped || !t.attempted || t.settled) continue;
+    (where.count(copy) != 0 ? present : missing).append(" " + copy.second);
+  }
+  return verdict();
 }
 
 void Model::recovered(const testing::LogSnapshot &snapshot, bool durable) {
-  std::map<std::string, const testing::SnapshotMessage *> present;
+  std::map<Copy, const testing::SnapshotMessage *> present;
   for (const auto &[queue, list] : snapshot.queues) {
-    for (const testing::SnapshotMessage &m : list) present[m.payload] = &m;
+    for (const testing::SnapshotMessage &m : list) present[{m.payload, home_of(queue)}] = &m;
   }
-  for (auto &[p, t] : messages_) {
-    const auto found = present.find(p);
+  for (auto &[copy, t] : messages_) {
+    const auto found = present.find(copy);
     if (found == present.end()) {
       // Gone for good: whatever happens later, it must not come back.
-      if (t.attempted) never_.insert(p);
-      t = Tracked{t.queue};
+      if (t.attempted) never_.insert(copy);
+      t = Tracked{t.grouped};
       continue;
     }
     const testing::SnapshotMessage &m = *found->second;
+    t.id = m.id;
     t.attempted = true;
     t.confirmed = durable;  // it is in the log the engine now continues
     t.settled = t.settled_durable = false;

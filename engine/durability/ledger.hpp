@@ -13,9 +13,11 @@
 // and wraps around: buckets 2^22 apart share a counter. That only matters if one message stays live
 // while 17 billion records are written after it (see the README's limits).
 //
-// A fan-out publishes one id into several durable queues with one record; each copy is pinned and
-// unpinned on its own, and the id stays live until the last copy leaves: copies carry
-// Message::shared_id, and a small map (a mutex; fan-out copies only) counts them per id.
+// A fan-out publishes one id into several queues; each durable copy is pinned and unpinned on its
+// own, and the id must stay live until the last copy leaves. Every copy of a fan-out carries
+// Message::shared_id (transient ones too: one may move into a durable queue later), and a small
+// map (a mutex; flagged messages only) counts the pins of flagged messages per id. A message that
+// was pinned before it got siblings (a dead letter routed through an exchange) joins with share().
 //
 // It also knows which message ids are live, one bit per id, for compaction: a record that names
 // only settled messages can be dropped from old segments (Journal::compact). Bits are set with the
@@ -76,6 +78,14 @@ class LiveLedger {
     if (!message->has_shared_id() || last_shared_copy(message->id)) clear_live(message->id);
     counter(message->log_bucket - 1, false).fetch_sub(1, std::memory_order_release);
     message->log_bucket = 0;
+  }
+  /// `message` (pinned, not flagged) is about to get pinned siblings with its id: from now on it
+  /// counts among the id's shared pins. No-op for unlogged or already flagged messages.
+  void share(Message *message) {
+    if (message->log_bucket == 0 || message->has_shared_id()) return;
+    std::lock_guard lock(shared_mutex_);
+    ++shared_copies_[message->id];
+    message->flags = static_cast<std::uint16_t>(message->flags | Message::shared_id);
   }
   /// Whether message `id` is pinned (true for every id once ids aliased; see the top).
   bool id_live(std::uint64_t id) const noexcept {

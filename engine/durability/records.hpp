@@ -39,9 +39,9 @@
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
-// A publish batch is one log batch (atomic on recovery). A publish record may also repeat a live
-// message (compaction, or a transient message dead-lettered into a durable queue): the later record
-// replaces the state of that id.
+// A publish batch is one log batch (atomic on recovery). A publish record is written only for a
+// message new to its queue (published, or moved in from a transient queue); a second publish record
+// with a (qid, id) already live is a second copy of a fanned-out message (recovery.hpp).
 #pragma once
 
 #include <cstddef>

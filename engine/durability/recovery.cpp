@@ -31,12 +31,10 @@ void RecoveredState::drop(const MessageKey &key) {
   messages.erase(it);
 }
 
-void RecoveredState::put(const MessageKey &key, const RecoveredMessage &m) {
-  auto [it, inserted] = messages.try_emplace(key, m);
-  if (!inserted) {  // a later record of a live message replaces the earlier one
-    free_message(it->second.message);
-    it->second = m;
-  }
+RecoveredMessage *RecoveredState::put(const MessageKey &key, const RecoveredMessage &m) {
+  // Publish records are written only for messages new to their queue (a publish, or a move in
+  // from a transient queue), so a taken key means a second copy, never a repeat of the first.
+  return &messages.emplace(key, m)->second;
 }
 
 RecoveredMessage *RecoveredState::move(std::uint32_t from, std::uint32_t to, std::uint64_t id) {
@@ -46,8 +44,7 @@ RecoveredMessage *RecoveredState::move(std::uint32_t from, std::uint32_t to, std
   RecoveredMessage m = it->second;
   messages.erase(it);
   m.qid = to;
-  put({to, id}, m);
-  return &messages.find({to, id})->second;
+  return put({to, id}, m);
 }
 
 int RecoveredState::apply(const wal::RecoveredRecord &record) {

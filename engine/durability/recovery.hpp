@@ -72,7 +72,11 @@ struct RecoveredState {
   int apply(const wal::RecoveredRecord &record);
 
   std::map<std::uint32_t, RecoveredQueue> queues;
-  std::unordered_map<MessageKey, RecoveredMessage, MessageKeyHash> messages;
+  /// A multimap: a fan-out copy dead-lettered or redriven into a queue that holds another copy of
+  /// the same message makes two live messages with one key. Records about such a key (remove,
+  /// deliver, retry, moves) apply to one of them: they are the same message, so at worst a count
+  /// or a header set is swapped between the two copies, and none is lost.
+  std::unordered_multimap<MessageKey, RecoveredMessage, MessageKeyHash> messages;
   std::map<std::uint32_t, RecoveredExchange> exchanges;  // by xid
   /// Live bindings, by their record's bytes (a bind and its unbind encode the same).
   std::map<std::string, records::Binding> bindings;
@@ -92,10 +96,10 @@ struct RecoveredState {
     std::erase_if(bindings, [&](const auto &entry) { return gone(entry.second); });
   }
   int apply_dead_letter(const wal::RecoveredRecord &record);
-  /// Moves (from, id) to queue `to` (replacing what was there); the message, or nullptr if none.
+  /// Moves one message of (from, id) to queue `to`; the message, or nullptr if none.
   RecoveredMessage *move(std::uint32_t from, std::uint32_t to, std::uint64_t id);
-  /// Adds or replaces the message at `key`.
-  void put(const MessageKey &key, const RecoveredMessage &m);
+  /// Adds a message at `key` (another copy if the key is taken).
+  RecoveredMessage *put(const MessageKey &key, const RecoveredMessage &m);
   void drop(const MessageKey &key);
   int bad(const wal::RecoveredRecord &record, const char *what);
 };

@@ -523,6 +523,9 @@ void Queue::dead_letter(Message *message, std::string_view reason,
 void Queue::dead_letter_through_exchange(Message *message, std::string_view reason,
                                          std::string_view detail) noexcept {
   const DeathNote note{reason, name_, engine_.now_ms(), detail};
+  // The copies routed below get pins of their own before this one is released: both count
+  // among the id's pins meanwhile (durability/ledger.hpp).
+  if (journal_ != nullptr) journal_->ledger().share(message);
   Message *dead = make_dead_letter(*message, note);
   const std::size_t taken = dead == nullptr ? 0 : routing::route_dead_letter(engine_, *this, dead);
   if (taken == 0) {

@@ -281,7 +281,6 @@ int log_durable_copies(Engine &engine, TargetSet &targets, Message *const *copie
     rc = journal.log_publish(qids[0], durable.data(), 1, &message, durable[0]->id, due_ms, lsn,
                              error);
   } else {
-    for (Message *m : durable) m->flags = static_cast<std::uint16_t>(m->flags | Message::shared_id);
     rc = journal.log_publish_fanout(qids.data(), durable.data(), durable.size(), message.dedup_id,
                                     due_ms, lsn, error);
   }
@@ -316,6 +315,10 @@ int publish_to_many(Engine &engine, TargetSet &targets, const corq_message &mess
   std::vector<Message *> spilled_copies(n > inline_max ? n : 0);
   Message **copies = n > inline_max ? spilled_copies.data() : inline_copies;
   Message *body = make_routed_message(message, stamp, id, now_ms, 0);
+  // Every copy, transient ones too (one may move into a durable queue): the ledger keeps the id
+  // live while any pinned copy remains (durability/ledger.hpp).
+  if (body != nullptr && n > 1)
+    body->flags = static_cast<std::uint16_t>(body->flags | Message::shared_id);
   if (body != nullptr && n > 1 && !share_message(body, copies, n)) {
     free_message(body);
     body = nullptr;
@@ -462,9 +465,10 @@ std::size_t route_dead_letter(Engine &engine, const Queue &origin, Message *dead
     return 0;
   }
   {
-    // A new place in the log (the origin's record is released by the caller's remove).
+    // A new place in the log for each copy (the origin's record is released by the caller's
+    // remove, after); they share the id with the origin (the caller made it shared) and each other.
     dead->log_bucket = 0;
-    dead->flags = static_cast<std::uint16_t>(dead->flags & ~Message::shared_id);
+    if (n > 1) dead->flags = static_cast<std::uint16_t>(dead->flags | Message::shared_id);
     Message *inline_copies[inline_max];
     std::vector<Message *> spilled_copies;
     if (n > inline_max) {

@@ -35,6 +35,35 @@ std::optional<corq_delivery> first_in(corq_engine *e, const std::string &queue,
   return consume_one(consumer.get(), 0);
 }
 
+/// ~25 MB of publish + ack through queue "churn" (declared here), in 1 MiB segments, pausing for
+/// checkpoints: what makes the log compact the segments behind it. Returns the compactions so far.
+std::uint64_t churn_until_compacted(corq_engine *engine) {
+  must_declare(engine, "churn");
+  ProducerPtr producer = open_producer(engine, "churn");
+  ConsumerPtr consumer = open_consumer(engine, "churn", 256);
+  corq_publish_options nowait = publish_options();
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  const std::string body(200, 'p');
+  std::vector<corq_message> batch(64, message(body));
+  for (int round = 0; round < 1500; ++round) {
+    must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr), "send");
+    std::vector<corq_delivery> got = consume(consumer.get(), 64, 1000);
+    if (got.size() != 64u) throw std::runtime_error("churn: a batch did not come back whole");
+    must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
+    if (round % 100 == 99) {
+      must(corq_producer_flush(producer.get(), -1), "flush");
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a checkpoint interval
+    }
+  }
+  char *json = nullptr;
+  must(corq_stats_json(engine, &json), "stats_json");
+  const std::string text = json;
+  corq_free(json);
+  const std::size_t at = text.find("\"compactions\":");
+  if (at == std::string::npos) throw std::runtime_error("no compactions in " + text);
+  return std::strtoull(text.c_str() + at + 14, nullptr, 10);
+}
+
 class DurableFanout : public ::testing::Test {
  protected:
   TempDir tmp_;
@@ -143,36 +172,12 @@ TEST_F(DurableFanout, compaction_keeps_the_record_while_one_copy_lives) {
     EnginePtr engine = open_durable(tmp_.data(), small);
     must_declare(engine.get(), "a");
     must_declare(engine.get(), "b");
-    must_declare(engine.get(), "churn");
     must_declare_exchange(engine.get(), "x", "fanout");
     must_bind(engine.get(), "x", "a", "");
     must_bind(engine.get(), "x", "b", "");
     EXPECT_EQ(xpublish(engine.get(), "x", "", "stays in b"), 2u);
     EXPECT_EQ(drain_acking(engine.get(), "a"), std::vector<std::string>{"stays in b"});
-    ProducerPtr producer = open_producer(engine.get(), "churn");
-    ConsumerPtr consumer = open_consumer(engine.get(), "churn", 256);
-    corq_publish_options nowait = publish_options();
-    nowait.flags = CORQ_PUBLISH_NOWAIT;
-    const std::string body(200, 'p');
-    std::vector<corq_message> batch(64, message(body));
-    for (int round = 0; round < 1500; ++round) {  // ~25 MB through 1 MiB segments
-      must(corq_producer_send(producer.get(), batch.data(), batch.size(), &nowait, nullptr),
-           "send");
-      std::vector<corq_delivery> got = consume(consumer.get(), 64, 1000);
-      ASSERT_EQ(got.size(), 64u);
-      must(corq_ack_upto(consumer.get(), got.back().tag), "ack_upto");
-      if (round % 100 == 99) {
-        must(corq_producer_flush(producer.get(), -1), "flush");
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a checkpoint interval
-      }
-    }
-    char *json = nullptr;
-    must(corq_stats_json(engine.get(), &json), "stats_json");
-    const std::string text = json;
-    corq_free(json);
-    const std::size_t at = text.find("\"compactions\":");
-    ASSERT_NE(at, std::string::npos) << text;
-    compactions = std::strtoull(text.c_str() + at + 14, nullptr, 10);
+    compactions = churn_until_compacted(engine.get());
   }
   EXPECT_GE(compactions, 1u) << "the test needs a compaction to prove anything";
   EnginePtr engine = open_durable(tmp_.data(), small);
@@ -180,6 +185,33 @@ TEST_F(DurableFanout, compaction_keeps_the_record_while_one_copy_lives) {
   EXPECT_EQ(drain_acking(engine.get(), "b"), std::vector<std::string>{"stays in b"});
   // The exchange and its bindings came through the checkpoints and compactions too.
   EXPECT_EQ(xpublish(engine.get(), "x", "", "after"), 2u);
+}
+
+// A dead letter routed through an exchange gets pins of its own while its origin's is released:
+// the id must stay live for compaction while any of its copies lives.
+TEST_F(DurableFanout, compaction_keeps_dead_letters_routed_through_an_exchange) {
+  const Options small = {{"segment_bytes", "1MiB"}};
+  std::uint64_t compactions = 0;
+  {
+    EnginePtr engine = open_durable(tmp_.data(), small);
+    must_declare_exchange(engine.get(), "dlx", "fanout");
+    must_declare(engine.get(), "audit");
+    must_declare(engine.get(), "parking");
+    must_bind(engine.get(), "dlx", "audit", "");
+    must_bind(engine.get(), "dlx", "parking", "");
+    must_declare(engine.get(), "work", {{"dead_letter_exchange", "dlx"}});
+    publish(engine.get(), "work", "dead");
+    {
+      ConsumerPtr c = open_consumer(engine.get(), "work");
+      must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+    }
+    EXPECT_EQ(drain_acking(engine.get(), "audit"), std::vector<std::string>{"dead"});
+    compactions = churn_until_compacted(engine.get());
+  }
+  EXPECT_GE(compactions, 1u) << "the test needs a compaction to prove anything";
+  EnginePtr engine = open_durable(tmp_.data(), small);
+  EXPECT_EQ(stats(engine.get(), "audit").ready, 0u);
+  EXPECT_EQ(drain_acking(engine.get(), "parking"), std::vector<std::string>{"dead"});
 }
 
 // ---- durable topology ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable, peers, macro
+#                    durable, peers, macro, routing, routing_peers
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite the results tables of bench/README.md (between their results markers)
 #                    from this run
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable peers macro)
+suites_all=(rings engine log durable peers macro routing routing_peers)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -136,7 +136,41 @@ peers_run() {
   return "$status"
 }
 
-# ---- driver ------------------------------------------------------------------------------------
+# ---- suite: routing — pub/sub routing through the C API (bench/routing/) -------------------------
+# One publishing thread, 64-byte messages into transient queues: a topic exchange with 10 and with
+# 10,000 bindings (each publish reaching the same single queue), fanout to 4 queues, next to a plain
+# corq_publish and a direct exchange to one queue, all in the same rounds; each with a consumer
+# draining the queues on the other core and with the publisher alone (queues purged between
+# chunks); plus the topic matcher alone on the same bindings. Interleaved: every round runs every
+# scenario once, in turn.
+routing_targets() { echo corq_routing_bench; }
+routing_run() {
+  # A full run takes a few minutes on 2 cores (7 rounds; longer on a busy machine).
+  gbench_suite routing "$build_dir/bench/routing/corq_routing_bench" "$shown_single" \
+    perf/report_routing.py "$1"
+}
+
+# ---- suite: routing_peers — the routing suite's topic scenario on corq and RabbitMQ (bench/routing/) --
+# The same 10,000 bindings and keys on corq and on RabbitMQ's topic exchange, transient and durable:
+# one publisher, batches of 100 confirmed, 3 rounds of 50,000 publishes (--quick: 1 of 5,000).
+# RabbitMQ is started per round by bench/peers/servers.sh (private ports and directory, always
+# stopped); corq durable's data goes under $build_dir (override: CORQ_ROUTING_PEERS_DIR).
+routing_peers_targets() { echo corq_routing_peers; }
+routing_peers_run() {
+  local results_dir=$1 raw=$raw_dir/routing-peers.jsonl
+  local args=(--bench "$build_dir/bench/routing/corq_routing_peers" --out "$raw"
+              --work "${CORQ_ROUTING_PEERS_DIR:-$build_dir/routing-peers-work}")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  # A full run takes about five minutes (RabbitMQ's 10,000 durable binds take about a minute).
+  local status=0
+  bench/routing/peers.sh "${args[@]}" || status=$?
+  [ -s "$raw" ] || { echo "bench: bench/routing/peers.sh wrote no results ($status)" >&2; return 1; }
+  local report=(perf/report_routing_peers.py "$raw" --results-dir "$results_dir" --commit "$commit")
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
+  "$python" "${report[@]}"
+  return "$status"
+}
+
 # ---- suite: macro — corq-perf scenarios: work queue transient/durable at 64 B/1 KiB/64 KiB, ------
 # fan-out, many producers, latency at 10/50/90 % of the closed-loop rate (perf/macro.py).
 macro_targets() { echo corq-perf; }

@@ -332,6 +332,14 @@ int corq_stats_json(corq_engine *engine, char **json) {
       text += "\"" + x->name() + "\":" + exchange_stats_json(e.router(), *x);
     }
     text += "}";
+    const routing::RequestCounters &r = e.request_counters();
+    auto count = [](const std::atomic<std::uint64_t> &c) {
+      return std::to_string(c.load(std::memory_order_relaxed));
+    };
+    text += ",\"requests\":{\"sent\":" + count(r.sent) + ",\"replied\":" + count(r.replied) +
+            ",\"timed_out\":" + count(r.timed_out) +
+            ",\"late_replies_dropped\":" + count(r.late_replies) +
+            ",\"responses_dropped\":" + count(r.responses_dropped) + "}";
     if (Journal *journal = e.journal(); journal != nullptr) {
       std::uint64_t disk_bytes = 0;
       const auto segments = journal->segments();

@@ -6,7 +6,9 @@
 #include "routing/exchange_publish.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 using namespace corq::core;
 using namespace corq::capi;
@@ -216,6 +218,76 @@ int corq_exchange_stats_get(corq_engine *engine, const char *exchange, corq_exch
     s.struct_size = static_cast<std::uint32_t>(size);
     std::memcpy(out, &s, size);
     return CORQ_OK;
+  });
+}
+
+int corq_request(corq_engine *engine, const char *exchange, const char *routing_key,
+                 const corq_message *request, int32_t timeout_ms, corq_reply **reply) {
+  if (reply == nullptr) return fail(CORQ_EINVAL, "corq_request: reply is NULL");
+  *reply = nullptr;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_request: engine is NULL");
+  if (request == nullptr) return fail(CORQ_EINVAL, "corq_request: request is NULL");
+  if (exchange == nullptr) return fail(CORQ_EINVAL, "corq_request: exchange name is NULL");
+  if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_request: timeout_ms must be -1 or >= 0");
+  return guarded("corq_request", [&] {
+    Engine &e = *engine_of(engine);
+    if (e.closed()) return fail(CORQ_ECLOSED, "corq_request: the engine is closed");
+    const int rc = e.request_reply().request(exchange, routing_key, *request, timeout_ms, reply);
+    return rc == CORQ_OK ? rc : fail(rc, std::string("corq_request: ") + corq_last_error());
+  });
+}
+
+void corq_reply_free(corq_reply *reply) { std::free(reply); }
+
+int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_message *response) {
+  if (consumer == nullptr) return fail(CORQ_EINVAL, "corq_respond: consumer is NULL");
+  if (response == nullptr) return fail(CORQ_EINVAL, "corq_respond: response is NULL");
+  Consumer &c = *consumer_of(consumer);
+  Engine &e = c.queue().engine();
+  if (e.closed()) return fail(CORQ_ECLOSED, "corq_respond: the engine is closed");
+  return guarded("corq_respond", [&] {
+    const Message *request = c.held(tag);
+    if (request == nullptr) {
+      return fail(CORQ_ESTATE, "corq_respond: tag " + std::to_string(tag) +
+                                   " is not an unsettled delivery of this consumer");
+    }
+    bool found = false;
+    const std::string reply_to(request->header(routing::RequestReply::reply_to_header, found));
+    if (!found) {
+      return fail(CORQ_EINVAL,
+                  "corq_respond: the delivery has no x-reply-to header (not a request); nothing "
+                  "was acked");
+    }
+    const std::string correlation(
+        request->header(routing::RequestReply::correlation_header, found));
+    if (response->header_count >= headers_max) {
+      return fail(CORQ_EINVAL,
+                  "corq_respond: a response has at most 63 headers of its own (corq "
+                  "adds x-correlation-id)");
+    }
+    if (response->header_count != 0 && response->headers == nullptr)
+      return fail(CORQ_EINVAL, "corq_respond: response headers is NULL but header_count > 0");
+    std::vector<corq_header> headers(response->headers, response->headers + response->header_count);
+    headers.push_back(
+        {routing::RequestReply::correlation_header, correlation.data(), correlation.size()});
+    corq_message m = *response;
+    m.headers = headers.data();
+    m.header_count = headers.size();
+    std::size_t shard = 0;
+    Queue *reply_queue = e.lookup_for_publish(reply_to.c_str(), shard);
+    if (reply_queue == nullptr) {
+      e.request_counters().responses_dropped.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      corq_publish_options options{sizeof options, 0, 0, 0, 0, 0};  // full: fail at once
+      const int rc = publish_batch(e, *reply_queue, &m, 1, &options, shard, nullptr);
+      if (rc == CORQ_ENOENT) {  // deleted under us: as if it were gone already
+        e.request_counters().responses_dropped.fetch_add(1, std::memory_order_relaxed);
+      } else if (rc != CORQ_OK) {
+        return fail(rc, std::string("corq_respond: ") + corq_last_error() + "; nothing was acked");
+      }
+    }
+    const int rc = c.ack(tag);
+    return rc == CORQ_OK ? rc : fail(rc, std::string("corq_respond: ") + corq_last_error());
   });
 }
 

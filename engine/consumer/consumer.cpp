@@ -191,6 +191,14 @@ int Consumer::log_removal_durable(Message *const *messages, std::size_t count,
                             ": settled in memory but not logged: " + journal->failure_text());
 }
 
+const Message *Consumer::held(std::uint64_t tag) const noexcept {
+  const auto slot_number = static_cast<std::uint32_t>(tag & slot_mask_);
+  if (tag == 0 || slot_number >= prefetch_ || slots_[slot_number].tag != tag) return nullptr;
+  const Slot &slot = slots_[slot_number];
+  if (slot.state.load(std::memory_order_acquire) != (tag << 2 | slot_in_flight)) return nullptr;
+  return slot.message;
+}
+
 int Consumer::ack(std::uint64_t tag) {
   std::uint32_t slot_number = 0;
   Message *m = settle(tag, "ack", slot_number);

@@ -63,6 +63,9 @@ class Consumer {
   /// of the leases still running (INT64_MAX if none).
   std::int64_t expire_leases(std::int64_t now_ms);
 
+  /// The message of in-flight delivery `tag`, or nullptr if `tag` is not one (corq_respond reads
+  /// the request's headers before settling it). Valid until the delivery is settled.
+  const Message *held(std::uint64_t tag) const noexcept;
   Queue &queue() noexcept { return *queue_; }
   const std::shared_ptr<Queue> &queue_handle() const noexcept { return queue_; }
   /// Unsettled deliveries, for stats: a message popped from the ready list counts here from before

@@ -285,6 +285,12 @@ void Engine::close(Engine *engine) noexcept {
     queue->not_empty().notify_all();
     queue->wake_publishers();
   }
+  {
+    // Request-reply's waiters return CORQ_ECLOSED, and its reply consumer closes (it holds a
+    // handle on the engine, which would otherwise never be freed).
+    std::lock_guard lock(engine->request_reply_mutex_);
+    if (engine->request_reply_ != nullptr) engine->request_reply_->shutdown();
+  }
   engine->scheduler_.stop();
   engine->log_maintainer_.stop();  // a compaction under way finishes first
   // Graceful: what was appended is written and flushed, the files are closed and the directory's

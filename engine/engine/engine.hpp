@@ -13,6 +13,7 @@
 #include "engine/clock.hpp"
 #include "options/options.hpp"
 #include "queue/queue.hpp"
+#include "routing/request_reply.hpp"
 #include "routing/router.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -82,6 +83,11 @@ class Engine {
                      std::string_view key, const corq_header *arguments, std::size_t argument_count,
                      bool add, std::string &error);
   std::vector<std::shared_ptr<Queue>> queues_snapshot();
+
+  /// Request-reply's reply queue and waiters, made on the first corq_request (thread-safe).
+  routing::RequestReply &request_reply();
+  /// Its counters (corq_respond counts dropped responses even before any request was made here).
+  routing::RequestCounters &request_counters() noexcept { return request_counters_; }
 
   // ---- consumers ----
   void attach(Consumer *consumer);
@@ -154,6 +160,9 @@ class Engine {
   std::unordered_map<std::string, std::shared_ptr<Queue>> queues_;
 
   routing::Router router_{instance_id_};
+  std::mutex request_reply_mutex_;
+  std::unique_ptr<routing::RequestReply> request_reply_;  // request_reply_mutex_
+  routing::RequestCounters request_counters_;
   std::mutex topology_mutex_;               // exchange and binding changes with their records
   std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 

@@ -88,6 +88,15 @@ int Engine::change_binding(const std::string &source, const routing::Destination
   return log_rc;
 }
 
+routing::RequestReply &Engine::request_reply() {
+  std::lock_guard lock(request_reply_mutex_);
+  if (request_reply_ == nullptr) {
+    request_reply_ = std::make_unique<routing::RequestReply>(reinterpret_cast<corq_engine *>(this),
+                                                             request_counters_);
+  }
+  return *request_reply_;
+}
+
 void Engine::install_topology(
     RecoveredState &state,
     const std::unordered_map<std::uint32_t, std::shared_ptr<Queue>> &by_qid) {

@@ -396,6 +396,40 @@ typedef struct corq_exchange_stats {
 CORQ_API int corq_exchange_stats_get(corq_engine *engine, const char *exchange,
                                      corq_exchange_stats *out);
 
+/* ---- Request-reply ----------------------------------------------------------------------------
+ * corq_request publishes a request (through `exchange`, "" for the queue named by routing_key) with
+ * the headers x-reply-to and x-correlation-id added, and waits for the response; a responder
+ * consuming the request answers with corq_respond. Responses come back through one private reply
+ * queue per engine ("corq.reply-" and 16 hex digits, transient), created on first use. A response
+ * that arrives after its request stopped waiting is dropped and counted, never delivered to a later
+ * request. Counters: corq_stats_json "requests". Thread-safe. */
+
+/* A response: its payload and headers (including x-correlation-id), owned by the caller until
+ * corq_reply_free. */
+typedef struct corq_reply {
+  const void *data;
+  size_t len;
+  const corq_header *headers;
+  size_t header_count;
+} corq_reply;
+
+/* Sends `request` (at most 62 headers of its own) and waits up to timeout_ms (-1: no limit) for
+ * its response; *reply gets it (NULL on any error). Errors: CORQ_EINVAL (NULL arguments, bad
+ * names or message, timeout_ms < -1), CORQ_ENOENT (no such exchange), CORQ_EUNROUTABLE (no queue
+ * took the request: no responder), CORQ_ETIMEDOUT (no response in time), CORQ_EFULL, CORQ_ECLOSED,
+ * CORQ_ENOMEM. */
+CORQ_API int corq_request(corq_engine *engine, const char *exchange, const char *routing_key,
+                          const corq_message *request, int32_t timeout_ms, corq_reply **reply);
+/* Frees a reply; NULL is a no-op. */
+CORQ_API void corq_reply_free(corq_reply *reply);
+/* Answers the request delivered as `tag`: publishes `response` (with the request's
+ * x-correlation-id added) to the requester's reply queue, then acks the request. A response whose
+ * reply queue is gone is dropped and counted, and the request acked. Errors: CORQ_EINVAL (NULL
+ * arguments, a bad message, a delivery without x-reply-to: nothing acked), CORQ_ESTATE (tag not an
+ * unsettled delivery of this consumer), CORQ_EFULL (the reply queue is full: nothing acked),
+ * CORQ_ECLOSED. */
+CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_message *response);
+
 /* ---- Observability and dead letters -----------------------------------------------------------
  */
 

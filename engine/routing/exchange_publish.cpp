@@ -409,8 +409,12 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
 
   const Topology &topology = engine.router().topology_for_publish();
   const Routes *entry = topology.find(exchange);
-  if (entry == nullptr)
+  if (entry == nullptr) {
+    std::string name_error;
+    if (!valid_queue_name(exchange, name_error))
+      return capi::fail(CORQ_EINVAL, "bad exchange name: " + name_error);
     return capi::fail(CORQ_ENOENT, std::string("no exchange named '") + exchange + "'");
+  }
   if (entry->exchange->options().internal) {
     return capi::fail(CORQ_EINVAL, std::string("exchange '") + exchange +
                                        "' is internal: only other exchanges publish to it");

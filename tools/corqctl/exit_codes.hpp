@@ -14,9 +14,10 @@ inline constexpr int exit_unreadable = 3;
 /// The directory is locked: another process (a running service?) has it open. Only the commands
 /// that change the directory need the lock.
 inline constexpr int exit_locked = 4;
-/// No such queue in the directory.
+/// No such queue (or exchange) in the directory.
 inline constexpr int exit_no_queue = 5;
-/// The engine refused or failed the operation (queue full, disk full, I/O error while writing).
+/// The engine refused or failed the operation (queue full, unroutable under --mandatory, disk
+/// full, I/O error while writing).
 inline constexpr int exit_failed = 6;
 
 }  // namespace corqctl

@@ -4,6 +4,7 @@
 #include "durability/records.hpp"
 #include "exit_codes.hpp"
 #include "io/vfs.hpp"
+#include "routing/exchange.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace corqctl {
@@ -70,35 +73,38 @@ int scan_directory(const std::string &dir, const corq::wal::ScanVisitor &visitor
 
 namespace {
 
-/// Keeps `in_flight` the set of messages delivered and not settled since (as far as the log says).
-void track_in_flight(const RecoveredRecord &record, std::unordered_set<std::uint64_t> &in_flight) {
+/// Keeps `in_flight` the set of message copies delivered and not settled since (as far as the log
+/// says). Keyed by queue as well as id: the copies of a fanned-out message share one id.
+void track_in_flight(
+    const RecoveredRecord &record,
+    std::unordered_set<corq::core::MessageKey, corq::core::MessageKeyHash> &in_flight) {
   records::Reader r(record.payload);
   switch (record.type) {
     case records::deliver:
     case records::remove: {
-      r.u32();
+      const std::uint32_t qid = r.u32();
       const std::uint32_t n = r.u32();
       for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
         const std::uint64_t id = r.u64();
         if (!r.ok()) break;
         if (record.type == records::deliver) {
-          in_flight.insert(id);
+          in_flight.insert({qid, id});
         } else {
-          in_flight.erase(id);
+          in_flight.erase({qid, id});
         }
       }
       return;
     }
     case records::retry:
-      r.u32();
-      in_flight.erase(r.u64());
-      return;
     case records::dead_letter:
-    case records::redrive:
-      r.u32();
-      r.u32();
-      in_flight.erase(r.u64());
+    case records::redrive: {
+      // Each names the queue the message leaves (or is retried in) first; dead_letter and
+      // redrive the queue it enters second.
+      const std::uint32_t qid = r.u32();
+      if (record.type != records::retry) r.u32();
+      in_flight.erase({qid, r.u64()});
       return;
+    }
     default: return;  // a publish repeating a live message (compaction) keeps its state
   }
 }
@@ -137,7 +143,7 @@ void add_message(QueueView &q, const corq::core::RecoveredMessage &m, bool in_fl
 }
 
 /// Builds the queue views from the replayed state, as Engine::install would place the messages.
-void build_queues(LogView &out, const std::unordered_set<std::uint64_t> &in_flight) {
+void build_queues(LogView &out) {
   std::unordered_map<std::uint32_t, std::size_t> index_of;
   for (const auto &[qid, recovered] : out.state.queues) {
     QueueView q;
@@ -158,13 +164,60 @@ void build_queues(LogView &out, const std::unordered_set<std::uint64_t> &in_flig
   for (const auto *m : ordered) {
     auto it = index_of.find(m->qid);
     if (it == index_of.end()) continue;  // its queue is gone: corq_open drops it too
-    add_message(out.queues[it->second], *m, in_flight.contains(m->message->id), out.now_ms);
+    add_message(out.queues[it->second], *m, out.in_flight.contains({m->qid, m->message->id}),
+                out.now_ms);
   }
+}
+
+/// Builds the exchange and binding views from the replayed state. A binding whose end is not in
+/// the state (its deletion released from the log with it) is left out, as
+/// Engine::install_topology leaves it out: the view shows what corq_open would bind.
+void build_topology(LogView &out) {
+  std::unordered_map<std::uint32_t, std::size_t> exchange_of;
+  for (const auto &[xid, recovered] : out.state.exchanges) {
+    ExchangeView x;
+    x.xid = xid;
+    x.name = recovered.name;
+    x.type = corq::core::routing::exchange_type_name(
+        static_cast<corq::core::routing::ExchangeType>(recovered.type));
+    x.options = recovered.options;
+    out.exchanges.push_back(std::move(x));
+  }
+  std::sort(out.exchanges.begin(), out.exchanges.end(),
+            [](const ExchangeView &a, const ExchangeView &b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < out.exchanges.size(); ++i)
+    exchange_of.emplace(out.exchanges[i].xid, i);
+  std::unordered_map<std::uint32_t, const std::string *> queue_name;
+  for (const QueueView &q : out.queues) queue_name.emplace(q.qid, &q.name);
+  for (const auto &[identity, b] : out.state.bindings) {
+    auto source = exchange_of.find(b.source_xid);
+    if (source == exchange_of.end()) continue;
+    BindingView view;
+    view.source = out.exchanges[source->second].name;
+    view.to_exchange = b.to_exchange;
+    if (b.to_exchange) {
+      auto destination = exchange_of.find(b.destination_id);
+      if (destination == exchange_of.end()) continue;
+      view.destination = out.exchanges[destination->second].name;
+    } else {
+      auto destination = queue_name.find(b.destination_id);
+      if (destination == queue_name.end()) continue;
+      view.destination = *destination->second;
+    }
+    view.key = b.key;
+    view.arguments = b.arguments;
+    ++out.exchanges[source->second].bindings;
+    out.bindings.push_back(std::move(view));
+  }
+  std::sort(out.bindings.begin(), out.bindings.end(),
+            [](const BindingView &a, const BindingView &b) {
+              return std::tie(a.source, a.to_exchange, a.destination, a.key, a.arguments) <
+                     std::tie(b.source, b.to_exchange, b.destination, b.key, b.arguments);
+            });
 }
 
 /// One scan into `out` (nothing of it is finished: see finish()).
 int scan_once(const std::string &dir, LogView &out, std::string &error) {
-  std::unordered_set<std::uint64_t> in_flight;
   corq::wal::FrameInfo frame{};
   std::string decode_error;
   corq::wal::ScanVisitor visitor;
@@ -182,15 +235,13 @@ int scan_once(const std::string &dir, LogView &out, std::string &error) {
       return 1;
     }
     out.last_lsn = record.lsn;
-    track_in_flight(record, in_flight);
+    track_in_flight(record, out.in_flight);
     return 0;
   };
   corq::wal::ScanResult result;
   const int rc = scan_directory(dir, visitor, result, decode_error, error);
   out.torn_tail = rc == exit_ok && result.torn_tail;
   out.unflushed_after_end = rc == exit_ok ? result.unflushed_after_end.size() : 0;
-  // Kept for finish(): the in-flight set is only needed to place the messages.
-  out.in_flight_ids = std::move(in_flight);
   return rc;
 }
 
@@ -199,7 +250,8 @@ void finish(const std::string &dir, LogView &out) {
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
   count_segment_files(dir, out);
-  build_queues(out, out.in_flight_ids);
+  build_queues(out);
+  build_topology(out);
 }
 
 }  // namespace

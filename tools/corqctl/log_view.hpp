@@ -22,12 +22,18 @@
 // log knows: a release is not logged, so a released message still counts as in flight until its
 // next delivery or settlement. At the next corq_open every in-flight message is ready again.
 // Counters (published, acked, ...) live only in a running engine and are not in the log.
+//
+// Exchanges and bindings: only durable ones are logged (a durable exchange, a binding whose ends
+// are both durable), so the view holds exactly what the next corq_open would declare; transient
+// exchanges, bindings to temporary subscriber queues and every exchange counter (published,
+// routed, unroutable) exist only in the running engine (corq_stats_json).
 #pragma once
 
 #include "durability/recovery.hpp"
 #include "log/scanner.hpp"
 #include "options/options.hpp"
 #include "queue/message.hpp"
+#include "routing/binding_argument.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -62,6 +68,22 @@ struct QueueView {
   std::uint64_t total() const noexcept { return ready + in_flight + delayed; }
 };
 
+struct ExchangeView {
+  std::uint32_t xid = 0;
+  std::string name;
+  const char *type = "";  // "direct", "fanout", "topic", "headers"
+  corq::core::ExchangeOptions options;
+  std::uint64_t bindings = 0;  // durable bindings whose source it is
+};
+
+struct BindingView {
+  std::string source;        // an exchange
+  bool to_exchange = false;  // the destination is an exchange (else a queue)
+  std::string destination;
+  std::string key;
+  std::vector<corq::core::routing::OwnedArgument> arguments;  // sorted by key
+};
+
 /// Scans of one command, at most (see the top of this file); a real corruption costs them all.
 inline constexpr int scan_attempts_max = 8;
 /// Pause before the n-th scan after one that stopped early: n × this (0.7 s over all of them).
@@ -70,11 +92,13 @@ inline constexpr int retry_pause_ms = 25;
 struct LogView {
   // Declared first so that it outlives the views that point into it.
   corq::core::RecoveredState state;
-  std::vector<QueueView> queues;    // by name
-  std::uint64_t segment_files = 0;  // *.wal files in the directory (spares included)
-  std::uint64_t bytes_on_disk = 0;  // their sizes
-  std::uint64_t log_segments = 0;   // segments whose frames were read
-  std::uint64_t log_bytes = 0;      // bytes of those frames
+  std::vector<QueueView> queues;        // by name
+  std::vector<ExchangeView> exchanges;  // by name
+  std::vector<BindingView> bindings;    // by source, destination kind and name, key, arguments
+  std::uint64_t segment_files = 0;      // *.wal files in the directory (spares included)
+  std::uint64_t bytes_on_disk = 0;      // their sizes
+  std::uint64_t log_segments = 0;       // segments whose frames were read
+  std::uint64_t log_bytes = 0;          // bytes of those frames
   std::uint64_t frames = 0;
   corq::wal::Lsn last_lsn = 0;  // of the last record read
   bool torn_tail = false;       // the log ends in a half-written frame (cut off at the next open)
@@ -83,7 +107,9 @@ struct LogView {
   std::size_t unflushed_after_end = 0;
   bool moving_tail = false;  // the log was being written: this is its state as of last_lsn
   std::int64_t now_ms = 0;   // when the view was taken: what "delayed" is relative to
-  std::unordered_set<std::uint64_t> in_flight_ids;  // delivered, not settled since (per the log)
+  /// Delivered, not settled since (per the log). By queue too: settling one queue's copy of a
+  /// fanned-out message leaves the other copies as they were.
+  std::unordered_set<corq::core::MessageKey, corq::core::MessageKeyHash> in_flight;
 
   const QueueView *find(std::string_view name) const noexcept;
   /// Messages in the dead-letter queue of `queue` (0 when it has none or it is not in the log).

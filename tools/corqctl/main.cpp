@@ -26,8 +26,9 @@ using namespace corqctl;
 constexpr const char *exit_codes_text =
     "Exit codes: 0 ok; 1 corrupt log (the first corruption's file and offset are printed); 2 bad "
     "usage or bad input; 3 directory missing, unreadable or not a corq data directory; 4 directory "
-    "locked by another process (a running service); 5 no such queue; 6 the engine refused or "
-    "failed the operation (queue full, disk full, I/O error).";
+    "locked by another process (a running service); 5 no such queue or exchange; 6 the engine "
+    "refused or failed the operation (queue full, unroutable with --mandatory, disk full, I/O "
+    "error).";
 
 constexpr const char *lock_text =
     "Reading commands (inspect, verify, dump, stats, dlq list) take no lock: they rebuild the "
@@ -39,6 +40,7 @@ constexpr const char *lock_text =
 struct Arguments {
   std::string dir;
   std::string queue;
+  std::string exchange;
   std::string to_queue;
   std::uint64_t max_messages = 0;
   std::uint64_t list_max = 100;
@@ -81,7 +83,8 @@ EngineTarget target(const Arguments &a) { return EngineTarget{a.dir, a.engine_op
 void add_read_commands(CLI::App &app, Arguments &a) {
   CLI::App *inspect = command(app, "inspect",
                               "queues with their options, ready / in-flight / delayed counts, "
-                              "dead-letter depth; segments and bytes on disk",
+                              "dead-letter depth; durable exchanges with their options and "
+                              "bindings; segments and bytes on disk",
                               false);
   add_dir(inspect, a);
   inspect->callback([&a] { a.run = [&a] { return run_inspect(a.dir); }; });
@@ -96,12 +99,17 @@ void add_read_commands(CLI::App &app, Arguments &a) {
   CLI::App *dump =
       command(app, "dump", "print the log's frames and records, human-readable", false);
   add_dir(dump, a);
-  dump->add_option("-q,--queue", a.queue, "only the records about this queue");
-  dump->callback([&a] { a.run = [&a] { return run_dump(a.dir, a.queue); }; });
+  CLI::Option *dump_queue =
+      dump->add_option("-q,--queue", a.queue, "only the records about this queue");
+  dump->add_option("-x,--exchange", a.exchange,
+                   "only the records about this exchange (declaration, deletion, bindings from "
+                   "or to it)")
+      ->excludes(dump_queue);
+  dump->callback([&a] { a.run = [&a] { return run_dump(a.dir, a.queue, a.exchange); }; });
 
   CLI::App *stats = command(app, "stats",
-                            "per-queue gauges and the log's size: a table, JSON, or Prometheus "
-                            "text exposition format",
+                            "per-queue gauges, durable exchanges and their bindings, and the "
+                            "log's size: a table, JSON, or Prometheus text exposition format",
                             false);
   add_dir(stats, a);
   CLI::Option *json = stats->add_flag("--json", a.json, "one JSON object");
@@ -152,16 +160,29 @@ void add_dlq_commands(CLI::App &app, Arguments &a) {
 
 void add_publish(CLI::App &app, Arguments &a) {
   CLI::App *publish = command(app, "publish",
-                              "publish one message (waits until it is durable); DATA, or stdin "
-                              "when DATA is '-' or missing",
+                              "publish one message to a queue, or through an exchange with "
+                              "--exchange (waits until it is durable); DATA, or stdin when DATA "
+                              "is '-' or missing",
                               true);
   add_dir(publish, a);
-  add_queue(publish, a.publish.queue, "the queue");
+  // One positional for both: a queue is the default exchange's routing key, as in AMQP.
+  add_queue(publish, a.publish.queue, "the queue; with --exchange, the routing key ('' for none)");
   publish->add_option("DATA", a.publish_data, "the payload; '-' or none: read stdin");
   publish->add_option("-H,--header", a.publish.headers, "a header KEY=VALUE; repeatable")
       ->allow_extra_args(false);
-  publish->add_flag("--declare", a.publish.declare,
-                    "declare the queue with default options if it is missing");
+  CLI::Option *exchange =
+      publish->add_option("-x,--exchange", a.publish.exchange,
+                          "publish through this exchange (corq_exchange_publish; '' is the "
+                          "default exchange), QUEUE being the routing key");
+  publish
+      ->add_flag("--mandatory", a.publish.mandatory,
+                 "with --exchange: fail (exit 6, nothing stored) when no queue takes the "
+                 "message, instead of dropping it")
+      ->needs(exchange);
+  publish
+      ->add_flag("--declare", a.publish.declare,
+                 "declare the queue with default options if it is missing")
+      ->excludes(exchange);
   publish->add_option("--dedup-id", a.publish.dedup_id, "deduplication id");
   publish->add_option("--delay-ms", a.publish.delay_ms, "deliverable only after this delay")
       ->check(CLI::NonNegativeNumber);
@@ -169,6 +190,7 @@ void add_publish(CLI::App &app, Arguments &a) {
       ->check(CLI::NonNegativeNumber);
   add_engine_options(publish, a);
   publish->callback([&a, publish] {
+    a.publish.through_exchange = publish->count("--exchange") != 0;
     a.publish.data_from_stdin = publish->count("DATA") == 0 || a.publish_data == "-";
     if (!a.publish.data_from_stdin) a.publish.data = a.publish_data;
     a.run = [&a] { return run_publish(target(a), a.publish); };

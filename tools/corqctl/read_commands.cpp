@@ -6,6 +6,7 @@
 #include "log_view.hpp"
 #include "text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -27,6 +28,10 @@ int fail(const std::string &dir, int code, const std::string &error) {
 
 int no_queue(const std::string &dir, const std::string &queue) {
   return fail(dir, exit_no_queue, "no queue '" + queue + "' in the log");
+}
+
+int no_exchange(const std::string &dir, const std::string &exchange) {
+  return fail(dir, exit_no_queue, "no exchange '" + exchange + "' in the log");
 }
 
 /// Loads the view; on failure prints the error and returns the exit code (else exit_ok).
@@ -76,6 +81,41 @@ void print_queue(const LogView &view, const QueueView &q) {
                 static_cast<long long>(oldest_ready_age_ms(view, q)));
 }
 
+/// A binding's key and arguments: key="..." [arguments: k="v" k2 (present) ...]; bytes escaped as
+/// printable() does (keys and values may hold any byte).
+std::string binding_text(const BindingView &b) {
+  std::string out = "key=\"" + printable(b.key, b.key.size()) + "\"";
+  if (b.arguments.empty()) return out;
+  out += " arguments:";
+  for (const auto &argument : b.arguments) {
+    out += " " + printable(argument.key, argument.key.size());
+    // A NULL value matches on the header's presence alone: not the same as an empty value.
+    out += argument.has_value ? "=\"" + printable(argument.value, argument.value.size()) + "\""
+                              : " (present)";
+  }
+  return out;
+}
+
+void print_exchange(const LogView &view, const ExchangeView &x) {
+  std::printf("exchange %s\n  type: %s\n  options:", x.name.c_str(), x.type);
+  for (const auto &[key, value] : corq::core::exchange_options_map(x.options))
+    std::printf(" %s=%s", key.c_str(), value.c_str());
+  std::printf("\n  bindings: %llu\n", ull(x.bindings));
+  // view.bindings is sorted by source first: a directory with many exchanges and thousands of
+  // bindings prints without a scan of every binding per exchange.
+  struct BySource {
+    bool operator()(const BindingView &b, const std::string &name) const { return b.source < name; }
+    bool operator()(const std::string &name, const BindingView &b) const { return name < b.source; }
+  };
+  const auto [begin, end] =
+      std::equal_range(view.bindings.begin(), view.bindings.end(), x.name, BySource{});
+  for (auto it = begin; it != end; ++it) {
+    const BindingView &b = *it;
+    std::printf("    -> %s %s %s\n", b.to_exchange ? "exchange" : "queue", b.destination.c_str(),
+                binding_text(b).c_str());
+  }
+}
+
 }  // namespace
 
 int run_inspect(const std::string &dir) {
@@ -86,6 +126,8 @@ int run_inspect(const std::string &dir) {
   print_log_summary(view);
   std::printf("queues: %zu\n", view.queues.size());
   for (const QueueView &q : view.queues) print_queue(view, q);
+  std::printf("exchanges: %zu\n", view.exchanges.size());
+  for (const ExchangeView &x : view.exchanges) print_exchange(view, x);
   return exit_ok;
 }
 
@@ -97,9 +139,10 @@ int run_verify(const std::string &dir) {
   for (const QueueView &q : view.queues) messages += q.total();
   std::printf(
       "%s: ok: %llu segments, %llu frames, %llu records (every checksum checked, every record "
-      "decoded), last lsn %llu, %zu queues, %llu live messages%s\n",
+      "decoded), last lsn %llu, %zu queues, %llu live messages, %zu exchanges, %zu bindings%s\n",
       dir.c_str(), ull(view.log_segments), ull(view.frames), ull(view.state.records),
-      ull(view.last_lsn), view.queues.size(), ull(messages),
+      ull(view.last_lsn), view.queues.size(), ull(messages), view.exchanges.size(),
+      view.bindings.size(),
       view.torn_tail ? " (torn tail: an unconfirmed last write will be cut off at open)"
                      : moving_tail_note(view));
   if (view.unflushed_after_end > 0) {
@@ -142,14 +185,16 @@ int scan_live(const std::string &dir, const corq::wal::ScanVisitor &visitor,
   return moving ? exit_ok : rc;
 }
 
-/// The queue ids the log ever gave `queue` (a queue deleted and declared again gets a new one).
-int queue_ids(const std::string &dir, const std::string &queue, std::set<std::uint32_t> &qids) {
+/// The ids the log ever gave `name` as a queue (`declare` records) or as an exchange
+/// (`declare_exchange`): one deleted and declared again gets a new one.
+int declared_ids(const std::string &dir, std::uint8_t declaration, const std::string &name,
+                 std::set<std::uint32_t> &ids) {
   corq::wal::ScanVisitor visitor;
   visitor.record = [&](const corq::wal::RecoveredRecord &r) {
-    if (r.type != records::declare) return 0;
+    if (r.type != declaration) return 0;
     records::Reader reader(r.payload);
-    const std::uint32_t qid = reader.u32();
-    if (reader.ok() && reader.str16() == queue) qids.insert(qid);
+    const std::uint32_t id = reader.u32();
+    if (reader.ok() && reader.str16() == name) ids.insert(id);
     return 0;
   };
   corq::wal::ScanResult result;
@@ -159,16 +204,61 @@ int queue_ids(const std::string &dir, const std::string &queue, std::set<std::ui
   return rc == exit_ok ? rc : fail(dir, rc, error);
 }
 
-/// True if `record` is about one of `qids` (every record but a checkpoint starts with its queue id;
-/// dead_letter and redrive name the target queue second).
-bool about(const corq::wal::RecoveredRecord &record, const std::set<std::uint32_t> &qids) {
-  if (record.type == records::checkpoint) return false;
+/// True if `record` is about one of the queues `qids`: the queue records start with their queue
+/// id (dead_letter and redrive name the target queue second), a fan-out publish lists its queues,
+/// a bind or unbind names a queue as its destination. Exchange records and checkpoints are not.
+bool about_queue(const corq::wal::RecoveredRecord &record, const std::set<std::uint32_t> &qids) {
   records::Reader reader(record.payload);
+  switch (record.type) {
+    case records::checkpoint:
+    case records::declare_exchange:
+    case records::delete_exchange: return false;
+    case records::publish_fanout: {
+      reader.u64();
+      const std::uint16_t n = reader.u16();
+      for (std::uint16_t i = 0; i < n && reader.ok(); ++i) {
+        const std::uint32_t qid = reader.u32();
+        reader.i64();
+        if (reader.ok() && qids.contains(qid)) return true;
+      }
+      return false;
+    }
+    case records::bind:
+    case records::unbind: {
+      reader.u32();
+      const std::uint8_t to_exchange = reader.u8();
+      const std::uint32_t destination = reader.u32();
+      return reader.ok() && to_exchange == 0 && qids.contains(destination);
+    }
+    default: break;
+  }
   const std::uint32_t first = reader.u32();
   if (reader.ok() && qids.contains(first)) return true;
   if (record.type != records::dead_letter && record.type != records::redrive) return false;
   const std::uint32_t second = reader.u32();
   return reader.ok() && qids.contains(second);
+}
+
+/// True if `record` is about one of the exchanges `xids`: its declaration or deletion, a binding
+/// from or to it. (A fan-out publish names its queues, not the exchange it came through.)
+bool about_exchange(const corq::wal::RecoveredRecord &record, const std::set<std::uint32_t> &xids) {
+  records::Reader reader(record.payload);
+  switch (record.type) {
+    case records::declare_exchange:
+    case records::delete_exchange: {
+      const std::uint32_t xid = reader.u32();
+      return reader.ok() && xids.contains(xid);
+    }
+    case records::bind:
+    case records::unbind: {
+      const std::uint32_t source = reader.u32();
+      const std::uint8_t to_exchange = reader.u8();
+      const std::uint32_t destination = reader.u32();
+      return reader.ok() &&
+             (xids.contains(source) || (to_exchange != 0 && xids.contains(destination)));
+    }
+    default: return false;
+  }
 }
 
 void print_frame(const corq::wal::FrameInfo &f) {
@@ -179,23 +269,30 @@ void print_frame(const corq::wal::FrameInfo &f) {
 
 }  // namespace
 
-int run_dump(const std::string &dir, const std::string &queue) {
-  std::set<std::uint32_t> qids;
+int run_dump(const std::string &dir, const std::string &queue, const std::string &exchange) {
+  std::set<std::uint32_t> qids, xids;
   if (!queue.empty()) {
-    if (const int rc = queue_ids(dir, queue, qids); rc != exit_ok) return rc;
+    if (const int rc = declared_ids(dir, records::declare, queue, qids); rc != exit_ok) return rc;
     if (qids.empty()) return no_queue(dir, queue);
   }
+  if (!exchange.empty()) {
+    if (const int rc = declared_ids(dir, records::declare_exchange, exchange, xids); rc != exit_ok)
+      return rc;
+    if (xids.empty()) return no_exchange(dir, exchange);
+  }
+  const bool filtered = !queue.empty() || !exchange.empty();
   corq::wal::FrameInfo frame{};
   bool frame_printed = false;
   corq::wal::ScanVisitor visitor;
   visitor.frame = [&](const corq::wal::FrameInfo &f) {
     frame = f;
-    frame_printed = queue.empty();
+    frame_printed = !filtered;
     if (frame_printed) print_frame(f);
   };
   visitor.record = [&](const corq::wal::RecoveredRecord &r) {
-    if (!queue.empty() && !about(r, qids)) return 0;
-    if (!frame_printed) print_frame(frame);  // --queue: a frame only when it has a match
+    if (!queue.empty() && !about_queue(r, qids)) return 0;
+    if (!exchange.empty() && !about_exchange(r, xids)) return 0;
+    if (!frame_printed) print_frame(frame);  // filtered: a frame only when it has a match
     frame_printed = true;
     std::printf("  lsn=%llu bytes=%zu %s\n", ull(r.lsn), r.payload.size(),
                 records::describe(r.type, r.payload).c_str());
@@ -227,7 +324,36 @@ void stats_text(const LogView &view) {
                 ull(view.dead_letter_depth(q)),
                 static_cast<long long>(oldest_ready_age_ms(view, q)));
   }
+  // A second table only when there is something to put in it: directories without exchanges
+  // print what they always printed.
+  if (!view.exchanges.empty()) {
+    std::printf("%-32s %-8s %8s %8s %10s %s\n", "exchange", "type", "durable", "internal",
+                "bindings", "alternate_exchange");
+    for (const ExchangeView &x : view.exchanges) {
+      std::printf(
+          "%-32s %-8s %8s %8s %10llu %s\n", x.name.c_str(), x.type,
+          x.options.durable ? "true" : "false", x.options.internal ? "true" : "false",
+          ull(x.bindings),
+          x.options.alternate_exchange.empty() ? "-" : x.options.alternate_exchange.c_str());
+    }
+  }
   print_log_summary(view);
+}
+
+std::string binding_json(const BindingView &b) {
+  std::string out = "{\"source\":" + json_string(b.source);
+  out += ",\"destination_type\":" + std::string(b.to_exchange ? "\"exchange\"" : "\"queue\"");
+  out += ",\"destination\":" + json_string(b.destination);
+  out += ",\"key\":" + json_string(b.key) + ",\"arguments\":[";
+  // An array, not an object: it keeps the arguments' order and a NULL value apart from "".
+  bool first = true;
+  for (const auto &argument : b.arguments) {
+    out += first ? "" : ",";
+    first = false;
+    out += "{\"key\":" + json_string(argument.key) + ",\"value\":" +
+           (argument.has_value ? json_string(argument.value) : std::string("null")) + "}";
+  }
+  return out + "]}";
 }
 
 void stats_json(const std::string &dir, const LogView &view) {
@@ -256,7 +382,28 @@ void stats_json(const std::string &dir, const LogView &view) {
     out += ",\"dead_letter_depth\":" + std::to_string(view.dead_letter_depth(q));
     out += ",\"options\":" + corq::core::queue_options_json(q.options, q.name) + "}";
   }
-  out += "}}\n";
+  // The durable topology; its counters (published, routed, ...) live only in a running engine.
+  out += "},\"exchanges\":{";
+  first = true;
+  for (const ExchangeView &x : view.exchanges) {
+    out += first ? "" : ",";
+    first = false;
+    out += json_string(x.name) + ":{\"type\":\"" + x.type + "\"";
+    out += ",\"durable\":" + std::string(x.options.durable ? "true" : "false");
+    out += ",\"internal\":" + std::string(x.options.internal ? "true" : "false");
+    out += ",\"alternate_exchange\":" + (x.options.alternate_exchange.empty()
+                                             ? std::string("null")
+                                             : json_string(x.options.alternate_exchange));
+    out += ",\"bindings\":" + std::to_string(x.bindings) + "}";
+  }
+  out += "},\"bindings\":[";
+  first = true;
+  for (const BindingView &b : view.bindings) {
+    out += first ? "" : ",";
+    first = false;
+    out += binding_json(b);
+  }
+  out += "]}\n";
   std::fputs(out.c_str(), stdout);
 }
 
@@ -294,6 +441,12 @@ void stats_prometheus(const LogView &view) {
                                     static_cast<double>(oldest_ready_age_ms(view, q)) / 1000.0);
                       return std::string(text);
                     });
+  std::printf(
+      "# HELP corq_exchange_bindings Durable bindings whose source is the exchange.\n"
+      "# TYPE corq_exchange_bindings gauge\n");
+  for (const ExchangeView &x : view.exchanges)
+    std::printf("corq_exchange_bindings{exchange=\"%s\",type=\"%s\"} %llu\n",
+                prometheus_label(x.name).c_str(), x.type, ull(x.bindings));
   prometheus_gauge("corq_log_segment_files", "Segment files (*.wal) in the data directory.",
                    view.segment_files);
   prometheus_gauge("corq_log_disk_bytes", "Bytes of the segment files on disk.",

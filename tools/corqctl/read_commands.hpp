@@ -11,19 +11,22 @@
 namespace corqctl {
 
 /// Queues with their options, ready / in-flight / delayed counts, dead-letter depth; segments and
-/// bytes on disk.
+/// bytes on disk; the durable exchanges (type, options) with their bindings (destination, key,
+/// arguments).
 int run_inspect(const std::string &dir);
 
 /// Every segment header, frame checksum and record of the log; on corruption, the file and offset
 /// of the first one (exit_corrupt).
 int run_verify(const std::string &dir);
 
-/// Every frame and record, human-readable. `queue` non-empty: only the records about that queue
-/// (exit_no_queue if the log never declared it).
-int run_dump(const std::string &dir, const std::string &queue);
+/// Every frame and record, human-readable. `queue` non-empty: only the records about that queue;
+/// `exchange` non-empty: only the records about that exchange (its declaration, deletion and the
+/// bindings from or to it). exit_no_queue if the log never declared the one asked for.
+int run_dump(const std::string &dir, const std::string &queue, const std::string &exchange);
 
 enum class StatsFormat { text, json, prometheus };
-/// Per-queue gauges and the log's size, as a table, one JSON object, or Prometheus text.
+/// Per-queue gauges, the durable exchanges (with their binding counts; JSON: the bindings too) and
+/// the log's size, as a table, one JSON object, or Prometheus text.
 int run_stats(const std::string &dir, StatsFormat format);
 
 /// Browses `queue` (normally a dead-letter queue) without consuming: up to `max_messages` (0: all)

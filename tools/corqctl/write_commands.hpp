@@ -20,7 +20,12 @@ struct EngineTarget {
 };
 
 struct PublishArgs {
+  /// The queue; with `through_exchange`, the routing key (the default exchange "" routes by the
+  /// key to the queue of that name, so the positional argument means the same thing either way).
   std::string queue;
+  bool through_exchange = false;  // corq_exchange_publish through `exchange` ("" allowed)
+  std::string exchange;
+  bool mandatory = false;  // CORQ_PUBLISH_MANDATORY: unroutable fails instead of being dropped
   std::vector<std::string> headers;  // "key=value"
   std::string data;
   bool data_from_stdin = false;
@@ -29,6 +34,8 @@ struct PublishArgs {
   std::int64_t delay_ms = 0;
   std::int64_t ttl_ms = 0;
 };
+/// Publishes one message to a queue (corq_publish) or through an exchange (corq_exchange_publish),
+/// and waits until it is durable.
 int run_publish(const EngineTarget &target, const PublishArgs &args);
 
 enum class Settle { release, ack };

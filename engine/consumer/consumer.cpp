@@ -25,10 +25,10 @@ Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t p
       settled_slots_(prefetch) {
   free_slots_.reserve(prefetch);
   for (std::uint32_t i = prefetch; i > 0; --i) free_slots_.push_back(i - 1);  // slot 0 on top
-  queue_->attach_consumer();
+  queue_->attach_consumer(this);
 }
 
-Consumer::~Consumer() { queue_->detach_consumer(); }
+Consumer::~Consumer() { queue_->detach_consumer(this); }
 
 int Consumer::closed_code() const noexcept {
   if (engine_.closed()) return capi::fail(CORQ_ECLOSED, "the engine is closed");
@@ -84,7 +84,10 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
   sync::Clock::time_point deadline{};  // read the clock only if we have to wait
   bool deadline_set = false;
   for (;;) {
-    const std::size_t popped = queue_->pop_ready(popped_.data(), room, home_shard_, &arriving_);
+    // single_active_consumer: a consumer that is not the active one receives nothing (yet).
+    const std::size_t popped =
+        queue_->may_receive(this) ? queue_->pop_ready(popped_.data(), room, home_shard_, &arriving_)
+                                  : 0;
     if (popped != 0) {
       const std::int64_t now_ms = engine_.now_ms();
       std::size_t delivered = 0;
@@ -122,7 +125,7 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
           if (woken_.load(std::memory_order_acquire) || engine_.closed() || queue_->deleted()) {
             return stop = true;
           }
-          return queue_->has_ready();
+          return queue_->has_ready() && queue_->may_receive(this);
         },
         deadline);
     if (stop) return closed_code();

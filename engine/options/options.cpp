@@ -29,7 +29,8 @@ constexpr std::string_view queue_keys[] = {"durable",
                                            "shards",
                                            "auto_delete",
                                            "dead_letter_exchange",
-                                           "dead_letter_routing_key"};
+                                           "dead_letter_routing_key",
+                                           "single_active_consumer"};
 
 bool fail(std::string &error, std::string_view key, std::string_view value, std::string_view want) {
   error = "option '" + std::string(key) + "': bad value '" + std::string(value) + "' (expected " +
@@ -185,6 +186,8 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
     return true;
   }
   if (key == "auto_delete") return parse_bool(key, value, o.auto_delete, error);
+  if (key == "single_active_consumer")
+    return parse_bool(key, value, o.single_active_consumer, error);
   if (key == "dead_letter_exchange") {
     std::string name_error;
     if (!value.empty() && !valid_queue_name(value.c_str(), name_error)) {
@@ -348,6 +351,7 @@ OptionMap queue_options_map(const QueueOptions &o) {
   if (o.dead_letter_queue_set) map.emplace("dead_letter_queue", o.dead_letter_queue);
   // Written only when used: declarations logged before these options read the same.
   if (o.auto_delete) map.emplace("auto_delete", "true");
+  if (o.single_active_consumer) map.emplace("single_active_consumer", "true");
   if (!o.dead_letter_exchange.empty()) map.emplace("dead_letter_exchange", o.dead_letter_exchange);
   if (o.dead_letter_routing_key_set)
     map.emplace("dead_letter_routing_key", o.dead_letter_routing_key);
@@ -388,6 +392,7 @@ std::string queue_options_json(const QueueOptions &o, std::string_view queue_nam
   json += ",\"dedup_window_ms\":" + std::to_string(o.dedup_window_ms);
   json += ",\"shards\":" + std::to_string(o.shards);
   json += ",\"auto_delete\":" + std::string(o.auto_delete ? "true" : "false");
+  json += ",\"single_active_consumer\":" + std::string(o.single_active_consumer ? "true" : "false");
   json += ",\"dead_letter_exchange\":\"" + o.dead_letter_exchange + "\"";
   if (o.dead_letter_routing_key_set) {
     json += ",\"dead_letter_routing_key\":\"" + json_escaped(o.dead_letter_routing_key) + "\"";

@@ -70,6 +70,8 @@ struct QueueOptions {
   std::uint32_t shards = 1;
   /// Deleted when its last consumer closes (one that never had a consumer stays).
   bool auto_delete = false;
+  /// One consumer receives at a time; when it closes, the next in open order takes over.
+  bool single_active_consumer = false;
   /// Dead letters go through this exchange instead of to a dead-letter queue ("" for none).
   std::string dead_letter_exchange;
   /// Their routing key there; unset: the message's own (x-routing-key, else the queue's name).

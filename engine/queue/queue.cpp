@@ -312,14 +312,26 @@ void Queue::advance_timers(std::int64_t now_ms) {
 // ---- eager expiry
 // ----------------------------------------------------------------------------------
 
-void Queue::attach_consumer() {
+void Queue::attach_consumer(const void *consumer) {
   std::lock_guard lock(sweep_mutex_);
   ++consumers_attached_;
+  if (!options_.single_active_consumer) return;
+  consumers_in_order_.push_back(consumer);
+  if (consumers_in_order_.size() == 1) active_consumer_.store(consumer, std::memory_order_release);
 }
 
-void Queue::detach_consumer() {
-  std::lock_guard lock(sweep_mutex_);
-  --consumers_attached_;
+void Queue::detach_consumer(const void *consumer) {
+  {
+    std::lock_guard lock(sweep_mutex_);
+    --consumers_attached_;
+    if (!options_.single_active_consumer) return;
+    std::erase(consumers_in_order_, consumer);
+    if (active_consumer_.load(std::memory_order_relaxed) != consumer) return;
+    // The next in open order takes over (the one leaving released its deliveries before).
+    active_consumer_.store(consumers_in_order_.empty() ? nullptr : consumers_in_order_.front(),
+                           std::memory_order_release);
+  }
+  not_empty_.notify_all();  // the new active consumer may be waiting
 }
 
 std::uint32_t Queue::consumers_attached() {

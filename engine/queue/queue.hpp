@@ -157,8 +157,15 @@ class Queue {
   /// under them could reorder deliveries). True if messages with a TTL may still be waiting.
   bool expire_ready(std::int64_t now_ms);
   /// Consumers register so that expire_ready knows whether it may look at the head.
-  void attach_consumer();
-  void detach_consumer();
+  /// `consumer` identifies the consumer (single_active_consumer keeps them in open order).
+  void attach_consumer(const void *consumer);
+  void detach_consumer(const void *consumer);
+  /// single_active_consumer: whether `consumer` is the one that may receive now (always true on
+  /// other queues).
+  bool may_receive(const void *consumer) const noexcept {
+    return !options_.single_active_consumer ||
+           active_consumer_.load(std::memory_order_acquire) == consumer;
+  }
   /// Consumers attached now (auto_delete).
   std::uint32_t consumers_attached();
   std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
@@ -273,8 +280,10 @@ class Queue {
     }
   }
   void push_returned_front(Message *message) noexcept;
-  std::mutex sweep_mutex_;                // expire_ready vs consumers attaching
-  std::uint32_t consumers_attached_ = 0;  // guarded by sweep_mutex_
+  std::mutex sweep_mutex_;                        // expire_ready vs consumers attaching
+  std::uint32_t consumers_attached_ = 0;          // guarded by sweep_mutex_
+  std::vector<const void *> consumers_in_order_;  // single_active_consumer (sweep_mutex_)
+  std::atomic<const void *> active_consumer_{nullptr};
 
   std::mutex dead_letter_mutex_;
   std::weak_ptr<Queue> dead_letter_cache_;

@@ -562,6 +562,42 @@ TEST_F(Exchanges, dead_letter_queue_and_dead_letter_exchange_exclude_each_other)
                     declare(e(), "work", {{"dead_letter_routing_key", std::string(256, 'k')}}));
 }
 
+// ---- single active consumer
+// -----------------------------------------------------------------------
+
+TEST_F(Exchanges, single_active_consumer_hands_over_in_open_order_with_released_deliveries) {
+  must_declare(e(), "ordered", {{"single_active_consumer", "true"}});
+  for (const char *p : {"1", "2", "3"}) publish(e(), "ordered", p);
+  ConsumerPtr first = open_consumer(e(), "ordered");
+  ConsumerPtr second = open_consumer(e(), "ordered");
+  ConsumerPtr third = open_consumer(e(), "ordered");
+  const corq_delivery d1 = must_consume_one(first.get());
+  EXPECT_EQ(payload(d1), "1");
+  EXPECT_FALSE(consume_one(second.get(), 0).has_value());  // not the active one
+  EXPECT_FALSE(consume_one(third.get(), 0).has_value());
+  must(corq_ack(first.get(), d1.tag), "ack");
+  const corq_delivery d2 = must_consume_one(first.get());  // held when it closes
+  EXPECT_EQ(payload(d2), "2");
+  first.reset();  // "2" is released, and the second consumer takes over
+  EXPECT_EQ(payload(must_consume_one(second.get())), "2");
+  EXPECT_EQ(payload(must_consume_one(second.get())), "3");
+  EXPECT_FALSE(consume_one(third.get(), 0).has_value());
+}
+
+TEST_F(Exchanges, a_waiting_consumer_is_woken_when_it_becomes_the_active_one) {
+  must_declare(e(), "ordered", {{"single_active_consumer", "true"}});
+  ConsumerPtr first = open_consumer(e(), "ordered");
+  ConsumerPtr second = open_consumer(e(), "ordered");
+  publish(e(), "ordered", "m");
+  std::optional<corq_delivery> got;
+  std::thread waiter([&] { got = consume_one(second.get(), 10000); });
+  std::this_thread::sleep_for(50ms);
+  first.reset();
+  waiter.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(payload(*got), "m");
+}
+
 // ---- temporary subscriber queues
 // ------------------------------------------------------------------
 

@@ -83,7 +83,9 @@ CORQ_API const char *corq_last_error(void);
  *   retry_delay_max_ms (60000), lease_ms (30000), dedup_window_ms (0), shards (1), auto_delete
  *   (false: true deletes the queue when its last consumer closes), dead_letter_exchange (""; an
  *   exchange name sends dead letters through it instead of to a dead-letter queue — setting both
- *   is CORQ_EINVAL), dead_letter_routing_key (default: the message's own routing key).
+ *   is CORQ_EINVAL), dead_letter_routing_key (default: the message's own routing key),
+ *   single_active_consumer (false: true lets one consumer receive at a time; when it closes, the
+ *   next in open order takes over, after its unsettled deliveries were released).
  * Exchange keys (corq_exchange_declare): durable (true on a disk engine), internal (false),
  *   alternate_exchange ("").
  * Sizes accept a plain byte count or a KiB/MiB/GiB suffix ("64MiB").

@@ -162,45 +162,72 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
   }
 }
 
-int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
-  records::Reader r(record.payload);
-  const std::uint32_t qid = r.u32();
-  const std::uint64_t id = r.u64();
-  const std::int64_t published_at = r.i64();
-  const std::int64_t expires_at = r.i64();
-  const std::int64_t due = r.i64();
-  const std::uint32_t delivery_count = r.u32();
-  const std::uint32_t failed = r.u32();
-  const std::string_view dedup_id = r.str16();
-  const std::uint16_t header_count = r.u16();
-  if (!r.ok() || header_count > header_views_max) return bad(record, "truncated head");
+/// The end both publish records share: dedup id, headers, payload (views into the record).
+struct MessageTail {
+  std::string_view dedup_id;
+  std::uint16_t header_count = 0;
   HeaderView views[header_views_max];
-  for (std::uint16_t i = 0; i < header_count; ++i) {
-    views[i].key = r.str16();
-    views[i].value = r.str32();
+  std::span<const std::byte> payload;
+};
+
+namespace {
+
+/// Reads it; false (with `what` naming the part) when the record is cut short.
+bool read_tail(records::Reader &r, MessageTail &tail, const char *&what) {
+  tail.dedup_id = r.str16();
+  tail.header_count = r.u16();
+  if (!r.ok() || tail.header_count > header_views_max) return what = "truncated head", false;
+  for (std::uint16_t i = 0; i < tail.header_count; ++i) {
+    tail.views[i].key = r.str16();
+    tail.views[i].value = r.str32();
   }
-  if (!r.ok()) return bad(record, "truncated headers");
-  const auto payload = r.rest();
+  if (!r.ok()) return what = "truncated headers", false;
+  tail.payload = r.rest();
+  return true;
+}
+
+}  // namespace
+
+int RecoveredState::add_copy(const wal::RecoveredRecord &record, std::uint32_t qid,
+                             std::uint64_t id, const CopyState &state, const MessageTail &tail) {
   next_message_id = std::max(next_message_id, id + 1);
   // A queue not (yet) known is kept too: a checkpoint re-declares live queues AFTER records it
   // did not release, so a live message's publish can come before its queue's declaration. Messages
   // of queues that never get declared (deleted, declaration released) are dropped by install.
   auto q = queues.find(qid);
-  if (q != queues.end() && !dedup_id.empty()) {
-    q->second.dedup.insert_or_assign(std::string(dedup_id), RecoveredDedup{id, published_at});
+  if (q != queues.end() && !tail.dedup_id.empty()) {
+    q->second.dedup.insert_or_assign(std::string(tail.dedup_id),
+                                     RecoveredDedup{id, state.published_at_ms});
   }
-  Message *m = build_message(views, header_count, payload.data(), payload.size());
+  Message *m =
+      build_message(tail.views, tail.header_count, tail.payload.data(), tail.payload.size());
   if (m == nullptr) {
     error = "out of memory rebuilding message " + std::to_string(id);
     return -ENOMEM;
   }
   m->id = id;
-  m->published_at_ms = published_at;
-  m->expires_at_ms = expires_at;
-  m->delivery_count = delivery_count;
-  m->failed_attempts = failed;
-  put({qid, id}, RecoveredMessage{m, qid, due, record.lsn});
+  m->published_at_ms = state.published_at_ms;
+  m->expires_at_ms = state.expires_at_ms;
+  m->delivery_count = state.delivery_count;
+  m->failed_attempts = state.failed_attempts;
+  put({qid, id}, RecoveredMessage{m, qid, state.due_ms, record.lsn});
   return 0;
+}
+
+int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
+  records::Reader r(record.payload);
+  const std::uint32_t qid = r.u32();
+  const std::uint64_t id = r.u64();
+  CopyState state;
+  state.published_at_ms = r.i64();
+  state.expires_at_ms = r.i64();
+  state.due_ms = r.i64();
+  state.delivery_count = r.u32();
+  state.failed_attempts = r.u32();
+  MessageTail tail;
+  const char *what = nullptr;
+  if (!read_tail(r, tail, what)) return bad(record, what);
+  return add_copy(record, qid, id, state, tail);
 }
 
 int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
@@ -213,34 +240,16 @@ int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
     qid = r.u32();
     expires = r.i64();
   }
-  const std::int64_t published_at = r.i64();
-  const std::int64_t due = r.i64();
-  const std::string_view dedup_id = r.str16();
-  const std::uint16_t header_count = r.u16();
-  if (!r.ok() || header_count > header_views_max) return bad(record, "truncated head");
-  HeaderView views[header_views_max];
-  for (std::uint16_t i = 0; i < header_count; ++i) {
-    views[i].key = r.str16();
-    views[i].value = r.str32();
-  }
-  if (!r.ok()) return bad(record, "truncated headers");
-  const auto payload = r.rest();
-  next_message_id = std::max(next_message_id, id + 1);
+  CopyState state;
+  state.published_at_ms = r.i64();
+  state.due_ms = r.i64();
+  MessageTail tail;
+  const char *what = nullptr;
+  if (!read_tail(r, tail, what)) return bad(record, what);
+  // Each copy its own block: after recovery the copies need not share a body.
   for (const auto &[qid, expires] : targets) {
-    auto q = queues.find(qid);
-    if (q != queues.end() && !dedup_id.empty()) {
-      q->second.dedup.insert_or_assign(std::string(dedup_id), RecoveredDedup{id, published_at});
-    }
-    // Each copy its own block: after recovery the copies need not share a body.
-    Message *m = build_message(views, header_count, payload.data(), payload.size());
-    if (m == nullptr) {
-      error = "out of memory rebuilding message " + std::to_string(id);
-      return -ENOMEM;
-    }
-    m->id = id;
-    m->published_at_ms = published_at;
-    m->expires_at_ms = expires;
-    put({qid, id}, RecoveredMessage{m, qid, due, record.lsn});
+    state.expires_at_ms = expires;
+    if (const int rc = add_copy(record, qid, id, state, tail); rc != 0) return rc;
   }
   return 0;
 }

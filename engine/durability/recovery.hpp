@@ -43,6 +43,8 @@ struct RecoveredMessage {
   wal::Lsn lsn;         // its latest publish record: what keeps it recoverable
 };
 
+struct MessageTail;  // recovery.cpp
+
 struct RecoveredExchange {
   std::string name;
   std::uint8_t type;  // routing::ExchangeType
@@ -89,6 +91,14 @@ struct RecoveredState {
  private:
   int apply_publish(const wal::RecoveredRecord &record);
   int apply_publish_fanout(const wal::RecoveredRecord &record);
+  /// What a publish record says of one copy besides its queue, id and content.
+  struct CopyState {
+    std::int64_t published_at_ms = 0, expires_at_ms = 0, due_ms = 0;
+    std::uint32_t delivery_count = 0, failed_attempts = 0;
+  };
+  /// Builds and adds one copy from a publish or publish_fanout record. 0 or -ENOMEM.
+  int add_copy(const wal::RecoveredRecord &record, std::uint32_t qid, std::uint64_t id,
+               const CopyState &state, const MessageTail &tail);
   int apply_topology(const wal::RecoveredRecord &record);
   /// Forgets the bindings for which `gone` is true.
   template <class Gone>

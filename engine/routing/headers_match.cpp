@@ -50,7 +50,10 @@ bool parse_x_match(std::string_view value, XMatch &mode) {
 // Checks one argument's key; returns its length, or 0 with `error` set.
 std::size_t checked_key_bytes(const corq_header &argument, std::size_t position,
                               std::string &error) {
-  const std::string prefix = "binding argument " + std::to_string(position) + ": ";
+  std::string prefix =
+      "binding argument ";  // appended: GCC 12 -O2 warns falsely on "literal" + temporary
+  prefix += std::to_string(position);
+  prefix += ": ";
   if (argument.key == nullptr) return invalid(error, prefix + "key is NULL"), 0;
   const std::size_t bytes = strnlen(argument.key, header_key_bytes_max + 1);
   if (bytes == 0) return invalid(error, prefix + "key is empty"), 0;

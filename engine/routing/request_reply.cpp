@@ -13,6 +13,11 @@
 #include <utility>
 #include <vector>
 
+// GCC 12 reports false -Wrestrict overlaps inside std::string assignments here (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+
 namespace corq::core::routing {
 namespace {
 
@@ -76,7 +81,8 @@ void RequestReply::shutdown() {
 
 int RequestReply::ensure_reply_queue() {
   if (!reply_queue_.empty()) return CORQ_OK;
-  const std::string name = "corq.reply-" + hex16(random64());
+  std::string name = "corq.reply-";
+  name += hex16(random64());
   corq_config *config = corq_config_new();
   if (config == nullptr) return capi::fail(CORQ_ENOMEM, "out of memory");
   corq_config_set(config, "durable", "false");
@@ -135,7 +141,8 @@ int RequestReply::request(const char *exchange, const char *routing_key,
     std::lock_guard lock(mutex_);
     if (closed_) return capi::fail(CORQ_ECLOSED, "the engine is closed");
     if (const int rc = ensure_reply_queue(); rc != CORQ_OK) return rc;
-    correlation = "c" + hex16(next_correlation_++);
+    correlation = "c";
+    correlation += hex16(next_correlation_++);
     reply_to = reply_queue_;
     pending_.emplace(correlation, &pending);
   }

@@ -88,10 +88,17 @@ std::string binding_text(const BindingView &b) {
   if (b.arguments.empty()) return out;
   out += " arguments:";
   for (const auto &argument : b.arguments) {
-    out += " " + printable(argument.key, argument.key.size());
+    // Appended piece by piece: GCC 12 -O2 warns falsely on "literal" + temporary (bug 105329).
+    out += ' ';
+    out += printable(argument.key, argument.key.size());
     // A NULL value matches on the header's presence alone: not the same as an empty value.
-    out += argument.has_value ? "=\"" + printable(argument.value, argument.value.size()) + "\""
-                              : " (present)";
+    if (argument.has_value) {
+      out += "=\"";
+      out += printable(argument.value, argument.value.size());
+      out += '"';
+    } else {
+      out += " (present)";
+    }
   }
   return out;
 }

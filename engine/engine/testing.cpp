@@ -3,6 +3,7 @@
 
 #include "capi/error.hpp"
 #include "capi/handles.hpp"
+#include "durability/journal.hpp"
 #include "durability/recovery.hpp"
 
 #include <log/scanner.hpp>
@@ -31,6 +32,12 @@ int open_on_vfs(const char *dir, const corq_config *engine_options, corq::wal::V
 }
 
 std::int64_t clock_now_ms(corq_engine *engine) { return capi::engine_of(engine)->now_ms(); }
+
+int log_id_live(corq_engine *engine, std::uint64_t id) {
+  Journal *journal = capi::engine_of(engine)->journal();
+  if (journal == nullptr) return -1;
+  return journal->ledger().id_live(id) ? 1 : 0;
+}
 
 namespace {
 

@@ -33,6 +33,10 @@ int advance_clock(corq_engine *engine, std::int64_t ms);
 /// time the engine was opened).
 std::int64_t clock_now_ms(corq_engine *engine);
 
+/// Whether the write-ahead log's ledger holds message `id` live (some durable copy of it is still
+/// pinned: compaction keeps its records). -1 for an in-memory engine.
+int log_id_live(corq_engine *engine, std::uint64_t id);
+
 /// One message as recovery would install it (see snapshot_log).
 struct SnapshotMessage {
   std::uint64_t id = 0;

@@ -389,6 +389,23 @@ TEST_F(DurableQueue, checkpoints_keep_the_log_to_a_few_segments_while_messages_c
   EXPECT_LT(reopen, std::chrono::seconds(2));
 }
 
+// A dead letter moved between durable queues carries its place in the log with it: once it is
+// acked in the dead-letter queue, nothing of it stays live in the ledger (before the fix the
+// moved copy lost the original's pin, which then stayed counted forever: its segment could never
+// be released, and compaction kept its records).
+TEST_F(DurableQueue, a_dead_letter_acked_in_its_dead_letter_queue_leaves_the_log_ledger) {
+  EnginePtr engine = open_durable(tmp_.data());
+  must_declare(engine.get(), "q");
+  const std::uint64_t id = publish(engine.get(), "q", "poison");
+  {
+    ConsumerPtr c = open_consumer(engine.get(), "q");
+    must(corq_reject(c.get(), must_consume_one(c.get()).tag, nullptr), "reject");
+  }
+  EXPECT_EQ(testing::log_id_live(engine.get(), id), 1) << "in q.dlq: still live";
+  EXPECT_EQ(drain_acking(engine.get(), "q.dlq"), std::vector<std::string>{"poison"});
+  EXPECT_EQ(testing::log_id_live(engine.get(), id), 0) << "acked: its pin must be gone";
+}
+
 TEST_F(DurableQueue, a_live_message_in_an_old_segment_keeps_its_segment_and_survives_checkpoints) {
   const Options small = {{"segment_bytes", "1MiB"}};
   {

@@ -2,10 +2,10 @@
  * fan_out.c — one event, several queues.
  *
  * Fan-out by hand: the publisher publishes the event to each subscriber's queue (pubsub.c does it
- * with one atomic publish through an exchange instead). Each queue then has its own consumers, pace, retries and dead letters — a slow "email" service
- * never holds back "billing". The event carries its id as dedup_id, and each queue has a dedup
- * window: if the publisher crashes half-way through the fan-out and publishes the event again,
- * the queues that already have it keep one copy.
+ * with one atomic publish through an exchange instead). Each queue then has its own consumers,
+ * pace, retries and dead letters — a slow "email" service never holds back "billing". The event
+ * carries its id as dedup_id, and each queue has a dedup window: if the publisher crashes half-way
+ * through the fan-out and publishes the event again, the queues that already have it keep one copy.
  *
  * Build and run: cmake --build build/release --target example_fan_out &&
  * build/release/examples/example_fan_out. Exit status 0 when every outcome is as expected.

@@ -303,7 +303,11 @@ void produce(ProducerSlot &slot, const PerfOptions &o, const Timeline &timeline,
     batch[i] = corq_message{size == 0 ? nullptr : &payload[i * size], size, nullptr, 0, nullptr};
   }
   const corq_publish_options options{sizeof(corq_publish_options),
-                                     o.nowait ? CORQ_PUBLISH_NOWAIT : 0u, publish_timeout_ms, 0, 0, 0};
+                                     o.nowait ? CORQ_PUBLISH_NOWAIT : 0u,
+                                     publish_timeout_ms,
+                                     0,
+                                     0,
+                                     0};
   sleep_until_ns(timeline.start_ns);
   std::uint64_t sent = 0, since_flush = 0;
   for (std::uint64_t k = 0; !control.stop_producers.load(std::memory_order_relaxed); ++k) {

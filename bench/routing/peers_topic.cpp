@@ -115,8 +115,9 @@ Result run_corq(const Options &o, const TopicSet &set) {
         check(corq_exchange_publish(engine, "bench.topic", set.keys[key].c_str(), &message,
                                     o.durable ? &publish_options : nullptr, &last_id, &routed),
               "corq_exchange_publish");
-        if (routed != 1) throw std::runtime_error("a publish was routed to " +
-                                                  std::to_string(routed) + " queues, not 1");
+        if (routed != 1)
+          throw std::runtime_error("a publish was routed to " + std::to_string(routed) +
+                                   " queues, not 1");
         if (++key == set.keys.size()) key = 0;
       }
       if (o.durable) check(corq_wait_durable(engine, last_id, 60'000), "corq_wait_durable");
@@ -247,17 +248,18 @@ Result run_rabbitmq(const Options &o, const TopicSet &set) {
       for (std::uint64_t i = 0; i < o.batch && seq < o.publishes; ++i, ++seq, ++next_tag) {
         std::memcpy(payload, &seq, sizeof(seq));
         amqp_bytes_t body{sizeof(payload), payload};
-        check_status(amqp_basic_publish(conn, channel, amqp_cstring_bytes(exchange),
-                                        amqp_cstring_bytes(set.keys[key].c_str()), 0, 0, &props,
-                                        body),
-                     "amqp_basic_publish");
+        check_status(
+            amqp_basic_publish(conn, channel, amqp_cstring_bytes(exchange),
+                               amqp_cstring_bytes(set.keys[key].c_str()), 0, 0, &props, body),
+            "amqp_basic_publish");
         if (++key == set.keys.size()) key = 0;
       }
       wait_confirms(conn, first, next_tag);
     }
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (const std::string &q : targets) result.in_targets += declare_queue(conn, q, o.durable, true);
+    for (const std::string &q : targets)
+      result.in_targets += declare_queue(conn, q, o.durable, true);
     for (const std::string &q : filler) result.in_filler += declare_queue(conn, q, o.durable, true);
     for (const auto *names : {&targets, &filler}) {
       for (const std::string &q : *names) {
@@ -334,12 +336,12 @@ int main(int argc, char **argv) {
                    static_cast<unsigned long long>(o.publishes));
       return 1;
     }
-    std::printf("{\"system\": \"%s\", \"durable\": %s, \"bindings\": %zu, \"publishes\": %llu, "
-                "\"batch\": %llu, \"setup_s\": %.3f, \"seconds\": %.6f, \"publishes_per_s\": %.1f}\n",
-                o.system.c_str(), o.durable ? "true" : "false", set.hot.size() + set.filler.size(),
-                static_cast<unsigned long long>(o.publishes),
-                static_cast<unsigned long long>(o.batch), r.setup_seconds, r.seconds,
-                static_cast<double>(o.publishes) / r.seconds);
+    std::printf(
+        "{\"system\": \"%s\", \"durable\": %s, \"bindings\": %zu, \"publishes\": %llu, "
+        "\"batch\": %llu, \"setup_s\": %.3f, \"seconds\": %.6f, \"publishes_per_s\": %.1f}\n",
+        o.system.c_str(), o.durable ? "true" : "false", set.hot.size() + set.filler.size(),
+        static_cast<unsigned long long>(o.publishes), static_cast<unsigned long long>(o.batch),
+        r.setup_seconds, r.seconds, static_cast<double>(o.publishes) / r.seconds);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "corq_routing_peers: %s\n", e.what());
     return 1;

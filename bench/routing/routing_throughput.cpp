@@ -19,18 +19,19 @@
 //
 // Each repetition opens a fresh in-memory engine, declares the queues (default options:
 // transient, max_length 1M), the exchange and its bindings. Drained: it opens one consumer per
-// queue, then starts the pinned publisher (CPU 0) and consumer (CPU 1) behind a StartGate. The publisher first sends
-// `warmup_publishes` (the queues' ring pages get committed, the allocator warm), then the measured
-// `publishes`; the time is the publisher's, from its first measured publish to the return of its
-// last. The consumer polls every queue with corq_consume(.., 64, 0) and one corq_ack_upto per
-// batch — far faster than the publisher (the engine suite's batch-64 path), so it never becomes
-// the bottleneck, and polling means the publisher never has a waiter to wake: what is timed is
-// the publish (routing, admission, enqueue). Each run reports how long the consumer needed after
-// the last publish (`drain_lag_ms`: small when it kept up) and how often it found every queue
-// empty. Every `latency_sample_every`-th publish is timed alone with the TSC. Besides the wall
-// time the publisher reads its own thread CPU time over the same span: on this shared 2-core
-// machine other processes take the core for milliseconds at a time, which the wall clock counts
-// and the CPU time does not (each run reports its involuntary context switches, `preemptions`).
+// queue, then starts the pinned publisher (CPU 0) and consumer (CPU 1) behind a StartGate. The
+// publisher first sends `warmup_publishes` (the queues' ring pages get committed, the allocator
+// warm), then the measured `publishes`; the time is the publisher's, from its first measured
+// publish to the return of its last. The consumer polls every queue with corq_consume(.., 64, 0)
+// and one corq_ack_upto per batch — far faster than the publisher (the engine suite's batch-64
+// path), so it never becomes the bottleneck, and polling means the publisher never has a waiter to
+// wake: what is timed is the publish (routing, admission, enqueue). Each run reports how long the
+// consumer needed after the last publish (`drain_lag_ms`: small when it kept up) and how often it
+// found every queue empty. Every `latency_sample_every`-th publish is timed alone with the TSC.
+// Besides the wall time the publisher reads its own thread CPU time over the same span: on this
+// shared 2-core machine other processes take the core for milliseconds at a time, which the wall
+// clock counts and the CPU time does not (each run reports its involuntary context switches,
+// `preemptions`).
 #include "routing_harness.hpp"
 
 #include <algorithm>
@@ -58,8 +59,8 @@ struct RunOutcome {
   std::string error{};               // empty: every message routed and arrived where it should
   std::vector<std::uint64_t> ticks;  // sampled per-publish times, TSC ticks
   std::uint64_t routed_per_publish = 0;
-  std::uint64_t empty_polls = 0;     // consumer rounds that found every queue empty
-  double drain_lag_s = 0;            // consumer's last delivery after the publisher's last publish
+  std::uint64_t empty_polls = 0;  // consumer rounds that found every queue empty
+  double drain_lag_s = 0;         // consumer's last delivery after the publisher's last publish
   std::uint64_t publisher_preemptions = 0, consumer_preemptions = 0;
   std::size_t bindings = 0;
   bool pinned = false;
@@ -165,8 +166,8 @@ std::string prepare(Kind kind, const RoutingScale &scale, Setup &setup) {
       if (!(error = declare_queue(engine, filler_queues.back())).empty()) return error;
     }
     for (std::size_t i = 0; i < set.filler.size(); ++i) {
-      if (!(error = bind(engine, "bench.topic", filler_queues[i % filler_queues.size()],
-                         set.filler[i]))
+      if (!(error =
+                bind(engine, "bench.topic", filler_queues[i % filler_queues.size()], set.filler[i]))
                .empty())
         return error;
     }
@@ -175,7 +176,8 @@ std::string prepare(Kind kind, const RoutingScale &scale, Setup &setup) {
   setup.keys = set.keys;
   for (const std::string &key : set.keys) {
     for (std::size_t i = 0; i < set.hot.size(); ++i)
-      if (topic_matches(set.hot[i], key)) setup.key_queue.push_back(static_cast<int>(set.hot_queue[i]));
+      if (topic_matches(set.hot[i], key))
+        setup.key_queue.push_back(static_cast<int>(set.hot_queue[i]));
   }
   corq_exchange_stats stats{};
   stats.struct_size = sizeof(stats);

@@ -64,8 +64,8 @@ class Random {
 };
 
 const std::array<std::string, 6> regions{"eu", "us", "ap", "sa", "af", "me"};
-const std::array<std::string, 8> entities{"order", "payment", "user",  "invoice",
-                                          "shipment", "cart", "refund", "stock"};
+const std::array<std::string, 8> entities{"order",    "payment", "user",   "invoice",
+                                          "shipment", "cart",    "refund", "stock"};
 const std::array<std::string, 6> events{"created", "updated", "deleted",
                                         "failed",  "shipped", "paid"};
 const std::array<std::string, 3> severities{"info", "warn", "error"};

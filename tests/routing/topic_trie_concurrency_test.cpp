@@ -63,6 +63,10 @@ TEST(TopicTrieConcurrency, publishers_match_old_versions_while_new_ones_are_buil
   };
   std::vector<std::thread> publishers;
   for (int i = 0; i < 2; ++i) publishers.emplace_back(publisher);
+  // Build versions only once the publishers are matching, or on a loaded machine the rounds can
+  // all finish before a publisher thread is first scheduled and nothing runs concurrently (this
+  // test once failed that way). A publisher that fails an assertion has stopped: stop waiting.
+  while (matches.load(std::memory_order_relaxed) < 2 && !HasFailure()) std::this_thread::yield();
   const int rounds = static_cast<int>(corq::test::scaled(2000));
   for (int round = 0; round < rounds; ++round) {
     const std::shared_ptr<const Trie> trie = current.get();

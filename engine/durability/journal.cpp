@@ -162,6 +162,8 @@ int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_
   records::Writer w(head);
   for (std::size_t i = 0; i < count; ++i) {
     const Message &m = *messages[i];
+    if (m.priority() != 0) [[unlikely]]
+      w.u8(static_cast<std::uint8_t>(m.priority()));  // records::publish_priority
     w.u32(qid);
     w.u64(m.id);
     w.i64(m.published_at_ms);
@@ -183,7 +185,7 @@ int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_
   std::size_t start = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const Message &m = *messages[i];
-    batch.push_back({records::publish,
+    batch.push_back({m.priority() == 0 ? records::publish : records::publish_priority,
                      {head.data() + start, ends[i] - start},
                      {static_cast<const std::byte *>(m.payload()), m.payload_len}});
     start = ends[i];
@@ -201,6 +203,8 @@ int Journal::log_publish_fanout(const std::uint32_t *qids, Message *const *copie
   head.clear();
   records::Writer w(head);
   const Message &m = *copies[0];
+  if (m.priority() != 0) [[unlikely]]
+    w.u8(static_cast<std::uint8_t>(m.priority()));  // records::publish_fanout_priority
   w.u64(m.id);
   w.u16(static_cast<std::uint16_t>(count));
   for (std::size_t i = 0; i < count; ++i) {
@@ -216,9 +220,10 @@ int Journal::log_publish_fanout(const std::uint32_t *qids, Message *const *copie
     w.str16(h[k].key);
     w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
   }
-  const wal::Record record{records::publish_fanout,
-                           {head.data(), head.size()},
-                           {static_cast<const std::byte *>(m.payload()), m.payload_len}};
+  const wal::Record record{
+      m.priority() == 0 ? records::publish_fanout : records::publish_fanout_priority,
+      {head.data(), head.size()},
+      {static_cast<const std::byte *>(m.payload()), m.payload_len}};
   FanoutPinContext context{&ledger_, copies, count};
   const wal::AppendHook hook{pin_fanout, &context};
   const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::normal, &hook);
@@ -446,8 +451,10 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
   };
   switch (record.type) {
     case records::publish:
-    case records::retry: return message_live(1);           // qid, id, ...
-    case records::publish_fanout: return message_live(0);  // id, ...
+    case records::retry: return message_live(1);                            // qid, id, ...
+    case records::publish_fanout: return message_live(0);                   // id, ...
+    case records::publish_priority: r.u8(); return message_live(1);         // priority, qid, id
+    case records::publish_fanout_priority: r.u8(); return message_live(0);  // priority, id
     case records::dead_letter:
     case records::redrive: return message_live(2);  // from_qid, to_qid, id, ...
     case records::remove:

@@ -25,6 +25,8 @@ const char *type_name(std::uint8_t type) noexcept {
     case delete_exchange: return "delete_exchange";
     case bind: return "bind";
     case unbind: return "unbind";
+    case publish_priority: return "publish_priority";
+    case publish_fanout_priority: return "publish_fanout_priority";
     default: return "unknown";
   }
 }
@@ -83,6 +85,11 @@ void message_rest(Reader &r, std::string &out) {
 std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
   Reader r(payload);
   std::string out = type_name(type);
+  if (type == publish_priority || type == publish_fanout_priority) {
+    // A priority, then the fields of the record without one.
+    out += " priority=" + std::to_string(r.u8());
+    type = type == publish_priority ? publish : publish_fanout;
+  }
   switch (type) {
     case declare: {
       out += " qid=" + std::to_string(r.u32());

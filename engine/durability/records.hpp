@@ -36,6 +36,10 @@
 //   bind         u32 source xid, u8 destination kind (0 queue, 1 exchange), u32 destination
 //   unbind       (qid or xid), str16 key, u16 n, n × (str16 key, u8 has_value, str32 value), the
 //                arguments sorted, so the same binding always has the same bytes
+//   publish_priority         u8 priority (1-32), then a publish record's fields
+//   publish_fanout_priority  u8 priority (1-32), then a publish_fanout record's fields
+//                (what a publish with corq_publish_options.priority > 0 writes instead; the
+//                priority counts in queues with max_priority, message.hpp)
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
@@ -70,6 +74,8 @@ enum Type : std::uint8_t {
   delete_exchange = 13,
   bind = 14,
   unbind = 15,
+  publish_priority = 16,
+  publish_fanout_priority = 17,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

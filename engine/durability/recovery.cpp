@@ -86,7 +86,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       }
       return 0;
     }
-    case records::publish: return apply_publish(record);
+    case records::publish:
+    case records::publish_priority: return apply_publish(record);
     case records::remove:
     case records::deliver: {
       const std::uint32_t qid = r.u32();
@@ -130,7 +131,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       }
       return 0;
     }
-    case records::publish_fanout: return apply_publish_fanout(record);
+    case records::publish_fanout:
+    case records::publish_fanout_priority: return apply_publish_fanout(record);
     case records::declare_exchange:
     case records::delete_exchange:
     case records::bind:
@@ -190,6 +192,7 @@ bool read_tail(records::Reader &r, MessageTail &tail, const char *&what) {
 
 int RecoveredState::add_copy(const wal::RecoveredRecord &record, std::uint32_t qid,
                              std::uint64_t id, const CopyState &state, const MessageTail &tail) {
+  if (state.priority > max_priority_limit) return bad(record, "priority above 32");
   next_message_id = std::max(next_message_id, id + 1);
   // A queue not (yet) known is kept too: a checkpoint re-declares live queues AFTER records it
   // did not release, so a live message's publish can come before its queue's declaration. Messages
@@ -210,15 +213,17 @@ int RecoveredState::add_copy(const wal::RecoveredRecord &record, std::uint32_t q
   m->expires_at_ms = state.expires_at_ms;
   m->delivery_count = state.delivery_count;
   m->failed_attempts = state.failed_attempts;
+  m->set_priority(state.priority);
   put({qid, id}, RecoveredMessage{m, qid, state.due_ms, record.lsn});
   return 0;
 }
 
 int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
   records::Reader r(record.payload);
+  CopyState state;
+  if (record.type == records::publish_priority) state.priority = r.u8();
   const std::uint32_t qid = r.u32();
   const std::uint64_t id = r.u64();
-  CopyState state;
   state.published_at_ms = r.i64();
   state.expires_at_ms = r.i64();
   state.due_ms = r.i64();
@@ -232,6 +237,8 @@ int RecoveredState::apply_publish(const wal::RecoveredRecord &record) {
 
 int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
   records::Reader r(record.payload);
+  CopyState state;
+  if (record.type == records::publish_fanout_priority) state.priority = r.u8();
   const std::uint64_t id = r.u64();
   const std::uint16_t n = r.u16();
   if (!r.ok() || n == 0) return bad(record, "truncated head");
@@ -240,7 +247,6 @@ int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
     qid = r.u32();
     expires = r.i64();
   }
-  CopyState state;
   state.published_at_ms = r.i64();
   state.due_ms = r.i64();
   MessageTail tail;

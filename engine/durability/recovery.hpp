@@ -95,6 +95,7 @@ struct RecoveredState {
   struct CopyState {
     std::int64_t published_at_ms = 0, expires_at_ms = 0, due_ms = 0;
     std::uint32_t delivery_count = 0, failed_attempts = 0;
+    std::uint32_t priority = 0;  // the *_priority record types
   };
   /// Builds and adds one copy from a publish or publish_fanout record. 0 or -ENOMEM.
   int add_copy(const wal::RecoveredRecord &record, std::uint32_t qid, std::uint64_t id,

@@ -30,7 +30,8 @@ constexpr std::string_view queue_keys[] = {"durable",
                                            "auto_delete",
                                            "dead_letter_exchange",
                                            "dead_letter_routing_key",
-                                           "single_active_consumer"};
+                                           "single_active_consumer",
+                                           "max_priority"};
 
 bool fail(std::string &error, std::string_view key, std::string_view value, std::string_view want) {
   error = "option '" + std::string(key) + "': bad value '" + std::string(value) + "' (expected " +
@@ -186,6 +187,11 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
     return true;
   }
   if (key == "auto_delete") return parse_bool(key, value, o.auto_delete, error);
+  if (key == "max_priority") {
+    if (!parse_in_range(key, value, false, 0, max_priority_limit, u, error)) return false;
+    o.max_priority = static_cast<std::uint32_t>(u);
+    return true;
+  }
   if (key == "single_active_consumer")
     return parse_bool(key, value, o.single_active_consumer, error);
   if (key == "dead_letter_exchange") {
@@ -307,6 +313,13 @@ bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOption
     error = "options 'dead_letter_queue' and 'dead_letter_exchange' exclude each other";
     return false;
   }
+  if (parsed.max_priority > 0 && parsed.shards > 1) {
+    // A priority queue orders its whole content by priority: its levels are its shards.
+    error =
+        "options 'max_priority' and 'shards' > 1 exclude each other (a priority queue has one "
+        "ring per priority, not shards)";
+    return false;
+  }
   out = parsed;
   return true;
 }
@@ -352,6 +365,7 @@ OptionMap queue_options_map(const QueueOptions &o) {
   // Written only when used: declarations logged before these options read the same.
   if (o.auto_delete) map.emplace("auto_delete", "true");
   if (o.single_active_consumer) map.emplace("single_active_consumer", "true");
+  if (o.max_priority != 0) map.emplace("max_priority", std::to_string(o.max_priority));
   if (!o.dead_letter_exchange.empty()) map.emplace("dead_letter_exchange", o.dead_letter_exchange);
   if (o.dead_letter_routing_key_set)
     map.emplace("dead_letter_routing_key", o.dead_letter_routing_key);
@@ -393,6 +407,7 @@ std::string queue_options_json(const QueueOptions &o, std::string_view queue_nam
   json += ",\"shards\":" + std::to_string(o.shards);
   json += ",\"auto_delete\":" + std::string(o.auto_delete ? "true" : "false");
   json += ",\"single_active_consumer\":" + std::string(o.single_active_consumer ? "true" : "false");
+  json += ",\"max_priority\":" + std::to_string(o.max_priority);
   json += ",\"dead_letter_exchange\":\"" + o.dead_letter_exchange + "\"";
   if (o.dead_letter_routing_key_set) {
     json += ",\"dead_letter_routing_key\":\"" + json_escaped(o.dead_letter_routing_key) + "\"";

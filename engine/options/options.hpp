@@ -25,6 +25,9 @@ inline constexpr std::uint64_t max_length_limit = 1ull << 28;          // ring s
 inline constexpr std::uint64_t max_bytes_limit = 1ull << 46;           // 64 TiB: effectively none
 inline constexpr std::int64_t delay_ms_max = (1ll << 32) - 1;          // the timer wheel's span
 inline constexpr std::uint32_t shards_max = 64;
+/// The highest max_priority a queue may have (RabbitMQ allows 255 but advises at most 10: each
+/// level is a ring of its own).
+inline constexpr std::uint32_t max_priority_limit = 32;
 inline constexpr std::uint32_t prefetch_max = 65536;
 inline constexpr std::size_t headers_max = 64;
 /// Headers the engine adds to a message published through an exchange: x-exchange, x-routing-key.
@@ -72,6 +75,9 @@ struct QueueOptions {
   bool auto_delete = false;
   /// One consumer receives at a time; when it closes, the next in open order takes over.
   bool single_active_consumer = false;
+  /// 0: no priorities. 1-32: a priority queue delivering higher priorities first (FIFO within one
+  /// priority); a message's priority above it counts as it.
+  std::uint32_t max_priority = 0;
   /// Dead letters go through this exchange instead of to a dead-letter queue ("" for none).
   std::string dead_letter_exchange;
   /// Their routing key there; unset: the message's own (x-routing-key, else the queue's name).

@@ -155,6 +155,9 @@ int publish_batch(Engine &engine, Queue &queue, const corq_message *messages, st
       free_batch(batch, accepted);
       return capi::fail(CORQ_ENOMEM, "out of memory building message " + std::to_string(i));
     }
+    if (settings.priority != 0) [[unlikely]]
+      m->set_priority(std::min<std::uint32_t>(static_cast<std::uint32_t>(settings.priority),
+                                              max_priority_limit));
     batch[accepted++] = m;
     bytes += m->payload_len;
   }

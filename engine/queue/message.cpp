@@ -261,7 +261,8 @@ Message *make_dead_letter(const Message &original, const DeathNote &note) {
   message->published_at_ms = original.published_at_ms;
   // The move keeps the original's place in the log: its publish record still recovers it.
   message->log_bucket = original.log_bucket;
-  message->flags = static_cast<std::uint16_t>(original.flags & Message::shared_id);
+  message->flags =
+      static_cast<std::uint16_t>(original.flags & (Message::shared_id | Message::priority_mask));
   return message;
 }
 

@@ -40,7 +40,7 @@ struct Message {
   std::uint32_t delivery_count;   // deliveries so far (in this queue)
   std::uint32_t failed_attempts;  // nacks and lease expiries so far (in this queue)
   std::uint16_t header_count;     // <= headers_max + routing + death headers (options.hpp)
-  std::uint16_t flags;            // shared_body, shared_id (below)
+  std::uint16_t flags;            // shared_body, shared_id, priority (below)
   /// Durable messages: the write-ahead log's live-record bucket holding the record this message
   /// can be recovered from, plus one (durability/ledger.hpp); 0 for a message not in the log.
   /// Moves with the message (dead-lettering, lease-expiry copies) until the message leaves.
@@ -51,6 +51,16 @@ struct Message {
   /// Other durable queues hold copies with this id, logged by one record: the write-ahead log's
   /// ledger keeps the id live until the last copy leaves (durability/ledger.hpp).
   static constexpr std::uint16_t shared_id = 2;
+  /// Bits 8-13: the publish's priority, clamped to max_priority_limit (0 for most messages). A
+  /// queue with max_priority counts it as min(priority, max_priority); other queues ignore it. It
+  /// travels with the message (fan-out copies, dead letters, redrive) and is logged.
+  static constexpr unsigned priority_shift = 8;
+  static constexpr std::uint16_t priority_mask = 0x3f << priority_shift;
+  std::uint32_t priority() const noexcept { return (flags & priority_mask) >> priority_shift; }
+  /// `p` <= max_priority_limit (32).
+  void set_priority(std::uint32_t p) noexcept {
+    flags = static_cast<std::uint16_t>((flags & ~priority_mask) | (p << priority_shift));
+  }
   bool has_shared_body() const noexcept { return (flags & shared_body) != 0; }
   bool has_shared_id() const noexcept { return (flags & shared_id) != 0; }
 

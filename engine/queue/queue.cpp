@@ -18,10 +18,14 @@ Queue::Queue(Engine &engine, std::string name, QueueOptions options, std::uint32
       dead_letter_name_(options_.dead_letter_queue_for(name_)),
       qid_(qid),
       journal_(qid != 0 ? engine.journal() : nullptr),
+      levels_(options_.max_priority + 1),
+      returned_(levels_),
       timers_(engine.now_ms()) {
-  shards_.reserve(options_.shards);
-  for (std::uint32_t i = 0; i < options_.shards; ++i) {
-    // Each shard can hold the whole queue: admission bounds the total, not the shard.
+  // A priority queue's rings are its levels (options forbid shards > 1 with max_priority).
+  const std::uint32_t rings = levels_ > 1 ? levels_ : options_.shards;
+  shards_.reserve(rings);
+  for (std::uint32_t i = 0; i < rings; ++i) {
+    // Each ring can hold the whole queue: admission bounds the total, not the ring.
     shards_.push_back(std::make_unique<Shard>(options_.max_length));
   }
   if (options_.dedup_window_ms > 0)
@@ -61,7 +65,8 @@ void Queue::release_reservation(std::size_t count, std::uint64_t bytes) noexcept
 bool Queue::drop_oldest_for_room() {
   const StateMoveScope move(moves_from_ready_, 1);
   Message *oldest = nullptr;
-  if (pop_ready(&oldest, 1, 0) == 0) return false;
+  // On a priority queue: the oldest of the lowest priority.
+  if (pop_ready_from(&oldest, 1, 0, nullptr, true) == 0) return false;
   dead_letter(oldest, "maxlen", {});
   return true;
 }
@@ -103,9 +108,25 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
 
 void Queue::push_admitted(Message *const *messages, std::size_t count,
                           std::size_t shard_hint) noexcept {
+  if (count == 0) return;
+  if (levels_ > 1) [[unlikely]] {
+    // Each message to its priority's ring (a batch usually shares one priority; copies moved in
+    // by dead-lettering or redrive carry their own).
+    for (std::size_t i = 0; i < count; ++i) {
+      note_expiry(messages[i]);
+      if (messages[i]->expires_at_ms != 0)
+        engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
+      if (!shards_[level_of(messages[i])]->ready.try_emplace(messages[i])) {
+        push_returned(messages[i]);  // cannot happen while admission holds (as below)
+        ready_count_.fetch_sub(1, std::memory_order_seq_cst);
+        ready_bytes_.fetch_sub(messages[i]->payload_len, std::memory_order_seq_cst);
+      }
+    }
+    not_empty_.notify_if_waiting();
+    return;
+  }
   const std::size_t shards = shards_.size();
   Shard &shard = *shards_[shards == 1 ? 0 : shard_hint % shards];  // no division in the usual case
-  if (count == 0) return;
   if (messages[0]->expires_at_ms != 0 || messages[count - 1]->expires_at_ms != 0) [[unlikely]] {
     // A batch shares its TTL (one publish's options), so its first and last message tell.
     for (std::size_t i = 0; i < count; ++i) {
@@ -132,12 +153,13 @@ void Queue::push_returned(Message *message) noexcept {
   message->next = nullptr;
   {
     std::lock_guard lock(returned_mutex_);
-    if (returned_tail_ == nullptr) {
-      returned_head_ = message;
+    ReturnedList &list = returned_[level_of(message)];
+    if (list.tail == nullptr) {
+      list.head = message;
     } else {
-      returned_tail_->next = message;
+      list.tail->next = message;
     }
-    returned_tail_ = message;
+    list.tail = message;
     ready_count_.fetch_add(1, std::memory_order_seq_cst);
     ready_bytes_.fetch_add(message->payload_len, std::memory_order_seq_cst);
     returned_count_.fetch_add(1, std::memory_order_release);
@@ -193,6 +215,11 @@ void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept 
   }
   ready_count_.fetch_add(count, std::memory_order_seq_cst);
   ready_bytes_.fetch_add(bytes, std::memory_order_seq_cst);
+  if (levels_ > 1) {
+    push_admitted(messages, count, 0);  // each to its level, recovered order kept within one
+    if (ttl_seen_.load(std::memory_order_relaxed)) engine_.scheduler().poke_if_before(0);
+    return;
+  }
   Shard &shard = *shards_[0];
   std::size_t pushed = shard.ready.try_emplace_bulk(
       count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
@@ -207,26 +234,50 @@ void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept 
 // ---- popping
 // -------------------------------------------------------------------------------------
 
-std::size_t Queue::pop_returned(Message **out, std::size_t max) noexcept {
+std::size_t Queue::pop_returned(Message **out, std::size_t max, std::uint32_t level) noexcept {
   std::lock_guard lock(returned_mutex_);
+  ReturnedList &list = returned_[level];
   std::size_t n = 0;
-  while (n < max && returned_head_ != nullptr) {
-    out[n++] = returned_head_;
-    returned_head_ = returned_head_->next;
+  while (n < max && list.head != nullptr) {
+    out[n++] = list.head;
+    list.head = list.head->next;
   }
-  if (returned_head_ == nullptr) returned_tail_ = nullptr;
+  if (list.head == nullptr) list.tail = nullptr;
   returned_count_.fetch_sub(n, std::memory_order_release);
+  return n;
+}
+
+std::size_t Queue::pop_by_priority(Message **out, std::size_t max, bool lowest_first,
+                                   std::uint64_t &bytes) noexcept {
+  std::size_t n = 0;
+  auto take = [out, &n, &bytes](std::size_t, ReadyEntry &&entry) {
+    Message *m = entry.message();
+    bytes += m->payload_len;
+    out[n++] = m;
+  };
+  for (std::uint32_t i = 0; i < levels_ && n < max; ++i) {
+    const std::uint32_t level = lowest_first ? i : levels_ - 1 - i;
+    // Within a level, as on any queue: its returned messages first, then its ring.
+    if (returned_count_.load(std::memory_order_acquire) != 0) {
+      const std::size_t from = n;
+      n += pop_returned(out + n, max - n, level);
+      for (std::size_t k = from; k < n; ++k) bytes += out[k]->payload_len;
+    }
+    if (n < max) shards_[level]->ready.try_pop_bulk_with(max - n, take);
+  }
   return n;
 }
 
 std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_shard,
                              std::atomic<std::uint64_t> *arriving) noexcept {
+  return pop_ready_from(out, max, home_shard, arriving, false);
+}
+
+std::size_t Queue::pop_ready_from(Message **out, std::size_t max, std::size_t home_shard,
+                                  std::atomic<std::uint64_t> *arriving,
+                                  bool lowest_first) noexcept {
   std::size_t n = 0;
   std::uint64_t bytes = 0;
-  if (returned_count_.load(std::memory_order_acquire) != 0) [[unlikely]] {
-    n = pop_returned(out, max);
-    for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
-  }
   // Sum the bytes while each message pointer is in hand (one pass over the popped messages).
   auto take = [out, &n, &bytes](std::size_t, ReadyEntry &&entry) {
     Message *m = entry.message();
@@ -234,11 +285,19 @@ std::size_t Queue::pop_ready(Message **out, std::size_t max, std::size_t home_sh
     out[n++] = m;
   };
   const std::size_t shards = shards_.size();
-  if (shards == 1) [[likely]] {
-    if (n < max) shards_[0]->ready.try_pop_bulk_with(max - n, take);
+  if (levels_ > 1) [[unlikely]] {
+    n = pop_by_priority(out, max, lowest_first, bytes);
   } else {
-    for (std::size_t s = 0; s < shards && n < max; ++s)
-      shards_[(home_shard + s) % shards]->ready.try_pop_bulk_with(max - n, take);
+    if (returned_count_.load(std::memory_order_acquire) != 0) [[unlikely]] {
+      n = pop_returned(out, max, 0);
+      for (std::size_t i = 0; i < n; ++i) bytes += out[i]->payload_len;
+    }
+    if (shards == 1) [[likely]] {
+      if (n < max) shards_[0]->ready.try_pop_bulk_with(max - n, take);
+    } else {
+      for (std::size_t s = 0; s < shards && n < max; ++s)
+        shards_[(home_shard + s) % shards]->ready.try_pop_bulk_with(max - n, take);
+    }
   }
   if (n == 0) return 0;
   // Counted as arriving before they stop counting as ready; the fetch_sub (a release) publishes it.
@@ -257,7 +316,10 @@ std::int64_t Queue::oldest_ready_published_ms() {
   std::int64_t oldest = 0;
   {
     std::lock_guard lock(returned_mutex_);
-    if (returned_head_ != nullptr) oldest = returned_head_->published_at_ms;
+    for (const ReturnedList &list : returned_) {
+      if (list.head != nullptr && (oldest == 0 || list.head->published_at_ms < oldest))
+        oldest = list.head->published_at_ms;
+    }
   }
   for (auto &shard : shards_) {
     ReadyEntry head;
@@ -341,9 +403,10 @@ std::uint32_t Queue::consumers_attached() {
 
 void Queue::push_returned_front(Message *message) noexcept {
   std::lock_guard lock(returned_mutex_);
-  message->next = returned_head_;
-  returned_head_ = message;
-  if (returned_tail_ == nullptr) returned_tail_ = message;
+  ReturnedList &list = returned_[level_of(message)];
+  message->next = list.head;
+  list.head = message;
+  if (list.tail == nullptr) list.tail = message;
   ready_count_.fetch_add(1, std::memory_order_acq_rel);
   ready_bytes_.fetch_add(message->payload_len, std::memory_order_acq_rel);
   returned_count_.fetch_add(1, std::memory_order_release);

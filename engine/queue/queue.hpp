@@ -14,6 +14,12 @@
 //   timer wheel   — delayed messages (publish delay, retry backoff), advanced by the scheduler;
 //   dedup window  — recent dedup ids.
 //
+// Priority queues (max_priority > 0): one ready ring and one returned list per priority level
+// (max_priority + 1 of them, in place of shards), consumed from the highest level down, each in
+// FIFO order; drop_head drops from the lowest level up. A message's level is min(its priority,
+// max_priority). Each level's ring has room for max_length messages like a shard's (virtual memory,
+// committed as used), so admission still guarantees a slot.
+//
 // Lifetime: shared_ptr. The engine's registry holds one reference; producers, consumers and the
 // per-thread lookup cache of corq_publish hold others, so deleting a queue only unlinks it (it is
 // marked deleted, its messages are freed, later operations get CORQ_ENOENT).
@@ -169,6 +175,8 @@ class Queue {
   /// Consumers attached now (auto_delete).
   std::uint32_t consumers_attached();
   std::uint64_t delayed() const noexcept { return delayed_count_.load(std::memory_order_relaxed); }
+  /// Priority levels: max_priority + 1 on a priority queue, else 1.
+  std::uint32_t priority_levels() const noexcept { return levels_; }
 
   // ---- control plane ----
   /// Frees every ready message (logging their removal on a durable queue); returns how many.
@@ -232,7 +240,26 @@ class Queue {
     MpmcRing<ReadyEntry> ready;
   };
 
+  /// A ready list in front of a level's ring (see the returned list above); guarded by
+  /// returned_mutex_.
+  struct ReturnedList {
+    Message *head = nullptr;
+    Message *tail = nullptr;
+  };
+
   bool try_reserve(std::size_t count, std::uint64_t bytes) noexcept;
+  /// The priority level `m` is kept at (0 on a queue without priorities).
+  std::uint32_t level_of(const Message *m) const noexcept {
+    const std::uint32_t p = m->priority();
+    return p < levels_ ? p : levels_ - 1;
+  }
+  /// pop_ready's body. `lowest_first`: from the lowest priority level up (drop_head).
+  std::size_t pop_ready_from(Message **out, std::size_t max, std::size_t home_shard,
+                             std::atomic<std::uint64_t> *arriving, bool lowest_first) noexcept;
+  /// Priority queues: pops from the levels in priority order (highest first unless
+  /// `lowest_first`); adds the popped payload bytes to `bytes`.
+  std::size_t pop_by_priority(Message **out, std::size_t max, bool lowest_first,
+                              std::uint64_t &bytes) noexcept;
   void dead_letter_through_exchange(Message *message, std::string_view reason,
                                     std::string_view detail) noexcept;
   /// Logs a dead-letter move of `original` (now `moved`) from here to `target`.
@@ -240,7 +267,7 @@ class Queue {
                             const DeathNote &note) noexcept;
   void release_reservation(std::size_t count, std::uint64_t bytes) noexcept;
   bool drop_oldest_for_room();
-  std::size_t pop_returned(Message **out, std::size_t max) noexcept;
+  std::size_t pop_returned(Message **out, std::size_t max, std::uint32_t level) noexcept;
   void free_all_ready(bool unpin) noexcept;
   std::shared_ptr<Queue> dead_letter_target();
 
@@ -251,6 +278,7 @@ class Queue {
   const std::string dead_letter_name_;
   const std::uint32_t qid_;
   Journal *const journal_;
+  const std::uint32_t levels_;  // priority levels: max_priority + 1, or 1
 
   std::vector<std::unique_ptr<Shard>> shards_;
 
@@ -262,8 +290,7 @@ class Queue {
   alignas(cache_line_bytes) std::atomic<bool> deleted_{false};
 
   std::mutex returned_mutex_;
-  Message *returned_head_ = nullptr;
-  Message *returned_tail_ = nullptr;
+  std::vector<ReturnedList> returned_;  // one per priority level
   std::atomic<std::uint64_t> returned_count_{0};
 
   std::mutex timers_mutex_;

@@ -315,6 +315,9 @@ int publish_to_many(Engine &engine, TargetSet &targets, const corq_message &mess
   std::vector<Message *> spilled_copies(n > inline_max ? n : 0);
   Message **copies = n > inline_max ? spilled_copies.data() : inline_copies;
   Message *body = make_routed_message(message, stamp, id, now_ms, 0);
+  if (body != nullptr && settings.priority != 0)  // before sharing: every copy carries it
+    body->set_priority(
+        std::min<std::uint32_t>(static_cast<std::uint32_t>(settings.priority), max_priority_limit));
   // Every copy, transient ones too (one may move into a durable queue): the ledger keeps the id
   // live while any pinned copy remains (durability/ledger.hpp).
   if (body != nullptr && n > 1)

@@ -683,6 +683,14 @@ class ExchangeTest(EngineTestCase):
         self.assertError(corq.EINVAL, self.engine.publish_to_exchange, "x", "", b"6", priority=-1)
         self.assertEqual(self.drain("q"), [b"1", b"2", b"3"])
 
+    def test_a_priority_queue_delivers_higher_priorities_first(self):
+        self.engine.declare("p", max_priority=5)
+        self.engine.publish("p", b"low", priority=1)
+        self.engine.publish("p", b"high", priority=5)
+        self.engine.publish("p", b"over", priority=9)  # counts as 5, after "high"
+        self.engine.publish("p", b"none")
+        self.assertEqual(self.drain("p"), [b"high", b"over", b"low", b"none"])
+
     def test_stats_json_lists_exchanges(self):
         self.engine.declare_exchange("events", "topic")
         document = json.loads(self.engine.stats_json())

@@ -216,11 +216,15 @@ int declared_ids(const std::string &dir, std::uint8_t declaration, const std::st
 /// a bind or unbind names a queue as its destination. Exchange records and checkpoints are not.
 bool about_queue(const corq::wal::RecoveredRecord &record, const std::set<std::uint32_t> &qids) {
   records::Reader reader(record.payload);
+  // The *_priority publishes are a priority byte and the fields of the plain ones.
+  if (record.type == records::publish_priority || record.type == records::publish_fanout_priority)
+    reader.u8();
   switch (record.type) {
     case records::checkpoint:
     case records::declare_exchange:
     case records::delete_exchange: return false;
-    case records::publish_fanout: {
+    case records::publish_fanout:
+    case records::publish_fanout_priority: {
       reader.u64();
       const std::uint16_t n = reader.u16();
       for (std::uint16_t i = 0; i < n && reader.ok(); ++i) {

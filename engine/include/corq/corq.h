@@ -85,7 +85,9 @@ CORQ_API const char *corq_last_error(void);
  *   exchange name sends dead letters through it instead of to a dead-letter queue — setting both
  *   is CORQ_EINVAL), dead_letter_routing_key (default: the message's own routing key),
  *   single_active_consumer (false: true lets one consumer receive at a time; when it closes, the
- *   next in open order takes over, after its unsettled deliveries were released).
+ *   next in open order takes over, after its unsettled deliveries were released), max_priority
+ *   (0 = none; 1-32 delivers higher corq_publish_options.priority first, FIFO within one priority;
+ *   overflow=drop_head drops the oldest of the lowest priority; with shards > 1: CORQ_EINVAL).
  * Exchange keys (corq_exchange_declare): durable (true on a disk engine), internal (false),
  *   alternate_exchange ("").
  * Sizes accept a plain byte count or a KiB/MiB/GiB suffix ("64MiB").

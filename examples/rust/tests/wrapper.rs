@@ -622,6 +622,19 @@ fn priority_reaches_corq_in_the_publish_options() {
 }
 
 #[test]
+fn a_priority_queue_delivers_higher_priorities_first() {
+    let engine = engine();
+    engine.declare("p", &[("max_priority", "5")]).unwrap();
+    for (body, priority) in [("low", 1), ("high", 5), ("over", 9), ("none", 0)] {
+        let options = PublishOptions { priority, ..Default::default() };
+        engine.publish_with("p", &Message::new(body.as_bytes()), &options).unwrap();
+    }
+    let expected: Vec<Vec<u8>> =
+        ["high", "over", "low", "none"].iter().map(|s| s.as_bytes().to_vec()).collect();
+    assert_eq!(drained(&engine, "p"), expected);
+}
+
+#[test]
 fn stats_json_lists_exchanges() {
     let engine = engine();
     engine.declare_exchange("events", ExchangeType::Topic, &[]).unwrap();

@@ -15,6 +15,32 @@
 using namespace corq::core;
 using namespace corq::capi;
 
+namespace {
+
+/// A stream in corq_stats_json: options, counters, and per partition its offsets and bytes.
+std::string stream_json(corq::core::stream::Stream &s) {
+  auto count = [](const std::atomic<std::uint64_t> &c) {
+    return std::to_string(c.load(std::memory_order_relaxed));
+  };
+  std::string text = "{\"options\":" + corq::core::stream_options_json(s.options()) +
+                     ",\"stats\":{\"appended\":" + count(s.appended) +
+                     ",\"deleted\":" + count(s.deleted_by_retention) +
+                     ",\"deduplicated\":" + count(s.deduplicated) + "},\"partitions\":[";
+  for (std::uint32_t i = 0; i < s.partition_count(); ++i) {
+    corq::core::stream::Partition &p = s.partition(i);
+    const std::uint64_t first = p.first();
+    const std::uint64_t end = p.end();
+    if (i != 0) text += ',';
+    text += "{\"first_offset\":" + std::to_string(first) +
+            ",\"end_offset\":" + std::to_string(end) +
+            ",\"records\":" + std::to_string(end > first ? end - first : 0) +
+            ",\"bytes\":" + std::to_string(p.bytes()) + "}";
+  }
+  return text + "]}";
+}
+
+}  // namespace
+
 int corq::capi::check_queue_name(const char *name) noexcept {
   std::string error;
   if (!valid_queue_name(name, error)) return fail(CORQ_EINVAL, error);
@@ -126,7 +152,8 @@ int corq_config_set(corq_config *config, const char *key, const char *value) {
   if (config == nullptr) return fail(CORQ_EINVAL, "corq_config_set: config is NULL");
   if (key == nullptr) return fail(CORQ_EINVAL, "corq_config_set: key is NULL");
   if (value == nullptr) return fail(CORQ_EINVAL, "corq_config_set: value is NULL");
-  if (!is_engine_option(key) && !is_queue_option(key) && !is_exchange_option(key)) {
+  if (!is_engine_option(key) && !is_queue_option(key) && !is_exchange_option(key) &&
+      !is_stream_option(key)) {
     return fail(CORQ_EINVAL, std::string("corq_config_set: unknown option '") + key + "'");
   }
   return guarded("corq_config_set", [&] {
@@ -330,6 +357,13 @@ int corq_stats_json(corq_engine *engine, char **json) {
       if (!first) text += ',';
       first = false;
       text += "\"" + x->name() + "\":" + exchange_stats_json(e.router(), *x);
+    }
+    text += "},\"streams\":{";
+    first = true;
+    for (const auto &s : e.streams_snapshot()) {
+      if (!first) text += ',';
+      first = false;
+      text += "\"" + s->name() + "\":" + stream_json(*s);
     }
     text += "}";
     const routing::RequestCounters &r = e.request_counters();

@@ -285,6 +285,7 @@ void Engine::close(Engine *engine) noexcept {
     queue->not_empty().notify_all();
     queue->wake_publishers();
   }
+  for (auto &stream : engine->streams_snapshot()) stream->wake_readers();
   {
     // Request-reply's waiters return CORQ_ECLOSED, and its reply consumer closes (it holds a
     // handle on the engine, which would otherwise never be freed).

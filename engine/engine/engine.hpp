@@ -16,6 +16,7 @@
 #include "routing/request_reply.hpp"
 #include "routing/router.hpp"
 #include "scheduler/scheduler.hpp"
+#include "stream/stream.hpp"
 
 #include <corq/corq.h>
 
@@ -88,6 +89,16 @@ class Engine {
   routing::RequestReply &request_reply();
   /// Its counters (corq_respond counts dropped responses even before any request was made here).
   routing::RequestCounters &request_counters() noexcept { return request_counters_; }
+
+  // ---- streams (engine/streams.cpp) ----
+  /// corq_stream_declare: a new stream, or the same options again (CORQ_OK), or update=true with
+  /// the same shape (new retention limits); otherwise CORQ_EEXIST. CORQ_* code, `error`.
+  int declare_stream(const std::string &name, const StreamOptions &options, std::string &error);
+  int remove_stream(const std::string &name, std::string &error);
+  std::shared_ptr<stream::Stream> find_stream(std::string_view name);
+  std::vector<std::shared_ptr<stream::Stream>> streams_snapshot();
+  /// Scheduler pass: time-based retention of every stream. Returns when it is next due (0: none).
+  std::int64_t enforce_stream_retention(std::int64_t now_ms);
 
   // ---- consumers ----
   void attach(Consumer *consumer);
@@ -163,6 +174,8 @@ class Engine {
   std::mutex request_reply_mutex_;
   std::unique_ptr<routing::RequestReply> request_reply_;  // request_reply_mutex_
   routing::RequestCounters request_counters_;
+  std::mutex streams_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<stream::Stream>> streams_;  // streams_mutex_
   std::mutex topology_mutex_;               // exchange and binding changes with their records
   std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 

@@ -213,6 +213,39 @@ bool parse_queue_key(const std::string &key, const std::string &value, QueueOpti
   return false;
 }
 
+bool parse_stream_key(const std::string &key, const std::string &value, StreamOptions &o,
+                      std::string &error) {
+  std::uint64_t u = 0;
+  if (key == "partitions") {
+    if (!parse_in_range(key, value, false, 1, stream_partitions_max, u, error)) return false;
+    o.partitions = static_cast<std::uint32_t>(u);
+    return true;
+  }
+  if (key == "durable") return parse_bool(key, value, o.durable, error);
+  if (key == "retention_ms") {
+    if (!parse_in_range(key, value, false, 0, retention_ms_max, u, error)) return false;
+    o.retention_ms = static_cast<std::int64_t>(u);
+    return true;
+  }
+  if (key == "retention_bytes")
+    return parse_in_range(key, value, true, 0, max_bytes_limit, o.retention_bytes, error);
+  if (key == "retention_records")
+    return parse_in_range(key, value, false, 0, 1ull << 52, o.retention_records, error);
+  if (key == "discard") {
+    if (value == "old") return o.discard = Discard::old_records, true;
+    if (value == "new") return o.discard = Discard::new_records, true;
+    return fail(error, key, value, "old or new");
+  }
+  if (key == "dedup_window_ms") return parse_ms(key, value, 0, o.dedup_window_ms, error);
+  if (key == "partition_segment_bytes") {
+    return parse_in_range(key, value, true, 64ull << 10, 1ull << 32, o.partition_segment_bytes,
+                          error);
+  }
+  if (key == "update") return parse_bool(key, value, o.update, error);
+  error = "unknown stream option '" + key + "'";
+  return false;
+}
+
 }  // namespace
 
 std::string QueueOptions::dead_letter_queue_for(std::string_view queue_name) const {
@@ -229,6 +262,15 @@ bool is_engine_option(std::string_view key) {
 
 bool is_queue_option(std::string_view key) {
   for (auto k : queue_keys)
+    if (k == key) return true;
+  return false;
+}
+
+bool is_stream_option(std::string_view key) {
+  static constexpr std::string_view keys[] = {
+      "partitions", "durable", "retention_ms", "retention_bytes", "retention_records",
+      "discard", "dedup_window_ms", "partition_segment_bytes", "update"};
+  for (auto k : keys)
     if (k == key) return true;
   return false;
 }
@@ -280,12 +322,42 @@ bool check_option_value(std::string_view key, std::string_view value, std::strin
     EngineOptions scratch;
     return parse_engine_key(key_text, value_text, scratch, error);
   }
+  if (is_stream_option(key) && !is_queue_option(key)) {
+    StreamOptions scratch;
+    return parse_stream_key(key_text, value_text, scratch, error);
+  }
   if (!is_queue_option(key)) {
     ExchangeOptions scratch;
     return parse_exchange_key(key_text, value_text, scratch, error);
   }
   QueueOptions scratch;
   return parse_queue_key(key_text, value_text, scratch, error);
+}
+
+bool parse_stream_options(const OptionMap &map, bool durable_default, StreamOptions &out,
+                          std::string &error) {
+  StreamOptions parsed;
+  parsed.durable = durable_default;
+  bool bytes_set = false;
+  for (const auto &[key, value] : map) {
+    if (!parse_stream_key(key, value, parsed, error)) return false;
+    bytes_set = bytes_set || key == "retention_bytes";
+  }
+  if (!parsed.durable && !bytes_set) parsed.retention_bytes = transient_stream_bytes_default;
+  out = parsed;
+  return true;
+}
+
+std::string stream_options_json(const StreamOptions &o) {
+  std::string json = "{\"partitions\":" + std::to_string(o.partitions);
+  json += ",\"durable\":" + std::string(o.durable ? "true" : "false");
+  json += ",\"retention_ms\":" + std::to_string(o.retention_ms);
+  json += ",\"retention_bytes\":" + std::to_string(o.retention_bytes);
+  json += ",\"retention_records\":" + std::to_string(o.retention_records);
+  json += ",\"discard\":\"" + std::string(o.discard == Discard::old_records ? "old" : "new") + "\"";
+  json += ",\"dedup_window_ms\":" + std::to_string(o.dedup_window_ms);
+  json += ",\"partition_segment_bytes\":" + std::to_string(o.partition_segment_bytes) + "}";
+  return json;
 }
 
 bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string &error) {

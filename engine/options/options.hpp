@@ -98,8 +98,44 @@ struct ExchangeOptions {
   bool operator==(const ExchangeOptions &) const = default;
 };
 
+inline constexpr std::uint32_t stream_partitions_max = 1024;
+/// A transient stream's default retention_bytes (per partition): memory stays bounded.
+inline constexpr std::uint64_t transient_stream_bytes_default = 1ull << 30;
+/// The longest retention_ms: effectively forever (31,700 years), still far from overflow.
+inline constexpr std::int64_t retention_ms_max = 1'000'000'000'000'000;
+
+enum class Discard { old_records, new_records };
+
+/// corq_stream_declare's options (DESIGN.md §7). The retention limits are per partition; 0 means
+/// no limit.
+struct StreamOptions {
+  std::uint32_t partitions = 1;
+  bool durable = false;
+  std::int64_t retention_ms = 0;
+  std::uint64_t retention_bytes = 0;
+  std::uint64_t retention_records = 0;
+  Discard discard = Discard::old_records;
+  std::int64_t dedup_window_ms = 0;
+  std::uint64_t partition_segment_bytes = 64ull << 20;
+  /// Redeclaring with update=true changes the retention limits (and is itself not compared).
+  bool update = false;
+
+  /// Equal but for the retention limits and `update` (what a redeclaration with update=true may
+  /// change).
+  bool same_shape(const StreamOptions &o) const noexcept {
+    return partitions == o.partitions && durable == o.durable && discard == o.discard &&
+           dedup_window_ms == o.dedup_window_ms &&
+           partition_segment_bytes == o.partition_segment_bytes;
+  }
+  bool same_retention(const StreamOptions &o) const noexcept {
+    return retention_ms == o.retention_ms && retention_bytes == o.retention_bytes &&
+           retention_records == o.retention_records;
+  }
+};
+
 /// True for a key that corq_open, corq_queue_declare or corq_exchange_declare accepts.
 bool is_engine_option(std::string_view key);
+bool is_stream_option(std::string_view key);
 bool is_queue_option(std::string_view key);
 bool is_exchange_option(std::string_view key);
 
@@ -112,6 +148,12 @@ bool parse_queue_options(const OptionMap &map, bool durable_default, QueueOption
 
 bool parse_exchange_options(const OptionMap &map, bool durable_default, ExchangeOptions &out,
                             std::string &error);
+/// Stream options; a transient stream without retention_bytes gets
+/// transient_stream_bytes_default.
+bool parse_stream_options(const OptionMap &map, bool durable_default, StreamOptions &out,
+                          std::string &error);
+/// A stream's options as the JSON object corq_stats_json shows.
+std::string stream_options_json(const StreamOptions &options);
 /// Every exchange option as key/value text that parse_exchange_options reads back (log records).
 OptionMap exchange_options_map(const ExchangeOptions &options);
 

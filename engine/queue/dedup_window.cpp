@@ -34,6 +34,12 @@ void DedupWindow::forget(std::string_view dedup_id, std::uint64_t message_id) {
   if (it != ids_.end() && it->second.message_id == message_id) ids_.erase(it);
 }
 
+void DedupWindow::reassign(std::string_view dedup_id, std::uint64_t from, std::uint64_t to) {
+  std::lock_guard lock(mutex_);
+  auto it = ids_.find(std::string(dedup_id));
+  if (it != ids_.end() && it->second.message_id == from) it->second.message_id = to;
+}
+
 void DedupWindow::restore(std::string_view dedup_id, std::uint64_t message_id,
                           std::int64_t recorded_ms, std::int64_t now_ms) {
   if (recorded_ms + window_ms_ <= now_ms) return;

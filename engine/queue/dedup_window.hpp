@@ -27,6 +27,10 @@ class DedupWindow {
   /// recording, so a retry by the caller is not swallowed).
   void forget(std::string_view dedup_id, std::uint64_t message_id);
 
+  /// Changes what `dedup_id` is recorded for, if it is recorded for `from` (streams record a
+  /// placeholder first and the offset once the append has one).
+  void reassign(std::string_view dedup_id, std::uint64_t from, std::uint64_t to);
+
   /// Recovery: records `dedup_id` as seen at `recorded_ms` (ignored if already outside the window).
   void restore(std::string_view dedup_id, std::uint64_t message_id, std::int64_t recorded_ms,
                std::int64_t now_ms);

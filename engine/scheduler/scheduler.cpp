@@ -25,6 +25,8 @@ std::int64_t Scheduler::run_pass(std::int64_t now_ms) {
     const bool ttl_waiting = queue->expire_ready(now_ms);
     if (queue->delayed() != 0 || ttl_waiting) next_ms = std::min(next_ms, now_ms + tick_ms);
   }
+  if (const std::int64_t due = engine_.enforce_stream_retention(now_ms); due != 0)
+    next_ms = std::min(next_ms, due);
   engine_.for_each_consumer(
       [&](Consumer &consumer) { next_ms = std::min(next_ms, consumer.expire_leases(now_ms)); });
   if (engine_.journal() != nullptr) {

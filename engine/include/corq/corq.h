@@ -434,6 +434,112 @@ CORQ_API void corq_reply_free(corq_reply *reply);
  * CORQ_ECLOSED. */
 CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_message *response);
 
+/* ---- Streams: retained, partitioned logs with offsets and replay (Kafka's model) ---------------
+ * A stream keeps every record until its retention removes it; any number of readers read and
+ * re-read it. Names follow the queue rules, in a namespace of their own.
+ *
+ * Stream options (corq_stream_declare; NULL: defaults): partitions (1; 1-1024), durable (true on a
+ *   disk engine; durable streams are not built yet: CORQ_EUNSUPPORTED, declare durable=false),
+ *   retention_ms, retention_bytes, retention_records (per partition; 0 = no limit; a transient
+ *   stream's retention_bytes defaults to 1 GiB), discard (old: retention deletes the oldest
+ *   records; new: an append past a size or count limit fails with CORQ_EFULL, while retention_ms
+ *   still deletes old records), dedup_window_ms (0), partition_segment_bytes (64 MiB), update
+ *   (false; true lets a redeclaration change the retention limits).
+ *
+ * Status (issue #17 in progress): transient streams, appends, readers and stats work; consumer
+ * groups (corq_group_*) return CORQ_EUNSUPPORTED until they are built. */
+
+/* Declares a stream. Declaring it again with the same options is a no-op; with other options
+ * CORQ_EEXIST, except that update=true may change the retention limits. Errors: CORQ_EINVAL (NULL,
+ * bad name, bad option, durable=true on an in-memory engine), CORQ_EEXIST, CORQ_EUNSUPPORTED
+ * (durable), CORQ_ECLOSED. */
+CORQ_API int corq_stream_declare(corq_engine *engine, const char *stream,
+                                 const corq_config *options);
+/* Deletes a stream and its records; its readers' next call returns CORQ_ENOENT. Errors:
+ * CORQ_EINVAL, CORQ_ENOENT. */
+CORQ_API int corq_stream_delete(corq_engine *engine, const char *stream);
+
+/* Appends one record. key (key_len bytes; NULL with key_len 0: no key — a non-NULL key of length 0
+ * is a key) picks the partition as Kafka's default partitioner does ((murmur2(key) & 0x7fffffff) %
+ * partitions); records without a key go round robin. *partition and *offset (either may be NULL)
+ * get where it went — for a dedup_id seen within dedup_window_ms, where the original went (nothing
+ * is appended). Of the options, flags and timeout_ms apply; a non-zero delay_ms, ttl_ms or
+ * priority is CORQ_EINVAL. Errors: CORQ_EINVAL, CORQ_ETOOBIG, CORQ_ENOENT (no such stream),
+ * CORQ_EFULL (discard=new and the partition is at a limit), CORQ_ENOMEM, CORQ_ECLOSED. */
+CORQ_API int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
+                                size_t key_len, const corq_message *message,
+                                const corq_publish_options *options, uint32_t *partition,
+                                uint64_t *offset);
+
+/* A record as a reader sees it: views into corq's memory, valid until the reader's next read or
+ * close. key is NULL for a record without one. timestamp_ms is the append time (unix ms,
+ * non-decreasing within a partition). */
+typedef struct corq_stream_record {
+  uint32_t partition;
+  uint64_t offset;
+  int64_t timestamp_ms;
+  const void *key;
+  size_t key_len;
+  const void *data;
+  size_t len;
+  const corq_header *headers;
+  size_t header_count;
+} corq_stream_record;
+
+/* A reader of one partition; one thread at a time (corq_stream_reader_wakeup aside). */
+typedef struct corq_stream_reader corq_stream_reader;
+
+/* Opens a reader of `partition` at `start`: "earliest" (the first retained record), "latest" (the
+ * next record appended), "offset:N" (N equal to the end is latest; below the first retained offset
+ * it starts there and counts the difference as skipped), "time:MS" (the first record whose
+ * timestamp is >= MS). Errors: CORQ_EINVAL (NULL, bad start, offset past the end, a partition that
+ * does not exist), CORQ_ENOENT (no such stream), CORQ_ENOMEM, CORQ_ECLOSED. */
+CORQ_API int corq_stream_reader_open(corq_engine *engine, const char *stream, uint32_t partition,
+                                     const char *start, corq_stream_reader **out);
+/* Reads up to max records from the reader's position, waiting up to timeout_ms (0: poll, -1: no
+ * limit) for the first. Returns the count (0: none in time, or woken by corq_stream_reader_wakeup)
+ * or a negative code: CORQ_EINVAL (NULL, max 0), CORQ_ENOENT (the stream was deleted), CORQ_ECLOSED.
+ * If retention deleted records under the reader, it continues at the first retained one and
+ * corq_stream_reader_skipped counts the records it missed. The records stay valid until the next
+ * read or close of this reader. */
+CORQ_API int corq_stream_read(corq_stream_reader *reader, corq_stream_record *out, size_t max,
+                              int32_t timeout_ms);
+/* Records this reader skipped because retention deleted them before it read them. 0 for NULL. */
+CORQ_API uint64_t corq_stream_reader_skipped(const corq_stream_reader *reader);
+/* Makes a waiting corq_stream_read return 0 at once (or the next read that would wait, if none
+ * waits now). Any thread. Errors: CORQ_EINVAL. */
+CORQ_API int corq_stream_reader_wakeup(corq_stream_reader *reader);
+/* Closes the reader (its records become invalid). Errors: CORQ_EINVAL. */
+CORQ_API int corq_stream_reader_close(corq_stream_reader *reader);
+
+/* Consumer groups (DESIGN.md §7): not built yet — each returns CORQ_EUNSUPPORTED (after checking
+ * its arguments: CORQ_EINVAL for NULLs). */
+CORQ_API int corq_group_consumer_open(corq_engine *engine, const char *stream, const char *group,
+                                      const corq_config *options, corq_consumer **out);
+CORQ_API int corq_group_seek(corq_engine *engine, const char *stream, const char *group,
+                             int32_t partition, const char *start);
+CORQ_API int corq_group_delete(corq_engine *engine, const char *stream, const char *group);
+
+/* Set struct_size = sizeof(corq_stream_stats). records and bytes are what is retained now (key +
+ * payload + header bytes); appended, deleted (by retention) and deduplicated count since the engine
+ * opened; groups: consumer groups of the stream. Errors: CORQ_EINVAL, CORQ_ENOENT. */
+typedef struct corq_stream_stats {
+  uint32_t struct_size;
+  uint32_t partitions;
+  uint64_t records, bytes, appended, deleted, deduplicated, groups;
+} corq_stream_stats;
+CORQ_API int corq_stream_stats_get(corq_engine *engine, const char *stream,
+                                   corq_stream_stats *out);
+
+typedef struct corq_group_stats {
+  uint32_t struct_size;
+  uint32_t members;
+  uint64_t lag, in_flight, delivered, acked, nacked, dead_lettered, skipped;
+} corq_group_stats;
+/* Consumer groups are not built yet: CORQ_EUNSUPPORTED (CORQ_EINVAL for NULLs). */
+CORQ_API int corq_group_stats_get(corq_engine *engine, const char *stream, const char *group,
+                                  corq_group_stats *out);
+
 /* ---- Observability and dead letters -----------------------------------------------------------
  */
 

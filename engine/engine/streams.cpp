@@ -1,0 +1,73 @@
+// engine/engine/streams.cpp — the engine's stream registry (DESIGN.md §7): declare, delete, find,
+// and the scheduler's retention pass. Streams have their own namespace, apart from queues and
+// exchanges, under streams_mutex_ (taken by declarations, deletions and lookups, never while a
+// partition's mutex is held).
+#include "engine/engine.hpp"
+
+namespace corq::core {
+
+int Engine::declare_stream(const std::string &name, const StreamOptions &options,
+                           std::string &error) {
+  std::lock_guard lock(streams_mutex_);
+  if (closed()) return error = "the engine is closed", CORQ_ECLOSED;
+  auto it = streams_.find(name);
+  if (it != streams_.end()) {
+    const StreamOptions current = it->second->options();
+    if (!current.same_shape(options)) {
+      error = "stream '" + name +
+              "' exists with other options (partitions, durable, discard, "
+              "dedup_window_ms or partition_segment_bytes differ)";
+      return CORQ_EEXIST;
+    }
+    if (current.same_retention(options)) return CORQ_OK;
+    if (!options.update) {
+      error = "stream '" + name +
+              "' exists with other retention limits (redeclare with "
+              "update=true to change them)";
+      return CORQ_EEXIST;
+    }
+    it->second->update_retention(options);
+    scheduler_.poke_if_before(0);  // enforce the new limits now
+    return CORQ_OK;
+  }
+  streams_.emplace(name, std::make_shared<stream::Stream>(name, options));
+  return CORQ_OK;
+}
+
+int Engine::remove_stream(const std::string &name, std::string &error) {
+  std::shared_ptr<stream::Stream> gone;
+  {
+    std::lock_guard lock(streams_mutex_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return error = "no stream named '" + name + "'", CORQ_ENOENT;
+    gone = std::move(it->second);
+    streams_.erase(it);
+  }
+  gone->mark_deleted();  // readers' next call: CORQ_ENOENT; their pins free the records after
+  return CORQ_OK;
+}
+
+std::shared_ptr<stream::Stream> Engine::find_stream(std::string_view name) {
+  std::lock_guard lock(streams_mutex_);
+  auto it = streams_.find(std::string(name));
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<stream::Stream>> Engine::streams_snapshot() {
+  std::lock_guard lock(streams_mutex_);
+  std::vector<std::shared_ptr<stream::Stream>> out;
+  out.reserve(streams_.size());
+  for (const auto &[name, s] : streams_) out.push_back(s);
+  return out;
+}
+
+std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
+  std::int64_t next = 0;
+  for (const auto &s : streams_snapshot()) {
+    const std::int64_t due = s->enforce_retention(now_ms);
+    if (due != 0) next = next == 0 ? due : std::min(next, due);
+  }
+  return next;
+}
+
+}  // namespace corq::core

@@ -1,0 +1,231 @@
+// engine/stream/partition.cpp — appends, retention and lookups of one stream partition.
+#include "stream/partition.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace corq::core::stream {
+
+namespace {
+
+constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
+
+/// Bytes a record counts against retention_bytes.
+std::uint64_t counted_bytes(const AppendInput &in) noexcept {
+  std::uint64_t bytes = in.key_len + in.message->len;
+  for (std::size_t i = 0; i < in.message->header_count; ++i) {
+    bytes += std::strlen(in.message->headers[i].key) + in.message->headers[i].value_len;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+// ---- chunks
+// --------------------------------------------------------------------------------------
+
+Chunk::Chunk(std::uint64_t base, std::size_t arena_bytes)
+    : base_(base),
+      records_(new StoredRecord[chunk_records]),
+      arena_(new std::byte[arena_bytes]),
+      arena_bytes_(arena_bytes) {}
+
+std::size_t Chunk::arena_bytes_for(const AppendInput &in) noexcept {
+  const corq_message &m = *in.message;
+  std::size_t bytes = m.header_count * sizeof(corq_header);
+  for (std::size_t i = 0; i < m.header_count; ++i)
+    bytes += std::strlen(m.headers[i].key) + 1 + m.headers[i].value_len;
+  return align8(bytes + in.key_len + m.len);  // the next record's header array stays aligned
+}
+
+void Chunk::write(const AppendInput &in, std::int64_t timestamp_ms) noexcept {
+  const corq_message &m = *in.message;
+  std::byte *at = arena_.get() + arena_used_;
+  arena_used_ += arena_bytes_for(in);
+  StoredRecord &r = records_[written_++];
+  r.timestamp_ms = timestamp_ms;
+  r.header_count = static_cast<std::uint32_t>(m.header_count);
+  r.bytes = static_cast<std::uint32_t>(counted_bytes(in));
+  auto *headers = reinterpret_cast<corq_header *>(at);
+  r.headers = m.header_count == 0 ? nullptr : headers;
+  at += m.header_count * sizeof(corq_header);
+  for (std::size_t i = 0; i < m.header_count; ++i) {
+    const std::size_t key_len = std::strlen(m.headers[i].key);
+    std::memcpy(at, m.headers[i].key, key_len + 1);
+    headers[i].key = reinterpret_cast<const char *>(at);
+    at += key_len + 1;
+    if (m.headers[i].value_len != 0) std::memcpy(at, m.headers[i].value, m.headers[i].value_len);
+    headers[i].value = at;
+    headers[i].value_len = m.headers[i].value_len;
+    at += m.headers[i].value_len;
+  }
+  r.key = nullptr;
+  r.key_len = static_cast<std::uint32_t>(in.key_len);
+  if (in.key != nullptr) {
+    if (in.key_len != 0) std::memcpy(at, in.key, in.key_len);
+    r.key = at;  // a key of length 0 is a key: non-null
+    at += in.key_len;
+  }
+  if (m.len != 0) std::memcpy(at, m.data, m.len);
+  r.data = at;
+  r.len = static_cast<std::uint32_t>(m.len);
+}
+
+// ---- appends
+// -------------------------------------------------------------------------------------
+
+int Partition::append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
+                      const Limits &limits, std::uint64_t &first_offset, std::uint64_t &deleted,
+                      std::string &error) {
+  std::uint64_t batch_bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) batch_bytes += counted_bytes(records[i]);
+  std::lock_guard lock(mutex_);
+  // retention_ms deletes under either discard policy; then the size limits decide.
+  deleted = apply_limits(now_ms, limits, false);
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  const std::uint64_t end = end_.load(std::memory_order_relaxed);
+  if (limits.discard == Discard::new_records) {
+    const std::uint64_t retained = end - first;
+    if (limits.retention_records != 0 && retained + count > limits.retention_records) {
+      error = "partition " + std::to_string(index_) + " holds " + std::to_string(retained) +
+              " records: " + std::to_string(count) + " more would pass retention_records " +
+              std::to_string(limits.retention_records) + " (discard=new)";
+      return CORQ_EFULL;
+    }
+    const std::uint64_t held = bytes_.load(std::memory_order_relaxed);
+    if (limits.retention_bytes != 0 && held + batch_bytes > limits.retention_bytes) {
+      error = "partition " + std::to_string(index_) + " holds " + std::to_string(held) +
+              " bytes: " + std::to_string(batch_bytes) + " more would pass retention_bytes " +
+              std::to_string(limits.retention_bytes) + " (discard=new)";
+      return CORQ_EFULL;
+    }
+  }
+  // Write the whole batch before publishing any of it. Remember where each touched chunk was, so
+  // a failure half-way (out of memory) can take it all back.
+  const std::int64_t timestamp = std::max(now_ms, last_timestamp_ms_);
+  const std::size_t chunks_before = chunks_.size();
+  const std::uint32_t last_written = chunks_.empty() ? 0 : chunks_.back()->written();
+  const std::size_t last_arena = chunks_.empty() ? 0 : chunks_.back()->arena_used();
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t need = Chunk::arena_bytes_for(records[i]);
+      if (chunks_.empty() || !chunks_.back()->fits(need)) {
+        chunks_.push_back(std::make_shared<Chunk>(end + i, std::max(need, Chunk::arena_bytes_min)));
+      }
+      chunks_.back()->write(records[i], timestamp);
+    }
+  } catch (const std::bad_alloc &) {
+    while (chunks_.size() > chunks_before) chunks_.pop_back();
+    if (!chunks_.empty()) chunks_.back()->unwrite(last_written, last_arena);
+    error = "out of memory appending " + std::to_string(count) + " records";
+    return CORQ_ENOMEM;
+  }
+  for (std::size_t c = chunks_before == 0 ? 0 : chunks_before - 1; c < chunks_.size(); ++c)
+    chunks_[c]->publish();
+  last_timestamp_ms_ = timestamp;
+  bytes_.fetch_add(batch_bytes, std::memory_order_relaxed);
+  end_.store(end + count, std::memory_order_release);
+  first_offset = end;
+  if (limits.discard == Discard::old_records) deleted += apply_limits(now_ms, limits, true);
+  appended_.notify_all();
+  return CORQ_OK;
+}
+
+// ---- retention
+// -----------------------------------------------------------------------------------
+
+void Partition::drop_oldest() noexcept {
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  const Chunk &front = *chunks_.front();
+  bytes_.fetch_sub(front.at(static_cast<std::uint32_t>(first - front.base())).bytes,
+                   std::memory_order_relaxed);
+  first_.store(first + 1, std::memory_order_release);
+  // A chunk all of whose records are gone leaves (readers that pin it keep its memory); the tail
+  // chunk stays for the next appends.
+  if (chunks_.size() > 1 && first + 1 == front.base() + front.written()) chunks_.pop_front();
+}
+
+std::uint64_t Partition::apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes) {
+  std::uint64_t deleted = 0;
+  const std::uint64_t end = end_.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t first = first_.load(std::memory_order_relaxed);
+    if (first == end) break;
+    const Chunk &front = *chunks_.front();
+    const StoredRecord &oldest = front.at(static_cast<std::uint32_t>(first - front.base()));
+    bool drop = limits.retention_ms != 0 && now_ms - oldest.timestamp_ms >= limits.retention_ms;
+    if (!drop && sizes) {
+      drop = (limits.retention_records != 0 && end - first > limits.retention_records) ||
+             // The newest record stays even if it alone is larger (like Kafka's active segment).
+             (limits.retention_bytes != 0 &&
+              bytes_.load(std::memory_order_relaxed) > limits.retention_bytes && end - first > 1);
+    }
+    if (!drop) break;
+    drop_oldest();
+    ++deleted;
+  }
+  return deleted;
+}
+
+std::uint64_t Partition::enforce_retention(std::int64_t now_ms, const Limits &limits,
+                                           std::int64_t &next_due_ms) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t deleted =
+      apply_limits(now_ms, limits, limits.discard == Discard::old_records);
+  next_due_ms = 0;
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  if (limits.retention_ms != 0 && first != end_.load(std::memory_order_relaxed)) {
+    const Chunk &front = *chunks_.front();
+    next_due_ms = front.at(static_cast<std::uint32_t>(first - front.base())).timestamp_ms +
+                  limits.retention_ms;
+  }
+  if (deleted != 0) appended_.notify_all();  // waiting readers see first_ move
+  return deleted;
+}
+
+// ---- lookups
+// -------------------------------------------------------------------------------------
+
+std::shared_ptr<Chunk> Partition::chunk_for(std::uint64_t offset) {
+  std::lock_guard lock(mutex_);
+  if (offset < first_.load(std::memory_order_relaxed) ||
+      offset >= end_.load(std::memory_order_relaxed))
+    return nullptr;
+  // Chunks are in offset order: the last one whose base is <= offset.
+  auto it = std::upper_bound(
+      chunks_.begin(), chunks_.end(), offset,
+      [](std::uint64_t o, const std::shared_ptr<Chunk> &c) { return o < c->base(); });
+  return it == chunks_.begin() ? nullptr : *(it - 1);
+}
+
+std::uint64_t Partition::offset_for_time(std::int64_t time_ms) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  const std::uint64_t end = end_.load(std::memory_order_relaxed);
+  // Timestamps never decrease within a partition: binary search over the retained offsets.
+  std::uint64_t low = first, high = end;
+  auto timestamp_at = [&](std::uint64_t offset) {
+    auto it = std::upper_bound(
+        chunks_.begin(), chunks_.end(), offset,
+        [](std::uint64_t o, const std::shared_ptr<Chunk> &c) { return o < c->base(); });
+    const Chunk &chunk = **(it - 1);
+    return chunk.at(static_cast<std::uint32_t>(offset - chunk.base())).timestamp_ms;
+  };
+  while (low < high) {
+    const std::uint64_t mid = low + (high - low) / 2;
+    if (timestamp_at(mid) < time_ms) {
+      low = mid + 1;
+    } else {
+      high = mid;
+    }
+  }
+  return low;
+}
+
+std::int64_t Partition::last_timestamp_ms() {
+  std::lock_guard lock(mutex_);
+  return last_timestamp_ms_;
+}
+
+}  // namespace corq::core::stream

@@ -1,0 +1,164 @@
+// engine/stream/partition.hpp — one partition of a stream: a retained, densely numbered sequence of
+// records that any number of readers read at their own pace (DESIGN.md §7).
+//
+// Memory layout: the records live in chunks — one allocation of record descriptors and one arena
+// of bytes (key, header array and strings, payload) per run of up to `chunk_records` consecutive
+// records. A chunk never moves or changes once its records are published, so readers hand out
+// pointers into it (zero-copy) and keep a chunk alive with a shared_ptr for as long as their last
+// read's records must stay valid; retention drops the partition's reference, and the memory goes
+// with the last reader that still pins it.
+//
+// Concurrency:
+//   append — under the partition's mutex (offsets are dense: one appender at a time, like a Kafka
+//            log's lock). A batch is written into the chunk(s) first, then published at once: each
+//            touched chunk's count, then end_ (release), then readers are woken. So a batch is seen
+//            whole or not at all.
+//   read   — no lock while the reader stays inside a chunk it holds: end_ (acquire) says how far
+//            it may read, and a chunk's count was stored before end_. The mutex is taken only to
+//            find the next chunk (once per chunk_records records) and for time lookups.
+//   retention — under the mutex: first_ moves forward (release) record by record, so deletion is
+//            exact to the record; a chunk is dropped once all its records are below first_.
+#pragma once
+
+#include "options/options.hpp"
+#include "sync/event_count.hpp"
+
+#include <corq/corq.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace corq::core::stream {
+
+/// One record as a partition keeps it: views into its chunk's arena.
+struct StoredRecord {
+  std::int64_t timestamp_ms;
+  const std::byte *key;  // nullptr: no key (a key of length 0 is non-null)
+  const std::byte *data;
+  const corq_header *headers;
+  std::uint32_t key_len;
+  std::uint32_t len;
+  std::uint32_t header_count;
+  std::uint32_t bytes;  // what it counts against retention_bytes: key + payload + header strings
+};
+
+/// What an append brings (views into the caller's memory, copied by the append).
+struct AppendInput {
+  const void *key;  // nullptr: no key
+  std::size_t key_len;
+  const corq_message *message;
+};
+
+/// The retention limits in force (per partition; 0 = no limit).
+struct Limits {
+  std::int64_t retention_ms = 0;
+  std::uint64_t retention_bytes = 0;
+  std::uint64_t retention_records = 0;
+  Discard discard = Discard::old_records;
+};
+
+/// Records of one run of offsets [base, base + count()).
+class Chunk {
+ public:
+  /// Records per chunk; a chunk's arena is at least `arena_bytes_min` (more for a record that
+  /// needs it alone).
+  static constexpr std::uint32_t chunk_records = 4096;
+  static constexpr std::size_t arena_bytes_min = 1u << 20;
+
+  Chunk(std::uint64_t base, std::size_t arena_bytes);
+  Chunk(const Chunk &) = delete;
+  Chunk &operator=(const Chunk &) = delete;
+
+  std::uint64_t base() const noexcept { return base_; }
+  /// Records readers may see (acquire: their contents are visible).
+  std::uint32_t count() const noexcept { return count_.load(std::memory_order_acquire); }
+  const StoredRecord &at(std::uint32_t i) const noexcept { return records_[i]; }
+
+  // ---- the appender's side (under the partition's mutex) ----
+  /// Records written, published or not.
+  std::uint32_t written() const noexcept { return written_; }
+  bool fits(std::size_t arena_bytes) const noexcept {
+    return written_ < chunk_records && arena_used_ + arena_bytes <= arena_bytes_;
+  }
+  /// Copies the record in (not visible until publish). The caller checked fits().
+  void write(const AppendInput &in, std::int64_t timestamp_ms) noexcept;
+  /// Makes every written record visible.
+  void publish() noexcept { count_.store(written_, std::memory_order_release); }
+  /// Forgets records written but not published (a batch that was refused half-way).
+  void unwrite(std::uint32_t keep, std::size_t arena_used) noexcept {
+    written_ = keep;
+    arena_used_ = arena_used;
+  }
+  std::size_t arena_used() const noexcept { return arena_used_; }
+
+  /// Arena bytes a record needs (header array aligned, strings, key, payload).
+  static std::size_t arena_bytes_for(const AppendInput &in) noexcept;
+
+ private:
+  const std::uint64_t base_;
+  std::unique_ptr<StoredRecord[]> records_;
+  std::unique_ptr<std::byte[]> arena_;
+  const std::size_t arena_bytes_;
+  std::size_t arena_used_ = 0;
+  std::uint32_t written_ = 0;
+  std::atomic<std::uint32_t> count_{0};
+};
+
+class Partition {
+ public:
+  explicit Partition(std::uint32_t index) : index_(index) {}
+  Partition(const Partition &) = delete;
+  Partition &operator=(const Partition &) = delete;
+
+  std::uint32_t index() const noexcept { return index_; }
+  /// The first retained offset and the next offset to be appended (acquire).
+  std::uint64_t first() const noexcept { return first_.load(std::memory_order_acquire); }
+  std::uint64_t end() const noexcept { return end_.load(std::memory_order_acquire); }
+  /// Retained bytes (key + payload + header strings of the retained records).
+  std::uint64_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+
+  /// Appends `count` records (count >= 1), all or none, stamped max(now_ms, the last timestamp).
+  /// Returns CORQ_OK with the first offset in `first_offset`, or CORQ_EFULL (discard=new and a
+  /// limit would be passed; nothing appended) or CORQ_ENOMEM, with `error`. `deleted` gets the
+  /// records retention removed to make room (discard=old).
+  int append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
+             const Limits &limits, std::uint64_t &first_offset, std::uint64_t &deleted,
+             std::string &error);
+
+  /// Deletes what retention_ms says has expired by `now_ms` (and what the size limits say, after
+  /// a redeclaration lowered them). Returns the records deleted; `next_due_ms` gets when the
+  /// oldest retained record expires (0: never).
+  std::uint64_t enforce_retention(std::int64_t now_ms, const Limits &limits,
+                                  std::int64_t &next_due_ms);
+
+  /// The chunk holding `offset`, or nullptr when it is below first() or at/after end().
+  std::shared_ptr<Chunk> chunk_for(std::uint64_t offset);
+  /// The first offset whose timestamp is >= `time_ms` (end() if none).
+  std::uint64_t offset_for_time(std::int64_t time_ms);
+  /// The timestamp of the newest record (0 if none ever).
+  std::int64_t last_timestamp_ms();
+
+  /// Readers waiting for records wait here (notified by every append and by wakeups).
+  sync::EventCount &appended() noexcept { return appended_; }
+
+ private:
+  /// Deletes the oldest retained record (mutex_ held, one retained).
+  void drop_oldest() noexcept;
+  std::uint64_t apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes);
+
+  const std::uint32_t index_;
+  std::mutex mutex_;
+  std::deque<std::shared_ptr<Chunk>> chunks_;  // mutex_; in offset order
+  std::int64_t last_timestamp_ms_ = 0;         // mutex_
+  alignas(64) std::atomic<std::uint64_t> first_{0};
+  std::atomic<std::uint64_t> end_{0};
+  std::atomic<std::uint64_t> bytes_{0};
+  alignas(64) sync::EventCount appended_;
+};
+
+}  // namespace corq::core::stream

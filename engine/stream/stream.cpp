@@ -1,0 +1,111 @@
+// engine/stream/stream.cpp — partition choice, dedup and retention of a stream.
+#include "stream/stream.hpp"
+
+#include "stream/murmur2.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace corq::core::stream {
+
+namespace {
+/// What a dedup id is recorded for while its append is under way (the dedup mutex is held).
+constexpr std::uint64_t pending = std::numeric_limits<std::uint64_t>::max();
+}  // namespace
+
+Stream::Stream(std::string name, const StreamOptions &options)
+    : name_(std::move(name)),
+      declared_(options),
+      retention_ms_(options.retention_ms),
+      retention_bytes_(options.retention_bytes),
+      retention_records_(options.retention_records) {
+  partitions_.reserve(options.partitions);
+  for (std::uint32_t i = 0; i < options.partitions; ++i)
+    partitions_.push_back(std::make_unique<Partition>(i));
+  if (options.dedup_window_ms > 0) dedup_ = std::make_unique<DedupWindow>(options.dedup_window_ms);
+}
+
+StreamOptions Stream::options() const {
+  StreamOptions o = declared_;
+  o.retention_ms = retention_ms_.load(std::memory_order_relaxed);
+  o.retention_bytes = retention_bytes_.load(std::memory_order_relaxed);
+  o.retention_records = retention_records_.load(std::memory_order_relaxed);
+  o.update = false;
+  return o;
+}
+
+Limits Stream::limits() const noexcept {
+  return {retention_ms_.load(std::memory_order_relaxed),
+          retention_bytes_.load(std::memory_order_relaxed),
+          retention_records_.load(std::memory_order_relaxed), declared_.discard};
+}
+
+void Stream::update_retention(const StreamOptions &options) noexcept {
+  retention_ms_.store(options.retention_ms, std::memory_order_relaxed);
+  retention_bytes_.store(options.retention_bytes, std::memory_order_relaxed);
+  retention_records_.store(options.retention_records, std::memory_order_relaxed);
+}
+
+std::uint32_t Stream::pick_partition(const void *key, std::size_t key_len) noexcept {
+  const std::uint32_t n = partition_count();
+  if (n == 1) return 0;
+  if (key != nullptr) return partition_for_key(key, key_len, n);
+  return round_robin_.fetch_add(1, std::memory_order_relaxed) % n;
+}
+
+int Stream::append(const void *key, std::size_t key_len, const corq_message &message,
+                   std::int64_t now_ms, std::uint32_t &partition, std::uint64_t &offset,
+                   std::string &error) {
+  const AppendInput input{key, key_len, &message};
+  auto append_to = [&](std::uint32_t p) {
+    std::uint64_t deleted = 0;
+    const int rc = partitions_[p]->append(&input, 1, now_ms, limits(), offset, deleted, error);
+    if (deleted != 0) deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
+    if (rc == CORQ_OK) {
+      partition = p;
+      appended.fetch_add(1, std::memory_order_relaxed);
+    }
+    return rc;
+  };
+  if (message.dedup_id == nullptr || dedup_ == nullptr)
+    return append_to(pick_partition(key, key_len));
+
+  std::lock_guard lock(dedup_mutex_);
+  std::uint64_t original = 0;
+  if (dedup_->seen_or_record(message.dedup_id, pending, now_ms, original)) {
+    partition = static_cast<std::uint32_t>(original >> 52);
+    offset = original & ((std::uint64_t{1} << 52) - 1);
+    deduplicated.fetch_add(1, std::memory_order_relaxed);
+    return CORQ_OK;
+  }
+  const int rc = append_to(pick_partition(key, key_len));
+  if (rc != CORQ_OK) {
+    dedup_->forget(message.dedup_id, pending);  // a retry of the refused append is not swallowed
+  } else {
+    dedup_->reassign(message.dedup_id, pending, dedup_value(partition, offset));
+  }
+  return rc;
+}
+
+std::int64_t Stream::enforce_retention(std::int64_t now_ms) {
+  const Limits l = limits();
+  std::int64_t next = 0;
+  for (auto &p : partitions_) {
+    std::int64_t due = 0;
+    const std::uint64_t deleted = p->enforce_retention(now_ms, l, due);
+    if (deleted != 0) deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
+    if (due != 0) next = next == 0 ? due : std::min(next, due);
+  }
+  return next;
+}
+
+void Stream::mark_deleted() noexcept {
+  deleted_.store(true, std::memory_order_seq_cst);
+  wake_readers();
+}
+
+void Stream::wake_readers() noexcept {
+  for (auto &p : partitions_) p->appended().notify_all();
+}
+
+}  // namespace corq::core::stream

@@ -1,0 +1,79 @@
+// engine/stream/stream.hpp — a stream: named, partitioned, retained records (DESIGN.md §7).
+//
+// Appends pick a partition — Kafka's murmur2 partitioner for a keyed record, round robin (one
+// atomic add) for one without a key — and go to that partition's append (partition.hpp). A
+// dedup_id, when the stream has a dedup window, makes the append take the stream's dedup mutex
+// around the check, the append and the record of its (partition, offset), so two appends of one
+// id cannot both get in; appends without one never touch it.
+//
+// The retention limits are atomics: a redeclaration with update=true changes them while appends
+// run. Lifetime: shared_ptr, held by the engine's registry and by every reader; deleting a stream
+// unlinks it and marks it deleted (readers' next call gets CORQ_ENOENT).
+#pragma once
+
+#include "options/options.hpp"
+#include "queue/dedup_window.hpp"
+#include "stream/partition.hpp"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace corq::core::stream {
+
+class Stream {
+ public:
+  Stream(std::string name, const StreamOptions &options);
+
+  const std::string &name() const noexcept { return name_; }
+  std::uint32_t partition_count() const noexcept {
+    return static_cast<std::uint32_t>(partitions_.size());
+  }
+  Partition &partition(std::uint32_t i) noexcept { return *partitions_[i]; }
+  /// The options as declared, with the retention limits in force now.
+  StreamOptions options() const;
+  Limits limits() const noexcept;
+  /// A redeclaration with update=true: the new retention limits (enforced by the next append
+  /// and the scheduler's next pass).
+  void update_retention(const StreamOptions &options) noexcept;
+
+  /// Appends one record to the partition its key (or round robin) picks. CORQ_OK with
+  /// `partition` and `offset`, or a CORQ_* code with `error`. A dedup_id seen within the window
+  /// returns the original's partition and offset and appends nothing.
+  int append(const void *key, std::size_t key_len, const corq_message &message, std::int64_t now_ms,
+             std::uint32_t &partition, std::uint64_t &offset, std::string &error);
+
+  /// The scheduler's pass: retention_ms everywhere. Returns when it is next due (0: never).
+  std::int64_t enforce_retention(std::int64_t now_ms);
+
+  bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
+  /// corq_stream_delete: readers waiting on any partition wake and see it.
+  void mark_deleted() noexcept;
+  /// corq_close: wakes every waiting reader (they see the engine closed).
+  void wake_readers() noexcept;
+
+  // Counters since the engine opened (corq_stream_stats), relaxed.
+  std::atomic<std::uint64_t> appended{0}, deleted_by_retention{0}, deduplicated{0};
+
+ private:
+  std::uint32_t pick_partition(const void *key, std::size_t key_len) noexcept;
+
+  const std::string name_;
+  const StreamOptions declared_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  std::atomic<std::int64_t> retention_ms_;
+  std::atomic<std::uint64_t> retention_bytes_, retention_records_;
+  alignas(64) std::atomic<std::uint32_t> round_robin_{0};
+  std::atomic<bool> deleted_{false};
+  std::mutex dedup_mutex_;  // the whole check-append-record of an append with a dedup_id
+  std::unique_ptr<DedupWindow> dedup_;
+};
+
+/// A dedup window entry for (partition, offset): offsets stay below 2^52, partitions below 2^12.
+inline std::uint64_t dedup_value(std::uint32_t partition, std::uint64_t offset) noexcept {
+  return static_cast<std::uint64_t>(partition) << 52 | offset;
+}
+
+}  // namespace corq::core::stream

@@ -38,6 +38,72 @@ int open_stream(const char *function, Engine &e, const char *name,
   return CORQ_OK;
 }
 
+/// An open corq_stream_producer: the stream it appends to, and a handle on the engine.
+struct StreamProducer {
+  Engine *engine;
+  std::shared_ptr<stream::Stream> stream;
+};
+
+/// What corq_stream_append and corq_stream_producer_send check before appending: the options
+/// (only flags and timeout_ms apply), every message, the key's and the payload's size together,
+/// and that only the first record of a batch names a dedup_id.
+int check_append(const char *function, const Engine &e, std::size_t key_len,
+                 const corq_message *messages, std::size_t count,
+                 const corq_publish_options *options) {
+  if (options != nullptr) {
+    PublishSettings settings;
+    if (const int rc = read_publish_options(*options, settings); rc != CORQ_OK) return rc;
+    if (settings.delay_ms != 0 || settings.ttl_ms != 0 || settings.priority != 0) {
+      return fail(CORQ_EINVAL,
+                  std::string(function) + ": delay_ms, ttl_ms and priority must be 0 for a stream");
+    }
+  }
+  const std::uint64_t max_bytes = e.options().max_message_bytes;
+  for (std::size_t i = 0; i < count; ++i) {
+    const char *bad = nullptr;
+    if (const int rc = validate_message(messages[i], max_bytes, bad); rc != CORQ_OK) {
+      return fail(rc, std::string(function) + ": " +
+                          (count == 1 ? "" : "record " + std::to_string(i) + " of the batch: ") +
+                          bad);
+    }
+    if (key_len > max_bytes - messages[i].len) {
+      return fail(CORQ_ETOOBIG, std::string(function) + ": key and payload (" +
+                                    std::to_string(key_len + messages[i].len) +
+                                    " bytes) exceed max_message_bytes " +
+                                    std::to_string(max_bytes));
+    }
+    if (i != 0 && messages[i].dedup_id != nullptr) {
+      return fail(CORQ_EINVAL, std::string(function) +
+                                   ": only the first record of a batch may carry a dedup_id "
+                                   "(it names the batch)");
+    }
+  }
+  return CORQ_OK;
+}
+
+/// Appends a checked batch and reports where it went.
+int append_checked(const char *function, Engine &e, stream::Stream &s, const void *key,
+                   std::size_t key_len, const corq_message *messages, std::size_t count,
+                   std::uint32_t *partition, std::uint64_t *offset) {
+  if (e.closed()) return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
+  if (s.deleted()) {
+    return fail(CORQ_ENOENT, std::string(function) + ": stream '" + s.name() + "' was deleted");
+  }
+  std::uint32_t p = 0;
+  std::uint64_t o = 0;
+  std::string error;
+  const std::int64_t now_ms = e.now_ms();
+  const int rc = s.append(key, key_len, messages, count, now_ms, p, o, error);
+  if (rc != CORQ_OK)
+    return fail(rc, std::string(function) + ": stream '" + s.name() + "': " + error);
+  // Time-based retention is the scheduler's: make sure it looks by the time these expire.
+  if (const std::int64_t ms = s.limits().retention_ms; ms != 0)
+    e.scheduler().poke_if_before(now_ms + ms);
+  if (partition != nullptr) *partition = p;
+  if (offset != nullptr) *offset = o;
+  return CORQ_OK;
+}
+
 /// The checks every corq_group_* call makes before saying it is not built.
 int groups_unsupported(const char *function) {
   return fail(CORQ_EUNSUPPORTED, std::string(function) +
@@ -103,39 +169,61 @@ int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
     return fail(CORQ_EINVAL, "corq_stream_append: key is NULL but key_len > 0");
   return guarded("corq_stream_append", [&] {
     Engine &e = *engine_of(engine);
-    PublishSettings settings;
-    if (options != nullptr) {
-      if (const int rc = read_publish_options(*options, settings); rc != CORQ_OK) return rc;
-      if (settings.delay_ms != 0 || settings.ttl_ms != 0 || settings.priority != 0) {
-        return fail(CORQ_EINVAL,
-                    "corq_stream_append: delay_ms, ttl_ms and priority must be 0 for a stream");
-      }
-    }
-    const std::uint64_t max_bytes = e.options().max_message_bytes;
-    const char *bad = nullptr;
-    if (const int rc = validate_message(*message, max_bytes, bad); rc != CORQ_OK)
-      return fail(rc, std::string("corq_stream_append: ") + bad);
-    if (key_len > max_bytes - message->len) {
-      return fail(CORQ_ETOOBIG,
-                  "corq_stream_append: key and payload (" + std::to_string(key_len + message->len) +
-                      " bytes) exceed max_message_bytes " + std::to_string(max_bytes));
-    }
+    if (const int rc = check_append("corq_stream_append", e, key_len, message, 1, options);
+        rc != CORQ_OK)
+      return rc;
     std::shared_ptr<stream::Stream> s;
     if (const int rc = check_stream_name("corq_stream_append", stream); rc != CORQ_OK) return rc;
     if (const int rc = open_stream("corq_stream_append", e, stream, s); rc != CORQ_OK) return rc;
-    std::uint32_t p = 0;
-    std::uint64_t o = 0;
-    std::string error;
-    const std::int64_t now_ms = e.now_ms();
-    const int rc = s->append(key, key_len, *message, now_ms, p, o, error);
-    if (rc != CORQ_OK) return fail(rc, "corq_stream_append: stream '" + s->name() + "': " + error);
-    // Time-based retention is the scheduler's: make sure it looks by the time this one expires.
-    if (const std::int64_t ms = s->limits().retention_ms; ms != 0)
-      e.scheduler().poke_if_before(now_ms + ms);
-    if (partition != nullptr) *partition = p;
-    if (offset != nullptr) *offset = o;
+    return append_checked("corq_stream_append", e, *s, key, key_len, message, 1, partition, offset);
+  });
+}
+
+int corq_stream_producer_open(corq_engine *engine, const char *stream, corq_stream_producer **out) {
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_stream_producer_open: out is NULL");
+  *out = nullptr;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_stream_producer_open: engine is NULL");
+  if (const int rc = check_stream_name("corq_stream_producer_open", stream); rc != CORQ_OK)
+    return rc;
+  return guarded("corq_stream_producer_open", [&] {
+    Engine &e = *engine_of(engine);
+    std::shared_ptr<stream::Stream> s;
+    if (const int rc = open_stream("corq_stream_producer_open", e, stream, s); rc != CORQ_OK)
+      return rc;
+    auto *producer = new StreamProducer{&e, std::move(s)};
+    e.retain_handle();  // released by close: the engine outlives its producers
+    *out = reinterpret_cast<corq_stream_producer *>(producer);
     return CORQ_OK;
   });
+}
+
+int corq_stream_producer_send(corq_stream_producer *producer, const void *key, size_t key_len,
+                              const corq_message *messages, size_t count,
+                              const corq_publish_options *options, uint32_t *partition,
+                              uint64_t *first_offset) {
+  if (producer == nullptr) return fail(CORQ_EINVAL, "corq_stream_producer_send: producer is NULL");
+  if (messages == nullptr) return fail(CORQ_EINVAL, "corq_stream_producer_send: messages is NULL");
+  if (count == 0) return fail(CORQ_EINVAL, "corq_stream_producer_send: count must be at least 1");
+  if (key == nullptr && key_len != 0)
+    return fail(CORQ_EINVAL, "corq_stream_producer_send: key is NULL but key_len > 0");
+  auto &p = *reinterpret_cast<StreamProducer *>(producer);
+  return guarded("corq_stream_producer_send", [&] {
+    if (const int rc =
+            check_append("corq_stream_producer_send", *p.engine, key_len, messages, count, options);
+        rc != CORQ_OK)
+      return rc;
+    return append_checked("corq_stream_producer_send", *p.engine, *p.stream, key, key_len, messages,
+                          count, partition, first_offset);
+  });
+}
+
+int corq_stream_producer_close(corq_stream_producer *producer) {
+  if (producer == nullptr) return fail(CORQ_EINVAL, "corq_stream_producer_close: producer is NULL");
+  auto *p = reinterpret_cast<StreamProducer *>(producer);
+  Engine *engine = p->engine;
+  delete p;
+  Engine::release_handle(engine);
+  return CORQ_OK;
 }
 
 int corq_stream_reader_open(corq_engine *engine, const char *stream, uint32_t partition,

@@ -53,20 +53,25 @@ std::uint32_t Stream::pick_partition(const void *key, std::size_t key_len) noexc
   return round_robin_.fetch_add(1, std::memory_order_relaxed) % n;
 }
 
-int Stream::append(const void *key, std::size_t key_len, const corq_message &message,
-                   std::int64_t now_ms, std::uint32_t &partition, std::uint64_t &offset,
-                   std::string &error) {
-  const AppendInput input{key, key_len, &message};
+int Stream::append(const void *key, std::size_t key_len, const corq_message *messages,
+                   std::size_t count, std::int64_t now_ms, std::uint32_t &partition,
+                   std::uint64_t &offset, std::string &error) {
+  constexpr std::size_t inline_max = 64;
+  AppendInput inline_inputs[inline_max];
+  std::vector<AppendInput> spilled(count > inline_max ? count : 0);
+  AppendInput *inputs = count > inline_max ? spilled.data() : inline_inputs;
+  for (std::size_t i = 0; i < count; ++i) inputs[i] = {key, key_len, &messages[i]};
   auto append_to = [&](std::uint32_t p) {
     std::uint64_t deleted = 0;
-    const int rc = partitions_[p]->append(&input, 1, now_ms, limits(), offset, deleted, error);
+    const int rc = partitions_[p]->append(inputs, count, now_ms, limits(), offset, deleted, error);
     if (deleted != 0) deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
     if (rc == CORQ_OK) {
       partition = p;
-      appended.fetch_add(1, std::memory_order_relaxed);
+      appended.fetch_add(count, std::memory_order_relaxed);
     }
     return rc;
   };
+  const corq_message &message = messages[0];
   if (message.dedup_id == nullptr || dedup_ == nullptr)
     return append_to(pick_partition(key, key_len));
 

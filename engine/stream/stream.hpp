@@ -39,11 +39,13 @@ class Stream {
   /// and the scheduler's next pass).
   void update_retention(const StreamOptions &options) noexcept;
 
-  /// Appends one record to the partition its key (or round robin) picks. CORQ_OK with
-  /// `partition` and `offset`, or a CORQ_* code with `error`. A dedup_id seen within the window
-  /// returns the original's partition and offset and appends nothing.
-  int append(const void *key, std::size_t key_len, const corq_message &message, std::int64_t now_ms,
-             std::uint32_t &partition, std::uint64_t &offset, std::string &error);
+  /// Appends `count` records (>= 1, all with `key`) as one batch to the partition the key (or
+  /// round robin) picks, all or none. CORQ_OK with `partition` and the first `offset`, or a CORQ_*
+  /// code with `error`. The first record's dedup_id names the batch: seen within the window, the
+  /// original's partition and offset come back and nothing is appended.
+  int append(const void *key, std::size_t key_len, const corq_message *messages, std::size_t count,
+             std::int64_t now_ms, std::uint32_t &partition, std::uint64_t &offset,
+             std::string &error);
 
   /// The scheduler's pass: retention_ms everywhere. Returns when it is next due (0: never).
   std::int64_t enforce_retention(std::int64_t now_ms);

@@ -471,6 +471,29 @@ CORQ_API int corq_stream_append(corq_engine *engine, const char *stream, const v
                                 const corq_publish_options *options, uint32_t *partition,
                                 uint64_t *offset);
 
+/* A stream producer: appends batches, each to one partition, atomically (all records or none). One
+ * thread at a time. It holds the stream, so it skips the lookup by name of corq_stream_append. */
+typedef struct corq_stream_producer corq_stream_producer;
+
+/* Opens a producer on a stream. Errors: CORQ_EINVAL (NULL, bad name), CORQ_ENOENT, CORQ_ENOMEM,
+ * CORQ_ECLOSED. */
+CORQ_API int corq_stream_producer_open(corq_engine *engine, const char *stream,
+                                       corq_stream_producer **out);
+/* Appends `count` records (1 or more) as one batch to one partition — the one `key` picks (as for
+ * corq_stream_append), or the next in round robin when key is NULL — with consecutive offsets and
+ * one timestamp; every record of the batch carries the key. All or nothing: a refused batch
+ * (CORQ_EFULL under discard=new, a bad message) appends none of it. A dedup_id on the first record
+ * names the whole batch: within the window a repeat returns the original batch's partition and
+ * first offset and appends nothing; the other records' dedup_id must be NULL (CORQ_EINVAL).
+ * *partition and *first_offset may be NULL. Options as for corq_stream_append. Errors: those of
+ * corq_stream_append, and CORQ_ENOENT once the stream is deleted. */
+CORQ_API int corq_stream_producer_send(corq_stream_producer *producer, const void *key,
+                                       size_t key_len, const corq_message *messages, size_t count,
+                                       const corq_publish_options *options, uint32_t *partition,
+                                       uint64_t *first_offset);
+/* Closes the producer. Errors: CORQ_EINVAL (NULL). */
+CORQ_API int corq_stream_producer_close(corq_stream_producer *producer);
+
 /* A record as a reader sees it: views into corq's memory, valid until the reader's next read or
  * close. key is NULL for a record without one. timestamp_ms is the append time (unix ms,
  * non-decreasing within a partition). */

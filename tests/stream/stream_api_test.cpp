@@ -604,6 +604,135 @@ TEST(Streams, one_read_returns_at_most_max_records) {
   EXPECT_EQ(read(r.get(), 4).size(), 2u);
 }
 
+// ---- producers
+// -----------------------------------------------------------------------------------
+
+struct StreamProducerClose {
+  void operator()(corq_stream_producer *p) const { corq_stream_producer_close(p); }
+};
+using StreamProducerPtr = std::unique_ptr<corq_stream_producer, StreamProducerClose>;
+
+StreamProducerPtr open_stream_producer(corq_engine *e, const char *stream) {
+  corq_stream_producer *p = nullptr;
+  must(corq_stream_producer_open(e, stream, &p), "stream_producer_open");
+  return StreamProducerPtr(p);
+}
+
+TEST(StreamProducers, a_batch_goes_to_one_partition_with_consecutive_offsets_and_one_timestamp) {
+  EnginePtr e = open_engine();
+  must_declare_stream(e.get(), "s", {{"partitions", "4"}});
+  StreamProducerPtr p = open_stream_producer(e.get(), "s");
+  std::vector<corq_message> batch{message("a"), message("b"), message("c")};
+  std::uint32_t partition = 99;
+  std::uint64_t first = 99;
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), "21", 2, batch.data(), batch.size(),
+                                               nullptr, &partition, &first));
+  EXPECT_EQ(partition, kafka_partition(-973932308, 4));
+  EXPECT_EQ(first, 0u);
+  ReaderPtr r = open_reader(e.get(), "s", partition);
+  const std::vector<Record> got = read(r.get(), 10);
+  ASSERT_EQ(got.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].offset, i);
+    EXPECT_EQ(got[i].key, "21");
+    EXPECT_EQ(got[i].timestamp_ms, got[0].timestamp_ms);
+  }
+  EXPECT_EQ(got[2].payload, "c");
+}
+
+TEST(StreamProducers, batches_without_a_key_go_round_robin_a_batch_at_a_time) {
+  EnginePtr e = open_engine();
+  must_declare_stream(e.get(), "s", {{"partitions", "2"}});
+  StreamProducerPtr p = open_stream_producer(e.get(), "s");
+  std::vector<corq_message> batch(5, message("x"));
+  std::uint32_t a = 9, b = 9;
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), nullptr, 0, batch.data(), batch.size(),
+                                               nullptr, &a, nullptr));
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), nullptr, 0, batch.data(), batch.size(),
+                                               nullptr, &b, nullptr));
+  EXPECT_NE(a, b);
+  ReaderPtr ra = open_reader(e.get(), "s", a);
+  ReaderPtr rb = open_reader(e.get(), "s", b);
+  EXPECT_EQ(payloads(ra.get()).size(), 5u);
+  EXPECT_EQ(payloads(rb.get()).size(), 5u);
+}
+
+TEST(StreamProducers, a_refused_batch_appends_none_of_its_records) {
+  EnginePtr e = open_engine();
+  must_declare_stream(e.get(), "s", {{"retention_records", "3"}, {"discard", "new"}});
+  StreamProducerPtr p = open_stream_producer(e.get(), "s");
+  std::vector<corq_message> two(2, message("x")), four(4, message("y"));
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), nullptr, 0, two.data(), 2, nullptr, nullptr,
+                                               nullptr));
+  EXPECT_EQ(CORQ_EFULL, corq_stream_producer_send(p.get(), nullptr, 0, four.data(), 4, nullptr,
+                                                  nullptr, nullptr));
+  const std::vector<corq_header> empty_key{header("", "v")};  // outlives the messages
+  std::vector<corq_message> bad{message("ok"), message("bad", empty_key)};
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_send(p.get(), nullptr, 0, bad.data(), 2, nullptr,
+                                                   nullptr, nullptr));
+  EXPECT_NE(last_error().find("record 1"), std::string::npos) << last_error();
+  const corq_stream_stats s = stream_stats(e.get(), "s");
+  EXPECT_EQ(s.records, 2u);
+  EXPECT_EQ(s.appended, 2u);
+}
+
+TEST(StreamProducers, the_first_records_dedup_id_names_the_batch) {
+  EnginePtr e = open_engine();
+  must_declare_stream(e.get(), "s", {{"dedup_window_ms", "60000"}});
+  StreamProducerPtr p = open_stream_producer(e.get(), "s");
+  std::vector<corq_message> batch{message("a", {}, "batch-1"), message("b")};
+  std::uint64_t first = 9, again = 9;
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), nullptr, 0, batch.data(), 2, nullptr,
+                                               nullptr, &first));
+  ASSERT_EQ(CORQ_OK, corq_stream_producer_send(p.get(), nullptr, 0, batch.data(), 2, nullptr,
+                                               nullptr, &again));
+  EXPECT_EQ(first, again);
+  EXPECT_EQ(stream_stats(e.get(), "s").records, 2u);
+  EXPECT_EQ(stream_stats(e.get(), "s").deduplicated, 1u);
+  std::vector<corq_message> second_named{message("a"), message("b", {}, "not-allowed")};
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_send(p.get(), nullptr, 0, second_named.data(), 2,
+                                                   nullptr, nullptr, nullptr));
+  EXPECT_NE(last_error().find("dedup_id"), std::string::npos) << last_error();
+}
+
+TEST(StreamProducers, bad_arguments_and_a_deleted_stream_are_refused) {
+  EnginePtr e = open_engine();
+  must_declare_stream(e.get(), "s");
+  corq_stream_producer *raw = reinterpret_cast<corq_stream_producer *>(1);
+  EXPECT_EQ(CORQ_ENOENT, corq_stream_producer_open(e.get(), "nope", &raw));
+  EXPECT_EQ(raw, nullptr);
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_open(e.get(), "s", nullptr));
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_open(nullptr, "s", &raw));
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_open(e.get(), "bad name", &raw));
+  StreamProducerPtr p = open_stream_producer(e.get(), "s");
+  const corq_message m = message("x");
+  EXPECT_EQ(CORQ_EINVAL,
+            corq_stream_producer_send(p.get(), nullptr, 0, &m, 0, nullptr, nullptr, nullptr));
+  EXPECT_EQ(CORQ_EINVAL,
+            corq_stream_producer_send(p.get(), nullptr, 0, nullptr, 1, nullptr, nullptr, nullptr));
+  EXPECT_EQ(CORQ_EINVAL,
+            corq_stream_producer_send(p.get(), nullptr, 2, &m, 1, nullptr, nullptr, nullptr));
+  EXPECT_EQ(CORQ_EINVAL,
+            corq_stream_producer_send(nullptr, nullptr, 0, &m, 1, nullptr, nullptr, nullptr));
+  EXPECT_EQ(CORQ_EINVAL, corq_stream_producer_close(nullptr));
+  must(corq_stream_delete(e.get(), "s"), "delete");
+  EXPECT_EQ(CORQ_ENOENT,
+            corq_stream_producer_send(p.get(), nullptr, 0, &m, 1, nullptr, nullptr, nullptr));
+}
+
+TEST(StreamProducers, a_producer_keeps_the_engine_alive_until_it_closes) {
+  corq_engine *engine = nullptr;
+  must(corq_open(nullptr, nullptr, &engine), "open");
+  must_declare_stream(engine, "s");
+  corq_stream_producer *p = nullptr;
+  must(corq_stream_producer_open(engine, "s", &p), "producer_open");
+  must(corq_close(engine), "close");
+  const corq_message m = message("x");
+  EXPECT_EQ(CORQ_ECLOSED,
+            corq_stream_producer_send(p, nullptr, 0, &m, 1, nullptr, nullptr, nullptr));
+  must(corq_stream_producer_close(p), "producer_close");  // frees the engine (ASan: no leak)
+}
+
 // ---- stats and groups
 // ----------------------------------------------------------------------------
 

@@ -59,18 +59,32 @@ const void *destination_key(const Destination &d) noexcept {
 
 }  // namespace
 
-std::string binding_identity(const Destination &destination, std::string_view key,
-                             const std::vector<OwnedArgument> &arguments) {
+namespace {
+
+/// A binding's route: its destination and key, without its arguments.
+std::string route_identity(const Destination &destination, std::string_view key) {
   char head[40];
   std::snprintf(head, sizeof head, "%c%p", destination.queue != nullptr ? 'q' : 'x',
                 destination_key(destination));
+  std::string id(head);
+  id.push_back('\0');
+  id.append(key);
+  return id;
+}
+
+/// Whether the type routes by (destination, key) alone, so bindings differing only in their
+/// arguments share one route (headers exchanges route by the arguments: each binding is its own).
+bool routes_ignore_arguments(ExchangeType type) noexcept { return type != ExchangeType::headers; }
+
+}  // namespace
+
+std::string binding_identity(const Destination &destination, std::string_view key,
+                             const std::vector<OwnedArgument> &arguments) {
   std::vector<const OwnedArgument *> sorted;
   for (const OwnedArgument &a : arguments) sorted.push_back(&a);
   std::sort(sorted.begin(), sorted.end(),
             [](const OwnedArgument *a, const OwnedArgument *b) { return *a < *b; });
-  std::string id(head);
-  id.push_back('\0');
-  id.append(key);
+  std::string id = route_identity(destination, key);
   for (const OwnedArgument *a : sorted) {
     // Lengths first: no key or value can be mistaken for a separator.
     id += '\0' + std::to_string(a->key.size()) + ':' + a->key;
@@ -95,7 +109,7 @@ int Router::declare(const std::string &name, ExchangeType type, const ExchangeOp
   }
   auto exchange = std::make_shared<Exchange>(name, type, options, xid);
   auto routes = std::make_shared<const Routes>(exchange);
-  exchanges_.emplace(name, ExchangeState{std::move(exchange), {}});
+  exchanges_.emplace(name, ExchangeState{std::move(exchange), {}, {}});
   publish_locked(next_topology_locked(name, std::move(routes)));
   return CORQ_OK;
 }
@@ -147,13 +161,19 @@ int Router::bind(const std::string &source, const Destination &destination, std:
   }
   std::string identity = binding_identity(destination, key, record.arguments);
   if (it->second.bindings.count(identity) != 0) return CORQ_OK;  // the same tuple: a no-op
-  const std::shared_ptr<const Routes> &routes =
-      current_->exchanges.find(std::string_view(source))->second;
-  auto next_routes = with_binding(*routes, record, /*add=*/true);
+  // A second binding of an existing route (other arguments) changes no snapshot.
+  const bool new_route = !routes_ignore_arguments(it->second.exchange->type()) ||
+                         ++it->second.route_refs[route_identity(destination, key)] == 1;
+  std::shared_ptr<const Routes> next_routes;
+  if (new_route) {
+    const std::shared_ptr<const Routes> &routes =
+        current_->exchanges.find(std::string_view(source))->second;
+    next_routes = with_binding(*routes, record, /*add=*/true);
+  }
   inbound_[destination_key(destination)].emplace(source + '\0' + identity,
                                                  InboundRef{source, identity});
   it->second.bindings.emplace(std::move(identity), std::move(record));
-  publish_locked(next_topology_locked(source, std::move(next_routes)));
+  if (new_route) publish_locked(next_topology_locked(source, std::move(next_routes)));
   added = true;
   return CORQ_OK;
 }
@@ -199,6 +219,15 @@ void Router::erase_binding_locked(ExchangeState &source, const std::string &iden
     in->second.erase(name + '\0' + identity);
     if (in->second.empty()) inbound_.erase(in);
   }
+  if (routes_ignore_arguments(source.exchange->type())) {
+    // The route stays while another binding (other arguments) still has it.
+    auto refs = source.route_refs.find(route_identity(b->second.destination, b->second.key));
+    if (refs != source.route_refs.end() && --refs->second != 0) {
+      source.bindings.erase(b);
+      return;
+    }
+    if (refs != source.route_refs.end()) source.route_refs.erase(refs);
+  }
   const auto &routes = current_->exchanges.find(std::string_view(name))->second;
   auto next_routes = with_binding(*routes, b->second, /*add=*/false);
   source.bindings.erase(b);
@@ -209,7 +238,20 @@ std::shared_ptr<const Routes> Router::with_binding(const Routes &routes, const B
                                                    bool add) {
   auto next = std::make_shared<Routes>(routes);
   switch (routes.exchange->type()) {
-    case ExchangeType::direct:
+    case ExchangeType::direct: {
+      const std::uint64_t hash = word_hash(b.key);
+      const DirectList *current = routes.direct.find(b.key, hash);
+      auto list = current == nullptr ? std::make_shared<std::vector<Destination>>()
+                                     : std::make_shared<std::vector<Destination>>(**current);
+      if (add) {
+        list->push_back(b.destination);
+      } else {
+        std::erase(*list, b.destination);
+      }
+      next->direct = list->empty() ? routes.direct.without(b.key, hash)
+                                   : routes.direct.with(b.key, hash, std::move(list));
+      break;
+    }
     case ExchangeType::topic: {
       bool changed = false;
       next->keys = add ? routes.keys.with_binding(b.key, b.destination, &changed)

@@ -77,6 +77,11 @@ class Router {
   struct ExchangeState {
     std::shared_ptr<Exchange> exchange;
     std::unordered_map<std::string, BindingRecord> bindings;  // by identity (binding_identity)
+    /// direct, topic and fanout exchanges: how many bindings share each (destination, key) — the
+    /// route — keyed by route_identity. Arguments do not take part in their routing, so two
+    /// bindings that differ only in arguments are one route: it enters the routes with the first
+    /// and leaves with the last (RabbitMQ keeps routing while any of them is bound).
+    std::unordered_map<std::string, std::uint32_t> route_refs;
   };
   /// Where a binding comes from, as listed under its destination in inbound_.
   struct InboundRef {

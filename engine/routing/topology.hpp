@@ -16,6 +16,7 @@
 #include "routing/exchange.hpp"
 #include "routing/headers_match.hpp"
 #include "routing/topic_trie.hpp"
+#include "routing/word_map.hpp"
 
 #include <memory>
 #include <string>
@@ -47,10 +48,16 @@ struct HeadersRoute {
   Destination destination;
 };
 
+/// The destinations bound to one direct key (each once: Router counts bindings per route).
+using DirectList = std::shared_ptr<const std::vector<Destination>>;
+
 /// One exchange's bindings in one snapshot. Immutable once in a published Topology.
 struct Routes {
   std::shared_ptr<Exchange> exchange;
-  TopicTrie<Destination> keys;  // direct (wildcards off) and topic exchanges
+  TopicTrie<Destination> keys;  // topic exchanges
+  /// Direct exchanges: the whole routing key hashed once and looked up once (a persistent hash
+  /// map, so a bind copies one path of it, not the map).
+  WordMap<DirectList> direct;
   std::shared_ptr<const std::vector<FanoutRoute>> fanout;
   std::shared_ptr<const std::vector<HeadersRoute>> headers;
 
@@ -67,6 +74,10 @@ struct Routes {
              std::size_t header_count, Out &&out) const {
     switch (exchange->type()) {
       case ExchangeType::direct:
+        if (const DirectList *list = direct.find(routing_key, word_hash(routing_key))) {
+          for (const Destination &d : **list) out(d);
+        }
+        return;
       case ExchangeType::topic: keys.match(routing_key, out); return;
       case ExchangeType::fanout:
         for (const FanoutRoute &r : *fanout) out(r.destination);

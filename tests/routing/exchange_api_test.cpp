@@ -414,6 +414,45 @@ TEST_F(Exchanges, unbind_removes_exactly_that_binding) {
   EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_unbind(e(), "x", "q", "a.*", nullptr, 0));
 }
 
+TEST_F(Exchanges, bindings_differing_only_in_arguments_route_until_the_last_is_unbound) {
+  // Arguments are part of a binding's identity, but direct, topic and fanout exchanges route by
+  // destination and key: the route stays while any of the bindings does (as in RabbitMQ).
+  queues({"q"});
+  const std::pair<const char *, const char *> cases[] = {
+      {"direct", "k"}, {"topic", "k.*"}, {"fanout", ""}};
+  for (const auto &[type, key] : cases) {
+    const std::string x = std::string("x-") + type;
+    must_declare_exchange(e(), x, type);
+    const std::vector<corq_header> a{header("a", "1")}, b{header("b", "2")};
+    must_bind(e(), x, "q", key, a);
+    must_bind(e(), x, "q", key, b);
+    EXPECT_EQ(exchange_stats(e(), x).bindings, 2u) << type;
+    EXPECT_EQ(xpublish(e(), x, "k.1", "m"), type == std::string("direct") ? 0u : 1u) << type;
+    EXPECT_EQ(xpublish(e(), x, "k", "m"), type == std::string("topic") ? 0u : 1u) << type;
+    EXPECT_CORQ_OK(corq_unbind(e(), x.c_str(), "q", key, a.data(), a.size()));
+    EXPECT_EQ(exchange_stats(e(), x).bindings, 1u) << type;
+    const char *routed_key = type == std::string("topic") ? "k.1" : "k";
+    EXPECT_EQ(xpublish(e(), x, routed_key, "m"), 1u) << type << ": the other binding still routes";
+    EXPECT_CORQ_OK(corq_unbind(e(), x.c_str(), "q", key, b.data(), b.size()));
+    EXPECT_EQ(xpublish(e(), x, routed_key, "m"), 0u) << type;
+  }
+}
+
+TEST_F(Exchanges, a_direct_exchange_matches_the_whole_key_literally) {
+  queues({"q", "r"});
+  must_declare_exchange(e(), "d", "direct");
+  must_bind(e(), "d", "q", "a.*");
+  must_bind(e(), "d", "r", "a.b");
+  must_bind(e(), "d", "r", "");
+  EXPECT_EQ(xpublish(e(), "d", "a.*", "m"), 1u);  // '*' is an ordinary character here
+  EXPECT_EQ(xpublish(e(), "d", "a.x", "m"), 0u);
+  EXPECT_EQ(xpublish(e(), "d", "a.b", "m"), 1u);
+  EXPECT_EQ(xpublish(e(), "d", "", "m"), 1u);  // the empty key is a key
+  EXPECT_EQ(xpublish(e(), "d", "a.b.", "m"), 0u);
+  EXPECT_EQ(drained(e(), "q").size(), 1u);
+  EXPECT_EQ(drained(e(), "r").size(), 2u);
+}
+
 TEST_F(Exchanges, deleting_a_queue_removes_its_bindings) {
   queues({"q", "r"});
   must_declare_exchange(e(), "x", "fanout");

@@ -14,6 +14,12 @@
         engine.bind("events", "jobs", "image.*")
         message_id, routed = engine.publish_to_exchange("events", "image.resize", b"43.png")
 
+        engine.declare_stream("clicks", partitions=3)     # a retained log, read by offset
+        partition, offset = engine.append("clicks", b"page 7", key=b"user-42")
+        with engine.stream_reader("clicks", partition, start="earliest") as reader:
+            for record in reader.read(max=100, timeout_ms=1000):
+                print(record.offset, record.key, record.data)
+
 Finding the library: the path in the CORQ_LIBRARY environment variable (e.g.
 build/release/engine/libcorq.so), else the loader's search path ("libcorq.so.0", then
 ctypes.util.find_library("corq")).
@@ -37,8 +43,17 @@ Mapping of the C API (engine/include/corq/corq.h is the manual; this file only a
     bind_exchange, unbind_exchange, publish_to_exchange (returns Published(message_id, routed)) and
     exchange_stats. Binding arguments (headers exchanges) are a dict or a list of (key, value)
     pairs; a value of None is passed as NULL, which matches on the header's presence alone.
+  - Streams (corq.h "Streams"): declare_stream, delete_stream, append (returns
+    Appended(partition, offset)), stream_producer (StreamProducer.send of a batch returns
+    AppendedBatch(partition, first_offset)), stream_reader (StreamReader.read returns StreamRecord
+    objects; .skipped, wakeup()) and stream_stats. A key is bytes (str is encoded as UTF-8) or None
+    for no key: b"" is a key (hashed to one partition), None goes round robin. A StreamRecord's
+    key, data and headers are copies, readable after the next read. Consumer groups (corq_group_*)
+    are not built in the C API yet and are not wrapped. On a disk engine declare streams with
+    durable=False (durable streams answer EUNSUPPORTED until they are built).
   - Threads: as in C — an Engine may be shared by threads (but close() must not race other calls);
-    a Producer or Consumer is used by one thread at a time, except Consumer.wakeup() (any thread).
+    a Producer, Consumer, StreamProducer or StreamReader is used by one thread at a time, except
+    Consumer.wakeup() and StreamReader.wakeup() (any thread).
     ctypes releases the GIL during every C call, so a blocked consume does not stall other threads.
 """
 
@@ -50,7 +65,8 @@ import os
 import time
 
 __all__ = [
-    "Engine", "Producer", "Consumer", "Delivery", "Published", "Error", "version", "library_path"
+    "Engine", "Producer", "Consumer", "Delivery", "Published", "Error", "version", "library_path",
+    "StreamProducer", "StreamReader", "StreamRecord", "Appended", "AppendedBatch",
 ]
 
 # ---- Error codes: the values of corq.h (they are ABI and never change meaning) -----------------
@@ -184,6 +200,31 @@ class _ExchangeStats(ctypes.Structure):
     _fields_ = [("struct_size", _u32)] + [(name, _u64) for name in _EXCHANGE_STATS_FIELDS]
 
 
+class _StreamRecordC(ctypes.Structure):
+    """corq_stream_record: views into corq's memory, valid until the reader's next read."""
+
+    _fields_ = [
+        ("partition", _u32),
+        ("offset", _u64),
+        ("timestamp_ms", _i64),
+        ("key", _void_p),  # NULL: no key (an address, not c_char_p: keys may hold NUL bytes)
+        ("key_len", _size_t),
+        ("data", _void_p),
+        ("len", _size_t),
+        ("headers", ctypes.POINTER(_DeliveredHeader)),
+        ("header_count", _size_t),
+    ]
+
+
+_STREAM_STATS_FIELDS = ("records", "bytes", "appended", "deleted", "deduplicated", "groups")
+
+
+class _StreamStats(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("partitions", _u32)] + [
+        (name, _u64) for name in _STREAM_STATS_FIELDS
+    ]
+
+
 def _declare(name, restype, *argtypes):
     function = getattr(_lib, name)
     function.restype = restype
@@ -257,6 +298,40 @@ _declare(
     ctypes.POINTER(_u32),
 )
 _declare("corq_exchange_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_ExchangeStats))
+_declare("corq_stream_declare", _int, _void_p, _char_p, _void_p)
+_declare("corq_stream_delete", _int, _void_p, _char_p)
+_declare(
+    "corq_stream_append",
+    _int,
+    _void_p,
+    _char_p,
+    _char_p,  # key: bytes (NUL bytes included: its length is passed) or None
+    _size_t,
+    ctypes.POINTER(_Message),
+    ctypes.POINTER(_PublishOptions),
+    ctypes.POINTER(_u32),
+    ctypes.POINTER(_u64),
+)
+_declare("corq_stream_producer_open", _int, _void_p, _char_p, ctypes.POINTER(_void_p))
+_declare(
+    "corq_stream_producer_send",
+    _int,
+    _void_p,
+    _char_p,
+    _size_t,
+    ctypes.POINTER(_Message),
+    _size_t,
+    ctypes.POINTER(_PublishOptions),
+    ctypes.POINTER(_u32),
+    ctypes.POINTER(_u64),
+)
+_declare("corq_stream_producer_close", _int, _void_p)
+_declare("corq_stream_reader_open", _int, _void_p, _char_p, _u32, _char_p, ctypes.POINTER(_void_p))
+_declare("corq_stream_read", _int, _void_p, ctypes.POINTER(_StreamRecordC), _size_t, _i32)
+_declare("corq_stream_reader_skipped", _u64, _void_p)
+_declare("corq_stream_reader_wakeup", _int, _void_p)
+_declare("corq_stream_reader_close", _int, _void_p)
+_declare("corq_stream_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_StreamStats))
 
 if _lib.corq_version() // 10000 != 0:
     raise ImportError(
@@ -427,6 +502,26 @@ def _publish_options(delay_ms, ttl_ms, nowait, timeout_ms, priority=0, mandatory
 # What publish_to_exchange returns: the message's id (one for every copy) and how many queues
 # took it (0: unroutable and dropped, or every target had seen its dedup_id).
 Published = collections.namedtuple("Published", "message_id routed")
+
+# What append returns: where the record went (for a deduplicated append, where the original went).
+Appended = collections.namedtuple("Appended", "partition offset")
+
+# What StreamProducer.send returns: the batch's partition and its first record's offset (the
+# others follow consecutively; a deduplicated batch: the original's).
+AppendedBatch = collections.namedtuple("AppendedBatch", "partition first_offset")
+
+
+def _key(key):
+    """A stream key: None (no key) or bytes (str encoded as UTF-8; b"" is a key)."""
+    if key is None:
+        return None
+    return _payload(key, "key")
+
+
+def _stream_options(nowait, timeout_ms):
+    """The publish options a stream takes: flags and timeout_ms (a delay, TTL or priority is
+    EINVAL for a stream, so they are not offered)."""
+    return _publish_options(0, 0, nowait, timeout_ms)
 
 
 def _copy_headers(raw):
@@ -647,6 +742,69 @@ class Engine(_Handle):
         )
         return {name: getattr(stats, name) for name in _EXCHANGE_STATS_FIELDS}
 
+    # -- streams (retained, partitioned logs read by offset)
+
+    def declare_stream(self, stream, **options):
+        """Declares a stream; options are partitions (1-1024), retention_ms, retention_bytes,
+        retention_records, discard ("old" or "new"), dedup_window_ms, partition_segment_bytes,
+        update and durable (on a disk engine pass durable=False: durable streams answer
+        EUNSUPPORTED until they are built). Idempotent with the same options; EEXIST with others
+        (update=True may change the retention limits)."""
+        with _Config(options) as config:
+            _check(
+                _lib.corq_stream_declare(self._h(), _name(stream, "stream name"), config.handle)
+            )
+
+    def delete_stream(self, stream):
+        """Deletes a stream and its records; its readers' next read raises ENOENT."""
+        _check(_lib.corq_stream_delete(self._h(), _name(stream, "stream name")))
+
+    def append(self, stream, data, key=None, headers=None, dedup_id=None, nowait=False,
+               timeout_ms=None):
+        """Appends one record; returns Appended(partition, offset). key: bytes (str is encoded)
+        picks the partition as Kafka's default partitioner does; None goes round robin; b"" is a
+        key. A dedup_id seen within the stream's dedup_window_ms returns where the original went
+        and appends nothing."""
+        message = _Message()
+        keep = _fill_message(message, data, headers, dedup_id)
+        key = _key(key)
+        options = _stream_options(nowait, timeout_ms)
+        partition, offset = _u32(), _u64()
+        rc = _lib.corq_stream_append(
+            self._h(), _name(stream, "stream name"), key, 0 if key is None else len(key),
+            ctypes.byref(message), ctypes.byref(options), ctypes.byref(partition),
+            ctypes.byref(offset),
+        )
+        del keep
+        _check(rc)
+        return Appended(partition.value, offset.value)
+
+    def stream_producer(self, stream):
+        """A StreamProducer for atomic batches to one stream (a context manager)."""
+        return StreamProducer(self, stream)
+
+    def stream_reader(self, stream, partition=0, start="earliest"):
+        """A StreamReader of one partition (a context manager) from `start`: "earliest" (the first
+        retained record), "latest" (the next one appended), "offset:N" or "time:MS" (the first
+        record appended at or after MS, unix ms)."""
+        return StreamReader(self, stream, partition, start)
+
+    def stream_stats(self, stream):
+        """One stream's counters as a dict: partitions; records and bytes retained now (key,
+        payload and header bytes); appended, deleted (by retention) and deduplicated since the
+        engine opened; groups (consumer groups: 0, they are not built yet)."""
+        stats = _StreamStats()
+        stats.struct_size = ctypes.sizeof(_StreamStats)
+        _check(
+            _lib.corq_stream_stats_get(
+                self._h(), _name(stream, "stream name"), ctypes.byref(stats)
+            )
+        )
+        result = {"partitions": stats.partitions}
+        for name in _STREAM_STATS_FIELDS:
+            result[name] = getattr(stats, name)
+        return result
+
     # -- observability and dead letters
 
     def stats(self, queue):
@@ -866,3 +1024,163 @@ class Consumer(_Handle):
         if self._handle is not None:
             handle, self._handle = self._handle, None
             _check(_lib.corq_consumer_close(handle))
+
+
+# ---- Streams: producer, records and reader ---------------------------------------------------------
+
+
+class StreamProducer(_Handle):
+    """Appends atomic batches to one stream, each batch to one partition. One thread at a time.
+    Use as a context manager (or call close())."""
+
+    _kind = "stream producer"
+
+    def __init__(self, engine, stream):
+        self._engine = engine  # keeps the Engine object (and its __del__) behind this handle
+        self._handle = None
+        self.stream = stream
+        handle = _void_p()
+        _check(
+            _lib.corq_stream_producer_open(
+                engine._h(), _name(stream, "stream name"), ctypes.byref(handle)
+            )
+        )
+        self._handle = handle
+
+    def send(self, messages, key=None, dedup_id=None, nowait=False, timeout_ms=None):
+        """Appends a batch (a non-empty list whose items are bytes or (bytes, headers)) to the
+        partition `key` picks (None: the next in round robin), all or none, with consecutive
+        offsets and one timestamp; every record carries the key. dedup_id names the whole batch
+        (within the stream's dedup_window_ms a repeat appends nothing). Returns
+        AppendedBatch(partition, first_offset)."""
+        items = list(messages)
+        array = (_Message * max(len(items), 1))()
+        keep = []
+        for index, (slot, item) in enumerate(zip(array, items)):
+            if isinstance(item, tuple):
+                data, headers = item
+            else:
+                data, headers = item, None
+            keep.append(_fill_message(slot, data, headers, dedup_id if index == 0 else None))
+        key = _key(key)
+        options = _stream_options(nowait, timeout_ms)
+        partition, first = _u32(), _u64()
+        rc = _lib.corq_stream_producer_send(
+            self._h(), key, 0 if key is None else len(key), array, len(items),
+            ctypes.byref(options), ctypes.byref(partition), ctypes.byref(first),
+        )
+        del keep
+        _check(rc)
+        return AppendedBatch(partition.value, first.value)
+
+    def close(self):
+        """Frees the handle (idempotent)."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _check(_lib.corq_stream_producer_close(handle))
+
+
+class StreamRecord:
+    """One record of a stream: its place, append time and copies of its key, data and headers
+    (they stay readable after the reader's next read)."""
+
+    __slots__ = ("partition", "offset", "timestamp_ms", "key", "data", "headers")
+
+    def __init__(self, raw):
+        self.partition = raw.partition
+        self.offset = raw.offset
+        self.timestamp_ms = raw.timestamp_ms  # the append time, unix ms
+        if raw.key is None:
+            self.key = None  # appended without a key
+        else:
+            self.key = ctypes.string_at(raw.key, raw.key_len) if raw.key_len else b""
+        self.data = ctypes.string_at(raw.data, raw.len) if raw.len else b""
+        self.headers = _copy_headers(raw)
+
+    def __repr__(self):
+        return "<corq.StreamRecord partition=%d offset=%d key=%r len=%d>" % (
+            self.partition, self.offset, self.key, len(self.data)
+        )
+
+
+class StreamReader(_Handle):
+    """Reads one partition of a stream from a start position on and follows its tail. One thread
+    at a time, except wakeup(). Use as a context manager (or call close()).
+
+        with engine.stream_reader("clicks", partition=0, start="offset:100") as reader:
+            while running:
+                for record in reader.read(max=100, timeout_ms=1000):
+                    handle(record.offset, record.data)
+    """
+
+    _kind = "stream reader"
+
+    def __init__(self, engine, stream, partition=0, start="earliest"):
+        self._engine = engine
+        self._handle = None
+        self.stream = stream
+        self.partition = partition
+        self._woken = False
+        if not 0 <= partition <= 0xFFFFFFFF:  # before ctypes truncates it to uint32
+            raise Error(EINVAL, "partition must be in [0, 4294967295], got %d" % partition)
+        handle = _void_p()
+        _check(
+            _lib.corq_stream_reader_open(
+                engine._h(), _name(stream, "stream name"), partition, _text(start, "start"),
+                ctypes.byref(handle),
+            )
+        )
+        self._handle = handle
+        self._buffer = None
+
+    def read(self, max=_BATCH_MAX, timeout_ms=-1):
+        """Up to `max` records (at most 1024 per call) from the reader's position on, waiting up
+        to timeout_ms (0 polls, -1 no limit) for the first; [] on timeout or after wakeup().
+        If retention deleted records before they were read, the read goes on at the first
+        retained one and `skipped` counts them. Error(ENOENT) once the stream is deleted,
+        Error(ECLOSED) once the engine is closed."""
+        if max <= 0:
+            raise Error(EINVAL, "max must be > 0, got %d" % max)
+        if timeout_ms < -1:
+            raise Error(EINVAL, "timeout_ms must be -1 or >= 0, got %d" % timeout_ms)
+        handle = self._h()
+        count = min(max, _BATCH_MAX)
+        if self._buffer is None or len(self._buffer) < count:
+            self._buffer = (_StreamRecordC * count)()
+        # Waits are cut into slices of _WAIT_SLICE_MS (Ctrl-C is seen between them). A wakeup
+        # also ends a slice with 0: self._woken, set by wakeup() before it wakes corq, tells it
+        # from a slice that ran out (a late wakeup corq still holds then ends the next slice at
+        # once, and the loop goes on).
+        deadline = None if timeout_ms == -1 else time.monotonic() + timeout_ms / 1000.0
+        while True:
+            wait_ms = _WAIT_SLICE_MS
+            if deadline is not None:
+                left_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+                wait_ms = 0 if left_ms <= 0 else min(left_ms, _WAIT_SLICE_MS)
+            n = _check(_lib.corq_stream_read(handle, self._buffer, count, wait_ms))
+            if n > 0:
+                return [StreamRecord(self._buffer[i]) for i in range(n)]
+            if wait_ms == 0:
+                return []  # a poll, or the deadline: a pending wakeup is left for a wait
+            if self._woken:
+                self._woken = False
+                return []
+            if deadline is not None and time.monotonic() >= deadline:
+                return []
+
+    @property
+    def skipped(self):
+        """Records this reader skipped because retention deleted them before it read them."""
+        return _lib.corq_stream_reader_skipped(self._h())
+
+    def wakeup(self):
+        """Any thread: a waiting read returns [] at once (or the next read that would wait)."""
+        handle = self._h()
+        self._woken = True
+        _check(_lib.corq_stream_reader_wakeup(handle))
+
+    def close(self):
+        """Frees the handle (idempotent)."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _check(_lib.corq_stream_reader_close(handle))

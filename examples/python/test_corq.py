@@ -7,6 +7,7 @@ corq_open accepts a data directory in the library under test; otherwise they are
 library's own reason.
 """
 
+import ctypes
 import gc
 import json
 import os
@@ -759,6 +760,303 @@ class ExchangeBadInputTest(EngineTestCase):
         self.assertError(corq.ECLOSED, engine.declare_exchange, "x", "topic")
         self.assertError(corq.ECLOSED, engine.publish_to_exchange, "x", "", b"m")
         self.assertError(corq.ECLOSED, engine.exchange_stats, "x")
+
+
+# murmur2("21") is -973932308 (Kafka's UtilsTest); & 0x7fffffff = 1173551340, so with 7 partitions
+# Kafka's default partitioner puts the key "21" here:
+KEY_21_OF_7 = 1173551340 % 7
+
+
+class StreamTest(EngineTestCase):
+    def reader(self, stream, partition=0, start="earliest"):
+        reader = self.engine.stream_reader(stream, partition, start)
+        self.addCleanup(reader.close)
+        return reader
+
+    def test_a_keyed_record_goes_to_the_partition_kafka_picks_and_comes_back_whole(self):
+        self.engine.declare_stream("events", partitions=7)
+        appended = self.engine.append("events", b"v\x00w", key=b"21", headers={"type": b"created"})
+        self.assertEqual(appended, (KEY_21_OF_7, 0))
+        self.assertEqual((appended.partition, appended.offset), (KEY_21_OF_7, 0))
+        self.assertEqual(self.engine.append("events", b"again", key="21"), (KEY_21_OF_7, 1))
+        records = self.reader("events", KEY_21_OF_7).read(max=10, timeout_ms=0)
+        self.assertEqual([(r.key, r.data, r.offset) for r in records],
+                         [(b"21", b"v\x00w", 0), (b"21", b"again", 1)])
+        first = records[0]
+        self.assertEqual((first.partition, first.headers), (KEY_21_OF_7, {"type": b"created"}))
+        self.assertLess(abs(first.timestamp_ms - time.time() * 1000), 60000)
+        self.assertLessEqual(first.timestamp_ms, records[1].timestamp_ms)
+
+    def test_records_without_a_key_go_round_robin_and_an_empty_key_is_a_key(self):
+        self.engine.declare_stream("events", partitions=4)
+        partitions = [self.engine.append("events", b"x").partition for _ in range(8)]
+        self.assertEqual(sorted(partitions), [0, 0, 1, 1, 2, 2, 3, 3])
+        empty = {self.engine.append("events", b"e", key=b"").partition for _ in range(4)}
+        self.assertEqual(len(empty), 1)  # hashed: always one partition
+        records = self.reader("events", empty.pop()).read(timeout_ms=0)
+        self.assertEqual([r.key for r in records], [None, None, b"", b"", b"", b""])
+
+    def test_readers_start_at_earliest_latest_or_an_offset(self):
+        self.engine.declare_stream("s")
+        for data in (b"a", b"b", b"c"):
+            self.engine.append("s", data)
+        earliest = self.reader("s", start="earliest")
+        latest = self.reader("s", start="latest")
+        from_one = self.reader("s", start="offset:1")
+        self.assertEqual([r.data for r in earliest.read(max=2, timeout_ms=0)], [b"a", b"b"])
+        self.assertEqual([r.data for r in earliest.read(timeout_ms=0)], [b"c"])
+        self.assertEqual(latest.read(timeout_ms=0), [])
+        self.assertEqual([(r.offset, r.data) for r in from_one.read(timeout_ms=0)],
+                         [(1, b"b"), (2, b"c")])
+        self.engine.append("s", b"d")
+        self.assertEqual([(r.offset, r.data) for r in latest.read(timeout_ms=0)], [(3, b"d")])
+        self.assertEqual(self.reader("s", start="offset:4").read(timeout_ms=0), [])
+
+    def test_a_reader_follows_the_tail_with_a_timeout(self):
+        self.engine.declare_stream("s")
+        reader = self.reader("s", start="latest")
+        started = time.monotonic()
+        self.assertEqual(reader.read(timeout_ms=30), [])
+        self.assertGreaterEqual(time.monotonic() - started, 0.025)
+        appender = threading.Timer(0.05, self.engine.append, ("s", b"late"))
+        appender.start()
+        self.addCleanup(appender.cancel)
+        records = reader.read(timeout_ms=WAIT_MS)
+        self.assertEqual([r.data for r in records], [b"late"])
+
+    def test_wakeup_from_another_thread_ends_a_read_without_limit(self):
+        self.engine.declare_stream("s")
+        reader = self.reader("s")
+        got = []
+        worker = threading.Thread(target=lambda: got.append(reader.read(timeout_ms=-1)))
+        worker.start()
+        time.sleep(0.3)  # past one wait slice of the binding
+        reader.wakeup()
+        worker.join(WAIT_MS / 1000)
+        self.assertFalse(worker.is_alive(), "read did not end after wakeup")
+        self.assertEqual(got, [[]])
+        self.engine.append("s", b"after")  # the reader still works
+        self.assertEqual([r.data for r in reader.read(timeout_ms=WAIT_MS)], [b"after"])
+
+    def test_skipped_counts_records_retention_deleted_before_they_were_read(self):
+        self.engine.declare_stream("s", retention_records=3)
+        reader = self.reader("s")
+        for i in range(5):
+            self.engine.append("s", b"%d" % i)
+        self.assertEqual(reader.skipped, 0)
+        records = reader.read(timeout_ms=0)
+        self.assertEqual([(r.offset, r.data) for r in records], [(2, b"2"), (3, b"3"), (4, b"4")])
+        self.assertEqual(reader.skipped, 2)
+        self.assertEqual(self.reader("s", start="offset:0").skipped, 2)  # starts at offset 2
+
+    def test_a_producer_batch_goes_to_one_partition_with_consecutive_offsets(self):
+        self.engine.declare_stream("s", partitions=7, dedup_window_ms=60000)
+        with self.engine.stream_producer("s") as producer:
+            sent = producer.send([b"a", (b"b", {"h": b"1"}), bytearray(b"c")], key=b"21",
+                                 dedup_id="batch-1")
+            self.assertEqual(sent, (KEY_21_OF_7, 0))
+            self.assertEqual((sent.partition, sent.first_offset), (KEY_21_OF_7, 0))
+            again = producer.send([b"a", b"b", b"c"], key=b"21", dedup_id="batch-1")
+            self.assertEqual(again, (KEY_21_OF_7, 0))  # the same batch: nothing appended
+            self.assertEqual(producer.send([b"d"], key=b"21"), (KEY_21_OF_7, 3))
+            unkeyed = producer.send([b"e", b"f"])
+            self.assertLess(unkeyed.partition, 7)
+        records = self.reader("s", KEY_21_OF_7).read(timeout_ms=0)
+        records = [r for r in records if r.key == b"21"]
+        self.assertEqual([(r.offset, r.data, r.headers) for r in records],
+                         [(0, b"a", {}), (1, b"b", {"h": b"1"}), (2, b"c", {}), (3, b"d", {})])
+        self.assertEqual(len({r.timestamp_ms for r in records[:3]}), 1)  # one batch, one time
+        stats = self.engine.stream_stats("s")
+        self.assertEqual((stats["appended"], stats["deduplicated"]), (6, 1))
+
+    def test_stream_stats_count_partitions_records_bytes_and_deletions(self):
+        self.engine.declare_stream("s", partitions=2, retention_records=2)
+        self.assertEqual(
+            self.engine.stream_stats("s"),
+            {"partitions": 2, "records": 0, "bytes": 0, "appended": 0, "deleted": 0,
+             "deduplicated": 0, "groups": 0},
+        )
+        for _ in range(3):
+            self.engine.append("s", b"1234", key=b"k")  # one partition: the third deletes one
+        self.assertEqual(
+            self.engine.stream_stats("s"),
+            {"partitions": 2, "records": 2, "bytes": 2 * 5, "appended": 3, "deleted": 1,
+             "deduplicated": 0, "groups": 0},
+        )
+        self.engine.declare_stream("h", dedup_window_ms=60000)
+        first = self.engine.append("h", b"xy", headers={"h": b"v"}, dedup_id="once")
+        self.assertEqual(self.engine.append("h", b"z", dedup_id=b"once"), first)
+        stats = self.engine.stream_stats("h")
+        self.assertEqual((stats["records"], stats["bytes"]), (1, 2 + 2))  # payload and header
+        self.assertEqual((stats["appended"], stats["deduplicated"]), (1, 1))
+
+    def test_a_record_is_a_copy_that_outlives_the_next_read(self):
+        self.engine.declare_stream("s", retention_records=1)
+        payload = bytes(range(256)) * 4
+        self.engine.append("s", payload, key=b"\x00k")
+        reader = self.reader("s")
+        first = reader.read(timeout_ms=0)[0]
+        self.engine.append("s", b"next")  # retention deletes the first record
+        self.assertEqual([r.data for r in reader.read(timeout_ms=0)], [b"next"])
+        self.assertEqual((first.data, first.key), (payload, b"\x00k"))
+
+    def test_delete_stream_ends_its_readers_with_enoent_and_frees_the_name(self):
+        self.engine.declare_stream("s")
+        self.engine.append("s", b"a")
+        reader = self.reader("s")
+        self.engine.delete_stream("s")
+        self.assertError(corq.ENOENT, reader.read, timeout_ms=0)
+        self.engine.declare_stream("s")
+        self.assertEqual(self.engine.append("s", b"b").offset, 0)
+
+    def test_streams_and_queues_have_separate_names(self):
+        self.engine.declare("orders")
+        self.engine.declare_stream("orders")
+        self.engine.publish("orders", b"to the queue")
+        self.engine.append("orders", b"to the stream")
+        self.assertEqual(self.engine.stats("orders")["ready"], 1)
+        self.assertEqual(self.engine.stream_stats("orders")["records"], 1)
+
+    def test_stream_handles_close_with_their_context_and_then_are_eclosed(self):
+        self.engine.declare_stream("s")
+        with self.engine.stream_producer("s") as producer:
+            producer.send([b"x"])
+        with self.engine.stream_reader("s") as reader:
+            self.assertEqual(len(reader.read(timeout_ms=0)), 1)
+        self.assertTrue(producer.closed and reader.closed)
+        self.assertError(corq.ECLOSED, producer.send, [b"y"])
+        self.assertError(corq.ECLOSED, reader.read, timeout_ms=0)
+        self.assertError(corq.ECLOSED, reader.wakeup)
+        with self.assertRaises(corq.Error):
+            reader.skipped
+        producer.close()  # idempotent
+        reader.close()
+
+    def test_engine_close_ends_a_waiting_read_with_eclosed(self):
+        engine = corq.Engine()
+        engine.declare_stream("s")
+        reader = engine.stream_reader("s")
+        errors = []
+
+        def work():
+            try:
+                reader.read(timeout_ms=-1)
+            except corq.Error as error:
+                errors.append(error.code)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        time.sleep(0.05)
+        engine.close()
+        worker.join(WAIT_MS / 1000)
+        self.assertFalse(worker.is_alive(), "read did not end after engine close")
+        self.assertEqual(errors, [corq.ECLOSED])
+        reader.close()
+
+    def test_record_and_stats_structs_have_the_size_of_the_c_structs(self):
+        # corq_stream_stats_get refuses a struct_size below its sizeof and names the size.
+        stats = corq._StreamStats()
+        stats.struct_size = 1
+        rc = corq._lib.corq_stream_stats_get(None, b"s", ctypes.byref(stats))
+        self.assertEqual(rc, corq.EINVAL)  # the NULL engine is checked first
+        with corq.Engine() as engine:
+            engine.declare_stream("s")
+            rc = corq._lib.corq_stream_stats_get(engine._h(), b"s", ctypes.byref(stats))
+            self.assertEqual(rc, corq.EINVAL)
+            detail = corq._lib.corq_last_error().decode()
+        self.assertEqual(int(re.search(r"at least (\d+)", detail).group(1)),
+                         ctypes.sizeof(corq._StreamStats), detail)
+        if ctypes.sizeof(ctypes.c_void_p) == 8:  # LP64: the layout of corq.h, padding included
+            self.assertEqual(ctypes.sizeof(corq._StreamStats), 56)
+            self.assertEqual(ctypes.sizeof(corq._StreamRecordC), 72)
+            self.assertEqual(corq._StreamRecordC.offset.offset, 8)
+            self.assertEqual(corq._StreamRecordC.header_count.offset, 64)
+
+
+class StreamBadInputTest(EngineTestCase):
+    def setUp(self):
+        super().setUp()
+        self.engine.declare_stream("s", partitions=2)
+
+    def test_an_unknown_stream_is_enoent_with_its_name_in_the_detail(self):
+        for call, args in (
+            (self.engine.append, ("nope", b"x")),
+            (self.engine.stream_reader, ("nope",)),
+            (self.engine.stream_producer, ("nope",)),
+            (self.engine.stream_stats, ("nope",)),
+            (self.engine.delete_stream, ("nope",)),
+        ):
+            error = self.assertError(corq.ENOENT, call, *args)
+            self.assertIn("nope", error.detail)
+            self.assertIn("CORQ_ENOENT", str(error))
+
+    def test_a_bad_start_is_einval(self):
+        for start in ("soon", "offset:", "offset:-1", "time:x", ""):
+            error = self.assertError(corq.EINVAL, self.engine.stream_reader, "s", 0, start)
+            self.assertIn("bad start", error.detail)
+        error = self.assertError(corq.EINVAL, self.engine.stream_reader, "s", 0, "offset:1")
+        self.assertIn("past the end", error.detail)
+        self.assertError(corq.EINVAL, self.engine.stream_reader, "s", 0, "earliest\0")
+
+    def test_a_partition_out_of_range_is_einval(self):
+        error = self.assertError(corq.EINVAL, self.engine.stream_reader, "s", 2)
+        self.assertIn("no partition 2", error.detail)
+        self.assertError(corq.EINVAL, self.engine.stream_reader, "s", -1)
+        self.assertError(corq.EINVAL, self.engine.stream_reader, "s", 2 ** 32)
+
+    def test_bad_names_options_and_redeclarations_are_einval_or_eexist(self):
+        error = self.assertError(corq.EINVAL, self.engine.declare_stream, "bad name")
+        self.assertIn("stream name", error.detail)
+        self.assertError(corq.EINVAL, self.engine.declare_stream, "t", partitions=0)
+        self.assertError(corq.EINVAL, self.engine.declare_stream, "t", partitions=1025)
+        self.assertError(corq.EINVAL, self.engine.declare_stream, "t", discard="oldest")
+        error = self.assertError(corq.EINVAL, self.engine.declare_stream, "t", max_length=5)
+        self.assertIn("not a stream option", error.detail)
+        error = self.assertError(corq.EINVAL, self.engine.declare_stream, "t", durable=True)
+        self.assertIn("disk engine", error.detail)
+        self.assertError(corq.EEXIST, self.engine.declare_stream, "s", partitions=3)
+        self.engine.declare_stream("s", partitions=2)  # the same: fine
+
+    def test_bad_reads_and_batches_are_einval(self):
+        reader = self.engine.stream_reader("s")
+        self.addCleanup(reader.close)
+        self.assertError(corq.EINVAL, reader.read, max=0)
+        self.assertError(corq.EINVAL, reader.read, timeout_ms=-2)
+        with self.engine.stream_producer("s") as producer:
+            error = self.assertError(corq.EINVAL, producer.send, [])
+            self.assertIn("count must be at least 1", error.detail)
+            self.assertError(corq.EINVAL, producer.send, [b"x"], key=b"k", timeout_ms=-2)
+        self.assertError(corq.EINVAL, self.engine.append, "s", b"x", headers={"": b"v"})
+        with self.assertRaises(TypeError):
+            self.engine.append("s", b"x", key=42)
+        with self.assertRaises(TypeError):
+            self.engine.append("s", "text")
+        self.assertEqual(self.engine.stream_stats("s")["appended"], 0)
+
+    def test_full_stream_with_discard_new_is_efull(self):
+        self.engine.declare_stream("small", retention_records=1, discard="new")
+        self.engine.append("small", b"a")
+        error = self.assertError(corq.EFULL, self.engine.append, "small", b"b")
+        self.assertIn("discard=new", error.detail)
+        with self.engine.stream_producer("small") as producer:
+            self.assertError(corq.EFULL, producer.send, [b"c"])
+
+    def test_oversize_record_is_etoobig(self):
+        with corq.Engine(max_message_bytes="1KiB") as engine:
+            engine.declare_stream("s")
+            engine.append("s", b"x" * 1024)
+            self.assertError(corq.ETOOBIG, engine.append, "s", b"x" * 1024, key=b"k")
+            with engine.stream_producer("s") as producer:
+                self.assertError(corq.ETOOBIG, producer.send, [b"x", b"x" * 1025])
+            self.assertEqual(engine.stream_stats("s")["records"], 1)
+
+    def test_closed_engine_is_eclosed(self):
+        engine = corq.Engine()
+        engine.close()
+        self.assertError(corq.ECLOSED, engine.declare_stream, "s")
+        self.assertError(corq.ECLOSED, engine.append, "s", b"x")
+        self.assertError(corq.ECLOSED, engine.stream_reader, "s")
+        self.assertError(corq.ECLOSED, engine.stream_stats, "s")
 
 
 def _durable_engines_unsupported():

@@ -9,10 +9,19 @@
 //     consumer.ack(*delivery);
 //   }
 //
+// Streams (corq.h "Streams"): retained, partitioned logs read by offset.
+//
+//   engine.declare_stream("events", {{"partitions", "3"}, {"durable", "false"}});
+//   corq::Appended at = engine.append("events", "order placed", /*key=*/"order-42");
+//   corq::StreamReader reader = engine.stream_reader("events", at.partition, "earliest");
+//   for (const corq::StreamRecord &record : reader.read(/*max=*/64, /*timeout_ms=*/1000))
+//     handle(record.offset(), record.key(), record.text());  // views valid until the next read
+//
 // Failures throw corq::Error, which carries the CORQ_E* code and the detail message. Timeouts are
-// not failures: consume returns no delivery. Handles close in their destructors; they are movable,
-// not copyable. Thread-safety is the C API's: an Engine may be shared by threads; a Producer or a
-// Consumer is used by one thread at a time (Consumer::wakeup from any thread).
+// not failures: consume returns no delivery, read returns no record. Handles close in their
+// destructors; they are movable, not copyable. Thread-safety is the C API's: an Engine may be
+// shared by threads; a Producer, a Consumer, a StreamProducer or a StreamReader is used by one
+// thread at a time (Consumer::wakeup and StreamReader::wakeup from any thread).
 #pragma once
 
 #include <corq/corq.h>
@@ -219,7 +228,151 @@ class Producer {
   corq_producer *handle_ = nullptr;
 };
 
-/// An engine: the queues. Thread-safe. Closing (destructor or close()) wakes blocked consumers.
+/// Where an append went: the record's partition and offset (for a deduplicated append, the
+/// original's).
+struct Appended {
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+};
+
+/// Where a stream producer's batch went: its partition and the offset of its first record (the
+/// others follow consecutively).
+struct AppendedBatch {
+  std::uint32_t partition = 0;
+  std::uint64_t first_offset = 0;
+};
+
+namespace detail {
+/// The C key of an optional key: NULL for none; never NULL for a key, even an empty one (a
+/// default-constructed string_view has a NULL data(), which the C API would read as "no key").
+inline const void *key_pointer(const std::optional<std::string_view> &key) noexcept {
+  if (!key) return nullptr;
+  return key->data() != nullptr ? static_cast<const void *>(key->data()) : "";
+}
+}  // namespace detail
+
+/// A stream record: zero-copy views valid until its reader's next read or close.
+/// Same layout as corq_stream_record (a StreamReader fills an array of them directly).
+struct StreamRecord {
+  corq_stream_record raw{};
+
+  std::uint32_t partition() const noexcept { return raw.partition; }
+  std::uint64_t offset() const noexcept { return raw.offset; }
+  /// The append time, unix ms (non-decreasing within a partition).
+  std::int64_t timestamp_ms() const noexcept { return raw.timestamp_ms; }
+  /// The key, or nullopt for a record appended without one ("" is a key).
+  std::optional<std::string_view> key() const noexcept {
+    if (raw.key == nullptr) return std::nullopt;
+    return std::string_view(static_cast<const char *>(raw.key), raw.key_len);
+  }
+  std::span<const std::byte> data() const noexcept {
+    return {static_cast<const std::byte *>(raw.data), raw.len};
+  }
+  std::string_view text() const noexcept { return {static_cast<const char *>(raw.data), raw.len}; }
+  std::span<const corq_header> headers() const noexcept { return {raw.headers, raw.header_count}; }
+  /// The value of header `key`, if present.
+  std::optional<std::string_view> header(std::string_view key) const noexcept {
+    for (const corq_header &h : headers()) {
+      if (key == h.key) return std::string_view(static_cast<const char *>(h.value), h.value_len);
+    }
+    return std::nullopt;
+  }
+};
+static_assert(sizeof(StreamRecord) == sizeof(corq_stream_record));
+
+/// Appends atomic batches to one stream, each batch to one partition. One thread at a time.
+class StreamProducer {
+ public:
+  StreamProducer() = default;
+  explicit StreamProducer(corq_stream_producer *handle) noexcept : handle_(handle) {}
+  StreamProducer(StreamProducer &&o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  StreamProducer &operator=(StreamProducer &&o) noexcept {
+    if (this != &o) {
+      close();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  ~StreamProducer() { close(); }
+
+  /// Appends `messages` (at least one) as one batch, all or none, to the partition `key` picks
+  /// (nullopt: the next in round robin); every record carries the key. A dedup_id on the first
+  /// message names the batch (the others' must be null). Of the options, flags and timeout_ms
+  /// apply; a delay, TTL or priority is CORQ_EINVAL.
+  AppendedBatch send(std::span<const corq_message> messages,
+                     std::optional<std::string_view> key = std::nullopt,
+                     const PublishOptions &options = {}) {
+    const corq_publish_options o = options.c();
+    AppendedBatch b;
+    check(corq_stream_producer_send(handle_, detail::key_pointer(key), key ? key->size() : 0,
+                                    messages.data(), messages.size(), &o, &b.partition,
+                                    &b.first_offset));
+    return b;
+  }
+  AppendedBatch send(const Message &message, std::optional<std::string_view> key = std::nullopt,
+                     const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    return send(std::span<const corq_message>(&m, 1), key, options);
+  }
+  void close() noexcept {
+    if (handle_ != nullptr) corq_stream_producer_close(std::exchange(handle_, nullptr));
+  }
+  corq_stream_producer *handle() const noexcept { return handle_; }
+
+ private:
+  corq_stream_producer *handle_ = nullptr;
+};
+
+/// Reads one partition of a stream from a start position on, and follows its tail. One thread at
+/// a time, except wakeup (any thread).
+class StreamReader {
+ public:
+  StreamReader() = default;
+  explicit StreamReader(corq_stream_reader *handle) noexcept : handle_(handle) {}
+  StreamReader(StreamReader &&o) noexcept
+      : handle_(std::exchange(o.handle_, nullptr)), buffer_(std::move(o.buffer_)) {}
+  StreamReader &operator=(StreamReader &&o) noexcept {
+    if (this != &o) {
+      close();
+      handle_ = std::exchange(o.handle_, nullptr);
+      buffer_ = std::move(o.buffer_);
+    }
+    return *this;
+  }
+  ~StreamReader() { close(); }
+
+  /// Fills `out` with up to out.size() (at least 1) records from the reader's position, waiting
+  /// up to timeout_ms (0 polls, -1: no limit) for the first; returns how many (0 on timeout or
+  /// after wakeup). The records are valid until the next read or close. Throws corq::Error
+  /// (CORQ_ENOENT once the stream is deleted, CORQ_ECLOSED once the engine is closed).
+  std::size_t read(std::span<StreamRecord> out, std::int32_t timeout_ms) {
+    return static_cast<std::size_t>(check(corq_stream_read(
+        handle_, reinterpret_cast<corq_stream_record *>(out.data()), out.size(), timeout_ms)));
+  }
+  /// Up to `max` (at least 1) records in a buffer of the reader's own; empty on timeout or after
+  /// wakeup. The span and the records are valid until the next read or close.
+  std::span<const StreamRecord> read(std::size_t max, std::int32_t timeout_ms) {
+    buffer_.resize(max == 0 ? 1 : max);  // max 0 still reaches corq, which refuses it
+    const std::size_t n = read(std::span<StreamRecord>(buffer_.data(), max), timeout_ms);
+    return {buffer_.data(), n};
+  }
+  /// Records retention deleted before this reader read them.
+  std::uint64_t skipped() const noexcept { return corq_stream_reader_skipped(handle_); }
+  /// Any thread: a waiting read returns no record at once (or the next read that would wait).
+  void wakeup() { check(corq_stream_reader_wakeup(handle_)); }
+  /// Frees the handle (also done by the destructor); the records read become invalid.
+  void close() noexcept {
+    if (handle_ != nullptr) corq_stream_reader_close(std::exchange(handle_, nullptr));
+  }
+  corq_stream_reader *handle() const noexcept { return handle_; }
+
+ private:
+  corq_stream_reader *handle_ = nullptr;
+  std::vector<StreamRecord> buffer_;
+};
+
+/// An engine: the queues, exchanges and streams. Thread-safe. Closing (destructor or close()) wakes
+/// blocked consumers and stream readers.
 class Engine {
  public:
   /// Opens an engine on `dir` (nullptr: in-memory) with engine options.
@@ -315,6 +468,52 @@ class Engine {
     corq_exchange_stats s{};
     s.struct_size = sizeof(s);
     check(corq_exchange_stats_get(handle_, exchange.c_str(), &s));
+    return s;
+  }
+
+  // ---- streams (corq.h, "Streams") ----
+  /// Options: partitions, retention_ms, retention_bytes, retention_records, discard, ... (on a
+  /// disk engine durable=false: durable streams answer CORQ_EUNSUPPORTED until they are built).
+  void declare_stream(const std::string &stream, Options options = {}) {
+    detail::ConfigHolder config(options);
+    check(corq_stream_declare(handle_, stream.c_str(), config.get()));
+  }
+  void remove_stream(const std::string &stream) {
+    check(corq_stream_delete(handle_, stream.c_str()));
+  }
+  /// Appends one record to the partition `key` picks (Kafka's murmur2 partitioner; nullopt: round
+  /// robin). Of the options, flags and timeout_ms apply; a delay, TTL or priority is CORQ_EINVAL.
+  Appended append(const std::string &stream, const Message &message,
+                  std::optional<std::string_view> key = std::nullopt,
+                  const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    const corq_publish_options o = options.c();
+    Appended a;
+    check(corq_stream_append(handle_, stream.c_str(), detail::key_pointer(key),
+                             key ? key->size() : 0, &m, &o, &a.partition, &a.offset));
+    return a;
+  }
+  Appended append(const std::string &stream, std::string_view data,
+                  std::optional<std::string_view> key = std::nullopt,
+                  const PublishOptions &options = {}) {
+    return append(stream, Message{data}, key, options);
+  }
+  StreamProducer stream_producer(const std::string &stream) {
+    corq_stream_producer *p = nullptr;
+    check(corq_stream_producer_open(handle_, stream.c_str(), &p));
+    return StreamProducer(p);
+  }
+  /// A reader of `partition` from `start`: "earliest", "latest", "offset:N" or "time:MS".
+  StreamReader stream_reader(const std::string &stream, std::uint32_t partition = 0,
+                             const std::string &start = "earliest") {
+    corq_stream_reader *r = nullptr;
+    check(corq_stream_reader_open(handle_, stream.c_str(), partition, start.c_str(), &r));
+    return StreamReader(r);
+  }
+  corq_stream_stats stream_stats(const std::string &stream) {
+    corq_stream_stats s{};
+    s.struct_size = sizeof(s);
+    check(corq_stream_stats_get(handle_, stream.c_str(), &s));
     return s;
   }
 

@@ -33,23 +33,42 @@
 //! # Ok::<(), corq::Error>(())
 //! ```
 //!
+//! Streams: retained, partitioned logs read by offset (a key picks the partition as Kafka's default
+//! partitioner does); a reader's records are zero-copy views that live until its next read:
+//!
+//! ```no_run
+//! use corq::{Message, StreamStart};
+//! let engine = corq::Engine::in_memory(&[])?;
+//! engine.declare_stream("clicks", &[("partitions", "3"), ("retention_records", "100000")])?;
+//! let at = engine.append("clicks", Some(b"user-42"), &Message::new(b"page 7"))?;
+//! let mut reader = engine.stream_reader("clicks", at.partition, StreamStart::Earliest)?;
+//! for record in reader.read(100, 1000)? {
+//!     println!("{} {:?} {:?}", record.offset(), record.key(), record.data());
+//! }
+//! # Ok::<(), corq::Error>(())
+//! ```
+//!
 //! How the C API's rules map to Rust:
-//! - **Ownership.** [`Engine`], [`Producer`] and [`Consumer`] close their handle when dropped;
-//!   `close()` does the same and reports the error. Options are `(key, value)` string pairs, exactly
-//!   the keys of `corq.h` (README "Options").
+//! - **Ownership.** [`Engine`], [`Producer`], [`Consumer`], [`StreamProducer`] and
+//!   [`StreamReader`] close their handle when dropped; `close()` does the same (and reports the
+//!   error where the C call can fail). Options are `(key, value)` string pairs, exactly the keys of
+//!   `corq.h` (README "Options").
 //! - **Lifetimes.** A producer or consumer borrows its engine, so the engine cannot be closed while
 //!   one is open; a [`Delivery`] borrows its consumer, and settling it (`ack`, `nack`, `release`,
 //!   `reject`) consumes it, so a delivery is settled at most once through this API. A delivery's
 //!   data and headers are copied out of corq's buffers when it is consumed: the C views die when a
 //!   lease expires and the consumer consumes again, which a borrow cannot express. An unsettled
 //!   delivery that is dropped stays in flight until its lease expires (a failed attempt) or its
-//!   consumer closes (released).
+//!   consumer closes (released). A [`StreamReader`]'s records are not copied: `read` borrows the
+//!   reader mutably and returns [`StreamRecord`] views that live until the next `read`, exactly the
+//!   C API's rule, so the compiler refuses a record used after the next read or the reader's close.
 //! - **Errors.** Every failure is an [`Error`] with corq's code (the `E*` constants here, the values
 //!   of `corq.h`) and the detail message of `corq_last_error`.
 //! - **Threads** (`corq.h`'s rules): an `Engine` is `Send + Sync` (share it by reference, e.g. with
 //!   `std::thread::scope`); a `Producer` and a `Consumer` are `Send` but not `Sync` (one thread at a
 //!   time); a `Delivery` is neither (settle it on its consumer's thread); a [`Waker`] is
-//!   `Send + Sync`: `corq_consumer_wakeup` may come from any thread.
+//!   `Send + Sync`: `corq_consumer_wakeup` may come from any thread. Likewise a `StreamProducer`
+//!   and a `StreamReader` are `Send`, not `Sync`, and a [`StreamWaker`] is `Send + Sync`.
 //!
 //! The borrow rules are checked at compile time; each of these fails to compile:
 //!
@@ -81,6 +100,18 @@
 //! delivery.ack().unwrap();
 //! delivery.ack().unwrap(); // settled twice
 //! ```
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let mut reader = engine.stream_reader("s", 0, corq::StreamStart::Earliest).unwrap();
+//! let first = reader.read(1, 0).unwrap();
+//! let second = reader.read(1, 0).unwrap(); // the first read's records are gone now
+//! println!("{:?} {:?}", first, second);
+//! ```
+//! ```compile_fail
+//! fn shared_across_threads<T: Sync>() {}
+//! shared_across_threads::<corq::StreamReader<'static>>(); // one thread at a time
+//! ```
+use std::borrow::Cow;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::marker::PhantomData;
@@ -88,7 +119,7 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::{self, NonNull};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub mod sys;
 
@@ -854,6 +885,121 @@ impl Engine {
         Ok(stats.into())
     }
 
+    /// Declares a stream. Options: `partitions` (1-1024), `retention_ms`, `retention_bytes`,
+    /// `retention_records`, `discard` (`old` or `new`), `dedup_window_ms`,
+    /// `partition_segment_bytes`, `update`, `durable` (on a disk engine pass `("durable", "false")`:
+    /// durable streams are EUNSUPPORTED until they are built). Idempotent with the same options;
+    /// EEXIST with others (`update=true` may change the retention limits).
+    pub fn declare_stream(&self, stream: &str, options: &[(&str, &str)]) -> Result<()> {
+        let stream = c_string("stream name", stream)?;
+        let config = Config::from_pairs(options)?;
+        // SAFETY: live engine, NUL-terminated name, config outlives the call.
+        check(unsafe { sys::corq_stream_declare(self.ptr(), stream.as_ptr(), config_ptr(&config)) })
+            .map(|_| ())
+    }
+
+    /// Deletes a stream and its records; its readers' next read is ENOENT.
+    pub fn delete_stream(&self, stream: &str) -> Result<()> {
+        let stream = c_string("stream name", stream)?;
+        // SAFETY: live engine, NUL-terminated name.
+        check(unsafe { sys::corq_stream_delete(self.ptr(), stream.as_ptr()) }).map(|_| ())
+    }
+
+    /// Appends one record with the default options. `key` picks the partition as Kafka's default
+    /// partitioner does (`Some(b"")` is a key too); `None` goes round robin.
+    pub fn append(
+        &self,
+        stream: &str,
+        key: Option<&[u8]>,
+        message: &Message<'_>,
+    ) -> Result<Appended> {
+        self.append_with(stream, key, message, &PublishOptions::default())
+    }
+
+    /// Appends one record; returns where it went (for a dedup id seen within the stream's
+    /// `dedup_window_ms`, where the original went: nothing is appended). Of the options, `nowait`
+    /// and `timeout_ms` apply; a delay, TTL or priority is EINVAL.
+    pub fn append_with(
+        &self,
+        stream: &str,
+        key: Option<&[u8]>,
+        message: &Message<'_>,
+        options: &PublishOptions,
+    ) -> Result<Appended> {
+        let stream = c_string("stream name", stream)?;
+        let raw = RawMessage::new(message)?;
+        let (c_message, c_options) = (raw.as_c(), options.as_c());
+        let (key_ptr, key_len) = key_parts(key);
+        let mut appended = Appended { partition: 0, offset: 0 };
+        // SAFETY: every pointer is live for the call (the key NULL or key_len bytes); corq copies
+        // what it keeps.
+        check(unsafe {
+            sys::corq_stream_append(
+                self.ptr(),
+                stream.as_ptr(),
+                key_ptr,
+                key_len,
+                &c_message,
+                &c_options,
+                &mut appended.partition,
+                &mut appended.offset,
+            )
+        })?;
+        Ok(appended)
+    }
+
+    /// Opens a producer of atomic batches for an existing stream; it borrows the engine.
+    pub fn stream_producer(&self, stream: &str) -> Result<StreamProducer<'_>> {
+        let stream = c_string("stream name", stream)?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, NUL-terminated name, valid out pointer.
+        check(unsafe { sys::corq_stream_producer_open(self.ptr(), stream.as_ptr(), &mut raw) })?;
+        let raw =
+            NonNull::new(raw).expect("corq_stream_producer_open succeeded without a producer");
+        Ok(StreamProducer { raw, _engine: PhantomData })
+    }
+
+    /// Opens a reader of one partition from `start`; it borrows the engine. EINVAL for a partition
+    /// the stream does not have or an offset past the end, ENOENT for an unknown stream.
+    pub fn stream_reader(
+        &self,
+        stream: &str,
+        partition: u32,
+        start: StreamStart,
+    ) -> Result<StreamReader<'_>> {
+        let stream = c_string("stream name", stream)?;
+        let start = c_string("start", &start.to_string())?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, NUL-terminated strings, valid out pointer.
+        check(unsafe {
+            sys::corq_stream_reader_open(
+                self.ptr(),
+                stream.as_ptr(),
+                partition,
+                start.as_ptr(),
+                &mut raw,
+            )
+        })?;
+        let raw = NonNull::new(raw).expect("corq_stream_reader_open succeeded without a reader");
+        Ok(StreamReader {
+            handle: Arc::new(ReaderHandle { raw }),
+            records: Vec::new(),
+            _engine: PhantomData,
+        })
+    }
+
+    /// One stream's counters.
+    pub fn stream_stats(&self, stream: &str) -> Result<StreamStats> {
+        let stream = c_string("stream name", stream)?;
+        let mut stats = sys::corq_stream_stats {
+            struct_size: std::mem::size_of::<sys::corq_stream_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: live engine, NUL-terminated name, out sized by struct_size.
+        check(unsafe { sys::corq_stream_stats_get(self.ptr(), stream.as_ptr(), &mut stats) })?;
+        Ok(stats.into())
+    }
+
     /// Sends the engine's log lines to `sink(level, message)` (level: `sys::CORQ_LOG_*`). It runs
     /// on engine threads; a panic in it aborts the process (it cannot unwind through C).
     pub fn set_log_callback<F>(&self, sink: F) -> Result<()>
@@ -1180,6 +1326,345 @@ impl fmt::Debug for Delivery<'_> {
             .field("headers", &self.headers.len())
             .field("delivery_count", &self.delivery_count)
             .finish()
+    }
+}
+
+// ---- Streams -----------------------------------------------------------------------------------
+
+/// Where an append went: the record's partition and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// Where a stream producer's batch went: its partition and its first record's offset (the others
+/// follow consecutively).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendedBatch {
+    pub partition: u32,
+    pub first_offset: u64,
+}
+
+/// Where a [`StreamReader`] starts (the `start` of `corq_stream_reader_open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamStart {
+    /// The first retained record.
+    Earliest,
+    /// The next record appended.
+    Latest,
+    /// This offset: the end is `Latest`, past it EINVAL; below the first retained record it starts
+    /// there and counts the difference as skipped.
+    Offset(u64),
+    /// The first record appended at or after this time (unix ms; negative: EINVAL).
+    Time(i64),
+}
+
+impl fmt::Display for StreamStart {
+    /// The text corq takes: "earliest", "latest", "offset:N", "time:MS".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamStart::Earliest => f.write_str("earliest"),
+            StreamStart::Latest => f.write_str("latest"),
+            StreamStart::Offset(offset) => write!(f, "offset:{}", offset),
+            StreamStart::Time(ms) => write!(f, "time:{}", ms),
+        }
+    }
+}
+
+/// A stream's counters (`corq_stream_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub partitions: u32,
+    /// Records retained now.
+    pub records: u64,
+    /// Bytes retained now: keys, payloads and headers.
+    pub bytes: u64,
+    /// Records appended since the engine opened.
+    pub appended: u64,
+    /// Records retention deleted.
+    pub deleted: u64,
+    /// Appends swallowed by the dedup window.
+    pub deduplicated: u64,
+    /// Consumer groups of the stream (not built yet: 0).
+    pub groups: u64,
+}
+
+impl From<sys::corq_stream_stats> for StreamStats {
+    fn from(s: sys::corq_stream_stats) -> StreamStats {
+        StreamStats {
+            partitions: s.partitions,
+            records: s.records,
+            bytes: s.bytes,
+            appended: s.appended,
+            deleted: s.deleted,
+            deduplicated: s.deduplicated,
+            groups: s.groups,
+        }
+    }
+}
+
+/// A key as the C API takes it: NULL and 0 for none, else its bytes (an empty slice's pointer is
+/// never NULL, so `Some(b"")` stays a key).
+fn key_parts(key: Option<&[u8]>) -> (*const c_void, usize) {
+    match key {
+        Some(key) => (key.as_ptr() as *const c_void, key.len()),
+        None => (ptr::null(), 0),
+    }
+}
+
+/// A stream producer (`corq_stream_producer`): appends atomic batches, each to one partition.
+/// Closed on drop.
+pub struct StreamProducer<'e> {
+    raw: NonNull<sys::corq_stream_producer>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+// SAFETY: corq.h: "One thread at a time": Send, not Sync.
+unsafe impl Send for StreamProducer<'_> {}
+
+impl StreamProducer<'_> {
+    /// Appends `messages` (at least one) as one batch, all or none, to the partition `key` picks
+    /// (`None`: the next in round robin), with consecutive offsets and one timestamp; every record
+    /// carries the key. A dedup id on the first message names the batch (the others may not have
+    /// one: EINVAL). Options as for [`Engine::append_with`].
+    pub fn send(
+        &mut self,
+        key: Option<&[u8]>,
+        messages: &[Message<'_>],
+        options: &PublishOptions,
+    ) -> Result<AppendedBatch> {
+        let raw = messages.iter().map(RawMessage::new).collect::<Result<Vec<_>>>()?;
+        let c_messages: Vec<sys::corq_message> = raw.iter().map(RawMessage::as_c).collect();
+        let c_options = options.as_c();
+        let (key_ptr, key_len) = key_parts(key);
+        let mut sent = AppendedBatch { partition: 0, first_offset: 0 };
+        // SAFETY: live producer, used by this thread only (&mut); every pointer lives for the call.
+        check(unsafe {
+            sys::corq_stream_producer_send(
+                self.raw.as_ptr(),
+                key_ptr,
+                key_len,
+                c_messages.as_ptr(),
+                c_messages.len(),
+                &c_options,
+                &mut sent.partition,
+                &mut sent.first_offset,
+            )
+        })?;
+        Ok(sent)
+    }
+
+    /// Closes the producer (as dropping does).
+    pub fn close(self) {}
+}
+
+impl Drop for StreamProducer<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned, closed once. Its only error is EINVAL for NULL.
+        unsafe { sys::corq_stream_producer_close(self.raw.as_ptr()) };
+    }
+}
+
+/// How many records one [`StreamReader::read`] asks for at most (its buffer is on the heap).
+pub const READ_BATCH_MAX: usize = 1024;
+
+/// The C reader, shared by its [`StreamReader`] and their [`StreamWaker`]s and closed when the last
+/// of them is gone.
+struct ReaderHandle {
+    raw: NonNull<sys::corq_stream_reader>,
+}
+
+// SAFETY: reads go through `&mut StreamReader` only (one thread at a time); what `&ReaderHandle`
+// gives other threads is corq_stream_reader_wakeup, which corq.h allows from any thread, and the
+// close in Drop, which runs once nothing else holds it.
+unsafe impl Send for ReaderHandle {}
+unsafe impl Sync for ReaderHandle {}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        // SAFETY: owned, closed once, after every read (the last owner drops it). Its only error is
+        // EINVAL for NULL.
+        unsafe { sys::corq_stream_reader_close(self.raw.as_ptr()) };
+    }
+}
+
+/// A reader (`corq_stream_reader`) of one stream partition: replays from its start and follows
+/// the tail. Closed on drop (once its wakers are gone too).
+pub struct StreamReader<'e> {
+    handle: Arc<ReaderHandle>,
+    /// The last read's records: views into corq's memory, valid until the next read.
+    records: Vec<StreamRecord>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+// SAFETY: corq.h: "one thread at a time (corq_stream_reader_wakeup aside)": Send; not Sync (the
+// records' raw pointers already make it so; the wakeup is the Send + Sync StreamWaker).
+unsafe impl Send for StreamReader<'_> {}
+
+impl<'e> StreamReader<'e> {
+    /// Up to `max` records (at least 1; at most [`READ_BATCH_MAX`]) from the reader's position,
+    /// waiting up to `timeout_ms` (0 polls, -1 no limit) for the first; empty on timeout or after a
+    /// wakeup. The records borrow the reader: they are valid until its next read or close. If
+    /// retention deleted records before they were read, the read goes on at the first retained one
+    /// and [`skipped`](Self::skipped) counts them. ENOENT once the stream is deleted.
+    pub fn read(&mut self, max: usize, timeout_ms: i32) -> Result<&[StreamRecord]> {
+        let max = max.min(READ_BATCH_MAX);
+        // The previous records die with this call: nothing borrows them (&mut self).
+        self.records.clear();
+        self.records.reserve(max);
+        // SAFETY: live reader, one thread (&mut self); the buffer has room for max records
+        // (StreamRecord is a transparent corq_stream_record).
+        let n = check(unsafe {
+            sys::corq_stream_read(
+                self.handle.raw.as_ptr(),
+                self.records.as_mut_ptr() as *mut sys::corq_stream_record,
+                max,
+                timeout_ms,
+            )
+        })? as usize;
+        assert!(n <= max, "corq_stream_read returned more records than asked for");
+        // SAFETY: corq filled records[0..n); they stay valid until the next read or close.
+        unsafe { self.records.set_len(n) };
+        Ok(&self.records)
+    }
+
+    /// Records this reader skipped because retention deleted them before it read them.
+    pub fn skipped(&self) -> u64 {
+        // SAFETY: live reader.
+        unsafe { sys::corq_stream_reader_skipped(self.handle.raw.as_ptr()) }
+    }
+
+    /// A waiting read returns no records at once (or the next read that would wait).
+    pub fn wakeup(&self) -> Result<()> {
+        self.waker().wake()
+    }
+
+    /// A handle that wakes this reader from any thread. It shares the reader's C handle, which is
+    /// closed once the reader and every waker are gone; it cannot outlive the engine.
+    pub fn waker(&self) -> StreamWaker<'e> {
+        StreamWaker { handle: Arc::clone(&self.handle), _engine: PhantomData }
+    }
+
+    /// Closes the reader (as dropping does).
+    pub fn close(self) {}
+}
+
+/// Wakes a [`StreamReader`] from any thread (`corq_stream_reader_wakeup`).
+#[derive(Clone)]
+pub struct StreamWaker<'e> {
+    handle: Arc<ReaderHandle>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+impl StreamWaker<'_> {
+    pub fn wake(&self) -> Result<()> {
+        // SAFETY: the handle is open while this Arc holds it; any thread may call this.
+        check(unsafe { sys::corq_stream_reader_wakeup(self.handle.raw.as_ptr()) }).map(|_| ())
+    }
+}
+
+/// One record of a stream as a reader sees it: zero-copy views into corq's memory, borrowed from
+/// the [`StreamReader`] until its next read.
+#[repr(transparent)]
+pub struct StreamRecord {
+    raw: sys::corq_stream_record,
+}
+
+impl StreamRecord {
+    pub fn partition(&self) -> u32 {
+        self.raw.partition
+    }
+    pub fn offset(&self) -> u64 {
+        self.raw.offset
+    }
+    /// The append time, unix ms (non-decreasing within a partition).
+    pub fn timestamp_ms(&self) -> i64 {
+        self.raw.timestamp_ms
+    }
+    /// The key, or None for a record appended without one (`Some(b"")` is a key).
+    pub fn key(&self) -> Option<&[u8]> {
+        if self.raw.key.is_null() {
+            None
+        } else {
+            // SAFETY: corq's view of key_len bytes, valid while the reader is borrowed.
+            Some(unsafe { bytes(self.raw.key, self.raw.key_len) })
+        }
+    }
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: as for key.
+        unsafe { bytes(self.raw.data, self.raw.len) }
+    }
+    /// Every header in order (keys as text, lossily decoded if they are not UTF-8).
+    pub fn headers(&self) -> Vec<(Cow<'_, str>, &[u8])> {
+        self.raw_headers()
+            .iter()
+            .map(|h| {
+                // SAFETY: a NUL-terminated key and value_len bytes, valid as the record is.
+                let key = unsafe { CStr::from_ptr(h.key) }.to_string_lossy();
+                (key, unsafe { bytes(h.value, h.value_len) })
+            })
+            .collect()
+    }
+    /// The value of the first header named `key`.
+    pub fn header(&self, key: &str) -> Option<&[u8]> {
+        self.raw_headers()
+            .iter()
+            // SAFETY: as in headers.
+            .find(|h| unsafe { CStr::from_ptr(h.key) }.to_bytes() == key.as_bytes())
+            .map(|h| unsafe { bytes(h.value, h.value_len) })
+    }
+
+    fn raw_headers(&self) -> &[sys::corq_header] {
+        if self.raw.header_count == 0 {
+            &[]
+        } else {
+            // SAFETY: header_count entries, valid while the reader is borrowed.
+            unsafe { std::slice::from_raw_parts(self.raw.headers, self.raw.header_count) }
+        }
+    }
+}
+
+/// `len` bytes at `data` as a slice (empty for 0, whatever the pointer: it may be NULL then).
+///
+/// # Safety
+/// For len > 0, `data` points to `len` readable bytes that outlive `'a`.
+unsafe fn bytes<'a>(data: *const c_void, len: usize) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(data as *const u8, len)
+    }
+}
+
+impl fmt::Debug for StreamRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamRecord")
+            .field("partition", &self.raw.partition)
+            .field("offset", &self.raw.offset)
+            .field("timestamp_ms", &self.raw.timestamp_ms)
+            .field("key", &self.key())
+            .field("len", &self.raw.len)
+            .field("headers", &self.raw.header_count)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StreamProducer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamProducer").field("raw", &self.raw).finish()
+    }
+}
+
+impl fmt::Debug for StreamReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamReader").field("raw", &self.handle.raw).finish()
+    }
+}
+
+impl fmt::Debug for StreamWaker<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamWaker").field("raw", &self.handle.raw).finish()
     }
 }
 

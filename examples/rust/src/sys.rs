@@ -1,7 +1,9 @@
-//! Raw declarations of the whole C API of `corq/corq.h`, one to one: same names, same types, same
-//! values. Everything here is `unsafe` to call; the contracts (ownership, lifetime, thread-safety,
-//! errors) are the ones written in `corq.h`, which is the manual. The safe wrapper in the crate root
-//! is built on these alone.
+//! Raw declarations of the C API of `corq/corq.h`, one to one: same names, same types, same values.
+//! Everything here is `unsafe` to call; the contracts (ownership, lifetime, thread-safety, errors)
+//! are the ones written in `corq.h`, which is the manual. The safe wrapper in the crate root is
+//! built on these alone. Not declared (yet): `corq_queue_declare_temp`, request-reply
+//! (`corq_request`, `corq_respond`, `corq_reply_free`) and consumer groups (`corq_group_*`, which
+//! the library does not build yet).
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -68,6 +70,17 @@ pub struct corq_producer {
 /// Opaque: a consumer of one queue. One thread at a time, except `corq_consumer_wakeup`.
 #[repr(C)]
 pub struct corq_consumer {
+    _opaque: [u8; 0],
+}
+/// Opaque: a producer of batches to one stream. One thread at a time.
+#[repr(C)]
+pub struct corq_stream_producer {
+    _opaque: [u8; 0],
+}
+/// Opaque: a reader of one stream partition. One thread at a time, except
+/// `corq_stream_reader_wakeup`.
+#[repr(C)]
+pub struct corq_stream_reader {
     _opaque: [u8; 0],
 }
 
@@ -150,6 +163,35 @@ pub struct corq_exchange_stats {
     pub routed: u64,
     pub unroutable: u64,
     pub alternated: u64,
+}
+
+/// A record as a reader sees it: views valid until the reader's next read or close; `key` is NULL
+/// for a record without one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct corq_stream_record {
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub key: *const c_void,
+    pub key_len: usize,
+    pub data: *const c_void,
+    pub len: usize,
+    pub headers: *const corq_header,
+    pub header_count: usize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct corq_stream_stats {
+    pub struct_size: u32,
+    pub partitions: u32,
+    pub records: u64,
+    pub bytes: u64,
+    pub appended: u64,
+    pub deleted: u64,
+    pub deduplicated: u64,
+    pub groups: u64,
 }
 
 /// Receives the engine's log lines; called from engine threads; must not call back into corq.
@@ -304,6 +346,62 @@ extern "C" {
         engine: *mut corq_engine,
         exchange: *const c_char,
         out: *mut corq_exchange_stats,
+    ) -> c_int;
+
+    // Streams. The consumer-group calls (corq_group_*) are not built in the library yet (they
+    // answer CORQ_EUNSUPPORTED) and are not declared here.
+    pub fn corq_stream_declare(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        options: *const corq_config,
+    ) -> c_int;
+    pub fn corq_stream_delete(engine: *mut corq_engine, stream: *const c_char) -> c_int;
+    pub fn corq_stream_append(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        key: *const c_void,
+        key_len: usize,
+        message: *const corq_message,
+        options: *const corq_publish_options,
+        partition: *mut u32,
+        offset: *mut u64,
+    ) -> c_int;
+    pub fn corq_stream_producer_open(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        out: *mut *mut corq_stream_producer,
+    ) -> c_int;
+    pub fn corq_stream_producer_send(
+        producer: *mut corq_stream_producer,
+        key: *const c_void,
+        key_len: usize,
+        messages: *const corq_message,
+        count: usize,
+        options: *const corq_publish_options,
+        partition: *mut u32,
+        first_offset: *mut u64,
+    ) -> c_int;
+    pub fn corq_stream_producer_close(producer: *mut corq_stream_producer) -> c_int;
+    pub fn corq_stream_reader_open(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        partition: u32,
+        start: *const c_char,
+        out: *mut *mut corq_stream_reader,
+    ) -> c_int;
+    pub fn corq_stream_read(
+        reader: *mut corq_stream_reader,
+        out: *mut corq_stream_record,
+        max: usize,
+        timeout_ms: i32,
+    ) -> c_int;
+    pub fn corq_stream_reader_skipped(reader: *const corq_stream_reader) -> u64;
+    pub fn corq_stream_reader_wakeup(reader: *mut corq_stream_reader) -> c_int;
+    pub fn corq_stream_reader_close(reader: *mut corq_stream_reader) -> c_int;
+    pub fn corq_stream_stats_get(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        out: *mut corq_stream_stats,
     ) -> c_int;
 
     pub fn corq_set_log_callback(

@@ -1,6 +1,9 @@
 //! Tests of the safe wrapper against the real library (CORQ_LIB_DIR, see build.rs): each names the
 //! behaviour it proves. Waits use generous timeouts only as an upper bound, never as an assertion.
-use corq::{Engine, ExchangeStats, ExchangeType, Message, PublishOptions};
+use corq::{
+    Appended, AppendedBatch, Engine, ExchangeStats, ExchangeType, Message, PublishOptions,
+    StreamStart, StreamStats,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -733,6 +736,323 @@ fn keys_over_255_bytes_and_bad_arguments_are_einval() {
     assert_eq!(engine.exchange_stats("h").unwrap().bindings, 0);
 }
 
+// ---- streams -----------------------------------------------------------------------------------
+
+/// murmur2("21") is -973932308 (Kafka's UtilsTest); & 0x7fffffff = 1173551340, so with 7 partitions
+/// Kafka's default partitioner puts the key "21" here.
+const KEY_21_OF_7: u32 = 1173551340 % 7;
+
+/// The payloads of records, copied.
+fn payloads(records: &[corq::StreamRecord]) -> Vec<Vec<u8>> {
+    records.iter().map(|r| r.data().to_vec()).collect()
+}
+
+#[test]
+fn a_keyed_record_goes_to_the_partition_kafka_picks_and_comes_back_whole() {
+    let engine = engine();
+    engine.declare_stream("events", &[("partitions", "7")]).unwrap();
+    let message = Message::new(b"v\0w").header("type", b"created").header("empty", b"");
+    let appended = engine.append("events", Some(b"21"), &message).unwrap();
+    assert_eq!(appended, Appended { partition: KEY_21_OF_7, offset: 0 });
+    let again = engine.append("events", Some(b"21"), &Message::new(b"again")).unwrap();
+    assert_eq!(again, Appended { partition: KEY_21_OF_7, offset: 1 });
+    let mut reader = engine.stream_reader("events", KEY_21_OF_7, StreamStart::Earliest).unwrap();
+    let records = reader.read(10, 0).unwrap();
+    assert_eq!(records.len(), 2);
+    let first = &records[0];
+    assert_eq!((first.partition(), first.offset()), (KEY_21_OF_7, 0));
+    assert_eq!(first.key(), Some(&b"21"[..]));
+    assert_eq!(first.data(), b"v\0w");
+    assert_eq!(first.header("type"), Some(&b"created"[..]));
+    assert_eq!(first.header("empty"), Some(&b""[..]));
+    assert_eq!(first.header("absent"), None);
+    let headers: Vec<(String, Vec<u8>)> =
+        first.headers().into_iter().map(|(k, v)| (k.into_owned(), v.to_vec())).collect();
+    assert_eq!(
+        headers,
+        vec![("type".to_string(), b"created".to_vec()), ("empty".to_string(), Vec::new())]
+    );
+    assert!(first.timestamp_ms() > 1_600_000_000_000, "unix ms");
+    assert!(first.timestamp_ms() <= records[1].timestamp_ms());
+    assert_eq!(records[1].data(), b"again");
+}
+
+#[test]
+fn records_without_a_key_go_round_robin_and_an_empty_key_is_a_key() {
+    let engine = engine();
+    engine.declare_stream("events", &[("partitions", "4")]).unwrap();
+    let mut per_partition = [0; 4];
+    for _ in 0..8 {
+        per_partition
+            [engine.append("events", None, &Message::new(b"x")).unwrap().partition as usize] += 1;
+    }
+    assert_eq!(per_partition, [2, 2, 2, 2]);
+    let empty = engine.append("events", Some(b""), &Message::new(b"e")).unwrap().partition;
+    for _ in 0..3 {
+        let again = engine.append("events", Some(b""), &Message::new(b"e")).unwrap();
+        assert_eq!(again.partition, empty, "hashed: always one partition");
+    }
+    let mut reader = engine.stream_reader("events", empty, StreamStart::Earliest).unwrap();
+    let keys: Vec<Option<Vec<u8>>> =
+        reader.read(10, 0).unwrap().iter().map(|r| r.key().map(<[u8]>::to_vec)).collect();
+    assert_eq!(keys, vec![None, None, Some(vec![]), Some(vec![]), Some(vec![]), Some(vec![])]);
+}
+
+#[test]
+fn readers_start_at_earliest_latest_or_an_offset() {
+    let engine = engine();
+    engine.declare_stream("s", &[]).unwrap();
+    for text in ["a", "b", "c"] {
+        engine.append("s", None, &Message::new(text.as_bytes())).unwrap();
+    }
+    let mut earliest = engine.stream_reader("s", 0, StreamStart::Earliest).unwrap();
+    let mut latest = engine.stream_reader("s", 0, StreamStart::Latest).unwrap();
+    let mut from_one = engine.stream_reader("s", 0, StreamStart::Offset(1)).unwrap();
+    assert_eq!(payloads(earliest.read(2, 0).unwrap()), vec![b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(payloads(earliest.read(10, 0).unwrap()), vec![b"c".to_vec()]);
+    assert!(latest.read(10, 0).unwrap().is_empty());
+    let got = from_one.read(10, 0).unwrap();
+    assert_eq!((got[0].offset(), got.len()), (1, 2));
+    assert_eq!(payloads(got), vec![b"b".to_vec(), b"c".to_vec()]);
+    engine.append("s", None, &Message::new(b"d")).unwrap();
+    let got = latest.read(10, 0).unwrap();
+    assert_eq!((got[0].offset(), got[0].data()), (3, &b"d"[..]));
+    let mut at_end = engine.stream_reader("s", 0, StreamStart::Offset(4)).unwrap();
+    assert!(at_end.read(10, 0).unwrap().is_empty());
+    let mut by_time = engine.stream_reader("s", 0, StreamStart::Time(0)).unwrap();
+    assert_eq!(by_time.read(10, 0).unwrap().len(), 4, "every record is after 1970");
+    assert_eq!(StreamStart::Offset(7).to_string(), "offset:7");
+    assert_eq!(StreamStart::Time(12).to_string(), "time:12");
+}
+
+#[test]
+fn a_reader_follows_the_tail_with_a_timeout() {
+    let engine = engine();
+    engine.declare_stream("s", &[]).unwrap();
+    let mut reader = engine.stream_reader("s", 0, StreamStart::Latest).unwrap();
+    let started = std::time::Instant::now();
+    assert!(reader.read(8, 30).unwrap().is_empty());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(25));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            engine.append("s", None, &Message::new(b"late")).unwrap();
+        });
+        let got = reader.read(8, WAIT_MS).unwrap();
+        assert_eq!(payloads(got), vec![b"late".to_vec()]);
+    });
+}
+
+#[test]
+fn a_waker_ends_a_read_without_limit_from_another_thread() {
+    let engine = engine();
+    engine.declare_stream("s", &[]).unwrap();
+    let mut reader = engine.stream_reader("s", 0, StreamStart::Earliest).unwrap();
+    let waker = reader.waker();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            waker.wake().unwrap();
+        });
+        // Returns at the wakeup (or at once if it came first): no records, no error.
+        assert!(reader.read(8, -1).unwrap().is_empty());
+    });
+    engine.append("s", None, &Message::new(b"after")).unwrap();
+    assert_eq!(payloads(reader.read(8, WAIT_MS).unwrap()), vec![b"after".to_vec()]);
+    reader.wakeup().unwrap(); // the next read that would wait returns at once
+    assert!(reader.read(8, -1).unwrap().is_empty());
+    let waker = reader.waker();
+    reader.close(); // the waker keeps the C handle open: waking it is still safe
+    waker.wake().unwrap();
+}
+
+#[test]
+fn skipped_counts_records_retention_deleted_before_they_were_read() {
+    let engine = engine();
+    engine.declare_stream("s", &[("retention_records", "3")]).unwrap();
+    let mut reader = engine.stream_reader("s", 0, StreamStart::Earliest).unwrap();
+    for n in 0..5 {
+        engine.append("s", None, &Message::new(n.to_string().as_bytes())).unwrap();
+    }
+    assert_eq!(reader.skipped(), 0);
+    let got = reader.read(10, 0).unwrap();
+    assert_eq!(payloads(got), vec![b"2".to_vec(), b"3".to_vec(), b"4".to_vec()]);
+    assert_eq!(got[0].offset(), 2);
+    assert_eq!(reader.skipped(), 2);
+    let below = engine.stream_reader("s", 0, StreamStart::Offset(0)).unwrap();
+    assert_eq!(below.skipped(), 2, "offset:0 starts at the first retained record, offset 2");
+}
+
+#[test]
+fn a_producer_batch_goes_to_one_partition_with_consecutive_offsets() {
+    let engine = engine();
+    engine.declare_stream("s", &[("partitions", "7"), ("dedup_window_ms", "60000")]).unwrap();
+    let mut producer = engine.stream_producer("s").unwrap();
+    let options = PublishOptions::default();
+    let batch = [
+        Message::new(b"a").dedup_id("batch-1"),
+        Message::new(b"b").header("h", b"1"),
+        Message::new(b"c"),
+    ];
+    let sent = producer.send(Some(b"21"), &batch, &options).unwrap();
+    assert_eq!(sent, AppendedBatch { partition: KEY_21_OF_7, first_offset: 0 });
+    let again = producer.send(Some(b"21"), &batch, &options).unwrap();
+    assert_eq!(again, sent, "the same dedup id: nothing appended");
+    let one = producer.send(Some(b"21"), &[Message::new(b"d")], &options).unwrap();
+    assert_eq!(one.first_offset, 3);
+    let unkeyed = producer.send(None, &[Message::new(b"e"), Message::new(b"f")], &options).unwrap();
+    assert!(unkeyed.partition < 7);
+    producer.close();
+    let mut reader = engine.stream_reader("s", KEY_21_OF_7, StreamStart::Earliest).unwrap();
+    let keyed: Vec<&corq::StreamRecord> =
+        reader.read(16, 0).unwrap().iter().filter(|r| r.key() == Some(&b"21"[..])).collect();
+    let got: Vec<(u64, &[u8])> = keyed.iter().map(|r| (r.offset(), r.data())).collect();
+    assert_eq!(got, vec![(0, &b"a"[..]), (1, &b"b"[..]), (2, &b"c"[..]), (3, &b"d"[..])]);
+    assert_eq!(keyed[1].header("h"), Some(&b"1"[..]));
+    assert_eq!(keyed[0].timestamp_ms(), keyed[2].timestamp_ms(), "one batch, one timestamp");
+    let stats = engine.stream_stats("s").unwrap();
+    assert_eq!((stats.appended, stats.deduplicated), (6, 1));
+}
+
+#[test]
+fn stream_stats_count_partitions_records_bytes_and_deletions() {
+    let engine = engine();
+    engine.declare_stream("s", &[("partitions", "2"), ("retention_records", "2")]).unwrap();
+    assert_eq!(
+        engine.stream_stats("s").unwrap(),
+        StreamStats { partitions: 2, ..Default::default() }
+    );
+    for _ in 0..3 {
+        engine.append("s", Some(b"k"), &Message::new(b"1234")).unwrap(); // the third deletes one
+    }
+    let expected = StreamStats {
+        partitions: 2,
+        records: 2,
+        bytes: 2 * 5,
+        appended: 3,
+        deleted: 1,
+        deduplicated: 0,
+        groups: 0,
+    };
+    assert_eq!(engine.stream_stats("s").unwrap(), expected);
+}
+
+#[test]
+fn deleting_a_stream_ends_its_readers_with_enoent_and_frees_the_name() {
+    let engine = engine();
+    engine.declare_stream("s", &[]).unwrap();
+    engine.append("s", None, &Message::new(b"a")).unwrap();
+    let mut reader = engine.stream_reader("s", 0, StreamStart::Earliest).unwrap();
+    let mut producer = engine.stream_producer("s").unwrap();
+    engine.delete_stream("s").unwrap();
+    let error = reader.read(1, 0).unwrap_err();
+    assert_eq!(error.code(), corq::ENOENT);
+    assert!(error.detail().contains("deleted"), "detail: {}", error.detail());
+    let options = PublishOptions::default();
+    assert_eq!(code(producer.send(None, &[Message::new(b"x")], &options)), corq::ENOENT);
+    engine.declare_stream("s", &[]).unwrap();
+    assert_eq!(engine.append("s", None, &Message::new(b"b")).unwrap().offset, 0);
+}
+
+#[test]
+fn an_unknown_stream_is_enoent_with_its_name_in_the_detail() {
+    let engine = engine();
+    let errors = [
+        engine.append("nope", None, &Message::new(b"x")).unwrap_err(),
+        engine.stream_reader("nope", 0, StreamStart::Earliest).unwrap_err(),
+        engine.stream_producer("nope").unwrap_err(),
+        engine.stream_stats("nope").unwrap_err(),
+        engine.delete_stream("nope").unwrap_err(),
+    ];
+    for error in errors {
+        assert_eq!(error.code(), corq::ENOENT, "{}", error);
+        assert!(error.detail().contains("nope"), "detail: {}", error.detail());
+    }
+}
+
+#[test]
+fn a_bad_start_or_a_partition_out_of_range_is_einval() {
+    let engine = engine();
+    engine.declare_stream("s", &[("partitions", "2")]).unwrap();
+    let error = engine.stream_reader("s", 2, StreamStart::Earliest).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("no partition 2"), "detail: {}", error.detail());
+    let error = engine.stream_reader("s", 0, StreamStart::Offset(1)).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("past the end"), "detail: {}", error.detail());
+    let error = engine.stream_reader("s", 0, StreamStart::Time(-1)).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("bad start 'time:-1'"), "detail: {}", error.detail());
+}
+
+#[test]
+fn a_bad_start_string_is_einval_in_the_c_api() {
+    // StreamStart makes most bad starts unrepresentable in the wrapper: check the raw call.
+    use corq::sys;
+    use std::os::raw::c_char;
+    let mut raw = std::ptr::null_mut();
+    let mut reader = std::ptr::null_mut();
+    // SAFETY: an in-memory engine opened, used and closed here; NUL-terminated strings.
+    unsafe {
+        assert_eq!(sys::corq_open(std::ptr::null(), std::ptr::null(), &mut raw), sys::CORQ_OK);
+        let name = b"s\0".as_ptr() as *const c_char;
+        assert_eq!(sys::corq_stream_declare(raw, name, std::ptr::null()), sys::CORQ_OK);
+        let soon = b"soon\0".as_ptr() as *const c_char;
+        assert_eq!(sys::corq_stream_reader_open(raw, name, 0, soon, &mut reader), corq::EINVAL);
+        assert!(reader.is_null());
+        let detail = std::ffi::CStr::from_ptr(sys::corq_last_error()).to_string_lossy();
+        assert!(detail.contains("bad start 'soon'"), "detail: {}", detail);
+        assert_eq!(sys::corq_close(raw), sys::CORQ_OK);
+    }
+}
+
+#[test]
+fn bad_stream_declarations_appends_and_reads_are_einval_or_eexist() {
+    let engine = engine();
+    let error = engine.declare_stream("bad name", &[]).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("stream name"), "detail: {}", error.detail());
+    assert_eq!(code(engine.declare_stream("t", &[("partitions", "0")])), corq::EINVAL);
+    assert_eq!(code(engine.declare_stream("t", &[("discard", "oldest")])), corq::EINVAL);
+    let error = engine.declare_stream("t", &[("max_length", "5")]).unwrap_err();
+    assert!(error.detail().contains("not a stream option"), "detail: {}", error.detail());
+    let error = engine.declare_stream("t", &[("durable", "true")]).unwrap_err();
+    assert!(error.detail().contains("disk engine"), "detail: {}", error.detail());
+    assert_eq!(code(engine.declare_stream("nul\0", &[])), corq::EINVAL);
+    engine.declare_stream("s", &[("partitions", "2")]).unwrap();
+    engine.declare_stream("s", &[("partitions", "2")]).unwrap();
+    assert_eq!(code(engine.declare_stream("s", &[("partitions", "3")])), corq::EEXIST);
+
+    let delayed = PublishOptions { delay_ms: 5, ..Default::default() };
+    let error = engine.append_with("s", None, &Message::new(b"x"), &delayed).unwrap_err();
+    assert_eq!(error.code(), corq::EINVAL);
+    assert!(error.detail().contains("must be 0 for a stream"), "detail: {}", error.detail());
+    assert_eq!(code(engine.append("s", None, &Message::new(b"x").header("", b"v"))), corq::EINVAL);
+    let mut producer = engine.stream_producer("s").unwrap();
+    let error = producer.send(None, &[], &PublishOptions::default()).unwrap_err();
+    assert!(error.detail().contains("count must be at least 1"), "detail: {}", error.detail());
+    let two_ids = [Message::new(b"a"), Message::new(b"b").dedup_id("second")];
+    assert_eq!(code(producer.send(None, &two_ids, &PublishOptions::default())), corq::EINVAL);
+    let mut reader = engine.stream_reader("s", 0, StreamStart::Earliest).unwrap();
+    let error = reader.read(0, 0).unwrap_err();
+    assert!(error.detail().contains("max must be at least 1"), "detail: {}", error.detail());
+    assert_eq!(code(reader.read(1, -2)), corq::EINVAL);
+    assert_eq!(engine.stream_stats("s").unwrap().appended, 0);
+}
+
+#[test]
+fn full_stream_with_discard_new_is_efull_and_oversize_is_etoobig() {
+    let engine = Engine::in_memory(&[("max_message_bytes", "1KiB")]).unwrap();
+    engine.declare_stream("small", &[("retention_records", "1"), ("discard", "new")]).unwrap();
+    engine.append("small", None, &Message::new(b"a")).unwrap();
+    let error = engine.append("small", None, &Message::new(b"b")).unwrap_err();
+    assert_eq!(error.code(), corq::EFULL);
+    assert!(error.detail().contains("discard=new"), "detail: {}", error.detail());
+    engine.declare_stream("s", &[]).unwrap();
+    engine.append("s", None, &Message::new(&[7u8; 1024])).unwrap();
+    assert_eq!(code(engine.append("s", Some(b"k"), &Message::new(&[7u8; 1024]))), corq::ETOOBIG);
+}
+
 // ---- threads -----------------------------------------------------------------------------------
 
 #[test]
@@ -930,6 +1250,28 @@ fn sys_structs_have_the_c_layout_of_lp64() {
     assert_eq!(size_of::<corq::sys::corq_delivery>(), 64);
     assert_eq!(size_of::<corq::sys::corq_queue_stats>(), 152); // 136 in the first version
     assert_eq!(size_of::<corq::sys::corq_exchange_stats>(), 48);
+    assert_eq!(size_of::<corq::sys::corq_stream_record>(), 72);
+    assert_eq!(size_of::<corq::sys::corq_stream_stats>(), 56);
+    assert_eq!(size_of::<corq::StreamRecord>(), 72); // read fills an array of them directly
+}
+
+#[test]
+fn corq_stream_stats_struct_size_is_the_library_sizeof() {
+    // corq_stream_stats_get refuses a struct_size below its sizeof and says the size it needs.
+    use corq::sys;
+    let mut raw = std::ptr::null_mut();
+    // SAFETY: an in-memory engine opened, used and closed here; NUL-terminated strings.
+    unsafe {
+        assert_eq!(sys::corq_open(std::ptr::null(), std::ptr::null(), &mut raw), sys::CORQ_OK);
+        let name = b"s\0".as_ptr() as *const std::os::raw::c_char;
+        assert_eq!(sys::corq_stream_declare(raw, name, std::ptr::null()), sys::CORQ_OK);
+        let mut stats = sys::corq_stream_stats { struct_size: 1, ..Default::default() };
+        assert_eq!(sys::corq_stream_stats_get(raw, name, &mut stats), corq::EINVAL);
+        let detail = std::ffi::CStr::from_ptr(sys::corq_last_error()).to_string_lossy();
+        let size = std::mem::size_of::<sys::corq_stream_stats>();
+        assert!(detail.ends_with(&format!("at least {}", size)), "detail: {}", detail);
+        assert_eq!(sys::corq_close(raw), sys::CORQ_OK);
+    }
 }
 
 #[test]

@@ -18,10 +18,20 @@ int check_consumer(corq_consumer *consumer, const char *function) {
 inline int check_settle(corq_consumer *consumer, const char *function) {
   if (consumer == nullptr) [[unlikely]]
     return check_consumer(consumer, function);
-  if (consumer_of(consumer)->queue().engine().closed()) [[unlikely]] {
+  Engine &engine = is_group_member(consumer) ? group_member_of(consumer)->engine()
+                                             : consumer_of(consumer)->queue().engine();
+  if (engine.closed()) [[unlikely]] {
     return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
   }
   return CORQ_OK;
+}
+
+/// Runs `queue_op` on a queue consumer or `group_op` on a group member (one predictable branch).
+template <class QueueOp, class GroupOp>
+inline int dispatch(corq_consumer *consumer, QueueOp &&queue_op, GroupOp &&group_op) {
+  if (is_group_member(consumer)) [[unlikely]]
+    return group_op(*group_member_of(consumer));
+  return queue_op(*consumer_of(consumer));
 }
 
 }  // namespace
@@ -48,7 +58,7 @@ int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch
                                   consumers_opened.fetch_add(1, std::memory_order_relaxed));
     e.retain_handle();
     e.attach(consumer);
-    *out = reinterpret_cast<corq_consumer *>(consumer);
+    *out = handle_of(consumer);
     return CORQ_OK;
   });
 }
@@ -57,48 +67,81 @@ int corq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_
   if (const int rc = check_consumer(consumer, "corq_consume"); rc != CORQ_OK) return rc;
   if (out == nullptr && max != 0) return fail(CORQ_EINVAL, "corq_consume: out is NULL");
   if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_consume: timeout_ms must be -1 or >= 0");
-  return guarded("corq_consume",
-                 [&] { return consumer_of(consumer)->consume(out, max, timeout_ms); });
+  return guarded("corq_consume", [&] {
+    return dispatch(
+        consumer, [&](Consumer &c) { return c.consume(out, max, timeout_ms); },
+        [&](stream::GroupMember &m) { return m.consume(out, max, timeout_ms); });
+  });
 }
 
 int corq_ack(corq_consumer *consumer, uint64_t tag) {
   if (const int rc = check_settle(consumer, "corq_ack"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) [[unlikely]]
+    return guarded("corq_ack", [&] { return group_member_of(consumer)->ack(tag); });
   return consumer_of(consumer)->ack(tag);
 }
 
 int corq_ack_upto(corq_consumer *consumer, uint64_t tag) {
   if (const int rc = check_settle(consumer, "corq_ack_upto"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) [[unlikely]]
+    return guarded("corq_ack_upto", [&] { return group_member_of(consumer)->ack_upto(tag); });
   return consumer_of(consumer)->ack_upto(tag);
 }
 
 int corq_nack(corq_consumer *consumer, uint64_t tag, int64_t delay_ms) {
   if (const int rc = check_settle(consumer, "corq_nack"); rc != CORQ_OK) return rc;
-  return guarded("corq_nack", [&] { return consumer_of(consumer)->nack(tag, delay_ms); });
+  return guarded("corq_nack", [&] {
+    return dispatch(
+        consumer, [&](Consumer &c) { return c.nack(tag, delay_ms); },
+        [&](stream::GroupMember &m) { return m.nack(tag, delay_ms); });
+  });
 }
 
 int corq_release(corq_consumer *consumer, uint64_t tag) {
   if (const int rc = check_settle(consumer, "corq_release"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) [[unlikely]]
+    return guarded("corq_release", [&] { return group_member_of(consumer)->release(tag); });
   return consumer_of(consumer)->release(tag);
 }
 
 int corq_reject(corq_consumer *consumer, uint64_t tag, const char *reason) {
   if (const int rc = check_settle(consumer, "corq_reject"); rc != CORQ_OK) return rc;
-  return guarded("corq_reject", [&] { return consumer_of(consumer)->reject(tag, reason); });
+  return guarded("corq_reject", [&] {
+    return dispatch(
+        consumer, [&](Consumer &c) { return c.reject(tag, reason); },
+        [&](stream::GroupMember &m) { return m.reject(tag, reason); });
+  });
 }
 
 int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms) {
   if (const int rc = check_settle(consumer, "corq_extend"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) [[unlikely]]
+    return guarded("corq_extend", [&] { return group_member_of(consumer)->extend(tag, lease_ms); });
   return consumer_of(consumer)->extend(tag, lease_ms);
 }
 
 int corq_consumer_wakeup(corq_consumer *consumer) {
   if (const int rc = check_consumer(consumer, "corq_consumer_wakeup"); rc != CORQ_OK) return rc;
-  consumer_of(consumer)->wakeup();
+  if (is_group_member(consumer)) {
+    group_member_of(consumer)->wakeup();
+  } else {
+    consumer_of(consumer)->wakeup();
+  }
   return CORQ_OK;
 }
 
 int corq_consumer_close(corq_consumer *consumer) {
   if (const int rc = check_consumer(consumer, "corq_consumer_close"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) {
+    // Leaves its group (its unsettled deliveries are released), then lets the engine go.
+    stream::GroupMember *m = group_member_of(consumer);
+    guarded("corq_consumer_close", [&] {
+      m->close();
+      return CORQ_OK;
+    });
+    delete m;
+    return CORQ_OK;
+  }
   Consumer *c = consumer_of(consumer);
   Engine &engine = c->queue().engine();
   engine.detach(c);  // from now on the scheduler no longer touches its window

@@ -153,7 +153,7 @@ int corq_config_set(corq_config *config, const char *key, const char *value) {
   if (key == nullptr) return fail(CORQ_EINVAL, "corq_config_set: key is NULL");
   if (value == nullptr) return fail(CORQ_EINVAL, "corq_config_set: value is NULL");
   if (!is_engine_option(key) && !is_queue_option(key) && !is_exchange_option(key) &&
-      !is_stream_option(key)) {
+      !is_stream_option(key) && !is_group_option(key)) {
     return fail(CORQ_EINVAL, std::string("corq_config_set: unknown option '") + key + "'");
   }
   return guarded("corq_config_set", [&] {

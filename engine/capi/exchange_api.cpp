@@ -241,6 +241,11 @@ void corq_reply_free(corq_reply *reply) { std::free(reply); }
 int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_message *response) {
   if (consumer == nullptr) return fail(CORQ_EINVAL, "corq_respond: consumer is NULL");
   if (response == nullptr) return fail(CORQ_EINVAL, "corq_respond: response is NULL");
+  if (is_group_member(consumer)) {
+    return fail(CORQ_EINVAL,
+                "corq_respond: a stream group's deliveries are records, not requests (respond "
+                "with corq_exchange_publish and settle the record)");
+  }
   Consumer &c = *consumer_of(consumer);
   Engine &e = c.queue().engine();
   if (e.closed()) return fail(CORQ_ECLOSED, "corq_respond: the engine is closed");

@@ -8,6 +8,7 @@
 #include "engine/engine.hpp"
 #include "options/options.hpp"
 #include "producer/publish.hpp"
+#include "stream/group.hpp"
 
 #include <corq/corq.h>
 
@@ -27,7 +28,21 @@ using namespace corq::core;
 inline Engine *engine_of(corq_engine *e) noexcept { return reinterpret_cast<Engine *>(e); }
 inline corq_engine *handle_of(Engine *e) noexcept { return reinterpret_cast<corq_engine *>(e); }
 inline Producer *producer_of(corq_producer *p) noexcept { return reinterpret_cast<Producer *>(p); }
-inline Consumer *consumer_of(corq_consumer *c) noexcept { return reinterpret_cast<Consumer *>(c); }
+/// A corq_consumer is a ConsumerBase: a queue Consumer or a stream group's GroupMember.
+inline ConsumerBase *base_of(corq_consumer *c) noexcept {
+  return reinterpret_cast<ConsumerBase *>(c);
+}
+inline bool is_group_member(corq_consumer *c) noexcept { return base_of(c)->is_group_member; }
+/// The queue consumer behind `c` (the caller checked it is not a group member).
+inline Consumer *consumer_of(corq_consumer *c) noexcept {
+  return static_cast<Consumer *>(base_of(c));
+}
+inline stream::GroupMember *group_member_of(corq_consumer *c) noexcept {
+  return static_cast<stream::GroupMember *>(base_of(c));
+}
+inline corq_consumer *handle_of(ConsumerBase *c) noexcept {
+  return reinterpret_cast<corq_consumer *>(c);
+}
 
 /// corq_open, with the log's I/O through `vfs` when not NULL (tests: wal::SimVfs).
 int open_engine(const char *dir, const corq_config *engine_options, corq::wal::Vfs *vfs,

@@ -1,6 +1,8 @@
 // engine/capi/stream_api.cpp — the C API of streams (DESIGN.md §7; the contract is in corq.h):
-// declare, delete, append, readers, stats; consumer groups answer CORQ_EUNSUPPORTED until built.
+// declare, delete, append, producers, readers, stats, and consumer groups (members are
+// corq_consumers: consume_api.cpp dispatches their calls to stream/group.hpp).
 #include "capi/handles.hpp"
+#include "stream/group.hpp"
 #include "stream/reader.hpp"
 
 #include <cstring>
@@ -104,11 +106,28 @@ int append_checked(const char *function, Engine &e, stream::Stream &s, const voi
   return CORQ_OK;
 }
 
-/// The checks every corq_group_* call makes before saying it is not built.
-int groups_unsupported(const char *function) {
-  return fail(CORQ_EUNSUPPORTED, std::string(function) +
-                                     ": consumer groups are not built yet (issue #17 in "
-                                     "progress); read partitions with corq_stream_reader_open");
+/// A group name argument: the queue rules (it names the group's dead-letter queue too).
+int check_group_name(const char *function, const char *name) {
+  if (name == nullptr) return fail(CORQ_EINVAL, std::string(function) + ": group name is NULL");
+  std::string error;
+  if (!valid_queue_name(name, error)) {
+    if (error.rfind("queue name", 0) == 0) error.replace(0, 5, "group");
+    return fail(CORQ_EINVAL, std::string(function) + ": " + error);
+  }
+  return CORQ_OK;
+}
+
+/// The group `group` of stream `stream`: CORQ_OK with `out`, or CORQ_ECLOSED / CORQ_ENOENT.
+int open_group_of(const char *function, Engine &e, const char *stream, const char *group,
+                  std::shared_ptr<stream::Group> &out) {
+  std::shared_ptr<stream::Stream> s;
+  if (const int rc = open_stream(function, e, stream, s); rc != CORQ_OK) return rc;
+  out = s->find_group(group);
+  if (out == nullptr) {
+    return fail(CORQ_ENOENT, std::string(function) + ": no group named '" + group +
+                                 "' on stream '" + stream + "'");
+  }
+  return CORQ_OK;
 }
 
 }  // namespace
@@ -315,7 +334,7 @@ int corq_stream_stats_get(corq_engine *engine, const char *stream, corq_stream_s
     r.appended = s->appended.load(std::memory_order_relaxed);
     r.deleted = s->deleted_by_retention.load(std::memory_order_relaxed);
     r.deduplicated = s->deduplicated.load(std::memory_order_relaxed);
-    r.groups = 0;
+    r.groups = s->groups_snapshot().size();
     *out = r;
     return CORQ_OK;
   });
@@ -323,32 +342,106 @@ int corq_stream_stats_get(corq_engine *engine, const char *stream, corq_stream_s
 
 int corq_group_consumer_open(corq_engine *engine, const char *stream, const char *group,
                              const corq_config *options, corq_consumer **out) {
-  (void)options;
-  if (out != nullptr) *out = nullptr;
-  if (engine == nullptr || stream == nullptr || group == nullptr || out == nullptr)
-    return fail(CORQ_EINVAL, "corq_group_consumer_open: engine, stream, group and out must be set");
-  return groups_unsupported("corq_group_consumer_open");
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_group_consumer_open: out is NULL");
+  *out = nullptr;
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_group_consumer_open: engine is NULL");
+  if (const int rc = check_stream_name("corq_group_consumer_open", stream); rc != CORQ_OK)
+    return rc;
+  if (const int rc = check_group_name("corq_group_consumer_open", group); rc != CORQ_OK) return rc;
+  return guarded("corq_group_consumer_open", [&] {
+    Engine &e = *engine_of(engine);
+    static const OptionMap no_options;
+    const OptionMap &map = options == nullptr ? no_options : options->options;
+    for (const auto &[key, value] : map) {
+      if (!is_group_option(key)) {
+        return fail(CORQ_EINVAL, "corq_group_consumer_open: '" + key + "' is not a group option");
+      }
+    }
+    GroupOptions parsed;
+    std::string error;
+    if (!parse_group_options(map, parsed, error))
+      return fail(CORQ_EINVAL, "corq_group_consumer_open: " + error);
+    const std::string dead_letters = parsed.dead_letter_queue_set
+                                         ? parsed.dead_letter_queue
+                                         : std::string(stream) + "." + group + ".dlq";
+    if (!dead_letters.empty() && !valid_queue_name(dead_letters.c_str(), error)) {
+      return fail(CORQ_EINVAL, "corq_group_consumer_open: dead-letter queue '" + dead_letters +
+                                   "': " + error +
+                                   " (set dead_letter_queue to a shorter name, "
+                                   "or \"\")");
+    }
+    std::shared_ptr<stream::Stream> s;
+    if (const int rc = open_stream("corq_group_consumer_open", e, stream, s); rc != CORQ_OK)
+      return rc;
+    std::shared_ptr<stream::Group> g;
+    bool created = false;
+    if (const int rc = s->open_group(e, group, parsed, dead_letters, g, created, error);
+        rc != CORQ_OK)
+      return fail(rc, "corq_group_consumer_open: " + error);
+    if (created && !dead_letters.empty() && e.find(dead_letters) == nullptr) {
+      // Declared with the group, like a queue's: default options, the stream's durability, no
+      // dead-letter queue of its own. One declared meanwhile with other options is used as is.
+      QueueOptions dlq;
+      dlq.durable = s->options().durable;
+      dlq.dead_letter_queue_set = true;
+      std::string ignored;
+      e.declare(dead_letters, dlq, ignored);
+    }
+    auto *member = new stream::GroupMember(e, std::move(g), parsed.prefetch);
+    *out = handle_of(member);
+    return CORQ_OK;
+  });
 }
 
 int corq_group_seek(corq_engine *engine, const char *stream, const char *group, int32_t partition,
                     const char *start) {
-  (void)partition;
-  if (engine == nullptr || stream == nullptr || group == nullptr || start == nullptr)
-    return fail(CORQ_EINVAL, "corq_group_seek: engine, stream, group and start must be set");
-  return groups_unsupported("corq_group_seek");
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_group_seek: engine is NULL");
+  if (start == nullptr) return fail(CORQ_EINVAL, "corq_group_seek: start is NULL");
+  if (const int rc = check_stream_name("corq_group_seek", stream); rc != CORQ_OK) return rc;
+  if (const int rc = check_group_name("corq_group_seek", group); rc != CORQ_OK) return rc;
+  return guarded("corq_group_seek", [&] {
+    std::shared_ptr<stream::Group> g;
+    if (const int rc = open_group_of("corq_group_seek", *engine_of(engine), stream, group, g);
+        rc != CORQ_OK)
+      return rc;
+    std::string error;
+    const int rc = g->seek(partition, start, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_group_seek: " + error);
+  });
 }
 
 int corq_group_delete(corq_engine *engine, const char *stream, const char *group) {
-  if (engine == nullptr || stream == nullptr || group == nullptr)
-    return fail(CORQ_EINVAL, "corq_group_delete: engine, stream and group must be set");
-  return groups_unsupported("corq_group_delete");
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_group_delete: engine is NULL");
+  if (const int rc = check_stream_name("corq_group_delete", stream); rc != CORQ_OK) return rc;
+  if (const int rc = check_group_name("corq_group_delete", group); rc != CORQ_OK) return rc;
+  return guarded("corq_group_delete", [&] {
+    Engine &e = *engine_of(engine);
+    std::shared_ptr<stream::Stream> s;
+    if (const int rc = open_stream("corq_group_delete", e, stream, s); rc != CORQ_OK) return rc;
+    std::string error;
+    const int rc = s->delete_group(group, error);
+    return rc == CORQ_OK ? rc : fail(rc, "corq_group_delete: " + error);
+  });
 }
 
 int corq_group_stats_get(corq_engine *engine, const char *stream, const char *group,
                          corq_group_stats *out) {
-  if (engine == nullptr || stream == nullptr || group == nullptr || out == nullptr)
-    return fail(CORQ_EINVAL, "corq_group_stats_get: engine, stream, group and out must be set");
-  return groups_unsupported("corq_group_stats_get");
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_group_stats_get: engine is NULL");
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_group_stats_get: out is NULL");
+  if (out->struct_size < sizeof(corq_group_stats)) {
+    return fail(CORQ_EINVAL, "corq_group_stats_get: struct_size must be at least " +
+                                 std::to_string(sizeof(corq_group_stats)));
+  }
+  if (const int rc = check_stream_name("corq_group_stats_get", stream); rc != CORQ_OK) return rc;
+  if (const int rc = check_group_name("corq_group_stats_get", group); rc != CORQ_OK) return rc;
+  return guarded("corq_group_stats_get", [&] {
+    std::shared_ptr<stream::Group> g;
+    if (const int rc = open_group_of("corq_group_stats_get", *engine_of(engine), stream, group, g);
+        rc != CORQ_OK)
+      return rc;
+    *out = g->stats();
+    return CORQ_OK;
+  });
 }
 
 }  // extern "C"

@@ -14,7 +14,8 @@ namespace corq::core {
 
 Consumer::Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t prefetch,
                    std::uint64_t consumer_index)
-    : engine_(engine),
+    : ConsumerBase(false),
+      engine_(engine),
       queue_(std::move(queue)),
       prefetch_(prefetch),
       slot_bits_(static_cast<std::uint32_t>(std::bit_width(prefetch - 1u))),

@@ -19,6 +19,7 @@
 // consumer frees the original and the slot on its next call.
 #pragma once
 
+#include "consumer/consumer_base.hpp"
 #include "queue/queue.hpp"
 
 #include <corq/corq.h>
@@ -32,7 +33,7 @@ namespace corq::core {
 
 class Engine;
 
-class Consumer {
+class Consumer : public ConsumerBase {
  public:
   Consumer(Engine &engine, std::shared_ptr<Queue> queue, std::uint32_t prefetch,
            std::uint64_t consumer_index);

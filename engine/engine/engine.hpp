@@ -97,7 +97,8 @@ class Engine {
   int remove_stream(const std::string &name, std::string &error);
   std::shared_ptr<stream::Stream> find_stream(std::string_view name);
   std::vector<std::shared_ptr<stream::Stream>> streams_snapshot();
-  /// Scheduler pass: time-based retention of every stream. Returns when it is next due (0: none).
+  /// Scheduler pass: time-based retention of every stream, and its groups' leases and retries.
+  /// Returns when it is next due (0: none).
   std::int64_t enforce_stream_retention(std::int64_t now_ms);
 
   // ---- consumers ----

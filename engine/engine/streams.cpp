@@ -4,6 +4,10 @@
 // partition's mutex is held).
 #include "engine/engine.hpp"
 
+#include "stream/group.hpp"
+
+#include <limits>
+
 namespace corq::core {
 
 int Engine::declare_stream(const std::string &name, const StreamOptions &options,
@@ -63,9 +67,16 @@ std::vector<std::shared_ptr<stream::Stream>> Engine::streams_snapshot() {
 
 std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
   std::int64_t next = 0;
-  for (const auto &s : streams_snapshot()) {
-    const std::int64_t due = s->enforce_retention(now_ms);
+  auto earliest = [&](std::int64_t due) {
     if (due != 0) next = next == 0 ? due : std::min(next, due);
+  };
+  for (const auto &s : streams_snapshot()) {
+    earliest(s->enforce_retention(now_ms));
+    // Groups: lease expiry and retries falling due.
+    for (const auto &g : s->groups_snapshot()) {
+      const std::int64_t due = g->scheduler_pass(now_ms);
+      if (due != std::numeric_limits<std::int64_t>::max()) earliest(due);
+    }
   }
   return next;
 }

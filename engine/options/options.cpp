@@ -246,6 +246,48 @@ bool parse_stream_key(const std::string &key, const std::string &value, StreamOp
   return false;
 }
 
+bool parse_group_key(const std::string &key, const std::string &value, GroupOptions &o,
+                     std::string &error) {
+  std::uint64_t u = 0;
+  if (key == "mode") {
+    if (value == "ordered") return o.mode = GroupMode::ordered, true;
+    if (value == "shared") return o.mode = GroupMode::shared, true;
+    if (value == "key_ordered") return o.mode = GroupMode::key_ordered, true;
+    return fail(error, key, value, "ordered, shared or key_ordered");
+  }
+  if (key == "prefetch") {
+    if (!parse_in_range(key, value, false, 1, prefetch_max, u, error)) return false;
+    o.prefetch = static_cast<std::uint32_t>(u);
+    return true;
+  }
+  if (key == "start") {
+    // offset:N names one partition's position: a group starts at a point of the whole stream.
+    const bool time = value.rfind("time:", 0) == 0 && value.size() > 5 &&
+                      value.find_first_not_of("0123456789", 5) == std::string::npos &&
+                      value.size() <= 5 + 18;
+    if (value == "earliest" || value == "latest" || time) return o.start = value, true;
+    return fail(error, key, value, "earliest, latest or time:MS");
+  }
+  // The rest are the queue rules (§4): the same parser, the same limits and messages.
+  QueueOptions q;
+  if (key == "max_attempts" || key == "retry_delay_ms" || key == "retry_backoff" ||
+      key == "retry_delay_max_ms" || key == "lease_ms" || key == "dead_letter_queue") {
+    if (!parse_queue_key(key, value, q, error)) return false;
+    if (key == "max_attempts") o.max_attempts = q.max_attempts;
+    if (key == "retry_delay_ms") o.retry_delay_ms = q.retry_delay_ms;
+    if (key == "retry_backoff") o.retry_backoff = q.retry_backoff;
+    if (key == "retry_delay_max_ms") o.retry_delay_max_ms = q.retry_delay_max_ms;
+    if (key == "lease_ms") o.lease_ms = q.lease_ms;
+    if (key == "dead_letter_queue") {
+      o.dead_letter_queue_set = true;
+      o.dead_letter_queue = q.dead_letter_queue;
+    }
+    return true;
+  }
+  error = "unknown group option '" + key + "'";
+  return false;
+}
+
 }  // namespace
 
 std::string QueueOptions::dead_letter_queue_for(std::string_view queue_name) const {
@@ -267,9 +309,24 @@ bool is_queue_option(std::string_view key) {
 }
 
 bool is_stream_option(std::string_view key) {
+  static constexpr std::string_view keys[] = {"partitions",
+                                              "durable",
+                                              "retention_ms",
+                                              "retention_bytes",
+                                              "retention_records",
+                                              "discard",
+                                              "dedup_window_ms",
+                                              "partition_segment_bytes",
+                                              "update"};
+  for (auto k : keys)
+    if (k == key) return true;
+  return false;
+}
+
+bool is_group_option(std::string_view key) {
   static constexpr std::string_view keys[] = {
-      "partitions", "durable", "retention_ms", "retention_bytes", "retention_records",
-      "discard", "dedup_window_ms", "partition_segment_bytes", "update"};
+      "mode",          "prefetch",           "start",    "max_attempts",     "retry_delay_ms",
+      "retry_backoff", "retry_delay_max_ms", "lease_ms", "dead_letter_queue"};
   for (auto k : keys)
     if (k == key) return true;
   return false;
@@ -326,6 +383,10 @@ bool check_option_value(std::string_view key, std::string_view value, std::strin
     StreamOptions scratch;
     return parse_stream_key(key_text, value_text, scratch, error);
   }
+  if (is_group_option(key) && !is_queue_option(key)) {
+    GroupOptions scratch;
+    return parse_group_key(key_text, value_text, scratch, error);
+  }
   if (!is_queue_option(key)) {
     ExchangeOptions scratch;
     return parse_exchange_key(key_text, value_text, scratch, error);
@@ -344,6 +405,20 @@ bool parse_stream_options(const OptionMap &map, bool durable_default, StreamOpti
     bytes_set = bytes_set || key == "retention_bytes";
   }
   if (!parsed.durable && !bytes_set) parsed.retention_bytes = transient_stream_bytes_default;
+  out = parsed;
+  return true;
+}
+
+bool parse_group_options(const OptionMap &map, GroupOptions &out, std::string &error) {
+  GroupOptions parsed;
+  for (const auto &[key, value] : map) {
+    if (!parse_group_key(key, value, parsed, error)) return false;
+  }
+  if (parsed.retry_delay_max_ms < parsed.retry_delay_ms) {
+    error = "option 'retry_delay_max_ms' (" + std::to_string(parsed.retry_delay_max_ms) +
+            ") is below 'retry_delay_ms' (" + std::to_string(parsed.retry_delay_ms) + ")";
+    return false;
+  }
   out = parsed;
   return true;
 }

@@ -133,9 +133,36 @@ struct StreamOptions {
   }
 };
 
+enum class GroupMode { ordered, shared, key_ordered };
+
+/// corq_group_consumer_open's options (DESIGN.md §7 "Consumer groups"): the group's mode and
+/// start, the member's prefetch, and the queue rules of §4 for retries, leases and dead letters.
+struct GroupOptions {
+  GroupMode mode = GroupMode::ordered;
+  std::uint32_t prefetch = 256;
+  std::string start = "earliest";  // earliest | latest | time:MS (checked when parsed)
+  std::uint32_t max_attempts = 10;
+  std::int64_t retry_delay_ms = 100;
+  double retry_backoff = 2.0;
+  std::int64_t retry_delay_max_ms = 60'000;
+  std::int64_t lease_ms = 30'000;
+  bool dead_letter_queue_set = false;  // false: "<stream>.<group>.dlq"
+  std::string dead_letter_queue;       // "" with dead_letter_queue_set: none
+
+  /// What a later member must match to join (everything but its own prefetch).
+  bool same_group(const GroupOptions &o) const noexcept {
+    return mode == o.mode && start == o.start && max_attempts == o.max_attempts &&
+           retry_delay_ms == o.retry_delay_ms && retry_backoff == o.retry_backoff &&
+           retry_delay_max_ms == o.retry_delay_max_ms && lease_ms == o.lease_ms &&
+           dead_letter_queue_set == o.dead_letter_queue_set &&
+           dead_letter_queue == o.dead_letter_queue;
+  }
+};
+
 /// True for a key that corq_open, corq_queue_declare or corq_exchange_declare accepts.
 bool is_engine_option(std::string_view key);
 bool is_stream_option(std::string_view key);
+bool is_group_option(std::string_view key);
 bool is_queue_option(std::string_view key);
 bool is_exchange_option(std::string_view key);
 
@@ -152,6 +179,7 @@ bool parse_exchange_options(const OptionMap &map, bool durable_default, Exchange
 /// transient_stream_bytes_default.
 bool parse_stream_options(const OptionMap &map, bool durable_default, StreamOptions &out,
                           std::string &error);
+bool parse_group_options(const OptionMap &map, GroupOptions &out, std::string &error);
 /// A stream's options as the JSON object corq_stats_json shows.
 std::string stream_options_json(const StreamOptions &options);
 /// Every exchange option as key/value text that parse_exchange_options reads back (log records).

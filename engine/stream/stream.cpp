@@ -1,6 +1,7 @@
 // engine/stream/stream.cpp — partition choice, dedup and retention of a stream.
 #include "stream/stream.hpp"
 
+#include "stream/group.hpp"
 #include "stream/murmur2.hpp"
 
 #include <algorithm>
@@ -68,6 +69,9 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
     if (rc == CORQ_OK) {
       partition = p;
       appended.fetch_add(count, std::memory_order_relaxed);
+      // Group members waiting for records (a read-modify-write: it orders the append before the
+      // look at the waiters, see sync/event_count.hpp).
+      activity_.notify_all();
     }
     return rc;
   };
@@ -111,6 +115,57 @@ void Stream::mark_deleted() noexcept {
 
 void Stream::wake_readers() noexcept {
   for (auto &p : partitions_) p->appended().notify_all();
+  activity_.notify_all();
+}
+
+int Stream::open_group(Engine &engine, const std::string &name, const GroupOptions &options,
+                       const std::string &dead_letter_name, std::shared_ptr<Group> &out,
+                       bool &created, std::string &error) {
+  std::lock_guard lock(groups_mutex_);
+  created = false;
+  if (auto it = groups_.find(name); it != groups_.end()) {
+    if (!it->second->options().same_group(options)) {
+      error = "group '" + name + "' of stream '" + name_ +
+              "' exists with other options (its first member's define it; only prefetch may "
+              "differ)";
+      return CORQ_EEXIST;
+    }
+    out = it->second;
+    return CORQ_OK;
+  }
+  out = std::make_shared<Group>(engine, shared_from_this(), name, options, dead_letter_name);
+  groups_.emplace(name, out);
+  created = true;
+  return CORQ_OK;
+}
+
+std::shared_ptr<Group> Stream::find_group(const std::string &name) {
+  std::lock_guard lock(groups_mutex_);
+  auto it = groups_.find(name);
+  return it == groups_.end() ? nullptr : it->second;
+}
+
+int Stream::delete_group(const std::string &name, std::string &error) {
+  std::shared_ptr<Group> gone;
+  {
+    std::lock_guard lock(groups_mutex_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) {
+      error = "no group named '" + name + "' on stream '" + name_ + "'";
+      return CORQ_ENOENT;
+    }
+    gone = std::move(it->second);
+    groups_.erase(it);
+  }
+  gone->mark_deleted();
+  return CORQ_OK;
+}
+
+std::vector<std::shared_ptr<Group>> Stream::groups_snapshot() {
+  std::lock_guard lock(groups_mutex_);
+  std::vector<std::shared_ptr<Group>> out;
+  for (const auto &[name, g] : groups_) out.push_back(g);
+  return out;
 }
 
 }  // namespace corq::core::stream

@@ -16,14 +16,21 @@
 #include "stream/partition.hpp"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+namespace corq::core {
+class Engine;
+}
+
 namespace corq::core::stream {
 
-class Stream {
+class Group;
+
+class Stream : public std::enable_shared_from_this<Stream> {
  public:
   Stream(std::string name, const StreamOptions &options);
 
@@ -53,8 +60,23 @@ class Stream {
   bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
   /// corq_stream_delete: readers waiting on any partition wake and see it.
   void mark_deleted() noexcept;
-  /// corq_close: wakes every waiting reader (they see the engine closed).
+  /// corq_close: wakes every waiting reader and group member (they see the engine closed).
   void wake_readers() noexcept;
+
+  /// Group members waiting for work wait here: every append, and every group change that may
+  /// give a member something (a release, a retry falling due, a partition moving), notifies it.
+  sync::EventCount &activity() noexcept { return activity_; }
+
+  // ---- consumer groups (stream/group.hpp) ----
+  /// The group `name`: the existing one if `options` match its definition (prefetch aside), else
+  /// CORQ_EEXIST; a new one (`created` true) otherwise. CORQ_* code, `error`.
+  int open_group(Engine &engine, const std::string &name, const GroupOptions &options,
+                 const std::string &dead_letter_name, std::shared_ptr<Group> &out, bool &created,
+                 std::string &error);
+  std::shared_ptr<Group> find_group(const std::string &name);
+  /// corq_group_delete: CORQ_ENOENT if there is none.
+  int delete_group(const std::string &name, std::string &error);
+  std::vector<std::shared_ptr<Group>> groups_snapshot();
 
   // Counters since the engine opened (corq_stream_stats), relaxed.
   std::atomic<std::uint64_t> appended{0}, deleted_by_retention{0}, deduplicated{0};
@@ -71,6 +93,9 @@ class Stream {
   std::atomic<bool> deleted_{false};
   std::mutex dedup_mutex_;  // the whole check-append-record of an append with a dedup_id
   std::unique_ptr<DedupWindow> dedup_;
+  alignas(64) sync::EventCount activity_;
+  std::mutex groups_mutex_;
+  std::map<std::string, std::shared_ptr<Group>> groups_;  // groups_mutex_
 };
 
 /// A dedup window entry for (partition, offset): offsets stay below 2^52, partitions below 2^12.

@@ -768,19 +768,5 @@ TEST(Streams, stats_json_lists_streams_with_their_partitions) {
   EXPECT_NE(text.find("\"end_offset\":1"), std::string::npos) << text;
 }
 
-TEST(Streams, consumer_groups_are_refused_as_unsupported_until_they_are_built) {
-  EnginePtr e = open_engine();
-  must_declare_stream(e.get(), "s");
-  corq_consumer *c = reinterpret_cast<corq_consumer *>(1);
-  EXPECT_EQ(CORQ_EUNSUPPORTED, corq_group_consumer_open(e.get(), "s", "g", nullptr, &c));
-  EXPECT_EQ(c, nullptr);
-  EXPECT_EQ(CORQ_EUNSUPPORTED, corq_group_seek(e.get(), "s", "g", -1, "earliest"));
-  EXPECT_EQ(CORQ_EUNSUPPORTED, corq_group_delete(e.get(), "s", "g"));
-  corq_group_stats gs{};
-  gs.struct_size = sizeof gs;
-  EXPECT_EQ(CORQ_EUNSUPPORTED, corq_group_stats_get(e.get(), "s", "g", &gs));
-  EXPECT_EQ(CORQ_EINVAL, corq_group_consumer_open(e.get(), "s", "g", nullptr, nullptr));
-}
-
 }  // namespace
 }  // namespace corq::test

@@ -1,0 +1,693 @@
+// engine/stream/group.cpp — consumer groups: choosing what a member gets, settling, retries,
+// dead letters, leases, rebalancing, seek and stats.
+#include "stream/group.hpp"
+
+#include "capi/error.hpp"
+#include "engine/engine.hpp"
+#include "stream/reader.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace corq::core::stream {
+
+namespace {
+
+/// key_ordered: how far the cursor may run ahead of a busy key, in records set aside per prefetch
+/// slot of the group's members, before it stops (memory stays bounded behind a poison key).
+constexpr std::size_t waiting_per_prefetch = 8;
+
+int not_out(const char *operation, std::uint64_t tag) {
+  return capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
+                                     " is not an unsettled delivery of this member");
+}
+
+}  // namespace
+
+// ---- the group
+// -----------------------------------------------------------------------------------
+
+Group::Group(Engine &engine, std::shared_ptr<Stream> stream, std::string name, GroupOptions options,
+             std::string dead_letter_name)
+    : engine_(engine),
+      stream_(std::move(stream)),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      dead_letter_name_(std::move(dead_letter_name)),
+      partitions_(stream_->partition_count()) {
+  for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
+    std::uint64_t offset = 0, skipped = 0;
+    std::string ignored;  // the start was checked when the options were parsed
+    resolve_start(options_.start, stream_->partition(p), offset, skipped, ignored);
+    partitions_[p].cursor = partitions_[p].committed = offset;
+  }
+}
+
+void Group::wake_members() noexcept { stream_->activity().notify_all(); }
+
+void Group::mark_deleted() {
+  deleted_.store(true, std::memory_order_seq_cst);
+  wake_members();
+}
+
+std::uint32_t Group::members() {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::uint32_t>(members_.size());
+}
+
+std::int64_t Group::backoff_ms(std::uint32_t failed) const noexcept {
+  const double delay = static_cast<double>(options_.retry_delay_ms) *
+                       std::pow(options_.retry_backoff, failed > 0 ? failed - 1 : 0);
+  const double capped = std::min(delay, static_cast<double>(options_.retry_delay_max_ms));
+  return static_cast<std::int64_t>(capped);
+}
+
+void Group::catch_up_locked(std::uint32_t partition, PartitionState &ps) {
+  const std::uint64_t first = stream_->partition(partition).first();
+  if (ps.committed >= first) return;
+  if (ps.cursor < first) {
+    skipped_ += first - ps.cursor;  // never delivered: retention took them first
+    ps.cursor = first;
+  }
+  // Records waiting for a retry or for their key that retention deleted cannot go out again.
+  for (auto it = ps.retries.begin(); it != ps.retries.end() && it->first < first;) {
+    ++skipped_;
+    const std::uint64_t offset = it->first;
+    it = ps.retries.erase(it);
+    forget_record_locked(ps, offset);
+  }
+  for (auto it = ps.waiting.begin(); it != ps.waiting.end() && it->first < first;) {
+    ++skipped_;
+    it = ps.waiting.erase(it);
+  }
+  ps.committed = first;
+  ps.settled.erase(ps.settled.begin(), ps.settled.lower_bound(first));
+  while (!ps.settled.empty() && *ps.settled.begin() == ps.committed) {
+    ps.settled.erase(ps.settled.begin());
+    ++ps.committed;
+  }
+}
+
+void Group::settle_offset_locked(PartitionState &ps, std::uint64_t offset) {
+  if (offset < ps.committed) return;
+  if (offset != ps.committed) {
+    ps.settled.insert(offset);
+    return;
+  }
+  ++ps.committed;
+  while (!ps.settled.empty() && *ps.settled.begin() == ps.committed) {
+    ps.settled.erase(ps.settled.begin());
+    ++ps.committed;
+  }
+}
+
+void Group::forget_record_locked(PartitionState &ps, std::uint64_t offset) {
+  if (auto it = ps.records.find(offset); it != ps.records.end()) {
+    if (it->second.has_key && options_.mode == GroupMode::key_ordered) free_key(it->second.key);
+    ps.records.erase(it);
+  }
+  settle_offset_locked(ps, offset);
+}
+
+bool Group::fail_locked(std::uint32_t partition, std::uint64_t offset, std::int64_t delay_ms,
+                        std::int64_t now_ms, const corq_stream_record &record) {
+  PartitionState &ps = partitions_[partition];
+  RecordState &rs = ps.records[offset];
+  ++rs.failed;
+  ++nacked_;
+  if (options_.max_attempts != 0 && rs.failed >= options_.max_attempts) {
+    dead_letter_locked(record, "max_attempts", {}, now_ms);
+    forget_record_locked(ps, offset);
+    return true;
+  }
+  const std::int64_t due = now_ms + (delay_ms < 0 ? backoff_ms(rs.failed) : delay_ms);
+  ps.retries[offset] = due;  // the key (key_ordered) stays held by the retry
+  engine_.scheduler().poke_if_before(due);
+  return false;
+}
+
+void Group::dead_letter_locked(const corq_stream_record &record, std::string_view reason,
+                               std::string_view detail, std::int64_t now_ms) {
+  if (dead_letter_name_.empty()) {
+    engine_.log(CORQ_LOG_DEBUG, "group '" + name_ + "' of stream '" + stream_->name() +
+                                    "': record " + std::to_string(record.partition) + ":" +
+                                    std::to_string(record.offset) + " dropped (reason " +
+                                    std::string(reason) + ", no dead-letter queue)");
+    ++dead_lettered_;
+    return;
+  }
+  std::shared_ptr<Queue> target = engine_.find(dead_letter_name_);
+  if (target == nullptr) {
+    engine_.log(CORQ_LOG_WARN, "group '" + name_ + "': dead-letter queue '" + dead_letter_name_ +
+                                   "' does not exist; record dropped");
+    return;
+  }
+  // The record's headers, its x-stream-* headers (kept, as DESIGN says), and x-death-*.
+  std::vector<HeaderView> views;
+  for (std::size_t i = 0; i < record.header_count; ++i) {
+    views.push_back(
+        {record.headers[i].key,
+         {static_cast<const char *>(record.headers[i].value), record.headers[i].value_len}});
+  }
+  const std::string partition = std::to_string(record.partition);
+  const std::string offset = std::to_string(record.offset);
+  const std::string origin = stream_->name() + "." + name_;
+  const std::string time = std::to_string(now_ms);
+  views.push_back({"x-stream-partition", partition});
+  views.push_back({"x-stream-offset", offset});
+  if (record.key != nullptr)
+    views.push_back({"x-stream-key", {static_cast<const char *>(record.key), record.key_len}});
+  views.push_back({"x-death-reason", reason});
+  views.push_back({"x-death-queue", origin});
+  views.push_back({"x-death-count", "1"});
+  views.push_back({"x-death-time-ms", time});
+  if (!detail.empty()) views.push_back({"x-death-detail", detail});
+  Message *m = build_message(views.data(), views.size(), record.data, record.len);
+  if (m == nullptr) {
+    engine_.log(CORQ_LOG_ERROR, "group '" + name_ + "': out of memory dead-lettering a record");
+    return;
+  }
+  m->id = engine_.take_ids(1);
+  m->published_at_ms = record.timestamp_ms;
+  const std::int64_t ttl = target->options().message_ttl_ms;
+  m->expires_at_ms = ttl > 0 ? now_ms + ttl : 0;
+  if (!target->reserve_one(m->payload_len)) {
+    free_message(m);
+    engine_.log(CORQ_LOG_WARN, "group '" + name_ + "': dead-letter queue '" + dead_letter_name_ +
+                                   "' is full; record dropped");
+    return;
+  }
+  if (Journal *journal = target->journal(); journal != nullptr) {
+    wal::Lsn lsn = 0;
+    std::string error;
+    if (journal->log_publish(target->qid(), &m, 1, nullptr, 0, 0, lsn, error) != CORQ_OK) {
+      engine_.log(CORQ_LOG_WARN, "group '" + name_ + "': dead letter not logged: " + error);
+    }
+  }
+  target->push_reserved(m);
+  ++dead_lettered_;
+}
+
+void Group::join_locked(GroupMember *member) {
+  members_.push_back(member);
+  rebalance_locked();
+}
+
+void Group::leave_locked(GroupMember *member, std::int64_t now_ms) {
+  // Its unsettled deliveries are released: ready again at once, not a failed attempt.
+  for (auto &[tag, slot] : member->window_) {
+    PartitionState &ps = partitions_[slot.partition];
+    if (slot.epoch != ps.epoch) {
+      if (slot.has_key && options_.mode == GroupMode::key_ordered) free_key(slot.key);
+      continue;
+    }
+    --ps.in_flight;
+    ps.retries[slot.offset] = now_ms;
+  }
+  member->window_.clear();
+  member->expired_.clear();
+  std::erase(members_, member);
+  for (PartitionState &ps : partitions_) {
+    if (ps.owner == member) ps.owner = nullptr;
+    if (ps.target == member) ps.target = nullptr;
+  }
+  rebalance_locked();
+}
+
+void Group::rebalance_locked() {
+  if (options_.mode != GroupMode::ordered) return;
+  const std::size_t m = members_.size();
+  if (m == 0) {
+    for (PartitionState &ps : partitions_) ps.target = nullptr;
+    return;
+  }
+  // Sticky: each member keeps what it has up to its quota; only the excess and the partitions
+  // without a live target move. Members holding more get the ⌈P/M⌉ quotas first.
+  std::unordered_map<const GroupMember *, std::vector<std::uint32_t>> held;
+  std::vector<std::uint32_t> free_partitions;
+  for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
+    const GroupMember *t = partitions_[p].target;
+    if (t != nullptr && std::find(members_.begin(), members_.end(), t) != members_.end()) {
+      held[t].push_back(p);
+    } else {
+      free_partitions.push_back(p);
+    }
+  }
+  std::vector<GroupMember *> order = members_;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](GroupMember *a, GroupMember *b) { return held[a].size() > held[b].size(); });
+  const std::size_t quota = partitions_.size() / m, extra = partitions_.size() % m;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    std::vector<std::uint32_t> &mine = held[order[i]];
+    const std::size_t want = quota + (i < extra ? 1 : 0);
+    while (mine.size() > want) {
+      free_partitions.push_back(mine.back());
+      mine.pop_back();
+    }
+  }
+  std::sort(free_partitions.begin(), free_partitions.end(), std::greater<>());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    std::vector<std::uint32_t> &mine = held[order[i]];
+    const std::size_t want = quota + (i < extra ? 1 : 0);
+    while (mine.size() < want && !free_partitions.empty()) {
+      const std::uint32_t p = free_partitions.back();
+      free_partitions.pop_back();
+      mine.push_back(p);
+      partitions_[p].target = order[i];
+    }
+  }
+  for (std::uint32_t p : free_partitions) partitions_[p].target = nullptr;
+}
+
+int Group::seek(std::int32_t partition, std::string_view start, std::string &error) {
+  std::lock_guard lock(mutex_);
+  const auto count = static_cast<std::int32_t>(partitions_.size());
+  if (partition < -1 || partition >= count) {
+    error = "stream '" + stream_->name() + "' has " + std::to_string(count) +
+            " partitions: no partition " + std::to_string(partition);
+    return CORQ_EINVAL;
+  }
+  // Resolve every position first: a bad start moves nothing.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> moves;
+  for (std::int32_t p = partition < 0 ? 0 : partition; p < (partition < 0 ? count : partition + 1);
+       ++p) {
+    std::uint64_t offset = 0, skipped = 0;
+    const auto index = static_cast<std::uint32_t>(p);
+    if (const int rc = resolve_start(start, stream_->partition(index), offset, skipped, error);
+        rc != CORQ_OK)
+      return rc;
+    moves.emplace_back(index, offset);
+  }
+  for (const auto &[p, offset] : moves) {
+    PartitionState &ps = partitions_[p];
+    // Keys held by records waiting for a retry are released with them; those of deliveries still
+    // out are released when the stale delivery leaves its member's window.
+    for (const auto &[retry_offset, due] : ps.retries) {
+      (void)due;
+      auto it = ps.records.find(retry_offset);
+      if (it != ps.records.end() && it->second.has_key && options_.mode == GroupMode::key_ordered)
+        free_key(it->second.key);
+    }
+    ps.cursor = ps.committed = offset;
+    ps.settled.clear();
+    ps.retries.clear();
+    ps.waiting.clear();
+    ps.records.clear();
+    ps.in_flight = 0;
+    ++ps.epoch;
+  }
+  wake_members();
+  return CORQ_OK;
+}
+
+corq_group_stats Group::stats() {
+  std::lock_guard lock(mutex_);
+  corq_group_stats s{};
+  s.struct_size = sizeof(corq_group_stats);
+  s.members = static_cast<std::uint32_t>(members_.size());
+  for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
+    PartitionState &ps = partitions_[p];
+    catch_up_locked(p, ps);
+    const std::uint64_t end = stream_->partition(p).end();
+    s.lag += end > ps.committed ? end - ps.committed : 0;
+    s.in_flight += ps.in_flight;
+  }
+  s.delivered = delivered_;
+  s.acked = acked_;
+  s.nacked = nacked_;
+  s.dead_lettered = dead_lettered_;
+  s.skipped = skipped_;
+  return s;
+}
+
+std::int64_t Group::scheduler_pass(std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  std::int64_t next = std::numeric_limits<std::int64_t>::max();
+  bool wake = false;
+  for (GroupMember *member : members_) {
+    for (auto it = member->window_.begin(); it != member->window_.end();) {
+      GroupMember::Slot &slot = it->second;
+      if (slot.lease_deadline_ms > now_ms) {
+        next = std::min(next, slot.lease_deadline_ms);
+        ++it;
+        continue;
+      }
+      // The lease ended: a failed attempt. The member may still read the delivery until its
+      // next consume, so the slot moves to its expired list instead of being freed.
+      PartitionState &ps = partitions_[slot.partition];
+      if (slot.epoch == ps.epoch) {
+        --ps.in_flight;
+        fail_locked(slot.partition, slot.offset, -1, now_ms, slot.record);
+      } else if (slot.has_key && options_.mode == GroupMode::key_ordered) {
+        free_key(slot.key);
+      }
+      member->expired_.push_back(std::move(slot));
+      it = member->window_.erase(it);
+      wake = true;
+    }
+  }
+  for (const PartitionState &ps : partitions_) {
+    for (const auto &[offset, due] : ps.retries) {
+      (void)offset;
+      if (due > last_pass_ms_ && due <= now_ms) wake = true;  // fell due since the last pass
+      if (due > now_ms) next = std::min(next, due);
+    }
+  }
+  last_pass_ms_ = now_ms;
+  if (wake) wake_members();
+  return next;
+}
+
+// ---- a member
+// ------------------------------------------------------------------------------------
+
+GroupMember::GroupMember(Engine &engine, std::shared_ptr<Group> group, std::uint32_t prefetch)
+    : ConsumerBase(true), engine_(engine), group_(std::move(group)), prefetch_(prefetch) {
+  engine_.retain_handle();
+  std::lock_guard lock(group_->mutex_);
+  group_->join_locked(this);
+  group_->wake_members();  // partitions may have moved to us (or away from others)
+}
+
+GroupMember::~GroupMember() { Engine::release_handle(&engine_); }
+
+void GroupMember::close() {
+  {
+    std::lock_guard lock(group_->mutex_);
+    group_->leave_locked(this, engine_.now_ms());
+  }
+  group_->wake_members();
+}
+
+int GroupMember::stopped() const noexcept {
+  if (group_->deleted() || group_->stream().deleted()) return CORQ_ENOENT;
+  if (engine_.closed() || woken_.load(std::memory_order_acquire)) return CORQ_ECLOSED;
+  return CORQ_OK;
+}
+
+bool GroupMember::owns_locked(std::uint32_t partition) {
+  Group::PartitionState &ps = group_->partitions_[partition];
+  if (ps.target != this) return false;
+  if (ps.owner == this) return true;
+  // A partition moving to us: ours once its previous owner has nothing of it out.
+  if (ps.in_flight != 0) return false;
+  ps.owner = this;
+  return true;
+}
+
+bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, corq_delivery &out,
+                                 std::int64_t now_ms) {
+  Group &g = *group_;
+  std::shared_ptr<Chunk> chunk = g.stream_->partition(partition).chunk_for(offset);
+  if (chunk == nullptr) return false;  // retention deleted it meanwhile
+  const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
+  Group::PartitionState &ps = g.partitions_[partition];
+  Group::RecordState &rs = ps.records[offset];
+  ++rs.delivered;
+  if (r.key != nullptr && !rs.has_key) {
+    rs.has_key = true;
+    rs.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
+  }
+  const std::uint64_t tag = next_tag_++;
+  Slot &slot = window_[tag];
+  slot.partition = partition;
+  slot.offset = offset;
+  slot.epoch = ps.epoch;
+  slot.lease_deadline_ms = now_ms + g.options_.lease_ms;
+  slot.has_key = r.key != nullptr;
+  if (slot.has_key) slot.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
+  slot.record = {partition, offset, r.timestamp_ms, r.key,         r.key_len,
+                 r.data,    r.len,  r.headers,      r.header_count};
+  std::snprintf(slot.partition_text, sizeof slot.partition_text, "%u", partition);
+  std::snprintf(slot.offset_text, sizeof slot.offset_text, "%llu",
+                static_cast<unsigned long long>(offset));
+  slot.headers.assign(r.headers, r.headers + r.header_count);
+  slot.headers.push_back({"x-stream-partition", slot.partition_text,
+                          std::char_traits<char>::length(slot.partition_text)});
+  slot.headers.push_back(
+      {"x-stream-offset", slot.offset_text, std::char_traits<char>::length(slot.offset_text)});
+  if (slot.has_key) slot.headers.push_back({"x-stream-key", r.key, r.key_len});
+  slot.chunk = std::move(chunk);
+  out.tag = tag;
+  out.message_id = offset;
+  out.data = r.data;
+  out.len = r.len;
+  out.headers = slot.headers.data();
+  out.header_count = slot.headers.size();
+  out.delivery_count = rs.delivered;
+  out.published_at_ms = r.timestamp_ms;
+  ++ps.in_flight;
+  ++g.delivered_;
+  engine_.scheduler().poke_if_before(slot.lease_deadline_ms);
+  return true;
+}
+
+std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery *out,
+                                          std::size_t max, std::int64_t now_ms) {
+  Group &g = *group_;
+  Group::PartitionState &ps = g.partitions_[partition];
+  g.catch_up_locked(partition, ps);
+  const std::uint64_t end = g.stream_->partition(partition).end();
+  const GroupMode mode = g.options_.mode;
+  std::size_t n = 0;
+  while (n < max) {
+    // 1. A record whose retry is due (the lowest offset first). In ordered mode a retry not yet
+    //    due holds the partition: nothing newer goes out before it.
+    if (!ps.retries.empty()) {
+      auto due = ps.retries.end();
+      if (mode == GroupMode::ordered) {
+        if (ps.retries.begin()->second > now_ms) return n;
+        due = ps.retries.begin();
+      } else {
+        due = std::find_if(ps.retries.begin(), ps.retries.end(),
+                           [&](const auto &r) { return r.second <= now_ms; });
+      }
+      if (due != ps.retries.end()) {
+        const std::uint64_t offset = due->first;
+        ps.retries.erase(due);
+        if (deliver_locked(partition, offset, out[n], now_ms)) {
+          ++n;
+        } else {
+          ++g.skipped_;  // deleted by retention while it waited
+          g.forget_record_locked(ps, offset);
+        }
+        continue;
+      }
+    }
+    // 2. key_ordered: a record set aside for its key, now free (the lowest offset first).
+    if (mode == GroupMode::key_ordered && !ps.waiting.empty()) {
+      auto ready = std::find_if(ps.waiting.begin(), ps.waiting.end(),
+                                [&](const auto &w) { return !g.key_busy(w.second); });
+      if (ready != ps.waiting.end()) {
+        const std::uint64_t offset = ready->first;
+        const std::string key = std::move(ready->second);
+        ps.waiting.erase(ready);
+        if (deliver_locked(partition, offset, out[n], now_ms)) {
+          g.hold_key(key);
+          ++n;
+        } else {
+          ++g.skipped_;
+          g.settle_offset_locked(ps, offset);
+        }
+        continue;
+      }
+    }
+    // 3. The cursor.
+    if (ps.cursor >= end) return n;
+    if (mode == GroupMode::key_ordered) {
+      std::shared_ptr<Chunk> chunk = g.stream_->partition(partition).chunk_for(ps.cursor);
+      if (chunk == nullptr) {  // retention passed us: catch up and look again
+        g.catch_up_locked(partition, ps);
+        continue;
+      }
+      const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(ps.cursor - chunk->base()));
+      if (r.key != nullptr) {
+        std::string key(reinterpret_cast<const char *>(r.key), r.key_len);
+        if (g.key_busy(key)) {
+          // Set aside, bounded: past the bound the cursor waits for the key instead.
+          std::size_t prefetch_total = 0;
+          for (const GroupMember *m : g.members_) prefetch_total += m->prefetch_;
+          if (ps.waiting.size() >= waiting_per_prefetch * prefetch_total) return n;
+          ps.waiting.emplace(ps.cursor++, std::move(key));
+          continue;
+        }
+        const std::uint64_t offset = ps.cursor++;
+        if (deliver_locked(partition, offset, out[n], now_ms)) {
+          g.hold_key(key);
+          ++n;
+        } else {
+          ++g.skipped_;
+          g.settle_offset_locked(ps, offset);
+        }
+        continue;
+      }
+    }
+    const std::uint64_t offset = ps.cursor++;
+    if (deliver_locked(partition, offset, out[n], now_ms)) {
+      ++n;
+    } else {
+      ++g.skipped_;  // deleted by retention before it went out
+      g.settle_offset_locked(ps, offset);
+      g.catch_up_locked(partition, ps);
+    }
+  }
+  return n;
+}
+
+std::size_t GroupMember::take_locked(corq_delivery *out, std::size_t max, std::int64_t now_ms) {
+  const auto partitions = static_cast<std::uint32_t>(group_->partitions_.size());
+  std::size_t n = 0;
+  for (std::uint32_t i = 0; i < partitions && n < max; ++i) {
+    const std::uint32_t p = (next_partition_ + i) % partitions;
+    if (group_->options_.mode == GroupMode::ordered && !owns_locked(p)) continue;
+    n += take_from_locked(p, out + n, max - n, now_ms);
+  }
+  next_partition_ = (next_partition_ + 1) % partitions;  // the next take starts one further
+  return n;
+}
+
+int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms) {
+  const auto deadline = sync::deadline_after_ms(timeout_ms);
+  sync::EventCount &activity = group_->stream().activity();
+  for (;;) {
+    // Registered before looking, so an append or a group change after the look wakes the wait.
+    const std::uint32_t epoch = activity.prepare_wait();
+    std::size_t n = 0;
+    if (const int rc = stopped(); rc != CORQ_OK) {
+      activity.cancel_wait();
+      return capi::fail(rc, rc == CORQ_ENOENT ? "corq_consume: the group or its stream was deleted"
+                                              : "corq_consume: woken up, or the engine is closed");
+    }
+    {
+      std::lock_guard lock(group_->mutex_);
+      expired_.clear();  // deliveries whose lease ended are invalid from this call on
+      const std::size_t room = prefetch_ > window_.size() ? prefetch_ - window_.size() : 0;
+      if (max != 0 && room != 0) n = take_locked(out, std::min(max, room), engine_.now_ms());
+    }
+    if (n != 0 || max == 0 || timeout_ms == 0 || sync::Clock::now() >= deadline) {
+      activity.cancel_wait();
+      return static_cast<int>(n);
+    }
+    activity.wait(epoch, deadline);
+  }
+}
+
+int GroupMember::find_locked(std::uint64_t tag, const char *operation, Slot *&slot) {
+  auto it = window_.find(tag);
+  if (it == window_.end()) return not_out(operation, tag);
+  Group::PartitionState &ps = group_->partitions_[it->second.partition];
+  if (it->second.epoch != ps.epoch) {
+    // A seek moved its partition: the delivery no longer counts.
+    if (it->second.has_key && group_->options_.mode == GroupMode::key_ordered)
+      group_->free_key(it->second.key);
+    window_.erase(it);
+    return capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
+                                       " is stale: corq_group_seek moved its partition");
+  }
+  slot = &it->second;
+  return CORQ_OK;
+}
+
+void GroupMember::drop_slot_locked(std::uint64_t tag) {
+  auto it = window_.find(tag);
+  --group_->partitions_[it->second.partition].in_flight;
+  window_.erase(it);
+}
+
+int GroupMember::ack(std::uint64_t tag) {
+  {
+    std::lock_guard lock(group_->mutex_);
+    Slot *slot = nullptr;
+    if (const int rc = find_locked(tag, "corq_ack", slot); rc != CORQ_OK) return rc;
+    Group::PartitionState &ps = group_->partitions_[slot->partition];
+    group_->forget_record_locked(ps, slot->offset);
+    ++group_->acked_;
+    drop_slot_locked(tag);
+  }
+  group_->wake_members();  // a key or a moving partition may be free now
+  return CORQ_OK;
+}
+
+int GroupMember::ack_upto(std::uint64_t tag) {
+  std::size_t settled = 0;
+  {
+    std::lock_guard lock(group_->mutex_);
+    while (!window_.empty() && window_.begin()->first <= tag) {
+      Slot *slot = nullptr;
+      const std::uint64_t t = window_.begin()->first;
+      if (find_locked(t, "corq_ack_upto", slot) != CORQ_OK) {
+        capi::clear_error();  // a stale one is dropped, not an error of the whole call
+        continue;
+      }
+      Group::PartitionState &ps = group_->partitions_[slot->partition];
+      group_->forget_record_locked(ps, slot->offset);
+      ++group_->acked_;
+      drop_slot_locked(t);
+      ++settled;
+    }
+  }
+  if (settled == 0) {
+    return capi::fail(CORQ_ESTATE,
+                      "corq_ack_upto: no unsettled delivery with a tag <= " + std::to_string(tag));
+  }
+  group_->wake_members();
+  return CORQ_OK;
+}
+
+int GroupMember::nack(std::uint64_t tag, std::int64_t delay_ms) {
+  if (delay_ms < -1) return capi::fail(CORQ_EINVAL, "corq_nack: delay_ms must be -1 or >= 0");
+  {
+    std::lock_guard lock(group_->mutex_);
+    Slot *slot = nullptr;
+    if (const int rc = find_locked(tag, "corq_nack", slot); rc != CORQ_OK) return rc;
+    group_->fail_locked(slot->partition, slot->offset, delay_ms, engine_.now_ms(), slot->record);
+    drop_slot_locked(tag);
+  }
+  group_->wake_members();
+  return CORQ_OK;
+}
+
+int GroupMember::release(std::uint64_t tag) {
+  {
+    std::lock_guard lock(group_->mutex_);
+    Slot *slot = nullptr;
+    if (const int rc = find_locked(tag, "corq_release", slot); rc != CORQ_OK) return rc;
+    group_->partitions_[slot->partition].retries[slot->offset] = engine_.now_ms();
+    drop_slot_locked(tag);
+  }
+  group_->wake_members();
+  return CORQ_OK;
+}
+
+int GroupMember::reject(std::uint64_t tag, const char *reason) {
+  {
+    std::lock_guard lock(group_->mutex_);
+    Slot *slot = nullptr;
+    if (const int rc = find_locked(tag, "corq_reject", slot); rc != CORQ_OK) return rc;
+    const std::int64_t now_ms = engine_.now_ms();
+    group_->dead_letter_locked(slot->record, "rejected", reason == nullptr ? "" : reason, now_ms);
+    Group::PartitionState &ps = group_->partitions_[slot->partition];
+    group_->forget_record_locked(ps, slot->offset);
+    drop_slot_locked(tag);
+  }
+  group_->wake_members();
+  return CORQ_OK;
+}
+
+int GroupMember::extend(std::uint64_t tag, std::int64_t lease_ms) {
+  if (lease_ms <= 0) return capi::fail(CORQ_EINVAL, "corq_extend: lease_ms must be > 0");
+  std::lock_guard lock(group_->mutex_);
+  Slot *slot = nullptr;
+  if (const int rc = find_locked(tag, "corq_extend", slot); rc != CORQ_OK) return rc;
+  slot->lease_deadline_ms = engine_.now_ms() + lease_ms;
+  engine_.scheduler().poke_if_before(slot->lease_deadline_ms);
+  return CORQ_OK;
+}
+
+void GroupMember::wakeup() noexcept {
+  woken_.store(true, std::memory_order_seq_cst);
+  group_->wake_members();
+}
+
+}  // namespace corq::core::stream

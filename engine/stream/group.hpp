@@ -1,0 +1,210 @@
+// engine/stream/group.hpp — consumer groups: a stream read through the ordinary consumer calls,
+// with leases, retries, dead letters and committed offsets (DESIGN.md §7 "Consumer groups").
+//
+// A Group is the shared state of one (stream, group name): per partition a cursor (the next offset
+// never handed out), the committed offset (the first not settled), the offsets settled above it,
+// the records waiting for a retry (offset -> due time) and, in key_ordered mode, the records the
+// cursor passed while their key was busy. A GroupMember is a corq_consumer: its window maps tags
+// to deliveries, each pinning the chunk its record lives in (deliveries are zero-copy; only the
+// header array, which adds x-stream-partition, x-stream-offset and x-stream-key, is per delivery).
+//
+// Modes:
+//   ordered      each partition has one owner at a time; a member reads its partitions in offset
+//                order, and a partition with a record waiting for its retry delivers nothing newer
+//                until that record is delivered again. Partitions are spread evenly (each member
+//                ⌊P/M⌋ or ⌈P/M⌉); a join or leave moves the fewest, and a moving partition pauses
+//                until its deliveries are settled or released (no stop-the-world rebalance).
+//   shared       every member reads every partition; each record is settled on its own.
+//   key_ordered  shared, but at most one record per key is out (in flight or waiting for a retry),
+//                and a key's records go out in offset order.
+//
+// Concurrency: everything about a group happens under its mutex (members' consume and settle
+// calls, the scheduler's lease expiry and retry timers, seek, stats). Appends never take it: a
+// member that found nothing waits on the stream's activity event count, which appends and every
+// group change notify. Lock order: a group's mutex, then a partition's (chunk lookups).
+#pragma once
+
+#include "consumer/consumer_base.hpp"
+#include "options/options.hpp"
+#include "stream/stream.hpp"
+
+#include <corq/corq.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace corq::core {
+class Engine;
+class Queue;
+}  // namespace corq::core
+
+namespace corq::core::stream {
+
+class GroupMember;
+
+class Group {
+ public:
+  /// A new group starting at options.start on every partition. `dead_letters` may be null (none).
+  Group(Engine &engine, std::shared_ptr<Stream> stream, std::string name, GroupOptions options,
+        std::string dead_letter_name);
+  Group(const Group &) = delete;
+  Group &operator=(const Group &) = delete;
+
+  const std::string &name() const noexcept { return name_; }
+  const GroupOptions &options() const noexcept { return options_; }
+  Stream &stream() noexcept { return *stream_; }
+  bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
+  /// corq_group_delete: members' next calls get CORQ_ENOENT.
+  void mark_deleted();
+
+  /// corq_group_seek: moves `partition` (-1: every one) to `start` (earliest, latest, offset:N,
+  /// time:MS). Deliveries out for the moved partitions become stale (settling them is
+  /// CORQ_ESTATE). CORQ_OK or CORQ_EINVAL with `error`.
+  int seek(std::int32_t partition, std::string_view start, std::string &error);
+  corq_group_stats stats();
+  std::uint32_t members();
+
+  /// The scheduler: expires leases (a failed attempt each) and wakes members when retries fall
+  /// due. Returns when it is next due (INT64_MAX: nothing timed).
+  std::int64_t scheduler_pass(std::int64_t now_ms);
+
+ private:
+  friend class GroupMember;
+
+  struct RecordState {
+    std::uint32_t failed = 0;     // failed attempts (nacks, lease expiries)
+    std::uint32_t delivered = 0;  // deliveries (released ones too)
+    bool has_key = false;         // key_ordered: the key it holds while out
+    std::string key;
+  };
+  struct PartitionState {
+    std::uint64_t cursor = 0;                       // the next offset never handed out
+    std::uint64_t committed = 0;                    // the first offset not settled
+    std::set<std::uint64_t> settled;                // settled offsets above `committed`
+    std::map<std::uint64_t, std::int64_t> retries;  // offset -> when it may go out again
+    std::map<std::uint64_t, std::string> waiting;   // key_ordered: passed while the key was busy
+    std::unordered_map<std::uint64_t, RecordState> records;  // offsets out or waiting
+    std::uint32_t in_flight = 0;
+    const GroupMember *owner = nullptr;   // ordered: who reads it now
+    const GroupMember *target = nullptr;  // ordered: who should (a move waits for in_flight == 0)
+    std::uint64_t epoch = 0;              // bumped by seek: older deliveries are stale
+  };
+
+  // All of these run with mutex_ held.
+  void join_locked(GroupMember *member);
+  void leave_locked(GroupMember *member, std::int64_t now_ms);
+  void rebalance_locked();
+  /// Moves `ps` past what retention deleted (counted as skipped when never delivered).
+  void catch_up_locked(std::uint32_t partition, PartitionState &ps);
+  void settle_offset_locked(PartitionState &ps, std::uint64_t offset);
+  /// The record left for good (acked, dead-lettered, deleted by retention while it waited): its
+  /// state, its key's hold, and the committed offset.
+  void forget_record_locked(PartitionState &ps, std::uint64_t offset);
+  /// A failed attempt: a retry after `delay_ms` (-1: the backoff), or a dead letter past
+  /// max_attempts. Returns true if it was dead-lettered.
+  bool fail_locked(std::uint32_t partition, std::uint64_t offset, std::int64_t delay_ms,
+                   std::int64_t now_ms, const corq_stream_record &record);
+  void dead_letter_locked(const corq_stream_record &record, std::string_view reason,
+                          std::string_view detail, std::int64_t now_ms);
+  std::int64_t backoff_ms(std::uint32_t failed) const noexcept;
+  bool key_busy(const std::string &key) const {
+    auto it = busy_keys_.find(key);
+    return it != busy_keys_.end() && it->second != 0;
+  }
+  void hold_key(const std::string &key) { ++busy_keys_[key]; }
+  void free_key(const std::string &key) {
+    auto it = busy_keys_.find(key);
+    if (it != busy_keys_.end() && --it->second == 0) busy_keys_.erase(it);
+  }
+  /// Wakes waiting members (they look again).
+  void wake_members() noexcept;
+
+  Engine &engine_;
+  const std::shared_ptr<Stream> stream_;
+  const std::string name_;
+  const GroupOptions options_;
+  const std::string dead_letter_name_;
+  std::atomic<bool> deleted_{false};
+
+  std::mutex mutex_;
+  std::vector<PartitionState> partitions_;
+  std::vector<GroupMember *> members_;                        // in join order
+  std::unordered_map<std::string, std::uint32_t> busy_keys_;  // key_ordered: records out per key
+  std::int64_t last_pass_ms_ = 0;
+  std::uint64_t delivered_ = 0, acked_ = 0, nacked_ = 0, dead_lettered_ = 0, skipped_ = 0;
+};
+
+/// A member of a group: what a corq_consumer from corq_group_consumer_open points at.
+class GroupMember : public ConsumerBase {
+ public:
+  /// Joins `group` (holds a handle on the engine until closed).
+  GroupMember(Engine &engine, std::shared_ptr<Group> group, std::uint32_t prefetch);
+  ~GroupMember();
+  GroupMember(const GroupMember &) = delete;
+  GroupMember &operator=(const GroupMember &) = delete;
+
+  int consume(corq_delivery *out, std::size_t max, std::int32_t timeout_ms);
+  int ack(std::uint64_t tag);
+  int ack_upto(std::uint64_t tag);
+  int nack(std::uint64_t tag, std::int64_t delay_ms);
+  int release(std::uint64_t tag);
+  int reject(std::uint64_t tag, const char *reason);
+  int extend(std::uint64_t tag, std::int64_t lease_ms);
+  void wakeup() noexcept;
+  /// Leaves the group: unsettled deliveries are released.
+  void close();
+  Engine &engine() noexcept { return engine_; }
+
+ private:
+  friend class Group;
+
+  /// One delivery out of the window: what it names and what keeps its memory valid.
+  struct Slot {
+    std::uint32_t partition = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t epoch = 0;
+    std::int64_t lease_deadline_ms = 0;
+    bool has_key = false;
+    std::string key;               // key_ordered bookkeeping (a copy)
+    corq_stream_record record{};   // the record's views (into `chunk`)
+    std::shared_ptr<Chunk> chunk;  // pins the record's bytes
+    std::vector<corq_header> headers;
+    char partition_text[12] = {};
+    char offset_text[24] = {};
+  };
+
+  /// Why a call must stop: CORQ_ENOENT (group or stream deleted), CORQ_ECLOSED, or CORQ_OK.
+  int stopped() const noexcept;
+  /// Hands out up to `max` deliveries (group mutex held).
+  std::size_t take_locked(corq_delivery *out, std::size_t max, std::int64_t now_ms);
+  /// Takes from one partition; returns how many.
+  std::size_t take_from_locked(std::uint32_t partition, corq_delivery *out, std::size_t max,
+                               std::int64_t now_ms);
+  /// Delivers `offset` of `partition` into out (false if retention already deleted it).
+  bool deliver_locked(std::uint32_t partition, std::uint64_t offset, corq_delivery &out,
+                      std::int64_t now_ms);
+  /// The slot of `tag`, or an error code: CORQ_ESTATE (unknown, settled, expired, or stale after
+  /// a seek — a stale one is dropped here).
+  int find_locked(std::uint64_t tag, const char *operation, Slot *&slot);
+  /// Removes the slot of a settled delivery from the window and the partition's count.
+  void drop_slot_locked(std::uint64_t tag);
+  bool owns_locked(std::uint32_t partition);
+
+  Engine &engine_;
+  const std::shared_ptr<Group> group_;
+  const std::uint32_t prefetch_;
+  std::map<std::uint64_t, Slot> window_;  // by tag (ack_upto takes a prefix)
+  std::vector<Slot> expired_;             // leases expired: kept until the next consume
+  std::uint64_t next_tag_ = 1;
+  std::uint32_t next_partition_ = 0;  // where the next take starts (round robin)
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace corq::core::stream

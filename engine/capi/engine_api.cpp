@@ -36,7 +36,25 @@ std::string stream_json(corq::core::stream::Stream &s) {
             ",\"records\":" + std::to_string(end > first ? end - first : 0) +
             ",\"bytes\":" + std::to_string(p.bytes()) + "}";
   }
-  return text + "]}";
+  text += "],\"groups\":{";
+  bool first_group = true;
+  for (const auto &g : s.groups_snapshot()) {
+    static constexpr const char *modes[] = {"ordered", "shared", "key_ordered"};
+    const corq_group_stats gs = g->stats();
+    if (!first_group) text += ',';
+    first_group = false;
+    text += "\"" + g->name() + "\":{\"mode\":\"";
+    text += modes[static_cast<int>(g->options().mode)];
+    text += "\",\"members\":" + std::to_string(gs.members);
+    text += ",\"lag\":" + std::to_string(gs.lag);
+    text += ",\"in_flight\":" + std::to_string(gs.in_flight);
+    text += ",\"delivered\":" + std::to_string(gs.delivered);
+    text += ",\"acked\":" + std::to_string(gs.acked);
+    text += ",\"nacked\":" + std::to_string(gs.nacked);
+    text += ",\"dead_lettered\":" + std::to_string(gs.dead_lettered);
+    text += ",\"skipped\":" + std::to_string(gs.skipped) + "}";
+  }
+  return text + "}}";
 }
 
 }  // namespace

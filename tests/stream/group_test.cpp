@@ -76,6 +76,14 @@ TEST(Groups, a_member_gets_every_record_once_with_its_offset_and_x_stream_header
   EXPECT_EQ(s.lag, 0u);
   EXPECT_EQ(s.in_flight, 0u);
   EXPECT_EQ(stream_stats(e.get(), "s").groups, 1u);
+  char *json = nullptr;
+  must(corq_stats_json(e.get(), &json), "stats_json");
+  const std::string text = json;
+  corq_free(json);
+  EXPECT_TRUE(is_valid_json(text)) << text;
+  EXPECT_NE(text.find("\"groups\":{\"g\":{\"mode\":\"ordered\",\"members\":1,\"lag\":0"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Groups, ordered_members_share_partitions_evenly_and_each_partition_has_one_reader) {

@@ -446,8 +446,8 @@ CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_mess
  *   still deletes old records), dedup_window_ms (0), partition_segment_bytes (64 MiB), update
  *   (false; true lets a redeclaration change the retention limits).
  *
- * Status (issue #17 in progress): transient streams, appends, readers and stats work; consumer
- * groups (corq_group_*) return CORQ_EUNSUPPORTED until they are built. */
+ * Status (issue #17 in progress): transient streams — appends, producers, readers, consumer groups
+ * and stats — work; durable streams are not built yet (CORQ_EUNSUPPORTED). */
 
 /* Declares a stream. Declaring it again with the same options is a no-op; with other options
  * CORQ_EEXIST, except that update=true may change the retention limits. Errors: CORQ_EINVAL (NULL,
@@ -535,12 +535,40 @@ CORQ_API int corq_stream_reader_wakeup(corq_stream_reader *reader);
 /* Closes the reader (its records become invalid). Errors: CORQ_EINVAL. */
 CORQ_API int corq_stream_reader_close(corq_stream_reader *reader);
 
-/* Consumer groups (DESIGN.md §7): not built yet — each returns CORQ_EUNSUPPORTED (after checking
- * its arguments: CORQ_EINVAL for NULLs). */
+/* Consumer groups read a stream through the ordinary consumer calls (corq_consume, corq_ack,
+ * corq_ack_upto, corq_nack, corq_release, corq_reject, corq_extend, corq_consumer_wakeup,
+ * corq_consumer_close), with the retries, backoff, leases and dead-letter queue of a queue. A
+ * delivery's message_id is the record's offset; its headers add x-stream-partition and
+ * x-stream-offset (decimal) and x-stream-key (when the record has a key). Modes:
+ *   ordered (default)  each partition is read by one member at a time, in offset order; a nacked
+ *                      record is retried (after its backoff) before any record of its partition not
+ *                      yet delivered. Members share partitions evenly (each floor(P/M) or
+ *                      ceil(P/M)); on a join or leave only the partitions that must move move, each
+ *                      once its deliveries are settled or released.
+ *   shared             every member reads every partition; each record is settled on its own.
+ *   key_ordered        shared, but at most one record per key is out across the group and each
+ *                      key's records go out in offset order.
+ * Group options (corq_group_consumer_open; NULL: defaults): mode, prefetch (256; per member, all
+ * its partitions together), start (earliest | latest | time:MS: where a new group starts),
+ * max_attempts, retry_delay_ms, retry_backoff, retry_delay_max_ms, lease_ms (the queue defaults),
+ * dead_letter_queue ("<stream>.<group>.dlq", declared with the group; "" = none). Dead letters keep
+ * the x-stream-* headers and get an engine message id in their queue. A group exists from its first
+ * member's open until corq_group_delete; its first member's options define it: a member opening
+ * with other options (prefetch aside) gets CORQ_EEXIST. The committed offset of a partition is its
+ * first offset not yet settled; lag (records between it and the end) is always defined.
+ *
+ * Opens a member. Errors: CORQ_EINVAL (NULL, bad name, bad or unknown option), CORQ_ENOENT (no such
+ * stream), CORQ_EEXIST (the group exists with other options), CORQ_ENOMEM, CORQ_ECLOSED. */
 CORQ_API int corq_group_consumer_open(corq_engine *engine, const char *stream, const char *group,
                                       const corq_config *options, corq_consumer **out);
+/* Moves the group's position on `partition` (-1: every partition) to `start` (earliest, latest,
+ * offset:N, time:MS) — replay, or skip ahead. Deliveries out for the moved partitions become stale:
+ * settling them returns CORQ_ESTATE. Errors: CORQ_EINVAL (NULL, bad start, offset past the end, no
+ * such partition; nothing moves), CORQ_ENOENT (no such stream or group). */
 CORQ_API int corq_group_seek(corq_engine *engine, const char *stream, const char *group,
                              int32_t partition, const char *start);
+/* Deletes the group; its members' next calls return CORQ_ENOENT (close them). Its dead-letter
+ * queue stays. Errors: CORQ_EINVAL, CORQ_ENOENT. */
 CORQ_API int corq_group_delete(corq_engine *engine, const char *stream, const char *group);
 
 /* Set struct_size = sizeof(corq_stream_stats). records and bytes are what is retained now (key +
@@ -559,7 +587,10 @@ typedef struct corq_group_stats {
   uint32_t members;
   uint64_t lag, in_flight, delivered, acked, nacked, dead_lettered, skipped;
 } corq_group_stats;
-/* Consumer groups are not built yet: CORQ_EUNSUPPORTED (CORQ_EINVAL for NULLs). */
+/* Set struct_size = sizeof(corq_group_stats). members: open members; lag: records between the
+ * committed offsets and the ends; in_flight: deliveries out; delivered, acked, nacked (failed
+ * attempts: nacks and lease expiries), dead_lettered and skipped (records retention deleted before
+ * the group settled them) count since the group was created. Errors: CORQ_EINVAL, CORQ_ENOENT. */
 CORQ_API int corq_group_stats_get(corq_engine *engine, const char *stream, const char *group,
                                   corq_group_stats *out);
 

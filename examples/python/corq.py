@@ -225,6 +225,17 @@ class _StreamStats(ctypes.Structure):
     ]
 
 
+_GROUP_STATS_FIELDS = (
+    "lag", "in_flight", "delivered", "acked", "nacked", "dead_lettered", "skipped"
+)
+
+
+class _GroupStats(ctypes.Structure):
+    _fields_ = [("struct_size", _u32), ("members", _u32)] + [
+        (name, _u64) for name in _GROUP_STATS_FIELDS
+    ]
+
+
 def _declare(name, restype, *argtypes):
     function = getattr(_lib, name)
     function.restype = restype
@@ -332,6 +343,12 @@ _declare("corq_stream_reader_skipped", _u64, _void_p)
 _declare("corq_stream_reader_wakeup", _int, _void_p)
 _declare("corq_stream_reader_close", _int, _void_p)
 _declare("corq_stream_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_StreamStats))
+_declare(
+    "corq_group_consumer_open", _int, _void_p, _char_p, _char_p, _void_p, ctypes.POINTER(_void_p)
+)
+_declare("corq_group_seek", _int, _void_p, _char_p, _char_p, ctypes.c_int32, _char_p)
+_declare("corq_group_delete", _int, _void_p, _char_p, _char_p)
+_declare("corq_group_stats_get", _int, _void_p, _char_p, _char_p, ctypes.POINTER(_GroupStats))
 
 if _lib.corq_version() // 10000 != 0:
     raise ImportError(
@@ -792,7 +809,7 @@ class Engine(_Handle):
     def stream_stats(self, stream):
         """One stream's counters as a dict: partitions; records and bytes retained now (key,
         payload and header bytes); appended, deleted (by retention) and deduplicated since the
-        engine opened; groups (consumer groups: 0, they are not built yet)."""
+        engine opened; groups (consumer groups of the stream)."""
         stats = _StreamStats()
         stats.struct_size = ctypes.sizeof(_StreamStats)
         _check(
@@ -802,6 +819,48 @@ class Engine(_Handle):
         )
         result = {"partitions": stats.partitions}
         for name in _STREAM_STATS_FIELDS:
+            result[name] = getattr(stats, name)
+        return result
+
+    # -- consumer groups (a member is a Consumer whose deliveries are the stream's records)
+
+    def group_consumer(self, stream, group, **options):
+        """A member of consumer group `group` of `stream` (created by its first member, whose
+        options define it: mode ordered|shared|key_ordered, prefetch, start, max_attempts,
+        retry_delay_ms, retry_backoff, retry_delay_max_ms, lease_ms, dead_letter_queue). A
+        delivery's message_id is the record's offset; its headers add x-stream-partition,
+        x-stream-offset and x-stream-key."""
+        return GroupConsumer(self, stream, group, **options)
+
+    def group_seek(self, stream, group, start, partition=-1):
+        """Moves the group on `partition` (-1: all) to `start` (earliest, latest, offset:N,
+        time:MS); deliveries out for those partitions become stale (ESTATE when settled)."""
+        _check(
+            _lib.corq_group_seek(
+                self._h(), _name(stream, "stream name"), _name(group, "group name"), partition,
+                _name(start, "start"),
+            )
+        )
+
+    def group_delete(self, stream, group):
+        """Deletes the group; its members' next calls raise ENOENT."""
+        _check(
+            _lib.corq_group_delete(self._h(), _name(stream, "stream name"), _name(group, "group name"))
+        )
+
+    def group_stats(self, stream, group):
+        """One group's counters as a dict: members, lag, in_flight, delivered, acked, nacked,
+        dead_lettered, skipped."""
+        stats = _GroupStats()
+        stats.struct_size = ctypes.sizeof(_GroupStats)
+        _check(
+            _lib.corq_group_stats_get(
+                self._h(), _name(stream, "stream name"), _name(group, "group name"),
+                ctypes.byref(stats),
+            )
+        )
+        result = {"members": stats.members}
+        for name in _GROUP_STATS_FIELDS:
             result[name] = getattr(stats, name)
         return result
 
@@ -1028,6 +1087,29 @@ class Consumer(_Handle):
 
 # ---- Streams: producer, records and reader ---------------------------------------------------------
 
+
+
+class GroupConsumer(Consumer):
+    """A member of a stream's consumer group (Engine.group_consumer): a Consumer in every way, whose
+    deliveries are the stream's records. Closing it leaves the group (its unsettled deliveries are
+    released to the other members)."""
+
+    def __init__(self, engine, stream, group, **options):
+        self._engine = engine
+        self._handle = None
+        self.queue = stream
+        self.group = group
+        self.prefetch = int(options.get("prefetch", 256))
+        handle = _void_p()
+        with _Config(options) as config:
+            _check(
+                _lib.corq_group_consumer_open(
+                    engine._h(), _name(stream, "stream name"), _name(group, "group name"),
+                    config.handle, ctypes.byref(handle),
+                )
+            )
+        self._handle = handle
+        self._buffer = (_DeliveryC * min(max(self.prefetch, 1), _BATCH_MAX))()
 
 class StreamProducer(_Handle):
     """Appends atomic batches to one stream, each batch to one partition. One thread at a time.

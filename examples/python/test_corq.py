@@ -767,6 +767,51 @@ class ExchangeBadInputTest(EngineTestCase):
 KEY_21_OF_7 = 1173551340 % 7
 
 
+class GroupTest(EngineTestCase):
+    def test_a_group_member_gets_records_with_their_offsets_and_stream_headers(self):
+        self.engine.declare_stream("events", partitions=2)
+        appended = self.engine.append("events", b"placed", key=b"order-1")
+        with self.engine.group_consumer("events", "billing", mode="shared", prefetch=8) as member:
+            delivery = member.consume(timeout_ms=0)
+            self.assertEqual(delivery.data, b"placed")
+            self.assertEqual(delivery.message_id, appended.offset)
+            self.assertEqual(delivery.headers["x-stream-partition"], str(appended.partition).encode())
+            self.assertEqual(delivery.headers["x-stream-key"], b"order-1")
+            delivery.ack()
+            stats = self.engine.group_stats("events", "billing")
+            self.assertEqual((stats["members"], stats["acked"], stats["lag"]), (1, 1, 0))
+        self.assertEqual(self.engine.stream_stats("events")["groups"], 1)
+
+    def test_nacked_past_max_attempts_goes_to_the_groups_dead_letter_queue(self):
+        self.engine.declare_stream("events")
+        self.engine.append("events", b"poison")
+        with self.engine.group_consumer("events", "g", max_attempts=1) as member:
+            member.consume(timeout_ms=0).nack(0)
+            self.assertIsNone(member.consume(timeout_ms=0))
+        with self.engine.consumer("events.g.dlq", 4) as dlq:
+            dead = dlq.consume(timeout_ms=0)
+            self.assertEqual(dead.headers["x-death-reason"], b"max_attempts")
+            dead.ack()
+
+    def test_seek_replays_and_delete_ends_the_members(self):
+        self.engine.declare_stream("events")
+        self.engine.append("events", b"a")
+        with self.engine.group_consumer("events", "g") as member:
+            member.consume(timeout_ms=0).ack()
+            self.engine.group_seek("events", "g", "earliest")
+            self.assertEqual(member.consume(timeout_ms=0).data, b"a")
+            self.engine.group_delete("events", "g")
+            self.assertError(corq.ENOENT, member.consume, 0)
+
+    def test_bad_group_input_is_einval_enoent_or_eexist(self):
+        self.engine.declare_stream("events")
+        self.assertError(corq.EINVAL, self.engine.group_consumer, "events", "g", mode="fifo")
+        self.assertError(corq.ENOENT, self.engine.group_consumer, "nope", "g")
+        self.assertError(corq.ENOENT, self.engine.group_stats, "events", "nope")
+        with self.engine.group_consumer("events", "g", mode="shared"):
+            self.assertError(corq.EEXIST, self.engine.group_consumer, "events", "g")
+
+
 class StreamTest(EngineTestCase):
     def reader(self, stream, partition=0, start="earliest"):
         reader = self.engine.stream_reader(stream, partition, start)

@@ -255,6 +255,36 @@ TEST(CppWrapper, stream_reader_counts_what_retention_deleted_as_skipped) {
   EXPECT_EQ(s.appended, 5u);
 }
 
+TEST(CppWrapper, a_group_consumer_reads_a_stream_through_the_consumer_calls) {
+  corq::Engine engine = corq::Engine::in_memory();
+  engine.declare_stream("events", {{"partitions", "2"}});
+  engine.append("events", "placed", std::string_view("order-1"));
+  corq::Consumer member = engine.group_consumer("events", "billing", {{"mode", "shared"}});
+  std::optional<corq::Delivery> d = member.consume_one(0);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->text(), "placed");
+  EXPECT_EQ(d->message_id(), 0u);  // the record's offset
+  member.ack(*d);
+  corq_group_stats s = engine.group_stats("events", "billing");
+  EXPECT_EQ(s.acked, 1u);
+  EXPECT_EQ(s.lag, 0u);
+  engine.group_seek("events", "billing", "earliest");
+  EXPECT_EQ(engine.group_stats("events", "billing").lag, 1u);
+  try {
+    engine.group_consumer("events", "billing", {{"mode", "ordered"}});
+    FAIL() << "a member with other options must be refused";
+  } catch (const corq::Error &e) {
+    EXPECT_EQ(e.code(), CORQ_EEXIST);
+  }
+  engine.group_delete("events", "billing");
+  try {
+    engine.group_stats("events", "billing");
+    FAIL() << "a deleted group has no stats";
+  } catch (const corq::Error &e) {
+    EXPECT_EQ(e.code(), CORQ_ENOENT);
+  }
+}
+
 TEST(CppWrapper, stream_producer_sends_a_batch_to_one_partition_with_its_key) {
   corq::Engine engine = corq::Engine::in_memory();
   engine.declare_stream("s", {{"partitions", "7"}, {"dedup_window_ms", "60000"}});

@@ -516,6 +516,32 @@ class Engine {
     check(corq_stream_stats_get(handle_, stream.c_str(), &s));
     return s;
   }
+  /// A member of consumer group `group` of `stream`: a Consumer whose deliveries are the
+  /// stream's records (message_id is the offset; headers add x-stream-partition, x-stream-offset,
+  /// x-stream-key). Options (the first member's define the group): mode, prefetch, start,
+  /// max_attempts, retry_delay_ms, retry_backoff, retry_delay_max_ms, lease_ms,
+  /// dead_letter_queue.
+  Consumer group_consumer(const std::string &stream, const std::string &group,
+                          Options options = {}) {
+    detail::ConfigHolder config(options);
+    corq_consumer *c = nullptr;
+    check(corq_group_consumer_open(handle_, stream.c_str(), group.c_str(), config.get(), &c));
+    return Consumer(c);
+  }
+  /// Moves the group on `partition` (-1: all) to `start` (earliest, latest, offset:N, time:MS).
+  void group_seek(const std::string &stream, const std::string &group, const std::string &start,
+                  std::int32_t partition = -1) {
+    check(corq_group_seek(handle_, stream.c_str(), group.c_str(), partition, start.c_str()));
+  }
+  void group_delete(const std::string &stream, const std::string &group) {
+    check(corq_group_delete(handle_, stream.c_str(), group.c_str()));
+  }
+  corq_group_stats group_stats(const std::string &stream, const std::string &group) {
+    corq_group_stats s{};
+    s.struct_size = sizeof(s);
+    check(corq_group_stats_get(handle_, stream.c_str(), group.c_str(), &s));
+    return s;
+  }
 
   void wait_durable(std::uint64_t message_id, std::int32_t timeout_ms = -1) {
     check(corq_wait_durable(handle_, message_id, timeout_ms));

@@ -14,8 +14,8 @@ and the recorded results file.
   next to issue #17's later target for a consumer group, not judged: the row uses a partition
   reader because groups are not built yet), then every scenario (records/s p50 and spread,
   CPU ns per record, per-call p50/p99 of the appends, records per read, skipped records and the
-  stream appender's flow-control waits, preemptions); then the memory line (resident and virtual bytes per retained record against
-  corq_stream_stats' bytes, and a ready queue message);
+  stream appender's flow-control waits, preemptions); then the memory line (resident and virtual
+  bytes per retained record against corq_stream_stats' bytes, and a ready queue message);
 * writes DIR/<hostname>-<YYYY-MM-DD>-streams.json: the benchmark's own JSON plus a `corq_report`
   section (hardware line, comparison rows with their ratios for perf/compare.py, scenario rows);
 * draws FILE (default DIR/streams.png): records/s of each stream path next to its queue baseline
@@ -41,8 +41,8 @@ SCENARIOS = [
      "(`corq_stream_read`, max 256)", "stream", 2),
     ("tail/queue_consumer", "producer (64) → consumer (prefetch 256, `corq_ack_upto` per batch)",
      "queue", 2),
-    ("replay/stream_reader", "reader from earliest over 1M retained records, 5 passes", "stream", 1),
-    ("replay/queue_consumer", "consumer draining 1M ready messages (256 + `corq_ack_upto`), 5 passes",
+    ("replay/stream_reader", "reader from `earliest` over every retained record", "stream", 1),
+    ("replay/queue_consumer", "consumer draining as many ready messages (256 + `corq_ack_upto`)",
      "queue", 1),
 ]
 # Stream path ÷ its queue baseline in the same round. target: shown, not judged (None: no target).
@@ -80,10 +80,15 @@ def rounds_by_name(bench_json):
     return rounds
 
 
+def paired_ratios(rounds, a, b, counter):
+    """a's counter ÷ b's counter within each round where both ran."""
+    return [x[counter] / y[counter] for x, y in zip(rounds.get(a, []), rounds.get(b, []))
+            if x and y and x.get(counter) and y.get(counter)]
+
+
 def paired(rounds, a, b, counter):
     """Median over rounds of a's counter ÷ b's counter within a round; (None, 0) if none paired."""
-    ratios = [x[counter] / y[counter] for x, y in zip(rounds.get(a, []), rounds.get(b, []))
-              if x and y and x.get(counter) and y.get(counter)]
+    ratios = paired_ratios(rounds, a, b, counter)
     return (statistics.median(ratios) if ratios else None), len(ratios)
 
 
@@ -116,20 +121,25 @@ def build_comparisons(values, rounds):
     out = []
     for c in COMPARISONS:
         ratio, n = paired(rounds, c["a"], c["b"], "records_per_s")
+        each = paired_ratios(rounds, c["a"], c["b"], "records_per_s")
         cpu_ratio = paired(rounds, c["a"], c["b"], "records_per_cpu_s")[0] if c["cpu"] else None
         out.append({"scenario": c["key"], "label": c["label"], "unit": "records/s",
                     "stream": values.get(c["a"], {}).get("records_per_s"),
                     "baseline": values.get(c["b"], {}).get("records_per_s"),
                     "value": values.get(c["a"], {}).get("records_per_s"),
                     "ratio": ratio, "cpu_ratio": cpu_ratio, "paired_rounds": n,
+                    "ratio_min": min(each, default=None), "ratio_max": max(each, default=None),
                     "higher_is_better": True, "target": c["target"]})
     ratio, n = paired(rounds, MEMORY["a"], MEMORY["b"], "bytes_per_record")
+    each = paired_ratios(rounds, MEMORY["a"], MEMORY["b"], "bytes_per_record")
     stream, queue = values.get(MEMORY["a"], {}), values.get(MEMORY["b"], {})
     out.append({"scenario": MEMORY["key"], "label": MEMORY["label"], "unit": "B/record",
                 "stream": stream.get("bytes_per_record"), "baseline": queue.get("bytes_per_record"),
                 "value": stream.get("bytes_per_record"), "ratio": ratio, "cpu_ratio": None,
                 "paired_rounds": n, "higher_is_better": False, "target": None,
+                "ratio_min": min(each, default=None), "ratio_max": max(each, default=None),
                 "stats_bytes": stream.get("stats_bytes_per_record"),
+                "queue_stats_bytes": queue.get("stats_bytes_per_record"),
                 "vm_bytes": stream.get("vm_bytes_per_record"),
                 "queue_vm_bytes": queue.get("vm_bytes_per_record")})
     return out
@@ -145,16 +155,18 @@ def fmt_spread(low, high):
 
 def comparison_table(comparisons):
     lines = ["| stream ÷ queue baseline, same round | stream | queue baseline | ratio (wall clock) "
-             "| ratio (thread CPU) | target |",
-             "|---|--:|--:|--:|--:|---|"]
+             "| min–max over rounds | ratio (thread CPU) | target |",
+             "|---|--:|--:|--:|--:|--:|---|"]
     for c in comparisons:
         if c["unit"] == "B/record":
             stream, base = rc.fmt_number(c["stream"]), rc.fmt_number(c["baseline"])
             stream, base = f"{stream} B", f"{base} B"
         else:
             stream, base = f"{fmt_rate(c['stream'])} M/s", f"{fmt_rate(c['baseline'])} M/s"
+        each = ("—" if c["ratio_min"] is None else
+                f"{c['ratio_min']:.2f}–{rc.fmt_ratio(c['ratio_max'], '.2f')}")
         lines.append(f"| {c['label']} | {stream} | {base} | {rc.fmt_ratio(c['ratio'], '.2f')} | "
-                     f"{rc.fmt_ratio(c['cpu_ratio'], '.2f')} | {c['target'] or '—'} |")
+                     f"{each} | {rc.fmt_ratio(c['cpu_ratio'], '.2f')} | {c['target'] or '—'} |")
     return "\n".join(lines)
 
 
@@ -235,9 +247,11 @@ def plot(rows, comparisons, png_path, title):
     ax = axes[1]
     mem = next(c for c in comparisons if c["unit"] == "B/record")
     series = [("resident", [mem["stream"] or 0, mem["baseline"] or 0], COLORS["stream"]),
-              ("stats bytes", [mem["stats_bytes"] or 0, 64.0], COLORS["stats"])]
+              ("stats bytes (key + payload + headers)",
+               [mem["stats_bytes"] or 0, mem["queue_stats_bytes"] or 0], COLORS["stats"])]
     for i, (label, ys, color) in enumerate(series):
         rc.grouped_bars(ax, i, len(series), 0.38, ys, label, color, lambda y: f"{y:.0f}")
+    ax.set_ylim(top=1.35 * max(max(ys) for _, ys, _ in series) or 1)  # room for the legend
     ax.set_xticks([0, 1])
     ax.set_xticklabels(["stream record", "ready queue\nmessage"])
     ax.set_ylabel("bytes per 64-byte record")

@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable, peers, macro, routing, routing_peers
+#                    durable, peers, macro, routing, routing_peers, streams
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite the results tables of bench/README.md (between their results markers)
 #                    from this run
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable peers macro routing routing_peers)
+suites_all=(rings engine log durable peers macro routing routing_peers streams)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -169,6 +169,21 @@ routing_peers_run() {
   [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
   "$python" "${report[@]}"
   return "$status"
+}
+
+# ---- suite: streams — the in-memory streams through the C API next to queues (bench/streams/) ----
+# 64-byte records, in-memory engine, every scenario once per round (7 rounds), each stream path with
+# its queue baseline measured in the same round: one thread appending (corq_stream_append; a stream
+# producer with batches of 64) next to corq_publish / corq_producer_send of 64 into a queue purged
+# between chunks; tail following (an appender and a reader on the two cores) next to a producer and
+# a consumer with prefetch 256 on a queue; a reader replaying 1M retained records from earliest next
+# to draining 1M ready messages; resident memory per retained record (a child process each) next to
+# a ready message. The streams keep retention_records 1M, so memory stays bounded.
+streams_targets() { echo corq_stream_bench; }
+streams_run() {
+  # A full run takes about a minute on 2 cores (longer on a busy machine).
+  gbench_suite streams "$build_dir/bench/streams/corq_stream_bench" "$shown_single" \
+    perf/report_streams.py "$1"
 }
 
 # ---- suite: macro — corq-perf scenarios: work queue transient/durable at 64 B/1 KiB/64 KiB, ------

@@ -10,9 +10,8 @@ and the recorded results file.
   spread); a ratio is the median over rounds of the ratio paired within a round (stream and queue
   ran seconds apart);
 * prints two Markdown tables: each stream path against its same-round queue baseline (the ratio by
-  the wall clock and, for the one-thread rows, by the thread's CPU time; the tail-following row
-  next to issue #17's later target for a consumer group, not judged: the row uses a partition
-  reader because groups are not built yet), then every scenario (records/s p50 and spread,
+  the wall clock and, for the one-thread rows, by the thread's CPU time; the consumer group's
+  tail-following row next to issue #17's target, >= 0.5x, judged), then every scenario (records/s p50 and spread,
   CPU ns per record, per-call p50/p99 of the appends, records per read, skipped records and the
   stream appender's flow-control waits, preemptions); then the memory line (resident and virtual
   bytes per retained record against corq_stream_stats' bytes, and a ready queue message);
@@ -39,6 +38,8 @@ SCENARIOS = [
     ("append/queue_producer64", "`corq_producer_send` to a queue, batches of 64", "queue", 1),
     ("tail/stream_reader", "appender (producer, 64) → reader following the tail "
      "(`corq_stream_read`, max 256)", "stream", 2),
+    ("tail/stream_group", "appender (producer, 64) → consumer-group member (ordered, prefetch "
+     "256, `corq_ack_upto` per batch)", "stream", 2),
     ("tail/queue_consumer", "producer (64) → consumer (prefetch 256, `corq_ack_upto` per batch)",
      "queue", 2),
     ("replay/stream_reader", "reader from `earliest` over every retained record", "stream", 1),
@@ -55,7 +56,10 @@ COMPARISONS = [
      "cpu": True, "target": None},
     {"key": "tail", "label": "tail following, 2 threads: appender → **reader** ÷ producer → "
      "consumer + ack", "a": "tail/stream_reader", "b": "tail/queue_consumer", "cpu": False,
-     "target": "≥ 0.5× for a consumer group (issue #17, later); not judged: a reader, not a group"},
+     "target": None},
+    {"key": "tail_group", "label": "tail following, 2 threads: appender → **group member** + ack ÷ "
+     "producer → consumer + ack", "a": "tail/stream_group", "b": "tail/queue_consumer", "cpu": False,
+     "target": 0.5},
     {"key": "replay", "label": "replay of 1M records from memory: reader from earliest ÷ draining "
      "1M ready messages", "a": "replay/stream_reader", "b": "replay/queue_consumer", "cpu": True,
      "target": None},
@@ -153,6 +157,34 @@ def fmt_spread(low, high):
     return "—" if low is None else f"{low / 1e6:.2f}–{high / 1e6:.2f}"
 
 
+def judged(c):
+    """The target column: '—' without a target, else the target and whether the ratio meets it."""
+    target = c.get("target")
+    if target is None:
+        return "—"
+    if c.get("ratio") is None:
+        return f"≥ {target}×: not measured"
+    return f"≥ {target}×: {'met' if c['ratio'] >= target else '**missed**'}"
+
+
+def lag_table(values):
+    """Issue #17's dashboard target: a group's lag and offsets over 1,000 partitions in <= 1 ms,
+    next to the stream's own stats on the same stream."""
+    group = values.get("lag/group_stats_1000", {})
+    stream = values.get("lag/stream_stats_1000", {})
+    if not group:
+        return "lag: not measured"
+    p99 = group.get("p99_us")
+    verdict = "not measured" if p99 is None else ("met" if p99 <= 1000 else "**missed**")
+    return "\n".join([
+        "| one stats call, 1,000 partitions | p50 µs | p99 µs | target |",
+        "|---|--:|--:|---|",
+        f"| `corq_group_stats_get` (lag, in flight, counters) | {group.get('p50_us', 0):,.1f} | "
+        f"{group.get('p99_us', 0):,.1f} | ≤ 1,000 µs: {verdict} |",
+        f"| `corq_stream_stats_get` (baseline, same stream) | {stream.get('p50_us', 0):,.1f} | "
+        f"{stream.get('p99_us', 0):,.1f} | — |"])
+
+
 def comparison_table(comparisons):
     lines = ["| stream ÷ queue baseline, same round | stream | queue baseline | ratio (wall clock) "
              "| min–max over rounds | ratio (thread CPU) | target |",
@@ -166,7 +198,7 @@ def comparison_table(comparisons):
         each = ("—" if c["ratio_min"] is None else
                 f"{c['ratio_min']:.2f}–{rc.fmt_ratio(c['ratio_max'], '.2f')}")
         lines.append(f"| {c['label']} | {stream} | {base} | {rc.fmt_ratio(c['ratio'], '.2f')} | "
-                     f"{each} | {rc.fmt_ratio(c['cpu_ratio'], '.2f')} | {c['target'] or '—'} |")
+                     f"{each} | {rc.fmt_ratio(c['cpu_ratio'], '.2f')} | {judged(c)} |")
     return "\n".join(lines)
 
 
@@ -225,6 +257,7 @@ def plot(rows, comparisons, png_path, title):
     pairs = [("append/stream_append", "append/queue_publish", "append\n1 per call"),
              ("append/stream_producer64", "append/queue_producer64", "append\nbatches of 64"),
              ("tail/stream_reader", "tail/queue_consumer", "tail following\n2 threads"),
+             ("tail/stream_group", "tail/queue_consumer", "tail, group\n+ ack"),
              ("replay/stream_reader", "replay/queue_consumer", "replay 1M\n(queue: drain)")]
     ax = axes[0]
     for i, (kind, label) in enumerate([("stream", "stream"), ("queue", "queue baseline")]):
@@ -273,7 +306,7 @@ def load_line(context):
 
 
 def readme_section(comparisons, rows, hardware, png_rel, context, rounds, results_file, memory,
-                   spread_text, errors):
+                   spread_text, errors, values):
     def n(key):
         return f"{int(context.get(key, 0)):,}"
     lines = [
@@ -297,10 +330,11 @@ def readme_section(comparisons, rows, hardware, png_rel, context, rounds, result
         "skipped). A stream has no back-pressure (an appender a whole retention ahead of its reader "
         "deletes records the reader has not read), so the benchmark's appender waits while it is "
         "more than 7/8 of the retention ahead of the reader's published offset, as the queue's "
-        "producer waits at max_length (*appender throttled*: flow checks that had to wait). This "
-        "row uses a partition reader, not a consumer group — groups are not built yet — so it "
-        "only foreshadows issue #17's target for groups (tail reading ≥ 0.5× the queue's consume "
-        "+ ack). *Replay*: one pinned thread reads the "
+        "producer waits at max_length (*appender throttled*: flow checks that had to wait). The "
+        "group row is the same with a consumer-group member (ordered mode, prefetch 256, "
+        "`start=latest`, one `corq_ack_upto` per call) in place of the reader: issue #17's target "
+        "is a group's tail reading ≥ 0.5× the queue's consume + ack. *Replay*: one pinned thread "
+        "reads the "
         f"{n('corq_replay_records')} retained records from `earliest` (`corq_stream_read` of up "
         f"to 256, timeout 0), {context.get('corq_replay_passes', '1')} passes per run with a fresh "
         "reader each, next to a consumer draining as many ready messages from a queue (prefetch "
@@ -309,9 +343,14 @@ def readme_section(comparisons, rows, hardware, png_rel, context, rounds, result
         "fresh child process holding 1M records (`bench/engine/engine_memory.cpp`'s method), "
         "against `corq_stream_stats`' `bytes`. Records/s by the wall clock and, for the "
         "one-thread rows, by the thread's own CPU time (`CLOCK_THREAD_CPUTIME_ID`, which does not "
-        "run while another process holds the core).",
+        "run while another process holds the core). *Lag*: a stream of 1,000 partitions with "
+        "10 records each, a group with one member that consumed and acked some of them; 2,000 "
+        "calls of `corq_group_stats_get` (what a dashboard polls), next to as many of "
+        "`corq_stream_stats_get` on the same stream, each timed on its own.",
         "",
         comparison_table(comparisons),
+        "",
+        lag_table(values),
         "",
         scenario_table(rows),
         "",
@@ -359,6 +398,8 @@ def main():
           f"{load_line(context)}\n")
     print(comparison_table(comparisons))
     print()
+    print(lag_table(values))
+    print()
     print(scenario_table(rows))
     print()
     print(memory)
@@ -371,7 +412,8 @@ def main():
         png_rel = rc.relative_to_readme(args.readme, png)
         rc.replace_region(args.readme, "streams",
                           readme_section(comparisons, rows, hardware, png_rel, context, rounds,
-                                         results_file, memory, spread_text, errors), ANCHORS)
+                                         results_file, memory, spread_text, errors, values),
+                          ANCHORS)
         print(f"updated {args.readme}")
     return 1 if errors else 0
 

@@ -201,6 +201,7 @@ int main(int argc, char **argv) {
     register_tail_round(scale);
     register_replay_round(scale);
     register_memory_round(scale);
+    register_lag_round();
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -80,6 +80,7 @@ void register_append_round(const StreamScale &scale);
 void register_tail_round(const StreamScale &scale);
 void register_replay_round(const StreamScale &scale);
 void register_memory_round(const StreamScale &scale);
+void register_lag_round();
 
 /// The memory probe's child-process entry (stream_replay.cpp): `kind` is "stream" or "queue".
 /// Prints one line `rss_growth_bytes=N vm_growth_bytes=N records=N stats_bytes=N` and returns the

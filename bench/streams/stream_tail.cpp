@@ -7,6 +7,10 @@
 //                   corq_stream_read(reader, out, 256, 10 ms) on CPU 1, opened at "latest" before
 //                   the run, following the tail. A partition reader, not a consumer group: groups
 //                   are not built yet (issue #17), and when they are, their row goes next to this.
+//   stream_group    the same appender; on CPU 1 a consumer-group member (ordered mode, prefetch
+//                   256, start=latest) with corq_consume(member, out, 256, 10 ms) and one
+//                   corq_ack_upto per call: the issue's target row (a group's tail reading
+//                   >= 0.5x the queue's consume + ack below).
 //   queue_consumer  baseline: corq_producer_send of 64 on CPU 0; corq_consume(c, out, 256, 10 ms)
 //                   with prefetch 256 and one corq_ack_upto per call on CPU 1 (the issue's later
 //                   target compares a group's tail reading with this consume + ack).
@@ -48,7 +52,7 @@
 namespace corq::bench::streams {
 namespace {
 
-enum class Path { stream, queue };
+enum class Path { stream, group, queue };
 constexpr const char *target_name = "tail";
 
 struct TailOutcome {
@@ -190,6 +194,41 @@ std::string consume_range(corq_consumer *consumer, std::uint64_t first, std::uin
   return {};
 }
 
+/// A group member's side of the stream run: consumes `count` records from offset `base` on, in
+/// order (one partition, ordered mode), one corq_ack_upto per call, publishing its progress for
+/// the appender's flow control.
+std::string consume_group(corq_consumer *member, std::uint64_t base, std::uint64_t count,
+                          Shared &shared, TailOutcome &run) {
+  std::vector<corq_delivery> deliveries(read_max);
+  auto idle_since = std::chrono::steady_clock::now();
+  for (std::uint64_t expected = 0; expected < count;) {
+    const int n = corq_consume(member, deliveries.data(), deliveries.size(), wait_timeout_ms);
+    if (n < 0) return corq_failure("corq_consume (group)", n);
+    if (n == 0) {
+      ++run.empty_reads;
+      if (shared.appender_failed.load(std::memory_order_relaxed))
+        return "member: the appender failed";
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_since).count() >
+          idle_limit_s)
+        return "member: no record for 10 s";
+      continue;
+    }
+    ++run.reads;
+    idle_since = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i, ++expected) {
+      const corq_delivery &d = deliveries[static_cast<std::size_t>(i)];
+      if (d.message_id != base + expected || d.len != payload_bytes ||
+          sequence_of(d.data) != expected)
+        return "member: records lost, duplicated or out of order";
+    }
+    if (const int rc = corq_ack_upto(member, deliveries[static_cast<std::size_t>(n - 1)].tag);
+        rc != CORQ_OK)
+      return corq_failure("corq_ack_upto (group)", rc);
+    shared.reader_next.store(base + expected, std::memory_order_release);
+  }
+  return {};
+}
+
 /// Runs `append` on CPU 0 and `read` on CPU 1, released together; each returns an error text.
 template <class Append, class Read>
 void run_pair(TailOutcome &run, Shared &shared, Append &&append, Read &&read) {
@@ -265,6 +304,47 @@ TailOutcome run_stream_once(const StreamScale &scale) {
   return run;
 }
 
+TailOutcome run_group_once(const StreamScale &scale) {
+  TailOutcome run;
+  run.records = scale.tail_records;
+  BenchEngine engine;
+  if (run.error = engine.open(); !run.error.empty()) return run;
+  if (run.error = engine.declare_stream(target_name); !run.error.empty()) return run;
+  corq_stream_producer *producer = nullptr;
+  if (const int rc = corq_stream_producer_open(engine.get(), target_name, &producer);
+      rc != CORQ_OK) {
+    run.error = corq_failure("corq_stream_producer_open", rc);
+    return run;
+  }
+  std::uint64_t unused = 0;
+  run.error = append_range(Path::stream, producer, nullptr, 0, scale.tail_warmup, unused);
+  corq_consumer *member = nullptr;
+  if (run.error.empty()) {
+    corq_config *config = corq_config_new();
+    corq_config_set(config, "start", "latest");
+    corq_config_set(config, "prefetch", std::to_string(prefetch).c_str());
+    const int rc = corq_group_consumer_open(engine.get(), target_name, "g", config, &member);
+    corq_config_free(config);
+    if (rc != CORQ_OK) run.error = corq_failure("corq_group_consumer_open", rc);
+  }
+  if (run.error.empty()) {
+    const std::uint64_t base = scale.tail_warmup;
+    Shared shared;
+    shared.reader_next.store(base);
+    run_pair(
+        run, shared,
+        [&] {
+          std::uint64_t no_retries = 0;
+          return append_range(Path::stream, producer, nullptr, 0, scale.tail_records, no_retries,
+                              &shared, base, &run.throttled);
+        },
+        [&] { return consume_group(member, base, scale.tail_records, shared, run); });
+  }
+  if (member != nullptr) corq_consumer_close(member);
+  corq_stream_producer_close(producer);
+  return run;
+}
+
 TailOutcome run_queue_once(const StreamScale &scale) {
   TailOutcome run;
   run.records = scale.tail_records;
@@ -332,8 +412,11 @@ void report(benchmark::State &state, const TailOutcome &run) {
 
 void register_path(const char *name, Path path, const StreamScale &scale) {
   const auto body = [=](benchmark::State &state) {
-    for (auto _ : state)
-      report(state, path == Path::stream ? run_stream_once(scale) : run_queue_once(scale));
+    for (auto _ : state) {
+      report(state, path == Path::stream  ? run_stream_once(scale)
+                    : path == Path::group ? run_group_once(scale)
+                                          : run_queue_once(scale));
+    }
   };
   configure_stream_run(benchmark::RegisterBenchmark(name, body));
 }
@@ -342,6 +425,7 @@ void register_path(const char *name, Path path, const StreamScale &scale) {
 
 void register_tail_round(const StreamScale &scale) {
   register_path("tail/stream_reader", Path::stream, scale);
+  register_path("tail/stream_group", Path::group, scale);
   register_path("tail/queue_consumer", Path::queue, scale);
 }
 

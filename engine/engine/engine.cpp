@@ -52,6 +52,13 @@ Engine::~Engine() {
     queues_.clear();
   }
   router_.clear();
+  {
+    // A stream and its groups point at each other: break that here (no member is left: every
+    // handle holds the engine).
+    std::lock_guard lock(streams_mutex_);
+    for (auto &[name, stream] : streams_) stream->drop_groups();
+    streams_.clear();
+  }
   if (journal_ != nullptr) journal_->close();
 }
 

@@ -46,7 +46,7 @@ Group::Group(Engine &engine, std::shared_ptr<Stream> stream, std::string name, G
 
 void Group::wake_members() noexcept { stream_->activity().notify_all(); }
 
-void Group::mark_deleted() {
+void Group::mark_deleted() noexcept {
   deleted_.store(true, std::memory_order_seq_cst);
   wake_members();
 }

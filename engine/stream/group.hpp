@@ -62,7 +62,7 @@ class Group {
   Stream &stream() noexcept { return *stream_; }
   bool deleted() const noexcept { return deleted_.load(std::memory_order_acquire); }
   /// corq_group_delete: members' next calls get CORQ_ENOENT.
-  void mark_deleted();
+  void mark_deleted() noexcept;
 
   /// corq_group_seek: moves `partition` (-1: every one) to `start` (earliest, latest, offset:N,
   /// time:MS). Deliveries out for the moved partitions become stale (settling them is

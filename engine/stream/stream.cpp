@@ -111,6 +111,17 @@ std::int64_t Stream::enforce_retention(std::int64_t now_ms) {
 void Stream::mark_deleted() noexcept {
   deleted_.store(true, std::memory_order_seq_cst);
   wake_readers();
+  drop_groups();
+}
+
+void Stream::drop_groups() noexcept {
+  std::map<std::string, std::shared_ptr<Group>> gone;
+  {
+    std::lock_guard lock(groups_mutex_);
+    gone.swap(groups_);
+  }
+  // Members still open keep their group (and through it this stream) until they close.
+  for (auto &[name, group] : gone) group->mark_deleted();
 }
 
 void Stream::wake_readers() noexcept {

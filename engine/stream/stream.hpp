@@ -77,6 +77,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   /// corq_group_delete: CORQ_ENOENT if there is none.
   int delete_group(const std::string &name, std::string &error);
   std::vector<std::shared_ptr<Group>> groups_snapshot();
+  /// Marks every group deleted and lets go of them (a group holds its stream: this breaks the
+  /// cycle). Stream deletion and engine destruction.
+  void drop_groups() noexcept;
 
   // Counters since the engine opened (corq_stream_stats), relaxed.
   std::atomic<std::uint64_t> appended{0}, deleted_by_retention{0}, deduplicated{0};

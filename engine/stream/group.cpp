@@ -73,9 +73,12 @@ void Group::catch_up_locked(std::uint32_t partition, PartitionState &ps) {
   // Records waiting for a retry or for their key that retention deleted cannot go out again.
   for (auto it = ps.retries.begin(); it != ps.retries.end() && it->first < first;) {
     ++skipped_;
-    const std::uint64_t offset = it->first;
+    if (auto rec = ps.records.find(it->first); rec != ps.records.end()) {
+      if (rec->second.has_key && options_.mode == GroupMode::key_ordered) free_key(rec->second.key);
+      ps.records.erase(rec);
+    }
+    settle_offset_locked(ps, it->first);
     it = ps.retries.erase(it);
-    forget_record_locked(ps, offset);
   }
   for (auto it = ps.waiting.begin(); it != ps.waiting.end() && it->first < first;) {
     ++skipped_;
@@ -102,27 +105,31 @@ void Group::settle_offset_locked(PartitionState &ps, std::uint64_t offset) {
   }
 }
 
-void Group::forget_record_locked(PartitionState &ps, std::uint64_t offset) {
-  if (auto it = ps.records.find(offset); it != ps.records.end()) {
-    if (it->second.has_key && options_.mode == GroupMode::key_ordered) free_key(it->second.key);
-    ps.records.erase(it);
-  }
-  settle_offset_locked(ps, offset);
+void Group::requeue_locked(const OutDelivery &d, std::int64_t due_ms) {
+  PartitionState &ps = partitions_[d.partition];
+  RecordState &rs = ps.records[d.offset];
+  rs.delivered = d.delivered;
+  rs.failed = d.failed;
+  rs.has_key = d.has_key;
+  if (d.has_key) rs.key = d.key;  // the key (key_ordered) stays held while it waits
+  ps.retries[d.offset] = due_ms;
 }
 
-bool Group::fail_locked(std::uint32_t partition, std::uint64_t offset, std::int64_t delay_ms,
-                        std::int64_t now_ms, const corq_stream_record &record) {
-  PartitionState &ps = partitions_[partition];
-  RecordState &rs = ps.records[offset];
-  ++rs.failed;
+void Group::settle_delivery_locked(const OutDelivery &d) {
+  if (d.has_key && options_.mode == GroupMode::key_ordered) free_key(d.key);
+  settle_offset_locked(partitions_[d.partition], d.offset);
+}
+
+bool Group::fail_locked(OutDelivery &d, std::int64_t delay_ms, std::int64_t now_ms) {
+  ++d.failed;
   ++nacked_;
-  if (options_.max_attempts != 0 && rs.failed >= options_.max_attempts) {
-    dead_letter_locked(record, "max_attempts", {}, now_ms);
-    forget_record_locked(ps, offset);
+  if (options_.max_attempts != 0 && d.failed >= options_.max_attempts) {
+    dead_letter_locked(d.record, "max_attempts", {}, now_ms);
+    settle_delivery_locked(d);
     return true;
   }
-  const std::int64_t due = now_ms + (delay_ms < 0 ? backoff_ms(rs.failed) : delay_ms);
-  ps.retries[offset] = due;  // the key (key_ordered) stays held by the retry
+  const std::int64_t due = now_ms + (delay_ms < 0 ? backoff_ms(d.failed) : delay_ms);
+  requeue_locked(d, due);
   engine_.scheduler().poke_if_before(due);
   return false;
 }
@@ -196,17 +203,18 @@ void Group::join_locked(GroupMember *member) {
 
 void Group::leave_locked(GroupMember *member, std::int64_t now_ms) {
   // Its unsettled deliveries are released: ready again at once, not a failed attempt.
-  for (auto &[tag, slot] : member->window_) {
+  for (OutDelivery &slot : member->slots_) {
+    if (slot.state != OutDelivery::State::out) continue;
     PartitionState &ps = partitions_[slot.partition];
     if (slot.epoch != ps.epoch) {
       if (slot.has_key && options_.mode == GroupMode::key_ordered) free_key(slot.key);
-      continue;
+    } else {
+      --ps.in_flight;
+      requeue_locked(slot, now_ms);
     }
-    --ps.in_flight;
-    ps.retries[slot.offset] = now_ms;
+    slot.state = OutDelivery::State::free;
+    slot.chunk.reset();
   }
-  member->window_.clear();
-  member->expired_.clear();
   std::erase(members_, member);
   for (PartitionState &ps : partitions_) {
     if (ps.owner == member) ps.owner = nullptr;
@@ -326,11 +334,11 @@ std::int64_t Group::scheduler_pass(std::int64_t now_ms) {
   std::int64_t next = std::numeric_limits<std::int64_t>::max();
   bool wake = false;
   for (GroupMember *member : members_) {
-    for (auto it = member->window_.begin(); it != member->window_.end();) {
-      GroupMember::Slot &slot = it->second;
+    for (std::uint32_t index = 0; index < member->slots_.size(); ++index) {
+      GroupMember::Slot &slot = member->slots_[index];
+      if (slot.state != OutDelivery::State::out) continue;
       if (slot.lease_deadline_ms > now_ms) {
         next = std::min(next, slot.lease_deadline_ms);
-        ++it;
         continue;
       }
       // The lease ended: a failed attempt. The member may still read the delivery until its
@@ -338,12 +346,12 @@ std::int64_t Group::scheduler_pass(std::int64_t now_ms) {
       PartitionState &ps = partitions_[slot.partition];
       if (slot.epoch == ps.epoch) {
         --ps.in_flight;
-        fail_locked(slot.partition, slot.offset, -1, now_ms, slot.record);
+        fail_locked(slot, -1, now_ms);
       } else if (slot.has_key && options_.mode == GroupMode::key_ordered) {
         free_key(slot.key);
       }
-      member->expired_.push_back(std::move(slot));
-      it = member->window_.erase(it);
+      slot.state = OutDelivery::State::expired;
+      member->expired_slots_.push_back(index);
       wake = true;
     }
   }
@@ -362,8 +370,26 @@ std::int64_t Group::scheduler_pass(std::int64_t now_ms) {
 // ---- a member
 // ------------------------------------------------------------------------------------
 
+namespace {
+/// Bits of a tag that name the slot: enough for `prefetch` slots.
+std::uint32_t bits_for(std::uint32_t prefetch) noexcept {
+  std::uint32_t bits = 0;
+  while ((std::uint32_t{1} << bits) < prefetch) ++bits;
+  return bits;
+}
+}  // namespace
+
 GroupMember::GroupMember(Engine &engine, std::shared_ptr<Group> group, std::uint32_t prefetch)
-    : ConsumerBase(true), engine_(engine), group_(std::move(group)), prefetch_(prefetch) {
+    : ConsumerBase(true),
+      engine_(engine),
+      group_(std::move(group)),
+      prefetch_(prefetch),
+      slots_(prefetch),
+      slot_bits_(bits_for(prefetch)) {
+  free_slots_.reserve(prefetch);
+  for (std::uint32_t i = prefetch; i-- > 0;) free_slots_.push_back(i);
+  expired_slots_.reserve(prefetch);
+  covered_.reserve(prefetch);
   engine_.retain_handle();
   std::lock_guard lock(group_->mutex_);
   group_->join_locked(this);
@@ -397,26 +423,36 @@ bool GroupMember::owns_locked(std::uint32_t partition) {
 }
 
 bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, corq_delivery &out,
-                                 std::int64_t now_ms) {
+                                 std::int64_t now_ms, const Group::RecordState *previous) {
   Group &g = *group_;
-  std::shared_ptr<Chunk> chunk = g.stream_->partition(partition).chunk_for(offset);
-  if (chunk == nullptr) return false;  // retention deleted it meanwhile
-  const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
   Group::PartitionState &ps = g.partitions_[partition];
-  Group::RecordState &rs = ps.records[offset];
-  ++rs.delivered;
-  if (r.key != nullptr && !rs.has_key) {
-    rs.has_key = true;
-    rs.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
+  // The cursor moves through one chunk for thousands of records: look it up only when it leaves.
+  std::shared_ptr<Chunk> chunk;
+  if (ps.cursor_chunk != nullptr && offset >= ps.cursor_chunk->base() &&
+      offset < ps.cursor_chunk->base() + ps.cursor_chunk->count() &&
+      offset >= g.stream_->partition(partition).first()) {
+    chunk = ps.cursor_chunk;
+  } else {
+    chunk = g.stream_->partition(partition).chunk_for(offset);
+    if (chunk == nullptr) return false;  // retention deleted it meanwhile
+    if (previous == nullptr) ps.cursor_chunk = chunk;
   }
-  const std::uint64_t tag = next_tag_++;
-  Slot &slot = window_[tag];
+  const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
+  const std::uint32_t index = free_slots_.back();
+  free_slots_.pop_back();
+  const std::uint64_t tag = next_sequence_++ << slot_bits_ | index;
+  Slot &slot = slots_[index];
+  slot.state = Slot::State::out;
+  slot.tag = tag;
   slot.partition = partition;
   slot.offset = offset;
   slot.epoch = ps.epoch;
   slot.lease_deadline_ms = now_ms + g.options_.lease_ms;
+  slot.delivered = previous == nullptr ? 1 : previous->delivered + 1;
+  slot.failed = previous == nullptr ? 0 : previous->failed;
   slot.has_key = r.key != nullptr;
-  if (slot.has_key) slot.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
+  if (slot.has_key && g.options_.mode == GroupMode::key_ordered)
+    slot.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
   slot.record = {partition, offset, r.timestamp_ms, r.key,         r.key_len,
                  r.data,    r.len,  r.headers,      r.header_count};
   std::snprintf(slot.partition_text, sizeof slot.partition_text, "%u", partition);
@@ -435,7 +471,7 @@ bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, 
   out.len = r.len;
   out.headers = slot.headers.data();
   out.header_count = slot.headers.size();
-  out.delivery_count = rs.delivered;
+  out.delivery_count = slot.delivered;
   out.published_at_ms = r.timestamp_ms;
   ++ps.in_flight;
   ++g.delivered_;
@@ -466,11 +502,17 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
       if (due != ps.retries.end()) {
         const std::uint64_t offset = due->first;
         ps.retries.erase(due);
-        if (deliver_locked(partition, offset, out[n], now_ms)) {
+        Group::RecordState previous;
+        if (auto rec = ps.records.find(offset); rec != ps.records.end()) {
+          previous = std::move(rec->second);
+          ps.records.erase(rec);
+        }
+        if (deliver_locked(partition, offset, out[n], now_ms, &previous)) {
           ++n;
         } else {
           ++g.skipped_;  // deleted by retention while it waited
-          g.forget_record_locked(ps, offset);
+          if (previous.has_key && mode == GroupMode::key_ordered) g.free_key(previous.key);
+          g.settle_offset_locked(ps, offset);
         }
         continue;
       }
@@ -483,7 +525,7 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
         const std::uint64_t offset = ready->first;
         const std::string key = std::move(ready->second);
         ps.waiting.erase(ready);
-        if (deliver_locked(partition, offset, out[n], now_ms)) {
+        if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
           g.hold_key(key);
           ++n;
         } else {
@@ -513,7 +555,7 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
           continue;
         }
         const std::uint64_t offset = ps.cursor++;
-        if (deliver_locked(partition, offset, out[n], now_ms)) {
+        if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
           g.hold_key(key);
           ++n;
         } else {
@@ -524,7 +566,7 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
       }
     }
     const std::uint64_t offset = ps.cursor++;
-    if (deliver_locked(partition, offset, out[n], now_ms)) {
+    if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
       ++n;
     } else {
       ++g.skipped_;  // deleted by retention before it went out
@@ -561,8 +603,10 @@ int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeo
     }
     {
       std::lock_guard lock(group_->mutex_);
-      expired_.clear();  // deliveries whose lease ended are invalid from this call on
-      const std::size_t room = prefetch_ > window_.size() ? prefetch_ - window_.size() : 0;
+      // Deliveries whose lease ended are invalid from this call on: their slots are free again.
+      for (const std::uint32_t index : expired_slots_) free_slot_locked(slots_[index]);
+      expired_slots_.clear();
+      const std::size_t room = free_slots_.size();
       if (max != 0 && room != 0) n = take_locked(out, std::min(max, room), engine_.now_ms());
     }
     if (n != 0 || max == 0 || timeout_ms == 0 || sync::Clock::now() >= deadline) {
@@ -574,25 +618,31 @@ int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeo
 }
 
 int GroupMember::find_locked(std::uint64_t tag, const char *operation, Slot *&slot) {
-  auto it = window_.find(tag);
-  if (it == window_.end()) return not_out(operation, tag);
-  Group::PartitionState &ps = group_->partitions_[it->second.partition];
-  if (it->second.epoch != ps.epoch) {
+  const std::uint64_t index = tag & ((std::uint64_t{1} << slot_bits_) - 1);
+  if (index >= slots_.size() || slots_[index].state != Slot::State::out || slots_[index].tag != tag)
+    return not_out(operation, tag);
+  Slot &found = slots_[index];
+  if (found.epoch != group_->partitions_[found.partition].epoch) {
     // A seek moved its partition: the delivery no longer counts.
-    if (it->second.has_key && group_->options_.mode == GroupMode::key_ordered)
-      group_->free_key(it->second.key);
-    window_.erase(it);
+    if (found.has_key && group_->options_.mode == GroupMode::key_ordered)
+      group_->free_key(found.key);
+    free_slot_locked(found);
     return capi::fail(CORQ_ESTATE, std::string(operation) + ": tag " + std::to_string(tag) +
                                        " is stale: corq_group_seek moved its partition");
   }
-  slot = &it->second;
+  slot = &found;
   return CORQ_OK;
 }
 
-void GroupMember::drop_slot_locked(std::uint64_t tag) {
-  auto it = window_.find(tag);
-  --group_->partitions_[it->second.partition].in_flight;
-  window_.erase(it);
+void GroupMember::free_slot_locked(Slot &slot) {
+  slot.state = Slot::State::free;
+  slot.chunk.reset();
+  free_slots_.push_back(static_cast<std::uint32_t>(&slot - slots_.data()));
+}
+
+void GroupMember::drop_slot_locked(Slot &slot) {
+  --group_->partitions_[slot.partition].in_flight;
+  free_slot_locked(slot);
 }
 
 int GroupMember::ack(std::uint64_t tag) {
@@ -600,10 +650,9 @@ int GroupMember::ack(std::uint64_t tag) {
     std::lock_guard lock(group_->mutex_);
     Slot *slot = nullptr;
     if (const int rc = find_locked(tag, "corq_ack", slot); rc != CORQ_OK) return rc;
-    Group::PartitionState &ps = group_->partitions_[slot->partition];
-    group_->forget_record_locked(ps, slot->offset);
+    group_->settle_delivery_locked(*slot);
     ++group_->acked_;
-    drop_slot_locked(tag);
+    drop_slot_locked(*slot);
   }
   group_->wake_members();  // a key or a moving partition may be free now
   return CORQ_OK;
@@ -613,17 +662,23 @@ int GroupMember::ack_upto(std::uint64_t tag) {
   std::size_t settled = 0;
   {
     std::lock_guard lock(group_->mutex_);
-    while (!window_.empty() && window_.begin()->first <= tag) {
+    // Every delivery out with a tag <= tag, in tag order (a prefix of what was handed out).
+    std::vector<std::uint32_t> &covered = covered_;
+    covered.clear();
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].state == Slot::State::out && slots_[i].tag <= tag) covered.push_back(i);
+    }
+    std::sort(covered.begin(), covered.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return slots_[a].tag < slots_[b].tag; });
+    for (const std::uint32_t i : covered) {
       Slot *slot = nullptr;
-      const std::uint64_t t = window_.begin()->first;
-      if (find_locked(t, "corq_ack_upto", slot) != CORQ_OK) {
+      if (find_locked(slots_[i].tag, "corq_ack_upto", slot) != CORQ_OK) {
         capi::clear_error();  // a stale one is dropped, not an error of the whole call
         continue;
       }
-      Group::PartitionState &ps = group_->partitions_[slot->partition];
-      group_->forget_record_locked(ps, slot->offset);
+      group_->settle_delivery_locked(*slot);
       ++group_->acked_;
-      drop_slot_locked(t);
+      drop_slot_locked(*slot);
       ++settled;
     }
   }
@@ -641,8 +696,8 @@ int GroupMember::nack(std::uint64_t tag, std::int64_t delay_ms) {
     std::lock_guard lock(group_->mutex_);
     Slot *slot = nullptr;
     if (const int rc = find_locked(tag, "corq_nack", slot); rc != CORQ_OK) return rc;
-    group_->fail_locked(slot->partition, slot->offset, delay_ms, engine_.now_ms(), slot->record);
-    drop_slot_locked(tag);
+    group_->fail_locked(*slot, delay_ms, engine_.now_ms());
+    drop_slot_locked(*slot);
   }
   group_->wake_members();
   return CORQ_OK;
@@ -653,8 +708,8 @@ int GroupMember::release(std::uint64_t tag) {
     std::lock_guard lock(group_->mutex_);
     Slot *slot = nullptr;
     if (const int rc = find_locked(tag, "corq_release", slot); rc != CORQ_OK) return rc;
-    group_->partitions_[slot->partition].retries[slot->offset] = engine_.now_ms();
-    drop_slot_locked(tag);
+    group_->requeue_locked(*slot, engine_.now_ms());
+    drop_slot_locked(*slot);
   }
   group_->wake_members();
   return CORQ_OK;
@@ -667,9 +722,8 @@ int GroupMember::reject(std::uint64_t tag, const char *reason) {
     if (const int rc = find_locked(tag, "corq_reject", slot); rc != CORQ_OK) return rc;
     const std::int64_t now_ms = engine_.now_ms();
     group_->dead_letter_locked(slot->record, "rejected", reason == nullptr ? "" : reason, now_ms);
-    Group::PartitionState &ps = group_->partitions_[slot->partition];
-    group_->forget_record_locked(ps, slot->offset);
-    drop_slot_locked(tag);
+    group_->settle_delivery_locked(*slot);
+    drop_slot_locked(*slot);
   }
   group_->wake_members();
   return CORQ_OK;

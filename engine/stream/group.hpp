@@ -49,6 +49,27 @@ namespace corq::core::stream {
 
 class GroupMember;
 
+/// One delivery out of a member's window: what it names, the record's counts so far, and what
+/// keeps its memory valid (the chunk's pin, the header array with the x-stream-* headers).
+struct OutDelivery {
+  enum class State : std::uint8_t { free, out, expired };
+  State state = State::free;  // expired: its lease ended; readable until the member's next consume
+  std::uint64_t tag = 0;
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t epoch = 0;
+  std::int64_t lease_deadline_ms = 0;
+  std::uint32_t delivered = 0;  // deliveries of the record, this one included
+  std::uint32_t failed = 0;     // failed attempts before this delivery
+  bool has_key = false;
+  std::string key;              // key_ordered bookkeeping (a copy)
+  corq_stream_record record{};  // the record's views (into `chunk`)
+  std::shared_ptr<Chunk> chunk;
+  std::vector<corq_header> headers;
+  char partition_text[12] = {};
+  char offset_text[24] = {};
+};
+
 class Group {
  public:
   /// A new group starting at options.start on every partition. `dead_letters` may be null (none).
@@ -78,10 +99,12 @@ class Group {
  private:
   friend class GroupMember;
 
+  /// A record waiting for its retry (or handed back): its counts and key, kept until it goes out
+  /// again (then its delivery carries them).
   struct RecordState {
     std::uint32_t failed = 0;     // failed attempts (nacks, lease expiries)
     std::uint32_t delivered = 0;  // deliveries (released ones too)
-    bool has_key = false;         // key_ordered: the key it holds while out
+    bool has_key = false;         // key_ordered: the key it holds while waiting
     std::string key;
   };
   struct PartitionState {
@@ -90,7 +113,8 @@ class Group {
     std::set<std::uint64_t> settled;                // settled offsets above `committed`
     std::map<std::uint64_t, std::int64_t> retries;  // offset -> when it may go out again
     std::map<std::uint64_t, std::string> waiting;   // key_ordered: passed while the key was busy
-    std::unordered_map<std::uint64_t, RecordState> records;  // offsets out or waiting
+    std::unordered_map<std::uint64_t, RecordState> records;  // the offsets in `retries`
+    std::shared_ptr<Chunk> cursor_chunk;  // the chunk of the last cursor delivery (no lookup)
     std::uint32_t in_flight = 0;
     const GroupMember *owner = nullptr;   // ordered: who reads it now
     const GroupMember *target = nullptr;  // ordered: who should (a move waits for in_flight == 0)
@@ -104,13 +128,14 @@ class Group {
   /// Moves `ps` past what retention deleted (counted as skipped when never delivered).
   void catch_up_locked(std::uint32_t partition, PartitionState &ps);
   void settle_offset_locked(PartitionState &ps, std::uint64_t offset);
-  /// The record left for good (acked, dead-lettered, deleted by retention while it waited): its
-  /// state, its key's hold, and the committed offset.
-  void forget_record_locked(PartitionState &ps, std::uint64_t offset);
+  /// A delivery goes back to wait until `due_ms` (a release: now; a failed attempt: its backoff),
+  /// its counts and key kept in `records`.
+  void requeue_locked(const OutDelivery &d, std::int64_t due_ms);
+  /// A delivery left for good (acked, dead-lettered): its key's hold, and the committed offset.
+  void settle_delivery_locked(const OutDelivery &d);
   /// A failed attempt: a retry after `delay_ms` (-1: the backoff), or a dead letter past
   /// max_attempts. Returns true if it was dead-lettered.
-  bool fail_locked(std::uint32_t partition, std::uint64_t offset, std::int64_t delay_ms,
-                   std::int64_t now_ms, const corq_stream_record &record);
+  bool fail_locked(OutDelivery &d, std::int64_t delay_ms, std::int64_t now_ms);
   void dead_letter_locked(const corq_stream_record &record, std::string_view reason,
                           std::string_view detail, std::int64_t now_ms);
   std::int64_t backoff_ms(std::uint32_t failed) const noexcept;
@@ -165,20 +190,7 @@ class GroupMember : public ConsumerBase {
  private:
   friend class Group;
 
-  /// One delivery out of the window: what it names and what keeps its memory valid.
-  struct Slot {
-    std::uint32_t partition = 0;
-    std::uint64_t offset = 0;
-    std::uint64_t epoch = 0;
-    std::int64_t lease_deadline_ms = 0;
-    bool has_key = false;
-    std::string key;               // key_ordered bookkeeping (a copy)
-    corq_stream_record record{};   // the record's views (into `chunk`)
-    std::shared_ptr<Chunk> chunk;  // pins the record's bytes
-    std::vector<corq_header> headers;
-    char partition_text[12] = {};
-    char offset_text[24] = {};
-  };
+  using Slot = OutDelivery;
 
   /// Why a call must stop: CORQ_ENOENT (group or stream deleted), CORQ_ECLOSED, or CORQ_OK.
   int stopped() const noexcept;
@@ -188,21 +200,30 @@ class GroupMember : public ConsumerBase {
   std::size_t take_from_locked(std::uint32_t partition, corq_delivery *out, std::size_t max,
                                std::int64_t now_ms);
   /// Delivers `offset` of `partition` into out (false if retention already deleted it).
+  /// `previous`: the counts of a record going out again (nullptr: its first delivery).
   bool deliver_locked(std::uint32_t partition, std::uint64_t offset, corq_delivery &out,
-                      std::int64_t now_ms);
+                      std::int64_t now_ms, const Group::RecordState *previous);
   /// The slot of `tag`, or an error code: CORQ_ESTATE (unknown, settled, expired, or stale after
   /// a seek — a stale one is dropped here).
   int find_locked(std::uint64_t tag, const char *operation, Slot *&slot);
   /// Removes the slot of a settled delivery from the window and the partition's count.
-  void drop_slot_locked(std::uint64_t tag);
+  void drop_slot_locked(Slot &slot);
+  /// Returns a slot to the free stack (its pin released).
+  void free_slot_locked(Slot &slot);
   bool owns_locked(std::uint32_t partition);
 
   Engine &engine_;
   const std::shared_ptr<Group> group_;
   const std::uint32_t prefetch_;
-  std::map<std::uint64_t, Slot> window_;  // by tag (ack_upto takes a prefix)
-  std::vector<Slot> expired_;             // leases expired: kept until the next consume
-  std::uint64_t next_tag_ = 1;
+  // The window: `prefetch` slots reused in place (their header vectors keep their capacity), a
+  // stack of free ones, and the expired ones waiting for the next consume. A tag is
+  // sequence << slot_bits_ | slot, so tags grow and a stale tag never matches a reused slot.
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> expired_slots_;
+  std::vector<std::uint32_t> covered_;  // ack_upto's scratch
+  const std::uint32_t slot_bits_;
+  std::uint64_t next_sequence_ = 1;
   std::uint32_t next_partition_ = 0;  // where the next take starts (round robin)
   std::atomic<bool> woken_{false};
 };

@@ -8,8 +8,8 @@
 // ring harness (rings/bench_harness.hpp): pinning, Backoff, StartGate, FinishLine, the TSC clock,
 // percentiles, one run per repetition. Every repetition does a fixed amount of work.
 //
-// Durable streams and consumer groups are not built yet: the tail-following rows use a partition
-// reader (corq_stream_read), not a group; when groups exist they get rows of their own here.
+// Durable streams are not built yet: every row is in memory. Tail following has a partition
+// reader's row and a consumer group's row.
 #pragma once
 
 #include "rings/bench_harness.hpp"

@@ -5,8 +5,7 @@
 // Scenarios (benchmark names `tail/<path>`):
 //   stream_reader   appender: corq_stream_producer_send of 64 records (no key) on CPU 0; reader:
 //                   corq_stream_read(reader, out, 256, 10 ms) on CPU 1, opened at "latest" before
-//                   the run, following the tail. A partition reader, not a consumer group: groups
-//                   are not built yet (issue #17), and when they are, their row goes next to this.
+//                   the run, following the tail (a partition reader: the group row follows).
 //   stream_group    the same appender; on CPU 1 a consumer-group member (ordered mode, prefetch
 //                   256, start=latest) with corq_consume(member, out, 256, 10 ms) and one
 //                   corq_ack_upto per call: the issue's target row (a group's tail reading

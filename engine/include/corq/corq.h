@@ -521,10 +521,10 @@ CORQ_API int corq_stream_reader_open(corq_engine *engine, const char *stream, ui
                                      const char *start, corq_stream_reader **out);
 /* Reads up to max records from the reader's position, waiting up to timeout_ms (0: poll, -1: no
  * limit) for the first. Returns the count (0: none in time, or woken by corq_stream_reader_wakeup)
- * or a negative code: CORQ_EINVAL (NULL, max 0), CORQ_ENOENT (the stream was deleted), CORQ_ECLOSED.
- * If retention deleted records under the reader, it continues at the first retained one and
- * corq_stream_reader_skipped counts the records it missed. The records stay valid until the next
- * read or close of this reader. */
+ * or a negative code: CORQ_EINVAL (NULL, max 0), CORQ_ENOENT (the stream was deleted),
+ * CORQ_ECLOSED. If retention deleted records under the reader, it continues at the first retained
+ * one and corq_stream_reader_skipped counts the records it missed. The records stay valid until the
+ * next read or close of this reader. */
 CORQ_API int corq_stream_read(corq_stream_reader *reader, corq_stream_record *out, size_t max,
                               int32_t timeout_ms);
 /* Records this reader skipped because retention deleted them before it read them. 0 for NULL. */
@@ -579,8 +579,7 @@ typedef struct corq_stream_stats {
   uint32_t partitions;
   uint64_t records, bytes, appended, deleted, deduplicated, groups;
 } corq_stream_stats;
-CORQ_API int corq_stream_stats_get(corq_engine *engine, const char *stream,
-                                   corq_stream_stats *out);
+CORQ_API int corq_stream_stats_get(corq_engine *engine, const char *stream, corq_stream_stats *out);
 
 typedef struct corq_group_stats {
   uint32_t struct_size;

@@ -1000,6 +1000,89 @@ impl Engine {
         Ok(stats.into())
     }
 
+    /// A member of consumer group `group` of `stream`: a `Consumer` whose deliveries are the
+    /// stream's records (`message_id` is the offset; headers add `x-stream-partition`,
+    /// `x-stream-offset` and `x-stream-key`). The first member's options define the group:
+    /// `mode` (ordered, shared, key_ordered), `prefetch`, `start`, `max_attempts`,
+    /// `retry_delay_ms`, `retry_backoff`, `retry_delay_max_ms`, `lease_ms`, `dead_letter_queue`.
+    pub fn group_consumer(
+        &self,
+        stream: &str,
+        group: &str,
+        options: &[(&str, &str)],
+    ) -> Result<Consumer<'_>> {
+        let stream = c_string("stream name", stream)?;
+        let group = c_string("group name", group)?;
+        let config = Config::from_pairs(options)?;
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, NUL-terminated names, config outlives the call, valid out pointer.
+        check(unsafe {
+            sys::corq_group_consumer_open(
+                self.ptr(),
+                stream.as_ptr(),
+                group.as_ptr(),
+                config_ptr(&config),
+                &mut raw,
+            )
+        })?;
+        let raw = NonNull::new(raw).expect("corq_group_consumer_open succeeded without a member");
+        Ok(Consumer { raw, _engine: PhantomData })
+    }
+
+    /// Moves the group on `partition` (`None`: every partition) to `start` (`earliest`,
+    /// `latest`, `offset:N`, `time:MS`); deliveries out for those partitions become stale.
+    pub fn group_seek(
+        &self,
+        stream: &str,
+        group: &str,
+        partition: Option<u32>,
+        start: &str,
+    ) -> Result<()> {
+        let stream = c_string("stream name", stream)?;
+        let group = c_string("group name", group)?;
+        let start = c_string("start", start)?;
+        let partition = match partition {
+            None => -1,
+            Some(p) => i32::try_from(p)
+                .map_err(|_| Error::invalid("partition above i32::MAX".to_string()))?,
+        };
+        // SAFETY: live engine, NUL-terminated strings.
+        check(unsafe {
+            sys::corq_group_seek(
+                self.ptr(),
+                stream.as_ptr(),
+                group.as_ptr(),
+                partition,
+                start.as_ptr(),
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Deletes the group; its members' next calls are ENOENT.
+    pub fn group_delete(&self, stream: &str, group: &str) -> Result<()> {
+        let stream = c_string("stream name", stream)?;
+        let group = c_string("group name", group)?;
+        // SAFETY: live engine, NUL-terminated names.
+        check(unsafe { sys::corq_group_delete(self.ptr(), stream.as_ptr(), group.as_ptr()) })
+            .map(|_| ())
+    }
+
+    /// One group's counters.
+    pub fn group_stats(&self, stream: &str, group: &str) -> Result<sys::corq_group_stats> {
+        let stream = c_string("stream name", stream)?;
+        let group = c_string("group name", group)?;
+        let mut stats = sys::corq_group_stats {
+            struct_size: std::mem::size_of::<sys::corq_group_stats>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: live engine, NUL-terminated names, out sized by struct_size.
+        check(unsafe {
+            sys::corq_group_stats_get(self.ptr(), stream.as_ptr(), group.as_ptr(), &mut stats)
+        })?;
+        Ok(stats)
+    }
+
     /// Sends the engine's log lines to `sink(level, message)` (level: `sys::CORQ_LOG_*`). It runs
     /// on engine threads; a panic in it aborts the process (it cannot unwind through C).
     pub fn set_log_callback<F>(&self, sink: F) -> Result<()>
@@ -1386,7 +1469,7 @@ pub struct StreamStats {
     pub deleted: u64,
     /// Appends swallowed by the dedup window.
     pub deduplicated: u64,
-    /// Consumer groups of the stream (not built yet: 0).
+    /// Consumer groups of the stream.
     pub groups: u64,
 }
 

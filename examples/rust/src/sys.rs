@@ -194,6 +194,20 @@ pub struct corq_stream_stats {
     pub groups: u64,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct corq_group_stats {
+    pub struct_size: u32,
+    pub members: u32,
+    pub lag: u64,
+    pub in_flight: u64,
+    pub delivered: u64,
+    pub acked: u64,
+    pub nacked: u64,
+    pub dead_lettered: u64,
+    pub skipped: u64,
+}
+
 /// Receives the engine's log lines; called from engine threads; must not call back into corq.
 pub type corq_log_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, level: c_int, message: *const c_char)>;
@@ -402,6 +416,32 @@ extern "C" {
         engine: *mut corq_engine,
         stream: *const c_char,
         out: *mut corq_stream_stats,
+    ) -> c_int;
+
+    pub fn corq_group_consumer_open(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        group: *const c_char,
+        options: *const corq_config,
+        out: *mut *mut corq_consumer,
+    ) -> c_int;
+    pub fn corq_group_seek(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        group: *const c_char,
+        partition: i32,
+        start: *const c_char,
+    ) -> c_int;
+    pub fn corq_group_delete(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        group: *const c_char,
+    ) -> c_int;
+    pub fn corq_group_stats_get(
+        engine: *mut corq_engine,
+        stream: *const c_char,
+        group: *const c_char,
+        out: *mut corq_group_stats,
     ) -> c_int;
 
     pub fn corq_set_log_callback(

@@ -638,6 +638,29 @@ fn a_priority_queue_delivers_higher_priorities_first() {
 }
 
 #[test]
+fn a_group_member_reads_records_with_their_offsets_and_stream_headers() {
+    let engine = engine();
+    engine.declare_stream("events", &[("partitions", "2")]).unwrap();
+    let placed = engine.append("events", Some(&b"order-1"[..]), &Message::new(b"placed")).unwrap();
+    let member = engine.group_consumer("events", "billing", &[("mode", "shared")]).unwrap();
+    let delivery = member.consume(0).unwrap().expect("a record");
+    assert_eq!(delivery.data(), b"placed");
+    assert_eq!(delivery.message_id(), placed.offset);
+    assert_eq!(delivery.header("x-stream-key"), Some(&b"order-1"[..]));
+    delivery.ack().unwrap();
+    let stats = engine.group_stats("events", "billing").unwrap();
+    assert_eq!((stats.members, stats.acked, stats.lag), (1, 1, 0));
+    engine.group_seek("events", "billing", None, "earliest").unwrap();
+    assert_eq!(engine.group_stats("events", "billing").unwrap().lag, 1);
+    let error = engine.group_consumer("events", "billing", &[("mode", "ordered")]).err().unwrap();
+    assert_eq!(error.code(), corq::EEXIST);
+    drop(member);
+    engine.group_delete("events", "billing").unwrap();
+    assert_eq!(engine.group_stats("events", "billing").unwrap_err().code(), corq::ENOENT);
+    assert_eq!(engine.stream_stats("events").unwrap().groups, 0);
+}
+
+#[test]
 fn stats_json_lists_exchanges() {
     let engine = engine();
     engine.declare_exchange("events", ExchangeType::Topic, &[]).unwrap();
@@ -1252,6 +1275,7 @@ fn sys_structs_have_the_c_layout_of_lp64() {
     assert_eq!(size_of::<corq::sys::corq_exchange_stats>(), 48);
     assert_eq!(size_of::<corq::sys::corq_stream_record>(), 72);
     assert_eq!(size_of::<corq::sys::corq_stream_stats>(), 56);
+    assert_eq!(size_of::<corq::sys::corq_group_stats>(), 64);
     assert_eq!(size_of::<corq::StreamRecord>(), 72); // read fills an array of them directly
 }
 

@@ -191,9 +191,12 @@ int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
     if (const int rc = check_append("corq_stream_append", e, key_len, message, 1, options);
         rc != CORQ_OK)
       return rc;
-    std::shared_ptr<stream::Stream> s;
-    if (const int rc = check_stream_name("corq_stream_append", stream); rc != CORQ_OK) return rc;
-    if (const int rc = open_stream("corq_stream_append", e, stream, s); rc != CORQ_OK) return rc;
+    if (e.closed()) return fail(CORQ_ECLOSED, "corq_stream_append: the engine is closed");
+    stream::Stream *s = e.lookup_stream_for_append(stream);
+    if (s == nullptr) {
+      if (const int rc = check_stream_name("corq_stream_append", stream); rc != CORQ_OK) return rc;
+      return fail(CORQ_ENOENT, std::string("corq_stream_append: no stream named '") + stream + "'");
+    }
     return append_checked("corq_stream_append", e, *s, key, key_len, message, 1, partition, offset);
   });
 }

@@ -96,6 +96,10 @@ class Engine {
   int declare_stream(const std::string &name, const StreamOptions &options, std::string &error);
   int remove_stream(const std::string &name, std::string &error);
   std::shared_ptr<stream::Stream> find_stream(std::string_view name);
+  /// Like find_stream, through a one-entry per-thread cache: no lock while the stream registry is
+  /// unchanged (corq_stream_append's hot path). The stream stays alive until the calling thread's
+  /// next lookup on this engine that misses (or the thread's exit).
+  stream::Stream *lookup_stream_for_append(const char *name);
   std::vector<std::shared_ptr<stream::Stream>> streams_snapshot();
   /// Scheduler pass: time-based retention of every stream, and its groups' leases and retries.
   /// Returns when it is next due (0: none).
@@ -177,6 +181,7 @@ class Engine {
   routing::RequestCounters request_counters_;
   std::mutex streams_mutex_;
   std::unordered_map<std::string, std::shared_ptr<stream::Stream>> streams_;  // streams_mutex_
+  std::atomic<std::uint64_t> streams_version_{1};  // bumped when a stream is added or removed
   std::mutex topology_mutex_;               // exchange and binding changes with their records
   std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 

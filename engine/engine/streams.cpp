@@ -10,6 +10,20 @@
 
 namespace corq::core {
 
+namespace {
+
+/// corq_stream_append's per-thread cache of the stream it last appended to: valid while the
+/// engine's stream registry has the version it was filled at.
+struct StreamCacheEntry {
+  std::uint64_t engine_instance = 0;
+  std::uint64_t version = 0;
+  std::string name;
+  std::shared_ptr<stream::Stream> stream;
+};
+thread_local StreamCacheEntry stream_cache;
+
+}  // namespace
+
 int Engine::declare_stream(const std::string &name, const StreamOptions &options,
                            std::string &error) {
   std::lock_guard lock(streams_mutex_);
@@ -35,6 +49,7 @@ int Engine::declare_stream(const std::string &name, const StreamOptions &options
     return CORQ_OK;
   }
   streams_.emplace(name, std::make_shared<stream::Stream>(name, options));
+  streams_version_.fetch_add(1, std::memory_order_release);
   return CORQ_OK;
 }
 
@@ -46,6 +61,7 @@ int Engine::remove_stream(const std::string &name, std::string &error) {
     if (it == streams_.end()) return error = "no stream named '" + name + "'", CORQ_ENOENT;
     gone = std::move(it->second);
     streams_.erase(it);
+    streams_version_.fetch_add(1, std::memory_order_release);
   }
   gone->mark_deleted();  // readers' next call: CORQ_ENOENT; their pins free the records after
   return CORQ_OK;
@@ -55,6 +71,20 @@ std::shared_ptr<stream::Stream> Engine::find_stream(std::string_view name) {
   std::lock_guard lock(streams_mutex_);
   auto it = streams_.find(std::string(name));
   return it == streams_.end() ? nullptr : it->second;
+}
+
+stream::Stream *Engine::lookup_stream_for_append(const char *name) {
+  const std::uint64_t version = streams_version_.load(std::memory_order_acquire);
+  StreamCacheEntry &cached = stream_cache;
+  if (cached.engine_instance == instance_id_ && cached.version == version && cached.name == name)
+    return cached.stream.get();
+  std::shared_ptr<stream::Stream> found = find_stream(name);
+  if (found == nullptr) {
+    if (cached.engine_instance == instance_id_) cached = {};  // may pin a deleted stream
+    return nullptr;
+  }
+  cached = {instance_id_, version, name, std::move(found)};
+  return cached.stream.get();
 }
 
 std::vector<std::shared_ptr<stream::Stream>> Engine::streams_snapshot() {

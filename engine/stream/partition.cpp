@@ -135,14 +135,22 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
 // ---- retention
 // -----------------------------------------------------------------------------------
 
+const StoredRecord &Partition::oldest_locked() noexcept {
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  // Chunks all of whose records are gone leave (readers that pin one keep its memory). The tail
+  // chunk stays for the next appends even when retention emptied it, so a chunk behind `first`
+  // can still be at the front once appends have moved on to a new one: it leaves here.
+  while (chunks_.size() > 1 && chunks_.front()->base() + chunks_.front()->written() <= first)
+    chunks_.pop_front();
+  const Chunk &front = *chunks_.front();
+  return front.at(static_cast<std::uint32_t>(first - front.base()));
+}
+
 void Partition::drop_oldest() noexcept {
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
-  const Chunk &front = *chunks_.front();
-  bytes_.fetch_sub(front.at(static_cast<std::uint32_t>(first - front.base())).bytes,
-                   std::memory_order_relaxed);
+  bytes_.fetch_sub(oldest_locked().bytes, std::memory_order_relaxed);
   first_.store(first + 1, std::memory_order_release);
-  // A chunk all of whose records are gone leaves (readers that pin it keep its memory); the tail
-  // chunk stays for the next appends.
+  const Chunk &front = *chunks_.front();
   if (chunks_.size() > 1 && first + 1 == front.base() + front.written()) chunks_.pop_front();
 }
 
@@ -152,8 +160,7 @@ std::uint64_t Partition::apply_limits(std::int64_t now_ms, const Limits &limits,
   for (;;) {
     const std::uint64_t first = first_.load(std::memory_order_relaxed);
     if (first == end) break;
-    const Chunk &front = *chunks_.front();
-    const StoredRecord &oldest = front.at(static_cast<std::uint32_t>(first - front.base()));
+    const StoredRecord &oldest = oldest_locked();
     bool drop = limits.retention_ms != 0 && now_ms - oldest.timestamp_ms >= limits.retention_ms;
     if (!drop && sizes) {
       drop = (limits.retention_records != 0 && end - first > limits.retention_records) ||
@@ -176,9 +183,7 @@ std::uint64_t Partition::enforce_retention(std::int64_t now_ms, const Limits &li
   next_due_ms = 0;
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
   if (limits.retention_ms != 0 && first != end_.load(std::memory_order_relaxed)) {
-    const Chunk &front = *chunks_.front();
-    next_due_ms = front.at(static_cast<std::uint32_t>(first - front.base())).timestamp_ms +
-                  limits.retention_ms;
+    next_due_ms = oldest_locked().timestamp_ms + limits.retention_ms;
   }
   if (deleted != 0) appended_.notify_all();  // waiting readers see first_ move
   return deleted;

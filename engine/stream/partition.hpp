@@ -147,6 +147,8 @@ class Partition {
   sync::EventCount &appended() noexcept { return appended_; }
 
  private:
+  /// The oldest retained record (mutex_ held, one retained); lets go of emptied front chunks.
+  const StoredRecord &oldest_locked() noexcept;
   /// Deletes the oldest retained record (mutex_ held, one retained).
   void drop_oldest() noexcept;
   std::uint64_t apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes);

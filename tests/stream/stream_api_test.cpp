@@ -369,6 +369,29 @@ TEST(Streams, retention_ms_deletes_records_older_than_it) {
   EXPECT_EQ(append(e.get(), "s", "next").offset, 2u);
 }
 
+TEST(Streams, retention_can_empty_a_full_chunk_and_appends_go_on_in_the_next) {
+  // A chunk holds 4,096 records. Fill one exactly, let retention_ms delete them all (the emptied
+  // chunk stays: appends would go on in it), then append into a new chunk and let retention run
+  // again: it must find the oldest record in the new chunk, not read past the old one (ASan).
+  EnginePtr e = open_manual_engine();
+  must_declare_stream(e.get(), "s", {{"retention_ms", "100"}});
+  for (int i = 0; i < 4096; ++i) append(e.get(), "s", "old");
+  advance(e.get(), 100);
+  EXPECT_EQ(stream_stats(e.get(), "s").records, 0u);
+  EXPECT_EQ(append(e.get(), "s", "new-0").offset, 4096u);
+  EXPECT_EQ(append(e.get(), "s", "new-1").offset, 4097u);
+  EXPECT_EQ(stream_stats(e.get(), "s").records, 2u);
+  advance(e.get(), 50);
+  append(e.get(), "s", "new-2");
+  advance(e.get(), 60);  // new-0 and new-1 are 110 ms old: gone; new-2 (60 ms) stays
+  const corq_stream_stats s = stream_stats(e.get(), "s");
+  EXPECT_EQ(s.records, 1u);
+  EXPECT_EQ(s.deleted, 4098u);
+  EXPECT_EQ(s.bytes, 5u);
+  ReaderPtr r = open_reader(e.get(), "s");
+  EXPECT_EQ(payloads(r.get()), (std::vector<std::string>{"new-2"}));
+}
+
 TEST(Streams, discard_new_refuses_appends_past_the_record_limit_and_changes_nothing) {
   EnginePtr e = open_engine();
   must_declare_stream(e.get(), "s", {{"retention_records", "2"}, {"discard", "new"}});

@@ -264,7 +264,9 @@ void run_pair(TailOutcome &run, Shared &shared, Append &&append, Read &&read) {
   run.preemptions = appender_preemptions + reader_preemptions;
 }
 
-TailOutcome run_stream_once(const StreamScale &scale) {
+/// The stream rows: a producer appends, and a partition reader (Path::stream) or a consumer-group
+/// member (Path::group) opened at the tail after the warm-up follows it.
+TailOutcome run_stream_once(const StreamScale &scale, Path path) {
   TailOutcome run;
   run.records = scale.tail_records;
   BenchEngine engine;
@@ -279,10 +281,18 @@ TailOutcome run_stream_once(const StreamScale &scale) {
   std::uint64_t unused = 0;
   run.error = append_range(Path::stream, producer, nullptr, 0, scale.tail_warmup, unused);
   corq_stream_reader *reader = nullptr;
-  if (run.error.empty()) {
+  corq_consumer *member = nullptr;
+  if (run.error.empty() && path == Path::stream) {
     if (const int rc = corq_stream_reader_open(engine.get(), target_name, 0, "latest", &reader);
         rc != CORQ_OK)
       run.error = corq_failure("corq_stream_reader_open", rc);
+  } else if (run.error.empty()) {
+    corq_config *config = corq_config_new();
+    corq_config_set(config, "start", "latest");
+    corq_config_set(config, "prefetch", std::to_string(prefetch).c_str());
+    const int rc = corq_group_consumer_open(engine.get(), target_name, "g", config, &member);
+    corq_config_free(config);
+    if (rc != CORQ_OK) run.error = corq_failure("corq_group_consumer_open", rc);
   }
   if (run.error.empty()) {
     const std::uint64_t base = scale.tail_warmup;  // one partition: offsets count every append
@@ -292,53 +302,16 @@ TailOutcome run_stream_once(const StreamScale &scale) {
         run, shared,
         [&] {
           std::uint64_t no_retries = 0;
-          // Sequence numbers restart at 0: the reader checks payload == offset - base.
+          // Sequence numbers restart at 0: the follower checks payload == offset - base.
           return append_range(Path::stream, producer, nullptr, 0, scale.tail_records, no_retries,
                               &shared, base, &run.throttled);
         },
-        [&] { return read_tail(reader, base, scale.tail_records, shared, run); });
+        [&] {
+          return reader != nullptr ? read_tail(reader, base, scale.tail_records, shared, run)
+                                   : consume_group(member, base, scale.tail_records, shared, run);
+        });
   }
   if (reader != nullptr) corq_stream_reader_close(reader);
-  corq_stream_producer_close(producer);
-  return run;
-}
-
-TailOutcome run_group_once(const StreamScale &scale) {
-  TailOutcome run;
-  run.records = scale.tail_records;
-  BenchEngine engine;
-  if (run.error = engine.open(); !run.error.empty()) return run;
-  if (run.error = engine.declare_stream(target_name); !run.error.empty()) return run;
-  corq_stream_producer *producer = nullptr;
-  if (const int rc = corq_stream_producer_open(engine.get(), target_name, &producer);
-      rc != CORQ_OK) {
-    run.error = corq_failure("corq_stream_producer_open", rc);
-    return run;
-  }
-  std::uint64_t unused = 0;
-  run.error = append_range(Path::stream, producer, nullptr, 0, scale.tail_warmup, unused);
-  corq_consumer *member = nullptr;
-  if (run.error.empty()) {
-    corq_config *config = corq_config_new();
-    corq_config_set(config, "start", "latest");
-    corq_config_set(config, "prefetch", std::to_string(prefetch).c_str());
-    const int rc = corq_group_consumer_open(engine.get(), target_name, "g", config, &member);
-    corq_config_free(config);
-    if (rc != CORQ_OK) run.error = corq_failure("corq_group_consumer_open", rc);
-  }
-  if (run.error.empty()) {
-    const std::uint64_t base = scale.tail_warmup;
-    Shared shared;
-    shared.reader_next.store(base);
-    run_pair(
-        run, shared,
-        [&] {
-          std::uint64_t no_retries = 0;
-          return append_range(Path::stream, producer, nullptr, 0, scale.tail_records, no_retries,
-                              &shared, base, &run.throttled);
-        },
-        [&] { return consume_group(member, base, scale.tail_records, shared, run); });
-  }
   if (member != nullptr) corq_consumer_close(member);
   corq_stream_producer_close(producer);
   return run;
@@ -412,9 +385,7 @@ void report(benchmark::State &state, const TailOutcome &run) {
 void register_path(const char *name, Path path, const StreamScale &scale) {
   const auto body = [=](benchmark::State &state) {
     for (auto _ : state) {
-      report(state, path == Path::stream  ? run_stream_once(scale)
-                    : path == Path::group ? run_group_once(scale)
-                                          : run_queue_once(scale));
+      report(state, path == Path::queue ? run_queue_once(scale) : run_stream_once(scale, path));
     }
   };
   configure_stream_run(benchmark::RegisterBenchmark(name, body));

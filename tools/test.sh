@@ -17,6 +17,9 @@ passes=("$@")
 [ ${#passes[@]} -eq 0 ] && passes=(release asan tsan aarch64)
 jobs=$(nproc)
 total_passed=0 total_failed=0 status=0
+# What failed, collected from every pass and printed again just before the last line, so the
+# tail of a long CI log (often all that is kept) names the failing tests and their first errors.
+failures=$(mktemp)
 
 # The AArch64 pass: its script prints "aarch64: N passed, N failed" as its last line.
 run_aarch64() {
@@ -60,10 +63,20 @@ for preset in "${passes[@]}"; do
   else
     status=1
   fi
+  if grep -q 'The following tests FAILED' "$log"; then
+    {
+      echo "--- $preset: failed tests ---"
+      sed -n '/The following tests FAILED/,/^Errors while running/p' "$log" | grep -E '^[[:space:]]+[0-9]+ - '
+      echo "--- $preset: first error lines ---"
+      grep -E 'Failure$|Expected|Which is|Value of|Actual|ERROR: |WARNING: ThreadSanitizer|SUMMARY: |runtime error|Timeout|Exception|Subprocess aborted' "$log" | head -40
+    } >>"$failures"
+  fi
   rm -f "$log"
   echo "=== $preset took $(( $(date +%s) - start )) s ==="
 done
 
+if [ -s "$failures" ]; then echo "=== what failed ==="; cat "$failures"; fi
+rm -f "$failures"
 [ "$status" -eq 0 ] || [ "$total_failed" -gt 0 ] || total_failed=$((total_failed + 1))
 echo "all: $total_passed passed, $total_failed failed"
 exit "$status"

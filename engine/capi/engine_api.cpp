@@ -207,7 +207,11 @@ int corq_sync(corq_engine *engine, int32_t timeout_ms) {
   Journal *journal = engine_of(engine)->journal();
   if (journal == nullptr) return CORQ_OK;  // in-memory: nothing is ever waiting to be durable
   std::string error;
-  const int rc = journal->sync(timeout_ms, error);
+  const auto deadline =
+      timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
+                     : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int rc = journal->sync(timeout_ms, error);
+  if (rc == CORQ_OK) rc = engine_of(engine)->sync_streams(deadline, error);  // durable streams
   return rc == CORQ_OK ? rc : fail(rc, "corq_sync: " + error);
 }
 

@@ -51,9 +51,8 @@ struct StreamProducer {
 /// and that only the first record of a batch names a dedup_id.
 int check_append(const char *function, const Engine &e, std::size_t key_len,
                  const corq_message *messages, std::size_t count,
-                 const corq_publish_options *options) {
+                 const corq_publish_options *options, PublishSettings &settings) {
   if (options != nullptr) {
-    PublishSettings settings;
     if (const int rc = read_publish_options(*options, settings); rc != CORQ_OK) return rc;
     if (settings.delay_ms != 0 || settings.ttl_ms != 0 || settings.priority != 0) {
       return fail(CORQ_EINVAL,
@@ -86,7 +85,8 @@ int check_append(const char *function, const Engine &e, std::size_t key_len,
 /// Appends a checked batch and reports where it went.
 int append_checked(const char *function, Engine &e, stream::Stream &s, const void *key,
                    std::size_t key_len, const corq_message *messages, std::size_t count,
-                   std::uint32_t *partition, std::uint64_t *offset) {
+                   const PublishSettings &settings, std::uint32_t *partition,
+                   std::uint64_t *offset) {
   if (e.closed()) return fail(CORQ_ECLOSED, std::string(function) + ": the engine is closed");
   if (s.deleted()) {
     return fail(CORQ_ENOENT, std::string(function) + ": stream '" + s.name() + "' was deleted");
@@ -95,12 +95,16 @@ int append_checked(const char *function, Engine &e, stream::Stream &s, const voi
   std::uint64_t o = 0;
   std::string error;
   const std::int64_t now_ms = e.now_ms();
-  const int rc = s.append(key, key_len, messages, count, now_ms, p, o, error);
+  const int rc =
+      s.append(key, key_len, messages, count, now_ms, (settings.flags & CORQ_PUBLISH_NOWAIT) != 0,
+               settings.timeout_ms, p, o, error);
   if (rc != CORQ_OK)
     return fail(rc, std::string(function) + ": stream '" + s.name() + "': " + error);
   // Time-based retention is the scheduler's: make sure it looks by the time these expire.
   if (const std::int64_t ms = s.limits().retention_ms; ms != 0)
     e.scheduler().poke_if_before(now_ms + ms);
+  // Retention deleted records of a durable stream: the scheduler frees the segments behind them.
+  if (s.take_release_poke()) e.scheduler().poke_if_before(now_ms);
   if (partition != nullptr) *partition = p;
   if (offset != nullptr) *offset = o;
   return CORQ_OK;
@@ -156,11 +160,6 @@ int corq_stream_declare(corq_engine *engine, const char *stream, const corq_conf
                   "corq_stream_declare: durable=true needs a disk engine (corq_open with a "
                   "directory)");
     }
-    if (parsed.durable) {
-      return fail(CORQ_EUNSUPPORTED,
-                  "corq_stream_declare: durable streams are not built yet (issue #17 in "
-                  "progress); declare with durable=false");
-    }
     const int rc = e.declare_stream(stream, parsed, error);
     return rc == CORQ_OK ? rc : fail(rc, "corq_stream_declare: " + error);
   });
@@ -188,7 +187,9 @@ int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
     return fail(CORQ_EINVAL, "corq_stream_append: key is NULL but key_len > 0");
   return guarded("corq_stream_append", [&] {
     Engine &e = *engine_of(engine);
-    if (const int rc = check_append("corq_stream_append", e, key_len, message, 1, options);
+    PublishSettings settings;
+    if (const int rc =
+            check_append("corq_stream_append", e, key_len, message, 1, options, settings);
         rc != CORQ_OK)
       return rc;
     if (e.closed()) return fail(CORQ_ECLOSED, "corq_stream_append: the engine is closed");
@@ -197,7 +198,8 @@ int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
       if (const int rc = check_stream_name("corq_stream_append", stream); rc != CORQ_OK) return rc;
       return fail(CORQ_ENOENT, std::string("corq_stream_append: no stream named '") + stream + "'");
     }
-    return append_checked("corq_stream_append", e, *s, key, key_len, message, 1, partition, offset);
+    return append_checked("corq_stream_append", e, *s, key, key_len, message, 1, settings,
+                          partition, offset);
   });
 }
 
@@ -230,12 +232,13 @@ int corq_stream_producer_send(corq_stream_producer *producer, const void *key, s
     return fail(CORQ_EINVAL, "corq_stream_producer_send: key is NULL but key_len > 0");
   auto &p = *reinterpret_cast<StreamProducer *>(producer);
   return guarded("corq_stream_producer_send", [&] {
-    if (const int rc =
-            check_append("corq_stream_producer_send", *p.engine, key_len, messages, count, options);
+    PublishSettings settings;
+    if (const int rc = check_append("corq_stream_producer_send", *p.engine, key_len, messages,
+                                    count, options, settings);
         rc != CORQ_OK)
       return rc;
     return append_checked("corq_stream_producer_send", *p.engine, *p.stream, key, key_len, messages,
-                          count, partition, first_offset);
+                          count, settings, partition, first_offset);
   });
 }
 

@@ -330,7 +330,8 @@ int Journal::log_topology(std::uint8_t type, const std::vector<std::byte> &paylo
   const wal::Record record{type, payload};
   wal::Lsn lsn = 0;
   // Removals are reserved (they let space be freed), like a queue's deletion.
-  const bool removal = type == records::delete_exchange || type == records::unbind;
+  const bool removal =
+      type == records::delete_exchange || type == records::unbind || type == records::delete_stream;
   const int rc = log_->append({&record, 1}, lsn,
                               removal ? wal::AppendClass::reserved : wal::AppendClass::normal);
   if (rc != 0) return map_error(rc, error);

@@ -79,8 +79,9 @@ class Journal {
   int log_declare(std::uint32_t qid, const std::string &name, const QueueOptions &options,
                   std::string &error);
   int log_delete(std::uint32_t qid, std::string &error);
-  /// An exchange or binding record (declare_exchange, delete_exchange, bind, unbind; encoded by
-  /// durability/topology_records.hpp); waits until durable.
+  /// A control-plane record (declare_exchange, delete_exchange, bind, unbind, encoded by
+  /// durability/topology_records.hpp; declare_stream, delete_stream by stream_records.hpp); waits
+  /// until durable.
   int log_topology(std::uint8_t type, const std::vector<std::byte> &payload, std::string &error);
 
   /// Waits until everything appended so far is durable. CORQ_OK, CORQ_ETIMEDOUT, CORQ_EFAILED.

@@ -27,6 +27,8 @@ const char *type_name(std::uint8_t type) noexcept {
     case unbind: return "unbind";
     case publish_priority: return "publish_priority";
     case publish_fanout_priority: return "publish_fanout_priority";
+    case declare_stream: return "declare_stream";
+    case delete_stream: return "delete_stream";
     default: return "unknown";
   }
 }
@@ -157,6 +159,7 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       out += " next_message_id=" + std::to_string(r.u64());
       out += " next_qid=" + std::to_string(r.u32());
       if (r.remaining() >= 4) out += " next_xid=" + std::to_string(r.u32());
+      if (r.remaining() >= 4) out += " next_sid=" + std::to_string(r.u32());
       break;
     case declare_exchange: {
       out += " xid=" + std::to_string(r.u32());
@@ -168,6 +171,15 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       break;
     }
     case delete_exchange: out += " xid=" + std::to_string(r.u32()); break;
+    case declare_stream: {
+      out += " sid=" + std::to_string(r.u32());
+      out += " name=" + printable(r.str16());
+      std::string options(r.str32());
+      for (char &c : options) c = c == '\n' ? ' ' : c;
+      out += " options=\"" + printable(options, 400) + "\"";
+      break;
+    }
+    case delete_stream: out += " sid=" + std::to_string(r.u32()); break;
     case bind:
     case unbind: {
       out += " source_xid=" + std::to_string(r.u32());

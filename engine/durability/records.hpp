@@ -22,8 +22,9 @@
 //                str16 reason, str16 origin queue name, str16 detail
 //                (the message becomes make_dead_letter(original, note) in to_qid)
 //   redrive      u32 from_qid, u32 to_qid, u64 id, i64 expires_at_ms (counts reset)
-//   checkpoint   u64 next_message_id, u32 next_qid, u32 next_xid  (first record of a checkpoint
-//                batch; logs written before exchanges end after next_qid)
+//   checkpoint   u64 next_message_id, u32 next_qid, u32 next_xid, u32 next_sid  (first record of
+//                a checkpoint batch; logs written before exchanges end after next_qid, before
+//                streams after next_xid)
 //   dedup        u32 qid, u32 n, n × (u64 message_id, i64 recorded_ms, str16 dedup_id)
 //   publish_fanout  u64 id, u16 n, n × (u32 qid, i64 expires_at_ms), i64 published_at_ms,
 //                i64 due_ms, str16 dedup_id, u16 header_count, header_count × (str16 key,
@@ -40,6 +41,11 @@
 //   publish_fanout_priority  u8 priority (1-32), then a publish_fanout record's fields
 //                (what a publish with corq_publish_options.priority > 0 writes instead; the
 //                priority counts in queues with max_priority, message.hpp)
+//   declare_stream  u32 sid, str16 name, str32 options ("key=value\n"...; parse_stream_options
+//                reads it): a durable stream, its records in the directory streams/<sid>/ (a log
+//                of its own, stream/stream_log.hpp). A redeclaration with update=true writes it
+//                again with the same sid and the new retention limits.
+//   delete_stream   u32 sid (then its directory is removed; recovery removes one left behind)
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
@@ -76,6 +82,8 @@ enum Type : std::uint8_t {
   unbind = 15,
   publish_priority = 16,
   publish_fanout_priority = 17,
+  declare_stream = 18,
+  delete_stream = 19,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

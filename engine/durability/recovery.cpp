@@ -1,6 +1,8 @@
 // engine/durability/recovery.cpp — replaying the engine's records (see recovery.hpp).
 #include "durability/recovery.hpp"
 
+#include "durability/stream_records.hpp"
+
 #include "durability/records.hpp"
 
 #include <algorithm>
@@ -137,6 +139,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
     case records::delete_exchange:
     case records::bind:
     case records::unbind: return apply_topology(record);
+    case records::declare_stream:
+    case records::delete_stream: return apply_stream(record);
     case records::checkpoint: {
       const std::uint64_t next_id = r.u64();
       const std::uint32_t qid = r.u32();
@@ -144,6 +148,7 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       next_message_id = std::max(next_message_id, next_id);
       next_qid = std::max(next_qid, qid);
       if (r.remaining() >= 4) next_xid = std::max(next_xid, r.u32());
+      if (r.remaining() >= 4) next_sid = std::max(next_sid, r.u32());
       return 0;
     }
     case records::dedup: {
@@ -257,6 +262,25 @@ int RecoveredState::apply_publish_fanout(const wal::RecoveredRecord &record) {
     state.expires_at_ms = expires;
     if (const int rc = add_copy(record, qid, id, state, tail); rc != 0) return rc;
   }
+  return 0;
+}
+
+int RecoveredState::apply_stream(const wal::RecoveredRecord &record) {
+  if (record.type == records::declare_stream) {
+    std::uint32_t sid = 0;
+    RecoveredStream s;
+    std::string option_error;
+    if (!records::decode_stream_declare(record.payload, sid, s.name, s.options, option_error))
+      return bad(record, option_error.c_str());
+    // A later declaration of the same sid (update=true, a checkpoint) replaces the earlier one.
+    streams.insert_or_assign(sid, std::move(s));
+    next_sid = std::max(next_sid, sid + 1);
+    return 0;
+  }
+  records::Reader r(record.payload);
+  const std::uint32_t sid = r.u32();
+  if (!r.ok()) return bad(record, "truncated");
+  streams.erase(sid);
   return 0;
 }
 

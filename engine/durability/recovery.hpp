@@ -51,6 +51,11 @@ struct RecoveredExchange {
   ExchangeOptions options;
 };
 
+struct RecoveredStream {
+  std::string name;
+  StreamOptions options;
+};
+
 /// A live message's name in the log: its queue and its id.
 struct MessageKey {
   std::uint32_t qid;
@@ -82,9 +87,11 @@ struct RecoveredState {
   std::map<std::uint32_t, RecoveredExchange> exchanges;  // by xid
   /// Live bindings, by their record's bytes (a bind and its unbind encode the same).
   std::map<std::string, records::Binding> bindings;
+  std::map<std::uint32_t, RecoveredStream> streams;  // durable streams, by sid
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
   std::uint32_t next_xid = 1;
+  std::uint32_t next_sid = 1;
   std::uint64_t records = 0;
   std::string error;
 
@@ -101,6 +108,7 @@ struct RecoveredState {
   int add_copy(const wal::RecoveredRecord &record, std::uint32_t qid, std::uint64_t id,
                const CopyState &state, const MessageTail &tail);
   int apply_topology(const wal::RecoveredRecord &record);
+  int apply_stream(const wal::RecoveredRecord &record);
   /// Forgets the bindings for which `gone` is true.
   template <class Gone>
   void drop_bindings(Gone &&gone) {

@@ -75,6 +75,10 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
   engine->next_qid_ = state.next_qid;
   engine->install(state);
+  if (const int rc = engine->install_streams(state, error); rc != CORQ_OK) {
+    engine->closed_.store(true, std::memory_order_seq_cst);
+    return rc;
+  }
   Engine *e = engine.get();
   engine->log_maintainer_.start([e] { e->run_log_maintenance(); });
   engine->scheduler_.start();
@@ -304,6 +308,7 @@ void Engine::close(Engine *engine) noexcept {
   // Graceful: what was appended is written and flushed, the files are closed and the directory's
   // lock is released (a later open in this process or another may recover it at once).
   if (engine->journal_ != nullptr) engine->journal_->close();
+  engine->close_stream_logs();
   engine->log(CORQ_LOG_INFO, "engine closed");
   release_handle(engine);
 }
@@ -356,6 +361,8 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
     w.u64(next_id_.load(std::memory_order_relaxed));
     w.u32(next_qid_);
     w.u32(next_xid_.load());
+    std::lock_guard streams(streams_mutex_);
+    w.u32(next_sid_);
     types.push_back(records::checkpoint);
   }
   for (const auto &[name, queue] : queues_) {
@@ -380,6 +387,10 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
     }
   }
   encode_topology(payloads, types);  // after the queues its bindings name
+  // Streams are held until the batch is in the log: a stream declared meanwhile is logged after
+  // it (declare_stream logs under streams_mutex_), never released with the records before it.
+  std::lock_guard streams(streams_mutex_);
+  encode_streams(payloads, types);
   return journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed),
                               error);
 }

@@ -104,6 +104,8 @@ class Engine {
   /// Scheduler pass: time-based retention of every stream, and its groups' leases and retries.
   /// Returns when it is next due (0: none).
   std::int64_t enforce_stream_retention(std::int64_t now_ms);
+  /// corq_sync's part for durable streams: everything appended so far is on the disk.
+  int sync_streams(std::chrono::steady_clock::time_point deadline, std::string &error);
 
   // ---- consumers ----
   void attach(Consumer *consumer);
@@ -161,6 +163,16 @@ class Engine {
   void encode_topology(std::vector<std::vector<std::byte>> &payloads,
                        std::vector<std::uint8_t> &types);
   int checkpoint(wal::Lsn floor, std::string &error);
+  /// Recovery's durable streams: each one's log replayed into it (engine/streams.cpp). Removes
+  /// the directories of streams the log no longer declares. CORQ_* code.
+  int install_streams(RecoveredState &state, std::string &error);
+  /// A checkpoint's records of every durable stream (streams_mutex_ held).
+  void encode_streams(std::vector<std::vector<std::byte>> &payloads,
+                      std::vector<std::uint8_t> &types);
+  /// A durable stream's log configuration in this engine's directory.
+  stream::StreamLogConfig stream_log_config(std::uint32_t sid, const StreamOptions &options) const;
+  /// Closes every durable stream's log (engine close).
+  void close_stream_logs();
   /// The log maintainer thread's work: checkpoint, release, compaction.
   void run_log_maintenance();
 
@@ -182,6 +194,7 @@ class Engine {
   std::mutex streams_mutex_;
   std::unordered_map<std::string, std::shared_ptr<stream::Stream>> streams_;  // streams_mutex_
   std::atomic<std::uint64_t> streams_version_{1};  // bumped when a stream is added or removed
+  std::uint32_t next_sid_ = 1;                     // streams_mutex_: durable stream ids
   std::mutex topology_mutex_;               // exchange and binding changes with their records
   std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 

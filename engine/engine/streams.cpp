@@ -4,9 +4,14 @@
 // partition's mutex is held).
 #include "engine/engine.hpp"
 
+#include "durability/journal.hpp"
+#include "durability/recovery.hpp"
+#include "durability/stream_records.hpp"
 #include "stream/group.hpp"
 
+#include <filesystem>
 #include <limits>
+#include <system_error>
 
 namespace corq::core {
 
@@ -24,13 +29,30 @@ thread_local StreamCacheEntry stream_cache;
 
 }  // namespace
 
+stream::StreamLogConfig Engine::stream_log_config(std::uint32_t sid,
+                                                  const StreamOptions &options) const {
+  stream::StreamLogConfig config;
+  config.dir = stream::stream_directory(dir_, sid);
+  config.segment_bytes = options.partition_segment_bytes;
+  config.flush = options_.sync == SyncMode::always;
+  config.backend = options_.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
+                   : options_.io_backend == IoBackend::psync  ? wal::BackendChoice::psync
+                                                              : wal::BackendChoice::automatic;
+  config.direct_io = options_.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
+                     : options_.direct_io == DirectIo::off ? wal::DirectIoChoice::off
+                                                           : wal::DirectIoChoice::automatic;
+  config.vfs = options_.test_vfs;
+  return config;
+}
+
 int Engine::declare_stream(const std::string &name, const StreamOptions &options,
                            std::string &error) {
   std::lock_guard lock(streams_mutex_);
   if (closed()) return error = "the engine is closed", CORQ_ECLOSED;
   auto it = streams_.find(name);
   if (it != streams_.end()) {
-    const StreamOptions current = it->second->options();
+    stream::Stream &existing = *it->second;
+    const StreamOptions current = existing.options();
     if (!current.same_shape(options)) {
       error = "stream '" + name +
               "' exists with other options (partitions, durable, discard, "
@@ -44,11 +66,49 @@ int Engine::declare_stream(const std::string &name, const StreamOptions &options
               "update=true to change them)";
       return CORQ_EEXIST;
     }
-    it->second->update_retention(options);
+    if (existing.sid() != 0) {
+      // The new limits survive a restart: the declaration again, same sid, new limits.
+      StreamOptions updated = current;
+      updated.retention_ms = options.retention_ms;
+      updated.retention_bytes = options.retention_bytes;
+      updated.retention_records = options.retention_records;
+      std::vector<std::byte> payload;
+      records::encode_stream_declare(payload, existing.sid(), name, updated);
+      if (const int rc = journal_->log_topology(records::declare_stream, payload, error);
+          rc != CORQ_OK)
+        return rc;
+    }
+    existing.update_retention(options);
     scheduler_.poke_if_before(0);  // enforce the new limits now
     return CORQ_OK;
   }
-  streams_.emplace(name, std::make_shared<stream::Stream>(name, options));
+  auto created = std::make_shared<stream::Stream>(name, options);
+  if (options.durable) {
+    // The declaration is durable before the stream's log exists: a crash in between leaves a
+    // declared stream whose (empty) log the next open creates. A directory without a declaration
+    // (a crash before the record) is removed by the next open.
+    const std::uint32_t sid = next_sid_;
+    std::vector<std::byte> payload;
+    records::encode_stream_declare(payload, sid, name, options);
+    if (const int rc = journal_->log_topology(records::declare_stream, payload, error);
+        rc != CORQ_OK)
+      return rc;
+    ++next_sid_;
+    std::error_code ec;
+    std::filesystem::create_directories(dir_ + "/streams", ec);
+    int rc = ec ? CORQ_EIO : CORQ_OK;
+    if (ec) error = "cannot create " + dir_ + "/streams: " + ec.message();
+    if (rc == CORQ_OK) rc = created->open_log(stream_log_config(sid, options), sid, error);
+    if (rc != CORQ_OK) {
+      // Take the declaration back so the next open does not find a stream that never was.
+      payload.clear();
+      records::encode_stream_delete(payload, sid);
+      std::string ignored;
+      journal_->log_topology(records::delete_stream, payload, ignored);
+      return rc;
+    }
+  }
+  streams_.emplace(name, std::move(created));
   streams_version_.fetch_add(1, std::memory_order_release);
   return CORQ_OK;
 }
@@ -59,12 +119,78 @@ int Engine::remove_stream(const std::string &name, std::string &error) {
     std::lock_guard lock(streams_mutex_);
     auto it = streams_.find(name);
     if (it == streams_.end()) return error = "no stream named '" + name + "'", CORQ_ENOENT;
+    if (const std::uint32_t sid = it->second->sid(); sid != 0) {
+      std::vector<std::byte> payload;
+      records::encode_stream_delete(payload, sid);
+      if (const int rc = journal_->log_topology(records::delete_stream, payload, error);
+          rc != CORQ_OK)
+        return rc;
+    }
     gone = std::move(it->second);
     streams_.erase(it);
     streams_version_.fetch_add(1, std::memory_order_release);
   }
   gone->mark_deleted();  // readers' next call: CORQ_ENOENT; their pins free the records after
+  if (const std::uint32_t sid = gone->sid(); sid != 0) {
+    // The deletion is durable: the files go (a crash before this: the next open removes them).
+    gone->close_log();
+    std::error_code ec;
+    std::filesystem::remove_all(stream::stream_directory(dir_, sid), ec);
+    if (ec) log(CORQ_LOG_WARN, "stream '" + name + "' deleted, its files not: " + ec.message());
+  }
   return CORQ_OK;
+}
+
+int Engine::install_streams(RecoveredState &state, std::string &error) {
+  std::lock_guard lock(streams_mutex_);
+  next_sid_ = state.next_sid;
+  // Directories of streams deleted (or never declared: a crash between directory and record).
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir_ + "/streams", ec)) {
+    const std::string file = entry.path().filename().string();
+    std::uint32_t sid = 0;
+    const bool numbered =
+        file.size() == 10 && file.find_first_not_of("0123456789") == std::string::npos;
+    if (numbered) sid = static_cast<std::uint32_t>(std::stoul(file));
+    if (numbered && state.streams.count(sid) != 0) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(entry.path(), remove_ec);
+    log(CORQ_LOG_INFO, "removed " + entry.path().string() + " (no stream declares it)");
+  }
+  for (auto &[sid, recovered] : state.streams) {
+    std::filesystem::create_directories(dir_ + "/streams", ec);
+    auto s = std::make_shared<stream::Stream>(recovered.name, recovered.options);
+    if (const int rc = s->open_log(stream_log_config(sid, recovered.options), sid, error);
+        rc != CORQ_OK)
+      return rc;
+    s->enforce_retention(now_ms());  // the limits again over what was read back
+    streams_.insert_or_assign(recovered.name, std::move(s));
+  }
+  streams_version_.fetch_add(1, std::memory_order_release);
+  return CORQ_OK;
+}
+
+void Engine::encode_streams(std::vector<std::vector<std::byte>> &payloads,
+                            std::vector<std::uint8_t> &types) {
+  for (const auto &[name, s] : streams_) {
+    if (s->sid() == 0) continue;
+    records::encode_stream_declare(payloads.emplace_back(), s->sid(), name, s->options());
+    types.push_back(records::declare_stream);
+  }
+}
+
+int Engine::sync_streams(std::chrono::steady_clock::time_point deadline, std::string &error) {
+  for (const auto &s : streams_snapshot()) {
+    if (const int rc = s->sync(deadline, error); rc != CORQ_OK) {
+      error = "stream '" + s->name() + "': " + error;
+      return rc;
+    }
+  }
+  return CORQ_OK;
+}
+
+void Engine::close_stream_logs() {
+  for (const auto &s : streams_snapshot()) s->close_log();
 }
 
 std::shared_ptr<stream::Stream> Engine::find_stream(std::string_view name) {
@@ -102,6 +228,13 @@ std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
   };
   for (const auto &s : streams_snapshot()) {
     earliest(s->enforce_retention(now_ms));
+    if (s->sid() != 0) {
+      // Segments holding only deleted records go (a few file operations, only when one is free).
+      std::string error;
+      int rc = 0;
+      earliest(s->maybe_release(now_ms, error, rc));
+      if (rc < 0) log(CORQ_LOG_WARN, "stream '" + s->name() + "': releasing segments: " + error);
+    }
     // Groups: lease expiry and retries falling due.
     for (const auto &g : s->groups_snapshot()) {
       const std::int64_t due = g->scheduler_pass(now_ms);

@@ -423,6 +423,34 @@ bool parse_group_options(const OptionMap &map, GroupOptions &out, std::string &e
   return true;
 }
 
+OptionMap stream_options_map(const StreamOptions &o) {
+  return {{"partitions", std::to_string(o.partitions)},
+          {"durable", o.durable ? "true" : "false"},
+          {"retention_ms", std::to_string(o.retention_ms)},
+          {"retention_bytes", std::to_string(o.retention_bytes)},
+          {"retention_records", std::to_string(o.retention_records)},
+          {"discard", o.discard == Discard::old_records ? "old" : "new"},
+          {"dedup_window_ms", std::to_string(o.dedup_window_ms)},
+          {"partition_segment_bytes", std::to_string(o.partition_segment_bytes)}};
+}
+
+OptionMap group_options_map(const GroupOptions &o) {
+  char backoff[64];
+  std::snprintf(backoff, sizeof backoff, "%.17g", o.retry_backoff);
+  OptionMap map{{"mode", o.mode == GroupMode::ordered  ? "ordered"
+                         : o.mode == GroupMode::shared ? "shared"
+                                                       : "key_ordered"},
+                {"prefetch", std::to_string(o.prefetch)},
+                {"start", o.start},
+                {"max_attempts", std::to_string(o.max_attempts)},
+                {"retry_delay_ms", std::to_string(o.retry_delay_ms)},
+                {"retry_backoff", backoff},
+                {"retry_delay_max_ms", std::to_string(o.retry_delay_max_ms)},
+                {"lease_ms", std::to_string(o.lease_ms)}};
+  if (o.dead_letter_queue_set) map.emplace("dead_letter_queue", o.dead_letter_queue);
+  return map;
+}
+
 std::string stream_options_json(const StreamOptions &o) {
   std::string json = "{\"partitions\":" + std::to_string(o.partitions);
   json += ",\"durable\":" + std::string(o.durable ? "true" : "false");

@@ -182,6 +182,10 @@ bool parse_stream_options(const OptionMap &map, bool durable_default, StreamOpti
 bool parse_group_options(const OptionMap &map, GroupOptions &out, std::string &error);
 /// A stream's options as the JSON object corq_stats_json shows.
 std::string stream_options_json(const StreamOptions &options);
+/// The options as a map parse_stream_options / parse_group_options read back the same (`update`
+/// left out): what the log's declaration records hold.
+OptionMap stream_options_map(const StreamOptions &options);
+OptionMap group_options_map(const GroupOptions &options);
 /// Every exchange option as key/value text that parse_exchange_options reads back (log records).
 OptionMap exchange_options_map(const ExchangeOptions &options);
 

@@ -1,6 +1,8 @@
 // engine/stream/partition.cpp — appends, retention and lookups of one stream partition.
 #include "stream/partition.hpp"
 
+#include "stream/stream_log.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -76,15 +78,16 @@ void Chunk::write(const AppendInput &in, std::int64_t timestamp_ms) noexcept {
 // -------------------------------------------------------------------------------------
 
 int Partition::append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
-                      const Limits &limits, std::uint64_t &first_offset, std::uint64_t &deleted,
-                      std::string &error) {
+                      const Limits &limits, std::string_view dedup_id, std::uint64_t &first_offset,
+                      std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error) {
+  last_lsn = 0;
   std::uint64_t batch_bytes = 0;
   for (std::size_t i = 0; i < count; ++i) batch_bytes += counted_bytes(records[i]);
   std::lock_guard lock(mutex_);
   // retention_ms deletes under either discard policy; then the size limits decide.
   deleted = apply_limits(now_ms, limits, false);
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
-  const std::uint64_t end = end_.load(std::memory_order_relaxed);
+  const std::uint64_t end = next_;
   if (limits.discard == Discard::new_records) {
     const std::uint64_t retained = end - first;
     if (limits.retention_records != 0 && retained + count > limits.retention_records) {
@@ -102,11 +105,15 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
     }
   }
   // Write the whole batch before publishing any of it. Remember where each touched chunk was, so
-  // a failure half-way (out of memory) can take it all back.
+  // a failure half-way (out of memory, a log error) can take it all back.
   const std::int64_t timestamp = std::max(now_ms, last_timestamp_ms_);
   const std::size_t chunks_before = chunks_.size();
   const std::uint32_t last_written = chunks_.empty() ? 0 : chunks_.back()->written();
   const std::size_t last_arena = chunks_.empty() ? 0 : chunks_.back()->arena_used();
+  const auto take_back = [&] {
+    while (chunks_.size() > chunks_before) chunks_.pop_back();
+    if (!chunks_.empty()) chunks_.back()->unwrite(last_written, last_arena);
+  };
   try {
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t need = Chunk::arena_bytes_for(records[i]);
@@ -116,20 +123,136 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
       chunks_.back()->write(records[i], timestamp);
     }
   } catch (const std::bad_alloc &) {
-    while (chunks_.size() > chunks_before) chunks_.pop_back();
-    if (!chunks_.empty()) chunks_.back()->unwrite(last_written, last_arena);
+    take_back();
     error = "out of memory appending " + std::to_string(count) + " records";
     return CORQ_ENOMEM;
   }
-  for (std::size_t c = chunks_before == 0 ? 0 : chunks_before - 1; c < chunks_.size(); ++c)
-    chunks_[c]->publish();
+  const std::size_t touched = chunks_before == 0 ? 0 : chunks_before - 1;
+  if (log_ != nullptr) {
+    // Into the log under the mutex: the log holds this partition's batches in offset order.
+    wal::Lsn first_lsn = 0;
+    if (const int rc = log_->append(index_, end, records, count, timestamp, dedup_id, first_lsn,
+                                    last_lsn, error);
+        rc != CORQ_OK) {
+      take_back();
+      last_lsn = 0;
+      return rc;
+    }
+    for (std::size_t c = touched; c < chunks_.size(); ++c) {
+      Chunk &chunk = *chunks_[c];
+      // The batch's records in this chunk: offsets [from, to), LSNs consecutive from first_lsn.
+      const std::uint64_t from = std::max(chunk.base(), end);
+      const std::uint64_t to = std::min<std::uint64_t>(chunk.base() + chunk.written(), end + count);
+      for (std::uint64_t o = from; o < to; ++o)
+        chunk.note_lsn(static_cast<std::uint32_t>(o - chunk.base()), first_lsn + (o - end));
+    }
+  }
+  for (std::size_t c = touched; c < chunks_.size(); ++c) chunks_[c]->publish();
   last_timestamp_ms_ = timestamp;
   bytes_.fetch_add(batch_bytes, std::memory_order_relaxed);
-  end_.store(end + count, std::memory_order_release);
+  next_ = end + count;
+  if (gated_) {
+    std::lock_guard gate(gate_mutex_);
+    pending_.emplace_back(last_lsn, next_);
+    pending_count_.fetch_add(1, std::memory_order_release);
+  } else {
+    end_.store(next_, std::memory_order_release);
+  }
   first_offset = end;
   if (limits.discard == Discard::old_records) deleted += apply_limits(now_ms, limits, true);
-  appended_.notify_all();
+  if (!gated_) appended_.notify_all();
   return CORQ_OK;
+}
+
+bool Partition::advance_durable(wal::Lsn durable_lsn) {
+  if (pending_count_.load(std::memory_order_acquire) == 0) return false;
+  bool moved = false;
+  {
+    std::lock_guard gate(gate_mutex_);
+    std::uint64_t visible = 0;
+    while (!pending_.empty() && pending_.front().first <= durable_lsn) {
+      visible = pending_.front().second;
+      pending_.pop_front();
+      pending_count_.fetch_sub(1, std::memory_order_relaxed);
+      moved = true;
+    }
+    if (moved) end_.store(visible, std::memory_order_release);
+  }
+  if (moved) appended_.notify_all();
+  return moved;
+}
+
+// ---- recovery
+// ------------------------------------------------------------------------------------
+
+int Partition::restore(std::uint64_t offset, std::int64_t timestamp_ms, const AppendInput &record,
+                       wal::Lsn lsn, std::string &error) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  if (offset != next_) {
+    // Only an empty partition may jump ahead (the records before were released by retention).
+    if (first != next_ || offset < next_) {
+      error = "partition " + std::to_string(index_) + ": record at offset " +
+              std::to_string(offset) + " does not continue the partition (next offset " +
+              std::to_string(next_) + ")";
+      return CORQ_ECORRUPT;
+    }
+    chunks_.clear();
+    first_.store(offset, std::memory_order_relaxed);
+    next_ = offset;
+  }
+  const std::size_t need = Chunk::arena_bytes_for(record);
+  try {
+    if (chunks_.empty() || !chunks_.back()->fits(need))
+      chunks_.push_back(std::make_shared<Chunk>(offset, std::max(need, Chunk::arena_bytes_min)));
+  } catch (const std::bad_alloc &) {
+    error = "out of memory restoring partition " + std::to_string(index_);
+    return CORQ_ENOMEM;
+  }
+  Chunk &chunk = *chunks_.back();
+  chunk.note_lsn(chunk.written(), lsn);
+  chunk.write(record, timestamp_ms);
+  chunk.publish();
+  last_timestamp_ms_ = std::max(last_timestamp_ms_, timestamp_ms);
+  bytes_.fetch_add(counted_bytes(record), std::memory_order_relaxed);
+  next_ = offset + 1;
+  end_.store(next_, std::memory_order_release);
+  return CORQ_OK;
+}
+
+int Partition::apply_mark(std::uint64_t first, std::uint64_t end, std::string &error) {
+  std::lock_guard lock(mutex_);
+  while (first_.load(std::memory_order_relaxed) < std::min(first, next_)) drop_oldest();
+  if (first_.load(std::memory_order_relaxed) == next_ && next_ < end) {
+    if (first < end) {
+      error = "partition " + std::to_string(index_) + ": records [" + std::to_string(first) + ", " +
+              std::to_string(end) + ") were retained but are not in the log";
+      return CORQ_ECORRUPT;
+    }
+    chunks_.clear();  // an emptied partition: its next offset is never used again
+    first_.store(end, std::memory_order_relaxed);
+    next_ = end;
+    end_.store(end, std::memory_order_release);
+  } else if (next_ < end) {
+    error = "partition " + std::to_string(index_) + ": the log ends at offset " +
+            std::to_string(next_) + " before its marks record's " + std::to_string(end);
+    return CORQ_ECORRUPT;
+  }
+  return CORQ_OK;
+}
+
+std::pair<std::uint64_t, std::uint64_t> Partition::retained_range() {
+  std::lock_guard lock(mutex_);
+  return {first_.load(std::memory_order_relaxed), next_};
+}
+
+wal::Lsn Partition::release_floor() {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t first = first_.load(std::memory_order_relaxed);
+  if (first == next_) return ~wal::Lsn{0};
+  oldest_locked();  // lets go of emptied front chunks: the front one holds `first`
+  const Chunk &front = *chunks_.front();
+  return front.lsn_floor(static_cast<std::uint32_t>(first - front.base()));
 }
 
 // ---- retention
@@ -156,10 +279,13 @@ void Partition::drop_oldest() noexcept {
 
 std::uint64_t Partition::apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes) {
   std::uint64_t deleted = 0;
-  const std::uint64_t end = end_.load(std::memory_order_relaxed);
+  // The limits count every appended record; only visible ones are deleted (a gated partition's
+  // records not yet durable wait for the next pass), so first_ never passes end_.
+  const std::uint64_t end = next_;
+  const std::uint64_t visible = end_.load(std::memory_order_acquire);
   for (;;) {
     const std::uint64_t first = first_.load(std::memory_order_relaxed);
-    if (first == end) break;
+    if (first == end || first == visible) break;
     const StoredRecord &oldest = oldest_locked();
     bool drop = limits.retention_ms != 0 && now_ms - oldest.timestamp_ms >= limits.retention_ms;
     if (!drop && sizes) {
@@ -182,7 +308,7 @@ std::uint64_t Partition::enforce_retention(std::int64_t now_ms, const Limits &li
       apply_limits(now_ms, limits, limits.discard == Discard::old_records);
   next_due_ms = 0;
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
-  if (limits.retention_ms != 0 && first != end_.load(std::memory_order_relaxed)) {
+  if (limits.retention_ms != 0 && first != next_) {
     next_due_ms = oldest_locked().timestamp_ms + limits.retention_ms;
   }
   if (deleted != 0) appended_.notify_all();  // waiting readers see first_ move

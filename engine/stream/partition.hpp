@@ -18,12 +18,20 @@
 //            find the next chunk (once per chunk_records records) and for time lookups.
 //   retention — under the mutex: first_ moves forward (release) record by record, so deletion is
 //            exact to the record; a chunk is dropped once all its records are below first_.
+//
+// Durable streams (stream_log.hpp): the batch also goes to the stream's log, under the mutex, so
+// the log holds each partition's records in offset order. With sync=always the partition is
+// *gated*: end_ (what readers see) moves only once the log says the batch is durable
+// (advance_durable, called by the appender that waited and by the log's writer), so an offset once
+// read never changes; next_ is where appends go. Without a gate end_ == next_.
 #pragma once
 
 #include "options/options.hpp"
 #include "sync/event_count.hpp"
 
 #include <corq/corq.h>
+
+#include <log/log.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -32,6 +40,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace corq::core::stream {
 
@@ -61,6 +71,8 @@ struct Limits {
   std::uint64_t retention_records = 0;
   Discard discard = Discard::old_records;
 };
+
+class StreamLog;
 
 /// Records of one run of offsets [base, base + count()).
 class Chunk {
@@ -95,6 +107,14 @@ class Chunk {
     arena_used_ = arena_used;
   }
   std::size_t arena_used() const noexcept { return arena_used_; }
+  /// Durable streams: the log LSN of every lsn_stride-th record (a sparse index, 512 bytes per
+  /// chunk): the LSN at or before record `index` bounds what the log may release while that
+  /// record is retained (LSNs grow with offsets within a partition). 0: not logged.
+  static constexpr std::uint32_t lsn_stride = 64;
+  void note_lsn(std::uint32_t index, wal::Lsn lsn) noexcept {
+    if (index % lsn_stride == 0) lsns_[index / lsn_stride] = lsn;
+  }
+  wal::Lsn lsn_floor(std::uint32_t index) const noexcept { return lsns_[index / lsn_stride]; }
 
   /// Arena bytes a record needs (header array aligned, strings, key, payload).
   static std::size_t arena_bytes_for(const AppendInput &in) noexcept;
@@ -106,6 +126,7 @@ class Chunk {
   const std::size_t arena_bytes_;
   std::size_t arena_used_ = 0;
   std::uint32_t written_ = 0;
+  wal::Lsn lsns_[chunk_records / lsn_stride] = {};
   std::atomic<std::uint32_t> count_{0};
 };
 
@@ -124,11 +145,34 @@ class Partition {
 
   /// Appends `count` records (count >= 1), all or none, stamped max(now_ms, the last timestamp).
   /// Returns CORQ_OK with the first offset in `first_offset`, or CORQ_EFULL (discard=new and a
-  /// limit would be passed; nothing appended) or CORQ_ENOMEM, with `error`. `deleted` gets the
-  /// records retention removed to make room (discard=old).
+  /// limit would be passed; nothing appended) or CORQ_ENOMEM, with `error`; on a durable stream
+  /// also the log's errors (CORQ_ENOSPC, CORQ_EFAILED, ...: nothing appended). `deleted` gets the
+  /// records retention removed to make room (discard=old). `last_lsn` gets the batch's last log
+  /// LSN on a durable stream (0 otherwise); `dedup_id` goes into the log with the batch.
   int append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
-             const Limits &limits, std::uint64_t &first_offset, std::uint64_t &deleted,
-             std::string &error);
+             const Limits &limits, std::string_view dedup_id, std::uint64_t &first_offset,
+             std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error);
+
+  // ---- durable streams ----
+  /// From now on appends go to `log` too (not owned; it outlives the partition's use of it);
+  /// `gated`: readers see a batch only once durable.
+  void attach_log(StreamLog *log, bool gated) noexcept {
+    log_ = log;
+    gated_ = gated;
+  }
+  /// The log is durable through `durable_lsn`: makes the batches it covers visible. True if end()
+  /// moved (readers were woken). Any thread; cheap when nothing waits.
+  bool advance_durable(wal::Lsn durable_lsn);
+  /// Recovery (single-threaded, before anyone reads): one record read back from the log. CORQ_OK,
+  /// CORQ_ECORRUPT (it does not continue the partition), CORQ_ENOMEM, with `error`.
+  int restore(std::uint64_t offset, std::int64_t timestamp_ms, const AppendInput &record,
+              wal::Lsn lsn, std::string &error);
+  /// Recovery: a marks record's [first, end) of this partition. CORQ_OK or CORQ_ECORRUPT.
+  int apply_mark(std::uint64_t first, std::uint64_t end, std::string &error);
+  /// The retained range [first, next) including records not yet durable (marks records).
+  std::pair<std::uint64_t, std::uint64_t> retained_range();
+  /// The lowest LSN a retained record of this partition may have (UINT64_MAX: none retained).
+  wal::Lsn release_floor();
 
   /// Deletes what retention_ms says has expired by `now_ms` (and what the size limits say, after
   /// a redeclaration lowered them). Returns the records deleted; `next_due_ms` gets when the
@@ -157,6 +201,12 @@ class Partition {
   std::mutex mutex_;
   std::deque<std::shared_ptr<Chunk>> chunks_;  // mutex_; in offset order
   std::int64_t last_timestamp_ms_ = 0;         // mutex_
+  std::uint64_t next_ = 0;                     // mutex_: the next offset to append
+  StreamLog *log_ = nullptr;
+  bool gated_ = false;
+  std::mutex gate_mutex_;                                   // never held with mutex_ wanted
+  std::deque<std::pair<wal::Lsn, std::uint64_t>> pending_;  // gate_mutex_: (last LSN, end after)
+  std::atomic<std::uint32_t> pending_count_{0};             // pending_.size(), read without lock
   alignas(64) std::atomic<std::uint64_t> first_{0};
   std::atomic<std::uint64_t> end_{0};
   std::atomic<std::uint64_t> bytes_{0};

@@ -55,17 +55,22 @@ std::uint32_t Stream::pick_partition(const void *key, std::size_t key_len) noexc
 }
 
 int Stream::append(const void *key, std::size_t key_len, const corq_message *messages,
-                   std::size_t count, std::int64_t now_ms, std::uint32_t &partition,
-                   std::uint64_t &offset, std::string &error) {
+                   std::size_t count, std::int64_t now_ms, bool nowait, std::int32_t timeout_ms,
+                   std::uint32_t &partition, std::uint64_t &offset, std::string &error) {
   constexpr std::size_t inline_max = 64;
   AppendInput inline_inputs[inline_max];
   std::vector<AppendInput> spilled(count > inline_max ? count : 0);
   AppendInput *inputs = count > inline_max ? spilled.data() : inline_inputs;
   for (std::size_t i = 0; i < count; ++i) inputs[i] = {key, key_len, &messages[i]};
+  const corq_message &message = messages[0];
+  const std::string_view dedup_id =
+      message.dedup_id != nullptr && dedup_ != nullptr ? message.dedup_id : std::string_view{};
+  wal::Lsn lsn = 0;
   auto append_to = [&](std::uint32_t p) {
     std::uint64_t deleted = 0;
-    const int rc = partitions_[p]->append(inputs, count, now_ms, limits(), offset, deleted, error);
-    if (deleted != 0) deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
+    const int rc = partitions_[p]->append(inputs, count, now_ms, limits(), dedup_id, offset,
+                                          deleted, lsn, error);
+    if (deleted != 0) note_deleted(deleted);
     if (rc == CORQ_OK) {
       partition = p;
       appended.fetch_add(count, std::memory_order_relaxed);
@@ -75,11 +80,23 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
     }
     return rc;
   };
-  const corq_message &message = messages[0];
-  if (message.dedup_id == nullptr || dedup_ == nullptr)
-    return append_to(pick_partition(key, key_len));
+  // A durable stream with sync=always: the batch counts once durable (waited for unless nowait;
+  // either way it becomes visible when the log's writer says so, or here if that came first).
+  auto confirm = [&](int rc) {
+    if (rc != CORQ_OK || lsn == 0 || !log_->flushes()) return rc;
+    Partition &p = *partitions_[partition];
+    if (!nowait) {
+      const auto deadline =
+          timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
+                         : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+      if (const int wrc = log_->wait(lsn, deadline, error); wrc != CORQ_OK) return wrc;
+    }
+    if (p.advance_durable(log_->durable_lsn())) activity_.notify_all();
+    return CORQ_OK;
+  };
+  if (dedup_id.empty()) return confirm(append_to(pick_partition(key, key_len)));
 
-  std::lock_guard lock(dedup_mutex_);
+  std::unique_lock lock(dedup_mutex_);
   std::uint64_t original = 0;
   if (dedup_->seen_or_record(message.dedup_id, pending, now_ms, original)) {
     partition = static_cast<std::uint32_t>(original >> 52);
@@ -93,7 +110,72 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
   } else {
     dedup_->reassign(message.dedup_id, pending, dedup_value(partition, offset));
   }
-  return rc;
+  lock.unlock();  // the wait for durability is not the dedup check's business
+  return confirm(rc);
+}
+
+// ---- durable streams
+// -----------------------------------------------------------------------------
+
+int Stream::open_log(const StreamLogConfig &config, std::uint32_t sid, std::string &error) {
+  sid_ = sid;
+  if (const int rc = StreamLog::open(config, *this, log_, error); rc != CORQ_OK) return rc;
+  if (dedup_ != nullptr) dedup_->restored();
+  for (auto &p : partitions_) p->attach_log(log_.get(), config.flush);
+  return CORQ_OK;
+}
+
+void Stream::on_durable(wal::Lsn lsn) {
+  bool moved = false;
+  for (auto &p : partitions_) moved = p->advance_durable(lsn) || moved;
+  if (moved) activity_.notify_all();
+}
+
+void Stream::restore_dedup(std::string_view dedup_id, std::uint32_t partition, std::uint64_t offset,
+                           std::int64_t timestamp_ms) {
+  if (dedup_ == nullptr) return;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  dedup_->restore(dedup_id, dedup_value(partition, offset), timestamp_ms, now);
+}
+
+void Stream::note_deleted(std::uint64_t deleted) noexcept {
+  deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
+  if (log_ != nullptr && unreleased_deletions_.fetch_add(deleted, std::memory_order_acq_rel) == 0)
+    release_poke_.store(true, std::memory_order_release);
+}
+
+std::int64_t Stream::maybe_release(std::int64_t now_ms, std::string &error, int &rc) {
+  rc = 0;
+  if (log_ == nullptr || unreleased_deletions_.load(std::memory_order_acquire) == 0) return 0;
+  if (now_ms - last_release_ms_ < release_interval_ms)
+    return last_release_ms_ + release_interval_ms;
+  last_release_ms_ = now_ms;
+  unreleased_deletions_.store(0, std::memory_order_release);  // later deletions poke again
+  rc = release_segments(error);
+  return 0;
+}
+
+int Stream::release_segments(std::string &error) {
+  if (log_ == nullptr) return 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  ranges.reserve(partitions_.size());
+  // The floor first, then the ranges: a record appended in between has a higher LSN than any
+  // floor taken before it, and the ranges then include it.
+  wal::Lsn floor = ~wal::Lsn{0};
+  for (auto &p : partitions_) floor = std::min(floor, p->release_floor());
+  if (floor == ~wal::Lsn{0}) floor = log_->last_appended_lsn() + 1;
+  for (auto &p : partitions_) ranges.push_back(p->retained_range());
+  return log_->release(ranges, floor, error);
+}
+
+int Stream::sync(std::chrono::steady_clock::time_point deadline, std::string &error) {
+  return log_ == nullptr ? CORQ_OK : log_->sync(deadline, error);
+}
+
+void Stream::close_log() noexcept {
+  if (log_ != nullptr) log_->close();
 }
 
 std::int64_t Stream::enforce_retention(std::int64_t now_ms) {
@@ -102,7 +184,7 @@ std::int64_t Stream::enforce_retention(std::int64_t now_ms) {
   for (auto &p : partitions_) {
     std::int64_t due = 0;
     const std::uint64_t deleted = p->enforce_retention(now_ms, l, due);
-    if (deleted != 0) deleted_by_retention.fetch_add(deleted, std::memory_order_relaxed);
+    if (deleted != 0) note_deleted(deleted);
     if (due != 0) next = next == 0 ? due : std::min(next, due);
   }
   return next;

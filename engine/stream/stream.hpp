@@ -14,8 +14,10 @@
 #include "options/options.hpp"
 #include "queue/dedup_window.hpp"
 #include "stream/partition.hpp"
+#include "stream/stream_log.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,10 +51,42 @@ class Stream : public std::enable_shared_from_this<Stream> {
   /// Appends `count` records (>= 1, all with `key`) as one batch to the partition the key (or
   /// round robin) picks, all or none. CORQ_OK with `partition` and the first `offset`, or a CORQ_*
   /// code with `error`. The first record's dedup_id names the batch: seen within the window, the
-  /// original's partition and offset come back and nothing is appended.
+  /// original's partition and offset come back and nothing is appended. A durable stream with
+  /// sync=always waits until the batch is durable unless `nowait`, up to `timeout_ms` (-1: no
+  /// limit; past it CORQ_ETIMEDOUT: the batch is appended and becomes durable later).
   int append(const void *key, std::size_t key_len, const corq_message *messages, std::size_t count,
-             std::int64_t now_ms, std::uint32_t &partition, std::uint64_t &offset,
-             std::string &error);
+             std::int64_t now_ms, bool nowait, std::int32_t timeout_ms, std::uint32_t &partition,
+             std::uint64_t &offset, std::string &error);
+
+  // ---- durable streams (stream_log.hpp) ----
+  /// Opens the stream's log (replaying its records into the partitions) and sends every later
+  /// append there. Once, right after construction, before anyone else sees the stream.
+  int open_log(const StreamLogConfig &config, std::uint32_t sid, std::string &error);
+  /// The durable stream's id in the data directory (0: transient).
+  std::uint32_t sid() const noexcept { return sid_; }
+  StreamLog *log() noexcept { return log_.get(); }
+  /// The log's writer: batches through `lsn` are durable (gated partitions show them).
+  void on_durable(wal::Lsn lsn);
+  /// Recovery: the batch at (partition, offset) carried `dedup_id`, appended at `timestamp_ms`.
+  void restore_dedup(std::string_view dedup_id, std::uint32_t partition, std::uint64_t offset,
+                     std::int64_t timestamp_ms);
+  /// Frees the log segments that hold only records retention deleted (after a marks record).
+  /// Returns the segments released or a CORQ_* code with `error`.
+  int release_segments(std::string &error);
+  /// Retention deleted records of this durable stream since the scheduler last released
+  /// segments: true once per such burst (the caller then pokes the scheduler).
+  bool take_release_poke() noexcept {
+    return release_poke_.load(std::memory_order_relaxed) &&
+           release_poke_.exchange(false, std::memory_order_acq_rel);
+  }
+  /// The scheduler's pass: releases segments if records were deleted since the last time, at
+  /// most every release_interval_ms. Returns when to look again (0: not before the next deletion).
+  std::int64_t maybe_release(std::int64_t now_ms, std::string &error, int &rc);
+  static constexpr std::int64_t release_interval_ms = 100;
+  /// corq_sync: everything appended so far is on the disk. CORQ_OK or the log's error.
+  int sync(std::chrono::steady_clock::time_point deadline, std::string &error);
+  /// Flushes and closes the log (engine close, stream deletion). Idempotent.
+  void close_log() noexcept;
 
   /// The scheduler's pass: retention_ms everywhere. Returns when it is next due (0: never).
   std::int64_t enforce_retention(std::int64_t now_ms);
@@ -99,6 +133,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
   alignas(64) sync::EventCount activity_;
   std::mutex groups_mutex_;
   std::map<std::string, std::shared_ptr<Group>> groups_;  // groups_mutex_
+  std::uint32_t sid_ = 0;
+  std::unique_ptr<StreamLog> log_;  // durable streams
+  /// Records deleted since the last release (durable streams), and whether the scheduler was
+  /// asked to look; last_release_ms_ is the scheduler's.
+  std::atomic<std::uint64_t> unreleased_deletions_{0};
+  std::atomic<bool> release_poke_{false};
+  std::int64_t last_release_ms_ = 0;
+  void note_deleted(std::uint64_t deleted) noexcept;
 };
 
 /// A dedup window entry for (partition, offset): offsets stay below 2^52, partitions below 2^12.

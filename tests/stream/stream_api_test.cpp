@@ -98,17 +98,6 @@ TEST(Streams, durable_true_on_an_in_memory_engine_is_einval) {
   EXPECT_NE(last_error().find("disk engine"), std::string::npos) << last_error();
 }
 
-TEST(Streams, durable_streams_are_refused_as_unsupported_until_they_are_built) {
-  TempDir dir;
-  corq_engine *raw = nullptr;
-  must(corq_open(dir.data().c_str(), nullptr, &raw), "corq_open");
-  EnginePtr e(raw);
-  EXPECT_EQ(CORQ_EUNSUPPORTED, declare_stream(e.get(), "s"));  // durable by default on disk
-  EXPECT_NE(last_error().find("durable=false"), std::string::npos) << last_error();
-  must_declare_stream(e.get(), "s", {{"durable", "false"}});
-  EXPECT_EQ(append(e.get(), "s", "x").offset, 0u);
-}
-
 TEST(Streams, bad_stream_names_are_einval) {
   EnginePtr e = open_engine();
   EXPECT_EQ(CORQ_EINVAL, corq_stream_declare(e.get(), nullptr, nullptr));

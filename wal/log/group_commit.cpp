@@ -230,6 +230,7 @@ int LogImpl::write_frame(std::byte *frame, std::size_t record_bytes, std::uint32
     durable_lsn_.store(last, std::memory_order_release);
   }
   durable_changed_.notify_all();
+  if (options_.on_durable) options_.on_durable(last);
   return 0;
 }
 

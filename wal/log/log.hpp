@@ -82,6 +82,10 @@ struct LogOptions {
   DirectIoChoice direct_io = DirectIoChoice::automatic;
   /// Tests: use this Vfs instead of choosing one (not owned; must outlive the Log).
   Vfs *vfs = nullptr;
+  /// Called on the writer thread each time durable_lsn() moves, with the new value, after the
+  /// waiters were woken and with no lock of the log held (e.g. to make records visible to readers
+  /// once durable). It must be quick, must not throw and must not call into this Log.
+  std::function<void(Lsn)> on_durable;
 };
 
 struct SegmentInfo {

@@ -70,6 +70,11 @@ class Journal {
                       std::int64_t time_ms);
   int log_redrive(std::uint32_t from_qid, std::uint32_t to_qid, const Message &message);
   void unpin(Message *message) noexcept { ledger_.unpin(message); }
+  /// A consumer group's progress (records::group_progress): appended lazily like an ack, from the
+  /// reserved space, not waited for. CORQ_OK or the log's failure code.
+  int log_group_progress(const std::vector<std::byte> &payload) {
+    return append_reserved(records::group_progress, payload, wal::Urgency::lazy);
+  }
 
   /// The payload of a `declare` record (also written by checkpoints).
   static void encode_declare(std::vector<std::byte> &out, std::uint32_t qid,

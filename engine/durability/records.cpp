@@ -29,6 +29,9 @@ const char *type_name(std::uint8_t type) noexcept {
     case publish_fanout_priority: return "publish_fanout_priority";
     case declare_stream: return "declare_stream";
     case delete_stream: return "delete_stream";
+    case declare_group: return "declare_group";
+    case delete_group: return "delete_group";
+    case group_progress: return "group_progress";
     default: return "unknown";
   }
 }
@@ -180,6 +183,33 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       break;
     }
     case delete_stream: out += " sid=" + std::to_string(r.u32()); break;
+    case declare_group: {
+      out += " sid=" + std::to_string(r.u32());
+      out += " group=" + printable(r.str16());
+      std::string options(r.str32());
+      for (char &c : options) c = c == '\n' ? ' ' : c;
+      out += " options=\"" + printable(options, 400) + "\"";
+      break;
+    }
+    case delete_group:
+      out += " sid=" + std::to_string(r.u32());
+      out += " group=" + printable(r.str16());
+      break;
+    case group_progress: {
+      out += " sid=" + std::to_string(r.u32());
+      out += " group=" + printable(r.str16());
+      const std::uint8_t kind = r.u8();
+      out += " partition=" + std::to_string(r.u32());
+      const std::uint64_t a = r.u64(), b = r.u64();
+      if (kind == 0) {
+        out += " settled=" + std::to_string(a) + " committed=" + std::to_string(b);
+      } else if (kind == 1) {
+        out += " reset committed=" + std::to_string(a);
+      } else {
+        out += " offset=" + std::to_string(a) + " failed=" + std::to_string(b);
+      }
+      break;
+    }
     case bind:
     case unbind: {
       out += " source_xid=" + std::to_string(r.u32());

@@ -46,6 +46,15 @@
 //                of its own, stream/stream_log.hpp). A redeclaration with update=true writes it
 //                again with the same sid and the new retention limits.
 //   delete_stream   u32 sid (then its directory is removed; recovery removes one left behind)
+//   declare_group   u32 sid, str16 group, str32 options (parse_group_options reads it): a consumer
+//                group of a durable stream, logged when its first member creates it, followed
+//                by a group_progress reset per partition (where it starts)
+//   delete_group    u32 sid, str16 group
+//   group_progress  u32 sid, str16 group, u8 kind, u32 partition, u64 a, u64 b — kind 0 settle:
+//                offset a settled (acked, dead-lettered, skipped), b the committed offset after
+//                it; kind 1 reset: the committed offset is a (creation, corq_group_seek,
+//                checkpoints), nothing above it settled; kind 2 failed: offset a has b failed
+//                attempts. Appended lazily like acks (durable with the next group commit).
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
@@ -84,6 +93,9 @@ enum Type : std::uint8_t {
   publish_fanout_priority = 17,
   declare_stream = 18,
   delete_stream = 19,
+  declare_group = 20,
+  delete_group = 21,
+  group_progress = 22,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

@@ -141,6 +141,9 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
     case records::unbind: return apply_topology(record);
     case records::declare_stream:
     case records::delete_stream: return apply_stream(record);
+    case records::declare_group:
+    case records::delete_group:
+    case records::group_progress: return apply_group(record);
     case records::checkpoint: {
       const std::uint64_t next_id = r.u64();
       const std::uint32_t qid = r.u32();
@@ -281,6 +284,52 @@ int RecoveredState::apply_stream(const wal::RecoveredRecord &record) {
   const std::uint32_t sid = r.u32();
   if (!r.ok()) return bad(record, "truncated");
   streams.erase(sid);
+  std::erase_if(groups, [&](const auto &entry) { return entry.first.first == sid; });
+  return 0;
+}
+
+int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
+  if (record.type == records::declare_group) {
+    std::uint32_t sid = 0;
+    std::string name, option_error;
+    GroupOptions options;
+    if (!records::decode_group_declare(record.payload, sid, name, options, option_error))
+      return bad(record, option_error.c_str());
+    // A checkpoint declares a live group again: its progress so far stays.
+    groups[{sid, name}].options = std::move(options);
+    return 0;
+  }
+  if (record.type == records::delete_group) {
+    records::Reader r(record.payload);
+    const std::uint32_t sid = r.u32();
+    const std::string name(r.str16());
+    if (!r.ok()) return bad(record, "truncated");
+    groups.erase({sid, name});
+    return 0;
+  }
+  records::GroupProgress p;
+  if (!records::decode_group_progress(record.payload, p)) return bad(record, "truncated");
+  auto g = groups.find({p.sid, p.group});
+  if (g == groups.end()) return 0;  // deleted since
+  RecoveredGroupPartition &part = g->second.partitions[p.partition];
+  switch (p.kind) {
+    case records::Progress::settle:
+      if (p.a >= part.committed) part.settled.insert(p.a);
+      part.failed.erase(p.a);
+      // The committed offset never moves back but by a reset (a seek).
+      part.committed = std::max(part.committed, p.b);
+      part.settled.erase(part.settled.begin(), part.settled.lower_bound(part.committed));
+      part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
+      return 0;
+    case records::Progress::reset:
+      part.committed = p.a;
+      part.settled.clear();
+      part.failed.clear();
+      return 0;
+    case records::Progress::failed:
+      if (p.a >= part.committed) part.failed[p.a] = static_cast<std::uint32_t>(p.b);
+      return 0;
+  }
   return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +57,18 @@ struct RecoveredStream {
   StreamOptions options;
 };
 
+/// A consumer group of a durable stream: its definition and, per partition, the committed offset,
+/// the offsets settled above it and the failed attempts of records not settled yet.
+struct RecoveredGroupPartition {
+  std::uint64_t committed = 0;
+  std::set<std::uint64_t> settled;
+  std::map<std::uint64_t, std::uint32_t> failed;
+};
+struct RecoveredGroup {
+  GroupOptions options;
+  std::map<std::uint32_t, RecoveredGroupPartition> partitions;
+};
+
 /// A live message's name in the log: its queue and its id.
 struct MessageKey {
   std::uint32_t qid;
@@ -88,6 +101,7 @@ struct RecoveredState {
   /// Live bindings, by their record's bytes (a bind and its unbind encode the same).
   std::map<std::string, records::Binding> bindings;
   std::map<std::uint32_t, RecoveredStream> streams;  // durable streams, by sid
+  std::map<std::pair<std::uint32_t, std::string>, RecoveredGroup> groups;  // by (sid, group)
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
   std::uint32_t next_xid = 1;
@@ -109,6 +123,7 @@ struct RecoveredState {
                const CopyState &state, const MessageTail &tail);
   int apply_topology(const wal::RecoveredRecord &record);
   int apply_stream(const wal::RecoveredRecord &record);
+  int apply_group(const wal::RecoveredRecord &record);
   /// Forgets the bindings for which `gone` is true.
   template <class Gone>
   void drop_bindings(Gone &&gone) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corq::core::records {
@@ -22,5 +23,27 @@ bool decode_stream_declare(std::span<const std::byte> in, std::uint32_t &sid, st
 
 /// delete_stream: u32 sid.
 void encode_stream_delete(std::vector<std::byte> &out, std::uint32_t sid);
+
+/// declare_group: u32 sid, str16 group, str32 options.
+void encode_group_declare(std::vector<std::byte> &out, std::uint32_t sid, const std::string &group,
+                          const GroupOptions &options);
+bool decode_group_declare(std::span<const std::byte> in, std::uint32_t &sid, std::string &group,
+                          GroupOptions &options, std::string &error);
+/// delete_group: u32 sid, str16 group.
+void encode_group_delete(std::vector<std::byte> &out, std::uint32_t sid, const std::string &group);
+
+/// group_progress's kinds (records.hpp).
+enum class Progress : std::uint8_t { settle = 0, reset = 1, failed = 2 };
+struct GroupProgress {
+  std::uint32_t sid = 0;
+  std::string group;
+  Progress kind = Progress::settle;
+  std::uint32_t partition = 0;
+  std::uint64_t a = 0, b = 0;
+};
+void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::string_view group,
+                           Progress kind, std::uint32_t partition, std::uint64_t a,
+                           std::uint64_t b);
+bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out);
 
 }  // namespace corq::core::records

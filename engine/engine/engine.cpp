@@ -354,6 +354,13 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
   // entirely before the checkpoint (and in it) or after it (and in the log after it).
   std::vector<std::vector<std::byte>> payloads;
   std::vector<std::uint8_t> types;
+  // Groups first, each copied under its own mutex (not under the registry's: lock order). A
+  // group's progress logged after its copy must not be released with the records before this
+  // checkpoint: nothing from here on is.
+  floor = std::min(floor, journal_->last_appended() + 1);
+  std::vector<std::vector<std::byte>> group_payloads;
+  std::vector<std::uint8_t> group_types;
+  encode_groups(group_payloads, group_types);
   std::unique_lock lock(registry_mutex_);
   {
     auto &p = payloads.emplace_back();
@@ -391,6 +398,10 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
   // it (declare_stream logs under streams_mutex_), never released with the records before it.
   std::lock_guard streams(streams_mutex_);
   encode_streams(payloads, types);
+  for (std::size_t i = 0; i < group_payloads.size(); ++i) {
+    payloads.push_back(std::move(group_payloads[i]));
+    types.push_back(group_types[i]);
+  }
   return journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed),
                               error);
 }

@@ -169,6 +169,11 @@ class Engine {
   /// A checkpoint's records of every durable stream (streams_mutex_ held).
   void encode_streams(std::vector<std::vector<std::byte>> &payloads,
                       std::vector<std::uint8_t> &types);
+  /// A checkpoint's records of every durable group: each one's state copied under its own mutex.
+  /// Called before the registry's lock is taken (a group dead-lettering holds its mutex and takes
+  /// the registry's).
+  void encode_groups(std::vector<std::vector<std::byte>> &payloads,
+                     std::vector<std::uint8_t> &types);
   /// A durable stream's log configuration in this engine's directory.
   stream::StreamLogConfig stream_log_config(std::uint32_t sid, const StreamOptions &options) const;
   /// Closes every durable stream's log (engine close).

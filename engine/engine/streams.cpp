@@ -164,6 +164,15 @@ int Engine::install_streams(RecoveredState &state, std::string &error) {
         rc != CORQ_OK)
       return rc;
     s->enforce_retention(now_ms());  // the limits again over what was read back
+    // Its groups, where their committed offsets were (members join them again).
+    for (auto g = state.groups.lower_bound({sid, std::string()});
+         g != state.groups.end() && g->first.first == sid; ++g) {
+      const GroupOptions &options = g->second.options;
+      const std::string dead_letters = options.dead_letter_queue_set
+                                           ? options.dead_letter_queue
+                                           : recovered.name + "." + g->first.second + ".dlq";
+      s->adopt_group(*this, g->first.second, options, dead_letters, g->second.partitions);
+    }
     streams_.insert_or_assign(recovered.name, std::move(s));
   }
   streams_version_.fetch_add(1, std::memory_order_release);
@@ -176,6 +185,14 @@ void Engine::encode_streams(std::vector<std::vector<std::byte>> &payloads,
     if (s->sid() == 0) continue;
     records::encode_stream_declare(payloads.emplace_back(), s->sid(), name, s->options());
     types.push_back(records::declare_stream);
+  }
+}
+
+void Engine::encode_groups(std::vector<std::vector<std::byte>> &payloads,
+                           std::vector<std::uint8_t> &types) {
+  for (const auto &s : streams_snapshot()) {
+    if (s->sid() == 0) continue;
+    for (const auto &g : s->groups_snapshot()) g->encode_state(payloads, types);
   }
 }
 

@@ -35,7 +35,8 @@ Group::Group(Engine &engine, std::shared_ptr<Stream> stream, std::string name, G
       name_(std::move(name)),
       options_(std::move(options)),
       dead_letter_name_(std::move(dead_letter_name)),
-      partitions_(stream_->partition_count()) {
+      partitions_(stream_->partition_count()),
+      journal_(stream_->sid() != 0 ? engine.journal() : nullptr) {
   for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
     std::uint64_t offset = 0, skipped = 0;
     std::string ignored;  // the start was checked when the options were parsed
@@ -45,6 +46,76 @@ Group::Group(Engine &engine, std::shared_ptr<Stream> stream, std::string name, G
 }
 
 void Group::wake_members() noexcept { stream_->activity().notify_all(); }
+
+// ---- durability
+// ----------------------------------------------------------------------------------
+
+void Group::log_progress_locked(records::Progress kind, std::uint32_t partition, std::uint64_t a,
+                                std::uint64_t b) {
+  if (journal_ == nullptr) return;
+  progress_scratch_.clear();
+  records::encode_group_progress(progress_scratch_, stream_->sid(), name_, kind, partition, a, b);
+  // A failed log fail-stops the engine: every later durable call reports it, so the code is not
+  // needed here (the settle itself already happened in memory).
+  journal_->log_group_progress(progress_scratch_);
+}
+
+int Group::log_declaration(std::string &error) {
+  if (journal_ == nullptr) return CORQ_OK;
+  std::vector<std::byte> payload;
+  records::encode_group_declare(payload, stream_->sid(), name_, options_);
+  if (const int rc = journal_->log_topology(records::declare_group, payload, error); rc != CORQ_OK)
+    return rc;
+  {
+    std::lock_guard lock(mutex_);
+    for (std::uint32_t p = 0; p < partitions_.size(); ++p)
+      log_progress_locked(records::Progress::reset, p, partitions_[p].committed, 0);
+  }
+  return journal_->sync(-1, error);
+}
+
+int Group::log_deletion(std::string &error) {
+  if (journal_ == nullptr) return CORQ_OK;
+  std::vector<std::byte> payload;
+  records::encode_group_delete(payload, stream_->sid(), name_);
+  return journal_->log_topology(records::delete_group, payload, error);
+}
+
+void Group::restore(const std::map<std::uint32_t, RecoveredGroupPartition> &recovered) {
+  std::lock_guard lock(mutex_);
+  for (const auto &[p, state] : recovered) {
+    if (p >= partitions_.size()) continue;
+    PartitionState &ps = partitions_[p];
+    ps.cursor = ps.committed = state.committed;
+    ps.settled = state.settled;
+    ps.recovered_through = state.settled.empty() ? 0 : *state.settled.rbegin();
+    for (const auto &[offset, failed] : state.failed) ps.recovered_failed.emplace(offset, failed);
+    catch_up_locked(p, ps);
+  }
+}
+
+void Group::encode_state(std::vector<std::vector<std::byte>> &payloads,
+                         std::vector<std::uint8_t> &types) {
+  if (journal_ == nullptr) return;
+  std::lock_guard lock(mutex_);
+  records::encode_group_declare(payloads.emplace_back(), stream_->sid(), name_, options_);
+  types.push_back(records::declare_group);
+  auto add = [&](records::Progress kind, std::uint32_t p, std::uint64_t a, std::uint64_t b) {
+    records::encode_group_progress(payloads.emplace_back(), stream_->sid(), name_, kind, p, a, b);
+    types.push_back(records::group_progress);
+  };
+  for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
+    const PartitionState &ps = partitions_[p];
+    add(records::Progress::reset, p, ps.committed, 0);
+    for (const std::uint64_t offset : ps.settled)
+      add(records::Progress::settle, p, offset, ps.committed);
+    for (const auto &[offset, state] : ps.records) {
+      if (state.failed != 0) add(records::Progress::failed, p, offset, state.failed);
+    }
+    for (const auto &[offset, failed] : ps.recovered_failed)
+      add(records::Progress::failed, p, offset, failed);
+  }
+}
 
 void Group::mark_deleted() noexcept {
   deleted_.store(true, std::memory_order_seq_cst);
@@ -96,13 +167,14 @@ void Group::settle_offset_locked(PartitionState &ps, std::uint64_t offset) {
   if (offset < ps.committed) return;
   if (offset != ps.committed) {
     ps.settled.insert(offset);
-    return;
-  }
-  ++ps.committed;
-  while (!ps.settled.empty() && *ps.settled.begin() == ps.committed) {
-    ps.settled.erase(ps.settled.begin());
+  } else {
     ++ps.committed;
+    while (!ps.settled.empty() && *ps.settled.begin() == ps.committed) {
+      ps.settled.erase(ps.settled.begin());
+      ++ps.committed;
+    }
   }
+  log_progress_locked(records::Progress::settle, index_of(ps), offset, ps.committed);
 }
 
 void Group::requeue_locked(const OutDelivery &d, std::int64_t due_ms) {
@@ -129,6 +201,7 @@ bool Group::fail_locked(OutDelivery &d, std::int64_t delay_ms, std::int64_t now_
     return true;
   }
   const std::int64_t due = now_ms + (delay_ms < 0 ? backoff_ms(d.failed) : delay_ms);
+  log_progress_locked(records::Progress::failed, d.partition, d.offset, d.failed);
   requeue_locked(d, due);
   engine_.scheduler().poke_if_before(due);
   return false;
@@ -303,7 +376,10 @@ int Group::seek(std::int32_t partition, std::string_view start, std::string &err
     ps.waiting.clear();
     ps.records.clear();
     ps.in_flight = 0;
+    ps.recovered_through = 0;
+    ps.recovered_failed.clear();
     ++ps.epoch;
+    log_progress_locked(records::Progress::reset, p, offset, 0);
   }
   wake_members();
   return CORQ_OK;
@@ -450,6 +526,14 @@ bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, 
   slot.lease_deadline_ms = now_ms + g.options_.lease_ms;
   slot.delivered = previous == nullptr ? 1 : previous->delivered + 1;
   slot.failed = previous == nullptr ? 0 : previous->failed;
+  if (previous == nullptr && !ps.recovered_failed.empty()) [[unlikely]] {
+    // Failed attempts before a restart still count towards max_attempts.
+    if (auto it = ps.recovered_failed.find(offset); it != ps.recovered_failed.end()) {
+      slot.failed = it->second;
+      slot.delivered = it->second + 1;
+      ps.recovered_failed.erase(it);
+    }
+  }
   slot.has_key = r.key != nullptr;
   if (slot.has_key && g.options_.mode == GroupMode::key_ordered)
     slot.key.assign(reinterpret_cast<const char *>(r.key), r.key_len);
@@ -537,6 +621,10 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
     }
     // 3. The cursor.
     if (ps.cursor >= end) return n;
+    if (ps.cursor <= ps.recovered_through && ps.settled.count(ps.cursor) != 0) [[unlikely]] {
+      ++ps.cursor;  // settled durably before a restart (shared, key_ordered): not again
+      continue;
+    }
     if (mode == GroupMode::key_ordered) {
       std::shared_ptr<Chunk> chunk = g.stream_->partition(partition).chunk_for(ps.cursor);
       if (chunk == nullptr) {  // retention passed us: catch up and look again

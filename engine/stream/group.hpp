@@ -25,6 +25,8 @@
 #pragma once
 
 #include "consumer/consumer_base.hpp"
+#include "durability/recovery.hpp"
+#include "durability/stream_records.hpp"
 #include "options/options.hpp"
 #include "stream/stream.hpp"
 
@@ -42,6 +44,7 @@
 
 namespace corq::core {
 class Engine;
+class Journal;
 class Queue;
 }  // namespace corq::core
 
@@ -96,6 +99,20 @@ class Group {
   /// due. Returns when it is next due (INT64_MAX: nothing timed).
   std::int64_t scheduler_pass(std::int64_t now_ms);
 
+  // ---- durable groups (a durable stream's on a disk engine) ----
+  /// True when the group's progress goes to the engine's log.
+  bool durable() const noexcept { return journal_ != nullptr; }
+  /// A new durable group: logs its definition and where each partition starts, and waits until
+  /// that is durable. CORQ_OK or the log's error.
+  int log_declaration(std::string &error);
+  /// corq_group_delete of a durable group: logs it and waits.
+  int log_deletion(std::string &error);
+  /// Recovery: the state the log had (before any member joins).
+  void restore(const std::map<std::uint32_t, RecoveredGroupPartition> &partitions);
+  /// A checkpoint's records of this group: its definition and its whole progress.
+  void encode_state(std::vector<std::vector<std::byte>> &payloads,
+                    std::vector<std::uint8_t> &types);
+
  private:
   friend class GroupMember;
 
@@ -119,6 +136,10 @@ class Group {
     const GroupMember *owner = nullptr;   // ordered: who reads it now
     const GroupMember *target = nullptr;  // ordered: who should (a move waits for in_flight == 0)
     std::uint64_t epoch = 0;              // bumped by seek: older deliveries are stale
+    // After recovery: offsets up to `recovered_through` may be in `settled` before the cursor
+    // reaches them (the cursor skips those), and records not settled keep their failed attempts.
+    std::uint64_t recovered_through = 0;
+    std::unordered_map<std::uint64_t, std::uint32_t> recovered_failed;
   };
 
   // All of these run with mutex_ held.
@@ -150,6 +171,12 @@ class Group {
   }
   /// Wakes waiting members (they look again).
   void wake_members() noexcept;
+  /// A durable group: one group_progress record (lazy, like an ack).
+  void log_progress_locked(records::Progress kind, std::uint32_t partition, std::uint64_t a,
+                           std::uint64_t b);
+  std::uint32_t index_of(const PartitionState &ps) const noexcept {
+    return static_cast<std::uint32_t>(&ps - partitions_.data());
+  }
 
   Engine &engine_;
   const std::shared_ptr<Stream> stream_;
@@ -164,6 +191,8 @@ class Group {
   std::unordered_map<std::string, std::uint32_t> busy_keys_;  // key_ordered: records out per key
   std::int64_t last_pass_ms_ = 0;
   std::uint64_t delivered_ = 0, acked_ = 0, nacked_ = 0, dead_lettered_ = 0, skipped_ = 0;
+  Journal *const journal_;                   // non-null: durable (see durable())
+  std::vector<std::byte> progress_scratch_;  // mutex_
 };
 
 /// A member of a group: what a corq_consumer from corq_group_consumer_open points at.

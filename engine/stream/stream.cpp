@@ -226,10 +226,22 @@ int Stream::open_group(Engine &engine, const std::string &name, const GroupOptio
     out = it->second;
     return CORQ_OK;
   }
-  out = std::make_shared<Group>(engine, shared_from_this(), name, options, dead_letter_name);
+  auto group = std::make_shared<Group>(engine, shared_from_this(), name, options, dead_letter_name);
+  // A durable stream's group is durable: its definition and starting offsets are logged first.
+  if (const int rc = group->log_declaration(error); rc != CORQ_OK) return rc;
+  out = std::move(group);
   groups_.emplace(name, out);
   created = true;
   return CORQ_OK;
+}
+
+void Stream::adopt_group(Engine &engine, const std::string &name, const GroupOptions &options,
+                         const std::string &dead_letter_name,
+                         const std::map<std::uint32_t, RecoveredGroupPartition> &state) {
+  auto group = std::make_shared<Group>(engine, shared_from_this(), name, options, dead_letter_name);
+  group->restore(state);
+  std::lock_guard lock(groups_mutex_);
+  groups_.insert_or_assign(name, std::move(group));
 }
 
 std::shared_ptr<Group> Stream::find_group(const std::string &name) {
@@ -247,6 +259,7 @@ int Stream::delete_group(const std::string &name, std::string &error) {
       error = "no group named '" + name + "' on stream '" + name_ + "'";
       return CORQ_ENOENT;
     }
+    if (const int rc = it->second->log_deletion(error); rc != CORQ_OK) return rc;
     gone = std::move(it->second);
     groups_.erase(it);
   }

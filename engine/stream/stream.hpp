@@ -26,7 +26,8 @@
 
 namespace corq::core {
 class Engine;
-}
+struct RecoveredGroupPartition;
+}  // namespace corq::core
 
 namespace corq::core::stream {
 
@@ -108,6 +109,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
                  const std::string &dead_letter_name, std::shared_ptr<Group> &out, bool &created,
                  std::string &error);
   std::shared_ptr<Group> find_group(const std::string &name);
+  /// Recovery: a durable group as the engine's log left it (no members yet).
+  void adopt_group(Engine &engine, const std::string &name, const GroupOptions &options,
+                   const std::string &dead_letter_name,
+                   const std::map<std::uint32_t, RecoveredGroupPartition> &state);
   /// corq_group_delete: CORQ_ENOENT if there is none.
   int delete_group(const std::string &name, std::string &error);
   std::vector<std::shared_ptr<Group>> groups_snapshot();

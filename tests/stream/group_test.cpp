@@ -12,29 +12,6 @@
 namespace corq::test {
 namespace {
 
-/// Opens a member of `group` on `stream` with these options (NULL config when empty).
-int try_open_member(corq_engine *e, const char *stream, const char *group, const Options &options,
-                    corq_consumer **out) {
-  if (options.empty()) return corq_group_consumer_open(e, stream, group, nullptr, out);
-  ConfigPtr config;
-  if (const int rc = try_make_config(options, config); rc != CORQ_OK) return rc;
-  return corq_group_consumer_open(e, stream, group, config.get(), out);
-}
-
-ConsumerPtr open_member(corq_engine *e, const char *stream, const char *group,
-                        const Options &options = {}) {
-  corq_consumer *c = nullptr;
-  must(try_open_member(e, stream, group, options, &c), std::string("group_consumer_open ") + group);
-  return ConsumerPtr(c);
-}
-
-corq_group_stats group_stats(corq_engine *e, const char *stream, const char *group) {
-  corq_group_stats s{};
-  s.struct_size = sizeof s;
-  must(corq_group_stats_get(e, stream, group, &s), "group_stats");
-  return s;
-}
-
 std::uint32_t partition_of(const corq_delivery &d) {
   return static_cast<std::uint32_t>(std::stoul(header_value(d, "x-stream-partition").value()));
 }

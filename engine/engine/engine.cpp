@@ -72,6 +72,8 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   std::unique_ptr<Engine> engine(new Engine(options, false));
   engine->dir_ = dir;
   engine->journal_ = std::move(journal);
+  if (options.test_vfs == nullptr) engine->owned_files_ = wal::make_psync_vfs();
+  engine->files_ = options.test_vfs != nullptr ? options.test_vfs : engine->owned_files_.get();
   engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
   engine->next_qid_ = state.next_qid;
   engine->install(state);

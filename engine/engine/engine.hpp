@@ -214,6 +214,12 @@ class Engine {
   // registry before members are destroyed, and queues never touch it from their destructors.
   std::string dir_;
   std::unique_ptr<Journal> journal_;
+  /// Directory operations of durable streams (create, list, remove): the test Vfs when there is
+  /// one, else the real file system.
+  std::unique_ptr<wal::Vfs> owned_files_;
+  wal::Vfs *files_ = nullptr;
+  /// Removes a durable stream's directory and everything in it. 0 or -errno.
+  int remove_stream_directory(const std::string &path);
   std::uint32_t next_qid_ = 1;           // registry_mutex_
   std::int64_t last_checkpoint_ms_ = 0;  // scheduler passes (serialized)
   LogMaintainer log_maintainer_;         // its thread uses journal_ and the registry

@@ -9,9 +9,9 @@
 #include "durability/stream_records.hpp"
 #include "stream/group.hpp"
 
-#include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <limits>
-#include <system_error>
 
 namespace corq::core {
 
@@ -94,10 +94,14 @@ int Engine::declare_stream(const std::string &name, const StreamOptions &options
         rc != CORQ_OK)
       return rc;
     ++next_sid_;
-    std::error_code ec;
-    std::filesystem::create_directories(dir_ + "/streams", ec);
-    int rc = ec ? CORQ_EIO : CORQ_OK;
-    if (ec) error = "cannot create " + dir_ + "/streams: " + ec.message();
+    int rc = CORQ_OK;
+    if (const int made = files_->make_dir(dir_ + "/streams"); made != 0) {
+      error = "cannot create " + dir_ + "/streams: " + std::strerror(-made);
+      rc = CORQ_EIO;
+    } else if (const int synced = files_->sync_dir(dir_); synced != 0) {
+      error = "cannot sync " + dir_ + ": " + std::strerror(-synced);
+      rc = CORQ_EIO;
+    }
     if (rc == CORQ_OK) rc = created->open_log(stream_log_config(sid, options), sid, error);
     if (rc != CORQ_OK) {
       // Take the declaration back so the next open does not find a stream that never was.
@@ -134,9 +138,9 @@ int Engine::remove_stream(const std::string &name, std::string &error) {
   if (const std::uint32_t sid = gone->sid(); sid != 0) {
     // The deletion is durable: the files go (a crash before this: the next open removes them).
     gone->close_log();
-    std::error_code ec;
-    std::filesystem::remove_all(stream::stream_directory(dir_, sid), ec);
-    if (ec) log(CORQ_LOG_WARN, "stream '" + name + "' deleted, its files not: " + ec.message());
+    if (const int rc = remove_stream_directory(stream::stream_directory(dir_, sid)); rc != 0) {
+      log(CORQ_LOG_WARN, "stream '" + name + "' deleted, its files not: " + std::strerror(-rc));
+    }
   }
   return CORQ_OK;
 }
@@ -145,20 +149,31 @@ int Engine::install_streams(RecoveredState &state, std::string &error) {
   std::lock_guard lock(streams_mutex_);
   next_sid_ = state.next_sid;
   // Directories of streams deleted (or never declared: a crash between directory and record).
-  std::error_code ec;
-  for (const auto &entry : std::filesystem::directory_iterator(dir_ + "/streams", ec)) {
-    const std::string file = entry.path().filename().string();
-    std::uint32_t sid = 0;
-    const bool numbered =
-        file.size() == 10 && file.find_first_not_of("0123456789") == std::string::npos;
-    if (numbered) sid = static_cast<std::uint32_t>(std::stoul(file));
-    if (numbered && state.streams.count(sid) != 0) continue;
-    std::error_code remove_ec;
-    std::filesystem::remove_all(entry.path(), remove_ec);
-    log(CORQ_LOG_INFO, "removed " + entry.path().string() + " (no stream declares it)");
+  std::vector<std::string> names;
+  if (files_->list(dir_ + "/streams", names) == 0) {
+    for (const std::string &file : names) {
+      if (file == "." || file == "..") continue;
+      std::uint32_t sid = 0;
+      const bool numbered =
+          file.size() == 10 && file.find_first_not_of("0123456789") == std::string::npos;
+      if (numbered) sid = static_cast<std::uint32_t>(std::stoul(file));
+      if (numbered && state.streams.count(sid) != 0) continue;
+      const std::string path = dir_ + "/streams/" + file;
+      if (const int rc = remove_stream_directory(path); rc != 0) {
+        log(CORQ_LOG_WARN,
+            "cannot remove " + path + " (no stream declares it): " + std::strerror(-rc));
+      } else {
+        log(CORQ_LOG_INFO, "removed " + path + " (no stream declares it)");
+      }
+    }
+  }
+  if (!state.streams.empty()) {
+    if (const int rc = files_->make_dir(dir_ + "/streams"); rc != 0) {
+      error = "cannot create " + dir_ + "/streams: " + std::strerror(-rc);
+      return CORQ_EIO;
+    }
   }
   for (auto &[sid, recovered] : state.streams) {
-    std::filesystem::create_directories(dir_ + "/streams", ec);
     auto s = std::make_shared<stream::Stream>(recovered.name, recovered.options);
     if (const int rc = s->open_log(stream_log_config(sid, recovered.options), sid, error);
         rc != CORQ_OK)
@@ -204,6 +219,18 @@ int Engine::sync_streams(std::chrono::steady_clock::time_point deadline, std::st
     }
   }
   return CORQ_OK;
+}
+
+int Engine::remove_stream_directory(const std::string &path) {
+  std::vector<std::string> names;
+  if (const int rc = files_->list(path, names); rc != 0) return rc == -ENOENT ? 0 : rc;
+  for (const std::string &name : names) {
+    if (name == "." || name == "..") continue;
+    if (const int rc = files_->remove(path + "/" + name); rc != 0 && rc != -ENOENT) return rc;
+  }
+  if (const int rc = files_->remove_dir(path); rc != 0 && rc != -ENOENT) return rc;
+  // The removal is durable once the parent is synced (a crash before: the next open removes it).
+  return files_->sync_dir(path.substr(0, path.find_last_of('/')));
 }
 
 void Engine::close_stream_logs() {

@@ -86,10 +86,28 @@ void Group::restore(const std::map<std::uint32_t, RecoveredGroupPartition> &reco
   for (const auto &[p, state] : recovered) {
     if (p >= partitions_.size()) continue;
     PartitionState &ps = partitions_[p];
-    ps.cursor = ps.committed = state.committed;
+    // Progress about records the stream's log lost is void: under sync=none a power loss may drop
+    // the stream's tail after the group (in the engine's log) settled some of it, and those
+    // offsets are used again by the next appends.
+    const std::uint64_t end = stream_->partition(p).end();
+    ps.cursor = ps.committed = std::min(state.committed, end);
     ps.settled = state.settled;
-    ps.recovered_through = state.settled.empty() ? 0 : *state.settled.rbegin();
-    for (const auto &[offset, failed] : state.failed) ps.recovered_failed.emplace(offset, failed);
+    ps.settled.erase(ps.settled.lower_bound(end), ps.settled.end());
+    ps.recovered_through = ps.settled.empty() ? 0 : *ps.settled.rbegin();
+    for (const auto &[offset, failed] : state.failed) {
+      if (offset < end) ps.recovered_failed.emplace(offset, failed);
+    }
+    const bool voided = state.committed > end || ps.settled.size() != state.settled.size() ||
+                        ps.recovered_failed.size() != state.failed.size();
+    if (voided) {
+      // Said again in the log, so the void progress stays void once those offsets hold new
+      // records: a reset, then what is still true.
+      log_progress_locked(records::Progress::reset, p, ps.committed, 0);
+      for (const std::uint64_t offset : ps.settled)
+        log_progress_locked(records::Progress::settle, p, offset, ps.committed);
+      for (const auto &[offset, failed] : ps.recovered_failed)
+        log_progress_locked(records::Progress::failed, p, offset, failed);
+    }
     catch_up_locked(p, ps);
   }
 }
@@ -161,6 +179,9 @@ void Group::catch_up_locked(std::uint32_t partition, PartitionState &ps) {
     ps.settled.erase(ps.settled.begin());
     ++ps.committed;
   }
+  // Settled offsets the committed offset just passed are not delivered again (after a restart
+  // the cursor starts at the committed offset, below offsets settled before).
+  ps.cursor = std::max(ps.cursor, ps.committed);
 }
 
 void Group::settle_offset_locked(PartitionState &ps, std::uint64_t offset) {

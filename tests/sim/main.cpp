@@ -2,9 +2,10 @@
 //
 //   corq-sim --seeds N [--seed-start S] [--verbose] [--no-reorder] [--no-sync-none] [--no-corrupt]
 //
-// Runs seeds S .. S+N-1 (workload.hpp), prints each failing seed with what broke and the exact
-// command that replays it alone, and ends with the line "N seeds, F failures". Exit code: 0 when
-// every seed passed, 1 when one failed, 2 for bad arguments.
+// Runs seeds S .. S+N-1 (workload.hpp: each seed's queue half, then its streams half), prints each
+// failing seed with what broke and the exact command that replays it alone, and ends with the line
+// "N seeds, F failures". Exit code: 0 when every seed passed, 1 when one failed, 2 for bad
+// arguments.
 #include "sim/workload.hpp"
 
 #include <charconv>
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
   if (!seeds_given || seeds == 0) return usage("--seeds N (N >= 1) is required");
   std::uint64_t failures = 0;
   for (std::uint64_t seed = seed_start; seed - seed_start < seeds; ++seed) {
-    const std::string why = corq::sim::run_seed(seed, modes);
+    std::string why = corq::sim::run_seed(seed, modes);
+    if (why.empty()) why = corq::sim::run_stream_seed(seed, modes);
     if (why.empty()) continue;
     ++failures;
     std::printf(

@@ -72,6 +72,9 @@ class ProcessVfs final : public wal::Vfs {
   int rename(const std::string &from, const std::string &to) override {
     return state_->run([&] { return state_->disk.rename(from, to); });
   }
+  int remove_dir(const std::string &path) override {
+    return state_->run([&] { return state_->disk.remove_dir(path); });
+  }
   int make_dir(const std::string &path) override {
     return state_->run([&] { return state_->disk.make_dir(path); });
   }

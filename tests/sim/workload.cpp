@@ -18,6 +18,7 @@
 #include "engine/testing.hpp"
 #include "sim/model.hpp"
 #include "sim/process_vfs.hpp"
+#include "sim/random.hpp"
 
 #include <corq/corq.h>
 #include <log/scanner.hpp>
@@ -44,28 +45,6 @@ constexpr std::int64_t q0_lease_ms = 5000;
 constexpr std::int64_t q1_lease_ms = 3000;
 /// How far sim time starts ahead of real time (the timer wheels pay per millisecond advanced).
 constexpr std::int64_t sim_lead_ms = 10'000;
-
-/// A failed invariant or an unexpected C API result: ends the seed.
-struct Violation : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-/// splitmix64 (same numbers on every platform).
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ull + 1) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-  bool one_in(std::uint64_t n) { return below(n) == 0; }
-
- private:
-  std::uint64_t state_;
-};
 
 struct Held {  // an unsettled delivery
   std::size_t consumer;

@@ -17,7 +17,10 @@ struct SimModes {
   bool verbose = false;   // print every operation
 };
 
-/// Runs seed `seed`. Returns "" when every invariant held, else what broke (and where).
+/// Runs seed `seed` on durable queues and exchanges (workload.cpp). Returns "" when every
+/// invariant held, else what broke (and where).
 std::string run_seed(std::uint64_t seed, const SimModes &modes);
+/// The same seed's streams half: a durable stream and its consumer group (stream_workload.cpp).
+std::string run_stream_seed(std::uint64_t seed, const SimModes &modes);
 
 }  // namespace corq::sim

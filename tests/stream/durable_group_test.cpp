@@ -197,6 +197,28 @@ TEST_F(DurableGroup, progress_survives_the_engine_logs_checkpoints) {
   EXPECT_EQ(offsets_of(consume(m.get(), 300)), expected);
 }
 
+// corq-sim found this: after a restart the cursor started at the committed offset, and when
+// retention had moved the committed offset past settled offsets, those were delivered again.
+TEST_F(DurableGroup, retention_passing_the_committed_offset_does_not_bring_back_settled_records) {
+  make_stream(4);
+  const Options shared = {{"mode", "shared"}};
+  {
+    EnginePtr e = open_durable(tmp_.data());
+    ConsumerPtr m = open_member(e.get(), "s", "g", shared);
+    const std::vector<corq_delivery> got = consume(m.get(), 4);
+    ASSERT_EQ(got.size(), 4u);
+    ack_where(m.get(), got, [](std::uint64_t o) { return o >= 2; });  // committed stays 0
+    m.reset();
+    must_declare_stream(e.get(), "s", {{"retention_records", "2"}, {"update", "true"}});
+  }
+  EnginePtr e = open_durable(tmp_.data());
+  EXPECT_EQ(group_stats(e.get(), "s", "g").lag, 0u);
+  ConsumerPtr m = open_member(e.get(), "s", "g", shared);
+  EXPECT_TRUE(consume(m.get(), 10).empty()) << "records 2 and 3 were settled";
+  append(e.get(), "s", "r4");
+  EXPECT_EQ(offsets_of(consume(m.get(), 10, 5000)), (std::vector<std::uint64_t>{4}));
+}
+
 TEST_F(DurableGroup, groups_of_a_deleted_stream_are_gone_after_a_reopen) {
   make_stream(2);
   {

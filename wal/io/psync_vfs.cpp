@@ -217,6 +217,8 @@ int PsyncVfs::rename(const std::string &from, const std::string &to) {
   return ::rename(from.c_str(), to.c_str()) < 0 ? -errno : 0;
 }
 
+int PsyncVfs::remove_dir(const std::string &path) { return ::rmdir(path.c_str()) < 0 ? -errno : 0; }
+
 int PsyncVfs::make_dir(const std::string &path) {
   if (::mkdir(path.c_str(), 0755) == 0) return 0;
   if (errno != EEXIST) return -errno;

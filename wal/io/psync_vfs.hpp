@@ -77,6 +77,7 @@ class PsyncVfs : public Vfs {
   int rename(const std::string &from, const std::string &to) override;
   /// mkdir 0755; 0 if a directory is already there (-EEXIST if something else is).
   int make_dir(const std::string &path) override;
+  int remove_dir(const std::string &path) override;
   int sync_dir(const std::string &dir) override;
   /// open(O_RDWR|O_CREAT) + flock(LOCK_EX|LOCK_NB). flock locks belong to the open file
   /// description: a second lock() of the same path conflicts even within one process, and a

@@ -545,6 +545,21 @@ int SimVfs::make_dir(const std::string &path) {
   return 0;
 }
 
+int SimVfs::remove_dir(const std::string &path) {
+  std::lock_guard lock(state_->mutex);
+  ++state_->counters.removes;
+  const std::string normalized = normalize(path);
+  if (normalized == "/") return -EBUSY;
+  const auto found = state_->live.find(normalized);
+  if (found == state_->live.end()) return -ENOENT;
+  if (!found->second.directory) return -ENOTDIR;
+  for (const auto &[other, entry] : state_->live) {
+    if (other != "/" && parent_of(other) == normalized) return -ENOTEMPTY;
+  }
+  state_->live.erase(found);
+  return 0;
+}
+
 int SimVfs::sync_dir(const std::string &dir) {
   std::lock_guard lock(state_->mutex);
   ++state_->counters.sync_dirs;

@@ -120,6 +120,7 @@ class SimVfs final : public Vfs {
   int remove(const std::string &path) override;
   int rename(const std::string &from, const std::string &to) override;
   int make_dir(const std::string &path) override;
+  int remove_dir(const std::string &path) override;
   int sync_dir(const std::string &dir) override;
   /// -EWOULDBLOCK while another lock of `path` (from this SimVfs) is alive; crash() frees all.
   int lock(const std::string &path, std::unique_ptr<VfsFile> &out) override;

@@ -78,6 +78,11 @@ class Vfs {
   /// Atomically renames (replacing `to`); durable once sync_dir(dir) returns.
   virtual int rename(const std::string &from, const std::string &to) = 0;
   virtual int make_dir(const std::string &path) = 0;  // 0 if it already exists
+  /// Removes an empty directory (-ENOTEMPTY if it is not); durable once sync_dir(parent) returns.
+  virtual int remove_dir(const std::string &path) {
+    (void)path;
+    return -ENOTSUP;
+  }
   /// fsync of a directory: makes creations, renames and removals in it durable.
   virtual int sync_dir(const std::string &dir) = 0;
   /// Takes an exclusive lock on `path` (created if missing) for the life of `out`:

@@ -22,8 +22,14 @@ std::string stream_json(corq::core::stream::Stream &s) {
   auto count = [](const std::atomic<std::uint64_t> &c) {
     return std::to_string(c.load(std::memory_order_relaxed));
   };
-  std::string text = "{\"options\":" + corq::core::stream_options_json(s.options()) +
-                     ",\"stats\":{\"appended\":" + count(s.appended) +
+  std::string text = "{\"options\":" + corq::core::stream_options_json(s.options());
+  if (corq::core::stream::StreamLog *log = s.log(); log != nullptr) {
+    // A durable stream's own log: its id in the data directory and its segment files.
+    text += ",\"log\":{\"sid\":" + std::to_string(s.sid()) +
+            ",\"segments\":" + std::to_string(log->segment_count()) + ",\"backend\":\"" +
+            log->backend() + "\"}";
+  }
+  text += ",\"stats\":{\"appended\":" + count(s.appended) +
                      ",\"deleted\":" + count(s.deleted_by_retention) +
                      ",\"deduplicated\":" + count(s.deduplicated) + "},\"partitions\":[";
   for (std::uint32_t i = 0; i < s.partition_count(); ++i) {
@@ -52,7 +58,11 @@ std::string stream_json(corq::core::stream::Stream &s) {
     text += ",\"acked\":" + std::to_string(gs.acked);
     text += ",\"nacked\":" + std::to_string(gs.nacked);
     text += ",\"dead_lettered\":" + std::to_string(gs.dead_lettered);
-    text += ",\"skipped\":" + std::to_string(gs.skipped) + "}";
+    text += ",\"skipped\":" + std::to_string(gs.skipped) + ",\"committed\":[";
+    const std::vector<std::uint64_t> committed = g->committed_offsets();
+    for (std::size_t i = 0; i < committed.size(); ++i)
+      text += (i == 0 ? "" : ",") + std::to_string(committed[i]);
+    text += "]}";
   }
   return text + "}}";
 }

@@ -406,6 +406,17 @@ int Group::seek(std::int32_t partition, std::string_view start, std::string &err
   return CORQ_OK;
 }
 
+std::vector<std::uint64_t> Group::committed_offsets() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::uint64_t> out;
+  out.reserve(partitions_.size());
+  for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
+    catch_up_locked(p, partitions_[p]);
+    out.push_back(partitions_[p].committed);
+  }
+  return out;
+}
+
 corq_group_stats Group::stats() {
   std::lock_guard lock(mutex_);
   corq_group_stats s{};

@@ -93,6 +93,8 @@ class Group {
   /// CORQ_ESTATE). CORQ_OK or CORQ_EINVAL with `error`.
   int seek(std::int32_t partition, std::string_view start, std::string &error);
   corq_group_stats stats();
+  /// Each partition's committed offset (the first not settled), after catching up with retention.
+  std::vector<std::uint64_t> committed_offsets();
   std::uint32_t members();
 
   /// The scheduler: expires leases (a failed attempt each) and wakes members when retries fall

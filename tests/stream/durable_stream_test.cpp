@@ -66,14 +66,26 @@ class DurableStream : public ::testing::Test {
   TempDir tmp_;
 };
 
-TEST_F(DurableStream, streams_default_to_durable_on_a_disk_engine) {
+TEST_F(DurableStream, streams_default_to_durable_on_a_disk_engine_and_stats_show_their_log) {
   EnginePtr e = open_durable(tmp_.data());
-  must_declare_stream(e.get(), "s");
+  must_declare_stream(e.get(), "s", {{"partitions", "2"}});
+  append(e.get(), "s", "a", "k");
+  ConsumerPtr m = open_member(e.get(), "s", "g");
+  const std::vector<corq_delivery> got = consume(m.get(), 4);
+  ASSERT_EQ(got.size(), 1u);
+  must(corq_ack(m.get(), got[0].tag), "ack");
   char *json = nullptr;
   must(corq_stats_json(e.get(), &json), "stats_json");
   const std::string text(json);
   corq_free(json);
+  EXPECT_TRUE(is_valid_json(text)) << text;
   EXPECT_NE(text.find("\"durable\":true"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"log\":{\"sid\":1,\"segments\":1"), std::string::npos) << text;
+  // The group's committed offset per partition: 1 where the record was acked, 0 in the other.
+  const std::uint32_t p =
+      static_cast<std::uint32_t>(std::stoul(*header_value(got[0], "x-stream-partition")));
+  EXPECT_NE(text.find(p == 0 ? "\"committed\":[1,0]" : "\"committed\":[0,1]"), std::string::npos)
+      << text;
   EXPECT_EQ(stream_directories(tmp_.data()), 1u);
 }
 

@@ -37,6 +37,7 @@ REFERENCE = "corq-durable"
 SYSTEMS = {
     "corq-durable": ("corq durable (sync=always)", None),
     "corq-transient": ("corq transient (in memory, reference)", None),
+    "corq-stream": ("corq durable stream, shared group (sync=always)", None),
     "rabbitmq-classic": ("RabbitMQ durable classic queue", 50.0),
     "rabbitmq-quorum": ("RabbitMQ quorum queue", None),
     "redis-streams": ("Redis Streams, appendfsync always", 10.0),
@@ -44,7 +45,10 @@ SYSTEMS = {
     "sqlite": ("SQLite, WAL + synchronous=FULL", None),
 }
 TARGET_SIZE = 64
-COLORS = {"corq-durable": "#1f77b4", "corq-transient": "#aec7e8", "rabbitmq-classic": "#ff7f0e",
+# Issue #17: corq's durable stream (corq-stream) against Redis Streams, the same records.
+STREAM_REFERENCE, STREAM_PEER, STREAM_TARGET = "corq-stream", "redis-streams", 10.0
+COLORS = {"corq-durable": "#1f77b4", "corq-transient": "#aec7e8", "corq-stream": "#17becf",
+          "rabbitmq-classic": "#ff7f0e",
           "rabbitmq-quorum": "#ffbb78", "redis-streams": "#d62728", "rocksdb": "#2ca02c",
           "sqlite": "#9467bd"}
 
@@ -89,6 +93,8 @@ def build_rows(runs, skipped):
     rows = []
     for size in sizes:
         reference = {r["round"]: r for r in by_key.get((REFERENCE, size), []) if ok(r)}
+        stream_reference = {r["round"]: r for r in by_key.get((STREAM_REFERENCE, size), [])
+                            if ok(r)}
         for system, (label, target) in SYSTEMS.items():
             all_runs = by_key.get((system, size), [])
             good = [r for r in all_runs if ok(r)]
@@ -114,6 +120,14 @@ def build_rows(runs, skipped):
                 is_peer = not system.startswith("corq-")
                 row["ratio"] = statistics.median(ratios) if ratios and is_peer else None
                 row["ratio_range"] = [min(ratios), max(ratios)] if ratios else None
+                if system == STREAM_PEER:
+                    stream_ratios = [stream_reference[r["round"]]["msgs_per_s"] / r["msgs_per_s"]
+                                     for r in good
+                                     if r["round"] in stream_reference and r["msgs_per_s"] > 0]
+                    if stream_ratios:
+                        row["stream_ratio"] = statistics.median(stream_ratios)
+                        row["stream_target"] = STREAM_TARGET if size == TARGET_SIZE else None
+                        row["stream_met"] = row["stream_ratio"] >= STREAM_TARGET
             if row["target"] is not None:
                 row["met"] = row.get("ratio") is not None and row["ratio"] >= row["target"]
             rows.append(row)
@@ -154,6 +168,14 @@ def markdown_table(rows):
         lines.append(f"| {r['label']}{mark} | {size} | {fmt_int(r['msgs_per_s'])} | {fmt_int(r['p50_us'])} | "
                      f"{fmt_int(r['p99_us'])} | {fmt_int(r['p999_us'])} | {fmt_ratio(r.get('ratio'))} | "
                      f"{target} | {verdict(r)} |")
+    for r in rows:
+        if r.get("stream_ratio") is None:
+            continue
+        target = (f" (target ≥ {r['stream_target']:g}×: "
+                  f"{'met' if r['stream_met'] else '**missed**'})" if r.get("stream_target") else "")
+        lines.append("")
+        lines.append(f"corq's durable stream with a shared group (`corq-stream`) ÷ {r['label']} at "
+                     f"{fmt_size(r['size'])}: {fmt_ratio(r['stream_ratio'])}{target}.")
     repeated = [r for r in rows if r.get("redelivered")]
     if repeated:
         lines.append("")
@@ -182,7 +204,8 @@ def verify_lines(verify):
 
 
 def missed(rows):
-    return [r for r in rows if r["target"] is not None and not r.get("met")]
+    return [r for r in rows if (r["target"] is not None and not r.get("met")) or
+            (r.get("stream_target") is not None and not r.get("stream_met"))]
 
 
 def hardware_line(context):

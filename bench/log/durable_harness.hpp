@@ -20,6 +20,9 @@
 //                            corq_ack_upto while they come, corq_sync, corq_close; then the
 //                            *.wal files in the directory (≤ 3) and the reopen time (≤ 0.2 s for
 //                            6M); `disk_MiB`: what the directory takes on disk then (du)
+//   stream_append_64B/<backend>   2 appenders, corq_stream_producer_send of batches of 64 records
+//                            of 64 B (NOWAIT) to a durable stream, corq_sync every 4096 records:
+//                            ratio to the raw bandwidth (≥ 0.15×, issue #17) and to publish_64B
 //   footprint_fresh/<backend>     a fresh directory, one durable queue, 1,000 64 B messages
 //                            published and left ready: what it takes on disk (du: allocated
 //                            blocks, so preallocated segments count whole) open and after close
@@ -164,6 +167,8 @@ void register_latency_round(const DurableScale &scale, int round, const Backend 
 void register_publish_round(const DurableScale &scale, int round, const Backend &backend,
                             std::size_t bytes);
 void register_pubsub_round(const DurableScale &scale, int round, const Backend &backend);
+/// durable_stream.cpp: stream_append_64B (after publish_64B of the same round: its baseline).
+void register_stream_append_round(const DurableScale &scale, int round, const Backend &backend);
 void register_recovery_round(const DurableScale &scale, int round, const Backend &backend);
 void register_footprint_round(int round, const Backend &backend);
 

@@ -155,6 +155,7 @@ int main(int argc, char **argv) {
     for (const Backend *backend : {&first, &second}) {
       register_publish_round(scale, round, *backend, small_msg_bytes);
       register_pubsub_round(scale, round, *backend);  // right after its publish-only base
+      register_stream_append_round(scale, round, *backend);
     }
     for (const Backend *backend : {&first, &second}) {
       register_publish_round(scale, round, *backend, large_msg_bytes);

@@ -136,6 +136,7 @@ std::unique_ptr<PeerSystem> make_system(const PeerOptions &options);
 
 // One factory per system; each lives in its peer_*.cpp, compiled only when its library was found.
 std::unique_ptr<PeerSystem> make_corq(const PeerOptions &options, bool durable);
+std::unique_ptr<PeerSystem> make_corq_stream(const PeerOptions &options);
 std::unique_ptr<PeerSystem> make_rabbitmq(const PeerOptions &options, bool quorum);
 std::unique_ptr<PeerSystem> make_redis(const PeerOptions &options);
 std::unique_ptr<PeerSystem> make_rocksdb(const PeerOptions &options);

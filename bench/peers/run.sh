@@ -47,7 +47,7 @@ if [ "$quick" -eq 1 ]; then
 else
   : "${rounds:=3}" "${messages:=100000}" "${sizes:=64,1024}"
 fi
-: "${systems:=corq-durable,corq-transient,rabbitmq-classic,rabbitmq-quorum,redis-streams,rocksdb,sqlite}"
+: "${systems:=corq-durable,corq-transient,corq-stream,rabbitmq-classic,rabbitmq-quorum,redis-streams,rocksdb,sqlite}"
 producers=2 consumers=2 batch=100 prefetch=100
 run_limit_s=600  # one run; a stuck peer must not hold the machine
 
@@ -93,7 +93,7 @@ run_one() {
               --prefetch $prefetch --size "$size" --messages "$count" --timeout $run_limit_s
               --queue "corq-peers-$round-$size")
   [ -n "$port" ] && args+=(--port "$port")
-  case "$system" in corq-durable|rocksdb|sqlite) args+=(--dir "$data") ;; esac
+  case "$system" in corq-durable|corq-stream|rocksdb|sqlite) args+=(--dir "$data") ;; esac
   set +e
   line=$(timeout $((run_limit_s + 60)) "$bench" "${args[@]}")
   status=$?
@@ -149,10 +149,10 @@ verify_fsync() {
   rm -rf "$data"; mkdir -p "$data"
   local args=(--system "$system" --size 64 --messages $count --queue corq-peers-verify --timeout $run_limit_s)
   [ -n "$port" ] && args+=(--port "$port")
-  case "$system" in corq-durable|rocksdb|sqlite) args+=(--dir "$data") ;; esac
+  case "$system" in corq-durable|corq-stream|rocksdb|sqlite) args+=(--dir "$data") ;; esac
   # The psync back end (pwritev2 + fdatasync, the same group commit as io_uring's) shows each
   # write and flush as a system call.
-  [ "$system" = corq-durable ] && args+=(--io-backend psync)
+  case "$system" in corq-durable|corq-stream) args+=(--io-backend psync) ;; esac
   local calls=fsync,fdatasync,sync_file_range,io_uring_enter
   set +e
   if [ -n "$server" ]; then

@@ -5,7 +5,7 @@
 namespace corq::peers {
 
 std::vector<std::string> systems_built() {
-  std::vector<std::string> names{"corq-durable", "corq-transient"};
+  std::vector<std::string> names{"corq-durable", "corq-transient", "corq-stream"};
 #ifdef CORQ_PEERS_WITH_RABBITMQ
   names.insert(names.end(), {"rabbitmq-classic", "rabbitmq-quorum"});
 #endif
@@ -24,6 +24,7 @@ std::vector<std::string> systems_built() {
 std::unique_ptr<PeerSystem> make_system(const PeerOptions &o) {
   const std::string &s = o.system;
   if (s == "corq-durable" || s == "corq-transient") return make_corq(o, s == "corq-durable");
+  if (s == "corq-stream") return make_corq_stream(o);
 #ifdef CORQ_PEERS_WITH_RABBITMQ
   if (s == "rabbitmq-classic" || s == "rabbitmq-quorum")
     return make_rabbitmq(o, s == "rabbitmq-quorum");

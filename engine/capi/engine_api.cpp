@@ -30,8 +30,8 @@ std::string stream_json(corq::core::stream::Stream &s) {
             log->backend() + "\"}";
   }
   text += ",\"stats\":{\"appended\":" + count(s.appended) +
-                     ",\"deleted\":" + count(s.deleted_by_retention) +
-                     ",\"deduplicated\":" + count(s.deduplicated) + "},\"partitions\":[";
+          ",\"deleted\":" + count(s.deleted_by_retention) +
+          ",\"deduplicated\":" + count(s.deduplicated) + "},\"partitions\":[";
   for (std::uint32_t i = 0; i < s.partition_count(); ++i) {
     corq::core::stream::Partition &p = s.partition(i);
     const std::uint64_t first = p.first();
@@ -60,8 +60,10 @@ std::string stream_json(corq::core::stream::Stream &s) {
     text += ",\"dead_lettered\":" + std::to_string(gs.dead_lettered);
     text += ",\"skipped\":" + std::to_string(gs.skipped) + ",\"committed\":[";
     const std::vector<std::uint64_t> committed = g->committed_offsets();
-    for (std::size_t i = 0; i < committed.size(); ++i)
-      text += (i == 0 ? "" : ",") + std::to_string(committed[i]);
+    for (std::size_t i = 0; i < committed.size(); ++i) {
+      if (i != 0) text += ',';
+      text += std::to_string(committed[i]);
+    }
     text += "]}";
   }
   return text + "}}";

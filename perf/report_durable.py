@@ -36,7 +36,10 @@ LATENCY = [("p50", "p50_us", "p50_ratio", 1.5), ("p99", "p99_us", "p99_ratio", 2
            ("p99.9", "p999_us", "p999_ratio", None)]
 # (scenario, label, minimum payload-bytes ratio to the raw 1 MiB write+fdatasync bandwidth)
 PUBLISH = [("publish_64B", "durable publish, 2 producers, 64 B, NOWAIT + flush every 4096", 0.12),
-           ("publish_1KiB", "durable publish, 2 producers, 1 KiB, NOWAIT + flush every 4096", 0.5)]
+           ("publish_1KiB", "durable publish, 2 producers, 1 KiB, NOWAIT + flush every 4096", 0.5),
+           # issue #17: a durable stream's appends through producers, batches of 64
+           ("stream_append_64B", "durable stream append, 2 stream producers, 64 B, NOWAIT batches "
+            "of 64 + `corq_sync` every 4096", 0.15)]
 
 
 # (scenario, benchmark, label, the count the target is for, counter, unit, target, maximum)
@@ -187,7 +190,8 @@ def plot(rows, values, png_path, title):
 
     ax = axes[1]
     groups = [("publish_64B", "publish 64 B", 0.12), ("publish_1KiB", "publish 1 KiB", 0.5),
-              ("pubsub_64B", "pub+consume+ack 64 B", None)]
+              ("pubsub_64B", "pub+consume+ack 64 B", None),
+              ("stream_append_64B", "stream append 64 B", 0.15)]
     bars_by = [("raw 1 MiB write+fdatasync", "raw", COLORS["raw"])] + \
         [(f"corq {b}", b, COLORS[b]) for b in BACKENDS]
     for i, (label, which, color) in enumerate(bars_by):

@@ -48,9 +48,9 @@ Mapping of the C API (engine/include/corq/corq.h is the manual; this file only a
     AppendedBatch(partition, first_offset)), stream_reader (StreamReader.read returns StreamRecord
     objects; .skipped, wakeup()) and stream_stats. A key is bytes (str is encoded as UTF-8) or None
     for no key: b"" is a key (hashed to one partition), None goes round robin. A StreamRecord's
-    key, data and headers are copies, readable after the next read. Consumer groups (corq_group_*)
-    are not built in the C API yet and are not wrapped. On a disk engine declare streams with
-    durable=False (durable streams answer EUNSUPPORTED until they are built).
+    key, data and headers are copies, readable after the next read. Consumer groups: group_consumer
+    (a consumer with the usual calls), group_seek, group_delete, group_stats. On a disk engine streams are durable by
+    default (declare with durable=False for a transient one).
   - Threads: as in C — an Engine may be shared by threads (but close() must not race other calls);
     a Producer, Consumer, StreamProducer or StreamReader is used by one thread at a time, except
     Consumer.wakeup() and StreamReader.wakeup() (any thread).
@@ -764,8 +764,8 @@ class Engine(_Handle):
     def declare_stream(self, stream, **options):
         """Declares a stream; options are partitions (1-1024), retention_ms, retention_bytes,
         retention_records, discard ("old" or "new"), dedup_window_ms, partition_segment_bytes,
-        update and durable (on a disk engine pass durable=False: durable streams answer
-        EUNSUPPORTED until they are built). Idempotent with the same options; EEXIST with others
+        update and durable (true by default on a disk engine: records, offsets and groups survive
+        a restart). Idempotent with the same options; EEXIST with others
         (update=True may change the retention limits)."""
         with _Config(options) as config:
             _check(

@@ -1220,6 +1220,24 @@ class DurableTest(unittest.TestCase):
         self.assertEqual(caught.exception.code, corq.ENOENT)
         self.assertEqual(engine.publish_to_exchange("orders", "order.paid", b"o-2").routed, 1)
 
+    def test_durable_streams_and_group_offsets_come_back_after_a_reopen(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare_stream("events", partitions=2)  # durable by default on a disk engine
+            first = engine.append("events", b"placed", key=b"order-1")
+            engine.append("events", b"paid", key=b"order-1")
+            with engine.group_consumer("events", "billing", prefetch=8) as member:
+                member.consume(timeout_ms=0).ack()  # "placed" settled, "paid" not
+        engine = self.reopen()
+        self.assertEqual(engine.stream_stats("events")["records"], 2)
+        with engine.stream_reader("events", first.partition) as reader:
+            self.assertEqual([r.data for r in reader.read(8)], [b"placed", b"paid"])
+        self.assertEqual(engine.group_stats("events", "billing")["lag"], 1)
+        with engine.group_consumer("events", "billing", prefetch=8) as member:
+            delivery = member.consume(timeout_ms=0)
+            self.assertEqual(delivery.data, b"paid")
+            self.assertEqual(delivery.message_id, first.offset + 1)
+            delivery.ack()
+
     def test_in_flight_delivery_comes_back_after_a_reopen_with_its_count(self):
         engine = corq.Engine(self.directory.name)
         engine.declare("orders", durable=True)

@@ -439,20 +439,26 @@ CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_mess
  * re-read it. Names follow the queue rules, in a namespace of their own.
  *
  * Stream options (corq_stream_declare; NULL: defaults): partitions (1; 1-1024), durable (true on a
- *   disk engine; durable streams are not built yet: CORQ_EUNSUPPORTED, declare durable=false),
+ *   disk engine: records in a log of the stream's own under DIR/streams/, declarations and consumer
+ *   groups' offsets in the engine's log, all recovered on open),
  *   retention_ms, retention_bytes, retention_records (per partition; 0 = no limit; a transient
  *   stream's retention_bytes defaults to 1 GiB), discard (old: retention deletes the oldest
  *   records; new: an append past a size or count limit fails with CORQ_EFULL, while retention_ms
  *   still deletes old records), dedup_window_ms (0), partition_segment_bytes (64 MiB), update
  *   (false; true lets a redeclaration change the retention limits).
  *
- * Status (issue #17 in progress): transient streams — appends, producers, readers, consumer groups
- * and stats — work; durable streams are not built yet (CORQ_EUNSUPPORTED). */
+ * Durability: under sync=always an append returns once its records are durable (unless
+ *   CORQ_PUBLISH_NOWAIT; then corq_sync confirms them) and readers and groups see a record only once
+ *   it is durable, so an offset once read never changes. Under sync=none records are visible at
+ *   once and a power loss may drop the tail (its offsets are then used again). A group's progress
+ *   is logged like acks (durable with the next group commit, or once corq_sync returns).
+ *   Status (issue #17 in progress): a durable stream keeps every retained record in memory too;
+ *   reading from disk with a bounded cache is not built yet. */
 
 /* Declares a stream. Declaring it again with the same options is a no-op; with other options
  * CORQ_EEXIST, except that update=true may change the retention limits. Errors: CORQ_EINVAL (NULL,
- * bad name, bad option, durable=true on an in-memory engine), CORQ_EEXIST, CORQ_EUNSUPPORTED
- * (durable), CORQ_ECLOSED. */
+ * bad name, bad option, durable=true on an in-memory engine), CORQ_EEXIST, CORQ_EIO (its directory
+ * cannot be made), CORQ_EFAILED, CORQ_ECLOSED. */
 CORQ_API int corq_stream_declare(corq_engine *engine, const char *stream,
                                  const corq_config *options);
 /* Deletes a stream and its records; its readers' next call returns CORQ_ENOENT. Errors:
@@ -465,7 +471,8 @@ CORQ_API int corq_stream_delete(corq_engine *engine, const char *stream);
  * get where it went — for a dedup_id seen within dedup_window_ms, where the original went (nothing
  * is appended). Of the options, flags and timeout_ms apply; a non-zero delay_ms, ttl_ms or
  * priority is CORQ_EINVAL. Errors: CORQ_EINVAL, CORQ_ETOOBIG, CORQ_ENOENT (no such stream),
- * CORQ_EFULL (discard=new and the partition is at a limit), CORQ_ENOMEM, CORQ_ECLOSED. */
+ * CORQ_EFULL (discard=new and the partition is at a limit), CORQ_ENOMEM, CORQ_ECLOSED; durable:
+ * CORQ_ETIMEDOUT (appended, not yet durable after timeout_ms), CORQ_ENOSPC, CORQ_EFAILED. */
 CORQ_API int corq_stream_append(corq_engine *engine, const char *stream, const void *key,
                                 size_t key_len, const corq_message *message,
                                 const corq_publish_options *options, uint32_t *partition,

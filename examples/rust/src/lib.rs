@@ -887,8 +887,8 @@ impl Engine {
 
     /// Declares a stream. Options: `partitions` (1-1024), `retention_ms`, `retention_bytes`,
     /// `retention_records`, `discard` (`old` or `new`), `dedup_window_ms`,
-    /// `partition_segment_bytes`, `update`, `durable` (on a disk engine pass `("durable", "false")`:
-    /// durable streams are EUNSUPPORTED until they are built). Idempotent with the same options;
+    /// `partition_segment_bytes`, `update`, `durable` (true by default on a disk engine: records,
+    /// offsets and groups survive a restart). Idempotent with the same options;
     /// EEXIST with others (`update=true` may change the retention limits).
     pub fn declare_stream(&self, stream: &str, options: &[(&str, &str)]) -> Result<()> {
         let stream = c_string("stream name", stream)?;

@@ -27,7 +27,7 @@ std::string stream_json(corq::core::stream::Stream &s) {
     // A durable stream's own log: its id in the data directory and its segment files.
     text += ",\"log\":{\"sid\":" + std::to_string(s.sid()) +
             ",\"segments\":" + std::to_string(log->segment_count()) + ",\"backend\":\"" +
-            log->backend() + "\"}";
+            log->backend() + "\",\"resident_bytes\":" + std::to_string(s.resident_bytes()) + "}";
   }
   text += ",\"stats\":{\"appended\":" + count(s.appended) +
           ",\"deleted\":" + count(s.deleted_by_retention) +

@@ -104,6 +104,9 @@ class Engine {
   /// Scheduler pass: time-based retention of every stream, and its groups' leases and retries.
   /// Returns when it is next due (0: none).
   std::int64_t enforce_stream_retention(std::int64_t now_ms);
+  std::int64_t stream_resident_bytes() const noexcept {
+    return stream_resident_bytes_->load(std::memory_order_relaxed);
+  }
   /// corq_sync's part for durable streams: everything appended so far is on the disk.
   int sync_streams(std::chrono::steady_clock::time_point deadline, std::string &error);
 
@@ -200,6 +203,10 @@ class Engine {
   std::unordered_map<std::string, std::shared_ptr<stream::Stream>> streams_;  // streams_mutex_
   std::atomic<std::uint64_t> streams_version_{1};  // bumped when a stream is added or removed
   std::uint32_t next_sid_ = 1;                     // streams_mutex_: durable stream ids
+  /// Record memory durable streams keep resident (bounded by options_.stream_cache_bytes). Shared
+  /// with their partitions: a stream may outlive the engine (a thread's append cache holds it).
+  std::shared_ptr<std::atomic<std::int64_t>> stream_resident_bytes_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   std::mutex topology_mutex_;               // exchange and binding changes with their records
   std::atomic<std::uint32_t> next_xid_{1};  // exchange ids (topology_mutex_ for increments)
 

@@ -42,6 +42,8 @@ stream::StreamLogConfig Engine::stream_log_config(std::uint32_t sid,
                      : options_.direct_io == DirectIo::off ? wal::DirectIoChoice::off
                                                            : wal::DirectIoChoice::automatic;
   config.vfs = options_.test_vfs;
+  config.resident = stream_resident_bytes_;
+  config.cache_bytes = options_.stream_cache_bytes;
   return config;
 }
 
@@ -272,6 +274,12 @@ std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
   };
   for (const auto &s : streams_snapshot()) {
     earliest(s->enforce_retention(now_ms));
+    if (s->sid() != 0 && static_cast<std::uint64_t>(stream_resident_bytes()) >
+                             options_.stream_cache_bytes) {
+      // Over the stream cache (appends evict only in the partition they append to): any stream's
+      // oldest chunks that are in its log leave memory.
+      s->evict(s->log()->durable_lsn());
+    }
     if (s->sid() != 0) {
       // Segments holding only deleted records go (a few file operations, only when one is free).
       std::string error;

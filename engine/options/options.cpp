@@ -13,7 +13,8 @@ namespace corq::core {
 namespace {
 
 constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
-                                            "segment_bytes", "max_message_bytes", "clock"};
+                                            "segment_bytes", "max_message_bytes", "clock",
+                                            "stream_cache_bytes"};
 constexpr std::string_view queue_keys[] = {"durable",
                                            "max_length",
                                            "max_bytes",
@@ -122,6 +123,9 @@ bool parse_engine_key(const std::string &key, const std::string &value, EngineOp
   }
   if (key == "max_message_bytes") {
     return parse_in_range(key, value, true, 1, max_message_bytes_limit, o.max_message_bytes, error);
+  }
+  if (key == "stream_cache_bytes") {
+    return parse_in_range(key, value, true, 1ull << 20, 1ull << 50, o.stream_cache_bytes, error);
   }
   if (key == "clock") {
     if (value == "system") return o.clock = ClockKind::system, true;

@@ -49,6 +49,9 @@ struct EngineOptions {
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t max_message_bytes = 1ull << 20;
   ClockKind clock = ClockKind::system;
+  /// The most memory the records of durable streams keep resident, over the whole engine: past it
+  /// the oldest durable chunks are evicted and read back from the streams' logs when needed.
+  std::uint64_t stream_cache_bytes = 256ull << 20;
   /// Tests only (no option key): the log's I/O goes through this Vfs (e.g. wal::SimVfs).
   wal::Vfs *test_vfs = nullptr;
   bool operator==(const EngineOptions &) const = default;

@@ -541,8 +541,9 @@ bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, 
       offset >= g.stream_->partition(partition).first()) {
     chunk = ps.cursor_chunk;
   } else {
-    chunk = g.stream_->partition(partition).chunk_for(offset);
-    if (chunk == nullptr) return false;  // retention deleted it meanwhile
+    chunk = g.stream_->partition(partition).chunk_for(offset, &load_error_);
+    // Retention deleted it meanwhile, or (load_error_ set) it could not be read back.
+    if (chunk == nullptr) return false;
     if (previous == nullptr) ps.cursor_chunk = chunk;
   }
   const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
@@ -625,6 +626,10 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
         }
         if (deliver_locked(partition, offset, out[n], now_ms, &previous)) {
           ++n;
+        } else if (load_error_ != CORQ_OK) {
+          ps.retries.emplace(offset, now_ms);  // as it was: tried again by a later consume
+          ps.records.emplace(offset, std::move(previous));
+          return n;
         } else {
           ++g.skipped_;  // deleted by retention while it waited
           if (previous.has_key && mode == GroupMode::key_ordered) g.free_key(previous.key);
@@ -644,6 +649,9 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
         if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
           g.hold_key(key);
           ++n;
+        } else if (load_error_ != CORQ_OK) {
+          ps.waiting.emplace(offset, key);
+          return n;
         } else {
           ++g.skipped_;
           g.settle_offset_locked(ps, offset);
@@ -658,7 +666,9 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
       continue;
     }
     if (mode == GroupMode::key_ordered) {
-      std::shared_ptr<Chunk> chunk = g.stream_->partition(partition).chunk_for(ps.cursor);
+      std::shared_ptr<Chunk> chunk =
+          g.stream_->partition(partition).chunk_for(ps.cursor, &load_error_);
+      if (chunk == nullptr && load_error_ != CORQ_OK) return n;
       if (chunk == nullptr) {  // retention passed us: catch up and look again
         g.catch_up_locked(partition, ps);
         continue;
@@ -678,6 +688,9 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
         if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
           g.hold_key(key);
           ++n;
+        } else if (load_error_ != CORQ_OK) {
+          --ps.cursor;
+          return n;
         } else {
           ++g.skipped_;
           g.settle_offset_locked(ps, offset);
@@ -688,6 +701,9 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
     const std::uint64_t offset = ps.cursor++;
     if (deliver_locked(partition, offset, out[n], now_ms, nullptr)) {
       ++n;
+    } else if (load_error_ != CORQ_OK) {
+      --ps.cursor;  // not delivered: the next consume tries again
+      return n;
     } else {
       ++g.skipped_;  // deleted by retention before it went out
       g.settle_offset_locked(ps, offset);
@@ -728,6 +744,14 @@ int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeo
       expired_slots_.clear();
       const std::size_t room = free_slots_.size();
       if (max != 0 && room != 0) n = take_locked(out, std::min(max, room), engine_.now_ms());
+    }
+    if (const int rc = load_error_; rc != CORQ_OK) {
+      load_error_ = CORQ_OK;
+      if (n == 0) {
+        activity.cancel_wait();
+        return capi::fail(rc, "corq_consume: reading back records of stream '" +
+                                  group_->stream().name() + "' from its log failed");
+      }
     }
     if (n != 0 || max == 0 || timeout_ms == 0 || sync::Clock::now() >= deadline) {
       activity.cancel_wait();

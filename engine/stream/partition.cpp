@@ -33,6 +33,19 @@ Chunk::Chunk(std::uint64_t base, std::size_t arena_bytes)
       arena_(new std::byte[arena_bytes]),
       arena_bytes_(arena_bytes) {}
 
+std::shared_ptr<Chunk> Chunk::shell_of(const Chunk &chunk) {
+  auto shell = std::make_shared<Chunk>(ShellTag{}, chunk.base_);
+  shell->written_ = chunk.written_;
+  shell->count_.store(chunk.written_, std::memory_order_relaxed);
+  std::copy(std::begin(chunk.lsns_), std::end(chunk.lsns_), std::begin(shell->lsns_));
+  shell->last_lsn_ = chunk.last_lsn_;
+  shell->first_ts_ = chunk.first_ts_;
+  shell->last_ts_ = chunk.last_ts_;
+  shell->bytes_left = chunk.bytes_left;
+  shell->original_arena_used_ = chunk.arena_used_;
+  return shell;
+}
+
 std::size_t Chunk::arena_bytes_for(const AppendInput &in) noexcept {
   const corq_message &m = *in.message;
   std::size_t bytes = m.header_count * sizeof(corq_header);
@@ -45,10 +58,13 @@ void Chunk::write(const AppendInput &in, std::int64_t timestamp_ms) noexcept {
   const corq_message &m = *in.message;
   std::byte *at = arena_.get() + arena_used_;
   arena_used_ += arena_bytes_for(in);
+  if (written_ == 0) first_ts_ = timestamp_ms;
+  last_ts_ = timestamp_ms;
   StoredRecord &r = records_[written_++];
   r.timestamp_ms = timestamp_ms;
   r.header_count = static_cast<std::uint32_t>(m.header_count);
   r.bytes = static_cast<std::uint32_t>(counted_bytes(in));
+  bytes_left += r.bytes;
   auto *headers = reinterpret_cast<corq_header *>(at);
   r.headers = m.header_count == 0 ? nullptr : headers;
   at += m.header_count * sizeof(corq_header);
@@ -76,6 +92,10 @@ void Chunk::write(const AppendInput &in, std::int64_t timestamp_ms) noexcept {
 
 // ---- appends
 // -------------------------------------------------------------------------------------
+
+Partition::~Partition() {
+  for (const auto &c : chunks_) forget_chunk_locked(*c);  // the engine-wide resident count
+}
 
 int Partition::append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
                       const Limits &limits, std::string_view dedup_id, std::uint64_t &first_offset,
@@ -148,20 +168,38 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
     }
   }
   for (std::size_t c = touched; c < chunks_.size(); ++c) chunks_[c]->publish();
+  for (std::size_t c = chunks_before; c < chunks_.size(); ++c) count_new_chunk_locked(*chunks_[c]);
   last_timestamp_ms_ = timestamp;
   bytes_.fetch_add(batch_bytes, std::memory_order_relaxed);
   next_ = end + count;
   if (gated_) {
     std::lock_guard gate(gate_mutex_);
-    pending_.emplace_back(last_lsn, next_);
+    pending_.push_back({last_lsn, next_, batch_bytes});
+    pending_bytes_.fetch_add(batch_bytes, std::memory_order_relaxed);
     pending_count_.fetch_add(1, std::memory_order_release);
   } else {
     end_.store(next_, std::memory_order_release);
   }
   first_offset = end;
   if (limits.discard == Discard::old_records) deleted += apply_limits(now_ms, limits, true);
+  // A new chunk past the engine's stream cache: the oldest chunks in the log leave memory.
+  if (chunks_.size() > chunks_before && log_ != nullptr && resident_total_ != nullptr &&
+      static_cast<std::uint64_t>(resident_total_->load(std::memory_order_relaxed)) > budget_)
+    evict_locked(log_->durable_lsn());
   if (!gated_) appended_.notify_all();
   return CORQ_OK;
+}
+
+std::uint64_t Partition::enforce_sizes(const Limits &limits) {
+  if (limits.discard != Discard::old_records ||
+      (limits.retention_records == 0 && limits.retention_bytes == 0))
+    return 0;
+  Limits sizes_only = limits;
+  sizes_only.retention_ms = 0;  // time is the scheduler's (and the engine's clock)
+  std::lock_guard lock(mutex_);
+  const std::uint64_t deleted = apply_limits(0, sizes_only, true);
+  if (deleted != 0) appended_.notify_all();
+  return deleted;
 }
 
 bool Partition::advance_durable(wal::Lsn durable_lsn) {
@@ -170,8 +208,9 @@ bool Partition::advance_durable(wal::Lsn durable_lsn) {
   {
     std::lock_guard gate(gate_mutex_);
     std::uint64_t visible = 0;
-    while (!pending_.empty() && pending_.front().first <= durable_lsn) {
-      visible = pending_.front().second;
+    while (!pending_.empty() && pending_.front().last_lsn <= durable_lsn) {
+      visible = pending_.front().end;
+      pending_bytes_.fetch_sub(pending_.front().bytes, std::memory_order_relaxed);
       pending_.pop_front();
       pending_count_.fetch_sub(1, std::memory_order_relaxed);
       moved = true;
@@ -197,14 +236,23 @@ int Partition::restore(std::uint64_t offset, std::int64_t timestamp_ms, const Ap
               std::to_string(next_) + ")";
       return CORQ_ECORRUPT;
     }
+    for (const auto &c : chunks_) forget_chunk_locked(*c);
     chunks_.clear();
+    shells_ = 0;
     first_.store(offset, std::memory_order_relaxed);
     next_ = offset;
   }
   const std::size_t need = Chunk::arena_bytes_for(record);
   try {
-    if (chunks_.empty() || !chunks_.back()->fits(need))
+    if (chunks_.empty() || !chunks_.back()->fits(need)) {
+      // Recovery reads the whole log: past the cache, chunks read so far (all in the log) leave
+      // memory again, so opening a large stream holds memory bounded too.
+      if (!chunks_.empty() && resident_total_ != nullptr &&
+          static_cast<std::uint64_t>(resident_total_->load(std::memory_order_relaxed)) > budget_)
+        evict_locked(~wal::Lsn{0});
       chunks_.push_back(std::make_shared<Chunk>(offset, std::max(need, Chunk::arena_bytes_min)));
+      count_new_chunk_locked(*chunks_.back());
+    }
   } catch (const std::bad_alloc &) {
     error = "out of memory restoring partition " + std::to_string(index_);
     return CORQ_ENOMEM;
@@ -222,14 +270,18 @@ int Partition::restore(std::uint64_t offset, std::int64_t timestamp_ms, const Ap
 
 int Partition::apply_mark(std::uint64_t first, std::uint64_t end, std::string &error) {
   std::lock_guard lock(mutex_);
-  while (first_.load(std::memory_order_relaxed) < std::min(first, next_)) drop_oldest();
+  if (const std::uint64_t now_first = first_.load(std::memory_order_relaxed);
+      now_first < std::min(first, next_))
+    drop_front_locked(std::min(first, next_) - now_first);
   if (first_.load(std::memory_order_relaxed) == next_ && next_ < end) {
     if (first < end) {
       error = "partition " + std::to_string(index_) + ": records [" + std::to_string(first) + ", " +
               std::to_string(end) + ") were retained but are not in the log";
       return CORQ_ECORRUPT;
     }
+    for (const auto &c : chunks_) forget_chunk_locked(*c);
     chunks_.clear();  // an emptied partition: its next offset is never used again
+    shells_ = 0;
     first_.store(end, std::memory_order_relaxed);
     next_ = end;
     end_.store(end, std::memory_order_release);
@@ -250,53 +302,95 @@ wal::Lsn Partition::release_floor() {
   std::lock_guard lock(mutex_);
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
   if (first == next_) return ~wal::Lsn{0};
-  oldest_locked();  // lets go of emptied front chunks: the front one holds `first`
-  const Chunk &front = *chunks_.front();
+  const Chunk &front = front_locked();  // holds `first`
   return front.lsn_floor(static_cast<std::uint32_t>(first - front.base()));
 }
 
 // ---- retention
 // -----------------------------------------------------------------------------------
 
-const StoredRecord &Partition::oldest_locked() noexcept {
+Chunk &Partition::front_locked() noexcept {
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
   // Chunks all of whose records are gone leave (readers that pin one keep its memory). The tail
   // chunk stays for the next appends even when retention emptied it, so a chunk behind `first`
   // can still be at the front once appends have moved on to a new one: it leaves here.
-  while (chunks_.size() > 1 && chunks_.front()->base() + chunks_.front()->written() <= first)
+  while (chunks_.size() > 1 && chunks_.front()->base() + chunks_.front()->written() <= first) {
+    forget_chunk_locked(*chunks_.front());
     chunks_.pop_front();
-  const Chunk &front = *chunks_.front();
-  return front.at(static_cast<std::uint32_t>(first - front.base()));
+  }
+  return *chunks_.front();
 }
 
-void Partition::drop_oldest() noexcept {
+std::int64_t Partition::oldest_timestamp_locked() noexcept {
+  const Chunk &front = front_locked();
+  if (!front.resident()) return front.last_timestamp_ms();
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
-  bytes_.fetch_sub(oldest_locked().bytes, std::memory_order_relaxed);
-  first_.store(first + 1, std::memory_order_release);
-  const Chunk &front = *chunks_.front();
-  if (chunks_.size() > 1 && first + 1 == front.base() + front.written()) chunks_.pop_front();
+  return front.at(static_cast<std::uint32_t>(first - front.base())).timestamp_ms;
+}
+
+void Partition::drop_front_locked(std::uint64_t n) noexcept {
+  while (n != 0) {
+    const std::uint64_t first = first_.load(std::memory_order_relaxed);
+    Chunk &front = front_locked();
+    const std::uint64_t chunk_end = front.base() + front.written();
+    const std::uint64_t k = std::min<std::uint64_t>(n, chunk_end - first);
+    std::uint64_t freed = 0;
+    if (front.resident()) {
+      for (std::uint64_t o = first; o < first + k; ++o)
+        freed += front.at(static_cast<std::uint32_t>(o - front.base())).bytes;
+    } else {
+      // A shell knows its records' bytes only together: each goes with its share (the last one
+      // with what is left).
+      freed = first + k == chunk_end ? front.bytes_left
+                                     : front.bytes_left * k / std::max<std::uint64_t>(1, chunk_end - first);
+    }
+    front.bytes_left -= std::min(front.bytes_left, freed);
+    bytes_.fetch_sub(std::min(freed, bytes_.load(std::memory_order_relaxed)),
+                     std::memory_order_relaxed);
+    first_.store(first + k, std::memory_order_release);
+    if (chunks_.size() > 1 && first + k == chunk_end) {
+      forget_chunk_locked(front);
+      chunks_.pop_front();
+    }
+    n -= k;
+  }
 }
 
 std::uint64_t Partition::apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes) {
   std::uint64_t deleted = 0;
-  // The limits count every appended record; only visible ones are deleted (a gated partition's
-  // records not yet durable wait for the next pass), so first_ never passes end_.
-  const std::uint64_t end = next_;
+  // The limits count the visible records only (a gated partition's records not yet durable
+  // count once they are): a crash may lose those, and recovery must not then keep records that
+  // retention deleted to make room for them. So first_ never passes end_ either.
   const std::uint64_t visible = end_.load(std::memory_order_acquire);
+  const std::uint64_t end = visible;
   for (;;) {
     const std::uint64_t first = first_.load(std::memory_order_relaxed);
     if (first == end || first == visible) break;
-    const StoredRecord &oldest = oldest_locked();
-    bool drop = limits.retention_ms != 0 && now_ms - oldest.timestamp_ms >= limits.retention_ms;
-    if (!drop && sizes) {
-      drop = (limits.retention_records != 0 && end - first > limits.retention_records) ||
-             // The newest record stays even if it alone is larger (like Kafka's active segment).
-             (limits.retention_bytes != 0 &&
-              bytes_.load(std::memory_order_relaxed) > limits.retention_bytes && end - first > 1);
+    const Chunk &front = front_locked();
+    // How many of the oldest records go: one at a time in memory; an evicted chunk's records in
+    // one step (its times and bytes are known only for the chunk, see Chunk::shell_of).
+    const std::uint64_t in_front = std::min(front.base() + front.written(), visible) - first;
+    const std::uint64_t step = front.resident() ? 1 : in_front;
+    std::uint64_t drop = 0;
+    if (limits.retention_ms != 0 && now_ms - oldest_timestamp_locked() >= limits.retention_ms)
+      drop = step;
+    if (sizes && limits.retention_records != 0 && end - first > limits.retention_records)
+      drop = std::max(drop, std::min(step, end - first - limits.retention_records));
+    // The newest record stays even if it alone is larger (like Kafka's active segment).
+    const std::uint64_t all = bytes_.load(std::memory_order_relaxed);
+    const std::uint64_t held = all - std::min(all, pending_bytes_.load(std::memory_order_relaxed));
+    if (sizes && limits.retention_bytes != 0 && held > limits.retention_bytes && end - first > 1) {
+      std::uint64_t need = 1;
+      if (!front.resident()) {
+        const std::uint64_t per_record =
+            std::max<std::uint64_t>(1, front.bytes_left / std::max<std::uint64_t>(1, in_front));
+        need = (held - limits.retention_bytes + per_record - 1) / per_record;
+      }
+      drop = std::max(drop, std::min({step, need, end - first - 1}));
     }
-    if (!drop) break;
-    drop_oldest();
-    ++deleted;
+    if (drop == 0) break;
+    drop_front_locked(drop);
+    deleted += drop;
   }
   return deleted;
 }
@@ -309,7 +403,7 @@ std::uint64_t Partition::enforce_retention(std::int64_t now_ms, const Limits &li
   next_due_ms = 0;
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
   if (limits.retention_ms != 0 && first != next_) {
-    next_due_ms = oldest_locked().timestamp_ms + limits.retention_ms;
+    next_due_ms = oldest_timestamp_locked() + limits.retention_ms;
   }
   if (deleted != 0) appended_.notify_all();  // waiting readers see first_ move
   return deleted;
@@ -318,34 +412,117 @@ std::uint64_t Partition::enforce_retention(std::int64_t now_ms, const Limits &li
 // ---- lookups
 // -------------------------------------------------------------------------------------
 
-std::shared_ptr<Chunk> Partition::chunk_for(std::uint64_t offset) {
-  std::lock_guard lock(mutex_);
-  if (offset < first_.load(std::memory_order_relaxed) ||
-      offset >= end_.load(std::memory_order_relaxed))
-    return nullptr;
-  // Chunks are in offset order: the last one whose base is <= offset.
-  auto it = std::upper_bound(
-      chunks_.begin(), chunks_.end(), offset,
-      [](std::uint64_t o, const std::shared_ptr<Chunk> &c) { return o < c->base(); });
-  return it == chunks_.begin() ? nullptr : *(it - 1);
-}
-
-std::uint64_t Partition::offset_for_time(std::int64_t time_ms) {
-  std::lock_guard lock(mutex_);
-  const std::uint64_t first = first_.load(std::memory_order_relaxed);
-  const std::uint64_t end = end_.load(std::memory_order_relaxed);
-  // Timestamps never decrease within a partition: binary search over the retained offsets.
-  std::uint64_t low = first, high = end;
-  auto timestamp_at = [&](std::uint64_t offset) {
+std::shared_ptr<Chunk> Partition::chunk_for(std::uint64_t offset, int *error) {
+  if (error != nullptr) *error = CORQ_OK;
+  std::shared_ptr<Chunk> chunk;
+  {
+    std::lock_guard lock(mutex_);
+    if (offset < first_.load(std::memory_order_relaxed) ||
+        offset >= end_.load(std::memory_order_relaxed))
+      return nullptr;
+    // Chunks are in offset order: the last one whose base is <= offset.
     auto it = std::upper_bound(
         chunks_.begin(), chunks_.end(), offset,
         [](std::uint64_t o, const std::shared_ptr<Chunk> &c) { return o < c->base(); });
-    const Chunk &chunk = **(it - 1);
-    return chunk.at(static_cast<std::uint32_t>(offset - chunk.base())).timestamp_ms;
-  };
+    if (it == chunks_.begin()) return nullptr;
+    chunk = *(it - 1);
+  }
+  if (chunk->resident()) return chunk;
+  return load(chunk, error);  // evicted: from the stream's log, without the partition's lock
+}
+
+std::shared_ptr<Chunk> Partition::load(const std::shared_ptr<Chunk> &shell, int *error) {
+  std::lock_guard lock(load_mutex_);
+  if (loaded_ != nullptr && loaded_->base() == shell->base() &&
+      loaded_->count() == shell->count())
+    return loaded_;
+  std::shared_ptr<Chunk> out;
+  std::string detail;
+  const int rc = log_ == nullptr ? CORQ_EIO : log_->load(index_, *shell, out, detail);
+  if (rc != CORQ_OK) {
+    // Retention may have deleted these records (and released their segment) meanwhile.
+    const bool deleted =
+        shell->base() + shell->count() <= first_.load(std::memory_order_acquire);
+    if (error != nullptr) *error = deleted ? CORQ_OK : rc;
+    return nullptr;
+  }
+  loaded_ = out;
+  return out;
+}
+
+std::uint64_t Partition::evict(wal::Lsn durable_lsn) {
+  std::lock_guard lock(mutex_);
+  return evict_locked(durable_lsn);
+}
+
+std::uint64_t Partition::evict_locked(wal::Lsn durable_lsn) {
+  std::uint64_t freed = 0;
+  // Oldest first, never the tail (appends go there), only chunks whose records are all in the
+  // log (a reader can read them back); shells stay at the deque's front.
+  while (resident_total_ != nullptr && shells_ + 1 < chunks_.size() &&
+         static_cast<std::uint64_t>(resident_total_->load(std::memory_order_relaxed)) > budget_) {
+    std::shared_ptr<Chunk> &victim = chunks_[shells_];
+    if (!victim->resident()) {
+      ++shells_;
+      continue;
+    }
+    if (victim->last_lsn() == 0 || victim->last_lsn() > durable_lsn) break;
+    freed += victim->memory_bytes();
+    forget_chunk_locked(*victim);
+    victim = Chunk::shell_of(*victim);  // readers holding the old one keep it until they move on
+    ++shells_;
+  }
+  return freed;
+}
+
+void Partition::count_new_chunk_locked(const Chunk &chunk) noexcept {
+  const std::uint64_t bytes = chunk.memory_bytes();
+  resident_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (resident_total_ != nullptr)
+    resident_total_->fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+}
+
+void Partition::forget_chunk_locked(const Chunk &chunk) noexcept {
+  if (!chunk.resident()) {
+    if (&chunk == chunks_.front().get() && shells_ != 0) --shells_;
+    return;
+  }
+  const std::uint64_t bytes = chunk.memory_bytes();
+  resident_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  if (resident_total_ != nullptr)
+    resident_total_->fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+}
+
+std::uint64_t Partition::offset_for_time(std::int64_t time_ms) {
+  std::shared_ptr<Chunk> chunk;
+  std::uint64_t first = 0, end = 0;
+  {
+    std::lock_guard lock(mutex_);
+    first = first_.load(std::memory_order_relaxed);
+    end = end_.load(std::memory_order_relaxed);
+    if (first >= end) return end;
+    // Timestamps never decrease within a partition: the first chunk whose newest record is new
+    // enough holds the answer.
+    auto it = std::partition_point(
+        chunks_.begin(), chunks_.end(),
+        [&](const std::shared_ptr<Chunk> &c) {
+          return c->base() + c->written() <= first ||
+                 (c->count() != 0 && c->last_timestamp_ms() < time_ms);
+        });
+    if (it == chunks_.end() || (*it)->base() >= end) return end;
+    chunk = *it;
+  }
+  if (!chunk->resident()) {
+    std::shared_ptr<Chunk> loaded = load(chunk, nullptr);
+    // Not readable back: its first record (a read from there finds the error itself).
+    if (loaded == nullptr) return std::max(first, chunk->base());
+    chunk = std::move(loaded);
+  }
+  std::uint64_t low = std::max(first, chunk->base());
+  std::uint64_t high = std::min<std::uint64_t>(end, chunk->base() + chunk->count());
   while (low < high) {
     const std::uint64_t mid = low + (high - low) / 2;
-    if (timestamp_at(mid) < time_ms) {
+    if (chunk->at(static_cast<std::uint32_t>(mid - chunk->base())).timestamp_ms < time_ms) {
       low = mid + 1;
     } else {
       high = mid;

@@ -83,8 +83,31 @@ class Chunk {
   static constexpr std::size_t arena_bytes_min = 1u << 20;
 
   Chunk(std::uint64_t base, std::size_t arena_bytes);
+  /// A shell (shell_of's): no records, no arena.
+  struct ShellTag {};
+  Chunk(ShellTag, std::uint64_t base) : base_(base), arena_bytes_(0) {}
   Chunk(const Chunk &) = delete;
   Chunk &operator=(const Chunk &) = delete;
+
+  /// Durable streams: what stays in memory of an evicted chunk (its records are read back from the
+  /// stream's log when needed): offsets, the times and bytes retention needs, the LSN index. No
+  /// records: at() must not be called on it; about 600 bytes.
+  static std::shared_ptr<Chunk> shell_of(const Chunk &chunk);
+  /// False for a shell.
+  bool resident() const noexcept { return records_ != nullptr; }
+  /// Memory its records take (descriptors and arena; 0 for a shell).
+  std::size_t memory_bytes() const noexcept {
+    return resident() ? arena_bytes_ + chunk_records * sizeof(StoredRecord) : 0;
+  }
+  std::int64_t first_timestamp_ms() const noexcept { return first_ts_; }
+  std::int64_t last_timestamp_ms() const noexcept { return last_ts_; }
+  /// The counted bytes (retention_bytes) of the records not yet deleted from a shell's front
+  /// (partition's mutex), and of all its records when written.
+  std::uint64_t bytes_left = 0;
+  /// The LSN of its last record (0: not logged).
+  wal::Lsn last_lsn() const noexcept { return last_lsn_; }
+  /// A shell: the arena bytes its records took (a chunk read back needs exactly as many).
+  std::size_t original_arena_used() const noexcept { return original_arena_used_; }
 
   std::uint64_t base() const noexcept { return base_; }
   /// Records readers may see (acquire: their contents are visible).
@@ -113,6 +136,7 @@ class Chunk {
   static constexpr std::uint32_t lsn_stride = 64;
   void note_lsn(std::uint32_t index, wal::Lsn lsn) noexcept {
     if (index % lsn_stride == 0) lsns_[index / lsn_stride] = lsn;
+    last_lsn_ = lsn;
   }
   wal::Lsn lsn_floor(std::uint32_t index) const noexcept { return lsns_[index / lsn_stride]; }
 
@@ -127,12 +151,16 @@ class Chunk {
   std::size_t arena_used_ = 0;
   std::uint32_t written_ = 0;
   wal::Lsn lsns_[chunk_records / lsn_stride] = {};
+  wal::Lsn last_lsn_ = 0;
+  std::int64_t first_ts_ = 0, last_ts_ = 0;
+  std::size_t original_arena_used_ = 0;
   std::atomic<std::uint32_t> count_{0};
 };
 
 class Partition {
  public:
   explicit Partition(std::uint32_t index) : index_(index) {}
+  ~Partition();
   Partition(const Partition &) = delete;
   Partition &operator=(const Partition &) = delete;
 
@@ -163,6 +191,9 @@ class Partition {
   /// The log is durable through `durable_lsn`: makes the batches it covers visible. True if end()
   /// moved (readers were woken). Any thread; cheap when nothing waits.
   bool advance_durable(wal::Lsn durable_lsn);
+  /// After a batch became visible: the size limits (retention_records, retention_bytes; with
+  /// discard=old) over the records now counted. Returns the records deleted.
+  std::uint64_t enforce_sizes(const Limits &limits);
   /// Recovery (single-threaded, before anyone reads): one record read back from the log. CORQ_OK,
   /// CORQ_ECORRUPT (it does not continue the partition), CORQ_ENOMEM, with `error`.
   int restore(std::uint64_t offset, std::int64_t timestamp_ms, const AppendInput &record,
@@ -173,6 +204,20 @@ class Partition {
   std::pair<std::uint64_t, std::uint64_t> retained_range();
   /// The lowest LSN a retained record of this partition may have (UINT64_MAX: none retained).
   wal::Lsn release_floor();
+  /// The engine-wide count of durable streams' resident record memory and its limit
+  /// (stream_cache_bytes): past it, appends and evict() turn the oldest durable chunks into shells.
+  void attach_cache(std::shared_ptr<std::atomic<std::int64_t>> resident,
+                    std::uint64_t budget) noexcept {
+    resident_total_ = std::move(resident);
+    budget_ = budget;
+  }
+  /// Evicts this partition's oldest chunks whose records are all in the log (through
+  /// `durable_lsn`) while the engine is over its budget. Returns the bytes freed.
+  std::uint64_t evict(wal::Lsn durable_lsn);
+  /// Record memory resident in this partition (stats).
+  std::uint64_t resident_bytes() const noexcept {
+    return resident_bytes_.load(std::memory_order_relaxed);
+  }
 
   /// Deletes what retention_ms says has expired by `now_ms` (and what the size limits say, after
   /// a redeclaration lowered them). Returns the records deleted; `next_due_ms` gets when the
@@ -180,8 +225,11 @@ class Partition {
   std::uint64_t enforce_retention(std::int64_t now_ms, const Limits &limits,
                                   std::int64_t &next_due_ms);
 
-  /// The chunk holding `offset`, or nullptr when it is below first() or at/after end().
-  std::shared_ptr<Chunk> chunk_for(std::uint64_t offset);
+  /// The chunk holding `offset` with its records in memory (read back from the stream's log when
+  /// the partition's chunk there was evicted), or nullptr when it is below first() or at/after
+  /// end(), or when reading it back failed: then `error` (if given) gets a CORQ_* code (CORQ_EIO,
+  /// CORQ_ECORRUPT, CORQ_ENOMEM) — unless retention deleted it meanwhile (0).
+  std::shared_ptr<Chunk> chunk_for(std::uint64_t offset, int *error = nullptr);
   /// The first offset whose timestamp is >= `time_ms` (end() if none).
   std::uint64_t offset_for_time(std::int64_t time_ms);
   /// The timestamp of the newest record (0 if none ever).
@@ -191,10 +239,21 @@ class Partition {
   sync::EventCount &appended() noexcept { return appended_; }
 
  private:
-  /// The oldest retained record (mutex_ held, one retained); lets go of emptied front chunks.
-  const StoredRecord &oldest_locked() noexcept;
-  /// Deletes the oldest retained record (mutex_ held, one retained).
-  void drop_oldest() noexcept;
+  /// The chunk holding the oldest retained record (mutex_ held, one retained); lets go of emptied
+  /// front chunks first. It may be a shell.
+  Chunk &front_locked() noexcept;
+  /// The oldest retained record's timestamp (a shell: its newest record's, so time retention of
+  /// evicted records goes a chunk at a time and never early).
+  std::int64_t oldest_timestamp_locked() noexcept;
+  /// Deletes the `n` oldest retained records (mutex_ held, n <= retained visible ones).
+  void drop_front_locked(std::uint64_t n) noexcept;
+  /// Forgets `chunk` (leaving the deque): its memory leaves the resident count.
+  void forget_chunk_locked(const Chunk &chunk) noexcept;
+  void count_new_chunk_locked(const Chunk &chunk) noexcept;
+  std::uint64_t evict_locked(wal::Lsn durable_lsn);
+  /// Reads an evicted chunk back (no partition lock held; one load at a time per partition, the
+  /// last one kept for the next reader).
+  std::shared_ptr<Chunk> load(const std::shared_ptr<Chunk> &shell, int *error);
   std::uint64_t apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes);
 
   const std::uint32_t index_;
@@ -202,10 +261,24 @@ class Partition {
   std::deque<std::shared_ptr<Chunk>> chunks_;  // mutex_; in offset order
   std::int64_t last_timestamp_ms_ = 0;         // mutex_
   std::uint64_t next_ = 0;                     // mutex_: the next offset to append
+  std::size_t shells_ = 0;                     // mutex_: the evicted chunks at the deque's front
+  std::shared_ptr<std::atomic<std::int64_t>> resident_total_;
+  std::uint64_t budget_ = 0;
+  std::atomic<std::uint64_t> resident_bytes_{0};
+  std::mutex load_mutex_;
+  std::shared_ptr<Chunk> loaded_;  // load_mutex_: the chunk last read back
   StreamLog *log_ = nullptr;
   bool gated_ = false;
   std::mutex gate_mutex_;                                   // never held with mutex_ wanted
-  std::deque<std::pair<wal::Lsn, std::uint64_t>> pending_;  // gate_mutex_: (last LSN, end after)
+  struct PendingBatch {
+    wal::Lsn last_lsn;
+    std::uint64_t end;    // end_ once it is durable
+    std::uint64_t bytes;  // its counted bytes
+  };
+  std::deque<PendingBatch> pending_;  // gate_mutex_
+  /// Bytes of the batches in pending_: retention counts only durable records, so a crash that
+  /// loses the tail never makes recovery keep records retention had already deleted.
+  std::atomic<std::uint64_t> pending_bytes_{0};
   std::atomic<std::uint32_t> pending_count_{0};             // pending_.size(), read without lock
   alignas(64) std::atomic<std::uint64_t> first_{0};
   std::atomic<std::uint64_t> end_{0};

@@ -1,6 +1,8 @@
 // engine/stream/reader.cpp — start positions, reads and waits of a partition reader.
 #include "stream/reader.hpp"
 
+#include "capi/error.hpp"
+
 #include "engine/engine.hpp"
 
 #include <charconv>
@@ -77,7 +79,8 @@ int Reader::stopped() const noexcept {
   return CORQ_OK;
 }
 
-std::size_t Reader::take(corq_stream_record *out, std::size_t max) {
+std::size_t Reader::take(corq_stream_record *out, std::size_t max, int &error) {
+  error = CORQ_OK;
   // Retention may have passed us: continue at the first retained record and say how many we
   // missed.
   const std::uint64_t first = partition_.first();
@@ -90,7 +93,12 @@ std::size_t Reader::take(corq_stream_record *out, std::size_t max) {
   while (n < max && position_ < end) {
     if (current_ == nullptr || position_ < current_->base() ||
         position_ >= current_->base() + current_->count()) {
-      current_ = partition_.chunk_for(position_);
+      int load_error = CORQ_OK;
+      current_ = partition_.chunk_for(position_, &load_error);
+      if (current_ == nullptr && load_error != CORQ_OK) {
+        error = load_error;  // an evicted chunk could not be read back from the log
+        break;
+      }
       if (current_ == nullptr) {
         // Deleted by retention between our look at first() and now: skip to what is left.
         const std::uint64_t now_first = partition_.first();
@@ -123,7 +131,12 @@ std::size_t Reader::take(corq_stream_record *out, std::size_t max) {
 int Reader::read(corq_stream_record *out, std::size_t max, std::int32_t timeout_ms) {
   pins_.clear();  // the previous read's records are released now (the current chunk stays held)
   if (const int rc = stopped(); rc != CORQ_OK) return rc;
-  std::size_t n = take(out, max);
+  int error = CORQ_OK;
+  std::size_t n = take(out, max, error);
+  if (n == 0 && error != CORQ_OK) {
+    return capi::fail(error, "corq_stream_read: reading back records of stream '" +
+                                 stream_->name() + "' from its log failed");
+  }
   if (n != 0 || timeout_ms == 0) return static_cast<int>(n);
   if (wakeup_.exchange(false, std::memory_order_acq_rel)) return 0;
   const auto deadline = sync::deadline_after_ms(timeout_ms);
@@ -137,7 +150,11 @@ int Reader::read(corq_stream_record *out, std::size_t max, std::int32_t timeout_
         deadline);
     if (const int rc = stopped(); rc != CORQ_OK) return rc;
     if (wakeup_.exchange(false, std::memory_order_acq_rel)) return 0;
-    n = take(out, max);
+    n = take(out, max, error);
+    if (n == 0 && error != CORQ_OK) {
+      return capi::fail(error, "corq_stream_read: reading back records of stream '" +
+                                   stream_->name() + "' from its log failed");
+    }
     if (n != 0 || sync::Clock::now() >= deadline) return static_cast<int>(n);
   }
 }

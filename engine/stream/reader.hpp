@@ -51,7 +51,9 @@ class Reader {
 
  private:
   /// Copies what is there now; no waiting.
-  std::size_t take(corq_stream_record *out, std::size_t max);
+  /// Takes up to `max` records; `error` gets a CORQ_* code when records could not be read back
+  /// from the stream's log (the records taken before it are returned first).
+  std::size_t take(corq_stream_record *out, std::size_t max, int &error);
   /// Why a read must stop: CORQ_ENOENT, CORQ_ECLOSED, or CORQ_OK to go on.
   int stopped() const noexcept;
 

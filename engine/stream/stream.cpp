@@ -91,7 +91,10 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
                          : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
       if (const int wrc = log_->wait(lsn, deadline, error); wrc != CORQ_OK) return wrc;
     }
-    if (p.advance_durable(log_->durable_lsn())) activity_.notify_all();
+    if (p.advance_durable(log_->durable_lsn())) {
+      activity_.notify_all();
+      if (const std::uint64_t deleted = p.enforce_sizes(limits()); deleted != 0) note_deleted(deleted);
+    }
     return CORQ_OK;
   };
   if (dedup_id.empty()) return confirm(append_to(pick_partition(key, key_len)));
@@ -119,15 +122,34 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
 
 int Stream::open_log(const StreamLogConfig &config, std::uint32_t sid, std::string &error) {
   sid_ = sid;
+  for (auto &p : partitions_) p->attach_cache(config.resident, config.cache_bytes);
   if (const int rc = StreamLog::open(config, *this, log_, error); rc != CORQ_OK) return rc;
   if (dedup_ != nullptr) dedup_->restored();
   for (auto &p : partitions_) p->attach_log(log_.get(), config.flush);
   return CORQ_OK;
 }
 
+std::uint64_t Stream::evict(wal::Lsn durable_lsn) {
+  std::uint64_t freed = 0;
+  for (auto &p : partitions_) freed += p->evict(durable_lsn);
+  return freed;
+}
+
+std::uint64_t Stream::resident_bytes() const noexcept {
+  std::uint64_t bytes = 0;
+  for (const auto &p : partitions_) bytes += p->resident_bytes();
+  return bytes;
+}
+
 void Stream::on_durable(wal::Lsn lsn) {
   bool moved = false;
-  for (auto &p : partitions_) moved = p->advance_durable(lsn) || moved;
+  const Limits l = limits();
+  for (auto &p : partitions_) {
+    if (!p->advance_durable(lsn)) continue;
+    moved = true;
+    // The size limits count durable records only: the batch that became durable counts now.
+    if (const std::uint64_t deleted = p->enforce_sizes(l); deleted != 0) note_deleted(deleted);
+  }
   if (moved) activity_.notify_all();
 }
 

@@ -66,6 +66,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   /// The durable stream's id in the data directory (0: transient).
   std::uint32_t sid() const noexcept { return sid_; }
   StreamLog *log() noexcept { return log_.get(); }
+  /// Evicts the oldest chunks of every partition that are in the log while the engine is over its
+  /// stream cache (the scheduler's pass). Returns the bytes freed.
+  std::uint64_t evict(wal::Lsn durable_lsn);
+  /// Record memory resident in its partitions (stats).
+  std::uint64_t resident_bytes() const noexcept;
   /// The log's writer: batches through `lsn` are durable (gated partitions show them).
   void on_durable(wal::Lsn lsn);
   /// Recovery: the batch at (partition, offset) carried `dedup_id`, appended at `timestamp_ms`.

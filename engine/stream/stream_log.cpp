@@ -5,13 +5,21 @@
 #include "durability/records.hpp"
 #include "stream/stream.hpp"
 
+#include <log/scanner.hpp>
+#include <record/crc32c.hpp>
+#include <record/format.hpp>
+
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
 namespace corq::core::stream {
 
 namespace {
+
+/// Frames start at multiples of this (wal/record/format.hpp), the first at block 1.
+constexpr std::uint64_t frame_block = 4096;
 
 /// Per-thread scratch for encoding a batch's record heads (no allocation per append once warm).
 struct EncodeScratch {
@@ -21,51 +29,71 @@ struct EncodeScratch {
 };
 thread_local EncodeScratch scratch;
 
-/// Decodes one `record` and restores it into its partition.
-int replay_record(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
-  records::Reader r(in.payload);
-  const std::uint32_t partition = r.u32();
-  const std::uint64_t offset = r.u64();
-  const std::int64_t timestamp = r.i64();
+/// One record of the log decoded (views into the record's bytes; header keys copied, as corq_header
+/// keys are C strings).
+struct DecodedRecord {
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  std::int64_t timestamp_ms = 0;
+  bool has_key = false;
+  std::string_view key, dedup_id;
+  std::vector<std::string> keys;
+  std::vector<corq_header> headers;
+  corq_message message{};
+  /// The record as an append brings it (pointing into this struct: use it before moving it).
+  AppendInput input() const {
+    static const char empty_key = 0;  // a key of length 0 is a key: it needs a non-null pointer
+    return {has_key ? (key.empty() ? &empty_key : key.data()) : nullptr, key.size(), &message};
+  }
+};
+
+bool decode_record(std::span<const std::byte> payload, DecodedRecord &d) {
+  records::Reader r(payload);
+  d.partition = r.u32();
+  d.offset = r.u64();
+  d.timestamp_ms = r.i64();
   const std::uint32_t key_field = r.u32();
-  std::string_view key;
-  if (key_field != 0) {
+  d.has_key = key_field != 0;
+  d.key = {};
+  if (d.has_key) {
     const std::span<const std::byte> rest = r.rest();
-    if (rest.size() < key_field - 1) return error = "truncated key", CORQ_ECORRUPT;
-    key = std::string_view(reinterpret_cast<const char *>(rest.data()), key_field - 1);
+    if (rest.size() < key_field - 1) return false;
+    d.key = std::string_view(reinterpret_cast<const char *>(rest.data()), key_field - 1);
     r = records::Reader(rest.subspan(key_field - 1));
   }
-  const std::string_view dedup_id = r.str16();
+  d.dedup_id = r.str16();
   const std::uint16_t header_count = r.u16();
-  // corq_header keys are C strings: keep NUL-terminated copies while the record is restored.
-  std::vector<std::string> keys(header_count);
-  std::vector<corq_header> headers(header_count);
+  d.keys.resize(header_count);
+  d.headers.resize(header_count);
   for (std::uint16_t i = 0; i < header_count; ++i) {
-    keys[i] = std::string(r.str16());
+    d.keys[i] = std::string(r.str16());
     const std::string_view value = r.str32();
-    headers[i] = {keys[i].c_str(), value.data(), value.size()};
+    d.headers[i] = {d.keys[i].c_str(), value.data(), value.size()};
   }
-  if (!r.ok()) return error = "truncated record", CORQ_ECORRUPT;
-  if (partition >= stream.partition_count()) {
-    error = "record of partition " + std::to_string(partition) + " in a stream of " +
+  if (!r.ok()) return false;
+  const std::span<const std::byte> body = r.rest();
+  d.message = corq_message{};
+  d.message.data = body.data();
+  d.message.len = body.size();
+  d.message.headers = d.headers.empty() ? nullptr : d.headers.data();
+  d.message.header_count = d.headers.size();
+  return true;
+}
+
+/// Decodes one `record` and restores it into its partition.
+int replay_record(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
+  DecodedRecord d;
+  if (!decode_record(in.payload, d)) return error = "truncated record", CORQ_ECORRUPT;
+  if (d.partition >= stream.partition_count()) {
+    error = "record of partition " + std::to_string(d.partition) + " in a stream of " +
             std::to_string(stream.partition_count());
     return CORQ_ECORRUPT;
   }
-  const std::span<const std::byte> payload = r.rest();
-  corq_message message{};
-  message.data = payload.data();
-  message.len = payload.size();
-  message.headers = headers.empty() ? nullptr : headers.data();
-  message.header_count = headers.size();
-  const AppendInput input{key_field == 0 ? nullptr : key.data(), key.size(), &message};
-  // A key of length 0 is a key: it needs a non-null pointer.
-  static const char empty_key = 0;
-  AppendInput fixed = input;
-  if (key_field == 1) fixed.key = &empty_key;
-  if (const int rc = stream.partition(partition).restore(offset, timestamp, fixed, in.lsn, error);
+  if (const int rc =
+          stream.partition(d.partition).restore(d.offset, d.timestamp_ms, d.input(), in.lsn, error);
       rc != CORQ_OK)
     return rc;
-  if (!dedup_id.empty()) stream.restore_dedup(dedup_id, partition, offset, timestamp);
+  if (!d.dedup_id.empty()) stream.restore_dedup(d.dedup_id, d.partition, d.offset, d.timestamp_ms);
   return CORQ_OK;
 }
 
@@ -93,6 +121,9 @@ std::string stream_directory(const std::string &dir, std::uint32_t sid) {
 int StreamLog::open(const StreamLogConfig &config, Stream &stream, std::unique_ptr<StreamLog> &out,
                     std::string &error) {
   std::unique_ptr<StreamLog> log(new StreamLog(config.flush));
+  log->dir_ = config.dir;
+  if (config.vfs == nullptr) log->owned_read_vfs_ = wal::make_psync_vfs();
+  log->read_vfs_ = config.vfs != nullptr ? config.vfs : log->owned_read_vfs_.get();
   wal::LogOptions options;
   options.dir = config.dir;
   options.segment_bytes = config.segment_bytes;
@@ -237,7 +268,111 @@ int StreamLog::release(const std::vector<std::pair<std::uint64_t, std::uint64_t>
       rc != 0)
     return map_error(rc, error);
   if (const int rc = log_->release_before(floor); rc != 0) return map_error(rc, error);
+  {
+    std::lock_guard lock(index_mutex_);
+    frame_index_.erase(frame_index_.begin(), frame_index_.lower_bound(floor));
+  }
   return static_cast<int>(releasable);
+}
+
+int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr<Chunk> &out,
+                    std::string &error) {
+  const wal::Lsn from_lsn = shell.lsn_floor(0);
+  const std::uint64_t want_from = shell.base();
+  const std::uint64_t want_to = shell.base() + shell.count();
+  if (from_lsn == 0) return error = "an evicted chunk without its log position", CORQ_EIO;
+  const std::vector<wal::SegmentInfo> segments = log_->segments();
+  std::size_t si = 0;
+  while (si < segments.size() &&
+         (segments[si].last_lsn == 0 || segments[si].last_lsn < from_lsn))
+    ++si;
+  if (si == segments.size() || segments[si].first_lsn > from_lsn)
+    return error = "records at LSN " + std::to_string(from_lsn) + " are no longer in the log",
+           CORQ_EIO;
+  std::uint64_t offset = frame_block;
+  {
+    std::lock_guard lock(index_mutex_);
+    auto it = frame_index_.upper_bound(from_lsn);
+    if (it != frame_index_.begin() && (--it)->second.first == segments[si].id)
+      offset = it->second.second;
+  }
+  std::shared_ptr<Chunk> chunk;
+  try {
+    chunk = std::make_shared<Chunk>(want_from, std::max<std::size_t>(shell.original_arena_used(), 8));
+  } catch (const std::bad_alloc &) {
+    return error = "out of memory reading records back", CORQ_ENOMEM;
+  }
+  std::unique_ptr<wal::VfsFile> file;
+  std::uint64_t file_id = 0, last_indexed = 0;
+  std::vector<std::byte> frame;
+  std::uint64_t next = want_from;
+  DecodedRecord d;
+  const auto where = [&] {
+    return dir_ + "/" + wal::segment_file_name(segments[si].id) + " at " + std::to_string(offset);
+  };
+  while (next < want_to) {
+    if (si == segments.size())
+      return error = "the log ends before offset " + std::to_string(next), CORQ_EIO;
+    const std::uint64_t id = segments[si].id;
+    if (file == nullptr || file_id != id) {
+      file.reset();
+      wal::OpenFlags flags;
+      flags.read_only = true;
+      if (const int rc = read_vfs_->open(dir_ + "/" + wal::segment_file_name(id), flags, file);
+          rc != 0)
+        return error = "cannot open " + where() + ": " + std::strerror(-rc), CORQ_EIO;
+      file_id = id;
+      last_indexed = 0;
+    }
+    wal::FrameHeader h{};
+    const long got = file->read(offset, &h, sizeof h);
+    if (got < 0) return error = "cannot read " + where() + ": " + std::strerror(static_cast<int>(-got)), CORQ_EIO;
+    if (static_cast<std::size_t>(got) != sizeof h || h.magic != wal::frame_magic ||
+        h.segment_id != id || h.frame_bytes < sizeof h) {
+      ++si;  // past this segment's frames: the next segment
+      offset = frame_block;
+      continue;
+    }
+    frame.resize(h.frame_bytes);
+    const long n = file->read(offset, frame.data(), h.frame_bytes);
+    if (n != static_cast<long>(h.frame_bytes))
+      return error = "short read of the frame " + where(), CORQ_EIO;
+    const std::size_t crc_from = offsetof(wal::FrameHeader, frame_bytes);
+    if (wal::crc32c(0, frame.data() + crc_from, h.frame_bytes - crc_from) != h.crc)
+      return error = "checksum mismatch in the frame " + where(), CORQ_ECORRUPT;
+    const std::uint32_t count = wal::frame_record_count(h);
+    if (offset - last_indexed >= (1u << 20) || last_indexed == 0) {
+      std::lock_guard lock(index_mutex_);
+      frame_index_.emplace(h.first_lsn, std::make_pair(id, offset));
+      last_indexed = offset;
+    }
+    if (h.first_lsn + count > from_lsn) {
+      std::size_t at = sizeof(wal::FrameHeader);
+      for (std::uint32_t i = 0; i < count && next < want_to; ++i) {
+        wal::RecordHeader rh{};
+        if (at + sizeof rh > h.frame_bytes) return error = "bad frame " + where(), CORQ_ECORRUPT;
+        std::memcpy(&rh, frame.data() + at, sizeof rh);
+        const std::span<const std::byte> payload(frame.data() + at + sizeof rh, rh.payload_bytes);
+        at += sizeof rh + rh.payload_bytes;
+        if (at > h.frame_bytes) return error = "bad frame " + where(), CORQ_ECORRUPT;
+        if (h.first_lsn + i < from_lsn || rh.type != record_type_record) continue;
+        if (!decode_record(payload, d)) return error = "bad record " + where(), CORQ_ECORRUPT;
+        if (d.partition != partition || d.offset < next) continue;
+        if (d.offset != next)
+          return error = "offset " + std::to_string(next) + " missing " + where(), CORQ_ECORRUPT;
+        const AppendInput input = d.input();
+        if (!chunk->fits(Chunk::arena_bytes_for(input)))
+          return error = "records read back do not fit their chunk " + where(), CORQ_ECORRUPT;
+        chunk->write(input, d.timestamp_ms);
+        ++next;
+      }
+    }
+    offset += (static_cast<std::uint64_t>(h.frame_bytes) + frame_block - 1) / frame_block *
+              frame_block;
+  }
+  chunk->publish();
+  out = std::move(chunk);
+  return CORQ_OK;
 }
 
 }  // namespace corq::core::stream

@@ -31,8 +31,11 @@
 
 #include <log/log.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -49,6 +52,9 @@ struct StreamLogConfig {
   wal::BackendChoice backend = wal::BackendChoice::automatic;
   wal::DirectIoChoice direct_io = wal::DirectIoChoice::automatic;
   wal::Vfs *vfs = nullptr;  // tests
+  /// The engine's count of resident record memory of durable streams, and its limit.
+  std::shared_ptr<std::atomic<std::int64_t>> resident;
+  std::uint64_t cache_bytes = 256ull << 20;
 };
 
 class StreamLog {
@@ -85,6 +91,14 @@ class StreamLog {
   int release(const std::vector<std::pair<std::uint64_t, std::uint64_t>> &ranges, wal::Lsn floor,
               std::string &error);
 
+  /// Reads the records of `shell` (an evicted chunk of `partition`) back from the log into a new
+  /// chunk: from the segment and frame holding its first record's LSN (a sparse index of frame
+  /// positions, filled as frames are walked, saves rescanning), frame by frame, checking each
+  /// frame's CRC, picking the partition's records in offset order. CORQ_OK, or CORQ_EIO (not in
+  /// the log any more, a read failed), CORQ_ECORRUPT, CORQ_ENOMEM, with `error`.
+  int load(std::uint32_t partition, const Chunk &shell, std::shared_ptr<Chunk> &out,
+           std::string &error);
+
   /// Segment files and bytes on disk (stats).
   std::size_t segment_count() const { return log_->segments().size(); }
   const char *backend() const { return log_->backend_name(); }
@@ -98,6 +112,12 @@ class StreamLog {
 
   const bool flush_;
   std::unique_ptr<wal::Log> log_;
+  std::string dir_;
+  std::unique_ptr<wal::Vfs> owned_read_vfs_;
+  wal::Vfs *read_vfs_ = nullptr;  // reads of evicted chunks (the test Vfs, or the real files)
+  std::mutex index_mutex_;
+  /// A frame's first LSN -> (segment id, file offset), one entry per MiB of log or so.
+  std::map<wal::Lsn, std::pair<std::uint64_t, std::uint64_t>> frame_index_;
 };
 
 /// "streams/0000000042" under the data directory `dir`.

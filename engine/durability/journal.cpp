@@ -475,7 +475,15 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
     case records::declare_exchange:
     case records::delete_exchange:
     case records::bind:
-    case records::unbind: return false;
+    case records::unbind:
+    case records::declare_stream:
+    case records::delete_stream:
+    case records::declare_group:
+    case records::delete_group: return false;
+    // A group's progress is in the checkpoint's copy of it, except what was logged after the
+    // copy was taken (before the checkpoint's batch): that stays.
+    case records::group_progress:
+      return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire);
     default: return true;  // unknown: keep
   }
 }

@@ -122,6 +122,11 @@ class Journal {
   /// are merged in while they are smaller than what is new. Control-plane thread only. Returns
   /// CORQ_OK (stats.replaced says whether anything changed) or a CORQ_* code with `error`.
   int compact(wal::CompactionStats &stats, std::string &error);
+  /// A checkpoint is about to copy the consumer groups: group progress from `lsn` on is not in the
+  /// copies, and compaction keeps it.
+  void note_group_copy(wal::Lsn lsn) noexcept {
+    group_copy_lsn_.store(lsn, std::memory_order_release);
+  }
   /// Whether a compaction may drop this record (see compact()).
   bool compaction_keeps(const wal::RecoveredRecord &record) const;
   std::uint64_t compactions() const noexcept {
@@ -165,6 +170,8 @@ class Journal {
   /// The LSN of the last checkpoint written. Compaction drops declarations and checkpoints as
   /// superseded by it, so it may only take segments wholly before it (log maintainer thread).
   std::atomic<wal::Lsn> checkpoint_lsn_{0};
+  /// The first LSN not in the last checkpoint's copies of the consumer groups (note_group_copy).
+  std::atomic<wal::Lsn> group_copy_lsn_{0};
 };
 
 }  // namespace corq::core

@@ -204,9 +204,16 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       if (kind == 0) {
         out += " settled=" + std::to_string(a) + " committed=" + std::to_string(b);
       } else if (kind == 1) {
-        out += " reset committed=" + std::to_string(a);
-      } else {
+        out += " reset committed=" + std::to_string(a) + " generation=" + std::to_string(b);
+      } else if (kind == 2) {
         out += " offset=" + std::to_string(a) + " failed=" + std::to_string(b);
+      } else if (kind == 3) {
+        out += " copy committed=" + std::to_string(a) + " generation=" + std::to_string(b);
+      } else if (kind == 4) {
+        out += " copy settled=" + std::to_string(a) + " generation=" + std::to_string(b);
+      } else {
+        out += " copy offset=" + std::to_string(a) + " failed=" + std::to_string(b & 255) +
+               " generation=" + std::to_string(b >> 8);
       }
       break;
     }

@@ -52,9 +52,15 @@
 //   delete_group    u32 sid, str16 group
 //   group_progress  u32 sid, str16 group, u8 kind, u32 partition, u64 a, u64 b — kind 0 settle:
 //                offset a settled (acked, dead-lettered, skipped), b the committed offset after
-//                it; kind 1 reset: the committed offset is a (creation, corq_group_seek,
-//                checkpoints), nothing above it settled; kind 2 failed: offset a has b failed
-//                attempts. Appended lazily like acks (durable with the next group commit).
+//                it; kind 1 reset: the committed offset is a and b the partition's new
+//                generation (creation, corq_group_seek), nothing above it settled; kind 2
+//                failed: offset a has b failed attempts. Appended lazily like acks (durable
+//                with the next group commit). A checkpoint's copy of a group (taken before its
+//                batch is appended, so acks logged meanwhile come before it in the log) uses
+//                kinds that only merge: 3 committed a of generation b (moves the committed offset
+//                forward only; a copy of an older generation — taken before a seek — is
+//                ignored), 4 offset a settled in generation b, 5 offset a with (b & 255) failed
+//                attempts in generation b >> 8.
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //

@@ -322,12 +322,33 @@ int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
       part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
       return 0;
     case records::Progress::reset:
+      part.generation = p.b;
       part.committed = p.a;
       part.settled.clear();
       part.failed.clear();
       return 0;
     case records::Progress::failed:
       if (p.a >= part.committed) part.failed[p.a] = static_cast<std::uint32_t>(p.b);
+      return 0;
+    case records::Progress::snapshot_committed:
+      if (p.b < part.generation) return 0;  // copied before a seek that came before it here
+      if (p.b > part.generation) {          // the reset it follows was released: it is the base
+        part.generation = p.b;
+        part.committed = p.a;
+        part.settled.clear();
+        part.failed.clear();
+        return 0;
+      }
+      part.committed = std::max(part.committed, p.a);  // acks logged after the copy stay
+      part.settled.erase(part.settled.begin(), part.settled.lower_bound(part.committed));
+      part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
+      return 0;
+    case records::Progress::snapshot_settled:
+      if (p.b == part.generation && p.a >= part.committed) part.settled.insert(p.a);
+      return 0;
+    case records::Progress::snapshot_failed:
+      if ((p.b >> 8) == part.generation && p.a >= part.committed && part.settled.count(p.a) == 0)
+        part.failed.emplace(p.a, static_cast<std::uint32_t>(p.b & 255));
       return 0;
   }
   return 0;

@@ -60,6 +60,7 @@ struct RecoveredStream {
 /// A consumer group of a durable stream: its definition and, per partition, the committed offset,
 /// the offsets settled above it and the failed attempts of records not settled yet.
 struct RecoveredGroupPartition {
+  std::uint64_t generation = 0;  // bumped by every reset (creation, seek)
   std::uint64_t committed = 0;
   std::set<std::uint64_t> settled;
   std::map<std::uint64_t, std::uint32_t> failed;

@@ -77,7 +77,7 @@ bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out) {
   out.partition = r.u32();
   out.a = r.u64();
   out.b = r.u64();
-  if (!r.ok() || kind > 2) return false;
+  if (!r.ok() || kind > 5) return false;
   out.kind = static_cast<Progress>(kind);
   return true;
 }

@@ -33,7 +33,14 @@ bool decode_group_declare(std::span<const std::byte> in, std::uint32_t &sid, std
 void encode_group_delete(std::vector<std::byte> &out, std::uint32_t sid, const std::string &group);
 
 /// group_progress's kinds (records.hpp).
-enum class Progress : std::uint8_t { settle = 0, reset = 1, failed = 2 };
+enum class Progress : std::uint8_t {
+  settle = 0,
+  reset = 1,
+  failed = 2,
+  snapshot_committed = 3,
+  snapshot_settled = 4,
+  snapshot_failed = 5
+};
 struct GroupProgress {
   std::uint32_t sid = 0;
   std::string group;

@@ -359,7 +359,9 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
   // Groups first, each copied under its own mutex (not under the registry's: lock order). A
   // group's progress logged after its copy must not be released with the records before this
   // checkpoint: nothing from here on is.
-  floor = std::min(floor, journal_->last_appended() + 1);
+  const wal::Lsn copy_lsn = journal_->last_appended() + 1;
+  floor = std::min(floor, copy_lsn);
+  journal_->note_group_copy(copy_lsn);
   std::vector<std::vector<std::byte>> group_payloads;
   std::vector<std::uint8_t> group_types;
   encode_groups(group_payloads, group_types);

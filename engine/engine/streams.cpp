@@ -274,8 +274,8 @@ std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
   };
   for (const auto &s : streams_snapshot()) {
     earliest(s->enforce_retention(now_ms));
-    if (s->sid() != 0 && static_cast<std::uint64_t>(stream_resident_bytes()) >
-                             options_.stream_cache_bytes) {
+    if (s->sid() != 0 &&
+        static_cast<std::uint64_t>(stream_resident_bytes()) > options_.stream_cache_bytes) {
       // Over the stream cache (appends evict only in the partition they append to): any stream's
       // oldest chunks that are in its log leave memory.
       s->evict(s->log()->durable_lsn());

@@ -69,7 +69,8 @@ int Group::log_declaration(std::string &error) {
   {
     std::lock_guard lock(mutex_);
     for (std::uint32_t p = 0; p < partitions_.size(); ++p)
-      log_progress_locked(records::Progress::reset, p, partitions_[p].committed, 0);
+      log_progress_locked(records::Progress::reset, p, partitions_[p].committed,
+                          partitions_[p].generation);
   }
   return journal_->sync(-1, error);
 }
@@ -86,6 +87,7 @@ void Group::restore(const std::map<std::uint32_t, RecoveredGroupPartition> &reco
   for (const auto &[p, state] : recovered) {
     if (p >= partitions_.size()) continue;
     PartitionState &ps = partitions_[p];
+    ps.generation = std::max<std::uint64_t>(state.generation, 1);
     // Progress about records the stream's log lost is void: under sync=none a power loss may drop
     // the stream's tail after the group (in the engine's log) settled some of it, and those
     // offsets are used again by the next appends.
@@ -102,7 +104,8 @@ void Group::restore(const std::map<std::uint32_t, RecoveredGroupPartition> &reco
     if (voided) {
       // Said again in the log, so the void progress stays void once those offsets hold new
       // records: a reset, then what is still true.
-      log_progress_locked(records::Progress::reset, p, ps.committed, 0);
+      ++ps.generation;
+      log_progress_locked(records::Progress::reset, p, ps.committed, ps.generation);
       for (const std::uint64_t offset : ps.settled)
         log_progress_locked(records::Progress::settle, p, offset, ps.committed);
       for (const auto &[offset, failed] : ps.recovered_failed)
@@ -122,16 +125,22 @@ void Group::encode_state(std::vector<std::vector<std::byte>> &payloads,
     records::encode_group_progress(payloads.emplace_back(), stream_->sid(), name_, kind, p, a, b);
     types.push_back(records::group_progress);
   };
+  // Merging kinds: acks logged after this copy but before the checkpoint's batch come before it
+  // in the log, and recovery must not let the copy undo them.
+  const auto failed_of = [](std::uint64_t generation, std::uint32_t failed) {
+    return generation << 8 | std::min<std::uint32_t>(failed, 255);
+  };
   for (std::uint32_t p = 0; p < partitions_.size(); ++p) {
     const PartitionState &ps = partitions_[p];
-    add(records::Progress::reset, p, ps.committed, 0);
+    add(records::Progress::snapshot_committed, p, ps.committed, ps.generation);
     for (const std::uint64_t offset : ps.settled)
-      add(records::Progress::settle, p, offset, ps.committed);
+      add(records::Progress::snapshot_settled, p, offset, ps.generation);
     for (const auto &[offset, state] : ps.records) {
-      if (state.failed != 0) add(records::Progress::failed, p, offset, state.failed);
+      if (state.failed != 0)
+        add(records::Progress::snapshot_failed, p, offset, failed_of(ps.generation, state.failed));
     }
     for (const auto &[offset, failed] : ps.recovered_failed)
-      add(records::Progress::failed, p, offset, failed);
+      add(records::Progress::snapshot_failed, p, offset, failed_of(ps.generation, failed));
   }
 }
 
@@ -400,7 +409,8 @@ int Group::seek(std::int32_t partition, std::string_view start, std::string &err
     ps.recovered_through = 0;
     ps.recovered_failed.clear();
     ++ps.epoch;
-    log_progress_locked(records::Progress::reset, p, offset, 0);
+    ++ps.generation;
+    log_progress_locked(records::Progress::reset, p, offset, ps.generation);
   }
   wake_members();
   return CORQ_OK;

@@ -142,6 +142,9 @@ class Group {
     // reaches them (the cursor skips those), and records not settled keep their failed attempts.
     std::uint64_t recovered_through = 0;
     std::unordered_map<std::uint64_t, std::uint32_t> recovered_failed;
+    /// Durable groups: bumped by each reset of the partition (creation, seek), so a checkpoint's
+    /// copy taken before a seek never undoes it at recovery (records.hpp, group_progress).
+    std::uint64_t generation = 1;
   };
 
   // All of these run with mutex_ held.

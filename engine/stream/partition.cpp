@@ -341,8 +341,9 @@ void Partition::drop_front_locked(std::uint64_t n) noexcept {
     } else {
       // A shell knows its records' bytes only together: each goes with its share (the last one
       // with what is left).
-      freed = first + k == chunk_end ? front.bytes_left
-                                     : front.bytes_left * k / std::max<std::uint64_t>(1, chunk_end - first);
+      freed = first + k == chunk_end
+                  ? front.bytes_left
+                  : front.bytes_left * k / std::max<std::uint64_t>(1, chunk_end - first);
     }
     front.bytes_left -= std::min(front.bytes_left, freed);
     bytes_.fetch_sub(std::min(freed, bytes_.load(std::memory_order_relaxed)),
@@ -433,16 +434,14 @@ std::shared_ptr<Chunk> Partition::chunk_for(std::uint64_t offset, int *error) {
 
 std::shared_ptr<Chunk> Partition::load(const std::shared_ptr<Chunk> &shell, int *error) {
   std::lock_guard lock(load_mutex_);
-  if (loaded_ != nullptr && loaded_->base() == shell->base() &&
-      loaded_->count() == shell->count())
+  if (loaded_ != nullptr && loaded_->base() == shell->base() && loaded_->count() == shell->count())
     return loaded_;
   std::shared_ptr<Chunk> out;
   std::string detail;
   const int rc = log_ == nullptr ? CORQ_EIO : log_->load(index_, *shell, out, detail);
   if (rc != CORQ_OK) {
     // Retention may have deleted these records (and released their segment) meanwhile.
-    const bool deleted =
-        shell->base() + shell->count() <= first_.load(std::memory_order_acquire);
+    const bool deleted = shell->base() + shell->count() <= first_.load(std::memory_order_acquire);
     if (error != nullptr) *error = deleted ? CORQ_OK : rc;
     return nullptr;
   }
@@ -503,9 +502,8 @@ std::uint64_t Partition::offset_for_time(std::int64_t time_ms) {
     if (first >= end) return end;
     // Timestamps never decrease within a partition: the first chunk whose newest record is new
     // enough holds the answer.
-    auto it = std::partition_point(
-        chunks_.begin(), chunks_.end(),
-        [&](const std::shared_ptr<Chunk> &c) {
+    auto it =
+        std::partition_point(chunks_.begin(), chunks_.end(), [&](const std::shared_ptr<Chunk> &c) {
           return c->base() + c->written() <= first ||
                  (c->count() != 0 && c->last_timestamp_ms() < time_ms);
         });

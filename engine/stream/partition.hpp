@@ -269,7 +269,7 @@ class Partition {
   std::shared_ptr<Chunk> loaded_;  // load_mutex_: the chunk last read back
   StreamLog *log_ = nullptr;
   bool gated_ = false;
-  std::mutex gate_mutex_;                                   // never held with mutex_ wanted
+  std::mutex gate_mutex_;  // never held with mutex_ wanted
   struct PendingBatch {
     wal::Lsn last_lsn;
     std::uint64_t end;    // end_ once it is durable
@@ -279,7 +279,7 @@ class Partition {
   /// Bytes of the batches in pending_: retention counts only durable records, so a crash that
   /// loses the tail never makes recovery keep records retention had already deleted.
   std::atomic<std::uint64_t> pending_bytes_{0};
-  std::atomic<std::uint32_t> pending_count_{0};             // pending_.size(), read without lock
+  std::atomic<std::uint32_t> pending_count_{0};  // pending_.size(), read without lock
   alignas(64) std::atomic<std::uint64_t> first_{0};
   std::atomic<std::uint64_t> end_{0};
   std::atomic<std::uint64_t> bytes_{0};

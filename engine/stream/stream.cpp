@@ -93,7 +93,8 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
     }
     if (p.advance_durable(log_->durable_lsn())) {
       activity_.notify_all();
-      if (const std::uint64_t deleted = p.enforce_sizes(limits()); deleted != 0) note_deleted(deleted);
+      if (const std::uint64_t deleted = p.enforce_sizes(limits()); deleted != 0)
+        note_deleted(deleted);
     }
     return CORQ_OK;
   };

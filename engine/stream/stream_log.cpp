@@ -283,8 +283,7 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
   if (from_lsn == 0) return error = "an evicted chunk without its log position", CORQ_EIO;
   const std::vector<wal::SegmentInfo> segments = log_->segments();
   std::size_t si = 0;
-  while (si < segments.size() &&
-         (segments[si].last_lsn == 0 || segments[si].last_lsn < from_lsn))
+  while (si < segments.size() && (segments[si].last_lsn == 0 || segments[si].last_lsn < from_lsn))
     ++si;
   if (si == segments.size() || segments[si].first_lsn > from_lsn)
     return error = "records at LSN " + std::to_string(from_lsn) + " are no longer in the log",
@@ -298,7 +297,8 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
   }
   std::shared_ptr<Chunk> chunk;
   try {
-    chunk = std::make_shared<Chunk>(want_from, std::max<std::size_t>(shell.original_arena_used(), 8));
+    chunk =
+        std::make_shared<Chunk>(want_from, std::max<std::size_t>(shell.original_arena_used(), 8));
   } catch (const std::bad_alloc &) {
     return error = "out of memory reading records back", CORQ_ENOMEM;
   }
@@ -326,7 +326,9 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
     }
     wal::FrameHeader h{};
     const long got = file->read(offset, &h, sizeof h);
-    if (got < 0) return error = "cannot read " + where() + ": " + std::strerror(static_cast<int>(-got)), CORQ_EIO;
+    if (got < 0)
+      return error = "cannot read " + where() + ": " + std::strerror(static_cast<int>(-got)),
+             CORQ_EIO;
     if (static_cast<std::size_t>(got) != sizeof h || h.magic != wal::frame_magic ||
         h.segment_id != id || h.frame_bytes < sizeof h) {
       ++si;  // past this segment's frames: the next segment
@@ -367,8 +369,8 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
         ++next;
       }
     }
-    offset += (static_cast<std::uint64_t>(h.frame_bytes) + frame_block - 1) / frame_block *
-              frame_block;
+    offset +=
+        (static_cast<std::uint64_t>(h.frame_bytes) + frame_block - 1) / frame_block * frame_block;
   }
   chunk->publish();
   out = std::move(chunk);

@@ -230,13 +230,17 @@ class StreamSeed {
       const std::string got(static_cast<const char *>(d.data), d.len);
       if (auto it = part.find(d.message_id); it != part.end()) {
         if (it->second.payload != got)
-          throw Violation("streams: the group got another payload at " + std::to_string(partition) +
-                          ":" + std::to_string(d.message_id) + ": " + got.substr(0, got.find(':')) +
-                          " (" + std::to_string(got.size()) + " bytes) instead of " +
-                          it->second.payload.substr(0, it->second.payload.find(':')) + " (" +
-                          std::to_string(it->second.payload.size()) + " bytes), first difference at " +
-                          std::to_string(std::mismatch(got.begin(), got.end(), it->second.payload.begin(), it->second.payload.end()).first - got.begin()) +
-                          " delivery_count " + std::to_string(d.delivery_count));
+          throw Violation(
+              "streams: the group got another payload at " + std::to_string(partition) + ":" +
+              std::to_string(d.message_id) + ": " + got.substr(0, got.find(':')) + " (" +
+              std::to_string(got.size()) + " bytes) instead of " +
+              it->second.payload.substr(0, it->second.payload.find(':')) + " (" +
+              std::to_string(it->second.payload.size()) + " bytes), first difference at " +
+              std::to_string(std::mismatch(got.begin(), got.end(), it->second.payload.begin(),
+                                           it->second.payload.end())
+                                 .first -
+                             got.begin()) +
+              " delivery_count " + std::to_string(d.delivery_count));
         // Under sync=always the group sees durable records only.
         if (!sync_none_) it->second.confirmed = true;
       }
@@ -518,7 +522,8 @@ class StreamSeed {
         if (present && !a.settled_durable && !a.settled && !got && a.confirmed && !maybe_skipped) {
           throw Violation("streams: " + std::to_string(p) + ":" + std::to_string(offset) +
                           " is retained and was never settled, but the group did not deliver it "
-                          "after recovery (mode " + group_mode_ + ", group " + group_state + ")");
+                          "after recovery (mode " +
+                          group_mode_ + ", group " + group_state + ")");
         }
       }
     }

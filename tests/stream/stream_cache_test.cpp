@@ -36,7 +36,8 @@ void append_records(corq_engine *e, const std::string &stream, std::uint64_t fro
   must(corq_stream_producer_open(e, stream.c_str(), &p), "producer_open");
   for (std::uint64_t i = from; i < from + count;) {
     std::vector<std::string> bodies;
-    for (std::uint64_t j = 0; j < 50 && i + j < from + count; ++j) bodies.push_back(payload_of(i + j));
+    for (std::uint64_t j = 0; j < 50 && i + j < from + count; ++j)
+      bodies.push_back(payload_of(i + j));
     std::vector<corq_message> batch;
     for (const std::string &b : bodies) batch.push_back(message(b));
     must(corq_stream_producer_send(p, nullptr, 0, batch.data(), batch.size(), nullptr, nullptr,

@@ -5,6 +5,8 @@
 #include "exit_codes.hpp"
 #include "io/vfs.hpp"
 #include "routing/exchange.hpp"
+#include "stream/reader.hpp"
+#include "stream/stream_log.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -33,6 +35,13 @@ const char *state_name(MessageState state) noexcept {
 const QueueView *LogView::find(std::string_view name) const noexcept {
   for (const QueueView &q : queues) {
     if (q.name == name) return &q;
+  }
+  return nullptr;
+}
+
+const StreamView *LogView::find_stream(std::string_view name) const noexcept {
+  for (const StreamView &s : streams) {
+    if (s.name == name) return &s;
   }
   return nullptr;
 }
@@ -109,15 +118,16 @@ void track_in_flight(
   }
 }
 
-void count_segment_files(const std::string &dir, LogView &out) {
+/// The *.wal files of the log in `dir` and their sizes.
+void count_segment_files(const std::string &dir, std::uint64_t &files, std::uint64_t &bytes) {
   std::error_code ec;
   for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
     std::uint64_t id = 0;
     if (!corq::wal::parse_segment_file_name(entry.path().filename().string(), id)) continue;
     const std::uintmax_t size = entry.file_size(ec);
     if (ec) continue;  // released between listing and stat: it is gone
-    ++out.segment_files;
-    out.bytes_on_disk += size;
+    ++files;
+    bytes += size;
   }
 }
 
@@ -216,6 +226,20 @@ void build_topology(LogView &out) {
             });
 }
 
+/// The stream views from the replayed state, without their records (load_streams reads those).
+void build_streams(const std::string &dir, LogView &out) {
+  for (const auto &[sid, recovered] : out.state.streams) {
+    StreamView s;
+    s.sid = sid;
+    s.name = recovered.name;
+    s.options = recovered.options;
+    s.directory = corq::core::stream::stream_directory(dir, sid);
+    out.streams.push_back(std::move(s));
+  }
+  std::sort(out.streams.begin(), out.streams.end(),
+            [](const StreamView &a, const StreamView &b) { return a.name < b.name; });
+}
+
 /// One scan into `out` (nothing of it is finished: see finish()).
 int scan_once(const std::string &dir, LogView &out, std::string &error) {
   corq::wal::FrameInfo frame{};
@@ -249,9 +273,10 @@ void finish(const std::string &dir, LogView &out) {
   out.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-  count_segment_files(dir, out);
+  count_segment_files(dir, out.segment_files, out.bytes_on_disk);
   build_queues(out);
   build_topology(out);
+  build_streams(dir, out);
 }
 
 }  // namespace
@@ -284,16 +309,23 @@ bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn) {
   return false;
 }
 
-int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error) {
-  std::unique_ptr<LogView>
-      stopped;  // the earliest scan that stopped at what looked like corruption
+namespace {
+
+/// The scans of one log — the engine's, or a stream's — until one can be trusted (see the top of
+/// log_view.hpp): `make()` gives a fresh view, `scan(view, error)` scans into it and returns an
+/// exit code, leaving in view.last_lsn the last record it read. A scan that stops at what looks
+/// like corruption is kept when a later one reads past it (marked moving_tail); one that found a
+/// segment released under it is done again. `dir` is the log's directory.
+template <class View, class Make, class Scan>
+int scan_consistently(const std::string &dir, Make &&make, Scan &&scan, std::unique_ptr<View> &out,
+                      std::string &error) {
+  std::unique_ptr<View> stopped;  // the earliest scan that stopped at what looked like corruption
   int rc = exit_unreadable;
   for (int attempt = 0; attempt < scan_attempts_max; ++attempt) {
     if (attempt > 0) pause_before(attempt);
-    auto view = std::make_unique<LogView>();
-    rc = scan_once(dir, *view, error);
+    std::unique_ptr<View> view = make();
+    rc = scan(*view, error);
     if (rc == exit_ok) {
-      finish(dir, *view);
       out = std::move(view);
       return exit_ok;
     }
@@ -305,13 +337,220 @@ int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::st
     if (stopped != nullptr && view->last_lsn > stopped->last_lsn) {
       // The log moved on past where the earlier scan stopped: that was its tail being written.
       stopped->moving_tail = true;
-      finish(dir, *stopped);
       out = std::move(stopped);
       return exit_ok;
     }
     if (stopped == nullptr || view->last_lsn < stopped->last_lsn) stopped = std::move(view);
   }
   return rc;  // every scan stopped at the same record: corrupt (or unreadable every time)
+}
+
+}  // namespace
+
+int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error) {
+  const int rc = scan_consistently(
+      dir, [] { return std::make_unique<LogView>(); },
+      [&dir](LogView &view, std::string &scan_error) { return scan_once(dir, view, scan_error); },
+      out, error);
+  if (rc == exit_ok) finish(dir, *out);
+  return rc;
+}
+
+namespace {
+
+namespace stream = corq::core::stream;
+
+/// One record of a stream's log restored into its partition — the layout of
+/// stream/stream_log.hpp, decoded as StreamLog::open's replay decodes it. CORQ_OK, or
+/// CORQ_ECORRUPT / CORQ_ENOMEM with `error`.
+int restore_stream_record(stream::Stream &s, const RecoveredRecord &in, std::string &error) {
+  records::Reader r(in.payload);
+  const std::uint32_t partition = r.u32();
+  const std::uint64_t offset = r.u64();
+  const std::int64_t timestamp_ms = r.i64();
+  const std::uint32_t key_field = r.u32();  // key length + 1; 0: no key
+  static const char empty_key = 0;          // a key of length 0 is a key: a non-null pointer
+  const void *key = nullptr;
+  std::size_t key_len = 0;
+  if (r.ok() && key_field != 0) {
+    const std::span<const std::byte> rest = r.rest();
+    if (rest.size() < key_field - 1) return error = "truncated key", CORQ_ECORRUPT;
+    key_len = key_field - 1;
+    key = key_len == 0 ? static_cast<const void *>(&empty_key) : rest.data();
+    r = records::Reader(rest.subspan(key_len));
+  }
+  r.str16();  // the batch's dedup_id: the dedup window is not shown
+  const std::uint16_t header_count = r.u16();
+  // corq_header keys are C strings: NUL-terminated copies while the record is restored.
+  std::vector<std::string> keys(header_count);
+  std::vector<corq_header> headers(header_count);
+  for (std::uint16_t i = 0; i < header_count && r.ok(); ++i) {
+    keys[i] = std::string(r.str16());
+    const std::string_view value = r.str32();
+    headers[i] = {keys[i].c_str(), value.data(), value.size()};
+  }
+  if (!r.ok()) return error = "truncated record", CORQ_ECORRUPT;
+  if (partition >= s.partition_count()) {
+    error = "record of partition " + std::to_string(partition) + " in a stream of " +
+            std::to_string(s.partition_count());
+    return CORQ_ECORRUPT;
+  }
+  const std::span<const std::byte> payload = r.rest();
+  corq_message message{};
+  message.data = payload.data();
+  message.len = payload.size();
+  message.headers = headers.empty() ? nullptr : headers.data();
+  message.header_count = headers.size();
+  const stream::AppendInput input{key, key_len, &message};
+  return s.partition(partition).restore(offset, timestamp_ms, input, in.lsn, error);
+}
+
+/// A marks record: every partition's retained range (stream_log.hpp).
+int restore_stream_marks(stream::Stream &s, const RecoveredRecord &in, std::string &error) {
+  records::Reader r(in.payload);
+  const std::uint32_t n = r.u32();
+  if (!r.ok() || n != s.partition_count()) return error = "bad marks record", CORQ_ECORRUPT;
+  for (std::uint32_t p = 0; p < n; ++p) {
+    const std::uint64_t first = r.u64();
+    const std::uint64_t end = r.u64();
+    if (!r.ok() || first > end) return error = "bad marks record", CORQ_ECORRUPT;
+    if (const int rc = s.partition(p).apply_mark(first, end, error); rc != CORQ_OK) return rc;
+  }
+  return CORQ_OK;
+}
+
+/// One scan of a stream's log into `view` (a fresh copy of the stream's view: its records are
+/// restored into a new stream::Stream).
+int scan_stream_once(StreamView &view, std::string &error) {
+  view.stream = std::make_shared<stream::Stream>(view.name, view.options);
+  std::error_code ec;
+  if (!std::filesystem::exists(view.directory, ec)) return exit_ok;  // no log yet: empty
+  corq::wal::FrameInfo frame{};
+  std::string decode_error;
+  corq::wal::ScanVisitor visitor;
+  visitor.frame = [&](const corq::wal::FrameInfo &f) {
+    frame = f;
+    ++view.frames;
+  };
+  visitor.record = [&](const RecoveredRecord &record) {
+    std::string why;
+    int rc = CORQ_ECORRUPT;
+    if (record.type == stream::StreamLog::record_type_record) {
+      rc = restore_stream_record(*view.stream, record, why);
+    } else if (record.type == stream::StreamLog::record_type_marks) {
+      rc = restore_stream_marks(*view.stream, record, why);
+    } else {
+      why = "unknown record type " + std::to_string(record.type);
+    }
+    if (rc != CORQ_OK) {
+      decode_error = corq::wal::segment_file_name(frame.segment_id) + ": frame at offset " +
+                     std::to_string(frame.offset) + ": LSN " + std::to_string(record.lsn) + ": " +
+                     (rc == CORQ_ENOMEM ? "out of memory: " : "") + why;
+      return 1;
+    }
+    view.last_lsn = record.lsn;
+    return 0;
+  };
+  corq::wal::ScanResult result;
+  const int rc = scan_directory(view.directory, visitor, result, decode_error, error);
+  if (rc == exit_unreadable && !std::filesystem::exists(view.directory, ec)) {
+    // The stream was deleted while it was read: it is gone, as it will be at the next open.
+    view.stream = std::make_shared<stream::Stream>(view.name, view.options);
+    return exit_ok;
+  }
+  view.torn_tail = rc == exit_ok && result.torn_tail;
+  return rc;
+}
+
+const char *mode_name(corq::core::GroupMode mode) noexcept {
+  switch (mode) {
+    case corq::core::GroupMode::ordered: return "ordered";
+    case corq::core::GroupMode::shared: return "shared";
+    case corq::core::GroupMode::key_ordered: return "key_ordered";
+  }
+  return "unknown";
+}
+
+/// The committed offset of one partition of a group as corq_open would restore it: the log's,
+/// clamped to the partition's end (Group::restore), moved up to the first retained offset past
+/// what it settled (Group::catch_up_locked); the group's start when the log has none for it (a
+/// crash between the group's declaration and its first progress: Group's constructor).
+std::uint64_t committed_offset(const corq::core::RecoveredGroup &group,
+                               stream::Partition &partition) {
+  const std::uint64_t first = partition.first();
+  const std::uint64_t end = partition.end();
+  auto it = group.partitions.find(partition.index());
+  if (it == group.partitions.end()) {
+    std::uint64_t offset = 0, skipped = 0;
+    std::string ignored;  // the start was checked when the group's options were parsed
+    stream::resolve_start(group.options.start, partition, offset, skipped, ignored);
+    return offset;
+  }
+  std::uint64_t committed = std::min(it->second.committed, end);
+  if (committed >= first) return committed;
+  committed = first;
+  for (auto settled = it->second.settled.lower_bound(first);
+       settled != it->second.settled.end() && *settled == committed && committed < end; ++settled)
+    ++committed;
+  return committed;
+}
+
+void build_groups(const LogView &view, StreamView &s) {
+  const auto &groups = view.state.groups;
+  for (auto g = groups.lower_bound({s.sid, std::string()});
+       g != groups.end() && g->first.first == s.sid; ++g) {
+    GroupView group;
+    group.name = g->first.second;
+    group.options = g->second.options;
+    group.mode = mode_name(group.options.mode);
+    group.dead_letter_queue = group.options.dead_letter_queue_set
+                                  ? group.options.dead_letter_queue
+                                  : s.name + "." + group.name + ".dlq";
+    for (std::uint32_t p = 0; p < s.stream->partition_count(); ++p) {
+      stream::Partition &partition = s.stream->partition(p);
+      GroupPartitionView part;
+      part.committed = committed_offset(g->second, partition);
+      part.lag = partition.end() > part.committed ? partition.end() - part.committed : 0;
+      group.lag += part.lag;
+      group.partitions.push_back(part);
+    }
+    s.groups.push_back(std::move(group));
+  }
+}
+
+/// Restores one stream's records (see load_streams).
+int load_stream(const LogView &view, StreamView &s, std::string &error) {
+  std::unique_ptr<StreamView> loaded;
+  const StreamView skeleton = s;
+  const int rc = scan_consistently(
+      s.directory, [&skeleton] { return std::make_unique<StreamView>(skeleton); }, scan_stream_once,
+      loaded, error);
+  if (rc != exit_ok) {
+    error = "stream '" + s.name + "' (" + s.directory + "): " + error;
+    return rc;
+  }
+  s = std::move(*loaded);
+  s.stream->enforce_retention(view.now_ms);  // the limits again over what was read back
+  for (std::uint32_t p = 0; p < s.stream->partition_count(); ++p) {
+    const stream::Partition &partition = s.stream->partition(p);
+    const StreamPartitionView part{partition.first(), partition.end(), partition.bytes()};
+    s.records += part.records();
+    s.bytes += part.bytes;
+    s.partitions.push_back(part);
+  }
+  count_segment_files(s.directory, s.segment_files, s.bytes_on_disk);
+  build_groups(view, s);
+  return exit_ok;
+}
+
+}  // namespace
+
+int load_streams(LogView &view, std::string_view only, std::string &error) {
+  for (StreamView &s : view.streams) {
+    if (!only.empty() && s.name != only) continue;
+    if (const int rc = load_stream(view, s, error); rc != exit_ok) return rc;
+  }
+  return exit_ok;
 }
 
 }  // namespace corqctl

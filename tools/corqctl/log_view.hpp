@@ -1,8 +1,8 @@
 // tools/corqctl/log_view.hpp — a data directory's state, rebuilt read-only from its log.
 //
-// The read commands (inspect, stats, dlq list; verify and dump scan too) take no lock: they scan
-// the segment files (wal/log/scanner.hpp: read-only, every checksum checked) and replay the
-// records into the engine's own RecoveredState (engine/durability/recovery.hpp), exactly as
+// The read commands (inspect, stats, dlq list, stream read; verify and dump scan too) take no lock:
+// they scan the segment files (wal/log/scanner.hpp: read-only, every checksum checked) and replay
+// the records into the engine's own RecoveredState (engine/durability/recovery.hpp), exactly as
 // corq_open would, without installing anything. So an operator can look at a directory a running
 // service holds; what they see is the log as far as it was written when the scan passed it.
 //
@@ -14,8 +14,8 @@
 // one's records (all read and checked before the stop) are a consistent prefix of the log — the
 // state as of that record — and are used, marked `moving_tail`. If every one of scan_attempts_max
 // scans stops at the same record, it is corruption (the writer gets ~0.7 s to finish the frame it
-// was writing). A segment released by the service's checkpoint while the scan lists it is retried
-// too.
+// was writing). A segment released by the service's checkpoint (or, in a stream's log, its
+// retention) while the scan lists it is retried too.
 //
 // What the log can and cannot say: ready, delayed (due later than now) and dead-lettered messages
 // are exact as of the last write. "In flight" means delivered and not settled since, as far as the
@@ -27,6 +27,19 @@
 // are both durable), so the view holds exactly what the next corq_open would declare; transient
 // exchanges, bindings to temporary subscriber queues and every exchange counter (published,
 // routed, unroutable) exist only in the running engine (corq_stats_json).
+//
+// Streams (DESIGN.md §7). The engine's log holds each durable stream's declaration and its consumer
+// groups' progress; the records are in the stream's own log, streams/<sid>/. load_streams scans
+// those read-only too (the same scanner, the same moving-tail retries) and restores the records
+// into the engine's own stream::Stream partitions (Partition::restore, apply_mark), then applies
+// the retention limits as corq_open does (Stream::enforce_retention at now_ms): first and end
+// offsets, records and bytes are what the next corq_open would show. A group's committed offset per
+// partition is the log's, clamped to the partition as Group::restore does (progress about records
+// the stream's log no longer has is void; retention moves it up to the first retained offset), and
+// its lag is end - committed. Members exist only in a running engine: the log has none (0 here).
+// Counters (appended, deleted, delivered, acked, ...) live only in a running engine. The streams
+// are loaded only by the commands that show them (their records are held in memory, as recovery
+// holds them).
 #pragma once
 
 #include "durability/recovery.hpp"
@@ -34,6 +47,7 @@
 #include "options/options.hpp"
 #include "queue/message.hpp"
 #include "routing/binding_argument.hpp"
+#include "stream/stream.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -84,6 +98,44 @@ struct BindingView {
   std::vector<corq::core::routing::OwnedArgument> arguments;  // sorted by key
 };
 
+struct StreamPartitionView {
+  std::uint64_t first = 0;  // the first retained offset
+  std::uint64_t end = 0;    // the next offset to be appended
+  std::uint64_t bytes = 0;  // key + payload + header bytes of the retained records
+  std::uint64_t records() const noexcept { return end - first; }
+};
+
+struct GroupPartitionView {
+  std::uint64_t committed = 0;  // the first offset not settled
+  std::uint64_t lag = 0;        // end - committed
+};
+
+struct GroupView {
+  std::string name;
+  corq::core::GroupOptions options;
+  std::string mode;               // "ordered", "shared", "key_ordered"
+  std::string dead_letter_queue;  // its name; "" for none
+  std::vector<GroupPartitionView> partitions;
+  std::uint64_t lag = 0;  // over every partition
+};
+
+struct StreamView {
+  std::uint32_t sid = 0;
+  std::string name;
+  corq::core::StreamOptions options;  // as declared, with the retention limits in force
+  std::string directory;              // streams/<sid> under the data directory
+  /// The records, restored from the stream's log (load_streams); null until then.
+  std::shared_ptr<corq::core::stream::Stream> stream;
+  std::vector<StreamPartitionView> partitions;
+  std::vector<GroupView> groups;                       // by name
+  std::uint64_t records = 0, bytes = 0;                // over every partition
+  std::uint64_t segment_files = 0, bytes_on_disk = 0;  // of its log
+  std::uint64_t frames = 0;
+  corq::wal::Lsn last_lsn = 0;  // of its log's last record read
+  bool torn_tail = false;       // its log ends in a half-written frame
+  bool moving_tail = false;     // its log was being written: its state as of last_lsn
+};
+
 /// Scans of one command, at most (see the top of this file); a real corruption costs them all.
 inline constexpr int scan_attempts_max = 8;
 /// Pause before the n-th scan after one that stopped early: n × this (0.7 s over all of them).
@@ -95,6 +147,7 @@ struct LogView {
   std::vector<QueueView> queues;        // by name
   std::vector<ExchangeView> exchanges;  // by name
   std::vector<BindingView> bindings;    // by source, destination kind and name, key, arguments
+  std::vector<StreamView> streams;      // durable streams, by name (records: load_streams)
   std::uint64_t segment_files = 0;      // *.wal files in the directory (spares included)
   std::uint64_t bytes_on_disk = 0;      // their sizes
   std::uint64_t log_segments = 0;       // segments whose frames were read
@@ -112,6 +165,7 @@ struct LogView {
   std::unordered_set<corq::core::MessageKey, corq::core::MessageKeyHash> in_flight;
 
   const QueueView *find(std::string_view name) const noexcept;
+  const StreamView *find_stream(std::string_view name) const noexcept;
   /// Messages in the dead-letter queue of `queue` (0 when it has none or it is not in the log).
   std::uint64_t dead_letter_depth(const QueueView &queue) const noexcept;
 };
@@ -135,5 +189,12 @@ bool log_moved_past(const std::string &dir, corq::wal::Lsn last_lsn);
 /// corruption too (reported with its LSN, segment file and frame offset). Memory: every live
 /// message's payload (twice while a second scan checks a moving tail).
 int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::string &error);
+
+/// Restores the records of `view`'s streams (only the one named `only`, when not empty) from their
+/// logs (StreamView::directory) and fills their partition and group views (see the top of this
+/// file). A stream whose directory does not exist yet (declared, its log not created before a
+/// crash) is empty. Returns exit codes as load_log_view does; `error` names the stream. Memory:
+/// every retained record of those streams.
+int load_streams(LogView &view, std::string_view only, std::string &error);
 
 }  // namespace corqctl

@@ -2,8 +2,9 @@
 //
 // This file is the command line only: CLI11 declares every command, its arguments and its help,
 // then one run_* function does the work — read_commands.hpp for the commands that read the log
-// without the directory's lock (inspect, verify, dump, stats, dlq list), write_commands.hpp for
-// the ones that open the engine and so need the lock (publish, consume, purge, dlq redrive).
+// without the directory's lock (inspect, verify, dump, stats, dlq list, stream read),
+// write_commands.hpp for the ones that open the engine and so need the lock (publish, consume,
+// purge, dlq redrive, group seek).
 // Exit codes (exit_codes.hpp) are the same for every command and listed in every help text.
 #include "exit_codes.hpp"
 #include "read_commands.hpp"
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -25,16 +27,43 @@ using namespace corqctl;
 
 constexpr const char *exit_codes_text =
     "Exit codes: 0 ok; 1 corrupt log (the first corruption's file and offset are printed); 2 bad "
-    "usage or bad input; 3 directory missing, unreadable or not a corq data directory; 4 directory "
-    "locked by another process (a running service); 5 no such queue or exchange; 6 the engine "
-    "refused or failed the operation (queue full, unroutable with --mandatory, disk full, I/O "
-    "error).";
+    "usage or bad input (a bad start position, a partition the stream does not have, an offset "
+    "past a partition's end); 3 directory missing, unreadable or not a corq data directory; 4 "
+    "directory locked by another process (a running service); 5 no such queue or exchange (or "
+    "stream, or consumer group); 6 the engine refused or failed the operation (queue full, "
+    "unroutable with --mandatory, disk full, I/O error).";
 
 constexpr const char *lock_text =
-    "Reading commands (inspect, verify, dump, stats, dlq list) take no lock: they rebuild the "
-    "state from the log read-only and work while a service has the directory open. Writing "
-    "commands (publish, consume, purge, dlq redrive) open the engine, which takes the "
-    "directory's lock: they fail with exit code 4 while another process holds it.";
+    "Reading commands (inspect, verify, dump, stats, dlq list, stream read) take no lock: they "
+    "rebuild the state from the log (and the streams' logs) read-only and work while a service "
+    "has the directory open. Writing commands (publish, consume, purge, dlq redrive, group seek) "
+    "open the engine, which takes the directory's lock: they fail with exit code 4 while another "
+    "process holds it.";
+
+constexpr const char *start_text =
+    "earliest (the first retained record), latest (the end: the next record appended), offset:N "
+    "(from offset N; below the first retained offset: from there), time:MS (the first record "
+    "whose timestamp, unix ms, is >= MS)";
+
+/// CLI11's check of a start position: the syntax corq_stream_reader_open and corq_group_seek
+/// accept (whether an offset is past a partition's end is the directory's to say).
+std::string check_start(const std::string &start) {
+  auto number = [](std::string_view digits, std::uint64_t max) {
+    if (digits.empty() || digits.size() > 19) return false;
+    std::uint64_t n = 0;
+    for (const char c : digits) {
+      if (c < '0' || c > '9') return false;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n <= max;
+  };
+  const std::string_view s = start;
+  if (s == "earliest" || s == "latest") return {};
+  if (s.starts_with("offset:") && number(s.substr(7), UINT64_MAX)) return {};
+  if (s.starts_with("time:") && number(s.substr(5), INT64_MAX)) return {};
+  return "bad start '" + printable(s, 64) +
+         "' (expected earliest, latest, offset:N or time:MS, N and MS decimal)";
+}
 
 /// Everything the parsed command line fills in; one command runs per invocation.
 struct Arguments {
@@ -51,6 +80,8 @@ struct Arguments {
   PublishArgs publish;
   std::string publish_data;
   ConsumeArgs consume;
+  StreamReadArgs stream_read;
+  GroupSeekArgs group_seek;
   std::function<int()> run;
 };
 
@@ -84,14 +115,18 @@ void add_read_commands(CLI::App &app, Arguments &a) {
   CLI::App *inspect = command(app, "inspect",
                               "queues with their options, ready / in-flight / delayed counts, "
                               "dead-letter depth; durable exchanges with their options and "
-                              "bindings; segments and bytes on disk",
+                              "bindings; durable streams with their options, partitions (first "
+                              "and end offsets, records, bytes) and consumer groups (mode, "
+                              "committed offset and lag per partition); segments and bytes on "
+                              "disk",
                               false);
   add_dir(inspect, a);
   inspect->callback([&a] { a.run = [&a] { return run_inspect(a.dir); }; });
 
   CLI::App *verify = command(app, "verify",
-                             "check every segment header, checksum and record of the log; on "
-                             "corruption print the file and offset and exit 1",
+                             "check every segment header, checksum and record of the log and of "
+                             "every durable stream's log; on corruption print the file and offset "
+                             "and exit 1",
                              false);
   add_dir(verify, a);
   verify->callback([&a] { a.run = [&a] { return run_verify(a.dir); }; });
@@ -108,8 +143,9 @@ void add_read_commands(CLI::App &app, Arguments &a) {
   dump->callback([&a] { a.run = [&a] { return run_dump(a.dir, a.queue, a.exchange); }; });
 
   CLI::App *stats = command(app, "stats",
-                            "per-queue gauges, durable exchanges and their bindings, and the "
-                            "log's size: a table, JSON, or Prometheus text exposition format",
+                            "per-queue gauges, durable exchanges and their bindings, durable "
+                            "streams' partitions and their groups' committed offsets and lag, and "
+                            "the log's size: tables, JSON, or Prometheus text exposition format",
                             false);
   add_dir(stats, a);
   CLI::Option *json = stats->add_flag("--json", a.json, "one JSON object");
@@ -156,6 +192,55 @@ void add_dlq_commands(CLI::App &app, Arguments &a) {
   redrive->callback([&a] {
     a.run = [&a] { return run_redrive(target(a), a.queue, a.to_queue, a.max_messages); };
   });
+}
+
+void add_stream_commands(CLI::App &app, Arguments &a) {
+  CLI::App *streams = app.add_subcommand("stream", "durable streams: read (replay records)");
+  streams->require_subcommand(1);
+  streams->footer(std::string(exit_codes_text));
+  CLI::App *read = command(*streams, "read",
+                           "print a durable stream's records from a position on, without "
+                           "consuming: partition, offset, timestamp, key, headers, a payload "
+                           "preview; every partition merged by timestamp unless --partition",
+                           false);
+  add_dir(read, a);
+  StreamReadArgs &r = a.stream_read;
+  read->add_option("STREAM", r.stream, "the stream")->required();
+  read->add_option("-p,--partition", r.partition, "only this partition (0, 1, ...)")
+      ->check(CLI::NonNegativeNumber);
+  read->add_option("--from", r.from, std::string("where to start: ") + start_text)
+      ->capture_default_str()
+      ->check(CLI::Validator(check_start, "START"));
+  read->add_option("--max", r.max_records, "show at most N records (0: all)")
+      ->capture_default_str();
+  read->add_flag("--json", r.json, "one JSON object (values escaped as in the text)");
+  read->add_option("--preview-bytes", a.preview_bytes, "payload and header value bytes to show")
+      ->capture_default_str();
+  read->callback([&a] {
+    a.stream_read.preview_bytes = a.preview_bytes;
+    a.run = [&a] { return run_stream_read(a.dir, a.stream_read); };
+  });
+
+  CLI::App *groups = app.add_subcommand("group", "consumer groups of durable streams: seek");
+  groups->require_subcommand(1);
+  groups->footer(std::string(exit_codes_text));
+  CLI::App *seek = command(*groups, "seek",
+                           "move a consumer group to START on every partition or on one "
+                           "(corq_group_seek): the group's committed offset moves there, so the "
+                           "next service to open the directory delivers from there (replay, or "
+                           "skip ahead)",
+                           true);
+  add_dir(seek, a);
+  GroupSeekArgs &g = a.group_seek;
+  seek->add_option("STREAM", g.stream, "the stream")->required();
+  seek->add_option("GROUP", g.group, "the consumer group")->required();
+  seek->add_option("START", g.start, start_text)
+      ->required()
+      ->check(CLI::Validator(check_start, "START"));
+  seek->add_option("-p,--partition", g.partition, "only this partition (default: every one)")
+      ->check(CLI::NonNegativeNumber);
+  add_engine_options(seek, a);
+  seek->callback([&a] { a.run = [&a] { return run_group_seek(target(a), a.group_seek); }; });
 }
 
 void add_publish(CLI::App &app, Arguments &a) {
@@ -246,6 +331,7 @@ int main(int argc, char **argv) {
   Arguments a;
   add_read_commands(app, a);
   add_dlq_commands(app, a);
+  add_stream_commands(app, a);
   add_write_commands(app, a);
   // `corqctl help` as older versions spelled it.
   if (argc == 2 && std::strcmp(argv[1], "help") == 0) {

@@ -1,17 +1,22 @@
-// tools/corqctl/read_commands.cpp — inspect, verify, dump, stats, dlq list (see read_commands.hpp).
+// tools/corqctl/read_commands.cpp — inspect, verify, dump, stats, dlq list, stream read (see
+// read_commands.hpp).
 #include "read_commands.hpp"
 
 #include "durability/records.hpp"
 #include "exit_codes.hpp"
 #include "log_view.hpp"
+#include "stream/reader.hpp"
 #include "text.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <queue>
 #include <set>
 #include <string_view>
+#include <tuple>
 
 namespace corqctl {
 
@@ -34,10 +39,23 @@ int no_exchange(const std::string &dir, const std::string &exchange) {
   return fail(dir, exit_no_queue, "no exchange '" + exchange + "' in the log");
 }
 
+int no_stream(const std::string &dir, const std::string &stream) {
+  return fail(dir, exit_no_queue, "no stream '" + stream + "' in the log");
+}
+
 /// Loads the view; on failure prints the error and returns the exit code (else exit_ok).
 int load(const std::string &dir, std::unique_ptr<LogView> &view) {
   std::string error;
   const int rc = load_log_view(dir, view, error);
+  return rc == exit_ok ? rc : fail(dir, rc, error);
+}
+
+/// Loads the view and the records of its streams (of `only`, when not empty).
+int load_with_streams(const std::string &dir, std::unique_ptr<LogView> &view,
+                      std::string_view only = {}) {
+  if (const int rc = load(dir, view); rc != exit_ok) return rc;
+  std::string error;
+  const int rc = load_streams(*view, only, error);
   return rc == exit_ok ? rc : fail(dir, rc, error);
 }
 
@@ -123,11 +141,47 @@ void print_exchange(const LogView &view, const ExchangeView &x) {
   }
 }
 
+void print_group(const GroupView &g) {
+  std::printf("  group %s\n    mode: %s\n    options:", g.name.c_str(), g.mode.c_str());
+  for (const auto &[key, value] : corq::core::group_options_map(g.options)) {
+    if (key == "mode" || key == "dead_letter_queue") continue;  // printed on lines of their own
+    std::printf(" %s=%s", key.c_str(), value.c_str());
+  }
+  std::printf("\n    dead-letter queue: %s\n",
+              g.dead_letter_queue.empty() ? "none" : g.dead_letter_queue.c_str());
+  std::printf("    members: 0 (the log has none: members exist only in a running engine)\n");
+  std::printf("    lag: %llu\n", ull(g.lag));
+  for (std::size_t p = 0; p < g.partitions.size(); ++p)
+    std::printf("    partition %zu: committed offset %llu, lag %llu\n", p,
+                ull(g.partitions[p].committed), ull(g.partitions[p].lag));
+}
+
+void print_stream(const StreamView &s) {
+  std::printf("stream %s\n  options:", s.name.c_str());
+  for (const auto &[key, value] : corq::core::stream_options_map(s.options))
+    std::printf(" %s=%s", key.c_str(), value.c_str());
+  std::printf("\n  records: %llu (%llu bytes) in %zu partitions\n", ull(s.records), ull(s.bytes),
+              s.partitions.size());
+  std::printf("  log: %s, %llu segment files, %llu bytes on disk, %llu frames, last lsn %llu%s\n",
+              s.directory.c_str(), ull(s.segment_files), ull(s.bytes_on_disk), ull(s.frames),
+              ull(s.last_lsn),
+              s.torn_tail     ? " (torn tail: an unconfirmed last write, cut off at the next open)"
+              : s.moving_tail ? " (the log is being written: state as of its last lsn read)"
+                              : "");
+  for (std::size_t p = 0; p < s.partitions.size(); ++p) {
+    const StreamPartitionView &part = s.partitions[p];
+    std::printf("  partition %zu: first offset %llu, end offset %llu, %llu records, %llu bytes\n",
+                p, ull(part.first), ull(part.end), ull(part.records()), ull(part.bytes));
+  }
+  std::printf("  groups: %zu\n", s.groups.size());
+  for (const GroupView &g : s.groups) print_group(g);
+}
+
 }  // namespace
 
 int run_inspect(const std::string &dir) {
   std::unique_ptr<LogView> loaded;
-  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  if (const int rc = load_with_streams(dir, loaded); rc != exit_ok) return rc;
   const LogView &view = *loaded;
   std::printf("directory %s (read from the log without its lock)\n", dir.c_str());
   print_log_summary(view);
@@ -135,21 +189,25 @@ int run_inspect(const std::string &dir) {
   for (const QueueView &q : view.queues) print_queue(view, q);
   std::printf("exchanges: %zu\n", view.exchanges.size());
   for (const ExchangeView &x : view.exchanges) print_exchange(view, x);
+  std::printf("streams: %zu\n", view.streams.size());
+  for (const StreamView &s : view.streams) print_stream(s);
   return exit_ok;
 }
 
 int run_verify(const std::string &dir) {
   std::unique_ptr<LogView> loaded;
-  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  if (const int rc = load_with_streams(dir, loaded); rc != exit_ok) return rc;
   const LogView &view = *loaded;
-  std::uint64_t messages = 0;
+  std::uint64_t messages = 0, stream_records = 0;
   for (const QueueView &q : view.queues) messages += q.total();
+  for (const StreamView &s : view.streams) stream_records += s.records;
   std::printf(
       "%s: ok: %llu segments, %llu frames, %llu records (every checksum checked, every record "
-      "decoded), last lsn %llu, %zu queues, %llu live messages, %zu exchanges, %zu bindings%s\n",
+      "decoded), last lsn %llu, %zu queues, %llu live messages, %zu exchanges, %zu bindings, %zu "
+      "streams (their logs checked too), %llu stream records%s\n",
       dir.c_str(), ull(view.log_segments), ull(view.frames), ull(view.state.records),
       ull(view.last_lsn), view.queues.size(), ull(messages), view.exchanges.size(),
-      view.bindings.size(),
+      view.bindings.size(), view.streams.size(), ull(stream_records),
       view.torn_tail ? " (torn tail: an unconfirmed last write will be cut off at open)"
                      : moving_tail_note(view));
   if (view.unflushed_after_end > 0) {
@@ -326,6 +384,32 @@ int run_dump(const std::string &dir, const std::string &queue, const std::string
 
 namespace {
 
+/// The streams' tables of `stats`: one row per partition, then one per group and partition.
+void stats_text_streams(const LogView &view) {
+  std::printf("%-32s %9s %12s %12s %12s %14s\n", "stream", "partition", "first_offset",
+              "end_offset", "records", "bytes");
+  for (const StreamView &s : view.streams) {
+    for (std::size_t p = 0; p < s.partitions.size(); ++p) {
+      const StreamPartitionView &part = s.partitions[p];
+      std::printf("%-32s %9zu %12llu %12llu %12llu %14llu\n", s.name.c_str(), p, ull(part.first),
+                  ull(part.end), ull(part.records()), ull(part.bytes));
+    }
+  }
+  bool header = false;
+  for (const StreamView &s : view.streams) {
+    for (const GroupView &g : s.groups) {
+      if (!header) {
+        std::printf("%-32s %-32s %-11s %7s %9s %12s %12s\n", "group", "stream", "mode", "members",
+                    "partition", "committed", "lag");
+        header = true;
+      }
+      for (std::size_t p = 0; p < g.partitions.size(); ++p)
+        std::printf("%-32s %-32s %-11s %7d %9zu %12llu %12llu\n", g.name.c_str(), s.name.c_str(),
+                    g.mode.c_str(), 0, p, ull(g.partitions[p].committed), ull(g.partitions[p].lag));
+    }
+  }
+}
+
 void stats_text(const LogView &view) {
   std::printf("%-32s %10s %10s %10s %14s %12s %14s\n", "queue", "ready", "in_flight", "delayed",
               "bytes_ready", "dead_letter", "oldest_age_ms");
@@ -348,6 +432,7 @@ void stats_text(const LogView &view) {
           x.options.alternate_exchange.empty() ? "-" : x.options.alternate_exchange.c_str());
     }
   }
+  if (!view.streams.empty()) stats_text_streams(view);
   print_log_summary(view);
 }
 
@@ -365,6 +450,63 @@ std::string binding_json(const BindingView &b) {
            (argument.has_value ? json_string(argument.value) : std::string("null")) + "}";
   }
   return out + "]}";
+}
+
+/// A group's options as JSON (numbers as numbers; dead_letter_queue is the group's own field).
+std::string group_options_json(const corq::core::GroupOptions &o) {
+  char backoff[64];
+  std::snprintf(backoff, sizeof backoff, "%.17g", o.retry_backoff);
+  std::string out = "{\"prefetch\":" + std::to_string(o.prefetch);
+  out += ",\"start\":" + json_string(o.start);
+  out += ",\"max_attempts\":" + std::to_string(o.max_attempts);
+  out += ",\"retry_delay_ms\":" + std::to_string(o.retry_delay_ms);
+  out += ",\"retry_backoff\":" + std::string(backoff);
+  out += ",\"retry_delay_max_ms\":" + std::to_string(o.retry_delay_max_ms);
+  out += ",\"lease_ms\":" + std::to_string(o.lease_ms) + "}";
+  return out;
+}
+
+std::string group_json(const GroupView &g) {
+  std::string out = json_string(g.name) + ":{\"mode\":" + json_string(g.mode);
+  out += ",\"members\":0,\"lag\":" + std::to_string(g.lag);
+  out += ",\"dead_letter_queue\":" +
+         (g.dead_letter_queue.empty() ? std::string("null") : json_string(g.dead_letter_queue));
+  out += ",\"options\":" + group_options_json(g.options) + ",\"partitions\":[";
+  for (std::size_t p = 0; p < g.partitions.size(); ++p) {
+    out += p == 0 ? "" : ",";
+    out += "{\"partition\":" + std::to_string(p);
+    out += ",\"committed_offset\":" + std::to_string(g.partitions[p].committed);
+    out += ",\"lag\":" + std::to_string(g.partitions[p].lag) + "}";
+  }
+  return out + "]}";
+}
+
+/// A stream in `stats --json`: the names of corq_stats_json's "streams" section where they mean
+/// the same (options, partitions with first_offset / end_offset / records / bytes, groups with
+/// mode / members / lag), its log, and each group's committed offsets.
+std::string stream_json(const StreamView &s) {
+  std::string out =
+      json_string(s.name) + ":{\"options\":" + corq::core::stream_options_json(s.options);
+  out += ",\"records\":" + std::to_string(s.records);
+  out += ",\"bytes\":" + std::to_string(s.bytes);
+  out += ",\"log\":{\"directory\":" + json_string(s.directory);
+  out += ",\"segment_files\":" + std::to_string(s.segment_files);
+  out += ",\"bytes_on_disk\":" + std::to_string(s.bytes_on_disk);
+  out += ",\"last_lsn\":" + std::to_string(s.last_lsn);
+  out += ",\"torn_tail\":" + std::string(s.torn_tail ? "true" : "false") + "},\"partitions\":[";
+  for (std::size_t p = 0; p < s.partitions.size(); ++p) {
+    const StreamPartitionView &part = s.partitions[p];
+    out += p == 0 ? "" : ",";
+    out += "{\"partition\":" + std::to_string(p);
+    out += ",\"first_offset\":" + std::to_string(part.first);
+    out += ",\"end_offset\":" + std::to_string(part.end);
+    out += ",\"records\":" + std::to_string(part.records());
+    out += ",\"bytes\":" + std::to_string(part.bytes) + "}";
+  }
+  out += "],\"groups\":{";
+  for (std::size_t i = 0; i < s.groups.size(); ++i)
+    out += (i == 0 ? "" : ",") + group_json(s.groups[i]);
+  return out + "}}";
 }
 
 void stats_json(const std::string &dir, const LogView &view) {
@@ -414,7 +556,15 @@ void stats_json(const std::string &dir, const LogView &view) {
     first = false;
     out += binding_json(b);
   }
-  out += "]}\n";
+  // The durable streams; their counters (appended, delivered, ...) live only in a running engine.
+  out += "],\"streams\":{";
+  first = true;
+  for (const StreamView &s : view.streams) {
+    out += first ? "" : ",";
+    first = false;
+    out += stream_json(s);
+  }
+  out += "}}\n";
   std::fputs(out.c_str(), stdout);
 }
 
@@ -428,6 +578,65 @@ void prometheus_family(const LogView &view, const char *name, const char *help, 
 
 void prometheus_gauge(const char *name, const char *help, std::uint64_t value) {
   std::printf("# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name, ull(value));
+}
+
+/// One Prometheus metric family about stream partitions: one sample per (stream, partition).
+template <class Value>
+void prometheus_partitions(const LogView &view, const char *name, const char *help, Value value) {
+  std::printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+  for (const StreamView &s : view.streams) {
+    for (std::size_t p = 0; p < s.partitions.size(); ++p)
+      std::printf("%s{stream=\"%s\",partition=\"%zu\"} %llu\n", name,
+                  prometheus_label(s.name).c_str(), p, ull(value(s.partitions[p])));
+  }
+}
+
+/// One Prometheus metric family about groups: one sample per (stream, group, partition).
+template <class Value>
+void prometheus_group_partitions(const LogView &view, const char *name, const char *help,
+                                 Value value) {
+  std::printf("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+  for (const StreamView &s : view.streams) {
+    for (const GroupView &g : s.groups) {
+      for (std::size_t p = 0; p < g.partitions.size(); ++p)
+        std::printf("%s{stream=\"%s\",group=\"%s\",partition=\"%zu\"} %llu\n", name,
+                    prometheus_label(s.name).c_str(), prometheus_label(g.name).c_str(), p,
+                    ull(value(g.partitions[p])));
+    }
+  }
+}
+
+/// The streams' metrics. Members are left out: the log has none, and a gauge that always says 0
+/// would be wrong while a service has the directory open.
+void stats_prometheus_streams(const LogView &view) {
+  prometheus_partitions(view, "corq_stream_partition_first_offset",
+                        "First retained offset of the stream partition.",
+                        [](const StreamPartitionView &p) { return p.first; });
+  prometheus_partitions(view, "corq_stream_partition_end_offset",
+                        "Next offset to be appended to the stream partition.",
+                        [](const StreamPartitionView &p) { return p.end; });
+  prometheus_partitions(view, "corq_stream_partition_records",
+                        "Records retained in the stream partition.",
+                        [](const StreamPartitionView &p) { return p.records(); });
+  prometheus_partitions(view, "corq_stream_partition_bytes",
+                        "Key, payload and header bytes retained in the stream partition.",
+                        [](const StreamPartitionView &p) { return p.bytes; });
+  std::printf(
+      "# HELP corq_stream_group_lag Records between the group's committed offsets and the ends "
+      "of the stream's partitions.\n# TYPE corq_stream_group_lag gauge\n");
+  for (const StreamView &s : view.streams) {
+    for (const GroupView &g : s.groups)
+      std::printf("corq_stream_group_lag{stream=\"%s\",group=\"%s\",mode=\"%s\"} %llu\n",
+                  prometheus_label(s.name).c_str(), prometheus_label(g.name).c_str(),
+                  g.mode.c_str(), ull(g.lag));
+  }
+  prometheus_group_partitions(view, "corq_stream_group_committed_offset",
+                              "First offset of the partition the group has not settled.",
+                              [](const GroupPartitionView &p) { return p.committed; });
+  prometheus_group_partitions(view, "corq_stream_group_partition_lag",
+                              "Records between the group's committed offset and the partition's "
+                              "end.",
+                              [](const GroupPartitionView &p) { return p.lag; });
 }
 
 void stats_prometheus(const LogView &view) {
@@ -458,6 +667,7 @@ void stats_prometheus(const LogView &view) {
   for (const ExchangeView &x : view.exchanges)
     std::printf("corq_exchange_bindings{exchange=\"%s\",type=\"%s\"} %llu\n",
                 prometheus_label(x.name).c_str(), x.type, ull(x.bindings));
+  stats_prometheus_streams(view);
   prometheus_gauge("corq_log_segment_files", "Segment files (*.wal) in the data directory.",
                    view.segment_files);
   prometheus_gauge("corq_log_disk_bytes", "Bytes of the segment files on disk.",
@@ -470,7 +680,7 @@ void stats_prometheus(const LogView &view) {
 
 int run_stats(const std::string &dir, StatsFormat format) {
   std::unique_ptr<LogView> loaded;
-  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  if (const int rc = load_with_streams(dir, loaded); rc != exit_ok) return rc;
   const LogView &view = *loaded;
   switch (format) {
     case StatsFormat::text: stats_text(view); break;
@@ -517,6 +727,157 @@ int run_dlq_list(const std::string &dir, const std::string &queue, std::uint64_t
               q->name.c_str(), q->messages.size(), ull(q->ready), ull(q->in_flight),
               ull(q->delayed), ull(shown));
   for (std::uint64_t i = 0; i < shown; ++i) print_message(q->messages[i], preview_bytes);
+  return exit_ok;
+}
+
+namespace {
+
+namespace stream = corq::core::stream;
+
+/// Where the reading of one partition is: its next offset and the chunk holding it. Nothing
+/// changes the partition while it is read (a rebuilt copy, not a live engine's).
+struct PartitionCursor {
+  stream::Partition *partition;
+  std::uint64_t offset;  // in [first, end): resolve_start gave at least first
+  std::uint64_t end;
+  std::shared_ptr<stream::Chunk> chunk;
+
+  /// The record at `offset` (< end).
+  const stream::StoredRecord &record() {
+    assert(offset >= partition->first() && offset < end);
+    if (chunk == nullptr || offset >= chunk->base() + chunk->count())
+      chunk = partition->chunk_for(offset);
+    assert(chunk != nullptr && offset >= chunk->base());
+    return chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
+  }
+};
+
+std::string_view bytes_of(const void *data, std::size_t len) {
+  return {static_cast<const char *>(data), len};
+}
+
+void print_record_text(std::uint32_t partition, std::uint64_t offset, const stream::StoredRecord &r,
+                       std::size_t preview_bytes) {
+  std::printf("record partition=%u offset=%llu timestamp_ms=%lld bytes=%u key=", partition,
+              ull(offset), static_cast<long long>(r.timestamp_ms), r.len);
+  if (r.key == nullptr) {
+    std::printf("none\n");
+  } else {
+    std::printf("\"%s\"\n", printable(bytes_of(r.key, r.key_len), 255).c_str());
+  }
+  for (std::uint32_t i = 0; i < r.header_count; ++i) {
+    const corq_header &h = r.headers[i];
+    std::printf("  %s: %s\n", printable(h.key, 255).c_str(),
+                printable(bytes_of(h.value, h.value_len), preview_bytes).c_str());
+  }
+  std::printf("  data: \"%s\"\n", printable(bytes_of(r.data, r.len), preview_bytes).c_str());
+}
+
+/// A record as JSON; key, header values and data are escaped as the text output escapes them (so
+/// any byte is valid JSON), then as JSON strings.
+std::string record_json(std::uint32_t partition, std::uint64_t offset,
+                        const stream::StoredRecord &r, std::size_t preview_bytes) {
+  std::string out = "{\"partition\":" + std::to_string(partition);
+  out += ",\"offset\":" + std::to_string(offset);
+  out += ",\"timestamp_ms\":" + std::to_string(r.timestamp_ms);
+  out += ",\"key\":" + (r.key == nullptr ? std::string("null")
+                                         : json_string(printable(bytes_of(r.key, r.key_len), 255)));
+  out += ",\"headers\":[";
+  for (std::uint32_t i = 0; i < r.header_count; ++i) {
+    const corq_header &h = r.headers[i];
+    out += i == 0 ? "" : ",";
+    out += "{\"key\":" + json_string(printable(h.key, 255)) +
+           ",\"value\":" + json_string(printable(bytes_of(h.value, h.value_len), preview_bytes)) +
+           "}";
+  }
+  out += "],\"bytes\":" + std::to_string(r.len);
+  out += ",\"data\":" + json_string(printable(bytes_of(r.data, r.len), preview_bytes)) + "}";
+  return out;
+}
+
+/// The cursors of the partitions `args` asks for, each at its start. exit_ok, or exit_usage
+/// (printed).
+int open_cursors(const std::string &dir, StreamView &s, const StreamReadArgs &args,
+                 std::vector<PartitionCursor> &cursors, std::uint64_t &skipped) {
+  const std::uint32_t count = s.stream->partition_count();
+  if (args.partition >= static_cast<std::int64_t>(count))
+    return fail(dir, exit_usage,
+                "stream '" + s.name + "' has " + std::to_string(count) +
+                    " partitions: no partition " + std::to_string(args.partition));
+  if (args.partition < 0 && count > 1 && args.from.starts_with("offset:"))
+    return fail(dir, exit_usage,
+                "--from " + args.from +
+                    ": an offset names a record of one partition, and stream '" + s.name +
+                    "' has " + std::to_string(count) + ": give --partition");
+  const std::uint32_t begin = args.partition < 0 ? 0 : static_cast<std::uint32_t>(args.partition);
+  const std::uint32_t end = args.partition < 0 ? count : begin + 1;
+  for (std::uint32_t p = begin; p < end; ++p) {
+    stream::Partition &partition = s.stream->partition(p);
+    std::uint64_t offset = 0, missed = 0;
+    std::string error;
+    if (stream::resolve_start(args.from, partition, offset, missed, error) != CORQ_OK)
+      return fail(dir, exit_usage, "--from: " + error);
+    skipped += missed;
+    cursors.push_back(PartitionCursor{&partition, offset, partition.end(), nullptr});
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int run_stream_read(const std::string &dir, const StreamReadArgs &args) {
+  std::unique_ptr<LogView> loaded;
+  if (const int rc = load(dir, loaded); rc != exit_ok) return rc;
+  if (loaded->find_stream(args.stream) == nullptr) return no_stream(dir, args.stream);
+  std::string error;
+  if (const int rc = load_streams(*loaded, args.stream, error); rc != exit_ok)
+    return fail(dir, rc, error);
+  StreamView &s = *std::find_if(loaded->streams.begin(), loaded->streams.end(),
+                                [&](const StreamView &v) { return v.name == args.stream; });
+  std::vector<PartitionCursor> cursors;
+  std::uint64_t skipped = 0;
+  if (const int rc = open_cursors(dir, s, args, cursors, skipped); rc != exit_ok) return rc;
+  std::uint64_t available = 0;
+  for (const PartitionCursor &c : cursors) available += c.end - c.offset;
+  const std::uint64_t shown =
+      args.max_records == 0 || args.max_records > available ? available : args.max_records;
+  // Every partition merged by timestamp (then partition, offset): the order they were appended in,
+  // as far as the clock says. A min-heap of (timestamp, cursor index).
+  using Next = std::tuple<std::int64_t, std::size_t>;
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> next;
+  for (std::size_t i = 0; i < cursors.size(); ++i) {
+    if (cursors[i].offset < cursors[i].end) next.emplace(cursors[i].record().timestamp_ms, i);
+  }
+  const std::string where = args.partition < 0 ? "every partition (by timestamp)"
+                                               : "partition " + std::to_string(args.partition);
+  std::string json;
+  if (args.json) {
+    json = "{\"stream\":" + json_string(s.name) +
+           ",\"partitions\":" + std::to_string(s.partitions.size()) +
+           ",\"from\":" + json_string(args.from) + ",\"skipped\":" + std::to_string(skipped) +
+           ",\"records\":[";
+  } else {
+    std::printf("stream %s: %zu partitions, %llu records retained; %s from %s: showing %llu\n",
+                s.name.c_str(), s.partitions.size(), ull(s.records), where.c_str(),
+                args.from.c_str(), ull(shown));
+    if (skipped != 0)
+      std::printf("(%llu records before the first retained offset were deleted by retention)\n",
+                  ull(skipped));
+  }
+  for (std::uint64_t n = 0; n < shown && !next.empty(); ++n) {
+    const std::size_t i = std::get<1>(next.top());
+    next.pop();
+    PartitionCursor &c = cursors[i];
+    const stream::StoredRecord &r = c.record();
+    const std::uint32_t partition = c.partition->index();
+    if (args.json) {
+      json += (n == 0 ? "" : ",") + record_json(partition, c.offset, r, args.preview_bytes);
+    } else {
+      print_record_text(partition, c.offset, r, args.preview_bytes);
+    }
+    if (++c.offset < c.end) next.emplace(c.record().timestamp_ms, i);
+  }
+  if (args.json) std::printf("%s]}\n", json.c_str());
   return exit_ok;
 }
 

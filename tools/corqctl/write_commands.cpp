@@ -1,5 +1,5 @@
-// tools/corqctl/write_commands.cpp — publish, consume, purge, dlq redrive through the C API (see
-// write_commands.hpp).
+// tools/corqctl/write_commands.cpp — publish, consume, purge, dlq redrive, group seek through the C
+// API (see write_commands.hpp).
 #include "write_commands.hpp"
 
 #include "exit_codes.hpp"
@@ -107,6 +107,23 @@ class EngineSession {
     return api_failure(dir_, "queue stats", rc);
   }
 
+  /// exit_ok with the group's stats if `stream` and its `group` exist, else exit_no_queue
+  /// (printed, naming which one is missing).
+  int require_group(const std::string &stream, const std::string &group,
+                    corq_group_stats &stats) const {
+    corq_stream_stats stream_stats{};
+    stream_stats.struct_size = sizeof stream_stats;
+    int rc = corq_stream_stats_get(engine_, stream.c_str(), &stream_stats);
+    if (rc == CORQ_ENOENT) return fail(dir_, exit_no_queue, "no stream '" + stream + "'");
+    if (rc != CORQ_OK) return api_failure(dir_, "stream stats", rc);
+    stats = corq_group_stats{};
+    stats.struct_size = sizeof stats;
+    rc = corq_group_stats_get(engine_, stream.c_str(), group.c_str(), &stats);
+    if (rc == CORQ_ENOENT)
+      return fail(dir_, exit_no_queue, "no group '" + group + "' on stream '" + stream + "'");
+    return rc == CORQ_OK ? exit_ok : api_failure(dir_, "group stats", rc);
+  }
+
  private:
   int open_failure(int rc) const {
     const std::string detail = corq_last_error();
@@ -115,7 +132,7 @@ class EngineSession {
         return fail(
             dir_, exit_locked,
             "locked: another process has this directory open (a running service?): " + detail +
-                ". The read commands (inspect, verify, dump, stats, dlq list) work "
+                ". The read commands (inspect, verify, dump, stats, dlq list, stream read) work "
                 "without the lock.");
       case CORQ_ECORRUPT:
         return fail(dir_, exit_corrupt, "CORRUPT: " + detail + " (corqctl verify shows it)");
@@ -319,6 +336,28 @@ int run_redrive(const EngineTarget &target, const std::string &queue, const std:
   }
   if (const int closed = session.close(); closed != exit_ok) return closed;
   std::printf("moved %llu messages from %s to %s\n", ull(moved), queue.c_str(), where.c_str());
+  return exit_ok;
+}
+
+int run_group_seek(const EngineTarget &target, const GroupSeekArgs &args) {
+  EngineSession session;
+  if (const int rc = session.open(target); rc != exit_ok) return rc;
+  corq_group_stats before{};
+  if (const int rc = session.require_group(args.stream, args.group, before); rc != exit_ok)
+    return rc;
+  if (const int rc = corq_group_seek(session.engine(), args.stream.c_str(), args.group.c_str(),
+                                     args.partition, args.start.c_str());
+      rc != CORQ_OK)
+    return api_failure(target.dir, "seek", rc);
+  corq_group_stats after{};
+  if (const int rc = session.require_group(args.stream, args.group, after); rc != exit_ok)
+    return rc;
+  if (const int rc = session.close(); rc != exit_ok) return rc;
+  const std::string where =
+      args.partition < 0 ? "every partition" : "partition " + std::to_string(args.partition);
+  std::printf("group %s of stream %s: %s moved to %s; lag %llu (was %llu)\n", args.group.c_str(),
+              args.stream.c_str(), where.c_str(), args.start.c_str(), ull(after.lag),
+              ull(before.lag));
   return exit_ok;
 }
 

@@ -1,9 +1,10 @@
 // tools/corqctl/write_commands.hpp — the commands that change a data directory: publish, consume,
-// purge, dlq redrive. They open the engine through the C API (corq_open), which recovers the log
-// and takes the directory's lock, so they fail with exit_locked while another process (a running
-// service) has the directory open. They refuse a path that is not a corq data directory (no LOCK
-// file and no segment), so a typo never turns some other directory into one. Before closing they
-// wait until what they logged is durable (corq_sync). Errors go to stderr ("corqctl: DIR: ...").
+// purge, dlq redrive, group seek. They open the engine through the C API (corq_open), which
+// recovers the log and takes the directory's lock, so they fail with exit_locked while another
+// process (a running service) has the directory open. They refuse a path that is not a corq data
+// directory (no LOCK file and no segment), so a typo never turns some other directory into one.
+// Before closing they wait until what they logged is durable (corq_sync). Errors go to stderr
+// ("corqctl: DIR: ...").
 #pragma once
 
 #include <cstddef>
@@ -57,5 +58,17 @@ int run_purge(const EngineTarget &target, const std::string &queue);
 /// empty, each to the queue it was dead-lettered from (its x-death-queue header).
 int run_redrive(const EngineTarget &target, const std::string &queue, const std::string &to_queue,
                 std::uint64_t max_messages);
+
+struct GroupSeekArgs {
+  std::string stream;
+  std::string group;
+  std::string start;            // earliest | latest | offset:N | time:MS
+  std::int32_t partition = -1;  // -1: every partition
+};
+/// corq_group_seek: moves the consumer group's position (its committed offset: the records from
+/// there on are delivered again, or those before it skipped) on one partition or all of them.
+/// exit_no_queue for a missing stream or group, exit_usage for a bad start, a start past a
+/// partition's end or a partition the stream does not have (nothing moves).
+int run_group_seek(const EngineTarget &target, const GroupSeekArgs &args);
 
 }  // namespace corqctl

@@ -1,7 +1,8 @@
 // tests/crash/crash_child.cpp — the process the crash test kills: `corq_crash_child DIR SEED
-// START_ID REPORT_FD BACKEND`.
+// START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE`.
 //
-// Opens DIR (1 MiB segments), declares the durable queue "crash" and runs until SIGKILLed:
+// Opens DIR (1 MiB segments), declares the durable queue "crash" and the durable stream
+// "crash-stream", opens a member of the stream's group of GROUP_MODE, and runs until SIGKILLed:
 //   producer  batches of NOWAIT sends (ids START_ID, START_ID+1, ... — the parent passes the next
 //             unused id, so ids never repeat across cycles), then corq_producer_flush; reports
 //             "S" before each send and "C" only after the flush returned OK (sometimes a
@@ -13,6 +14,14 @@
 //             nacks some with delay 0 (they come back), releases some, and holds some unsettled
 //             for a while; reports "K" before every ack and, after a corq_sync returned OK, "A" for
 //             the acks it covers and "Y".
+//   appender  appends records (ids RECORD_START_ID, ...: a sequence of their own) to the stream:
+//             single waited corq_stream_append calls and producer batches (waited, or NOWAIT then
+//             corq_sync); reports "SA" before each and "SC" with where they went once they are
+//             durable. Holds off while a group lags far behind.
+//   member    consumes the group "crash-group-GROUP_MODE" like the queue consumer does the queue:
+//             reports "GD" for every delivery, acks most (corq_ack or corq_ack_upto, "GK" first),
+//             nacks some with delay 0, releases some, holds some for a while, and after a
+//             corq_sync returned OK reports "GA" for the acks it covers.
 // Every report is one write() of one line to REPORT_FD (see crash_protocol.hpp). Randomness is
 // seeded from SEED. Anything unexpected is reported as "E ..." and the child exits with status 3.
 #include "crash_protocol.hpp"
@@ -23,12 +32,15 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -42,6 +54,8 @@ using corq::crash::fanout_routing_key;
 using corq::crash::id_header;
 using corq::crash::keep_queue_name;
 using corq::crash::queue_name;
+using corq::crash::record_salt;
+using corq::crash::stream_name;
 
 int report_fd = -1;
 
@@ -356,11 +370,246 @@ void consume(corq_engine *engine, std::uint64_t seed) {
   }
 }
 
+/// The most any group of the stream lags behind its ends.
+std::uint64_t worst_group_lag(corq_engine *engine) {
+  std::uint64_t worst = 0;
+  for (const char *mode : corq::crash::group_modes) {
+    corq_group_stats stats{};
+    stats.struct_size = sizeof stats;
+    const int rc =
+        corq_group_stats_get(engine, stream_name, corq::crash::group_name(mode).c_str(), &stats);
+    if (rc != CORQ_OK) fail("group_stats", rc);
+    worst = std::max(worst, stats.lag);
+  }
+  return worst;
+}
+
+/// Opens a member of the group of `mode` (created with the first member: where it starts is
+/// logged then).
+corq_consumer *open_member(corq_engine *engine, const char *mode, std::uint32_t prefetch) {
+  corq_config *options = corq_config_new();
+  corq::crash::set_group_options(options, mode);
+  corq_config_set(options, "prefetch", std::to_string(prefetch).c_str());
+  corq_consumer *member = nullptr;
+  const int rc = corq_group_consumer_open(engine, stream_name,
+                                          corq::crash::group_name(mode).c_str(), options, &member);
+  corq_config_free(options);
+  if (rc != CORQ_OK) fail(std::string("group_consumer_open ") + mode, rc);
+  return member;
+}
+
+void append_records(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id) {
+  std::mt19937_64 rng(seed * 1000003 + 3);
+  corq_stream_producer *producer = nullptr;
+  if (int rc = corq_stream_producer_open(engine, stream_name, &producer); rc != CORQ_OK) {
+    fail("stream_producer_open", rc);
+  }
+  corq_publish_options nowait{};
+  nowait.struct_size = sizeof nowait;
+  nowait.flags = CORQ_PUBLISH_NOWAIT;
+  nowait.timeout_ms = 10000;
+  corq_publish_options waiting = nowait;
+  waiting.flags = 0;
+  std::vector<std::string> payloads;
+  std::vector<std::string> numbers;
+  std::vector<corq_header> headers;
+  std::vector<corq_message> records;
+  for (;;) {
+    // Both groups (the one nobody consumes in this cycle too) stay within reach of the check.
+    if (worst_group_lag(engine) > corq::crash::group_lag_limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    const bool single = rng() % 4 == 0;  // corq_stream_append; else one producer batch
+    const std::size_t n = single ? 1 : 1 + rng() % 8;
+    const std::uint64_t first = next_id;
+    payloads.clear();
+    numbers.clear();
+    headers.clear();
+    records.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      payloads.push_back(corq::crash::payload_of(first + i, record_salt));
+      numbers.push_back(std::to_string(first + i));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      headers.push_back(corq_header{id_header, numbers[i].data(), numbers[i].size()});
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      corq_message m{};
+      m.data = payloads[i].data();
+      m.len = payloads[i].size();
+      m.headers = &headers[i];
+      m.header_count = 1;
+      records.push_back(m);
+    }
+    const std::optional<std::string> key = corq::crash::record_key_of(first);
+    const void *key_data = key ? key->data() : nullptr;
+    const std::size_t key_len = key ? key->size() : 0;
+    std::uint32_t partition = 0;
+    std::uint64_t offset = 0;
+    report("SA " + numbers.front() + " " + numbers.back());
+    if (single) {
+      const int rc = corq_stream_append(engine, stream_name, key_data, key_len, &records[0],
+                                        &waiting, &partition, &offset);
+      if (rc != CORQ_OK) fail("stream_append", rc);
+    } else {
+      // Some batches NOWAIT: durable once a later corq_sync returned (it syncs the streams too).
+      const bool wait = rng() % 4 != 0;
+      const int rc = corq_stream_producer_send(producer, key_data, key_len, records.data(), n,
+                                               wait ? &waiting : &nowait, &partition, &offset);
+      if (rc != CORQ_OK) fail("stream_producer_send", rc);
+      if (!wait) {
+        if (int sync = corq_sync(engine, 10000); sync != CORQ_OK) fail("sync (stream)", sync);
+      }
+    }
+    next_id += n;
+    report("SC " + std::to_string(partition) + " " + std::to_string(offset) + " " +
+           numbers.front() + " " + numbers.back());
+    // A few hundred records a second: appends and acks are in flight at every kill; more would
+    // mostly slow every reopen (each group ack is a record of the engine's log, and its
+    // compaction keeps them all so far).
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 16000));
+  }
+}
+
+/// One delivery the member has not settled yet.
+struct HeldRecord {
+  std::string place;  // "<partition>:<offset>"
+  int hold_rounds;    // > 0: left unsettled for this many more consume rounds
+};
+
+/// The value of header `key` of a delivery, or nullopt.
+std::optional<std::string> header_of(const corq_delivery &d, const char *key) {
+  for (std::size_t i = 0; i < d.header_count; ++i) {
+    if (std::strcmp(d.headers[i].key, key) == 0) {
+      return std::string(static_cast<const char *>(d.headers[i].value), d.headers[i].value_len);
+    }
+  }
+  return std::nullopt;
+}
+
+void consume_group(corq_engine *engine, std::uint64_t seed, corq_consumer *member,
+                   std::uint32_t prefetch) {
+  std::mt19937_64 rng(seed * 1000003 + 4);
+  std::map<std::uint64_t, HeldRecord> outstanding;  // tag -> delivery
+  std::set<std::string> outstanding_places;
+  std::vector<std::string> acked;  // places acked since the last sync
+  std::vector<corq_delivery> buffer(prefetch);
+  std::size_t sync_every = 20 + rng() % 200;
+  auto last_sync = std::chrono::steady_clock::now();
+
+  auto settle_acked = [&](const std::vector<std::uint64_t> &tags) {
+    for (std::uint64_t tag : tags) {
+      auto it = outstanding.find(tag);
+      acked.push_back(it->second.place);
+      outstanding_places.erase(it->second.place);
+      outstanding.erase(it);
+    }
+  };
+  // Acks `tags` one by one, or (upto) with one corq_ack_upto of the highest: every outstanding
+  // delivery with a tag up to it, held ones too. "GK" for all of them first.
+  auto ack = [&](std::vector<std::uint64_t> tags, bool upto) {
+    if (tags.empty()) return;
+    const std::uint64_t highest = *std::max_element(tags.begin(), tags.end());
+    if (upto) {
+      tags.clear();
+      for (auto it = outstanding.begin(); it != outstanding.end() && it->first <= highest; ++it) {
+        tags.push_back(it->first);
+      }
+    }
+    std::vector<std::string> places;
+    for (std::uint64_t tag : tags) places.push_back(outstanding.at(tag).place);
+    report_list("GK", places);
+    if (upto) {
+      if (int rc = corq_ack_upto(member, highest); rc != CORQ_OK) fail("group ack_upto", rc);
+    } else {
+      for (std::uint64_t tag : tags) {
+        if (int rc = corq_ack(member, tag); rc != CORQ_OK) fail("group ack", rc);
+      }
+    }
+    settle_acked(tags);
+  };
+  auto give_back = [&](std::uint64_t tag, bool nack) {
+    auto it = outstanding.find(tag);
+    const int rc = nack ? corq_nack(member, tag, 0) : corq_release(member, tag);
+    if (rc != CORQ_OK) fail(nack ? "group nack" : "group release", rc);
+    outstanding_places.erase(it->second.place);
+    outstanding.erase(it);
+  };
+
+  for (;;) {
+    const std::size_t room = prefetch - outstanding.size();
+    const std::size_t want = room == 0 ? 0 : 1 + rng() % room;
+    const int n = want == 0 ? 0 : corq_consume(member, buffer.data(), want, 20);
+    if (n < 0) fail("group consume", n);
+    std::vector<std::string> delivered;
+    std::vector<std::uint64_t> to_ack;
+    std::vector<std::uint64_t> to_nack;
+    std::vector<std::uint64_t> to_release;
+    for (int i = 0; i < n; ++i) {
+      const corq_delivery &d = buffer[static_cast<std::size_t>(i)];
+      const std::uint64_t id = corq::crash::id_of_payload(d.data, d.len, record_salt);
+      const std::optional<std::string> partition = header_of(d, "x-stream-partition");
+      const std::string place = partition.value_or("?") + ":" + std::to_string(d.message_id);
+      if (id == 0) {
+        report("E group: corrupt record at " + place + ", " + std::to_string(d.len) + " bytes");
+        ::_exit(3);
+      }
+      const std::string number = std::to_string(id);
+      if (!partition || header_of(d, "x-stream-offset") != std::to_string(d.message_id) ||
+          header_of(d, id_header) != number) {
+        report("E group: record " + number + " at " + place + ": wrong headers");
+        ::_exit(3);
+      }
+      if (!outstanding_places.insert(place).second) {
+        report("E group: " + place + " delivered twice at once (tag " + std::to_string(d.tag) +
+               ")");
+        ::_exit(3);
+      }
+      outstanding[d.tag] = HeldRecord{place, 0};
+      delivered.push_back(place + ":" + number);
+      const unsigned r = static_cast<unsigned>(rng() % 100);
+      if (r < 75) {
+        to_ack.push_back(d.tag);
+      } else if (r < 85) {
+        to_nack.push_back(d.tag);
+      } else if (r < 88) {
+        to_release.push_back(d.tag);
+      } else {
+        outstanding[d.tag].hold_rounds = 1 + static_cast<int>(rng() % 10);
+      }
+    }
+    report_list("GD", delivered);
+    for (std::uint64_t tag : to_nack) give_back(tag, true);
+    for (std::uint64_t tag : to_release) give_back(tag, false);
+    to_nack.clear();
+    // Held deliveries whose time is up: acked (mostly) or nacked.
+    for (auto &[tag, held] : outstanding) {
+      if (held.hold_rounds > 0 && --held.hold_rounds == 0) {
+        (rng() % 4 == 0 ? to_nack : to_ack).push_back(tag);
+      }
+    }
+    for (std::uint64_t tag : to_nack) give_back(tag, true);
+    ack(to_ack, rng() % 2 == 0);
+    const auto now = std::chrono::steady_clock::now();
+    if (acked.size() >= sync_every ||
+        (!acked.empty() && now - last_sync > std::chrono::milliseconds(30))) {
+      if (int rc = corq_sync(engine, 10000); rc != CORQ_OK) fail("sync (group)", rc);
+      report_list("GA", acked);
+      acked.clear();
+      sync_every = 20 + rng() % 200;
+      last_sync = std::chrono::steady_clock::now();
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: %s DIR SEED START_ID REPORT_FD BACKEND\n", argv[0]);
+  if (argc != 8) {
+    std::fprintf(stderr,
+                 "usage: %s DIR SEED START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE\n",
+                 argv[0]);
     return 2;
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
@@ -370,6 +619,8 @@ int main(int argc, char **argv) {
   const std::uint64_t start_id = std::strtoull(argv[3], nullptr, 10);
   report_fd = std::atoi(argv[4]);
   const char *backend = argv[5];
+  const std::uint64_t record_start_id = std::strtoull(argv[6], nullptr, 10);
+  const char *group_mode = argv[7];
 
   corq_config *options = corq_config_new();
   corq::crash::set_engine_options(options, backend);
@@ -389,10 +640,29 @@ int main(int argc, char **argv) {
     if (declared == CORQ_OK) declared = corq_bind(engine, fanout_exchange_name, q, "", nullptr, 0);
   }
   if (declared != CORQ_OK) fail("declare the fanout exchange", declared);
+  corq_config *stream = corq_config_new();
+  corq::crash::set_stream_options(stream);
+  declared = corq_stream_declare(engine, stream_name, stream);
+  corq_config_free(stream);
+  if (declared != CORQ_OK) fail("stream_declare", declared);
+  // Both groups exist from the first child on (opening a member creates its group; closing it
+  // releases nothing, as it took nothing), so the appender holds off for either.
+  for (const char *mode : corq::crash::group_modes) {
+    if (int rc = corq_consumer_close(open_member(engine, mode, 1)); rc != CORQ_OK) {
+      fail("consumer_close", rc);
+    }
+  }
+  std::mt19937_64 rng(seed * 1000003 + 5);
+  const std::uint32_t member_prefetch = 16 + static_cast<std::uint32_t>(rng() % 241);
+  corq_consumer *member = open_member(engine, group_mode, member_prefetch);
   report("O");
 
   std::thread producer([&] { produce(engine, seed, start_id); });
-  consume(engine, seed);  // never returns
+  std::thread appender([&] { append_records(engine, seed, record_start_id); });
+  std::thread group_consumer([&] { consume_group(engine, seed, member, member_prefetch); });
+  consume(engine, seed);  // never returns (nor do the threads)
   producer.join();
+  appender.join();
+  group_consumer.join();
   return 0;
 }

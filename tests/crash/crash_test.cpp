@@ -21,6 +21,24 @@
 //     routing headers; the kept copy is never settled, so it follows the rules of a kept message:
 //     there if confirmed or seen by the previous check, never back once gone.
 // Closing the consumers releases the messages; the next child consumes them.
+// Then the stream (DESIGN §7): it reads every partition from its first retained record, and
+//   - offsets are dense, timestamps do not go back, every record's payload, key and header are
+//     intact and name a record id some child tried to append ("SA");
+//   - a record known to be in the stream (confirmed "SC", delivered to a group "GD", or found by a
+//     check) is there at exactly its place, unless retention deleted it (its offset is below the
+//     partition's first); nothing else is ever at that place, and it is nowhere else;
+//   - a record a check did not find (and retention does not explain) never appears again;
+//   - an append call of this cycle is there whole, at consecutive offsets of one partition, or
+//     not at all (unless retention cut it at the partition's first record);
+// and both consumer groups (ordered and shared, the child of each cycle runs a member of one): a
+// member with the same options takes every record it can without acking, and
+//   - no record whose ack was durable ("GA", or an earlier check found it settled) is delivered;
+//   - every record in the stream that the group never settled is delivered, unless the child
+//     tried to ack it in this cycle ("GK": then the ack may have survived, and the record is
+//     settled for good if this check does not get it);
+//   - ordered mode delivers each partition in offset order; a delivery is the record the stream
+//     holds at its offset.
+// Closing the member releases the records (nothing of that is logged).
 //
 // The second test is the smallest reproduction of the first loss this test found (live messages
 // logged before a checkpoint whose segment-release drops the older declarations: see it below).
@@ -33,6 +51,7 @@
 // `corqctl dump DIR` and for replaying the recovery.
 #include "crash_protocol.hpp"
 #include "engine/helpers.hpp"
+#include "stream/stream_helpers.hpp"
 #include "support/sanitizers.hpp"
 #include "support/spawn.hpp"
 
@@ -50,6 +69,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -90,6 +110,27 @@ struct Book {
   std::uint32_t keep_count = 0;
 };
 
+/// What the books know about one stream record id.
+struct RecordBook {
+  bool attempted = false;  // "SA": may be in the stream
+  bool confirmed = false;  // "SC": must be in the stream (until retention deletes it)
+  bool gone = false;       // a check did not find it, nor did retention delete it: never again
+  bool placed = false;     // it is in the stream for good, at partition:offset
+  std::uint32_t partition = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t call_first = 0;  // the ids of the append call it came in ("SA")
+  std::uint64_t call_last = 0;
+  std::int32_t found_cycle = -1;  // the last cycle whose check found it
+};
+
+/// What the books know about one place (partition:offset) of the stream, per group
+/// (crash::group_modes) for the group's part.
+struct PlaceBook {
+  std::uint64_t id = 0;  // the record known to be there for good (0: none known)
+  std::array<std::int32_t, crash::group_mode_count> ack_try_cycle{-1, -1};  // the last "GK"
+  std::array<bool, crash::group_mode_count> acked{};  // "GA", or a check found it settled
+};
+
 std::string describe_book(const Book &b) {
   std::ostringstream o;
   o << "[" << (b.attempted ? "sent" : "unsent") << (b.confirmed ? ",confirmed" : "")
@@ -111,6 +152,7 @@ struct CycleReport {
   std::string backend;
   int kill_after_ms = 0;
   bool opened = false;  // the child reported "O" before the kill
+  int opened_after_ms = 0;
   std::uint64_t sent = 0, confirmed = 0, delivered = 0, ack_tries = 0, acked = 0, syncs = 0;
   std::uint64_t fanned = 0;  // of the sent: through the fanout exchange
   std::uint64_t present = 0, gone = 0, check_ms = 0;
@@ -118,15 +160,28 @@ struct CycleReport {
   // For the soak (tools/soak.sh): confirmed messages this check found lost (must be 0), how long
   // corq_open took, the child's peak resident memory and the directory's disk use after the kill.
   std::uint64_t lost = 0, open_ms = 0, child_peak_rss_kb = 0, disk_bytes = 0;
+  // The stream and the group whose member the child ran (crash::group_of_cycle).
+  int group = 0;
+  std::uint64_t records_sent = 0, records_confirmed = 0, group_delivered = 0, group_ack_tries = 0,
+                group_acked = 0;
+  std::uint64_t records_present = 0, records_gone = 0, first_retained = 0;  // the check's
+  std::array<std::uint64_t, crash::group_mode_count> group_pending{};  // delivered at the check
 
   std::string describe() const {
     std::ostringstream o;
     o << "cycle " << cycle << " (child seed " << child_seed << ", " << backend << ", killed after "
-      << kill_after_ms << " ms" << (opened ? "" : ", before it had opened") << "): sent " << sent
-      << " (" << fanned << " fanned out), confirmed " << confirmed << ", delivered " << delivered
-      << ", ack tries " << ack_tries << ", durable acks " << acked << ", syncs " << syncs
-      << "; check found " << present << " present (and " << fan_copies << " kept fan-out copies), "
-      << gone << " newly gone (" << check_ms << " ms)";
+      << kill_after_ms << " ms, "
+      << (opened ? "opened after " + std::to_string(opened_after_ms) + " ms" : "before it opened")
+      << "): sent " << sent << " (" << fanned << " fanned out), confirmed " << confirmed
+      << ", delivered " << delivered << ", ack tries " << ack_tries << ", durable acks " << acked
+      << ", syncs " << syncs << "; check found " << present << " present (and " << fan_copies
+      << " kept fan-out copies), " << gone << " newly gone (" << check_ms
+      << " ms); stream: appended " << records_sent << ", confirmed " << records_confirmed
+      << ", group " << crash::group_modes[group] << " delivered " << group_delivered
+      << ", ack tries " << group_ack_tries << ", durable acks " << group_acked << "; check found "
+      << records_present << " records (the first retained of "
+      << "partition 0 at " << first_retained << "), " << records_gone
+      << " newly gone, groups deliver " << group_pending[0] << "/" << group_pending[1];
     return o.str();
   }
 };
@@ -162,8 +217,7 @@ class CrashTest : public ::testing::Test {
   /// Applies one report line of the current cycle's child.
   void apply(std::string_view line, CycleReport &cycle) {
     if (line.empty()) return violation("empty report line");
-    const char kind = line[0];
-    std::string_view rest = line.substr(1);
+    std::string_view rest = line;
     std::vector<std::string_view> fields;
     while (!rest.empty()) {
       while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
@@ -171,20 +225,18 @@ class CrashTest : public ::testing::Test {
       if (end > 0) fields.push_back(rest.substr(0, end));
       rest.remove_prefix(end);
     }
-    auto number = [&](std::string_view text) -> std::uint64_t {
-      std::uint64_t v = 0;
-      if (text.empty()) violation("bad number in report line: " + std::string(line));
-      for (char c : text) {
-        if (c < '0' || c > '9') {
-          violation("bad number in report line: " + std::string(line));
-          return 0;
-        }
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-      }
-      return v;
-    };
+    if (fields.empty()) return violation("blank report line");
+    const std::string_view kind_word = fields.front();
+    fields.erase(fields.begin());
+    if (kind_word.size() == 2) return apply_stream(kind_word, fields, line, cycle);
+    if (kind_word.size() != 1) return violation("unknown report line: " + std::string(line));
+    const char kind = kind_word[0];
+    auto number = [&](std::string_view text) { return parse_number(text, line); };
     switch (kind) {
-      case 'O': cycle.opened = true; return;
+      case 'O':
+        cycle.opened = true;
+        cycle.opened_after_ms = static_cast<int>(elapsed_ms(child_started_));
+        return;
       case 'E': return violation("child reported: " + std::string(line.substr(2)));
       case 'Y': {
         ++cycle.syncs;
@@ -267,6 +319,139 @@ class CrashTest : public ::testing::Test {
     }
   }
 
+  std::uint64_t parse_number(std::string_view text, std::string_view line) {
+    std::uint64_t v = 0;
+    if (text.empty()) violation("bad number in report line: " + std::string(line));
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        violation("bad number in report line: " + std::string(line));
+        return 0;
+      }
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+  }
+
+  RecordBook &record(std::uint64_t id) {
+    if (id >= records_.size()) records_.resize(std::max<std::size_t>(id + 1, records_.size() * 2));
+    return records_[id];
+  }
+
+  PlaceBook &place(std::uint32_t partition, std::uint64_t offset) {
+    std::vector<PlaceBook> &places = places_[partition];
+    if (offset >= places.size())
+      places.resize(std::max<std::size_t>(offset + 1, places.size() * 2));
+    return places[offset];
+  }
+
+  static std::string place_name(std::uint32_t partition, std::uint64_t offset) {
+    return std::to_string(partition) + ":" + std::to_string(offset);
+  }
+
+  /// Record `id` is in the stream for good at partition:offset (`where` says who knows): it was
+  /// nowhere else, and nothing else was there.
+  void place_record(std::uint64_t id, std::uint32_t partition, std::uint64_t offset,
+                    const char *where) {
+    RecordBook &r = record(id);
+    if (r.placed && (r.partition != partition || r.offset != offset)) {
+      violation("record " + std::to_string(id) + " was at " + place_name(r.partition, r.offset) +
+                ", now at " + place_name(partition, offset) + " (" + where + ")");
+    }
+    PlaceBook &p = place(partition, offset);
+    if (p.id != 0 && p.id != id) {
+      violation("offset " + place_name(partition, offset) + " held record " + std::to_string(p.id) +
+                ", now record " + std::to_string(id) + " (" + where + ")");
+    }
+    r.placed = true;
+    r.partition = partition;
+    r.offset = offset;
+    p.id = id;
+  }
+
+  /// Applies one of the stream's report lines (two-letter kinds; see crash_protocol.hpp).
+  void apply_stream(std::string_view kind, const std::vector<std::string_view> &fields,
+                    std::string_view line, CycleReport &cycle) {
+    auto number = [&](std::string_view text) { return parse_number(text, line); };
+    auto bad_line = [&] { violation("bad report line: " + std::string(line)); };
+    // "<partition>:<offset>" or, with_id, "<partition>:<offset>:<id>".
+    auto parse_place = [&](std::string_view field, bool with_id, std::uint32_t &partition,
+                           std::uint64_t &offset, std::uint64_t &id) {
+      const std::size_t a = field.find(':');
+      const std::size_t b = with_id ? field.find(':', a + 1) : field.size();
+      if (a == std::string_view::npos || b == std::string_view::npos) return false;
+      const std::uint64_t p = number(field.substr(0, a));
+      offset = number(field.substr(a + 1, b - a - 1));
+      id = with_id ? number(field.substr(b + 1)) : 0;
+      partition = static_cast<std::uint32_t>(p);
+      return p < crash::stream_partitions && (!with_id || id != 0);
+    };
+    const int g = cycle.group;
+    if (kind == "SA") {
+      if (fields.size() != 2) return bad_line();
+      const std::uint64_t first = number(fields[0]);
+      const std::uint64_t last = number(fields[1]);
+      if (first == 0 || last < first) return violation("bad range: " + std::string(line));
+      for (std::uint64_t id = first; id <= last; ++id) {
+        RecordBook &r = record(id);
+        if (r.attempted) return violation("record " + std::to_string(id) + " appended twice");
+        r.attempted = true;
+        r.call_first = first;
+        r.call_last = last;
+      }
+      next_record_id_ = std::max(next_record_id_, last + 1);
+      calls_this_cycle_.emplace_back(first, last);
+      cycle.records_sent += last - first + 1;
+    } else if (kind == "SC") {
+      if (fields.size() != 4) return bad_line();
+      const std::uint64_t partition = number(fields[0]);
+      const std::uint64_t offset = number(fields[1]);
+      const std::uint64_t first = number(fields[2]);
+      const std::uint64_t last = number(fields[3]);
+      if (partition >= crash::stream_partitions || first == 0 || last < first) return bad_line();
+      for (std::uint64_t id = first; id <= last; ++id) {
+        RecordBook &r = record(id);
+        if (!r.attempted || r.call_first != first || r.call_last != last) {
+          return violation("records " + std::to_string(first) + ".." + std::to_string(last) +
+                           " confirmed, not appended by one call");
+        }
+        r.confirmed = true;
+        place_record(id, static_cast<std::uint32_t>(partition), offset + (id - first), "confirmed");
+      }
+      cycle.records_confirmed += last - first + 1;
+    } else if (kind == "GD") {
+      for (std::string_view field : fields) {
+        std::uint32_t partition = 0;
+        std::uint64_t offset = 0, id = 0;
+        if (!parse_place(field, true, partition, offset, id)) return bad_line();
+        if (!record(id).attempted) {
+          violation("the group got record " + std::to_string(id) + ", never appended");
+        }
+        place_record(id, partition, offset, "delivered to the child's group member");
+        ++cycle.group_delivered;
+      }
+    } else if (kind == "GK" || kind == "GA") {
+      for (std::string_view field : fields) {
+        std::uint32_t partition = 0;
+        std::uint64_t offset = 0, unused = 0;
+        if (!parse_place(field, false, partition, offset, unused)) return bad_line();
+        PlaceBook &p = place(partition, offset);
+        if (kind == "GK") {
+          p.ack_try_cycle[g] = cycle.cycle;
+          ++cycle.group_ack_tries;
+        } else {
+          if (p.ack_try_cycle[g] != cycle.cycle) {
+            violation("durable group ack of " + place_name(partition, offset) +
+                      " without an ack try");
+          }
+          p.acked[g] = true;
+          ++cycle.group_acked;
+        }
+      }
+    } else {
+      violation("unknown report line: " + std::string(line));
+    }
+  }
+
   /// A payload id always names the same engine message id; within one engine, an engine message
   /// id names one payload. (A publish lost in the crash may leave its engine id to the next
   /// engine: the reverse map across engines holds only messages known to be in the log — see
@@ -335,13 +520,16 @@ class CrashTest : public ::testing::Test {
     const std::string seed = std::to_string(cycle.child_seed);
     const std::string start = std::to_string(next_id_);
     const std::string fd = std::to_string(child_fd);
-    std::vector<std::string> command =
-        child_command(CORQ_CRASH_CHILD, {dir_, seed, start, fd, cycle.backend});
+    const std::string record_start = std::to_string(next_record_id_);
+    std::vector<std::string> command = child_command(
+        CORQ_CRASH_CHILD,
+        {dir_, seed, start, fd, cycle.backend, record_start, crash::group_modes[cycle.group]});
     std::vector<char *> argv;
     for (auto &word : command) argv.push_back(word.data());
     argv.push_back(nullptr);
     const std::string &child = command.front();
     pid_t pid = -1;
+    child_started_ = std::chrono::steady_clock::now();
     const int spawned = posix_spawnp(&pid, child.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
@@ -509,9 +697,239 @@ class CrashTest : public ::testing::Test {
     check_fanout(cycle, present, kept_copies, when);
     cycle.present = present.size();
     cycle.fan_copies = kept_copies.size();
+    check_stream(cycle, engine.get(), when);
     consumers.clear();  // releases every message for the next child
     engine.reset();
     cycle.check_ms = static_cast<std::uint64_t>(elapsed_ms(start));
+  }
+
+  /// What a check read from one partition: its first retained offset and the record id at each
+  /// offset from there (0: a record that is not any child's).
+  struct PartitionContents {
+    std::uint64_t first = 0;
+    std::vector<std::uint64_t> ids;
+    std::uint64_t end() const { return first + ids.size(); }
+  };
+  using StreamContents = std::array<PartitionContents, crash::stream_partitions>;
+  static constexpr std::size_t check_prefetch = 2 * crash::group_lag_limit;
+
+  /// The stream and its groups after the kill, against the books (see the top of the file).
+  void check_stream(CycleReport &cycle, corq_engine *engine, const std::string &when) {
+    ConfigPtr options(corq_config_new());
+    crash::set_stream_options(options.get());
+    // Declared by the first child, unless it was killed before: then here (like the queues).
+    must(corq_stream_declare(engine, crash::stream_name, options.get()), "stream_declare");
+    StreamContents stream;
+    std::vector<corq_stream_record> batch(4096);
+    for (std::uint32_t p = 0; p < crash::stream_partitions; ++p) {
+      PartitionContents &contents = stream[p];
+      ReaderPtr reader = open_reader(engine, crash::stream_name, p, "earliest");
+      std::int64_t last_timestamp = 0;
+      for (;;) {
+        const int n = must(corq_stream_read(reader.get(), batch.data(), batch.size(), 0), "read");
+        if (n == 0) break;
+        for (int i = 0; i < n; ++i) {
+          const corq_stream_record &r = batch[static_cast<std::size_t>(i)];
+          if (contents.ids.empty()) {
+            contents.first = r.offset;
+          } else if (r.offset != contents.end()) {
+            // The books below index by offset: nothing more of this stream can be checked.
+            return violation("partition " + std::to_string(p) + " has a hole: offset " +
+                             std::to_string(r.offset) + " follows " +
+                             std::to_string(contents.end() - 1) + when);
+          }
+          if (r.timestamp_ms < last_timestamp) {
+            violation("the timestamp of " + place_name(p, r.offset) + " goes back " +
+                      std::to_string(last_timestamp - r.timestamp_ms) + " ms" + when);
+          }
+          last_timestamp = r.timestamp_ms;
+          contents.ids.push_back(check_record(r, p, cycle, when));
+        }
+      }
+      cycle.records_present += contents.ids.size();
+    }
+    cycle.first_retained = stream[0].first;
+    const corq_stream_stats stats = stream_stats(engine, crash::stream_name);
+    if (stats.partitions != crash::stream_partitions || stats.records != cycle.records_present) {
+      violation("the stream's stats say " + std::to_string(stats.partitions) + " partitions and " +
+                std::to_string(stats.records) + " records; its readers read " +
+                std::to_string(cycle.records_present) + when);
+    }
+
+    // Every record known to be in the stream is there, unless retention deleted it; whatever
+    // else was not found is gone for good.
+    for (std::uint64_t id = 1; id < next_record_id_; ++id) {
+      RecordBook &r = records_[id];
+      if (!r.attempted || r.gone || r.found_cycle == cycle.cycle) continue;
+      const PartitionContents &contents = stream[r.partition];
+      if (r.placed && !contents.ids.empty() && r.offset < contents.first) continue;  // retention
+      if (r.placed) {
+        violation(std::string(r.confirmed ? "confirmed" : "durable") + " record " +
+                  std::to_string(id) + " at " + place_name(r.partition, r.offset) +
+                  " is lost; the partition holds [" + std::to_string(contents.first) + ", " +
+                  std::to_string(contents.end()) + ")" + when);
+      }
+      r.gone = true;
+      ++cycle.records_gone;
+    }
+
+    // An append call of this cycle is there whole, at consecutive offsets of one partition, or
+    // not at all. (Calls of earlier cycles were checked by their own cycle's check; their records
+    // have been held to their places since.)
+    const auto found_now = [&](std::uint64_t id) {
+      return records_[id].found_cycle == cycle.cycle;
+    };
+    for (const auto &[first, last] : calls_this_cycle_) {
+      std::uint64_t found = 0;
+      for (std::uint64_t id = first; id <= last; ++id) found += found_now(id) ? 1 : 0;
+      if (found == 0) continue;
+      const std::string name = "append call " + std::to_string(first) + ".." + std::to_string(last);
+      const std::uint64_t cut = last - found + 1;  // the first of it, if what is there is its tail
+      const RecordBook &tail = records_[last];
+      // Retention may have deleted its head: then the rest starts the partition.
+      const bool whole_or_cut_by_retention =
+          found == last - first + 1 ||
+          (found_now(last) && found_now(cut) &&
+           records_[cut].offset == stream[records_[cut].partition].first);
+      if (!whole_or_cut_by_retention) {
+        violation(name + " is there in part: " + std::to_string(found) + " records" + when);
+        continue;
+      }
+      for (std::uint64_t id = cut; id <= last; ++id) {
+        const RecordBook &r = records_[id];
+        if (!found_now(id) || r.partition != tail.partition ||
+            r.offset != tail.offset - (last - id)) {
+          violation(name + " is not at consecutive offsets of one partition: record " +
+                    std::to_string(id) + " at " + place_name(r.partition, r.offset) + ", record " +
+                    std::to_string(last) + " at " + place_name(tail.partition, tail.offset) + when);
+          break;
+        }
+      }
+    }
+
+    for (int g = 0; g < crash::group_mode_count; ++g) check_group(cycle, engine, g, stream, when);
+  }
+
+  /// One record a check read from partition `p`: intact, someone's, and at its place. Returns its
+  /// id (0: it is no child's record).
+  std::uint64_t check_record(const corq_stream_record &in, std::uint32_t p, CycleReport &cycle,
+                             const std::string &when) {
+    const std::string where = place_name(p, in.offset);
+    const std::uint64_t id = crash::id_of_payload(in.data, in.len, crash::record_salt);
+    if (id == 0) {
+      violation("the record at " + where + " is corrupt (" + std::to_string(in.len) + " bytes)" +
+                when);
+      return 0;
+    }
+    const std::string number = std::to_string(id);
+    if (id >= records_.size() || !records_[id].attempted) {
+      violation("record " + number + " at " + where + " was never appended" + when);
+      return 0;
+    }
+    RecordBook &r = records_[id];
+    const std::optional<std::string> key = crash::record_key_of(r.call_first);
+    const bool key_intact =
+        key ? in.key != nullptr &&
+                  std::string(static_cast<const char *>(in.key), in.key_len) == *key
+            : in.key == nullptr;
+    const bool headers_intact =
+        in.header_count == 1 && std::strcmp(in.headers[0].key, crash::id_header) == 0 &&
+        std::string(static_cast<const char *>(in.headers[0].value), in.headers[0].value_len) ==
+            number;
+    if (!key_intact || !headers_intact) {
+      violation("record " + number + " at " + where + ": wrong " +
+                (key_intact ? "headers" : "key") + when);
+    }
+    if (r.gone)
+      violation("record " + number + " is back at " + where + " after a check lacked it" + when);
+    if (r.found_cycle == cycle.cycle)
+      violation("record " + number + " is in the stream twice" + when);
+    r.found_cycle = cycle.cycle;
+    place_record(id, p, in.offset, "found by the check");
+    return id;
+  }
+
+  /// Group g (crash::group_modes): a member with the child's options takes everything it can
+  /// without acking; exactly the records in the stream the group has not settled must come.
+  void check_group(CycleReport &cycle, corq_engine *engine, int g, const StreamContents &stream,
+                   const std::string &when) {
+    const char *mode = crash::group_modes[g];
+    const bool ordered = std::string(mode) == "ordered";
+    const std::string group = crash::group_name(mode);
+    const std::string in_group = " (group " + group + ")" + when;
+    ConfigPtr options(corq_config_new());
+    crash::set_group_options(options.get(), mode);
+    // More than any group lags (crash::group_lag_limit): one member's window takes all there is.
+    corq_config_set(options.get(), "prefetch", std::to_string(check_prefetch).c_str());
+    corq_consumer *raw = nullptr;
+    must(corq_group_consumer_open(engine, crash::stream_name, group.c_str(), options.get(), &raw),
+         "group_consumer_open " + group);
+    ConsumerPtr member(raw);
+    std::array<std::vector<bool>, crash::stream_partitions> delivered;
+    std::array<std::uint64_t, crash::stream_partitions> next_in_order{};  // ordered mode
+    for (std::uint32_t p = 0; p < crash::stream_partitions; ++p) {
+      delivered[p].assign(stream[p].ids.size(), false);
+      next_in_order[p] = stream[p].first;
+    }
+    std::vector<corq_delivery> batch(4096);
+    std::size_t taken = 0;
+    for (;;) {
+      const int n = must(corq_consume(member.get(), batch.data(), batch.size(), 0), "consume");
+      if (n == 0) break;
+      taken += static_cast<std::size_t>(n);
+      for (int i = 0; i < n; ++i) {
+        const corq_delivery &d = batch[static_cast<std::size_t>(i)];
+        const std::optional<std::int64_t> partition =
+            parse_decimal(header_value(d, "x-stream-partition"));
+        const std::uint64_t offset = d.message_id;
+        if (!partition || *partition >= crash::stream_partitions) {
+          violation("a delivery without a partition" + in_group);
+          continue;
+        }
+        const auto p = static_cast<std::uint32_t>(*partition);
+        const std::string where = place_name(p, offset);
+        if (offset < stream[p].first || offset >= stream[p].end()) {
+          violation("delivered " + where + ", not in the stream" + in_group);
+          continue;
+        }
+        const std::uint64_t index = offset - stream[p].first;
+        const std::uint64_t id = crash::id_of_payload(d.data, d.len, crash::record_salt);
+        if (id != stream[p].ids[index] ||
+            header_value(d, "x-stream-offset") != std::to_string(offset)) {
+          violation("delivered " + where + " as record " + std::to_string(id) +
+                    " (or with a wrong x-stream-offset); the stream holds record " +
+                    std::to_string(stream[p].ids[index]) + in_group);
+        }
+        if (delivered[p][index]) violation("delivered " + where + " twice" + in_group);
+        delivered[p][index] = true;
+        if (ordered && offset < next_in_order[p]) {
+          violation("delivered " + where + " after offset " + std::to_string(next_in_order[p] - 1) +
+                    " of its partition" + in_group);
+        }
+        next_in_order[p] = std::max(next_in_order[p], offset + 1);
+      }
+    }
+    if (taken >= check_prefetch)
+      violation("the check's member window filled up: it cannot tell" + in_group);
+    for (std::uint32_t p = 0; p < crash::stream_partitions; ++p) {
+      for (std::uint64_t index = 0; index < delivered[p].size(); ++index) {
+        const std::uint64_t offset = stream[p].first + index;
+        PlaceBook &book = place(p, offset);
+        const std::string where =
+            place_name(p, offset) + " (record " + std::to_string(stream[p].ids[index]) + ")";
+        if (book.acked[g] && delivered[p][index]) {
+          violation(where + " was delivered again after its ack was durable" + in_group);
+        } else if (!book.acked[g] && !delivered[p][index] && book.ack_try_cycle[g] != cycle.cycle) {
+          violation(where +
+                    " was not delivered, yet the group never settled it (its last ack try: " +
+                    "cycle " + std::to_string(book.ack_try_cycle[g]) + ")" + in_group);
+        }
+        // An ack tried in this cycle survived the kill: settled for good.
+        if (!delivered[p][index]) book.acked[g] = true;
+      }
+    }
+    cycle.group_pending[static_cast<std::size_t>(g)] = taken;
+    // Closing the member releases its deliveries (nothing of that is logged).
   }
 
   /// The fanned-out messages' kept copies against their books (the copies in the consumed queue
@@ -578,11 +996,12 @@ class CrashTest : public ::testing::Test {
     }
     return 0;
   }
-  /// Bytes the files of `dir` take on disk (allocated blocks: preallocated segments count whole).
+  /// Bytes the files under `dir` take on disk (allocated blocks: preallocated segments count
+  /// whole).
   static std::uint64_t disk_bytes(const std::string &dir) {
     std::uint64_t total = 0;
     std::error_code ec;
-    for (const auto &entry : fs::directory_iterator(dir, ec)) {
+    for (const auto &entry : fs::recursive_directory_iterator(dir, ec)) {
       struct stat st {};
       if (::stat(entry.path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
         total += static_cast<std::uint64_t>(st.st_blocks) * 512;
@@ -607,7 +1026,9 @@ class CrashTest : public ::testing::Test {
       cycle.child_seed = rng();
       cycle.backend = c % 2 == 0 ? "psync" : "auto";
       cycle.kill_after_ms = kill_after(c, rng);
+      cycle.group = crash::group_of_cycle(c);
       undurable_deliveries_.clear();
+      calls_this_cycle_.clear();
       run_child(cycle);
       if (HasFatalFailure()) return reports;
       if (violation_count_ == 0) check(cycle);
@@ -620,18 +1041,28 @@ class CrashTest : public ::testing::Test {
   void summarize(const char *what, std::uint64_t seed, const std::vector<CycleReport> &reports,
                  std::chrono::steady_clock::time_point start) {
     std::uint64_t sent = 0, fanned = 0, confirmed = 0, acked = 0, opened = 0;
+    std::uint64_t records_confirmed = 0, retention_checks = 0;
+    std::array<std::uint64_t, crash::group_mode_count> group_cycles{}, group_acked{};
     for (const CycleReport &r : reports) {
       sent += r.sent;
       fanned += r.fanned;
       confirmed += r.confirmed;
       acked += r.acked;
       opened += r.opened ? 1 : 0;
+      records_confirmed += r.records_confirmed;
+      retention_checks += r.first_retained > 0 ? 1 : 0;
+      group_cycles[static_cast<std::size_t>(r.group)] += r.opened ? 1 : 0;
+      group_acked[static_cast<std::size_t>(r.group)] += r.group_acked;
     }
     std::ostringstream summary;
     summary << "seed " << seed << " (replay: CORQ_CRASH_SEED=" << seed << "), " << reports.size()
             << " cycles (" << opened << " opened before the kill) in " << elapsed_ms(start)
             << " ms: " << sent << " sent (" << fanned << " through the fanout exchange), "
-            << confirmed << " confirmed, " << acked << " durably acked";
+            << confirmed << " confirmed, " << acked
+            << " durably acked; stream: " << records_confirmed
+            << " records confirmed, durable group acks " << crash::group_modes[0] << " "
+            << group_acked[0] << ", " << crash::group_modes[1] << " " << group_acked[1] << ", "
+            << retention_checks << " checks after retention deleted records";
     std::cout << what << ": " << summary.str() << "\n";
     if (violation_count_ != 0) {
       std::ostringstream o;
@@ -646,6 +1077,14 @@ class CrashTest : public ::testing::Test {
     EXPECT_GT(confirmed, 0u);
     EXPECT_GT(acked, 0u);
     EXPECT_GT(fanned, 0u) << "no child published through the fanout exchange";
+    EXPECT_GT(records_confirmed, 0u) << "no child's stream append was confirmed";
+    for (std::size_t g = 0; g < crash::group_mode_count; ++g) {
+      // (A run of a cycle or two may not have had a child of each group.)
+      if (group_cycles[g] > 0) {
+        EXPECT_GT(group_acked[g], 0u)
+            << "no durable ack in the " << crash::group_modes[g] << " group";
+      }
+    }
   }
 
   std::string root_;
@@ -653,9 +1092,15 @@ class CrashTest : public ::testing::Test {
   bool snapshots_ = true;  // copy the directory as each kill left it (for failure reports)
   std::vector<Book> books_;
   std::uint64_t next_id_ = 1;
+  std::chrono::steady_clock::time_point child_started_;
   std::unordered_map<std::uint64_t, std::uint64_t> id_of_message_;    // engine id -> payload id
   std::unordered_map<std::uint64_t, std::uint64_t> ids_this_engine_;  // the same, this engine
   std::vector<std::pair<std::uint64_t, std::uint32_t>> undurable_deliveries_;
+  // The stream's books: by record id, and by place (partition, then offset).
+  std::vector<RecordBook> records_;
+  std::array<std::vector<PlaceBook>, crash::stream_partitions> places_;
+  std::uint64_t next_record_id_ = 1;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> calls_this_cycle_;  // "SA" ranges
   std::vector<std::string> violations_;
   std::uint64_t violation_count_ = 0;
 };

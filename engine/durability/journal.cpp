@@ -51,6 +51,18 @@ void pin_fanout(void *context, wal::Lsn first, wal::Lsn /*last*/) {
 
 }  // namespace
 
+wal::BackendChoice backend_choice(const EngineOptions &options) noexcept {
+  return options.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
+         : options.io_backend == IoBackend::psync  ? wal::BackendChoice::psync
+                                                   : wal::BackendChoice::automatic;
+}
+
+wal::DirectIoChoice direct_io_choice(const EngineOptions &options) noexcept {
+  return options.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
+         : options.direct_io == DirectIo::off ? wal::DirectIoChoice::off
+                                              : wal::DirectIoChoice::automatic;
+}
+
 int Journal::open(const std::string &dir, const EngineOptions &options, RecoveredState &state,
                   std::unique_ptr<Journal> &out, std::string &error) {
   std::unique_ptr<Journal> journal(new Journal(options.sync == SyncMode::always));
@@ -58,12 +70,8 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
   log_options.dir = dir;
   log_options.segment_bytes = options.segment_bytes;
   log_options.flush = options.sync == SyncMode::always;
-  log_options.backend = options.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
-                        : options.io_backend == IoBackend::psync  ? wal::BackendChoice::psync
-                                                                  : wal::BackendChoice::automatic;
-  log_options.direct_io = options.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
-                          : options.direct_io == DirectIo::off ? wal::DirectIoChoice::off
-                                                               : wal::DirectIoChoice::automatic;
+  log_options.backend = backend_choice(options);
+  log_options.direct_io = direct_io_choice(options);
   log_options.vfs = options.test_vfs;
   std::string log_error;
   const int rc = wal::Log::open(

@@ -34,6 +34,11 @@ namespace corq::core {
 
 struct RecoveredState;
 
+/// The engine's io_backend and direct_io options as the log takes them (the journal's log and
+/// every durable stream's).
+wal::BackendChoice backend_choice(const EngineOptions &options) noexcept;
+wal::DirectIoChoice direct_io_choice(const EngineOptions &options) noexcept;
+
 class Journal {
  public:
   /// Opens (or creates) the log in `dir` and replays it into `state`. Returns a CORQ_* code:

@@ -35,12 +35,8 @@ stream::StreamLogConfig Engine::stream_log_config(std::uint32_t sid,
   config.dir = stream::stream_directory(dir_, sid);
   config.segment_bytes = options.partition_segment_bytes;
   config.flush = options_.sync == SyncMode::always;
-  config.backend = options_.io_backend == IoBackend::io_uring ? wal::BackendChoice::io_uring
-                   : options_.io_backend == IoBackend::psync  ? wal::BackendChoice::psync
-                                                              : wal::BackendChoice::automatic;
-  config.direct_io = options_.direct_io == DirectIo::on    ? wal::DirectIoChoice::on
-                     : options_.direct_io == DirectIo::off ? wal::DirectIoChoice::off
-                                                           : wal::DirectIoChoice::automatic;
+  config.backend = backend_choice(options_);
+  config.direct_io = direct_io_choice(options_);
   config.vfs = options_.test_vfs;
   config.resident = stream_resident_bytes_;
   config.cache_bytes = options_.stream_cache_bytes;

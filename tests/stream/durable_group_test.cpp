@@ -11,12 +11,6 @@
 namespace corq::test {
 namespace {
 
-EnginePtr open_durable(const std::string &dir, const Options &options = {}) {
-  ConfigPtr config = make_config(options);
-  corq_engine *engine = nullptr;
-  must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(" + dir + ")");
-  return EnginePtr(engine);
-}
 
 std::vector<std::uint64_t> offsets_of(const std::vector<corq_delivery> &deliveries) {
   std::vector<std::uint64_t> out;

@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-EnginePtr open_durable(const std::string &dir, const Options &options = {}) {
-  ConfigPtr config = make_config(options);
-  corq_engine *engine = nullptr;
-  must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(" + dir + ")");
-  return EnginePtr(engine);
-}
 
 /// The segment files of every stream log under the data directory.
 std::size_t stream_segment_files(const std::string &dir) {

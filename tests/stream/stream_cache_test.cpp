@@ -15,12 +15,9 @@ constexpr std::uint64_t cache_bytes = 4ull << 20;
 /// A chunk's memory with 1,000-byte records: a 1 MiB arena plus 4,096 descriptors.
 constexpr std::uint64_t chunk_bytes = (1ull << 20) + 4096 * 56;
 
-EnginePtr open_durable(const std::string &dir, Options options = {}) {
+EnginePtr open_cached(const std::string &dir, Options options = {}) {
   options.emplace_back("stream_cache_bytes", std::to_string(cache_bytes));
-  ConfigPtr config = make_config(options);
-  corq_engine *engine = nullptr;
-  must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(" + dir + ")");
-  return EnginePtr(engine);
+  return open_durable(dir, options);
 }
 
 /// Record i's payload: its number, then filler derived from it (a record read back wrong shows).
@@ -88,7 +85,7 @@ class StreamCache : public ::testing::Test {
 };
 
 TEST_F(StreamCache, a_stream_ten_times_the_cache_stays_within_it_and_reads_back_whole) {
-  EnginePtr e = open_durable(tmp_.data());
+  EnginePtr e = open_cached(tmp_.data());
   must_declare_stream(e.get(), "s");
   append_records(e.get(), "s", 0, 40'000);  // ~40 MB of payload, 10x the cache
   EXPECT_LE(resident_bytes(e.get()), cache_bytes + 2 * chunk_bytes);
@@ -98,7 +95,7 @@ TEST_F(StreamCache, a_stream_ten_times_the_cache_stays_within_it_and_reads_back_
 }
 
 TEST_F(StreamCache, a_group_reads_evicted_records_back_in_order) {
-  EnginePtr e = open_durable(tmp_.data());
+  EnginePtr e = open_cached(tmp_.data());
   must_declare_stream(e.get(), "s");
   append_records(e.get(), "s", 0, 20'000);
   ConsumerPtr m = open_member(e.get(), "s", "g");
@@ -118,7 +115,7 @@ TEST_F(StreamCache, a_group_reads_evicted_records_back_in_order) {
 }
 
 TEST_F(StreamCache, a_time_start_inside_evicted_records_finds_the_exact_record) {
-  EnginePtr e = open_durable(tmp_.data(), {{"clock", "manual"}});
+  EnginePtr e = open_cached(tmp_.data(), {{"clock", "manual"}});
   must_declare_stream(e.get(), "s");
   std::vector<std::int64_t> stamps;
   for (std::uint64_t i = 0; i < 12'000; i += 1000) {
@@ -138,7 +135,7 @@ TEST_F(StreamCache, a_time_start_inside_evicted_records_finds_the_exact_record) 
 }
 
 TEST_F(StreamCache, retention_keeps_exactly_its_records_over_evicted_chunks) {
-  EnginePtr e = open_durable(tmp_.data());
+  EnginePtr e = open_cached(tmp_.data());
   must_declare_stream(e.get(), "s", {{"retention_records", "15000"}});
   append_records(e.get(), "s", 0, 30'000);
   const corq_stream_stats s = stream_stats(e.get(), "s");
@@ -149,11 +146,11 @@ TEST_F(StreamCache, retention_keeps_exactly_its_records_over_evicted_chunks) {
 
 TEST_F(StreamCache, a_reopen_of_a_stream_larger_than_the_cache_holds_memory_bounded) {
   {
-    EnginePtr e = open_durable(tmp_.data());
+    EnginePtr e = open_cached(tmp_.data());
     must_declare_stream(e.get(), "s");
     append_records(e.get(), "s", 0, 30'000);
   }
-  EnginePtr e = open_durable(tmp_.data());
+  EnginePtr e = open_cached(tmp_.data());
   EXPECT_LE(resident_bytes(e.get()), cache_bytes + 2 * chunk_bytes);
   EXPECT_EQ(read_all_checked(e.get(), "s", "earliest", 0), 30'000u);
   EXPECT_EQ(append(e.get(), "s", payload_of(30'000)).offset, 30'000u);

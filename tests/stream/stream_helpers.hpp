@@ -111,6 +111,14 @@ inline corq_stream_stats stream_stats(corq_engine *engine, const std::string &st
   return s;
 }
 
+/// A disk engine on `dir` (created if missing) with these options.
+inline EnginePtr open_durable(const std::string &dir, const Options &options = {}) {
+  ConfigPtr config = make_config(options);
+  corq_engine *engine = nullptr;
+  must(corq_open(dir.c_str(), config.get(), &engine), "corq_open(" + dir + ")");
+  return EnginePtr(engine);
+}
+
 /// Opens a member of `group` on `stream` with these options (NULL config when empty).
 inline int try_open_member(corq_engine *e, const char *stream, const char *group,
                            const Options &options, corq_consumer **out) {

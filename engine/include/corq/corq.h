@@ -76,7 +76,8 @@ CORQ_API const char *corq_last_error(void);
  *
  * Engine keys: sync (always|none), io_backend (auto|io_uring|psync), direct_io (auto|true|false),
  *   segment_bytes (64 MiB), max_message_bytes (1 MiB, at most 64 MiB), clock (system|manual: a
- *   clock that only tests move; see README).
+ *   clock that only tests move; see README), stream_cache_bytes (256 MiB, at least 1 MiB: the
+ *   records durable streams keep in memory; older ones are read back from disk).
  * Queue keys: durable (true|false), max_length (1000000), max_bytes (1 GiB), overflow
  *   (block|reject|drop_head), message_ttl_ms (0 = none), max_attempts (10; 0 = no limit),
  *   dead_letter_queue (<name>.dlq; "" = none), retry_delay_ms (100), retry_backoff (2.0),
@@ -452,8 +453,8 @@ CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_mess
  *   it is durable, so an offset once read never changes. Under sync=none records are visible at
  *   once and a power loss may drop the tail (its offsets are then used again). A group's progress
  *   is logged like acks (durable with the next group commit, or once corq_sync returns).
- *   Status (issue #17 in progress): a durable stream keeps every retained record in memory too;
- *   reading from disk with a bounded cache is not built yet. */
+ *   Memory: the engine option stream_cache_bytes (256 MiB) bounds the records durable streams keep
+ *   in memory; older ones are read back from the stream's log when a reader or group needs them. */
 
 /* Declares a stream. Declaring it again with the same options is a no-op; with other options
  * CORQ_EEXIST, except that update=true may change the retention limits. Errors: CORQ_EINVAL (NULL,

@@ -169,7 +169,8 @@ TEST_F(DurableGroup, progress_survives_the_engine_logs_checkpoints) {
     must_declare(e.get(), "q");
     ProducerPtr producer = open_producer(e.get(), "q");
     ConsumerPtr consumer = open_consumer(e.get(), "q", 256);
-    const std::vector<corq_message> batch(64, message(std::string(2000, 'c')));
+    const std::string body(2000, 'c');  // alive as long as the messages that point at it
+    const std::vector<corq_message> batch(64, message(body));
     for (int round = 0; round < 60; ++round) {
       must(corq_producer_send(producer.get(), batch.data(), batch.size(), nullptr, nullptr),
            "send");

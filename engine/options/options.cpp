@@ -12,9 +12,9 @@
 namespace corq::core {
 namespace {
 
-constexpr std::string_view engine_keys[] = {"sync",          "io_backend",        "direct_io",
-                                            "segment_bytes", "max_message_bytes", "clock",
-                                            "stream_cache_bytes"};
+constexpr std::string_view engine_keys[] = {
+    "sync",  "io_backend",        "direct_io", "segment_bytes", "max_message_bytes",
+    "clock", "stream_cache_bytes"};
 constexpr std::string_view queue_keys[] = {"durable",
                                            "max_length",
                                            "max_bytes",

@@ -11,7 +11,6 @@
 namespace corq::test {
 namespace {
 
-
 std::vector<std::uint64_t> offsets_of(const std::vector<corq_delivery> &deliveries) {
   std::vector<std::uint64_t> out;
   for (const corq_delivery &d : deliveries) out.push_back(d.message_id);

@@ -15,7 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 /// The segment files of every stream log under the data directory.
 std::size_t stream_segment_files(const std::string &dir) {
   std::size_t n = 0;

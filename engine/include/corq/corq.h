@@ -449,10 +449,11 @@ CORQ_API int corq_respond(corq_consumer *consumer, uint64_t tag, const corq_mess
  *   (false; true lets a redeclaration change the retention limits).
  *
  * Durability: under sync=always an append returns once its records are durable (unless
- *   CORQ_PUBLISH_NOWAIT; then corq_sync confirms them) and readers and groups see a record only once
- *   it is durable, so an offset once read never changes. Under sync=none records are visible at
- *   once and a power loss may drop the tail (its offsets are then used again). A group's progress
- *   is logged like acks (durable with the next group commit, or once corq_sync returns).
+ *   CORQ_PUBLISH_NOWAIT; then corq_sync confirms them) and readers and groups see a record
+ *   only once it is durable, so an offset once read never changes. Under sync=none records are
+ *   visible at once and a power loss may drop the tail (its offsets are then used again). A
+ *   group's progress is logged like acks (durable with the next group commit, or once corq_sync
+ *   returns).
  *   Memory: the engine option stream_cache_bytes (256 MiB) bounds the records durable streams keep
  *   in memory; older ones are read back from the stream's log when a reader or group needs them. */
 

@@ -23,6 +23,11 @@
 //   stream_append_64B/<backend>   2 appenders, corq_stream_producer_send of batches of 64 records
 //                            of 64 B (NOWAIT) to a durable stream, corq_sync every 4096 records:
 //                            ratio to the raw bandwidth (≥ 0.15×, issue #17) and to publish_64B
+//   stream_replay_disk       a durable stream 4x the engine's stream_cache_bytes, reopened, the
+//   page
+//                            cache dropped, read from "earliest" by one reader: payload MB/s over
+//                            the device's sequential read bandwidth (>= 0.5x, issue #17) and the
+//                            peak resident-set growth (durable_stream_replay.cpp)
 //   footprint_fresh/<backend>     a fresh directory, one durable queue, 1,000 64 B messages
 //                            published and left ready: what it takes on disk (du: allocated
 //                            blocks, so preallocated segments count whole) open and after close
@@ -91,6 +96,7 @@ struct DurableScale {
   std::uint64_t large_msgs_per_producer;  // publish_1KiB
   std::uint64_t unsettled_msgs;           // recovery_unsettled (the issue: 1M)
   std::uint64_t settled_msgs;             // recovery_settled (the issue: 6M)
+  std::uint64_t replay_cache_bytes;       // stream_replay_disk's stream_cache_bytes (stream: 4x)
   int repetitions;
   bool quick;
 };
@@ -169,6 +175,9 @@ void register_publish_round(const DurableScale &scale, int round, const Backend 
 void register_pubsub_round(const DurableScale &scale, int round, const Backend &backend);
 /// durable_stream.cpp: stream_append_64B (after publish_64B of the same round: its baseline).
 void register_stream_append_round(const DurableScale &scale, int round, const Backend &backend);
+/// durable_stream_replay.cpp: stream_replay_disk (once per round: reads do not depend on the
+/// back end).
+void register_stream_replay_round(const DurableScale &scale, int round);
 void register_recovery_round(const DurableScale &scale, int round, const Backend &backend);
 void register_footprint_round(int round, const Backend &backend);
 

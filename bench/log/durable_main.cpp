@@ -7,10 +7,11 @@
 // this executable, i.e. the build tree) gets a fresh directory `corq-durable-bench.XXXXXX` holding
 // the raw baseline file and the engines' data directories; it is removed when the run ends.
 //
-// Rounds: raw device first, then latency, publish (64 B, then pubsub right after it, and 1 KiB),
-// recovery and the fresh directory's footprint on psync and io_uring (which back end goes first
-// alternates between rounds). `--segment-mib N` gives every engine segment_bytes = N MiB (to
-// compare segment sizes; default: the engine's own); `--rounds N` runs N rounds instead of 3.
+// Rounds: raw device first, then latency, publish (64 B, then pubsub and the stream append right
+// after it, and 1 KiB), the stream replay from disk, recovery and the fresh directory's footprint
+// on psync and io_uring (which back end goes first alternates between rounds). `--segment-mib N`
+// gives every engine segment_bytes = N MiB (to compare segment sizes; default: the engine's own);
+// `--rounds N` runs N rounds instead of 3.
 // `--quick` runs one round of a fraction of the work (100k unsettled / 300k settled messages for
 // recovery instead of 1M / 6M): a smoke test that takes seconds, numbers not meaningful.
 // tools/bench.sh (suite `durable`) runs this; perf/report_durable.py makes the table from its JSON.
@@ -40,6 +41,7 @@ DurableScale durable_full_scale() {
                       .large_msgs_per_producer = 256 * 1024,
                       .unsettled_msgs = 1000000,
                       .settled_msgs = 6000000,
+                      .replay_cache_bytes = std::uint64_t{64} << 20,
                       .repetitions = 3,
                       .quick = false};
 }
@@ -56,6 +58,7 @@ DurableScale durable_quick_scale() {
                       .large_msgs_per_producer = 8 * 1024,
                       .unsettled_msgs = 100000,
                       .settled_msgs = 300000,
+                      .replay_cache_bytes = std::uint64_t{1} << 20,
                       .repetitions = 1,
                       .quick = true};
 }
@@ -145,6 +148,7 @@ int main(int argc, char **argv) {
   context("corq_consumers", pubsub_consumers);
   context("corq_consumer_prefetch", consumer_prefetch);
   context("corq_settled_publish_batch", settled_publish_batch);
+  context("corq_replay_cache_bytes", scale.replay_cache_bytes);
 
   for (int round = 0; round < scale.repetitions; ++round) {
     register_raw_round(scale.raw, round);
@@ -160,6 +164,7 @@ int main(int argc, char **argv) {
     for (const Backend *backend : {&first, &second}) {
       register_publish_round(scale, round, *backend, large_msg_bytes);
     }
+    register_stream_replay_round(scale, round);
     for (const Backend *backend : {&first, &second}) {
       register_recovery_round(scale, round, *backend);
       register_footprint_round(round, *backend);

@@ -553,7 +553,10 @@ bool GroupMember::deliver_locked(std::uint32_t partition, std::uint64_t offset, 
   } else {
     chunk = g.stream_->partition(partition).chunk_for(offset, &load_error_);
     // Retention deleted it meanwhile, or (load_error_ set) it could not be read back.
-    if (chunk == nullptr) return false;
+    if (chunk == nullptr) {
+      if (load_error_ != CORQ_OK) load_error_partition_ = partition;
+      return false;
+    }
     if (previous == nullptr) ps.cursor_chunk = chunk;
   }
   const StoredRecord &r = chunk->at(static_cast<std::uint32_t>(offset - chunk->base()));
@@ -678,7 +681,10 @@ std::size_t GroupMember::take_from_locked(std::uint32_t partition, corq_delivery
     if (mode == GroupMode::key_ordered) {
       std::shared_ptr<Chunk> chunk =
           g.stream_->partition(partition).chunk_for(ps.cursor, &load_error_);
-      if (chunk == nullptr && load_error_ != CORQ_OK) return n;
+      if (chunk == nullptr && load_error_ != CORQ_OK) {
+        load_error_partition_ = partition;
+        return n;
+      }
       if (chunk == nullptr) {  // retention passed us: catch up and look again
         g.catch_up_locked(partition, ps);
         continue;
@@ -759,8 +765,10 @@ int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeo
       load_error_ = CORQ_OK;
       if (n == 0) {
         activity.cancel_wait();
-        return capi::fail(rc, "corq_consume: reading back records of stream '" +
-                                  group_->stream().name() + "' from its log failed");
+        return capi::fail(
+            rc, "corq_consume: reading back records of stream '" + group_->stream().name() +
+                    "' from its log failed: " +
+                    group_->stream().partition(load_error_partition_).last_load_error());
       }
     }
     if (n != 0 || max == 0 || timeout_ms == 0 || sync::Clock::now() >= deadline) {

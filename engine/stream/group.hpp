@@ -260,6 +260,7 @@ class GroupMember : public ConsumerBase {
   std::uint64_t next_sequence_ = 1;
   std::uint32_t next_partition_ = 0;  // where the next take starts (round robin)
   int load_error_ = 0;  // group mutex: a record could not be read back from the stream's log
+  std::uint32_t load_error_partition_ = 0;  // group mutex: of this partition
   std::atomic<bool> woken_{false};
 };
 

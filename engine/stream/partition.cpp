@@ -33,6 +33,49 @@ Chunk::Chunk(std::uint64_t base, std::size_t arena_bytes)
       arena_(new std::byte[arena_bytes]),
       arena_bytes_(arena_bytes) {}
 
+Chunk::Chunk(std::uint64_t base, std::size_t arena_bytes, std::shared_ptr<ChunkMemoryPool> pool)
+    : base_(base), arena_bytes_(arena_bytes), pool_(std::move(pool)) {
+  ChunkMemoryPool::Block block = pool_->take(arena_bytes);
+  if (block.arena != nullptr) {
+    records_ = std::move(block.records);
+    arena_ = std::move(block.arena);
+    arena_bytes_ = block.arena_bytes;
+  } else {
+    records_.reset(new StoredRecord[chunk_records]);
+    arena_.reset(new std::byte[arena_bytes]);
+  }
+}
+
+Chunk::~Chunk() {
+  if (pool_ != nullptr && arena_ != nullptr)
+    pool_->give(ChunkMemoryPool::Block{std::move(records_), std::move(arena_), arena_bytes_});
+}
+
+ChunkMemoryPool::Block ChunkMemoryPool::take(std::size_t arena_bytes) {
+  std::lock_guard lock(mutex_);
+  for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
+    if (it->arena_bytes >= arena_bytes && it->arena_bytes / 2 <= arena_bytes) {
+      Block block = std::move(*it);
+      blocks_.erase(it);
+      return block;
+    }
+  }
+  return {};
+}
+
+void ChunkMemoryPool::give(Block block) {
+  std::lock_guard lock(mutex_);
+  if (blocks_.size() < max_blocks) {
+    blocks_.push_back(std::move(block));
+  } else {
+    // Keep the larger blocks: they fit more chunks.
+    auto smallest = std::min_element(blocks_.begin(), blocks_.end(), [](auto &a, auto &b) {
+      return a.arena_bytes < b.arena_bytes;
+    });
+    if (smallest->arena_bytes < block.arena_bytes) *smallest = std::move(block);
+  }
+}
+
 std::shared_ptr<Chunk> Chunk::shell_of(const Chunk &chunk) {
   auto shell = std::make_shared<Chunk>(ShellTag{}, chunk.base_);
   shell->written_ = chunk.written_;
@@ -443,10 +486,16 @@ std::shared_ptr<Chunk> Partition::load(const std::shared_ptr<Chunk> &shell, int 
     // Retention may have deleted these records (and released their segment) meanwhile.
     const bool deleted = shell->base() + shell->count() <= first_.load(std::memory_order_acquire);
     if (error != nullptr) *error = deleted ? CORQ_OK : rc;
+    if (!deleted) load_error_ = std::move(detail);
     return nullptr;
   }
   loaded_ = out;
   return out;
+}
+
+std::string Partition::last_load_error() {
+  std::lock_guard lock(load_mutex_);
+  return load_error_;
 }
 
 std::uint64_t Partition::evict(wal::Lsn durable_lsn) {

@@ -135,7 +135,8 @@ int Reader::read(corq_stream_record *out, std::size_t max, std::int32_t timeout_
   std::size_t n = take(out, max, error);
   if (n == 0 && error != CORQ_OK) {
     return capi::fail(error, "corq_stream_read: reading back records of stream '" +
-                                 stream_->name() + "' from its log failed");
+                                 stream_->name() +
+                                 "' from its log failed: " + partition_.last_load_error());
   }
   if (n != 0 || timeout_ms == 0) return static_cast<int>(n);
   if (wakeup_.exchange(false, std::memory_order_acq_rel)) return 0;
@@ -153,7 +154,8 @@ int Reader::read(corq_stream_record *out, std::size_t max, std::int32_t timeout_
     n = take(out, max, error);
     if (n == 0 && error != CORQ_OK) {
       return capi::fail(error, "corq_stream_read: reading back records of stream '" +
-                                   stream_->name() + "' from its log failed");
+                                   stream_->name() +
+                                   "' from its log failed: " + partition_.last_load_error());
     }
     if (n != 0 || sync::Clock::now() >= deadline) return static_cast<int>(n);
   }

@@ -297,64 +297,79 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
   }
   std::shared_ptr<Chunk> chunk;
   try {
-    chunk =
-        std::make_shared<Chunk>(want_from, std::max<std::size_t>(shell.original_arena_used(), 8));
+    chunk = std::make_shared<Chunk>(
+        want_from, std::max<std::size_t>(shell.original_arena_used(), 8), chunk_memory_);
   } catch (const std::bad_alloc &) {
     return error = "out of memory reading records back", CORQ_ENOMEM;
   }
-  std::unique_ptr<wal::VfsFile> file;
-  std::uint64_t file_id = 0, last_indexed = 0;
-  std::vector<std::byte> frame;
+  // The reader of the previous load, if no other load holds it: a replay's next chunk usually
+  // starts in the frame where the last one ended, already read and checked.
+  std::unique_ptr<FrameReader> kept;
+  {
+    std::lock_guard lock(index_mutex_);
+    kept = std::move(spare_reader_);
+  }
+  if (kept == nullptr) kept = std::make_unique<FrameReader>(*read_vfs_);
+  FrameReader &reader = *kept;
+  struct KeepReader {
+    StreamLog &log;
+    std::unique_ptr<FrameReader> &reader;
+    ~KeepReader() {
+      reader->mark_tail_stale();
+      std::lock_guard lock(log.index_mutex_);
+      if (log.spare_reader_ == nullptr) log.spare_reader_ = std::move(reader);
+    }
+  } keep{*this, kept};
+  bool reader_open = reader.segment_id() == segments[si].id;  // on segments[si]
+  std::uint64_t last_indexed = 0;
   std::uint64_t next = want_from;
   DecodedRecord d;
   const auto where = [&] {
     return dir_ + "/" + wal::segment_file_name(segments[si].id) + " at " + std::to_string(offset);
   };
+  const auto index_frame = [&](wal::Lsn first_lsn) {
+    std::lock_guard lock(index_mutex_);
+    frame_index_.emplace(first_lsn, std::make_pair(reader.segment_id(), offset));
+  };
+  wal::FrameHeader h{};
+  const std::byte *frame = nullptr;
   while (next < want_to) {
     if (si == segments.size())
       return error = "the log ends before offset " + std::to_string(next), CORQ_EIO;
     const std::uint64_t id = segments[si].id;
-    if (file == nullptr || file_id != id) {
-      file.reset();
-      wal::OpenFlags flags;
-      flags.read_only = true;
-      if (const int rc = read_vfs_->open(dir_ + "/" + wal::segment_file_name(id), flags, file);
-          rc != 0)
+    if (!reader_open) {
+      if (const int rc = reader.open(dir_ + "/" + wal::segment_file_name(id), id); rc != 0)
         return error = "cannot open " + where() + ": " + std::strerror(-rc), CORQ_EIO;
-      file_id = id;
-      last_indexed = 0;
-    }
-    wal::FrameHeader h{};
-    const long got = file->read(offset, &h, sizeof h);
-    if (got < 0)
-      return error = "cannot read " + where() + ": " + std::strerror(static_cast<int>(-got)),
-             CORQ_EIO;
-    if (static_cast<std::size_t>(got) != sizeof h || h.magic != wal::frame_magic ||
-        h.segment_id != id || h.frame_bytes < sizeof h) {
-      ++si;  // past this segment's frames: the next segment
-      offset = frame_block;
-      continue;
-    }
-    frame.resize(h.frame_bytes);
-    const long n = file->read(offset, frame.data(), h.frame_bytes);
-    if (n != static_cast<long>(h.frame_bytes))
-      return error = "short read of the frame " + where(), CORQ_EIO;
-    const std::size_t crc_from = offsetof(wal::FrameHeader, frame_bytes);
-    if (wal::crc32c(0, frame.data() + crc_from, h.frame_bytes - crc_from) != h.crc)
-      return error = "checksum mismatch in the frame " + where(), CORQ_ECORRUPT;
-    const std::uint32_t count = wal::frame_record_count(h);
-    if (offset - last_indexed >= (1u << 20) || last_indexed == 0) {
-      std::lock_guard lock(index_mutex_);
-      frame_index_.emplace(h.first_lsn, std::make_pair(id, offset));
+      reader_open = true;
       last_indexed = offset;
     }
+    const int got = reader.frame_at(offset, h, frame);
+    if (got < 0) return error = "cannot read " + where() + ": " + std::strerror(-got), CORQ_EIO;
+    if (got == 0) {
+      ++si;  // past this segment's frames: the next segment
+      offset = frame_block;
+      reader_open = false;
+      continue;
+    }
+    const std::uint32_t count = wal::frame_record_count(h);
+    if (offset - last_indexed >= (1u << 20)) {
+      index_frame(h.first_lsn);
+      last_indexed = offset;
+    }
+    // Frames wholly before the chunk's first record are stepped over unread (no CRC).
     if (h.first_lsn + count > from_lsn) {
+      const std::size_t crc_from = offsetof(wal::FrameHeader, frame_bytes);
+      if (!reader.checked(offset)) {
+        if (wal::crc32c(0, frame + crc_from, h.frame_bytes - crc_from) != h.crc)
+          return error = "checksum mismatch in the frame " + where(), CORQ_ECORRUPT;
+        reader.set_checked(offset);
+      }
       std::size_t at = sizeof(wal::FrameHeader);
       for (std::uint32_t i = 0; i < count && next < want_to; ++i) {
         wal::RecordHeader rh{};
         if (at + sizeof rh > h.frame_bytes) return error = "bad frame " + where(), CORQ_ECORRUPT;
-        std::memcpy(&rh, frame.data() + at, sizeof rh);
-        const std::span<const std::byte> payload(frame.data() + at + sizeof rh, rh.payload_bytes);
+        std::memcpy(&rh, frame + at, sizeof rh);
+        const std::span<const std::byte> payload(frame + at + sizeof rh, rh.payload_bytes);
         at += sizeof rh + rh.payload_bytes;
         if (at > h.frame_bytes) return error = "bad frame " + where(), CORQ_ECORRUPT;
         if (h.first_lsn + i < from_lsn || rh.type != record_type_record) continue;
@@ -368,6 +383,9 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
         chunk->write(input, d.timestamp_ms);
         ++next;
       }
+      // The next chunk's load (a replay reads chunk after chunk) starts at this frame: it may
+      // hold that chunk's first records too.
+      if (next == want_to) index_frame(h.first_lsn);
     }
     offset +=
         (static_cast<std::uint64_t>(h.frame_bytes) + frame_block - 1) / frame_block * frame_block;

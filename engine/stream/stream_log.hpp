@@ -27,6 +27,7 @@
 // limits again to what it reads back.
 #pragma once
 
+#include "stream/frame_reader.hpp"
 #include "stream/partition.hpp"
 
 #include <log/log.hpp>
@@ -93,9 +94,11 @@ class StreamLog {
 
   /// Reads the records of `shell` (an evicted chunk of `partition`) back from the log into a new
   /// chunk: from the segment and frame holding its first record's LSN (a sparse index of frame
-  /// positions, filled as frames are walked, saves rescanning), frame by frame, checking each
-  /// frame's CRC, picking the partition's records in offset order. CORQ_OK, or CORQ_EIO (not in
-  /// the log any more, a read failed), CORQ_ECORRUPT, CORQ_ENOMEM, with `error`.
+  /// positions saves rescanning: one entry per MiB walked, and the frame where each load stopped,
+  /// where a replay's next load starts), a MiB at a time (FrameReader), checking the CRC of
+  /// every frame it takes records from, picking the partition's records in offset order. CORQ_OK,
+  /// or CORQ_EIO (not in the log any more, a read failed), CORQ_ECORRUPT, CORQ_ENOMEM, with
+  /// `error`.
   int load(std::uint32_t partition, const Chunk &shell, std::shared_ptr<Chunk> &out,
            std::string &error);
 
@@ -118,6 +121,10 @@ class StreamLog {
   std::mutex index_mutex_;
   /// A frame's first LSN -> (segment id, file offset), one entry per MiB of log or so.
   std::map<wal::Lsn, std::pair<std::uint64_t, std::uint64_t>> frame_index_;
+  /// The last load's reader and its buffer (a MiB, or the largest frame read), for the next load.
+  std::unique_ptr<FrameReader> spare_reader_;
+  /// Memory of chunks read back, reused by the next load (the chunks may outlive this log).
+  std::shared_ptr<ChunkMemoryPool> chunk_memory_ = std::make_shared<ChunkMemoryPool>();
 };
 
 /// "streams/0000000042" under the data directory `dir`.

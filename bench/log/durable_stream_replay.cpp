@@ -3,7 +3,7 @@
 // reads, or the page cache dropped before the run): ≥ 0.5× the device's sequential read bandwidth,
 // resident memory bounded (report both)"):
 //
-//   stream_replay_disk   an engine with stream_cache_bytes = C (64 MiB; --quick: 1 MiB) and a
+//   stream_replay_disk/psync   an engine with stream_cache_bytes = C (64 MiB; --quick: 1 MiB) and a
 //       durable stream of one partition holding 4·C of 1 KiB records (appended before the clock
 //       starts by a stream producer, NOWAIT batches of 64, one corq_sync). The engine is closed and
 //       opened again (its recovery reads the log; the time is reported as `reopen_s`), the page
@@ -361,7 +361,7 @@ void run(benchmark::State &state, std::uint64_t cache_bytes, int round) {
 void register_stream_replay_round(const DurableScale &scale, int round) {
   const std::uint64_t cache = scale.replay_cache_bytes;
   configure_log_run(benchmark::RegisterBenchmark(
-      "stream_replay_disk", [=](benchmark::State &state) { run(state, cache, round); }));
+      "stream_replay_disk/psync", [=](benchmark::State &state) { run(state, cache, round); }));
 }
 
 }  // namespace corq::bench::durable_bench

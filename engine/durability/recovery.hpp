@@ -76,9 +76,13 @@ struct MessageKey {
   std::uint64_t id;
   bool operator==(const MessageKey &) const = default;
 };
+/// Consecutive ids of one queue hash to consecutive values: ids are handed out in publish order,
+/// so the records of a recovery insert and look up neighbouring buckets (cache lines already
+/// near) instead of a random one per record, which made a recovery of 1M messages ~3x slower.
+/// Queues are spread apart by a large odd multiplier.
 struct MessageKeyHash {
   std::size_t operator()(const MessageKey &k) const noexcept {
-    return std::hash<std::uint64_t>{}(k.id * 0x9e3779b97f4a7c15ull ^ k.qid);
+    return static_cast<std::size_t>(k.id + std::uint64_t{k.qid} * 0x9e3779b97f4a7c15ull);
   }
 };
 

@@ -111,17 +111,16 @@ void Engine::install(RecoveredState &state) {
   ordered.reserve(state.messages.size());
   for (auto &[key, m] : state.messages) ordered.emplace_back(key.id, m);
   state.messages.clear();  // ownership moves to `ordered`, then to the queues
-  std::sort(ordered.begin(), ordered.end(),
-            [](const auto &a, const auto &b) { return a.first < b.first; });
+  // Grouped per queue, in id order within each (one sort).
+  std::sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
+    return a.second.qid != b.second.qid ? a.second.qid < b.second.qid : a.first < b.first;
+  });
   std::vector<Message *> ready;
   std::uint32_t ready_qid = 0;
   auto flush_ready = [&] {
     if (!ready.empty()) by_qid[ready_qid]->restore_ready(ready.data(), ready.size());
     ready.clear();
   };
-  // Group per queue, keeping id order within each.
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const auto &a, const auto &b) { return a.second.qid < b.second.qid; });
   for (auto &[id, m] : ordered) {
     auto it = by_qid.find(m.qid);
     if (it == by_qid.end()) {  // its queue is gone (a dead-letter move to a deleted queue)

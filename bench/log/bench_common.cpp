@@ -27,15 +27,21 @@ std::string &bench_dir_storage() {
 const std::string &bench_dir() { return bench_dir_storage(); }
 void set_bench_dir(std::string dir) { bench_dir_storage() = std::move(dir); }
 
-std::uint64_t process_write_bytes() {
+namespace {
+/// A field of /proc/self/io ("write_bytes:", "read_bytes:"), or 0 when not available.
+std::uint64_t process_io_field(const std::string &field) {
   std::ifstream io("/proc/self/io");
   std::string key;
   std::uint64_t value = 0;
   while (io >> key >> value) {
-    if (key == "write_bytes:") return value;
+    if (key == field) return value;
   }
   return 0;
 }
+}  // namespace
+
+std::uint64_t process_write_bytes() { return process_io_field("write_bytes:"); }
+std::uint64_t process_read_bytes() { return process_io_field("read_bytes:"); }
 
 void report_percentiles(benchmark::State &state, std::vector<std::uint64_t> &samples_ns) {
   std::sort(samples_ns.begin(), samples_ns.end());

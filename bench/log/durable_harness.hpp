@@ -57,6 +57,7 @@ namespace corq::bench::durable_bench {
 using wal_bench::bench_dir;
 using wal_bench::configure_log_run;
 using wal_bench::paired_chunk_samples;
+using wal_bench::process_read_bytes;
 using wal_bench::process_write_bytes;
 using wal_bench::raw_large_writes;
 using wal_bench::raw_small_write;

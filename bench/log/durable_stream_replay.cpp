@@ -54,17 +54,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Bytes this process has read from the storage layer (/proc/self/io read_bytes), or 0.
-std::uint64_t process_read_bytes() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  std::uint64_t value = 0;
-  while (io >> key >> value) {
-    if (key == "read_bytes:") return value;
-  }
-  return 0;
-}
-
 /// The resident set in bytes (/proc/self/statm), or 0.
 std::uint64_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");

@@ -57,6 +57,9 @@ void close_raw_file();
 /// Bytes this process has caused to be sent to the storage layer (/proc/self/io write_bytes), or
 /// 0 when not available.
 std::uint64_t process_write_bytes();
+/// Bytes this process has caused to be read from the storage layer (/proc/self/io read_bytes), or
+/// 0 when not available.
+std::uint64_t process_read_bytes();
 
 /// One run per repetition (the round), manual time: the settings of every log and durable
 /// benchmark.

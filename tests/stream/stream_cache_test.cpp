@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -32,14 +33,17 @@ std::string payload_of(std::uint64_t i) {
   return p;
 }
 
+/// Appends records numbered from..from+count-1 (payload(i) each) in batches of `per_batch`.
+template <class Payload = std::string (*)(std::uint64_t)>
 void append_records(corq_engine *e, const std::string &stream, std::uint64_t from,
-                    std::uint64_t count) {
+                    std::uint64_t count, const Payload &payload = payload_of,
+                    std::uint64_t per_batch = 50) {
   corq_stream_producer *p = nullptr;
   must(corq_stream_producer_open(e, stream.c_str(), &p), "producer_open");
   for (std::uint64_t i = from; i < from + count;) {
     std::vector<std::string> bodies;
-    for (std::uint64_t j = 0; j < 50 && i + j < from + count; ++j)
-      bodies.push_back(payload_of(i + j));
+    for (std::uint64_t j = 0; j < per_batch && i + j < from + count; ++j)
+      bodies.push_back(payload(i + j));
     std::vector<corq_message> batch;
     for (const std::string &b : bodies) batch.push_back(message(b));
     must(corq_stream_producer_send(p, nullptr, 0, batch.data(), batch.size(), nullptr, nullptr,
@@ -60,28 +64,37 @@ std::uint64_t resident_bytes(corq_engine *e) {
   return std::stoull(text.substr(at + 17));
 }
 
-/// Reads partition 0 from `start` to its end and checks every record's payload and offset.
-std::uint64_t read_all_checked(corq_engine *e, const std::string &stream, const char *start,
-                               std::uint64_t first_expected) {
-  ReaderPtr r = open_reader(e, stream, 0, start);
+/// Reads on from `expected` until the reader has nothing more (or `upto`), checking that the
+/// offsets run on without a gap and each payload is `payload(offset)`; returns the next offset.
+template <class Payload>
+std::uint64_t read_on_checked(corq_stream_reader *reader, std::uint64_t expected,
+                              const Payload &payload, std::uint64_t upto = ~std::uint64_t{0}) {
   std::vector<corq_stream_record> batch(256);
-  std::uint64_t expected = first_expected, n_total = 0;
-  for (;;) {
-    const int n = corq_stream_read(r.get(), batch.data(), batch.size(), 0);
+  while (expected < upto) {
+    const std::size_t max =
+        static_cast<std::size_t>(std::min<std::uint64_t>(batch.size(), upto - expected));
+    const int n = corq_stream_read(reader, batch.data(), max, 0);
     if (n < 0) throw std::runtime_error(std::string("read: ") + corq_last_error());
-    if (n == 0) return n_total;
+    if (n == 0) break;
     for (int i = 0; i < n; ++i) {
       const corq_stream_record &rec = batch[static_cast<std::size_t>(i)];
-      EXPECT_EQ(rec.offset, expected);
-      const std::string got(static_cast<const char *>(rec.data), rec.len);
-      if (got != payload_of(rec.offset)) {
-        ADD_FAILURE() << "record " << rec.offset << " read back wrong";
-        return n_total;
+      if (rec.offset != expected ||
+          std::string(static_cast<const char *>(rec.data), rec.len) != payload(expected)) {
+        ADD_FAILURE() << "record " << expected << " read back wrong (offset " << rec.offset << ")";
+        return expected;
       }
       ++expected;
     }
-    n_total += static_cast<std::uint64_t>(n);
   }
+  return expected;
+}
+
+/// Reads partition 0 from `start` to its end and checks every record's payload and offset;
+/// returns how many it read.
+std::uint64_t read_all_checked(corq_engine *e, const std::string &stream, const char *start,
+                               std::uint64_t first_expected) {
+  ReaderPtr r = open_reader(e, stream, 0, start);
+  return read_on_checked(r.get(), first_expected, payload_of) - first_expected;
 }
 
 /// Payload of `partition`'s record at `offset` (streams of several partitions).
@@ -110,23 +123,7 @@ void append_to(corq_stream_producer *p, const std::string &key, std::uint32_t pa
 std::uint64_t read_partition_checked(corq_engine *e, const std::string &stream,
                                      std::uint32_t partition) {
   ReaderPtr r = open_reader(e, stream, partition, "earliest");
-  std::vector<corq_stream_record> batch(256);
-  std::uint64_t expected = 0;
-  for (;;) {
-    const int n = corq_stream_read(r.get(), batch.data(), batch.size(), 0);
-    if (n < 0) throw std::runtime_error(std::string("read: ") + corq_last_error());
-    if (n == 0) return expected;
-    for (int i = 0; i < n; ++i) {
-      const corq_stream_record &rec = batch[static_cast<std::size_t>(i)];
-      if (rec.offset != expected || std::string(static_cast<const char *>(rec.data), rec.len) !=
-                                        payload_at(partition, expected)) {
-        ADD_FAILURE() << "partition " << partition << ": record " << expected
-                      << " read back wrong (offset " << rec.offset << ")";
-        return expected;
-      }
-      ++expected;
-    }
-  }
+  return read_on_checked(r.get(), 0, [&](std::uint64_t o) { return payload_at(partition, o); });
 }
 
 class StreamCache : public ::testing::Test {
@@ -226,43 +223,16 @@ TEST_F(StreamCache, a_kept_read_block_that_ended_past_the_log_is_read_again_when
   EnginePtr e = open_durable(tmp_.data(), {{"stream_cache_bytes", std::to_string(1 << 20)}});
   must_declare_stream(e.get(), "s");
   const auto small = [](std::uint64_t i) { return payload_of(i).substr(0, 100); };
-  corq_stream_producer *p = nullptr;
-  must(corq_stream_producer_open(e.get(), "s", &p), "producer_open");
   std::uint64_t total = 0;
   const auto append_small = [&](std::uint64_t count) {
-    for (std::uint64_t end = total + count; total < end;) {
-      std::vector<std::string> bodies;
-      for (std::uint64_t j = 0; j < 64 && total + j < end; ++j) bodies.push_back(small(total + j));
-      std::vector<corq_message> batch;
-      for (const std::string &b : bodies) batch.push_back(message(b));
-      must(corq_stream_producer_send(p, nullptr, 0, batch.data(), batch.size(), nullptr, nullptr,
-                                     nullptr),
-           "send");
-      total += bodies.size();
-    }
+    append_records(e.get(), "s", total, count, small, 64);
+    total += count;
   };
   // One reader across the appends: each step reads what is there, then more is appended.
   ReaderPtr r = open_reader(e.get(), "s", 0, "earliest");
   std::uint64_t expected = 0;
   const auto read_on = [&](std::uint64_t upto) {
-    std::vector<corq_stream_record> batch(256);
-    while (expected < upto) {
-      const std::size_t max =
-          static_cast<std::size_t>(std::min<std::uint64_t>(256, upto - expected));
-      const int n = corq_stream_read(r.get(), batch.data(), max, 0);
-      if (n < 0) throw std::runtime_error(std::string("read: ") + corq_last_error());
-      if (n == 0) return expected;
-      for (int i = 0; i < n; ++i) {
-        const corq_stream_record &rec = batch[static_cast<std::size_t>(i)];
-        if (rec.offset != expected ||
-            std::string(static_cast<const char *>(rec.data), rec.len) != small(expected)) {
-          ADD_FAILURE() << "record " << expected << " read back wrong";
-          return expected;
-        }
-        ++expected;
-      }
-    }
-    return expected;
+    return expected = read_on_checked(r.get(), expected, small, upto);
   };
   // Chunks hold 4,096 records (~0.6 MB of log at 100 B each). Two whole chunks and a few records
   // of the third: reading the second back (evicted) reads a block that runs past the end of the
@@ -275,7 +245,6 @@ TEST_F(StreamCache, a_kept_read_block_that_ended_past_the_log_is_read_again_when
     append_small(2 * chunk);
   }
   EXPECT_EQ(read_on(total), total);
-  corq_stream_producer_close(p);
 }
 
 // A stream's log interleaves its partitions' batches: each partition reads back only its own

@@ -16,20 +16,31 @@
 namespace corq::test {
 namespace {
 
+/// What threads report: the first failure's text, and whether any failed.
+struct FirstFailure {
+  std::atomic<bool> failed{false};
+  void note(const std::string &what) {
+    std::lock_guard lock(mutex);
+    if (text.empty()) text = what;
+    failed = true;
+  }
+  std::string first() {
+    std::lock_guard lock(mutex);
+    return text;
+  }
+  std::mutex mutex;
+  std::string text;
+};
+
 TEST(StreamConcurrency, readers_follow_appenders_in_order_while_retention_deletes) {
   EnginePtr e = open_engine();
   must_declare_stream(e.get(), "s", {{"partitions", "2"}, {"retention_records", "3000"}});
   const int per_appender = static_cast<int>(scaled(40'000));
   constexpr int appenders = 2;
   std::atomic<int> appenders_done{0};
-  std::atomic<bool> failed{false};
-  std::mutex note_mutex;
-  std::string first_failure;
-  auto fail = [&](const std::string &what) {
-    std::lock_guard lock(note_mutex);
-    if (first_failure.empty()) first_failure = what;
-    failed = true;
-  };
+  FirstFailure failure;
+  std::atomic<bool> &failed = failure.failed;
+  auto fail = [&](const std::string &what) { failure.note(what); };
 
   std::vector<std::thread> threads;
   for (int a = 0; a < appenders; ++a) {
@@ -93,7 +104,7 @@ TEST(StreamConcurrency, readers_follow_appenders_in_order_while_retention_delete
     });
   }
   for (std::thread &t : threads) t.join();
-  EXPECT_FALSE(failed.load()) << first_failure;
+  EXPECT_FALSE(failed.load()) << failure.first();
   const corq_stream_stats s = stream_stats(e.get(), "s");
   EXPECT_EQ(s.appended, static_cast<std::uint64_t>(appenders * per_appender));
   EXPECT_EQ(s.records + s.deleted, s.appended);
@@ -122,14 +133,9 @@ TEST(StreamConcurrency, replays_of_evicted_records_while_appends_and_retention_g
   }
   const int batches = static_cast<int>(scaled(600));
   std::atomic<bool> appending{true};
-  std::atomic<bool> failed{false};
-  std::mutex note_mutex;
-  std::string first_failure;
-  auto fail = [&](const std::string &what) {
-    std::lock_guard lock(note_mutex);
-    if (first_failure.empty()) first_failure = what;
-    failed = true;
-  };
+  FirstFailure failure;
+  std::atomic<bool> &failed = failure.failed;
+  auto fail = [&](const std::string &what) { failure.note(what); };
   std::uint64_t next[2] = {0, 0};
   const auto append_batch = [&](corq_stream_producer *p, std::uint32_t part) {
     std::vector<std::string> bodies;
@@ -189,7 +195,7 @@ TEST(StreamConcurrency, replays_of_evicted_records_while_appends_and_retention_g
   }
   appender.join();
   for (std::thread &t : readers) t.join();
-  EXPECT_FALSE(failed) << first_failure;
+  EXPECT_FALSE(failed) << failure.first();
   // And once the appender stopped, a late reader still starts at the first retained record.
   corq_stream_reader *late = nullptr;
   must(corq_stream_reader_open(e.get(), "s", 0, "earliest", &late), "reader_open");

@@ -80,8 +80,9 @@ bool decode_record(std::span<const std::byte> payload, DecodedRecord &d) {
   return true;
 }
 
-/// Decodes one `record` and restores it into its partition.
-int replay_record(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
+}  // namespace
+
+int restore_logged_record(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
   DecodedRecord d;
   if (!decode_record(in.payload, d)) return error = "truncated record", CORQ_ECORRUPT;
   if (d.partition >= stream.partition_count()) {
@@ -97,7 +98,7 @@ int replay_record(Stream &stream, const wal::RecoveredRecord &in, std::string &e
   return CORQ_OK;
 }
 
-int replay_marks(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
+int restore_logged_marks(Stream &stream, const wal::RecoveredRecord &in, std::string &error) {
   records::Reader r(in.payload);
   const std::uint32_t n = r.u32();
   if (!r.ok() || n != stream.partition_count()) return error = "bad marks record", CORQ_ECORRUPT;
@@ -109,8 +110,6 @@ int replay_marks(Stream &stream, const wal::RecoveredRecord &in, std::string &er
   }
   return CORQ_OK;
 }
-
-}  // namespace
 
 std::string stream_directory(const std::string &dir, std::uint32_t sid) {
   char name[32];
@@ -141,8 +140,12 @@ int StreamLog::open(const StreamLogConfig &config, Stream &stream, std::unique_p
       options,
       [&](const wal::RecoveredRecord &record) {
         switch (record.type) {
-          case record_type_record: replay_rc = replay_record(stream, record, replay_error); break;
-          case record_type_marks: replay_rc = replay_marks(stream, record, replay_error); break;
+          case record_type_record:
+            replay_rc = restore_logged_record(stream, record, replay_error);
+            break;
+          case record_type_marks:
+            replay_rc = restore_logged_marks(stream, record, replay_error);
+            break;
           default: replay_error = "unknown record type", replay_rc = CORQ_ECORRUPT;
         }
         if (replay_rc == CORQ_OK) return 0;

@@ -127,6 +127,13 @@ class StreamLog {
   std::shared_ptr<ChunkMemoryPool> chunk_memory_ = std::make_shared<ChunkMemoryPool>();
 };
 
+/// Restores one record of a stream's log (type record_type_record) into its partition, and its
+/// dedup id into the stream's window: what StreamLog::open's replay does with each, and what
+/// corqctl's view of a stream does. CORQ_OK, or CORQ_ECORRUPT / CORQ_ENOMEM with `error`.
+int restore_logged_record(Stream &stream, const wal::RecoveredRecord &record, std::string &error);
+/// Applies a marks record (every partition's retained range) to `stream`'s partitions.
+int restore_logged_marks(Stream &stream, const wal::RecoveredRecord &record, std::string &error);
+
 /// "streams/0000000042" under the data directory `dir`.
 std::string stream_directory(const std::string &dir, std::uint32_t sid);
 

@@ -360,65 +360,6 @@ namespace {
 
 namespace stream = corq::core::stream;
 
-/// One record of a stream's log restored into its partition — the layout of
-/// stream/stream_log.hpp, decoded as StreamLog::open's replay decodes it. CORQ_OK, or
-/// CORQ_ECORRUPT / CORQ_ENOMEM with `error`.
-int restore_stream_record(stream::Stream &s, const RecoveredRecord &in, std::string &error) {
-  records::Reader r(in.payload);
-  const std::uint32_t partition = r.u32();
-  const std::uint64_t offset = r.u64();
-  const std::int64_t timestamp_ms = r.i64();
-  const std::uint32_t key_field = r.u32();  // key length + 1; 0: no key
-  static const char empty_key = 0;          // a key of length 0 is a key: a non-null pointer
-  const void *key = nullptr;
-  std::size_t key_len = 0;
-  if (r.ok() && key_field != 0) {
-    const std::span<const std::byte> rest = r.rest();
-    if (rest.size() < key_field - 1) return error = "truncated key", CORQ_ECORRUPT;
-    key_len = key_field - 1;
-    key = key_len == 0 ? static_cast<const void *>(&empty_key) : rest.data();
-    r = records::Reader(rest.subspan(key_len));
-  }
-  r.str16();  // the batch's dedup_id: the dedup window is not shown
-  const std::uint16_t header_count = r.u16();
-  // corq_header keys are C strings: NUL-terminated copies while the record is restored.
-  std::vector<std::string> keys(header_count);
-  std::vector<corq_header> headers(header_count);
-  for (std::uint16_t i = 0; i < header_count && r.ok(); ++i) {
-    keys[i] = std::string(r.str16());
-    const std::string_view value = r.str32();
-    headers[i] = {keys[i].c_str(), value.data(), value.size()};
-  }
-  if (!r.ok()) return error = "truncated record", CORQ_ECORRUPT;
-  if (partition >= s.partition_count()) {
-    error = "record of partition " + std::to_string(partition) + " in a stream of " +
-            std::to_string(s.partition_count());
-    return CORQ_ECORRUPT;
-  }
-  const std::span<const std::byte> payload = r.rest();
-  corq_message message{};
-  message.data = payload.data();
-  message.len = payload.size();
-  message.headers = headers.empty() ? nullptr : headers.data();
-  message.header_count = headers.size();
-  const stream::AppendInput input{key, key_len, &message};
-  return s.partition(partition).restore(offset, timestamp_ms, input, in.lsn, error);
-}
-
-/// A marks record: every partition's retained range (stream_log.hpp).
-int restore_stream_marks(stream::Stream &s, const RecoveredRecord &in, std::string &error) {
-  records::Reader r(in.payload);
-  const std::uint32_t n = r.u32();
-  if (!r.ok() || n != s.partition_count()) return error = "bad marks record", CORQ_ECORRUPT;
-  for (std::uint32_t p = 0; p < n; ++p) {
-    const std::uint64_t first = r.u64();
-    const std::uint64_t end = r.u64();
-    if (!r.ok() || first > end) return error = "bad marks record", CORQ_ECORRUPT;
-    if (const int rc = s.partition(p).apply_mark(first, end, error); rc != CORQ_OK) return rc;
-  }
-  return CORQ_OK;
-}
-
 /// One scan of a stream's log into `view` (a fresh copy of the stream's view: its records are
 /// restored into a new stream::Stream).
 int scan_stream_once(StreamView &view, std::string &error) {
@@ -436,9 +377,9 @@ int scan_stream_once(StreamView &view, std::string &error) {
     std::string why;
     int rc = CORQ_ECORRUPT;
     if (record.type == stream::StreamLog::record_type_record) {
-      rc = restore_stream_record(*view.stream, record, why);
+      rc = stream::restore_logged_record(*view.stream, record, why);
     } else if (record.type == stream::StreamLog::record_type_marks) {
-      rc = restore_stream_marks(*view.stream, record, why);
+      rc = stream::restore_logged_marks(*view.stream, record, why);
     } else {
       why = "unknown record type " + std::to_string(record.type);
     }

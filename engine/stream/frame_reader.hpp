@@ -35,6 +35,7 @@ class FrameReader {
   /// Reads segment `id` (file `path`) from now on. 0 or -errno.
   int open(const std::string &path, std::uint64_t id);
   std::uint64_t segment_id() const noexcept { return id_; }
+  bool is_open() const noexcept { return file_ != nullptr; }
 
   /// The frame that starts at `offset` (a multiple of wal::block_bytes): 1 with `header` and
   /// `frame` (its frame_bytes bytes, header included; valid until the next call) set; 0 when no
@@ -51,6 +52,19 @@ class FrameReader {
   /// Kept for a later load: the segment may have grown past what the buffer saw by then, so a
   /// frame missing from the buffer's tail is looked for on the file again.
   void mark_tail_stale() noexcept { stale_tail_ = true; }
+  /// Whether the buffer was read before the segment last grew (see mark_tail_stale): a frame the
+  /// writer was writing at that moment may be in it half old, half new.
+  bool stale() const noexcept { return stale_tail_; }
+  /// For a frame that failed its check in a stale buffer: makes the next frame_at read the file
+  /// again from `offset` and returns true (the caller takes the frame again); false when the
+  /// buffer was fresh, so the failure is the file's.
+  bool reread_if_stale(std::uint64_t offset) {
+    if (!stale_tail_) return false;
+    buffer_bytes_ = 0;  // the next frame_at fills from `offset`
+    buffer_offset_ = offset;
+    stale_tail_ = false;
+    return true;
+  }
 
  private:
   /// Makes [offset, offset + bytes) resident in the buffer if the file has it. -errno or 0.

@@ -323,7 +323,7 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
       if (log.spare_reader_ == nullptr) log.spare_reader_ = std::move(reader);
     }
   } keep{*this, kept};
-  bool reader_open = reader.segment_id() == segments[si].id;  // on segments[si]
+  bool reader_open = reader.is_open() && reader.segment_id() == segments[si].id;  // segments[si]
   std::uint64_t last_indexed = 0;
   std::uint64_t next = want_from;
   DecodedRecord d;
@@ -355,7 +355,8 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
       continue;
     }
     const std::uint32_t count = wal::frame_record_count(h);
-    if (offset - last_indexed >= (1u << 20)) {
+    // (Not from a stale buffer: a frame being written then could show a torn header.)
+    if (offset - last_indexed >= (1u << 20) && !reader.stale()) {
       index_frame(h.first_lsn);
       last_indexed = offset;
     }
@@ -363,8 +364,11 @@ int StreamLog::load(std::uint32_t partition, const Chunk &shell, std::shared_ptr
     if (h.first_lsn + count > from_lsn) {
       const std::size_t crc_from = offsetof(wal::FrameHeader, frame_bytes);
       if (!reader.checked(offset)) {
-        if (wal::crc32c(0, frame + crc_from, h.frame_bytes - crc_from) != h.crc)
+        if (wal::crc32c(0, frame + crc_from, h.frame_bytes - crc_from) != h.crc) {
+          // A buffer kept from an earlier load may hold this frame as it was while being written.
+          if (reader.reread_if_stale(offset)) continue;
           return error = "checksum mismatch in the frame " + where(), CORQ_ECORRUPT;
+        }
         reader.set_checked(offset);
       }
       std::size_t at = sizeof(wal::FrameHeader);

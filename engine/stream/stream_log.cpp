@@ -274,6 +274,8 @@ int StreamLog::release(const std::vector<std::pair<std::uint64_t, std::uint64_t>
   {
     std::lock_guard lock(index_mutex_);
     frame_index_.erase(frame_index_.begin(), frame_index_.lower_bound(floor));
+    // The kept reader may hold a released segment open, which would keep its disk space in use.
+    spare_reader_.reset();
   }
   return static_cast<int>(releasable);
 }

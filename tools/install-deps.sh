@@ -4,7 +4,7 @@
 # With no argument it installs what `build` and `test` need.
 set -euo pipefail
 
-build_pkgs=(cmake g++ make pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
+build_pkgs=(cmake g++ make ccache pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
             libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libcli11-dev
             libreaderwriterqueue-dev libck-dev)
 test_pkgs=(clang libclang-rt-dev python3 valgrind)

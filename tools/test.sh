@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.."
 
 tools/install-deps.sh build test || exit 1
 
+# ccache (CMakeLists.txt): paths relative to this clone's root, so another clone of the same
+# sources (CI's fresh clone) hits the cache too; the compile directory out of the hash for the
+# same reason (debug info then names the first clone's paths).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+
 passes=("$@")
 [ ${#passes[@]} -eq 0 ] && passes=(release asan tsan aarch64)
 jobs=$(nproc)

@@ -416,8 +416,18 @@ bool Queue::expire_ready(std::int64_t now_ms) {
   if (!ttl_seen_.load(std::memory_order_relaxed) || ready() == 0 || deleted()) return false;
   std::lock_guard lock(sweep_mutex_);
   if (consumers_attached_ != 0) return false;  // consumers expire what they meet
+  // A head that stays is looked at where it lies when it can be: at the front of the returned
+  // list of a queue without priorities. Taking it out and putting it back counts it, for that
+  // moment, as a move in progress (stats may over-count a move, never under-count), and did so on
+  // every scheduler pass: a stats read beside a pass saw one ready message as two.
+  if (levels_ == 1) {
+    std::lock_guard returned_lock(returned_mutex_);
+    const Message *head = returned_[0].head;
+    if (head != nullptr && !head->expired(now_ms)) return true;
+  }
   // Like RabbitMQ, expiry happens at the head: stop at the first message still alive. With no
-  // consumer attached nobody else pops, so taking the head and putting it back reorders nothing.
+  // consumer attached nobody else pops, so taking the head and putting it back reorders nothing
+  // (and puts it at the front of the returned list, where the next pass finds it as above).
   for (;;) {
     const StateMoveScope move(moves_from_ready_, 1);
     Message *head = nullptr;

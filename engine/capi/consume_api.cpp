@@ -58,6 +58,7 @@ int corq_consumer_open(corq_engine *engine, const char *queue, uint32_t prefetch
                                   consumers_opened.fetch_add(1, std::memory_order_relaxed));
     e.retain_handle();
     e.attach(consumer);
+    e.register_consumer(consumer);
     *out = handle_of(consumer);
     return CORQ_OK;
   });
@@ -135,6 +136,7 @@ int corq_consumer_close(corq_consumer *consumer) {
   if (is_group_member(consumer)) {
     // Leaves its group (its unsettled deliveries are released), then lets the engine go.
     stream::GroupMember *m = group_member_of(consumer);
+    m->engine().unregister_consumer(m);
     guarded("corq_consumer_close", [&] {
       m->close();
       return CORQ_OK;
@@ -144,6 +146,7 @@ int corq_consumer_close(corq_consumer *consumer) {
   }
   Consumer *c = consumer_of(consumer);
   Engine &engine = c->queue().engine();
+  engine.unregister_consumer(c);
   engine.detach(c);  // from now on the scheduler no longer touches its window
   c->close();
   std::shared_ptr<Queue> queue = c->queue_handle();

@@ -408,6 +408,12 @@ int corq_stats_json(corq_engine *engine, char **json) {
             ",\"timed_out\":" + count(r.timed_out) +
             ",\"late_replies_dropped\":" + count(r.late_replies) +
             ",\"responses_dropped\":" + count(r.responses_dropped) + "}";
+    // Transactions since open: committed (a commit that reached the log, its wait included),
+    // failed (a commit that applied nothing), aborted, and open now.
+    const Engine::TxnCounters &t = e.txn_counters();
+    text += ",\"transactions\":{\"committed\":" + count(t.committed) +
+            ",\"failed\":" + count(t.failed) + ",\"aborted\":" + count(t.aborted) +
+            ",\"open\":" + std::to_string(e.txns_open()) + "}";
     if (Journal *journal = e.journal(); journal != nullptr) {
       std::uint64_t disk_bytes = 0;
       const auto segments = journal->segments();

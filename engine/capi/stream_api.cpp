@@ -394,6 +394,7 @@ int corq_group_consumer_open(corq_engine *engine, const char *stream, const char
       e.declare(dead_letters, dlq, ignored);
     }
     auto *member = new stream::GroupMember(e, std::move(g), parsed.prefetch);
+    e.register_consumer(member);
     *out = handle_of(member);
     return CORQ_OK;
   });

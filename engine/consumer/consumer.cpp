@@ -214,6 +214,23 @@ int Consumer::ack(std::uint64_t tag) {
   return rc;
 }
 
+Message *Consumer::txn_claim(std::uint64_t tag) {
+  std::uint32_t slot_number = 0;
+  return settle(tag, "corq_txn_commit", slot_number);
+}
+
+void Consumer::txn_unclaim(std::uint64_t tag) noexcept {
+  // Only this thread moves a slot out of `free`, and the slot still names the tag: a plain store.
+  slots_[tag & slot_mask_].state.store(tag << 2 | slot_in_flight, std::memory_order_release);
+}
+
+void Consumer::txn_complete_ack(std::uint64_t tag) noexcept {
+  const auto slot_number = static_cast<std::uint32_t>(tag & slot_mask_);
+  free_message(slots_[slot_number].message);
+  bump(acked_);  // stats: acked before it stops counting in flight
+  free_slot(slot_number);
+}
+
 int Consumer::ack_upto(std::uint64_t tag) {
   std::uint64_t acked = 0;
   // Occupied slots cluster at low numbers (the free stack hands out the most recently freed, and

@@ -68,6 +68,19 @@ class Consumer : public ConsumerBase {
   /// the request's headers before settling it). Valid until the delivery is settled.
   const Message *held(std::uint64_t tag) const noexcept;
   Queue &queue() noexcept { return *queue_; }
+  Engine &engine() noexcept { return engine_; }
+
+  // ---- transactions (engine/txn/), the consumer's thread ----
+  /// A commit takes delivery `tag` out of the lease's reach (its slot goes in_flight -> free, a
+  /// CAS the scheduler's expiry then loses) and returns its message; nullptr with CORQ_ESTATE set
+  /// if it is not held any more (settled, or the lease expired).
+  Message *txn_claim(std::uint64_t tag);
+  /// The commit failed: the delivery is in flight again (a lease that ran out meanwhile expires
+  /// at the scheduler's next pass).
+  void txn_unclaim(std::uint64_t tag) noexcept;
+  /// The commit is logged (its remove record is in the transaction's batch): the claimed
+  /// delivery is acked.
+  void txn_complete_ack(std::uint64_t tag) noexcept;
   const std::shared_ptr<Queue> &queue_handle() const noexcept { return queue_; }
   /// Unsettled deliveries, for stats: a message popped from the ready list counts here from before
   /// it leaves `ready` until it is settled (acquire loads; see queue/state_moves.hpp).

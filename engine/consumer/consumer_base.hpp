@@ -13,4 +13,7 @@ struct ConsumerBase {
   const bool is_group_member;
 };
 
+// Engine::register_consumer keeps each open handle's serial number (transactions name consumers
+// by handle and serial).
+
 }  // namespace corq::core

@@ -181,23 +181,8 @@ int Journal::log_publish(std::uint32_t qid, Message *const *messages, std::size_
   records::Writer w(head);
   for (std::size_t i = 0; i < count; ++i) {
     const Message &m = *messages[i];
-    if (m.priority() != 0) [[unlikely]]
-      w.u8(static_cast<std::uint8_t>(m.priority()));  // records::publish_priority
-    w.u32(qid);
-    w.u64(m.id);
-    w.i64(m.published_at_ms);
-    w.i64(m.expires_at_ms);
-    w.i64(due_ms);
-    w.u32(m.delivery_count);
-    w.u32(m.failed_attempts);
     const char *dedup_id = sources == nullptr ? nullptr : sources[m.id - first_id].dedup_id;
-    w.str16(dedup_id == nullptr ? std::string_view() : std::string_view(dedup_id));
-    w.u16(m.header_count);
-    const corq_header *h = m.headers();
-    for (std::uint32_t k = 0; k < m.header_count; ++k) {
-      w.str16(h[k].key);
-      w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
-    }
+    encode_publish(w, qid, m, dedup_id == nullptr ? std::string_view() : dedup_id, due_ms);
     ends.push_back(head.size());
   }
   // Spans into `head` only now: it may have moved while growing.
@@ -222,6 +207,48 @@ int Journal::log_publish_fanout(const std::uint32_t *qids, Message *const *copie
   head.clear();
   records::Writer w(head);
   const Message &m = *copies[0];
+  const std::uint8_t type = encode_fanout(
+      w, qids, copies, count, dedup_id == nullptr ? std::string_view() : dedup_id, due_ms);
+  const wal::Record record{type,
+                           {head.data(), head.size()},
+                           {static_cast<const std::byte *>(m.payload()), m.payload_len}};
+  FanoutPinContext context{&ledger_, copies, count};
+  const wal::AppendHook hook{pin_fanout, &context};
+  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::normal, &hook);
+  return map_error(rc, error);
+}
+
+namespace {
+void encode_headers(records::Writer &w, const Message &m) {
+  w.u16(m.header_count);
+  const corq_header *h = m.headers();
+  for (std::uint32_t k = 0; k < m.header_count; ++k) {
+    w.str16(h[k].key);
+    w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
+  }
+}
+}  // namespace
+
+std::uint8_t Journal::encode_publish(records::Writer &w, std::uint32_t qid, const Message &m,
+                                     std::string_view dedup_id, std::int64_t due_ms) {
+  if (m.priority() != 0) [[unlikely]]
+    w.u8(static_cast<std::uint8_t>(m.priority()));  // records::publish_priority
+  w.u32(qid);
+  w.u64(m.id);
+  w.i64(m.published_at_ms);
+  w.i64(m.expires_at_ms);
+  w.i64(due_ms);
+  w.u32(m.delivery_count);
+  w.u32(m.failed_attempts);
+  w.str16(dedup_id);
+  encode_headers(w, m);
+  return m.priority() == 0 ? records::publish : records::publish_priority;
+}
+
+std::uint8_t Journal::encode_fanout(records::Writer &w, const std::uint32_t *qids,
+                                    Message *const *copies, std::size_t count,
+                                    std::string_view dedup_id, std::int64_t due_ms) {
+  const Message &m = *copies[0];
   if (m.priority() != 0) [[unlikely]]
     w.u8(static_cast<std::uint8_t>(m.priority()));  // records::publish_fanout_priority
   w.u64(m.id);
@@ -232,21 +259,70 @@ int Journal::log_publish_fanout(const std::uint32_t *qids, Message *const *copie
   }
   w.i64(m.published_at_ms);
   w.i64(due_ms);
-  w.str16(dedup_id == nullptr ? std::string_view() : std::string_view(dedup_id));
-  w.u16(m.header_count);
-  const corq_header *h = m.headers();
-  for (std::uint32_t k = 0; k < m.header_count; ++k) {
-    w.str16(h[k].key);
-    w.str32({static_cast<const char *>(h[k].value), h[k].value_len});
+  w.str16(dedup_id);
+  encode_headers(w, m);
+  return m.priority() == 0 ? records::publish_fanout : records::publish_fanout_priority;
+}
+
+// ---- transactions
+// --------------------------------------------------------------------------------
+
+namespace {
+/// The append hook of a transaction's batch: pins its messages at their records and holds it.
+struct TxnHookContext {
+  LiveLedger *ledger;
+  const TxnBatch *batch;
+  std::multiset<wal::Lsn> *holds;
+  std::mutex *holds_mutex;
+};
+void txn_hook(void *context, wal::Lsn first, wal::Lsn last) {
+  auto *c = static_cast<TxnHookContext *>(context);
+  for (const auto &[entry, message] : c->batch->pins) c->ledger->pin(message, first + entry);
+  std::lock_guard lock(*c->holds_mutex);
+  (void)last;
+  c->holds->insert(first);  // a checkpoint's floor, taken after this append, sees it
+}
+}  // namespace
+
+int Journal::log_transaction(TxnBatch &batch, wal::Lsn &lsn, std::string &error) {
+  std::vector<wal::Record> records;
+  records.reserve(batch.entries.size());
+  for (const TxnBatch::Entry &e : batch.entries) {
+    records.push_back(
+        {e.type, {batch.heads.data() + e.head_begin, e.head_end - e.head_begin}, e.tail});
   }
-  const wal::Record record{
-      m.priority() == 0 ? records::publish_fanout : records::publish_fanout_priority,
-      {head.data(), head.size()},
-      {static_cast<const std::byte *>(m.payload()), m.payload_len}};
-  FanoutPinContext context{&ledger_, copies, count};
-  const wal::AppendHook hook{pin_fanout, &context};
-  const int rc = log_->append({&record, 1}, lsn, wal::AppendClass::normal, &hook);
-  return map_error(rc, error);
+  // The hold's node is allocated before the append: the hook must not fail.
+  TxnHookContext context{&ledger_, &batch, &txn_holds_, &txn_holds_mutex_};
+  const wal::AppendHook hook{txn_hook, &context};
+  const int rc = log_->append(records, lsn, wal::AppendClass::normal, &hook);
+  if (rc != 0) return map_error(rc, error);
+  // Unpinned only once the removing records are in the log's order (as log_remove).
+  for (Message *m : batch.removed) ledger_.unpin(m);
+  return CORQ_OK;
+}
+
+void Journal::release_txn_hold(wal::Lsn lsn, const std::vector<std::byte> &applied,
+                               wal::Lsn &applied_lsn) {
+  applied_lsn = 0;
+  if (!applied.empty()) {
+    // Before the hold goes: a checkpoint that then releases the transaction's batch comes after
+    // this record in the log.
+    const wal::Record record{records::txn_applied, applied};
+    log_->append({&record, 1}, applied_lsn, wal::AppendClass::reserved, nullptr,
+                 wal::Urgency::lazy);
+  }
+  std::lock_guard lock(txn_holds_mutex_);
+  if (const auto it = txn_holds_.find(lsn); it != txn_holds_.end()) txn_holds_.erase(it);
+}
+
+std::size_t Journal::txn_holds() const {
+  std::lock_guard lock(txn_holds_mutex_);
+  return txn_holds_.size();
+}
+
+wal::Lsn Journal::txn_hold_floor() const {
+  std::lock_guard lock(txn_holds_mutex_);
+  return txn_holds_.empty() ? ~wal::Lsn{0} : *txn_holds_.begin();
 }
 
 int Journal::append_reserved(std::uint8_t type, const std::vector<std::byte> &payload,
@@ -374,6 +450,10 @@ int Journal::wait(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error) {
   return map_error(log_->wait_durable(lsn, deadline_of(timeout_ms)), error);
 }
 
+int Journal::flush_through(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error) {
+  return map_error(log_->flush_through(lsn, deadline_of(timeout_ms)), error);
+}
+
 int Journal::sync(std::int32_t timeout_ms, std::string &error) {
   if (log_->failure() != 0) return map_error(log_->failure(), error);
   // On the disk in both sync modes: with sync=none this is the one call that flushes.
@@ -390,11 +470,12 @@ wal::Lsn Journal::live_floor() {
   for (std::uint64_t b = floor_scan_bucket_; b <= last_bucket; ++b) {
     if (ledger_.live(b) != 0) {
       floor_scan_bucket_ = b;
-      return std::max<wal::Lsn>(LiveLedger::first_lsn_of(b), 1);
+      return std::min<wal::Lsn>(std::max<wal::Lsn>(LiveLedger::first_lsn_of(b), 1),
+                                txn_hold_floor());
     }
   }
   floor_scan_bucket_ = last_bucket;  // the last bucket may still fill: scan it again next time
-  return safe + 1;
+  return std::min<wal::Lsn>(safe + 1, txn_hold_floor());
 }
 
 bool Journal::release_possible(wal::Lsn floor) const {
@@ -502,7 +583,15 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
     // A group's progress is in the checkpoint's copy of it, except what was logged after the
     // copy was taken (before the checkpoint's batch): that stays.
     case records::group_progress:
-      return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire);
+      return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire) ||
+             record.lsn >= txn_floor_at_copy_.load(std::memory_order_acquire);
+    // A transaction's stream records stay until it is applied (its hold released before the
+    // checkpoint's copy: then they are durable in the streams' logs); its txn_applied record with
+    // them (it comes after them in the log, so it is kept whenever they are).
+    case records::txn_append:
+    case records::txn_applied:
+      return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire) ||
+             record.lsn >= txn_floor_at_copy_.load(std::memory_order_acquire);
     default: return true;  // unknown: keep
   }
 }

@@ -27,7 +27,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace corq::core {
@@ -38,6 +41,31 @@ struct RecoveredState;
 /// every durable stream's).
 wal::BackendChoice backend_choice(const EngineOptions &options) noexcept;
 wal::DirectIoChoice direct_io_choice(const EngineOptions &options) noexcept;
+
+/// A transaction's commit as one log batch (engine/txn/): the records, their pins, the messages
+/// its acks remove. Filled by the transaction, appended by Journal::log_transaction.
+struct TxnBatch {
+  struct Entry {
+    std::uint8_t type;
+    std::size_t head_begin, head_end;  // the record's encoded head: heads[head_begin, head_end)
+    std::span<const std::byte> tail;   // appended after it (a payload, where it lives)
+  };
+  std::vector<std::byte> heads;
+  std::vector<Entry> entries;
+  /// (entry index, message): the message is pinned at that record's LSN (a publish record pins
+  /// its message, a publish_fanout record every copy).
+  std::vector<std::pair<std::size_t, Message *>> pins;
+  /// Messages the batch's remove records take out of their queues: unpinned once it is logged.
+  std::vector<Message *> removed;
+  /// Starts a record of `type` whose head the caller then writes into `heads`.
+  void begin(std::uint8_t type) { entries.push_back({type, heads.size(), 0, {}}); }
+  /// Ends the record begun last; `tail` follows its head.
+  void end(std::span<const std::byte> tail = {}) {
+    entries.back().head_end = heads.size();
+    entries.back().tail = tail;
+  }
+  bool empty() const noexcept { return entries.empty(); }
+};
 
 class Journal {
  public:
@@ -81,6 +109,29 @@ class Journal {
     return append_reserved(records::group_progress, payload, wal::Urgency::lazy);
   }
 
+  /// The head of a publish (or publish_priority) record of `m` in queue `qid`; returns the type.
+  static std::uint8_t encode_publish(records::Writer &w, std::uint32_t qid, const Message &m,
+                                     std::string_view dedup_id, std::int64_t due_ms);
+  /// The head of a publish_fanout (or _priority) record of `copies` (one id) in queues `qids`.
+  static std::uint8_t encode_fanout(records::Writer &w, const std::uint32_t *qids,
+                                    Message *const *copies, std::size_t count,
+                                    std::string_view dedup_id, std::int64_t due_ms);
+
+  // ---- transactions (engine/txn/) ----
+  /// Appends a transaction's batch (one log batch: after a crash all of it or none), pins its
+  /// messages, unpins the ones its acks removed, and holds the log from `lsn` on (live_floor
+  /// never passes a held batch, and compaction keeps its records) until release_txn_hold: its
+  /// group acks and stream records must stay in this log until they are applied. CORQ_OK with
+  /// `lsn` (the batch's last; its first is lsn - entries + 1, the hold's key), or the log's error
+  /// with nothing logged, pinned or held.
+  int log_transaction(TxnBatch &batch, wal::Lsn &lsn, std::string &error);
+  /// The transaction whose batch starts at `lsn` is applied: its stream records (if any) are
+  /// durable in their streams' logs and `applied` (a txn_applied record, or empty) is appended.
+  /// Lazily logged.
+  void release_txn_hold(wal::Lsn lsn, const std::vector<std::byte> &applied, wal::Lsn &applied_lsn);
+  /// Transactions logged whose hold is not released yet (stats, tests).
+  std::size_t txn_holds() const;
+
   /// The payload of a `declare` record (also written by checkpoints).
   static void encode_declare(std::vector<std::byte> &out, std::uint32_t qid,
                              const std::string &name, const QueueOptions &options);
@@ -98,6 +149,9 @@ class Journal {
   int sync(std::int32_t timeout_ms, std::string &error);
   /// Waits until `lsn` is durable.
   int wait(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error);
+  /// Waits until `lsn` is on the disk, flushed, also under sync=none (a transaction's stream
+  /// records must never reach a stream's log before their batch is safe here).
+  int flush_through(wal::Lsn lsn, std::int32_t timeout_ms, std::string &error);
   wal::Lsn last_appended() const { return log_->last_appended_lsn(); }
   /// CORQ_EFAILED once the log has failed, else CORQ_OK.
   int failure_code() const noexcept { return log_->failure() != 0 ? CORQ_EFAILED : CORQ_OK; }
@@ -131,6 +185,7 @@ class Journal {
   /// copies, and compaction keeps it.
   void note_group_copy(wal::Lsn lsn) noexcept {
     group_copy_lsn_.store(lsn, std::memory_order_release);
+    txn_floor_at_copy_.store(txn_hold_floor(), std::memory_order_release);
   }
   /// Whether a compaction may drop this record (see compact()).
   bool compaction_keeps(const wal::RecoveredRecord &record) const;
@@ -164,8 +219,16 @@ class Journal {
                       wal::Urgency urgency = wal::Urgency::now);
   int map_error(int rc, std::string &error) const;
 
+  /// The lowest LSN of a transaction still held (UINT64_MAX: none).
+  wal::Lsn txn_hold_floor() const;
+
   const bool flush_;
   std::unique_ptr<wal::Log> log_;
+  mutable std::mutex txn_holds_mutex_;
+  std::multiset<wal::Lsn> txn_holds_;  // txn_holds_mutex_
+  /// The lowest held transaction when the last checkpoint copied the groups: compaction keeps a
+  /// transaction's records from there on (its group acks may not be in that copy yet).
+  std::atomic<wal::Lsn> txn_floor_at_copy_{~wal::Lsn{0}};
   LiveLedger ledger_;
   std::atomic<bool> closed_{false};
   std::uint64_t floor_scan_bucket_ = 0;  // buckets below it are known empty (checkpointer only)

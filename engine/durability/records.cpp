@@ -32,6 +32,8 @@ const char *type_name(std::uint8_t type) noexcept {
     case declare_group: return "declare_group";
     case delete_group: return "delete_group";
     case group_progress: return "group_progress";
+    case txn_append: return "txn_append";
+    case txn_applied: return "txn_applied";
     default: return "unknown";
   }
 }
@@ -215,6 +217,27 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
         out += " copy offset=" + std::to_string(a) + " failed=" + std::to_string(b & 255) +
                " generation=" + std::to_string(b >> 8);
       }
+      break;
+    }
+    case txn_append: {
+      out += " txn=" + std::to_string(r.u64());
+      out += " sid=" + std::to_string(r.u32());
+      out += " partition=" + std::to_string(r.u32());
+      const std::uint32_t key = r.u32();
+      if (key != 0) {
+        out += " key=\"" + printable(r.take_view(key - 1)) + "\"";
+      }
+      const std::string_view dedup_id = r.str16();
+      if (!dedup_id.empty()) out += " dedup_id=\"" + printable(dedup_id) + "\"";
+      out += " headers=" + std::to_string(r.u16());
+      break;
+    }
+    case txn_applied: {
+      out += " txn=" + std::to_string(r.u64());
+      const std::uint32_t n = r.u32();
+      out += " sids=";
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i)
+        out += (i ? "," : "") + std::to_string(r.u32());
       break;
     }
     case bind:

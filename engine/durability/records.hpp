@@ -61,6 +61,19 @@
 //                forward only; a copy of an older generation — taken before a seek — is
 //                ignored), 4 offset a settled in generation b, 5 offset a with (b & 255) failed
 //                attempts in generation b >> 8.
+//   txn_append   u64 txn_id, u32 sid, u32 partition, u32 key_len + 1 (0: no key), the key,
+//                str16 dedup_id, u16 header_count, header_count × (str16 key, str32 value), then
+//                the payload: one record a committed transaction appends to a durable stream
+//                (engine/txn/). A transaction's commit is one log batch holding all its records:
+//                publish / publish_fanout (its messages), remove (its acks of durable queue
+//                deliveries), group_progress kind 4 (its acks of group deliveries, with the
+//                generation they were delivered in) and txn_append. The stream records reach the
+//                stream's own log only after this batch is durable, in a batch ending with a txn
+//                record naming txn_id; recovery appends them again to a stream whose log does
+//                not name it.
+//   txn_applied  u64 txn_id, u32 n, n × u32 sid: the transaction's stream records are durable in
+//                those streams' logs (appended lazily; recovery then skips them even when
+//                retention has since released them there).
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
@@ -102,6 +115,8 @@ enum Type : std::uint8_t {
   declare_group = 20,
   delete_group = 21,
   group_progress = 22,
+  txn_append = 23,
+  txn_applied = 24,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).
@@ -150,6 +165,8 @@ class Reader {
   std::int64_t i64() { return get<std::int64_t>(); }
   std::string_view str16() { return take(u16()); }
   std::string_view str32() { return take(u32()); }
+  /// The next `n` bytes as text.
+  std::string_view take_view(std::size_t n) { return take(n); }
   /// The unread rest of the record.
   std::span<const std::byte> rest() noexcept {
     auto r = in_.subspan(pos_);

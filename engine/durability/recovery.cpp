@@ -144,6 +144,8 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
     case records::declare_group:
     case records::delete_group:
     case records::group_progress: return apply_group(record);
+    case records::txn_append:
+    case records::txn_applied: return apply_txn(record);
     case records::checkpoint: {
       const std::uint64_t next_id = r.u64();
       const std::uint32_t qid = r.u32();
@@ -288,6 +290,46 @@ int RecoveredState::apply_stream(const wal::RecoveredRecord &record) {
   return 0;
 }
 
+int RecoveredState::apply_txn(const wal::RecoveredRecord &record) {
+  records::Reader r(record.payload);
+  if (record.type == records::txn_applied) {
+    const std::uint64_t txn_id = r.u64();
+    if (!r.ok()) return bad(record, "truncated");
+    txns_applied.insert(txn_id);
+    return 0;
+  }
+  RecoveredTxnAppend a;
+  a.txn_id = r.u64();
+  next_message_id = std::max(next_message_id, a.txn_id + 1);  // txn ids are message ids
+  a.sid = r.u32();
+  a.partition = r.u32();
+  const std::uint32_t key = r.u32();
+  a.has_key = key != 0;
+  if (a.has_key) a.key = r.take_view(key - 1);
+  a.dedup_id = r.str16();
+  const std::uint16_t n = r.u16();
+  for (std::uint16_t i = 0; i < n && r.ok(); ++i) {
+    std::string k(r.str16());
+    a.headers.emplace_back(std::move(k), std::string(r.str32()));
+  }
+  if (!r.ok()) return bad(record, "truncated");
+  const std::span<const std::byte> payload = r.rest();
+  a.payload.assign(reinterpret_cast<const char *>(payload.data()), payload.size());
+  txn_appends.push_back(std::move(a));
+  return 0;
+}
+
+namespace {
+/// Settled offsets that reach the committed one move it on (as the live group does): a
+/// transaction's acks are logged as "settled in generation g" without the committed offset after.
+void advance_committed(RecoveredGroupPartition &part) {
+  while (!part.settled.empty() && *part.settled.begin() <= part.committed) {
+    if (*part.settled.begin() == part.committed) ++part.committed;
+    part.settled.erase(part.settled.begin());
+  }
+}
+}  // namespace
+
 int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
   if (record.type == records::declare_group) {
     std::uint32_t sid = 0;
@@ -318,7 +360,7 @@ int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
       part.failed.erase(p.a);
       // The committed offset never moves back but by a reset (a seek).
       part.committed = std::max(part.committed, p.b);
-      part.settled.erase(part.settled.begin(), part.settled.lower_bound(part.committed));
+      advance_committed(part);
       part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
       return 0;
     case records::Progress::reset:
@@ -344,7 +386,12 @@ int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
       part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
       return 0;
     case records::Progress::snapshot_settled:
-      if (p.b == part.generation && p.a >= part.committed) part.settled.insert(p.a);
+      if (p.b == part.generation && p.a >= part.committed) {
+        part.settled.insert(p.a);
+        part.failed.erase(p.a);
+        advance_committed(part);
+        part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
+      }
       return 0;
     case records::Progress::snapshot_failed:
       if ((p.b >> 8) == part.generation && p.a >= part.committed && part.settled.count(p.a) == 0)

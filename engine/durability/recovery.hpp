@@ -86,6 +86,17 @@ struct MessageKeyHash {
   }
 };
 
+/// A committed transaction's record for a durable stream (records::txn_append), kept until the
+/// streams are open: recovery appends it again if the stream's log does not name the transaction.
+struct RecoveredTxnAppend {
+  std::uint64_t txn_id;
+  std::uint32_t sid, partition;
+  bool has_key;
+  std::string key, dedup_id;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string payload;
+};
+
 struct RecoveredState {
   RecoveredState() = default;
   ~RecoveredState();
@@ -107,6 +118,10 @@ struct RecoveredState {
   std::map<std::string, records::Binding> bindings;
   std::map<std::uint32_t, RecoveredStream> streams;  // durable streams, by sid
   std::map<std::pair<std::uint32_t, std::string>, RecoveredGroup> groups;  // by (sid, group)
+  /// Transactions' stream records in log order, and the transactions known applied
+  /// (txn_applied records): those are not appended again.
+  std::vector<RecoveredTxnAppend> txn_appends;
+  std::set<std::uint64_t> txns_applied;
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
   std::uint32_t next_xid = 1;
@@ -129,6 +144,7 @@ struct RecoveredState {
   int apply_topology(const wal::RecoveredRecord &record);
   int apply_stream(const wal::RecoveredRecord &record);
   int apply_group(const wal::RecoveredRecord &record);
+  int apply_txn(const wal::RecoveredRecord &record);
   /// Forgets the bindings for which `gone` is true.
   template <class Gone>
   void drop_bindings(Gone &&gone) {

@@ -3,6 +3,7 @@
 
 #include "consumer/consumer.hpp"
 #include "durability/recovery.hpp"
+#include "txn/transaction.hpp"
 
 #include <algorithm>
 #include <array>
@@ -78,6 +79,10 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   engine->next_qid_ = state.next_qid;
   engine->install(state);
   if (const int rc = engine->install_streams(state, error); rc != CORQ_OK) {
+    engine->closed_.store(true, std::memory_order_seq_cst);
+    return rc;
+  }
+  if (const int rc = engine->reappend_committed_streams(state, error); rc != CORQ_OK) {
     engine->closed_.store(true, std::memory_order_seq_cst);
     return rc;
   }
@@ -299,6 +304,11 @@ void Engine::close(Engine *engine) noexcept {
   }
   for (auto &stream : engine->streams_snapshot()) stream->wake_readers();
   {
+    // Open transactions are aborted: their handles take only corq_txn_abort from now on.
+    std::lock_guard lock(engine->handles_mutex_);
+    for (auto &[t, open] : engine->open_txns_) t->close_by_engine();
+  }
+  {
     // Request-reply's waiters return CORQ_ECLOSED, and its reply consumer closes (it holds a
     // handle on the engine, which would otherwise never be freed).
     std::lock_guard lock(engine->request_reply_mutex_);
@@ -351,6 +361,15 @@ void Engine::run_log_maintenance() {
 }
 
 int Engine::checkpoint(wal::Lsn floor, std::string &error) {
+  // sync=none: a transaction's stream records are written, not flushed, when its batch is let
+  // go of; before this checkpoint may release that batch (`floor` was taken after the let-go)
+  // they are made to survive a power loss too. Before any registry lock: sync_streams takes
+  // the streams' one.
+  if (!journal_->flushes() && txn_stream_writes_.exchange(false, std::memory_order_acq_rel)) {
+    if (const int rc = sync_streams(std::chrono::steady_clock::time_point::max(), error);
+        rc != CORQ_OK)
+      return rc;
+  }
   // The registry is held while the batch is built and appended: a declare or delete is ordered
   // entirely before the checkpoint (and in it) or after it (and in the log after it).
   std::vector<std::vector<std::byte>> payloads;

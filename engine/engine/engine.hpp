@@ -8,6 +8,7 @@
 // handle is closed (`handles_` counts them), so a handle never points at freed memory.
 #pragma once
 
+#include "consumer/consumer_base.hpp"
 #include "durability/journal.hpp"
 #include "durability/log_maintainer.hpp"
 #include "engine/clock.hpp"
@@ -17,6 +18,7 @@
 #include "routing/router.hpp"
 #include "scheduler/scheduler.hpp"
 #include "stream/stream.hpp"
+#include "txn/pending_release.hpp"
 
 #include <corq/corq.h>
 
@@ -29,6 +31,9 @@
 
 namespace corq::core {
 
+namespace txn {
+class Transaction;
+}
 class Consumer;
 struct RecoveredState;
 
@@ -129,6 +134,34 @@ class Engine {
     then();
   }
 
+  // ---- consumers of both kinds, for transactions (engine/txn/) ----
+  /// Registers an open consumer handle (a queue consumer or a group member) under a serial number
+  /// never used again; unregister before it is freed. A transaction's ack names a consumer by
+  /// handle and serial, so a closed consumer (or a new one at the same address) is recognised.
+  void register_consumer(ConsumerBase *consumer);
+  void unregister_consumer(ConsumerBase *consumer) noexcept;
+  /// The serial of an open consumer of this engine, 0 if `consumer` is not one.
+  std::uint64_t consumer_serial(const ConsumerBase *consumer);
+
+  // ---- transactions (engine/txn/) ----
+  /// corq_txn_begin / the end of one (commit or abort): open transactions are aborted by close.
+  void register_txn(txn::Transaction *t);
+  void unregister_txn(txn::Transaction *t) noexcept;
+  /// A commit whose streams' logs were not durable by its deadline: the scheduler finishes it.
+  void defer_txn_release(txn::PendingTxnRelease release);
+  /// Scheduler pass: finishes the deferred releases whose stream records are durable now.
+  void finish_txn_releases();
+  /// Counters since open (corq_stats_json "transactions").
+  struct TxnCounters {
+    std::atomic<std::uint64_t> committed{0}, aborted{0}, failed{0};
+  };
+  TxnCounters &txn_counters() noexcept { return txn_counters_; }
+  std::uint64_t txns_open();
+  /// A transaction wrote records to a durable stream's log (a sync=none checkpoint flushes them).
+  void note_txn_stream_writes() noexcept {
+    txn_stream_writes_.store(true, std::memory_order_release);
+  }
+
   // ---- lifetime ----
   void retain_handle() noexcept { handles_.fetch_add(1, std::memory_order_relaxed); }
   /// Drops a handle's reference; deletes the engine if it was the last and the engine is closed.
@@ -183,6 +216,9 @@ class Engine {
   void close_stream_logs();
   /// The log maintainer thread's work: checkpoint, release, compaction.
   void run_log_maintenance();
+  /// Recovery: appends the records of committed transactions that their durable streams' logs do
+  /// not hold (engine/txn/transaction.hpp), after install_streams. CORQ_* code.
+  int reappend_committed_streams(RecoveredState &state, std::string &error);
 
   const EngineOptions options_;
   const std::uint64_t instance_id_;
@@ -212,6 +248,15 @@ class Engine {
 
   std::mutex consumers_mutex_;
   std::vector<Consumer *> consumers_;
+
+  std::mutex handles_mutex_;  // open consumers of both kinds, and open transactions
+  std::unordered_map<const ConsumerBase *, std::uint64_t> consumer_serials_;
+  std::uint64_t next_consumer_serial_ = 1;
+  std::unordered_map<txn::Transaction *, bool> open_txns_;
+  std::mutex txn_releases_mutex_;
+  std::vector<txn::PendingTxnRelease> txn_releases_;  // txn_releases_mutex_
+  TxnCounters txn_counters_;
+  std::atomic<bool> txn_stream_writes_{false};
 
   std::mutex log_mutex_;
   corq_log_fn log_fn_ = nullptr;

@@ -276,7 +276,13 @@ std::int64_t Engine::enforce_stream_retention(std::int64_t now_ms) {
       // oldest chunks that are in its log leave memory.
       s->evict(s->log()->durable_lsn());
     }
-    if (s->sid() != 0) {
+    if (s->sid() != 0 &&
+        (s->txn_applying.load(std::memory_order_acquire) != 0 ||
+         journal_->durable_lsn() < s->txn_applied_lsn.load(std::memory_order_acquire))) {
+      // A transaction's records there are named only by the engine log's txn_append records
+      // until its txn_applied record is durable (engine/txn/): no segment goes before.
+      earliest(now_ms + stream::Stream::release_interval_ms);
+    } else if (s->sid() != 0) {
       // Segments holding only deleted records go (a few file operations, only when one is free).
       std::string error;
       int rc = 0;

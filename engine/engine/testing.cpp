@@ -5,6 +5,7 @@
 #include "capi/handles.hpp"
 #include "durability/journal.hpp"
 #include "durability/recovery.hpp"
+#include "txn/transaction.hpp"
 
 #include <log/scanner.hpp>
 
@@ -14,6 +15,10 @@
 
 namespace corq::testing {
 using namespace corq::core;
+
+void set_txn_stop_before_streams(bool stop) {
+  core::txn::testing_stop_before_streams.store(stop, std::memory_order_relaxed);
+}
 
 int advance_clock(corq_engine *engine, std::int64_t ms) {
   if (engine == nullptr) return capi::fail(CORQ_EINVAL, "advance_clock: engine is NULL");

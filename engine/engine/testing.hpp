@@ -29,6 +29,12 @@ int open_on_vfs(const char *dir, const corq_config *engine_options, corq::wal::V
 /// CORQ_EINVAL for a NULL engine, a negative ms or an engine on the system clock.
 int advance_clock(corq_engine *engine, std::int64_t ms);
 
+/// Transactions: while set, a commit with durable stream records stops right after the engine log
+/// holds its batch on the disk, before any stream record is appended — as if the process died
+/// there — and returns CORQ_OK (the queue half is applied). Recovery's re-append is then what
+/// puts the records in their streams. Process-wide; tests only.
+void set_txn_stop_before_streams(bool stop);
+
 /// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real
 /// time the engine was opened).
 std::int64_t clock_now_ms(corq_engine *engine);

@@ -13,8 +13,8 @@ namespace corq::core {
 namespace {
 
 constexpr std::string_view engine_keys[] = {
-    "sync",  "io_backend",        "direct_io", "segment_bytes", "max_message_bytes",
-    "clock", "stream_cache_bytes"};
+    "sync",  "io_backend",         "direct_io",    "segment_bytes", "max_message_bytes",
+    "clock", "stream_cache_bytes", "max_txn_bytes"};
 constexpr std::string_view queue_keys[] = {"durable",
                                            "max_length",
                                            "max_bytes",
@@ -126,6 +126,9 @@ bool parse_engine_key(const std::string &key, const std::string &value, EngineOp
   }
   if (key == "stream_cache_bytes") {
     return parse_in_range(key, value, true, 1ull << 20, 1ull << 50, o.stream_cache_bytes, error);
+  }
+  if (key == "max_txn_bytes") {
+    return parse_in_range(key, value, true, 1, 1ull << 40, o.max_txn_bytes, error);
   }
   if (key == "clock") {
     if (value == "system") return o.clock = ClockKind::system, true;
@@ -471,6 +474,12 @@ bool parse_engine_options(const OptionMap &map, EngineOptions &out, std::string 
   EngineOptions parsed;
   for (const auto &[key, value] : map) {
     if (!parse_engine_key(key, value, parsed, error)) return false;
+  }
+  if (parsed.max_txn_bytes > parsed.segment_bytes) {
+    error = "max_txn_bytes " + std::to_string(parsed.max_txn_bytes) +
+            " is larger than segment_bytes " + std::to_string(parsed.segment_bytes) +
+            " (a transaction is one log batch)";
+    return false;
   }
   out = parsed;
   return true;

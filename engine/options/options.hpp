@@ -5,6 +5,7 @@
 // Every limit is a named constant so the README, the header and the checks agree.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -52,6 +53,13 @@ struct EngineOptions {
   /// The most memory the records of durable streams keep resident, over the whole engine: past it
   /// the oldest durable chunks are evicted and read back from the streams' logs when needed.
   std::uint64_t stream_cache_bytes = 256ull << 20;
+  /// The most payload, header and key bytes one transaction holds (DESIGN.md §8); 0: the default,
+  /// 64 MiB or segment_bytes if smaller (a commit is one log batch, which must fit a segment).
+  /// Set explicitly, it must not exceed segment_bytes.
+  std::uint64_t max_txn_bytes = 0;
+  std::uint64_t txn_bytes_limit() const noexcept {
+    return max_txn_bytes != 0 ? max_txn_bytes : std::min<std::uint64_t>(64ull << 20, segment_bytes);
+  }
   /// Tests only (no option key): the log's I/O goes through this Vfs (e.g. wal::SimVfs).
   wal::Vfs *test_vfs = nullptr;
   bool operator==(const EngineOptions &) const = default;

@@ -437,6 +437,29 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
   return CORQ_OK;
 }
 
+int route_in(const Topology &topology, const char *exchange, std::string_view key,
+             const corq_message &message, std::vector<RoutedTarget> &out) {
+  out.clear();
+  const Routes *entry = topology.find(exchange);
+  if (entry == nullptr)
+    return capi::fail(CORQ_ENOENT, std::string("no exchange named '") + exchange + "'");
+  if (entry->exchange->options().internal) {
+    return capi::fail(CORQ_EINVAL, std::string("exchange '") + exchange +
+                                       "' is internal: only other exchanges publish to it");
+  }
+  TargetSet targets;
+  route(topology, *entry, key, message, targets);
+  if (targets.size() == 0) entry->exchange->unroutable.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    out.push_back({targets[i].queue, targets[i].via});
+  return CORQ_OK;
+}
+
+void count_routed_targets(const RoutedTarget *targets, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    targets[i].via->routed.fetch_add(1, std::memory_order_relaxed);
+}
+
 std::size_t route_dead_letter(Engine &engine, const Queue &origin, Message *dead) noexcept {
   TargetSet targets;
   const corq_message view{dead->payload(), dead->payload_len, dead->headers(), dead->header_count,

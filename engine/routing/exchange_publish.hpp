@@ -18,6 +18,8 @@
 #include <corq/corq.h>
 
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 namespace corq::core::routing {
 
@@ -27,6 +29,21 @@ namespace corq::core::routing {
 int exchange_publish(Engine &engine, const char *exchange, const char *routing_key,
                      const corq_message &message, const corq_publish_options *options,
                      std::uint64_t *message_id, std::uint32_t *routed);
+
+/// A queue a message routes to, and the exchange whose binding named it.
+struct RoutedTarget {
+  Queue *queue;
+  Exchange *via;
+};
+/// A transaction's routing at commit (engine/txn/): the queues `message` published to the
+/// declared exchange `exchange` with `key` reaches in `topology` (each once; valid while the
+/// caller holds `topology`), as corq_exchange_publish routes, counting `published` and
+/// `alternated` on the exchanges it enters and `unroutable` when it reaches none. CORQ_OK
+/// (`out` may be empty), or CORQ_ENOENT / CORQ_EINVAL (internal) with the detail set.
+int route_in(const Topology &topology, const char *exchange, std::string_view key,
+             const corq_message &message, std::vector<RoutedTarget> &out);
+/// Adds to each exchange's `routed` the targets that took a message (after a commit).
+void count_routed_targets(const RoutedTarget *targets, std::size_t count);
 
 /// Dead-lettering through a queue's dead_letter_exchange (called by Queue::dead_letter): routes
 /// `dead` (made by make_dead_letter, owned by the caller until this returns) by its

@@ -369,4 +369,9 @@ const Topology &Router::topology_for_publish() {
   return *cache.topology;
 }
 
+std::shared_ptr<const Topology> Router::snapshot() {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
 }  // namespace corq::core::routing

@@ -72,6 +72,9 @@ class Router {
   /// The current Topology, for a publisher on this thread: no lock while nothing has changed. The
   /// reference stays valid until this thread's next call (the thread's cache holds it).
   const Topology &topology_for_publish();
+  /// The current Topology, held by the caller as long as it likes (a transaction's commit routes
+  /// several messages and may dead-letter meanwhile, which replaces this thread's cache).
+  std::shared_ptr<const Topology> snapshot();
 
  private:
   struct ExchangeState {

@@ -30,6 +30,7 @@ std::int64_t Scheduler::run_pass(std::int64_t now_ms) {
   engine_.for_each_consumer(
       [&](Consumer &consumer) { next_ms = std::min(next_ms, consumer.expire_leases(now_ms)); });
   if (engine_.journal() != nullptr) {
+    engine_.finish_txn_releases();
     engine_.maintain_log(now_ms);
     // Checkpoints keep the log short while messages come and go: look again soon.
     next_ms = std::min(next_ms, now_ms + Engine::checkpoint_interval_ms);

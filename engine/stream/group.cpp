@@ -820,6 +820,55 @@ int GroupMember::ack(std::uint64_t tag) {
   return CORQ_OK;
 }
 
+int GroupMember::txn_check(std::uint64_t tag) {
+  std::lock_guard lock(group_->mutex_);
+  if (const int rc = stopped(); rc != CORQ_OK)
+    return capi::fail(rc, "the group's consumer stopped");
+  Slot *slot = nullptr;
+  return find_locked(tag, "corq_txn_ack", slot);
+}
+
+int GroupMember::txn_claim(std::uint64_t tag, TxnAck &out) {
+  std::lock_guard lock(group_->mutex_);
+  Slot *slot = nullptr;
+  if (const int rc = find_locked(tag, "corq_txn_commit", slot); rc != CORQ_OK) return rc;
+  slot->state = Slot::State::held;
+  out.sid = group_->durable() ? group_->stream().sid() : 0;
+  out.group = group_->name();
+  out.partition = slot->partition;
+  out.offset = slot->offset;
+  out.generation = group_->partitions_[slot->partition].generation;
+  return CORQ_OK;
+}
+
+void GroupMember::txn_unclaim(std::uint64_t tag) {
+  std::lock_guard lock(group_->mutex_);
+  const std::uint64_t index = tag & ((std::uint64_t{1} << slot_bits_) - 1);
+  if (index < slots_.size() && slots_[index].tag == tag && slots_[index].state == Slot::State::held)
+    slots_[index].state = Slot::State::out;
+}
+
+void GroupMember::txn_complete_ack(std::uint64_t tag) {
+  {
+    std::lock_guard lock(group_->mutex_);
+    const std::uint64_t index = tag & ((std::uint64_t{1} << slot_bits_) - 1);
+    if (index >= slots_.size() || slots_[index].tag != tag ||
+        slots_[index].state != Slot::State::held)
+      return;
+    Slot &slot = slots_[index];
+    slot.state = Slot::State::out;
+    Slot *found = nullptr;
+    if (find_locked(tag, "corq_txn_commit", found) != CORQ_OK) {
+      capi::clear_error();  // stale after a seek: dropped, as the log's generation says
+      return;
+    }
+    group_->settle_delivery_locked(slot);
+    ++group_->acked_;
+    drop_slot_locked(slot);
+  }
+  group_->wake_members();
+}
+
 int GroupMember::ack_upto(std::uint64_t tag) {
   std::size_t settled = 0;
   {

@@ -55,8 +55,10 @@ class GroupMember;
 /// One delivery out of a member's window: what it names, the record's counts so far, and what
 /// keeps its memory valid (the chunk's pin, the header array with the x-stream-* headers).
 struct OutDelivery {
-  enum class State : std::uint8_t { free, out, expired };
-  State state = State::free;  // expired: its lease ended; readable until the member's next consume
+  // expired: its lease ended; readable until the member's next consume. held: a transaction's
+  // commit acks it (engine/txn/): no lease expiry, no other settle, until the commit ends.
+  enum class State : std::uint8_t { free, out, expired, held };
+  State state = State::free;
   std::uint64_t tag = 0;
   std::uint32_t partition = 0;
   std::uint64_t offset = 0;
@@ -220,6 +222,25 @@ class GroupMember : public ConsumerBase {
   /// Leaves the group: unsettled deliveries are released.
   void close();
   Engine &engine() noexcept { return engine_; }
+
+  // ---- transactions (engine/txn/), the member's thread ----
+  /// What a transaction's ack of a group delivery logs and applies.
+  struct TxnAck {
+    std::uint32_t sid = 0;  // 0: a transient stream's group (nothing logged)
+    std::string group;
+    std::uint32_t partition = 0;
+    std::uint64_t offset = 0, generation = 0;
+  };
+  /// corq_txn_ack's check: CORQ_OK if `tag` is a delivery out now, else CORQ_ESTATE (detail set).
+  int txn_check(std::uint64_t tag);
+  /// The commit takes the delivery (held: out of the lease's and other settles' reach) and says
+  /// what to log. CORQ_OK, or CORQ_ESTATE / CORQ_ENOENT with the detail set.
+  int txn_claim(std::uint64_t tag, TxnAck &out);
+  /// The commit failed: the delivery is out again (its lease expires at the next pass if it ran
+  /// out meanwhile).
+  void txn_unclaim(std::uint64_t tag);
+  /// The commit is logged: the delivery is acked (unless a seek made it stale meanwhile).
+  void txn_complete_ack(std::uint64_t tag);
 
  private:
   friend class Group;

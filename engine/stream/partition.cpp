@@ -13,7 +13,8 @@ namespace {
 
 constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
-/// Bytes a record counts against retention_bytes.
+}  // namespace
+
 std::uint64_t counted_bytes(const AppendInput &in) noexcept {
   std::uint64_t bytes = in.key_len + in.message->len;
   for (std::size_t i = 0; i < in.message->header_count; ++i) {
@@ -21,8 +22,6 @@ std::uint64_t counted_bytes(const AppendInput &in) noexcept {
   }
   return bytes;
 }
-
-}  // namespace
 
 // ---- chunks
 // --------------------------------------------------------------------------------------
@@ -140,9 +139,33 @@ Partition::~Partition() {
   for (const auto &c : chunks_) forget_chunk_locked(*c);  // the engine-wide resident count
 }
 
+std::string Partition::refusal_locked(std::uint64_t first, std::uint64_t end, std::size_t count,
+                                      std::uint64_t batch_bytes, const Limits &limits) const {
+  const std::uint64_t retained = end - first;
+  if (limits.retention_records != 0 && retained + count > limits.retention_records) {
+    return "partition " + std::to_string(index_) + " holds " + std::to_string(retained) +
+           " records: " + std::to_string(count) + " more would pass retention_records " +
+           std::to_string(limits.retention_records) + " (discard=new)";
+  }
+  const std::uint64_t held = bytes_.load(std::memory_order_relaxed);
+  if (limits.retention_bytes != 0 && held + batch_bytes > limits.retention_bytes) {
+    return "partition " + std::to_string(index_) + " holds " + std::to_string(held) +
+           " bytes: " + std::to_string(batch_bytes) + " more would pass retention_bytes " +
+           std::to_string(limits.retention_bytes) + " (discard=new)";
+  }
+  return {};
+}
+
+std::string Partition::refusal(std::size_t count, std::uint64_t bytes, const Limits &limits) {
+  if (limits.discard != Discard::new_records) return {};
+  std::lock_guard lock(mutex_);
+  return refusal_locked(first_.load(std::memory_order_relaxed), next_, count, bytes, limits);
+}
+
 int Partition::append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
                       const Limits &limits, std::string_view dedup_id, std::uint64_t &first_offset,
-                      std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error) {
+                      std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error,
+                      const TxnMark *mark) {
   last_lsn = 0;
   std::uint64_t batch_bytes = 0;
   for (std::size_t i = 0; i < count; ++i) batch_bytes += counted_bytes(records[i]);
@@ -152,20 +175,8 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
   const std::uint64_t first = first_.load(std::memory_order_relaxed);
   const std::uint64_t end = next_;
   if (limits.discard == Discard::new_records) {
-    const std::uint64_t retained = end - first;
-    if (limits.retention_records != 0 && retained + count > limits.retention_records) {
-      error = "partition " + std::to_string(index_) + " holds " + std::to_string(retained) +
-              " records: " + std::to_string(count) + " more would pass retention_records " +
-              std::to_string(limits.retention_records) + " (discard=new)";
-      return CORQ_EFULL;
-    }
-    const std::uint64_t held = bytes_.load(std::memory_order_relaxed);
-    if (limits.retention_bytes != 0 && held + batch_bytes > limits.retention_bytes) {
-      error = "partition " + std::to_string(index_) + " holds " + std::to_string(held) +
-              " bytes: " + std::to_string(batch_bytes) + " more would pass retention_bytes " +
-              std::to_string(limits.retention_bytes) + " (discard=new)";
-      return CORQ_EFULL;
-    }
+    error = refusal_locked(first, end, count, batch_bytes, limits);
+    if (!error.empty()) return CORQ_EFULL;
   }
   // Write the whole batch before publishing any of it. Remember where each touched chunk was, so
   // a failure half-way (out of memory, a log error) can take it all back.
@@ -195,7 +206,7 @@ int Partition::append(const AppendInput *records, std::size_t count, std::int64_
     // Into the log under the mutex: the log holds this partition's batches in offset order.
     wal::Lsn first_lsn = 0;
     if (const int rc = log_->append(index_, end, records, count, timestamp, dedup_id, first_lsn,
-                                    last_lsn, error);
+                                    last_lsn, error, mark);
         rc != CORQ_OK) {
       take_back();
       last_lsn = 0;

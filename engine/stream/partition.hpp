@@ -65,6 +65,16 @@ struct AppendInput {
   const corq_message *message;
 };
 
+/// A committed transaction's record (engine/txn/): which transaction, and which of its stream
+/// records (its position among them) — the stream's log names it after the record.
+struct TxnMark {
+  std::uint64_t txn_id = 0;
+  std::uint32_t seq = 0;
+};
+
+/// Bytes a record counts against retention_bytes (key, payload, header keys and values).
+std::uint64_t counted_bytes(const AppendInput &in) noexcept;
+
 /// The retention limits in force (per partition; 0 = no limit).
 struct Limits {
   std::int64_t retention_ms = 0;
@@ -206,10 +216,15 @@ class Partition {
   /// limit would be passed; nothing appended) or CORQ_ENOMEM, with `error`; on a durable stream
   /// also the log's errors (CORQ_ENOSPC, CORQ_EFAILED, ...: nothing appended). `deleted` gets the
   /// records retention removed to make room (discard=old). `last_lsn` gets the batch's last log
-  /// LSN on a durable stream (0 otherwise); `dedup_id` goes into the log with the batch.
+  /// LSN on a durable stream (0 otherwise); `dedup_id` goes into the log with the batch, and
+  /// `mark` (nullptr: none) marks it as a committed transaction's (StreamLog::append).
   int append(const AppendInput *records, std::size_t count, std::int64_t now_ms,
              const Limits &limits, std::string_view dedup_id, std::uint64_t &first_offset,
-             std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error);
+             std::uint64_t &deleted, wal::Lsn &last_lsn, std::string &error,
+             const TxnMark *mark = nullptr);
+  /// What a discard=new refusal of `count` more records of `bytes` would say now ("" if it would
+  /// take them): a transaction's commit checks its appends before anything is logged.
+  std::string refusal(std::size_t count, std::uint64_t bytes, const Limits &limits);
 
   // ---- durable streams ----
   /// From now on appends go to `log` too (not owned; it outlives the partition's use of it);
@@ -287,6 +302,9 @@ class Partition {
   /// last one kept for the next reader).
   std::shared_ptr<Chunk> load(const std::shared_ptr<Chunk> &shell, int *error);
   std::uint64_t apply_limits(std::int64_t now_ms, const Limits &limits, bool sizes);
+  /// discard=new's refusal text for a batch at [first, end) ("" if it fits); mutex_ held.
+  std::string refusal_locked(std::uint64_t first, std::uint64_t end, std::size_t count,
+                             std::uint64_t batch_bytes, const Limits &limits) const;
 
   const std::uint32_t index_;
   std::mutex mutex_;

@@ -54,9 +54,11 @@ std::uint32_t Stream::pick_partition(const void *key, std::size_t key_len) noexc
   return round_robin_.fetch_add(1, std::memory_order_relaxed) % n;
 }
 
-int Stream::append(const void *key, std::size_t key_len, const corq_message *messages,
-                   std::size_t count, std::int64_t now_ms, bool nowait, std::int32_t timeout_ms,
-                   std::uint32_t &partition, std::uint64_t &offset, std::string &error) {
+int Stream::append_to_partition(std::int64_t fixed_partition, const void *key, std::size_t key_len,
+                                const corq_message *messages, std::size_t count,
+                                std::int64_t now_ms, bool unlimited, const TxnMark *mark,
+                                std::uint32_t &partition, std::uint64_t &offset, wal::Lsn &lsn,
+                                std::string &error) {
   constexpr std::size_t inline_max = 64;
   AppendInput inline_inputs[inline_max];
   std::vector<AppendInput> spilled(count > inline_max ? count : 0);
@@ -65,11 +67,15 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
   const corq_message &message = messages[0];
   const std::string_view dedup_id =
       message.dedup_id != nullptr && dedup_ != nullptr ? message.dedup_id : std::string_view{};
-  wal::Lsn lsn = 0;
+  lsn = 0;
   auto append_to = [&](std::uint32_t p) {
     std::uint64_t deleted = 0;
-    const int rc = partitions_[p]->append(inputs, count, now_ms, limits(), dedup_id, offset,
-                                          deleted, lsn, error);
+    Limits in_force = limits();
+    // A committed transaction's records were admitted at its commit: they go in (discard=old
+    // still makes room; the size limits catch up with the next append or pass).
+    if (unlimited) in_force.retention_bytes = in_force.retention_records = 0;
+    const int rc = partitions_[p]->append(inputs, count, now_ms, in_force, dedup_id, offset,
+                                          deleted, lsn, error, mark);
     if (deleted != 0) note_deleted(deleted);
     if (rc == CORQ_OK) {
       partition = p;
@@ -80,25 +86,11 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
     }
     return rc;
   };
-  // A durable stream with sync=always: the batch counts once durable (waited for unless nowait;
-  // either way it becomes visible when the log's writer says so, or here if that came first).
-  auto confirm = [&](int rc) {
-    if (rc != CORQ_OK || lsn == 0 || !log_->flushes()) return rc;
-    Partition &p = *partitions_[partition];
-    if (!nowait) {
-      const auto deadline =
-          timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
-                         : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-      if (const int wrc = log_->wait(lsn, deadline, error); wrc != CORQ_OK) return wrc;
-    }
-    if (p.advance_durable(log_->durable_lsn())) {
-      activity_.notify_all();
-      if (const std::uint64_t deleted = p.enforce_sizes(limits()); deleted != 0)
-        note_deleted(deleted);
-    }
-    return CORQ_OK;
+  auto target = [&] {
+    return fixed_partition >= 0 ? static_cast<std::uint32_t>(fixed_partition)
+                                : pick_partition(key, key_len);
   };
-  if (dedup_id.empty()) return confirm(append_to(pick_partition(key, key_len)));
+  if (dedup_id.empty()) return append_to(target());
 
   std::unique_lock lock(dedup_mutex_);
   std::uint64_t original = 0;
@@ -106,16 +98,57 @@ int Stream::append(const void *key, std::size_t key_len, const corq_message *mes
     partition = static_cast<std::uint32_t>(original >> 52);
     offset = original & ((std::uint64_t{1} << 52) - 1);
     deduplicated.fetch_add(1, std::memory_order_relaxed);
+    lsn = 0;
     return CORQ_OK;
   }
-  const int rc = append_to(pick_partition(key, key_len));
+  const int rc = append_to(target());
   if (rc != CORQ_OK) {
     dedup_->forget(message.dedup_id, pending);  // a retry of the refused append is not swallowed
   } else {
     dedup_->reassign(message.dedup_id, pending, dedup_value(partition, offset));
   }
-  lock.unlock();  // the wait for durability is not the dedup check's business
-  return confirm(rc);
+  return rc;
+}
+
+int Stream::append(const void *key, std::size_t key_len, const corq_message *messages,
+                   std::size_t count, std::int64_t now_ms, bool nowait, std::int32_t timeout_ms,
+                   std::uint32_t &partition, std::uint64_t &offset, std::string &error) {
+  wal::Lsn lsn = 0;
+  const int rc = append_to_partition(-1, key, key_len, messages, count, now_ms, false, nullptr,
+                                     partition, offset, lsn, error);
+  // A durable stream with sync=always: the batch counts once durable (waited for unless nowait;
+  // either way it becomes visible when the log's writer says so, or here if that came first).
+  if (rc != CORQ_OK || lsn == 0 || !log_->flushes()) return rc;
+  const auto deadline =
+      nowait           ? std::chrono::steady_clock::time_point::min()
+      : timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
+                       : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  return confirm_committed(partition, nowait ? 0 : lsn, deadline, error);
+}
+
+int Stream::append_committed(std::uint32_t partition, const void *key, std::size_t key_len,
+                             const corq_message &message, std::int64_t now_ms, const TxnMark &mark,
+                             wal::Lsn &lsn, std::string &error) {
+  std::uint32_t chosen = 0;
+  std::uint64_t offset = 0;
+  return append_to_partition(partition, key, key_len, &message, 1, now_ms, true,
+                             log_ != nullptr ? &mark : nullptr, chosen, offset, lsn, error);
+}
+
+int Stream::confirm_committed(std::uint32_t partition, wal::Lsn lsn,
+                              std::chrono::steady_clock::time_point deadline, std::string &error) {
+  if (log_ == nullptr) return CORQ_OK;
+  if (lsn != 0) {
+    if (const int rc = log_->wait(lsn, deadline, error); rc != CORQ_OK) return rc;
+  }
+  if (!log_->flushes()) return CORQ_OK;  // sync=none: visible at once
+  Partition &p = *partitions_[partition];
+  if (p.advance_durable(log_->durable_lsn())) {
+    activity_.notify_all();
+    if (const std::uint64_t deleted = p.enforce_sizes(limits()); deleted != 0)
+      note_deleted(deleted);
+  }
+  return CORQ_OK;
 }
 
 // ---- durable streams

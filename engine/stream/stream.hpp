@@ -59,6 +59,30 @@ class Stream : public std::enable_shared_from_this<Stream> {
              std::int64_t now_ms, bool nowait, std::int32_t timeout_ms, std::uint32_t &partition,
              std::uint64_t &offset, std::string &error);
 
+  // ---- transactions (engine/txn/) ----
+  /// The partition an append of `key` goes to (round robin takes a turn without a key).
+  std::uint32_t choose_partition(const void *key, std::size_t key_len) noexcept {
+    return pick_partition(key, key_len);
+  }
+  /// A committed transaction's record, to the partition its commit chose: never refused for
+  /// room (discard=new was checked at commit; the limits apply again from the next append), its
+  /// log batch marked with `mark` (ignored on a transient stream), deduplicated like append.
+  /// Never waits: `lsn` gets the batch's LSN on a durable stream (0: nothing to wait for), and
+  /// confirm_committed makes it visible once durable. CORQ_OK or the log's error.
+  int append_committed(std::uint32_t partition, const void *key, std::size_t key_len,
+                       const corq_message &message, std::int64_t now_ms, const TxnMark &mark,
+                       wal::Lsn &lsn, std::string &error);
+  /// Waits until `lsn` (append_committed's) is durable, up to `deadline`, and shows the batches
+  /// through it in `partition`. CORQ_OK, CORQ_ETIMEDOUT, CORQ_EFAILED with `error`.
+  int confirm_committed(std::uint32_t partition, wal::Lsn lsn,
+                        std::chrono::steady_clock::time_point deadline, std::string &error);
+  /// Transactions applying records here now, and the engine log's LSN of the last txn_applied
+  /// record naming this stream: until that is durable, the engine's recovery would append those
+  /// records again if this log no longer held them, so the scheduler releases no segment before
+  /// (Engine::enforce_stream_retention).
+  std::atomic<std::uint32_t> txn_applying{0};
+  std::atomic<std::uint64_t> txn_applied_lsn{0};
+
   // ---- durable streams (stream_log.hpp) ----
   /// Opens the stream's log (replaying its records into the partitions) and sends every later
   /// append there. Once, right after construction, before anyone else sees the stream.
@@ -130,6 +154,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
  private:
   std::uint32_t pick_partition(const void *key, std::size_t key_len) noexcept;
+  /// append and append_committed: `fixed_partition` < 0 picks one; `unlimited` skips discard=new.
+  int append_to_partition(std::int64_t fixed_partition, const void *key, std::size_t key_len,
+                          const corq_message *messages, std::size_t count, std::int64_t now_ms,
+                          bool unlimited, const TxnMark *mark, std::uint32_t &partition,
+                          std::uint64_t &offset, wal::Lsn &lsn, std::string &error);
 
   const std::string name_;
   const StreamOptions declared_;

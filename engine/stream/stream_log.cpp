@@ -146,6 +146,21 @@ int StreamLog::open(const StreamLogConfig &config, Stream &stream, std::unique_p
           case record_type_marks:
             replay_rc = restore_logged_marks(stream, record, replay_error);
             break;
+          case record_type_txn: {
+            records::Reader r(record.payload);
+            const std::uint64_t txn_id = r.u64();
+            const std::uint32_t seq = r.u32();
+            if (!r.ok()) {
+              replay_error = "bad txn record", replay_rc = CORQ_ECORRUPT;
+              break;
+            }
+            try {
+              log->recovered_txns_.insert({txn_id, seq});
+            } catch (const std::bad_alloc &) {
+              replay_error = "out of memory", replay_rc = CORQ_ENOMEM;
+            }
+            break;
+          }
           default: replay_error = "unknown record type", replay_rc = CORQ_ECORRUPT;
         }
         if (replay_rc == CORQ_OK) return 0;
@@ -198,7 +213,7 @@ int StreamLog::map_error(int rc, std::string &error) const {
 int StreamLog::append(std::uint32_t partition, std::uint64_t first_offset,
                       const AppendInput *inputs, std::size_t count, std::int64_t timestamp_ms,
                       std::string_view dedup_id, wal::Lsn &first_lsn, wal::Lsn &last_lsn,
-                      std::string &error) {
+                      std::string &error, const TxnMark *mark) {
   EncodeScratch &s = scratch;
   s.heads.clear();
   s.ends.clear();
@@ -230,9 +245,15 @@ int StreamLog::append(std::uint32_t partition, std::uint64_t first_offset,
     s.records.push_back(wal::Record{record_type_record, head, payload});
     from = s.ends[i];
   }
+  std::byte txn_payload[12];
+  if (mark != nullptr) {
+    std::memcpy(txn_payload, &mark->txn_id, 8);  // little-endian, as every record
+    std::memcpy(txn_payload + 8, &mark->seq, 4);
+    s.records.push_back(wal::Record{record_type_txn, {txn_payload, sizeof txn_payload}});
+  }
   const int rc = log_->append(s.records, last_lsn);
   if (rc != 0) return map_error(rc, error);
-  first_lsn = last_lsn - count + 1;
+  first_lsn = last_lsn - s.records.size() + 1;
   return CORQ_OK;
 }
 

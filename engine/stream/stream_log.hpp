@@ -17,6 +17,10 @@
 //                     right before segments are released, so offsets are never reused even when
 //                     retention emptied a partition and the segments that held its records are
 //                     gone.
+//   txn     (type 3)  u64 txn_id, u32 seq: the last record of a batch holding a committed
+//                     transaction's record number `seq` (its position among the transaction's
+//                     stream records; engine/txn/): recovery of the engine's log appends again
+//                     exactly the records no stream log names.
 // A batch (one producer send) is one log batch: recovery sees it whole or not at all. Appends to
 // one partition enter the log in offset order (the partition's mutex is held across the append),
 // and the log is a prefix after a crash, so a partition's recovered offsets have no holes.
@@ -37,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -61,7 +66,7 @@ struct StreamLogConfig {
 class StreamLog {
  public:
   /// Record types of a stream's log.
-  static constexpr std::uint8_t record_type_record = 1, record_type_marks = 2;
+  static constexpr std::uint8_t record_type_record = 1, record_type_marks = 2, record_type_txn = 3;
 
   /// Opens (creating) the log in `config.dir` and replays it into `stream`'s partitions
   /// (Partition::restore, apply_mark); the stream's durable-visibility callback is wired to the
@@ -73,11 +78,20 @@ class StreamLog {
 
   /// Logs one batch for `partition` at offsets [first_offset, first_offset + count), all stamped
   /// `timestamp_ms`; `dedup_id` (may be empty) is the batch's. Called under the partition's
-  /// mutex (see above). `last_lsn` gets the batch's last LSN, `first_lsn` its first. CORQ_OK, or
-  /// CORQ_ENOSPC, CORQ_ETOOBIG, CORQ_EFAILED, CORQ_ECLOSED with `error`.
+  /// mutex (see above). `last_lsn` gets the batch's last LSN, `first_lsn` its first record's.
+  /// `mark` (nullptr: none): the batch is a committed transaction's record, and ends with a txn
+  /// record naming it (so `last_lsn` is that record's). CORQ_OK, or CORQ_ENOSPC, CORQ_ETOOBIG,
+  /// CORQ_EFAILED, CORQ_ECLOSED with `error`.
   int append(std::uint32_t partition, std::uint64_t first_offset, const AppendInput *records,
              std::size_t count, std::int64_t timestamp_ms, std::string_view dedup_id,
-             wal::Lsn &first_lsn, wal::Lsn &last_lsn, std::string &error);
+             wal::Lsn &first_lsn, wal::Lsn &last_lsn, std::string &error,
+             const TxnMark *mark = nullptr);
+  /// Recovery: whether this log holds a transaction's record (its txn records). Cleared by
+  /// forget_recovered_txns once the engine's recovery has used them.
+  bool holds_txn_record(std::uint64_t txn_id, std::uint32_t seq) const {
+    return recovered_txns_.contains({txn_id, seq});
+  }
+  void forget_recovered_txns() { recovered_txns_.clear(); }
   /// Waits until `lsn` is durable (or the deadline: CORQ_ETIMEDOUT; a failed log: CORQ_EFAILED).
   int wait(wal::Lsn lsn, std::chrono::steady_clock::time_point deadline, std::string &error);
   /// corq_sync: waits until everything appended so far is on the disk (also with sync=none).
@@ -116,6 +130,8 @@ class StreamLog {
   const bool flush_;
   std::unique_ptr<wal::Log> log_;
   std::string dir_;
+  std::set<std::pair<std::uint64_t, std::uint32_t>>
+      recovered_txns_;  // open's replay, then the engine's recovery
   std::unique_ptr<wal::Vfs> owned_read_vfs_;
   wal::Vfs *read_vfs_ = nullptr;  // reads of evicted chunks (the test Vfs, or the real files)
   std::mutex index_mutex_;

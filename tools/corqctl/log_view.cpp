@@ -380,6 +380,8 @@ int scan_stream_once(StreamView &view, std::string &error) {
       rc = stream::restore_logged_record(*view.stream, record, why);
     } else if (record.type == stream::StreamLog::record_type_marks) {
       rc = stream::restore_logged_marks(*view.stream, record, why);
+    } else if (record.type == stream::StreamLog::record_type_txn) {
+      rc = CORQ_OK;  // which transaction appended the batch before it: nothing to show
     } else {
       why = "unknown record type " + std::to_string(record.type);
     }

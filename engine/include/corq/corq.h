@@ -602,6 +602,64 @@ typedef struct corq_group_stats {
 CORQ_API int corq_group_stats_get(corq_engine *engine, const char *stream, const char *group,
                                   corq_group_stats *out);
 
+/* ---- Transactions (DESIGN.md §8) -------------------------------------------------------------
+ *
+ * A transaction gathers publishes (to a queue, or through an exchange), stream appends and acks of
+ * deliveries held by the calling thread's consumers (queue consumers and group consumers), and
+ * corq_txn_commit applies all of them atomically: after a crash all of them exist or none does,
+ * and on a sync=always engine they are durable when commit returns CORQ_OK. Until commit nothing of
+ * it is visible: its messages are not delivered, its records not readable, its acks not applied
+ * (the deliveries stay in flight with their leases running; the consumer may still settle them
+ * itself, or close). Message ids, routing and stream offsets are decided at commit.
+ *
+ * A transaction is used by one thread at a time, the thread that uses its consumers. An operation
+ * that can be refused at once (NULL or bad argument, unknown queue, exchange, stream or tag, a
+ * message over max_message_bytes, a limit passed) returns its error and is not part of the
+ * transaction, which stays usable. At most 65,536 operations (each publish, append and ack is one)
+ * and max_txn_bytes (engine option, 64 MiB by default, at most segment_bytes) of payload, headers
+ * and keys: CORQ_ETOOBIG past either. */
+typedef struct corq_txn corq_txn;
+
+/* Begins a transaction. Errors: CORQ_EINVAL (NULL), CORQ_ENOMEM, CORQ_ECLOSED. */
+CORQ_API int corq_txn_begin(corq_engine *engine, corq_txn **out);
+/* Adds a publish: exchange "" sends to the queue routing_key names (CORQ_ENOENT if there is none;
+ * CORQ_EUNROUTABLE instead with CORQ_PUBLISH_MANDATORY), any other exchange routes at commit as
+ * corq_exchange_publish does (all matched queues get the message, or none does). Of the options,
+ * flags (CORQ_PUBLISH_MANDATORY; CORQ_PUBLISH_NOWAIT is ignored: commit decides the wait),
+ * delay_ms, ttl_ms and priority apply; timeout_ms is the commit's. The message is copied. Errors:
+ * CORQ_EINVAL, CORQ_ENOENT, CORQ_EUNROUTABLE, CORQ_ETOOBIG, CORQ_ENOMEM, CORQ_ESTATE (the
+ * transaction is in use by another thread at this moment), CORQ_ECLOSED (the engine was closed). */
+CORQ_API int corq_txn_publish(corq_txn *txn, const char *exchange, const char *routing_key,
+                              const corq_message *message, const corq_publish_options *options);
+/* Adds a stream append of one record: the partition is picked at commit as corq_stream_append picks
+ * it; its offset is assigned at commit (not returned). A dedup_id deduplicates at commit as for
+ * corq_stream_append. Options: delay_ms, ttl_ms and priority must be 0. Errors: CORQ_EINVAL,
+ * CORQ_ENOENT (no such stream), CORQ_ETOOBIG, CORQ_ENOMEM, CORQ_ESTATE, CORQ_ECLOSED. */
+CORQ_API int corq_txn_append(corq_txn *txn, const char *stream, const void *key, size_t key_len,
+                             const corq_message *message, const corq_publish_options *options);
+/* Adds the ack of a delivery `consumer` holds now (a queue consumer's or a group member's tag).
+ * The delivery stays in flight until commit. Errors: CORQ_EINVAL (NULL consumer, a consumer of
+ * another engine), CORQ_ESTATE (not a delivery the consumer holds now, or already acked in this
+ * transaction), CORQ_ECLOSED. */
+CORQ_API int corq_txn_ack(corq_txn *txn, corq_consumer *consumer, uint64_t tag);
+/* Commits: everything or nothing. timeout_ms bounds the wait for room under overflow=block and the
+ * wait for durability (-1: no limit). Fails with nothing applied when a delivery it acks is no
+ * longer held (lease expired, settled, consumer closed: CORQ_ESTATE), a target was deleted
+ * (CORQ_ENOENT), a mandatory publish routes nowhere (CORQ_EUNROUTABLE), a target is full
+ * (CORQ_EFULL: at once under overflow=reject or a stream's discard=new, after timeout_ms under
+ * block), the transaction is larger than a log segment (CORQ_ETOOBIG) or the log refuses it
+ * (CORQ_ENOSPC, CORQ_EFAILED); the acked deliveries then stay held (or are returned by the
+ * scheduler if their lease ran out meanwhile). CORQ_ETIMEDOUT or CORQ_EFAILED while waiting for
+ * durability: the outcome is unknown, never partial — after a restart the transaction is wholly
+ * there or wholly absent (in this process it is applied). CORQ_ECLOSED: the engine was closed, the
+ * transaction was aborted. Whatever it returns, commit frees the transaction: the handle is invalid
+ * afterwards (as after fclose). An empty transaction commits at once. */
+CORQ_API int corq_txn_commit(corq_txn *txn, int32_t timeout_ms);
+/* Discards a transaction (its acks are not applied: the deliveries stay held) and frees the handle.
+ * NULL is a no-op. corq_close aborts the transactions still open: their handles then only take
+ * corq_txn_abort (the others return CORQ_ECLOSED; corq_txn_commit also frees). */
+CORQ_API void corq_txn_abort(corq_txn *txn);
+
 /* ---- Observability and dead letters -----------------------------------------------------------
  */
 

@@ -411,17 +411,8 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
     return publish_to_default(engine, key_text, message, settings, options, message_id, routed);
 
   const Topology &topology = engine.router().topology_for_publish();
-  const Routes *entry = topology.find(exchange);
-  if (entry == nullptr) {
-    std::string name_error;
-    if (!valid_queue_name(exchange, name_error))
-      return capi::fail(CORQ_EINVAL, "bad exchange name: " + name_error);
-    return capi::fail(CORQ_ENOENT, std::string("no exchange named '") + exchange + "'");
-  }
-  if (entry->exchange->options().internal) {
-    return capi::fail(CORQ_EINVAL, std::string("exchange '") + exchange +
-                                       "' is internal: only other exchanges publish to it");
-  }
+  const Routes *entry = nullptr;
+  if (const int rc = find_publishable(topology, exchange, entry); rc != CORQ_OK) return rc;
   TargetSet targets;
   route(topology, *entry, key, message, targets);
   if (targets.size() == 0) return unroutable(engine, *entry->exchange, settings, message_id);
@@ -437,16 +428,26 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
   return CORQ_OK;
 }
 
-int route_in(const Topology &topology, const char *exchange, std::string_view key,
-             const corq_message &message, std::vector<RoutedTarget> &out) {
-  out.clear();
-  const Routes *entry = topology.find(exchange);
-  if (entry == nullptr)
+int find_publishable(const Topology &topology, const char *exchange, const Routes *&entry) {
+  entry = topology.find(exchange);
+  if (entry == nullptr) {
+    std::string name_error;
+    if (!valid_queue_name(exchange, name_error))
+      return capi::fail(CORQ_EINVAL, "bad exchange name: " + name_error);
     return capi::fail(CORQ_ENOENT, std::string("no exchange named '") + exchange + "'");
+  }
   if (entry->exchange->options().internal) {
     return capi::fail(CORQ_EINVAL, std::string("exchange '") + exchange +
                                        "' is internal: only other exchanges publish to it");
   }
+  return CORQ_OK;
+}
+
+int route_in(const Topology &topology, const char *exchange, std::string_view key,
+             const corq_message &message, std::vector<RoutedTarget> &out) {
+  out.clear();
+  const Routes *entry = nullptr;
+  if (const int rc = find_publishable(topology, exchange, entry); rc != CORQ_OK) return rc;
   TargetSet targets;
   route(topology, *entry, key, message, targets);
   if (targets.size() == 0) entry->exchange->unroutable.fetch_add(1, std::memory_order_relaxed);

@@ -30,6 +30,10 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
                      const corq_message &message, const corq_publish_options *options,
                      std::uint64_t *message_id, std::uint32_t *routed);
 
+/// The routes of declared exchange `exchange` in `topology`, for a publish: CORQ_OK, or
+/// CORQ_ENOENT (none), CORQ_EINVAL (a bad name, or an internal exchange) with the detail set.
+int find_publishable(const Topology &topology, const char *exchange, const Routes *&entry);
+
 /// A queue a message routes to, and the exchange whose binding named it.
 struct RoutedTarget {
   Queue *queue;

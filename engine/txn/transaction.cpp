@@ -86,6 +86,12 @@ int Transaction::admit_operation(const char *function, std::uint64_t bytes) {
   return CORQ_OK;
 }
 
+int Transaction::check_message(const char *function, const corq_message &message) {
+  const char *why = nullptr;
+  const int rc = validate_message(message, engine_.options().max_message_bytes, why);
+  return rc == CORQ_OK ? rc : capi::fail(rc, std::string(function) + ": " + why);
+}
+
 int Transaction::publish(const char *exchange, const char *routing_key, const corq_message &message,
                          const corq_publish_options *options) {
   PublishSettings settings;
@@ -96,11 +102,7 @@ int Transaction::publish(const char *exchange, const char *routing_key, const co
   const std::size_t key_len = strnlen(key_text, routing::key_bytes_max + 1);
   if (key_len > routing::key_bytes_max)
     return capi::fail(CORQ_EINVAL, "corq_txn_publish: routing key longer than 255 bytes");
-  if (const char *why = nullptr;
-      validate_message(message, engine_.options().max_message_bytes, why) != CORQ_OK) {
-    return capi::fail(validate_message(message, engine_.options().max_message_bytes, why),
-                      std::string("corq_txn_publish: ") + why);
-  }
+  if (const int rc = check_message("corq_txn_publish", message); rc != CORQ_OK) return rc;
   OwnedMessage copy(message);
   if (const int rc = admit_operation("corq_txn_publish", copy.bytes() + key_len); rc != CORQ_OK)
     return rc;
@@ -121,18 +123,9 @@ int Transaction::publish(const char *exchange, const char *routing_key, const co
   } else {
     // Checked now so a typo fails at once; routed again at commit, where it counts.
     const std::shared_ptr<const routing::Topology> topology = engine_.router().snapshot();
-    const routing::Routes *entry = topology->find(exchange);
-    if (entry == nullptr) {
-      std::string name_error;
-      if (!valid_queue_name(exchange, name_error))
-        return capi::fail(CORQ_EINVAL, "corq_txn_publish: bad exchange name: " + name_error);
-      return capi::fail(CORQ_ENOENT,
-                        std::string("corq_txn_publish: no exchange named '") + exchange + "'");
-    }
-    if (entry->exchange->options().internal) {
-      return capi::fail(CORQ_EINVAL, std::string("corq_txn_publish: exchange '") + exchange +
-                                         "' is internal: only other exchanges publish to it");
-    }
+    const routing::Routes *entry = nullptr;
+    if (const int rc = routing::find_publishable(*topology, exchange, entry); rc != CORQ_OK)
+      return rc;
   }
   publishes_.push_back(
       {exchange, std::string(key_text, key_len), std::move(copy), settings, std::move(queue)});
@@ -152,11 +145,7 @@ int Transaction::append(const char *stream_name, const void *key, std::size_t ke
   }
   if (key == nullptr && key_len != 0)
     return capi::fail(CORQ_EINVAL, "corq_txn_append: key is NULL but key_len is not 0");
-  if (const char *why = nullptr;
-      validate_message(message, engine_.options().max_message_bytes, why) != CORQ_OK) {
-    return capi::fail(validate_message(message, engine_.options().max_message_bytes, why),
-                      std::string("corq_txn_append: ") + why);
-  }
+  if (const int rc = check_message("corq_txn_append", message); rc != CORQ_OK) return rc;
   OwnedMessage copy(message);
   if (const int rc = admit_operation("corq_txn_append", copy.bytes() + key_len); rc != CORQ_OK)
     return rc;

@@ -132,6 +132,8 @@ class Transaction {
     std::uint64_t tag;
   };
 
+  /// validate_message, with the function's name in the detail.
+  int check_message(const char *function, const corq_message &message);
   /// CORQ_ECLOSED / CORQ_ETOOBIG checks every operation makes first.
   int admit_operation(const char *function, std::uint64_t bytes);
 

@@ -519,7 +519,14 @@ class StreamSeed {
               std::to_string(there.size()) + " records from " +
               (there.empty() ? std::string("-") : std::to_string(there.begin()->first)));
         const bool maybe_skipped = sync_none_ && offset < committed[p];
-        if (present && !a.settled_durable && !a.settled && !got && a.confirmed && !maybe_skipped) {
+        // Retention deletes in memory before the stream's log says so durably: a group that fell
+        // behind skips the deleted records (Group::catch_up_locked, logged as settled), and a
+        // crash before the deletion was durable brings them back — retained, skipped for good.
+        // Any record once more than retention_records behind the partition's end may be one.
+        const bool maybe_deleted =
+            retention_ != 0 && !part.empty() && offset + retention_ <= part.rbegin()->first;
+        if (present && !a.settled_durable && !a.settled && !got && a.confirmed && !maybe_skipped &&
+            !maybe_deleted) {
           throw Violation("streams: " + std::to_string(p) + ":" + std::to_string(offset) +
                           " is retained and was never settled, but the group did not deliver it "
                           "after recovery (mode " +

@@ -170,11 +170,9 @@ int Transaction::ack(corq_consumer *handle, std::uint64_t tag) {
                       "corq_txn_ack: the consumer is not an open consumer of this "
                       "transaction's engine");
   }
-  for (const AckOp &a : acks_) {
-    if (a.consumer == base && a.tag == tag) {
-      return capi::fail(CORQ_ESTATE, "corq_txn_ack: tag " + std::to_string(tag) +
-                                         " is acked in this transaction already");
-    }
+  if (acked_.contains({base, tag})) {
+    return capi::fail(CORQ_ESTATE, "corq_txn_ack: tag " + std::to_string(tag) +
+                                       " is acked in this transaction already");
   }
   if (base->is_group_member) {
     if (const int rc = static_cast<stream::GroupMember *>(base)->txn_check(tag); rc != CORQ_OK)
@@ -184,6 +182,7 @@ int Transaction::ack(corq_consumer *handle, std::uint64_t tag) {
                                        " is not an unsettled delivery of this consumer");
   }
   acks_.push_back({base, serial, tag});
+  acked_.insert({base, tag});
   return CORQ_OK;
 }
 
@@ -547,10 +546,8 @@ void Commit::apply() {
       }
       q.published.fetch_add(1, std::memory_order_relaxed);
     }
-    std::vector<routing::RoutedTarget> via;
     for (const routing::RoutedTarget &target : r.targets)
-      if (target.via != nullptr) via.push_back(target);
-    routing::count_routed_targets(via.data(), via.size());
+      if (target.via != nullptr) routing::count_routed_targets(&target, 1);  // not the default
   }
   reserved_.clear();
   for (const ClaimedAck &c : claimed_) {

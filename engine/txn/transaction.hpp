@@ -43,6 +43,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,7 @@ class Transaction {
   std::vector<PublishOp> publishes_;
   std::vector<AppendOp> appends_;
   std::vector<AckOp> acks_;
+  std::set<std::pair<const ConsumerBase *, std::uint64_t>> acked_;  // acks_, for the twice check
   std::uint64_t bytes_ = 0;
   std::atomic<bool> in_use_{false};
   std::atomic<bool> closed_by_engine_{false};

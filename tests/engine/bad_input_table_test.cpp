@@ -25,14 +25,6 @@ namespace {
   return ::testing::AssertionFailure() << "detail '" << detail << "' lacks '" << fragment << "'";
 }
 
-std::string stats_json(corq_engine *engine) {
-  char *text = nullptr;
-  must(corq_stats_json(engine, &text), "stats_json");
-  std::string out(text);
-  corq_free(text);
-  return out;
-}
-
 TEST(BadInputTable, null_handle_is_einval_saying_which_argument_and_touches_nothing) {
   EnginePtr engine = open_engine();
   must_declare(engine.get(), "jobs");

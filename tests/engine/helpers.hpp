@@ -282,6 +282,15 @@ inline std::vector<std::string> drain_acking(corq_engine *engine, const std::str
   return out;
 }
 
+/// corq_stats_json's text.
+inline std::string stats_json(corq_engine *engine) {
+  char *text = nullptr;
+  must(corq_stats_json(engine, &text), "stats_json");
+  std::string out(text);
+  corq_free(text);
+  return out;
+}
+
 /// Wall-clock unix time in milliseconds.
 inline std::int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

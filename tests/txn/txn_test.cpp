@@ -12,14 +12,6 @@
 namespace corq::test {
 namespace {
 
-std::string json_of(corq_engine *e) {
-  char *json = nullptr;
-  must(corq_stats_json(e, &json), "stats_json");
-  std::string out(json);
-  corq_free(json);
-  return out;
-}
-
 /// One message published to `in` and delivered to `consumer`: its tag.
 std::uint64_t deliver_one(corq_engine *e, corq_consumer *consumer, const std::string &in,
                           std::string_view payload) {
@@ -276,7 +268,7 @@ TEST_F(Txns, abort_discards_everything_and_the_deliveries_stay_held) {
   }  // aborted
   EXPECT_EQ(0u, stats(e_.get(), "out").published);
   EXPECT_EQ(CORQ_OK, corq_ack(c.get(), tag));
-  EXPECT_NE(std::string::npos, json_of(e_.get()).find("\"aborted\":1"));
+  EXPECT_NE(std::string::npos, stats_json(e_.get()).find("\"aborted\":1"));
 }
 
 TEST_F(Txns, a_publish_through_an_exchange_fans_out_atomically_and_routes_at_commit) {
@@ -401,7 +393,7 @@ TEST_F(Txns, stats_json_counts_transactions) {
     EXPECT_EQ(CORQ_ENOENT, t.commit());
   }
   Txn open(e_.get());
-  const std::string json = json_of(e_.get());
+  const std::string json = stats_json(e_.get());
   EXPECT_NE(std::string::npos,
             json.find("\"transactions\":{\"committed\":1,\"failed\":1,\"aborted\":0,\"open\":1}"))
       << json;

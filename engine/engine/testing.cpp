@@ -5,6 +5,7 @@
 #include "capi/handles.hpp"
 #include "durability/journal.hpp"
 #include "durability/recovery.hpp"
+#include "stream/stream.hpp"
 #include "txn/transaction.hpp"
 
 #include <log/scanner.hpp>
@@ -18,6 +19,11 @@ using namespace corq::core;
 
 void set_txn_stop_before_streams(bool stop) {
   core::txn::testing_stop_before_streams.store(stop, std::memory_order_relaxed);
+}
+
+void set_stream_release_hook(void (*hook)(void *), void *arg) {
+  core::stream::testing_after_release_floor_arg.store(arg);
+  core::stream::testing_after_release_floor.store(hook);
 }
 
 int advance_clock(corq_engine *engine, std::int64_t ms) {

@@ -35,6 +35,12 @@ int advance_clock(corq_engine *engine, std::int64_t ms);
 /// puts the records in their streams. Process-wide; tests only.
 void set_txn_stop_before_streams(bool stop);
 
+/// Streams: `hook(arg)` runs once, on the thread releasing segments, inside the next segment
+/// release of any durable stream, right after the release has taken its floor (the LSN below
+/// which a segment may go) and before it takes the retained ranges its marks record names — so a
+/// test can append there. Process-wide; tests only.
+void set_stream_release_hook(void (*hook)(void *), void *arg);
+
 /// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real
 /// time the engine was opened).
 std::int64_t clock_now_ms(corq_engine *engine);

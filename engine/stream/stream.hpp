@@ -31,6 +31,11 @@ struct RecoveredGroupPartition;
 
 namespace corq::core::stream {
 
+/// Tests (engine/engine/testing.hpp's set_stream_release_hook): called once by the next segment
+/// release of any durable stream, right after it has taken its release floor.
+extern std::atomic<void (*)(void *)> testing_after_release_floor;
+extern std::atomic<void *> testing_after_release_floor_arg;
+
 class Group;
 
 class Stream : public std::enable_shared_from_this<Stream> {

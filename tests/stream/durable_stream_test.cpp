@@ -254,6 +254,46 @@ TEST_F(DurableStream, an_emptied_partition_keeps_its_next_offset_after_its_segme
   EXPECT_EQ(append(e.get(), "s", "after").offset, 500u) << "offsets 0-499 are never used again";
 }
 
+/// Appends 500 records of 400 bytes (several 64 KiB segments) to stream "s" of `engine`.
+void append_500(corq_engine *engine) {
+  corq_stream_producer *p = nullptr;
+  must(corq_stream_producer_open(engine, "s", &p), "producer_open");
+  const std::vector<corq_message> batch(50, message(std::string(400, 'r')));
+  for (int i = 0; i < 10; ++i) {
+    must(corq_stream_producer_send(p, nullptr, 0, batch.data(), batch.size(), nullptr, nullptr,
+                                   nullptr),
+         "send");
+  }
+  corq_stream_producer_close(p);
+}
+
+TEST_F(DurableStream, a_batch_appended_while_segments_are_released_keeps_its_segments) {
+  // The release takes its floor while the partition is empty; a batch appended right then (the
+  // hook) must not be counted below the floor: its segments would go while the marks record
+  // names its records as retained, and the reopen would refuse the stream as corrupt.
+  const Options manual{{"clock", "manual"}};
+  {
+    EnginePtr e = open_durable(tmp_.data(), manual);
+    must_declare_stream(e.get(), "s",
+                        {{"partition_segment_bytes", "64KiB"}, {"retention_ms", "60000"}});
+    append_500(e.get());
+    advance(e.get(), 120'000);  // retention deletes all 500, and the release frees their segments
+    ASSERT_EQ(stream_stats(e.get(), "s").records, 0u);
+    append(e.get(), "s", "one");  // offset 500
+    corq::testing::set_stream_release_hook([](void *engine) { append_500(static_cast<corq_engine *>(engine)); },
+                                           e.get());
+    advance(e.get(), 120'000);  // deletes offset 500; its release runs the hook
+    corq::testing::set_stream_release_hook(nullptr, nullptr);
+    EXPECT_EQ(stream_stats(e.get(), "s").records, 500u);
+  }
+  // A manual clock restarts at the real time: the 500 records (stamped 240 s ahead) stay.
+  EnginePtr e = open_durable(tmp_.data(), manual);
+  const std::vector<Record> records = read_partition(e.get(), "s", 0);
+  ASSERT_EQ(records.size(), 500u);
+  EXPECT_EQ(records.front().offset, 501u);
+  EXPECT_EQ(records.back().offset, 1000u);
+}
+
 TEST_F(DurableStream, deleting_a_durable_stream_removes_its_files_and_it_stays_deleted) {
   {
     EnginePtr e = open_durable(tmp_.data());

@@ -67,6 +67,11 @@ struct TxnBatch {
   bool empty() const noexcept { return entries.empty(); }
 };
 
+/// Tests (engine/engine/testing.hpp's set_compaction_hook): called once by the next compaction
+/// that meets a dead_letter record, before it decides whether to keep it.
+extern std::atomic<void (*)(void *)> testing_compaction_meets_dead_letter;
+extern std::atomic<void *> testing_compaction_meets_dead_letter_arg;
+
 class Journal {
  public:
   /// Opens (or creates) the log in `dir` and replays it into `state`. Returns a CORQ_* code:
@@ -187,7 +192,7 @@ class Journal {
     group_copy_lsn_.store(lsn, std::memory_order_release);
     txn_floor_at_copy_.store(txn_hold_floor(), std::memory_order_release);
   }
-  /// Whether a compaction may drop this record (see compact()).
+  /// Whether a compaction keeps this record (see compact()); during compact() only.
   bool compaction_keeps(const wal::RecoveredRecord &record) const;
   std::uint64_t compactions() const noexcept {
     return compactions_.load(std::memory_order_relaxed);
@@ -235,6 +240,11 @@ class Journal {
   std::atomic<std::uint64_t> checkpoints_{0};
   std::atomic<std::uint64_t> compactions_{0};
   std::uint64_t compaction_tried_through_ = 0;  // last segment id of a try that gained nothing
+  /// The running compaction's view (compact() sets both before its scan): the ids live when it
+  /// began, and whether it rewrites the log from its first segment (else older compacted
+  /// segments stay, and may hold the publish record of a message whose settling record it sees).
+  LiveIdSnapshot compaction_ids_;
+  bool compaction_from_log_start_ = false;
   /// The LSN of the last checkpoint written. Compaction drops declarations and checkpoints as
   /// superseded by it, so it may only take segments wholly before it (log maintainer thread).
   std::atomic<wal::Lsn> checkpoint_lsn_{0};

@@ -31,14 +31,42 @@
 
 #include <log/log.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace corq::core {
+
+/// The live message ids as one moment saw them: what a compaction decides by (Journal::compact).
+/// Asking the ledger itself record by record let a message settled half-way through a scan keep
+/// its publish record (seen live) and lose its dead_letter record (seen settled): recovered, it
+/// came back in the queue it had left. A snapshot answers the same for every record of an id.
+class LiveIdSnapshot {
+ public:
+  bool live(std::uint64_t id) const noexcept {
+    if (all_live_) return true;
+    const std::uint64_t base = id >> chunk_shift;
+    const auto it = std::lower_bound(bases_.begin(), bases_.end(), base);
+    if (it == bases_.end() || *it != base) return false;
+    const std::uint64_t bit = id & ((std::uint64_t{1} << chunk_shift) - 1);
+    return (words_[static_cast<std::size_t>(it - bases_.begin()) * chunk_words + bit / 64] >>
+            (bit % 64)) &
+           1u;
+  }
+
+ private:
+  friend class LiveLedger;
+  static constexpr unsigned chunk_shift = 18;
+  static constexpr std::size_t chunk_words = (std::size_t{1} << chunk_shift) / 64;
+  bool all_live_ = false;
+  std::vector<std::uint64_t> bases_;  // sorted: chunk i's ids are [bases_[i] << chunk_shift, ...)
+  std::vector<std::uint64_t> words_;  // chunk_words per chunk, in bases_' order
+};
 
 class LiveLedger {
  public:
@@ -116,6 +144,30 @@ class LiveLedger {
       delete chunk;
     }
   }
+  /// A copy of the live ids (32 KiB per chunk of 2^18 ids holding a live one). On the thread
+  /// that calls trim_ids (the log maintainer's: checkpoints and compactions), which frees chunks.
+  LiveIdSnapshot snapshot_ids() const {
+    LiveIdSnapshot out;
+    out.all_live_ = ids_aliased_.load(std::memory_order_acquire);
+    if (out.all_live_) return out;
+    std::vector<const IdChunk *> chunks;
+    for (const auto &slot : ids_) {
+      if (const IdChunk *chunk = slot.load(std::memory_order_acquire); chunk != nullptr)
+        chunks.push_back(chunk);
+    }
+    std::sort(chunks.begin(), chunks.end(),
+              [](const IdChunk *a, const IdChunk *b) { return a->base < b->base; });
+    out.bases_.reserve(chunks.size());
+    out.words_.reserve(chunks.size() * LiveIdSnapshot::chunk_words);
+    for (const IdChunk *chunk : chunks) {
+      out.bases_.push_back(chunk->base);
+      for (const auto &word : chunk->words) out.words_.push_back(word.load(std::memory_order_acquire));
+    }
+    // Aliasing seen while copying: the copy may miss ids; answer "live" for all, as id_live does.
+    out.all_live_ = ids_aliased_.load(std::memory_order_acquire);
+    return out;
+  }
+
   /// Id chunks allocated now (for stats and tests).
   std::size_t id_chunks() const noexcept {
     std::size_t n = 0;
@@ -131,7 +183,7 @@ class LiveLedger {
   }
 
  private:
-  static constexpr unsigned id_chunk_shift = 18;
+  static constexpr unsigned id_chunk_shift = LiveIdSnapshot::chunk_shift;
   static constexpr std::uint64_t ids_per_chunk = std::uint64_t{1} << id_chunk_shift;
   static constexpr std::uint64_t id_directory_chunks = std::uint64_t{1} << 16;
   struct IdChunk {

@@ -26,6 +26,11 @@ void set_stream_release_hook(void (*hook)(void *), void *arg) {
   core::stream::testing_after_release_floor.store(hook);
 }
 
+void set_compaction_hook(void (*hook)(void *), void *arg) {
+  core::testing_compaction_meets_dead_letter_arg.store(arg);
+  core::testing_compaction_meets_dead_letter.store(hook);
+}
+
 int advance_clock(corq_engine *engine, std::int64_t ms) {
   if (engine == nullptr) return capi::fail(CORQ_EINVAL, "advance_clock: engine is NULL");
   if (ms < 0) return capi::fail(CORQ_EINVAL, "advance_clock: ms must be >= 0");

@@ -41,6 +41,11 @@ void set_txn_stop_before_streams(bool stop);
 /// test can append there. Process-wide; tests only.
 void set_stream_release_hook(void (*hook)(void *), void *arg);
 
+/// Durable queues: `hook(arg)` runs once, on the log maintainer's thread, when the next
+/// compaction's scan meets a dead_letter record, before it decides whether to keep it — so a test
+/// can settle the message right there. Process-wide; tests only.
+void set_compaction_hook(void (*hook)(void *), void *arg);
+
 /// The engine clock's current time in milliseconds (unix time; a manual clock starts at the real
 /// time the engine was opened).
 std::int64_t clock_now_ms(corq_engine *engine);

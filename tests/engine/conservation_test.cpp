@@ -388,6 +388,9 @@ void run_conservation(const std::string &dir) {
     // Every settlement above was logged: after a sync and a reopen, both queues are empty.
     must(corq_sync(e.get(), -1), "corq_sync");
     e.reset();
+    // The directory as the engine left it, kept when something comes back (corqctl dump it).
+    const std::string kept = dir + ".closed";
+    std::filesystem::copy(dir, kept, std::filesystem::copy_options::recursive);
     corq_engine *engine = nullptr;
     must(corq_open(dir.c_str(), nullptr, &engine), "reopen");
     e.reset(engine);
@@ -395,6 +398,25 @@ void run_conservation(const std::string &dir) {
     const corq_queue_stats after_dlq = stats(e.get(), work_dlq);
     EXPECT_EQ(after.ready + after.delayed, 0u) << "came back: " << describe(after);
     EXPECT_EQ(after_dlq.ready + after_dlq.delayed, 0u) << "came back: " << describe(after_dlq);
+    if (after.ready + after.delayed + after_dlq.ready + after_dlq.delayed == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(kept, ignored);
+      return;
+    }
+    for (const char *queue : {work, work_dlq}) {
+      std::size_t shown = 0;
+      drain(e.get(), queue, std::chrono::steady_clock::now() + 2s,
+            [&](const corq_delivery &d, auto) {
+              const std::optional<std::uint64_t> key = key_of(d, total);
+              if (++shown <= 20) {
+                ADD_FAILURE() << queue << ": message id " << d.message_id << " (key "
+                              << (key ? std::to_string(*key) : "?") << ", published as id "
+                              << (key ? ledger.published_id[*key].load() : 0)
+                              << ") came back after the reopen";
+              }
+            });
+    }
+    ADD_FAILURE() << "the directory as the engine closed it: " << kept;
   }
 }
 

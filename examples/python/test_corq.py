@@ -1105,7 +1105,7 @@ class StreamBadInputTest(EngineTestCase):
 
 
 class TransactionTest(EngineTestCase):
-    """Engine.transaction(): publishes, appends and acks applied together at commit, or not at all."""
+    """Engine.transaction(): publishes, appends and acks applied together at commit, or none."""
 
     RELAY_MESSAGES = 100  # how many messages the consume-transform-produce test moves
     LEASE_MS = 300  # a lease short enough to run out within a test, long enough to commit in

@@ -20,6 +20,14 @@
             for record in reader.read(max=100, timeout_ms=1000):
                 print(record.offset, record.key, record.data)
 
+        engine.declare("jobs.done")
+        with engine.consumer("jobs") as consumer:         # consume, transform, produce: at once
+            delivery = consumer.consume(timeout_ms=1000)  # "43.png", routed by "events"
+            with engine.transaction() as txn:            # commits at the end of the block,
+                txn.publish("", "jobs.done", delivery.data)  # aborts if an exception leaves it
+                txn.append("clicks", b"resized", key=b"user-42")
+                txn.ack(delivery)
+
 Finding the library: the path in the CORQ_LIBRARY environment variable (e.g.
 build/release/engine/libcorq.so), else the loader's search path ("libcorq.so.0", then
 ctypes.util.find_library("corq")).
@@ -51,9 +59,15 @@ Mapping of the C API (engine/include/corq/corq.h is the manual; this file only a
     key, data and headers are copies, readable after the next read. Consumer groups: group_consumer
     (a consumer with the usual calls), group_seek, group_delete, group_stats. On a disk engine streams are durable by
     default (declare with durable=False for a transient one).
+  - Transactions (corq.h "Transactions"): engine.transaction(timeout_ms) returns a Transaction,
+    a context manager whose block commits when it ends normally and aborts when an exception
+    leaves it; publish(exchange, routing_key, data, ...), append(stream, data, key=None, ...) and
+    ack(delivery) add to it, commit() and abort() end it (commit whatever it raises), and then
+    its calls raise ECLOSED. Nothing of it is visible before commit.
   - Threads: as in C — an Engine may be shared by threads (but close() must not race other calls);
     a Producer, Consumer, StreamProducer or StreamReader is used by one thread at a time, except
-    Consumer.wakeup() and StreamReader.wakeup() (any thread).
+    Consumer.wakeup() and StreamReader.wakeup() (any thread); a Transaction by the thread that
+    uses the consumers whose deliveries it acks.
     ctypes releases the GIL during every C call, so a blocked consume does not stall other threads.
 """
 
@@ -66,7 +80,7 @@ import time
 
 __all__ = [
     "Engine", "Producer", "Consumer", "Delivery", "Published", "Error", "version", "library_path",
-    "StreamProducer", "StreamReader", "StreamRecord", "Appended", "AppendedBatch",
+    "StreamProducer", "StreamReader", "StreamRecord", "Appended", "AppendedBatch", "Transaction",
 ]
 
 # ---- Error codes: the values of corq.h (they are ABI and never change meaning) -----------------
@@ -349,6 +363,29 @@ _declare(
 _declare("corq_group_seek", _int, _void_p, _char_p, _char_p, ctypes.c_int32, _char_p)
 _declare("corq_group_delete", _int, _void_p, _char_p, _char_p)
 _declare("corq_group_stats_get", _int, _void_p, _char_p, _char_p, ctypes.POINTER(_GroupStats))
+_declare("corq_txn_begin", _int, _void_p, ctypes.POINTER(_void_p))
+_declare(
+    "corq_txn_publish",
+    _int,
+    _void_p,
+    _char_p,
+    _char_p,
+    ctypes.POINTER(_Message),
+    ctypes.POINTER(_PublishOptions),
+)
+_declare(
+    "corq_txn_append",
+    _int,
+    _void_p,
+    _char_p,
+    _char_p,  # key: bytes (NUL bytes included: its length is passed) or None
+    _size_t,
+    ctypes.POINTER(_Message),
+    ctypes.POINTER(_PublishOptions),
+)
+_declare("corq_txn_ack", _int, _void_p, _void_p, _u64)
+_declare("corq_txn_commit", _int, _void_p, _i32)
+_declare("corq_txn_abort", None, _void_p)
 
 if _lib.corq_version() // 10000 != 0:
     raise ImportError(
@@ -795,6 +832,21 @@ class Engine(_Handle):
         del keep
         _check(rc)
         return Appended(partition.value, offset.value)
+
+    # -- transactions (publishes, appends and acks applied together or not at all)
+
+    def transaction(self, timeout_ms=None):
+        """Begins a Transaction, a context manager: leaving the `with` block normally commits it
+        (waiting up to timeout_ms for room under overflow=block and for durability; None: 30000,
+        the publish default; -1: no limit), leaving it by an exception aborts it and lets the
+        exception go on.
+
+            with engine.transaction() as txn:
+                txn.publish("", "invoices", invoice_for(delivery.data))
+                txn.append("ledger", delivery.data, key=b"customer-7")
+                txn.ack(delivery)
+        """
+        return Transaction(self, timeout_ms)
 
     def stream_producer(self, stream):
         """A StreamProducer for atomic batches to one stream (a context manager)."""
@@ -1266,3 +1318,134 @@ class StreamReader(_Handle):
         if self._handle is not None:
             handle, self._handle = self._handle, None
             _check(_lib.corq_stream_reader_close(handle))
+
+
+# ---- Transactions ----------------------------------------------------------------------------------
+
+
+# The widest commit timeout corq_txn_commit takes (an int32_t; -1 is no limit).
+_TIMEOUT_MS_MAX = 2**31 - 1
+
+
+def _commit_timeout(timeout_ms):
+    """A commit timeout: None is the publish default, else -1 or 0..2**31-1 (EINVAL otherwise,
+    before ctypes would truncate it)."""
+    if timeout_ms is None:
+        return PUBLISH_TIMEOUT_MS_DEFAULT
+    if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool):
+        raise TypeError("timeout_ms must be an int or None, not %s" % type(timeout_ms).__name__)
+    if not -1 <= timeout_ms <= _TIMEOUT_MS_MAX:
+        raise Error(EINVAL, "timeout_ms must be -1 or in [0, %d], got %d" % (_TIMEOUT_MS_MAX,
+                                                                              timeout_ms))
+    return timeout_ms
+
+
+class Transaction(_Handle):
+    """Publishes, stream appends and acks applied together or not at all (corq.h "Transactions"):
+    from Engine.transaction(). Until commit nothing of it is visible: its messages are not
+    delivered, its records not readable, its acks not applied (the deliveries stay in flight with
+    their leases running). After a crash all of a committed transaction exists or none of it.
+
+    As a context manager, leaving the block normally commits (with the timeout given to
+    Engine.transaction) unless commit() or abort() already ended it; leaving it by an exception
+    aborts and re-raises. An operation corq refuses at once (bad argument, unknown queue, exchange,
+    stream or tag, a message over max_message_bytes, a limit passed) raises Error and is not part
+    of the transaction, which stays usable. commit() ends the transaction whatever it raises, and
+    so does abort(); then publish, append, ack and commit raise Error(ECLOSED) and abort() does
+    nothing. Dropped without either (no `with`, no call), the garbage collector aborts it.
+
+    One thread at a time: the thread that uses the consumers whose deliveries it acks. Once its
+    engine is closed, corq has aborted it: its calls raise ECLOSED."""
+
+    _kind = "transaction"
+
+    def __init__(self, engine, timeout_ms=None):
+        self._engine = engine  # keeps the Engine object (and its __del__) behind this handle
+        self._handle = None
+        self.timeout_ms = _commit_timeout(timeout_ms)
+        handle = _void_p()
+        _check(_lib.corq_txn_begin(engine._h(), ctypes.byref(handle)))
+        self._handle = handle
+
+    def _h(self):
+        if self._handle is None:
+            raise Error(ECLOSED, "the transaction is no longer open (committed or aborted)")
+        return self._handle
+
+    def publish(self, exchange, routing_key, data, headers=None, dedup_id=None, mandatory=False,
+                delay_ms=0, ttl_ms=0, priority=0):
+        """Adds a publish: exchange "" sends to the queue routing_key names (ENOENT at once if
+        there is none), any other exchange routes at commit as publish_to_exchange does (every
+        matched queue or none). mandatory=True: a message no queue takes fails the commit (or this
+        call, for the default exchange) with EUNROUTABLE. The message is copied; its id is
+        assigned at commit (not returned)."""
+        message = _Message()
+        keep = _fill_message(message, data, headers, dedup_id)
+        options = _publish_options(delay_ms, ttl_ms, False, None, priority, mandatory)
+        key = _text(routing_key if routing_key is not None else "", "routing key")
+        rc = _lib.corq_txn_publish(
+            self._h(), _name(exchange, "exchange name"), key, ctypes.byref(message),
+            ctypes.byref(options),
+        )
+        del keep
+        _check(rc)
+
+    def append(self, stream, data, key=None, headers=None, dedup_id=None):
+        """Adds a stream append of one record (arguments as Engine.append): key picks the
+        partition at commit as Engine.append does (None: round robin; b"" is a key); the offset
+        is assigned at commit (not returned). ENOENT at once for an unknown stream."""
+        message = _Message()
+        keep = _fill_message(message, data, headers, dedup_id)
+        key = _key(key)
+        options = _stream_options(False, None)
+        rc = _lib.corq_txn_append(
+            self._h(), _name(stream, "stream name"), key, 0 if key is None else len(key),
+            ctypes.byref(message), ctypes.byref(options),
+        )
+        del keep
+        _check(rc)
+
+    def ack(self, delivery):
+        """Adds the ack of a Delivery its Consumer (or GroupConsumer) holds now; it stays in flight
+        until commit. ESTATE at once if the consumer no longer holds it (settled, lease expired)
+        or this transaction already acks it; ECLOSED if its consumer is closed."""
+        if not isinstance(delivery, Delivery):
+            raise TypeError("ack takes a corq.Delivery, not %s" % type(delivery).__name__)
+        handle = self._h()
+        _check(_lib.corq_txn_ack(handle, delivery._consumer._h(), delivery.tag))
+
+    def commit(self, timeout_ms=None):
+        """Applies everything or nothing, and ends the transaction whatever happens. timeout_ms
+        (None: the one given to Engine.transaction) bounds the wait for room under overflow=block
+        and for durability. Raises Error with nothing applied — ESTATE (an acked delivery is no
+        longer held: settled, lease expired, consumer closed), ENOENT (a target was deleted),
+        EUNROUTABLE, EFULL, ETOOBIG, ENOSPC, EFAILED — and the acked deliveries stay held;
+        ETIMEDOUT or EFAILED while waiting for durability: the outcome is unknown but never
+        partial."""
+        handle = self._h()
+        self._handle = None  # corq_txn_commit frees the transaction whatever it returns
+        try:
+            timeout_ms = self.timeout_ms if timeout_ms is None else _commit_timeout(timeout_ms)
+        except BaseException:
+            _lib.corq_txn_abort(handle)
+            raise
+        _check(_lib.corq_txn_commit(handle, timeout_ms))
+
+    def abort(self):
+        """Discards the transaction (its acks are not applied: the deliveries stay held).
+        Idempotent; never raises."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _lib.corq_txn_abort(handle)
+
+    close = abort  # what _Handle.__del__ calls
+
+    def __exit__(self, exc_type, exc, traceback):
+        """Commits on a normal exit (unless already committed or aborted); aborts on an exception,
+        which goes on (returns False)."""
+        if exc_type is None:
+            if self._handle is not None:
+                self.commit()
+        else:
+            self.abort()
+        return False

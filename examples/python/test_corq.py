@@ -1104,6 +1104,282 @@ class StreamBadInputTest(EngineTestCase):
         self.assertError(corq.ECLOSED, engine.stream_stats, "s")
 
 
+class TransactionTest(EngineTestCase):
+    """Engine.transaction(): publishes, appends and acks applied together at commit, or none."""
+
+    RELAY_MESSAGES = 100  # how many messages the consume-transform-produce test moves
+    LEASE_MS = 300  # a lease short enough to run out within a test, long enough to commit in
+
+    def setUp(self):
+        super().setUp()
+        self.engine.declare("in", lease_ms=self.LEASE_MS)
+        self.engine.declare("out")
+        self.engine.declare_stream("s")
+
+    def drain(self, queue):
+        """The payloads a queue holds now, consumed and acked."""
+        with self.engine.consumer(queue, 1024) as consumer:
+            deliveries = consumer.consume_many(1024, 0)
+            for delivery in deliveries:
+                delivery.ack()
+        return [delivery.data for delivery in deliveries]
+
+    def records(self, stream):
+        with self.engine.stream_reader(stream) as reader:
+            return [record.data for record in reader.read(1024, 0)]
+
+    def held(self, queue="in"):
+        """A delivery from `queue`, held by a consumer closed after the test."""
+        self.engine.publish(queue, b"x")
+        consumer = self.consumer(queue)
+        delivery = consumer.consume(WAIT_MS)
+        self.assertIsNotNone(delivery)
+        return consumer, delivery
+
+    def test_leaving_the_block_commits_a_publish_and_an_append(self):
+        with self.engine.transaction() as txn:
+            self.assertIsInstance(txn, corq.Transaction)
+            txn.publish("", "out", b"p1", headers={"k": b"v"})
+            txn.append("s", b"r1", key=b"key-1")
+            self.assertEqual(self.engine.stats("out")["ready"], 0, "visible before commit")
+            self.assertEqual(self.records("s"), [], "readable before commit")
+        self.assertTrue(txn.closed)
+        self.assertEqual(self.drain("out"), [b"p1"])
+        self.assertEqual(self.records("s"), [b"r1"])
+
+    def test_a_publish_through_an_exchange_routes_at_commit(self):
+        self.engine.declare_exchange("events", "topic")
+        with self.engine.transaction() as txn:
+            txn.publish("events", "order.placed", b"o1")
+            self.engine.bind("events", "out", "order.*")  # bound before the commit
+        self.assertEqual(self.drain("out"), [b"o1"])
+
+    def test_an_exception_in_the_block_aborts_and_goes_on(self):
+        consumer, delivery = self.held()
+        with self.assertRaises(ZeroDivisionError):
+            with self.engine.transaction() as txn:
+                txn.publish("", "out", b"p")
+                txn.append("s", b"r")
+                txn.ack(delivery)
+                1 / 0
+        self.assertTrue(txn.closed)
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+        self.assertEqual(self.records("s"), [])
+        self.assertEqual(self.engine.stats("in")["acked"], 0)
+        delivery.ack()  # still held: the aborted ack was not applied
+
+    def test_explicit_abort_discards_and_the_block_then_commits_nothing(self):
+        with self.engine.transaction() as txn:
+            txn.publish("", "out", b"p")
+            txn.abort()
+            txn.abort()  # idempotent
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+        self.assertIn('"aborted":1', self.engine.stats_json())
+
+    def test_explicit_commit_without_a_block(self):
+        txn = self.engine.transaction(timeout_ms=1000)
+        self.assertEqual(txn.timeout_ms, 1000)
+        txn.publish("", "out", b"p")
+        txn.commit()
+        self.assertTrue(txn.closed)
+        self.assertEqual(self.drain("out"), [b"p"])
+
+    def test_the_default_commit_timeout_is_the_publish_default(self):
+        with self.engine.transaction() as txn:
+            self.assertEqual(txn.timeout_ms, corq.PUBLISH_TIMEOUT_MS_DEFAULT)
+
+    def test_an_unreferenced_transaction_is_aborted_by_the_garbage_collector(self):
+        txn = self.engine.transaction()
+        txn.publish("", "out", b"p")
+        del txn
+        gc.collect()
+        self.assertIn('"aborted":1', self.engine.stats_json())
+        self.assertIn('"open":0', self.engine.stats_json())
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+
+    def test_a_committed_ack_is_final_after_a_consumer_reopen_and_past_the_lease(self):
+        consumer, delivery = self.held()
+        with self.engine.transaction() as txn:
+            txn.ack(delivery)
+            self.assertEqual(self.engine.stats("in")["in_flight"], 1, "acked before commit")
+        consumer.close()  # would release what it still held
+        time.sleep(2 * self.LEASE_MS / 1000.0)  # a held delivery's lease would have run out
+        with self.engine.consumer("in") as again:
+            self.assertIsNone(again.consume(0))
+        stats = self.engine.stats("in")
+        self.assertEqual((stats["acked"], stats["ready"], stats["delayed"]), (1, 0, 0))
+
+    def test_an_aborted_ack_leaves_the_delivery_held_until_its_lease_runs_out(self):
+        consumer, delivery = self.held()
+        with self.engine.transaction() as txn:
+            txn.ack(delivery)
+            txn.abort()
+        self.assertEqual(self.engine.stats("in")["in_flight"], 1)
+        again = consumer.consume(WAIT_MS)  # after the lease, the backoff: delivered again
+        self.assertIsNotNone(again, "the delivery never came back")
+        self.assertEqual((again.data, again.delivery_count), (b"x", 2))
+        self.assertEqual(self.engine.stats("in")["acked"], 0)
+
+    def test_consume_transform_produce_moves_each_message_exactly_once(self):
+        self.engine.declare("a")
+        self.engine.declare("b")
+        for i in range(self.RELAY_MESSAGES):
+            self.engine.publish("a", b"m%d" % i)
+        consumer = self.consumer("a", 16)
+        relayed = 0
+        while True:
+            delivery = consumer.consume(0)
+            if delivery is None:
+                break
+            with self.engine.transaction() as txn:
+                txn.publish("", "b", b"T(" + delivery.data + b")")
+                txn.ack(delivery)
+            relayed += 1
+            self.assertLessEqual(relayed, self.RELAY_MESSAGES, "a message came twice")
+        self.assertEqual(relayed, self.RELAY_MESSAGES)
+        a = self.engine.stats("a")
+        self.assertEqual((a["ready"], a["in_flight"], a["acked"]), (0, 0, self.RELAY_MESSAGES))
+        self.assertEqual(
+            self.drain("b"), [b"T(m%d)" % i for i in range(self.RELAY_MESSAGES)]
+        )
+
+    def test_a_group_members_ack_commits_with_an_append(self):
+        self.engine.declare_stream("payments")
+        self.engine.append("payments", b"pay-1")
+        with self.engine.group_consumer("payments", "billing") as member:
+            delivery = member.consume(WAIT_MS)
+            with self.engine.transaction() as txn:
+                txn.append("s", b"entry-1")
+                txn.ack(delivery)
+                self.assertEqual(self.engine.group_stats("payments", "billing")["acked"], 0)
+        self.assertEqual(self.engine.group_stats("payments", "billing")["acked"], 1)
+        self.assertEqual(self.records("s"), [b"entry-1"])
+
+
+class TransactionBadInputTest(EngineTestCase):
+    """Refused operations raise at once and leave the transaction usable; a failed commit applies
+    nothing; a transaction is spent after commit or abort."""
+
+    def setUp(self):
+        super().setUp()
+        self.engine.declare("in")
+        self.engine.declare("out")
+        self.engine.declare_stream("s")
+
+    def held(self):
+        self.engine.publish("in", b"x")
+        consumer = self.consumer("in")
+        return consumer, consumer.consume(WAIT_MS)
+
+    def test_a_tag_the_consumer_no_longer_holds_is_estate_at_once(self):
+        consumer, delivery = self.held()
+        delivery.ack()
+        with self.engine.transaction() as txn:
+            self.assertError(corq.ESTATE, txn.ack, delivery)
+            txn.publish("", "out", b"kept")  # still usable
+        self.assertEqual(self.engine.stats("out")["ready"], 1)
+
+    def test_the_same_delivery_twice_in_one_transaction_is_estate(self):
+        consumer, delivery = self.held()
+        with self.engine.transaction() as txn:
+            txn.ack(delivery)
+            error = self.assertError(corq.ESTATE, txn.ack, delivery)
+            self.assertIn("already", error.detail)
+        self.assertEqual(self.engine.stats("in")["acked"], 1)
+
+    def test_an_unknown_queue_exchange_or_stream_is_enoent_at_once_and_it_stays_usable(self):
+        with self.engine.transaction() as txn:
+            error = self.assertError(corq.ENOENT, txn.publish, "", "nope", b"x")
+            self.assertIn("nope", error.detail)
+            self.assertEqual(error.name, "CORQ_ENOENT")
+            self.assertError(corq.ENOENT, txn.publish, "no-exchange", "k", b"x")
+            self.assertError(corq.ENOENT, txn.append, "no-stream", b"x")
+            self.assertFalse(txn.closed)
+            txn.publish("", "out", b"kept")
+            txn.append("s", b"kept")
+        self.assertEqual(self.engine.stats("out")["ready"], 1)
+        self.assertEqual(self.engine.stream_stats("s")["records"], 1)
+
+    def test_a_delivery_settled_before_commit_fails_it_and_nothing_is_applied(self):
+        consumer, delivery = self.held()
+        txn = self.engine.transaction()
+        txn.publish("", "out", b"p")
+        txn.append("s", b"r")
+        txn.ack(delivery)
+        delivery.ack()  # settled outside the transaction
+        error = self.assertError(corq.ESTATE, txn.commit)
+        self.assertIn(str(delivery.tag), error.detail)
+        self.assertTrue(txn.closed, "commit ends the transaction whatever it raises")
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+        self.assertEqual(self.engine.stream_stats("s")["records"], 0)
+
+    def test_a_commit_that_fails_at_the_end_of_the_block_raises_from_it(self):
+        self.engine.declare("small", max_length=1, overflow="reject")
+        self.engine.publish("small", b"filler")
+        consumer, delivery = self.held()
+        with self.assertRaises(corq.Error) as caught:
+            with self.engine.transaction() as txn:
+                txn.publish("", "out", b"p")
+                txn.publish("", "small", b"q")
+                txn.ack(delivery)
+        self.assertEqual(caught.exception.code, corq.EFULL, str(caught.exception))
+        self.assertIn("small", caught.exception.detail)
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+        delivery.ack()  # the failed commit left it held
+
+    def test_after_commit_or_abort_every_call_is_eclosed(self):
+        consumer, delivery = self.held()
+        for end in ("commit", "abort", "block"):
+            if end == "block":
+                with self.engine.transaction() as txn:
+                    pass
+            else:
+                txn = self.engine.transaction()
+                getattr(txn, end)()
+            self.assertTrue(txn.closed)
+            error = self.assertError(corq.ECLOSED, txn.publish, "", "out", b"x")
+            self.assertIn("no longer open", error.detail)
+            self.assertError(corq.ECLOSED, txn.append, "s", b"x")
+            self.assertError(corq.ECLOSED, txn.ack, delivery)
+            self.assertError(corq.ECLOSED, txn.commit)
+            txn.abort()  # a no-op
+        self.assertEqual(self.engine.stats("out")["published"], 0)
+        delivery.ack()  # no refused ack reached it
+
+    def test_bad_arguments_are_einval_etoobig_or_type_errors(self):
+        consumer, delivery = self.held()
+        with self.engine.transaction() as txn:
+            self.assertError(corq.EINVAL, txn.publish, "", "bad name!", b"x")
+            self.assertError(corq.EINVAL, txn.publish, "", "out", b"x", priority=-1)
+            with self.assertRaises(TypeError):
+                txn.publish("", "out", "text, not bytes")
+            with self.assertRaises(TypeError):
+                txn.ack(delivery.tag)
+            self.assertError(corq.ETOOBIG, txn.publish, "", "out", b"x" * (2 << 20))
+            consumer.close()
+            self.assertError(corq.ECLOSED, txn.ack, delivery)
+            txn.publish("", "out", b"kept")
+        self.assertEqual(self.engine.stats("out")["ready"], 1)
+        self.assertError(corq.EINVAL, self.engine.transaction, timeout_ms=-2)
+        self.assertError(corq.EINVAL, self.engine.transaction, timeout_ms=2**31)
+        txn = self.engine.transaction()
+        txn.publish("", "out", b"dropped")
+        self.assertError(corq.EINVAL, txn.commit, -2)
+        self.assertTrue(txn.closed, "commit ends the transaction whatever it raises")
+        self.assertEqual(self.engine.stats("out")["ready"], 1)
+
+    def test_a_closed_engine_aborts_it_and_its_calls_are_eclosed(self):
+        engine = corq.Engine()
+        engine.declare("q")
+        txn = engine.transaction()
+        txn.publish("", "q", b"x")
+        engine.close()
+        self.assertError(corq.ECLOSED, txn.publish, "", "q", b"x")
+        self.assertError(corq.ECLOSED, txn.commit)
+        self.assertTrue(txn.closed)
+        self.assertError(corq.ECLOSED, engine.transaction)
+
+
 def _durable_engines_unsupported():
     """None if corq_open accepts a data directory, else the library's reason."""
     with tempfile.TemporaryDirectory() as directory:
@@ -1237,6 +1513,35 @@ class DurableTest(unittest.TestCase):
             self.assertEqual(delivery.data, b"paid")
             self.assertEqual(delivery.message_id, first.offset + 1)
             delivery.ack()
+
+    def test_a_committed_transaction_survives_a_reopen_and_an_aborted_one_does_not(self):
+        with corq.Engine(self.directory.name) as engine:
+            engine.declare("in")
+            engine.declare("out")
+            engine.declare_stream("s")
+            engine.publish("in", b"a")
+            engine.publish("in", b"b")
+            with engine.consumer("in", 2) as consumer:
+                first, second = consumer.consume_many(2, WAIT_MS)
+                with engine.transaction() as txn:
+                    txn.publish("", "out", b"from-a")
+                    txn.append("s", b"from-a")
+                    txn.ack(first)
+                with engine.transaction() as txn:
+                    txn.publish("", "out", b"from-b")
+                    txn.ack(second)
+                    txn.abort()
+        engine = self.reopen()
+        with engine.consumer("out") as consumer:
+            delivery = consumer.consume(WAIT_MS)
+            self.assertEqual(delivery.data, b"from-a")
+            self.assertIsNone(consumer.consume(0))
+        with engine.stream_reader("s") as reader:
+            self.assertEqual([r.data for r in reader.read(16, 0)], [b"from-a"])
+        with engine.consumer("in") as consumer:
+            again = consumer.consume(WAIT_MS)
+            self.assertEqual((again.data, again.delivery_count), (b"b", 2))
+            self.assertIsNone(consumer.consume(0))
 
     def test_in_flight_delivery_comes_back_after_a_reopen_with_its_count(self):
         engine = corq.Engine(self.directory.name)

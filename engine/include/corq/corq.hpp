@@ -17,11 +17,24 @@
 //   for (const corq::StreamRecord &record : reader.read(/*max=*/64, /*timeout_ms=*/1000))
 //     handle(record.offset(), record.key(), record.text());  // views valid until the next read
 //
+// Transactions (corq.h "Transactions"): consume, transform, produce, and ack the input — all or
+// nothing. Leaving the scope without commit() aborts.
+//
+//   corq::Consumer in = engine.consumer("orders", 64);
+//   while (auto delivery = in.consume_one(1000)) {
+//     corq::Transaction txn = engine.transaction();
+//     txn.publish(/*exchange=*/"", /*routing_key=*/"invoices", invoice_for(delivery->text()));
+//     txn.append("ledger", delivery->text(), /*key=*/"customer-7");
+//     txn.ack(in, *delivery);
+//     txn.commit(/*timeout_ms=*/5000);
+//   }
+//
 // Failures throw corq::Error, which carries the CORQ_E* code and the detail message. Timeouts are
 // not failures: consume returns no delivery, read returns no record. Handles close in their
 // destructors; they are movable, not copyable. Thread-safety is the C API's: an Engine may be
 // shared by threads; a Producer, a Consumer, a StreamProducer or a StreamReader is used by one
-// thread at a time (Consumer::wakeup and StreamReader::wakeup from any thread).
+// thread at a time (Consumer::wakeup and StreamReader::wakeup from any thread); a Transaction by
+// the thread that uses the consumers whose deliveries it acks.
 #pragma once
 
 #include <corq/corq.h>
@@ -371,6 +384,127 @@ class StreamReader {
   std::vector<StreamRecord> buffer_;
 };
 
+/// An open transaction (corq.h "Transactions", DESIGN.md §8), from Engine::transaction(): it
+/// gathers publishes, stream appends and acks of deliveries held by Consumers (queue consumers and
+/// group members alike), and commit() applies all of them atomically — after a crash all of them
+/// exist or none does. Until commit nothing of it is visible: its messages are not delivered, its
+/// records not readable, its acks not applied (the deliveries stay in flight, leases running).
+///
+/// An operation that corq refuses at once (bad argument, unknown queue, exchange, stream or tag, a
+/// message over max_message_bytes, a limit passed) throws corq::Error and is not part of the
+/// transaction, which stays usable. commit() and abort() end it: whatever commit() returns or
+/// throws, and after abort(), the object is empty, and publish, append, ack and commit on an empty
+/// Transaction (also a moved-from or default-constructed one) throw corq::Error with
+/// CORQ_ECLOSED without calling corq. The destructor aborts a transaction that was not committed.
+///
+/// Move-only. One thread at a time: the thread that uses the consumers whose deliveries it acks.
+/// It may outlive its Engine: once the engine is closed, corq has aborted it, its operations throw
+/// CORQ_ECLOSED, and the destructor (or abort()) frees it.
+class Transaction {
+ public:
+  /// commit()'s default timeout: the same as PublishOptions::timeout_ms.
+  static constexpr std::int32_t commit_timeout_ms_default = 30000;
+
+  /// An empty transaction (every operation throws CORQ_ECLOSED); Engine::transaction() begins one.
+  Transaction() = default;
+  /// Takes ownership of a transaction begun with corq_txn_begin (nullptr: an empty one).
+  explicit Transaction(corq_txn *handle) noexcept : handle_(handle) {}
+  Transaction(Transaction &&o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+  /// Aborts this transaction if it is open, then takes `o`'s.
+  Transaction &operator=(Transaction &&o) noexcept {
+    if (this != &o) {
+      abort();
+      handle_ = std::exchange(o.handle_, nullptr);
+    }
+    return *this;
+  }
+  Transaction(const Transaction &) = delete;
+  Transaction &operator=(const Transaction &) = delete;
+  /// Aborts the transaction unless it was committed or aborted.
+  ~Transaction() { abort(); }
+
+  /// Adds a publish: exchange "" sends to the queue `routing_key` names (CORQ_ENOENT at once if
+  /// there is none), any other exchange routes at commit as Engine::publish_to_exchange does (all
+  /// matched queues or none). Of the options, flags (CORQ_PUBLISH_MANDATORY; NOWAIT is ignored),
+  /// delay_ms, ttl_ms and priority apply; timeout_ms is commit()'s. The message is copied.
+  /// Throws corq::Error: CORQ_EINVAL, CORQ_ENOENT, CORQ_EUNROUTABLE, CORQ_ETOOBIG (the message,
+  /// 65,536 operations or max_txn_bytes), CORQ_ENOMEM, CORQ_ESTATE (in use by another thread),
+  /// CORQ_ECLOSED (empty, or the engine was closed).
+  void publish(const std::string &exchange, const std::string &routing_key, const Message &message,
+               const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    const corq_publish_options o = options.c();
+    check(corq_txn_publish(live(), exchange.c_str(), routing_key.c_str(), &m, &o));
+  }
+  void publish(const std::string &exchange, const std::string &routing_key, std::string_view data,
+               const PublishOptions &options = {}) {
+    publish(exchange, routing_key, Message{data}, options);
+  }
+
+  /// Adds a stream append of one record, in the argument order of Engine::append: the partition
+  /// is picked at commit from `key` as Engine::append picks it (nullopt: round robin), its offset
+  /// assigned at commit (not returned). Options: flags only (delay, TTL or priority:
+  /// CORQ_EINVAL). Throws corq::Error: CORQ_EINVAL, CORQ_ENOENT (no such stream), CORQ_ETOOBIG,
+  /// CORQ_ENOMEM, CORQ_ESTATE, CORQ_ECLOSED.
+  void append(const std::string &stream, const Message &message,
+              std::optional<std::string_view> key = std::nullopt,
+              const PublishOptions &options = {}) {
+    const corq_message m = message.c();
+    const corq_publish_options o = options.c();
+    check(corq_txn_append(live(), stream.c_str(), detail::key_pointer(key), key ? key->size() : 0,
+                          &m, &o));
+  }
+  void append(const std::string &stream, std::string_view data,
+              std::optional<std::string_view> key = std::nullopt,
+              const PublishOptions &options = {}) {
+    append(stream, Message{data}, key, options);
+  }
+
+  /// Adds the ack of the delivery `consumer` (a queue consumer or a group member) holds now with
+  /// this tag; it stays in flight until commit. Throws corq::Error: CORQ_ESTATE (not a delivery
+  /// the consumer holds now, or already acked in this transaction), CORQ_EINVAL (a closed or
+  /// moved-from consumer, a consumer of another engine), CORQ_ECLOSED.
+  void ack(const Consumer &consumer, std::uint64_t tag) {
+    check(corq_txn_ack(live(), consumer.handle(), tag));
+  }
+  void ack(const Consumer &consumer, const Delivery &delivery) { ack(consumer, delivery.tag()); }
+
+  /// Applies everything, or nothing, and ends the transaction (the object is empty afterwards,
+  /// whatever happens). timeout_ms bounds the wait for room under overflow=block and the wait for
+  /// durability (-1: no limit). Throws corq::Error with nothing applied: CORQ_ESTATE (an acked
+  /// delivery is no longer held: lease expired, settled, consumer closed), CORQ_ENOENT (a target
+  /// was deleted), CORQ_EUNROUTABLE, CORQ_EFULL, CORQ_ETOOBIG, CORQ_ENOSPC, CORQ_EFAILED — the
+  /// acked deliveries then stay held; CORQ_ETIMEDOUT or CORQ_EFAILED while waiting for durability:
+  /// the outcome is unknown but never partial; CORQ_ECLOSED: empty, or the engine was closed.
+  void commit(std::int32_t timeout_ms = commit_timeout_ms_default) {
+    corq_txn *spent = live();
+    handle_ = nullptr;  // corq_txn_commit frees the transaction whatever it returns
+    check(corq_txn_commit(spent, timeout_ms));
+  }
+
+  /// Discards the transaction (its acks are not applied: the deliveries stay held) and leaves the
+  /// object empty. On an empty Transaction a no-op. Never throws.
+  void abort() noexcept {
+    if (handle_ != nullptr) corq_txn_abort(std::exchange(handle_, nullptr));
+  }
+
+  /// Whether the transaction is open (begun, not yet committed, aborted or moved from).
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+  /// The C handle, still owned by this object (nullptr when empty).
+  corq_txn *handle() const noexcept { return handle_; }
+
+ private:
+  /// The handle for one operation; throws CORQ_ECLOSED (without calling corq) when empty.
+  corq_txn *live() {
+    if (handle_ == nullptr) {
+      throw Error(CORQ_ECLOSED, "the transaction is no longer open (committed, aborted or moved)");
+    }
+    return handle_;
+  }
+
+  corq_txn *handle_ = nullptr;
+};
+
 /// An engine: the queues, exchanges and streams. Thread-safe. Closing (destructor or close()) wakes
 /// blocked consumers and stream readers.
 class Engine {
@@ -552,6 +686,13 @@ class Engine {
     corq_producer *p = nullptr;
     check(corq_producer_open(handle_, queue.c_str(), &p));
     return Producer(p);
+  }
+  /// Begins a transaction (see Transaction): aborted by its destructor unless committed. Throws
+  /// corq::Error: CORQ_ENOMEM, CORQ_ECLOSED, CORQ_EINVAL (a closed or moved-from Engine).
+  Transaction transaction() {
+    corq_txn *t = nullptr;
+    check(corq_txn_begin(handle_, &t));
+    return Transaction(t);
   }
   Consumer consumer(const std::string &queue, std::uint32_t prefetch) {
     corq_consumer *c = nullptr;

@@ -48,6 +48,32 @@
 //! # Ok::<(), corq::Error>(())
 //! ```
 //!
+//! Transactions: publishes, stream appends and acks applied together at commit, or not at all
+//! (consume-transform-produce exactly once). Dropping a [`Transaction`] without committing it
+//! aborts it:
+//!
+//! ```
+//! use corq::Message;
+//! let engine = corq::Engine::in_memory(&[])?;
+//! engine.declare("orders", &[])?;
+//! engine.declare("invoices", &[])?;
+//! engine.declare_stream("ledger", &[])?;
+//! engine.publish("orders", &Message::new(b"order 42"))?;
+//! let orders = engine.consumer("orders", 16)?;
+//! while let Some(order) = orders.consume(0)? {
+//!     let invoice = [b"invoice for ".as_slice(), order.data()].concat();
+//!     let txn = engine.transaction()?;
+//!     txn.publish("", "invoices", &Message::new(&invoice))?; // exchange "": the queue named
+//!     txn.append("ledger", Some(b"customer-7"), &Message::new(order.data()))?;
+//!     txn.ack(&order)?;
+//!     txn.commit(5000)?; // all three, or (on an error) none
+//! }
+//! assert_eq!(engine.queue_stats("orders")?.acked, 1);
+//! assert_eq!(engine.queue_stats("invoices")?.ready, 1);
+//! assert_eq!(engine.stream_stats("ledger")?.records, 1);
+//! # Ok::<(), corq::Error>(())
+//! ```
+//!
 //! How the C API's rules map to Rust:
 //! - **Ownership.** [`Engine`], [`Producer`], [`Consumer`], [`StreamProducer`] and
 //!   [`StreamReader`] close their handle when dropped; `close()` does the same (and reports the
@@ -62,13 +88,19 @@
 //!   consumer closes (released). A [`StreamReader`]'s records are not copied: `read` borrows the
 //!   reader mutably and returns [`StreamRecord`] views that live until the next `read`, exactly the
 //!   C API's rule, so the compiler refuses a record used after the next read or the reader's close.
+//! - **Transactions.** A [`Transaction`] borrows its engine; `commit` and `abort` consume it, so a
+//!   transaction is used after neither (the compiler refuses it), and dropping it aborts.
+//!   `Transaction::ack` takes the delivery by reference: it stays held (in flight) until the commit,
+//!   and settling it afterwards is ESTATE.
 //! - **Errors.** Every failure is an [`Error`] with corq's code (the `E*` constants here, the values
 //!   of `corq.h`) and the detail message of `corq_last_error`.
 //! - **Threads** (`corq.h`'s rules): an `Engine` is `Send + Sync` (share it by reference, e.g. with
 //!   `std::thread::scope`); a `Producer` and a `Consumer` are `Send` but not `Sync` (one thread at a
 //!   time); a `Delivery` is neither (settle it on its consumer's thread); a [`Waker`] is
 //!   `Send + Sync`: `corq_consumer_wakeup` may come from any thread. Likewise a `StreamProducer`
-//!   and a `StreamReader` are `Send`, not `Sync`, and a [`StreamWaker`] is `Send + Sync`.
+//!   and a `StreamReader` are `Send`, not `Sync`, and a [`StreamWaker`] is `Send + Sync`. A
+//!   `Transaction` is `Send`, not `Sync`: one thread at a time, the one that uses the consumers
+//!   whose deliveries it acks.
 //!
 //! The borrow rules are checked at compile time; each of these fails to compile:
 //!
@@ -110,6 +142,22 @@
 //! ```compile_fail
 //! fn shared_across_threads<T: Sync>() {}
 //! shared_across_threads::<corq::StreamReader<'static>>(); // one thread at a time
+//! ```
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let txn = engine.transaction().unwrap();
+//! txn.commit(1000).unwrap();
+//! txn.commit(1000).unwrap(); // committed already: commit consumed it
+//! ```
+//! ```compile_fail
+//! let engine = corq::Engine::in_memory(&[]).unwrap();
+//! let txn = engine.transaction().unwrap();
+//! engine.close().unwrap(); // the transaction still borrows the engine
+//! txn.abort();
+//! ```
+//! ```compile_fail
+//! fn shared_across_threads<T: Sync>() {}
+//! shared_across_threads::<corq::Transaction<'static>>(); // one thread at a time
 //! ```
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
@@ -1083,6 +1131,16 @@ impl Engine {
         Ok(stats)
     }
 
+    /// Begins a [`Transaction`]; it borrows the engine and is aborted when dropped uncommitted.
+    /// Errors: ENOMEM.
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: live engine, valid out pointer.
+        check(unsafe { sys::corq_txn_begin(self.ptr(), &mut raw) })?;
+        let raw = NonNull::new(raw).expect("corq_txn_begin succeeded without a transaction");
+        Ok(Transaction { raw, _engine: PhantomData })
+    }
+
     /// Sends the engine's log lines to `sink(level, message)` (level: `sys::CORQ_LOG_*`). It runs
     /// on engine threads; a panic in it aborts the process (it cannot unwind through C).
     pub fn set_log_callback<F>(&self, sink: F) -> Result<()>
@@ -1409,6 +1467,153 @@ impl fmt::Debug for Delivery<'_> {
             .field("headers", &self.headers.len())
             .field("delivery_count", &self.delivery_count)
             .finish()
+    }
+}
+
+// ---- Transactions ------------------------------------------------------------------------------
+
+/// A transaction (`corq_txn`, corq.h "Transactions"), from [`Engine::transaction`]: publishes (to a
+/// queue or through an exchange), stream appends and acks of deliveries held by consumers (queue
+/// consumers and group members) that [`commit`](Self::commit) applies atomically — after a crash
+/// all of them exist or none does. Until then nothing of it is visible: its messages are not
+/// delivered, its records not readable, its acks not applied (the deliveries stay in flight with
+/// their leases running).
+///
+/// An operation corq refuses at once (bad argument, unknown queue, exchange, stream or tag, a
+/// message over `max_message_bytes`, a limit passed: 65,536 operations or `max_txn_bytes`) returns
+/// its [`Error`] and is not part of the transaction, which stays usable. `commit` and `abort`
+/// consume it; dropping it aborts it. It borrows the engine, so the engine cannot be closed under
+/// it. `Send`, not `Sync`: one thread at a time, the thread that uses the consumers whose
+/// deliveries it acks.
+pub struct Transaction<'e> {
+    raw: NonNull<sys::corq_txn>,
+    _engine: PhantomData<&'e Engine>,
+}
+
+// SAFETY: corq.h: "A transaction is used by one thread at a time" (it may move between threads):
+// Send, not Sync.
+unsafe impl Send for Transaction<'_> {}
+
+impl Transaction<'_> {
+    fn ptr(&self) -> *mut sys::corq_txn {
+        self.raw.as_ptr()
+    }
+
+    /// Adds a publish with the default options: exchange "" sends to the queue `routing_key`
+    /// names (ENOENT at once if there is none), any other exchange routes at commit as
+    /// [`Engine::publish_to_exchange`] does (every matched queue or none). The message is copied;
+    /// its id is assigned at commit.
+    pub fn publish(&self, exchange: &str, routing_key: &str, message: &Message<'_>) -> Result<()> {
+        self.publish_with(exchange, routing_key, message, &PublishOptions::default())
+    }
+
+    /// Adds a publish. Of the options, `mandatory` (EUNROUTABLE: at once for the default exchange,
+    /// at commit through another), `delay_ms`, `ttl_ms` and `priority` apply; `nowait` and
+    /// `timeout_ms` are ignored (the commit decides the wait). Errors: EINVAL, ENOENT,
+    /// EUNROUTABLE, ETOOBIG, ENOMEM.
+    pub fn publish_with(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &Message<'_>,
+        options: &PublishOptions,
+    ) -> Result<()> {
+        let exchange = c_string("exchange name", exchange)?;
+        let routing_key = c_string("routing key", routing_key)?;
+        let raw = RawMessage::new(message)?;
+        let (c_message, c_options) = (raw.as_c(), options.as_c());
+        // SAFETY: live transaction, one thread (not Sync); every pointer lives for the call and
+        // corq copies what it keeps.
+        check(unsafe {
+            sys::corq_txn_publish(
+                self.ptr(),
+                exchange.as_ptr(),
+                routing_key.as_ptr(),
+                &c_message,
+                &c_options,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Adds a stream append of one record with the default options (arguments as
+    /// [`Engine::append`]): `key` picks the partition at commit as `Engine::append` does (`None`:
+    /// round robin; `Some(b"")` is a key); the offset is assigned at commit (not returned). ENOENT
+    /// at once for an unknown stream.
+    pub fn append(&self, stream: &str, key: Option<&[u8]>, message: &Message<'_>) -> Result<()> {
+        self.append_with(stream, key, message, &PublishOptions::default())
+    }
+
+    /// Adds a stream append. A delay, TTL or priority in the options is EINVAL. Errors: EINVAL,
+    /// ENOENT, ETOOBIG, ENOMEM.
+    pub fn append_with(
+        &self,
+        stream: &str,
+        key: Option<&[u8]>,
+        message: &Message<'_>,
+        options: &PublishOptions,
+    ) -> Result<()> {
+        let stream = c_string("stream name", stream)?;
+        let raw = RawMessage::new(message)?;
+        let (c_message, c_options) = (raw.as_c(), options.as_c());
+        let (key_ptr, key_len) = key_parts(key);
+        // SAFETY: live transaction, one thread; every pointer lives for the call (the key NULL or
+        // key_len bytes) and corq copies what it keeps.
+        check(unsafe {
+            sys::corq_txn_append(
+                self.ptr(),
+                stream.as_ptr(),
+                key_ptr,
+                key_len,
+                &c_message,
+                &c_options,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Adds the ack of a delivery its consumer holds now. The delivery stays held until the
+    /// commit (settling it yourself before then makes the commit fail with ESTATE). Errors: ESTATE
+    /// (the consumer no longer holds it, or this transaction acks it already), EINVAL (a consumer
+    /// of another engine).
+    pub fn ack(&self, delivery: &Delivery<'_>) -> Result<()> {
+        self.ack_tag(delivery.consumer, delivery.tag)
+    }
+
+    /// Adds the ack of the delivery with this tag that `consumer` holds now (as [`ack`](Self::ack)).
+    pub fn ack_tag(&self, consumer: &Consumer<'_>, tag: u64) -> Result<()> {
+        // SAFETY: live transaction and consumer, both on this thread (neither is Sync).
+        check(unsafe { sys::corq_txn_ack(self.ptr(), consumer.ptr(), tag) }).map(|_| ())
+    }
+
+    /// Applies everything or nothing, and ends the transaction whatever it returns. `timeout_ms`
+    /// bounds the wait for room under overflow=block and for durability (-1: no limit). Errors,
+    /// with nothing applied and the acked deliveries still held: ESTATE (an acked delivery is no
+    /// longer held: settled, lease expired, consumer closed), ENOENT (a target was deleted),
+    /// EUNROUTABLE, EFULL, ETOOBIG, ENOSPC, EFAILED; ETIMEDOUT or EFAILED while waiting for
+    /// durability: the outcome is unknown, never partial; EINVAL for a timeout below -1.
+    pub fn commit(self, timeout_ms: i32) -> Result<()> {
+        let raw = self.raw;
+        std::mem::forget(self);
+        // SAFETY: owned; corq_txn_commit frees it whatever it returns, and Drop will not run.
+        check(unsafe { sys::corq_txn_commit(raw.as_ptr(), timeout_ms) }).map(|_| ())
+    }
+
+    /// Discards the transaction (as dropping does): its acks are not applied, the deliveries stay
+    /// held.
+    pub fn abort(self) {}
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned and not committed (commit forgets self); freed once.
+        unsafe { sys::corq_txn_abort(self.ptr()) }
+    }
+}
+
+impl fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction").field("raw", &self.raw).finish()
     }
 }
 

@@ -1,9 +1,8 @@
 //! Raw declarations of the C API of `corq/corq.h`, one to one: same names, same types, same values.
 //! Everything here is `unsafe` to call; the contracts (ownership, lifetime, thread-safety, errors)
 //! are the ones written in `corq.h`, which is the manual. The safe wrapper in the crate root is
-//! built on these alone. Not declared (yet): `corq_queue_declare_temp`, request-reply
-//! (`corq_request`, `corq_respond`, `corq_reply_free`) and consumer groups (`corq_group_*`, which
-//! the library does not build yet).
+//! built on these alone. Not declared (yet): `corq_queue_declare_temp` and request-reply
+//! (`corq_request`, `corq_respond`, `corq_reply_free`).
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -81,6 +80,12 @@ pub struct corq_stream_producer {
 /// `corq_stream_reader_wakeup`.
 #[repr(C)]
 pub struct corq_stream_reader {
+    _opaque: [u8; 0],
+}
+/// Opaque: a transaction (publishes, appends and acks applied together by `corq_txn_commit`). One
+/// thread at a time: the thread that uses the consumers whose deliveries it acks.
+#[repr(C)]
+pub struct corq_txn {
     _opaque: [u8; 0],
 }
 
@@ -449,4 +454,25 @@ extern "C" {
         fn_: corq_log_fn,
         user: *mut c_void,
     ) -> c_int;
+
+    pub fn corq_txn_begin(engine: *mut corq_engine, out: *mut *mut corq_txn) -> c_int;
+    pub fn corq_txn_publish(
+        txn: *mut corq_txn,
+        exchange: *const c_char,
+        routing_key: *const c_char,
+        message: *const corq_message,
+        options: *const corq_publish_options,
+    ) -> c_int;
+    pub fn corq_txn_append(
+        txn: *mut corq_txn,
+        stream: *const c_char,
+        key: *const c_void,
+        key_len: usize,
+        message: *const corq_message,
+        options: *const corq_publish_options,
+    ) -> c_int;
+    pub fn corq_txn_ack(txn: *mut corq_txn, consumer: *mut corq_consumer, tag: u64) -> c_int;
+    /// Frees the transaction whatever it returns.
+    pub fn corq_txn_commit(txn: *mut corq_txn, timeout_ms: i32) -> c_int;
+    pub fn corq_txn_abort(txn: *mut corq_txn);
 }

@@ -172,7 +172,7 @@ TEST_P(TxnConcurrency, overlapping_consume_transform_produce_transactions_conser
   must_declare(e.get(), "out");
   must_declare_stream(e.get(), "ledger", {{"partitions", "3"}});
   must_declare_stream(e.get(), "events", {{"partitions", "2"}});
-  const std::uint64_t queue_inputs = scaled(3'000), stream_inputs = scaled(2'000);
+  const std::uint64_t queue_inputs = scaled(3'000, 3), stream_inputs = scaled(2'000, 3);
   const std::uint64_t total = queue_inputs + stream_inputs;
   for (std::uint64_t i = 0; i < queue_inputs; ++i) publish(e.get(), "in", "q" + std::to_string(i));
   for (std::uint64_t i = 0; i < stream_inputs; ++i) {

@@ -414,6 +414,12 @@ int corq_stats_json(corq_engine *engine, char **json) {
     text += ",\"transactions\":{\"committed\":" + count(t.committed) +
             ",\"failed\":" + count(t.failed) + ",\"aborted\":" + count(t.aborted) +
             ",\"open\":" + std::to_string(e.txns_open()) + "}";
+    // The same since the data directory was created (checkpoints persist them; see the engine
+    // README, Transactions): a sibling object, so "transactions" keeps its exact shape.
+    const Engine::TxnTotals total = e.txn_totals();
+    text += ",\"transactions_total\":{\"committed\":" + std::to_string(total.committed) +
+            ",\"failed\":" + std::to_string(total.failed) +
+            ",\"aborted\":" + std::to_string(total.aborted) + "}";
     if (Journal *journal = e.journal(); journal != nullptr) {
       std::uint64_t disk_bytes = 0;
       const auto segments = journal->segments();

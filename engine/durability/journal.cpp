@@ -5,6 +5,7 @@
 #include "durability/topology_records.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -127,6 +128,8 @@ int Journal::open(const std::string &dir, const EngineOptions &options, Recovere
     }
   }
   journal->floor_scan_bucket_ = LiveLedger::bucket_of(first_lsn);
+  // Every txn_commit record recovered is in the engine's restored count (RecoveredTxnCounters).
+  journal->txn_commits_through_ = journal->log_->last_appended_lsn();
   out = std::move(journal);
   return CORQ_OK;
 }
@@ -268,23 +271,31 @@ std::uint8_t Journal::encode_fanout(records::Writer &w, const std::uint32_t *qid
 // --------------------------------------------------------------------------------
 
 namespace {
-/// The append hook of a transaction's batch: pins its messages at their records and holds it.
+/// The append hook of a transaction's batch: pins its messages at their records, holds it and
+/// counts it.
 struct TxnHookContext {
   LiveLedger *ledger;
   const TxnBatch *batch;
   std::multiset<wal::Lsn> *holds;
   std::mutex *holds_mutex;
+  std::uint64_t *commits_logged;
+  wal::Lsn *commits_through;
 };
 void txn_hook(void *context, wal::Lsn first, wal::Lsn last) {
   auto *c = static_cast<TxnHookContext *>(context);
   for (const auto &[entry, message] : c->batch->pins) c->ledger->pin(message, first + entry);
   std::lock_guard lock(*c->holds_mutex);
-  (void)last;
   c->holds->insert(first);  // a checkpoint's floor, taken after this append, sees it
+  // In LSN order (hooks run inside the append): the count and the LSN of the last txn_commit
+  // record it includes always agree.
+  ++*c->commits_logged;
+  *c->commits_through = last;
 }
 }  // namespace
 
 int Journal::log_transaction(TxnBatch &batch, wal::Lsn &lsn, std::string &error) {
+  // Every commit batch ends with its txn_commit record: the hook counts batches as commits.
+  assert(!batch.entries.empty() && batch.entries.back().type == records::txn_commit);
   std::vector<wal::Record> records;
   records.reserve(batch.entries.size());
   for (const TxnBatch::Entry &e : batch.entries) {
@@ -292,7 +303,12 @@ int Journal::log_transaction(TxnBatch &batch, wal::Lsn &lsn, std::string &error)
         {e.type, {batch.heads.data() + e.head_begin, e.head_end - e.head_begin}, e.tail});
   }
   // The hold's node is allocated before the append: the hook must not fail.
-  TxnHookContext context{&ledger_, &batch, &txn_holds_, &txn_holds_mutex_};
+  TxnHookContext context{&ledger_,
+                         &batch,
+                         &txn_holds_,
+                         &txn_holds_mutex_,
+                         &txn_commits_logged_,
+                         &txn_commits_through_};
   const wal::AppendHook hook{txn_hook, &context};
   const int rc = log_->append(records, lsn, wal::AppendClass::normal, &hook);
   if (rc != 0) return map_error(rc, error);
@@ -318,6 +334,12 @@ void Journal::release_txn_hold(wal::Lsn lsn, const std::vector<std::byte> &appli
 std::size_t Journal::txn_holds() const {
   std::lock_guard lock(txn_holds_mutex_);
   return txn_holds_.size();
+}
+
+std::uint64_t Journal::txn_commits_logged(wal::Lsn &through) const {
+  std::lock_guard lock(txn_holds_mutex_);
+  through = txn_commits_through_;
+  return txn_commits_logged_;
 }
 
 wal::Lsn Journal::txn_hold_floor() const {
@@ -608,6 +630,9 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
     case records::txn_applied:
       return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire) ||
              record.lsn >= txn_floor_at_copy_.load(std::memory_order_acquire);
+    // Counted by the checkpoint's txn_committed unless logged after its group copy (it read the
+    // count after that: Engine::checkpoint).
+    case records::txn_commit: return record.lsn >= group_copy_lsn_.load(std::memory_order_acquire);
     default: return true;  // unknown: keep
   }
 }

@@ -126,10 +126,15 @@ class Journal {
   /// Appends a transaction's batch (one log batch: after a crash all of it or none), pins its
   /// messages, unpins the ones its acks removed, and holds the log from `lsn` on (live_floor
   /// never passes a held batch, and compaction keeps its records) until release_txn_hold: its
-  /// group acks and stream records must stay in this log until they are applied. CORQ_OK with
-  /// `lsn` (the batch's last; its first is lsn - entries + 1, the hold's key), or the log's error
-  /// with nothing logged, pinned or held.
+  /// group acks and stream records must stay in this log until they are applied. The batch's
+  /// last entry must be its txn_commit record: the batch counts as a commit (txn_commits_logged).
+  /// CORQ_OK with `lsn` (the batch's last; its first is lsn - entries + 1, the hold's key), or
+  /// the log's error with nothing logged, pinned, held or counted.
   int log_transaction(TxnBatch &batch, wal::Lsn &lsn, std::string &error);
+  /// Commit batches logged since open, and in `through` the LSN up to which that count covers
+  /// the log's txn_commit records (the last one counted; before any, the last LSN recovered, whose
+  /// commits the engine's restored count holds). A consistent pair: a checkpoint records both.
+  std::uint64_t txn_commits_logged(wal::Lsn &through) const;
   /// The transaction whose batch starts at `lsn` is applied: its stream records (if any) are
   /// durable in their streams' logs and `applied` (a txn_applied record, or empty) is appended.
   /// Lazily logged.
@@ -230,7 +235,9 @@ class Journal {
   const bool flush_;
   std::unique_ptr<wal::Log> log_;
   mutable std::mutex txn_holds_mutex_;
-  std::multiset<wal::Lsn> txn_holds_;  // txn_holds_mutex_
+  std::multiset<wal::Lsn> txn_holds_;     // txn_holds_mutex_
+  std::uint64_t txn_commits_logged_ = 0;  // txn_holds_mutex_ (txn_commits_logged)
+  wal::Lsn txn_commits_through_ = 0;      // txn_holds_mutex_
   /// The lowest held transaction when the last checkpoint copied the groups: compaction keeps a
   /// transaction's records from there on (its group acks may not be in that copy yet).
   std::atomic<wal::Lsn> txn_floor_at_copy_{~wal::Lsn{0}};

@@ -34,6 +34,7 @@ const char *type_name(std::uint8_t type) noexcept {
     case group_progress: return "group_progress";
     case txn_append: return "txn_append";
     case txn_applied: return "txn_applied";
+    case txn_commit: return "txn_commit";
     default: return "unknown";
   }
 }
@@ -165,6 +166,12 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       out += " next_qid=" + std::to_string(r.u32());
       if (r.remaining() >= 4) out += " next_xid=" + std::to_string(r.u32());
       if (r.remaining() >= 4) out += " next_sid=" + std::to_string(r.u32());
+      if (r.remaining() >= 32) {
+        out += " txn_committed=" + std::to_string(r.u64());
+        out += " txn_aborted=" + std::to_string(r.u64());
+        out += " txn_failed=" + std::to_string(r.u64());
+        out += " txn_counted_through=" + std::to_string(r.u64());
+      }
       break;
     case declare_exchange: {
       out += " xid=" + std::to_string(r.u32());
@@ -240,6 +247,7 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
         out += (i ? "," : "") + std::to_string(r.u32());
       break;
     }
+    case txn_commit: out += " txn=" + std::to_string(r.u64()); break;
     case bind:
     case unbind: {
       out += " source_xid=" + std::to_string(r.u32());

@@ -22,9 +22,15 @@
 //                str16 reason, str16 origin queue name, str16 detail
 //                (the message becomes make_dead_letter(original, note) in to_qid)
 //   redrive      u32 from_qid, u32 to_qid, u64 id, i64 expires_at_ms (counts reset)
-//   checkpoint   u64 next_message_id, u32 next_qid, u32 next_xid, u32 next_sid  (first record of
-//                a checkpoint batch; logs written before exchanges end after next_qid, before
-//                streams after next_xid)
+//   checkpoint   u64 next_message_id, u32 next_qid, u32 next_xid, u32 next_sid, u64 txn_committed,
+//                u64 txn_aborted, u64 txn_failed, u64 txn_counted_through  (first record of a
+//                checkpoint batch; logs written before exchanges end after next_qid, before
+//                streams after next_xid, before transaction counters after next_sid). The txn_*
+//                counters are transactions since the data directory was created: txn_committed
+//                counts every txn_commit record up to LSN txn_counted_through (0: none) and the
+//                commits that logged nothing; recovery adds the txn_commit records after that LSN
+//                (a crash keeps them exact), while aborts and failures, which write nothing, count
+//                only as far as the last checkpoint (corq_close writes one when they changed).
 //   dedup        u32 qid, u32 n, n × (u64 message_id, i64 recorded_ms, str16 dedup_id)
 //   publish_fanout  u64 id, u16 n, n × (u32 qid, i64 expires_at_ms), i64 published_at_ms,
 //                i64 due_ms, str16 dedup_id, u16 header_count, header_count × (str16 key,
@@ -67,13 +73,16 @@
 //                (engine/txn/). A transaction's commit is one log batch holding all its records:
 //                publish / publish_fanout (its messages), remove (its acks of durable queue
 //                deliveries), group_progress kind 4 (its acks of group deliveries, with the
-//                generation they were delivered in) and txn_append. The stream records reach the
-//                stream's own log only after this batch is durable, in a batch ending with a txn
-//                record naming txn_id; recovery appends them again to a stream whose log does
-//                not name it.
+//                generation they were delivered in), txn_append, and last a txn_commit. The
+//                stream records reach the stream's own log only after this batch is durable, in
+//                a batch ending with a txn record naming txn_id; recovery appends them again to a
+//                stream whose log does not name it.
 //   txn_applied  u64 txn_id, u32 n, n × u32 sid: the transaction's stream records are durable in
 //                those streams' logs (appended lazily; recovery then skips them even when
 //                retention has since released them there).
+//   txn_commit   u64 txn_id (0: the transaction has no txn_append records): the last record of
+//                every transaction's commit batch — one per committed transaction that logged
+//                anything, which the checkpoint's txn_committed counter counts.
 // Exchanges are named by an exchange id (u32, never reused, like queue ids). Only durable
 // exchanges and bindings between durable ends are logged; a checkpoint re-logs all of them.
 //
@@ -117,6 +126,7 @@ enum Type : std::uint8_t {
   group_progress = 22,
   txn_append = 23,
   txn_applied = 24,
+  txn_commit = 25,
 };
 
 /// Name of a record type, for corqctl dump and error messages ("unknown" if none).

@@ -154,6 +154,26 @@ int RecoveredState::apply(const wal::RecoveredRecord &record) {
       next_qid = std::max(next_qid, qid);
       if (r.remaining() >= 4) next_xid = std::max(next_xid, r.u32());
       if (r.remaining() >= 4) next_sid = std::max(next_sid, r.u32());
+      if (r.remaining() >= 32) {
+        RecoveredTxnCounters &t = txn_counters;
+        t.from_checkpoint = true;
+        t.committed = r.u64();
+        t.aborted = r.u64();
+        t.failed = r.u64();
+        t.counted_through = r.u64();
+        // Commit records up to counted_through are in its count; those after it stay.
+        const auto counted =
+            std::upper_bound(t.commits_after.begin(), t.commits_after.end(), t.counted_through);
+        t.commits_after.erase(t.commits_after.begin(), counted);
+      }
+      return 0;
+    }
+    case records::txn_commit: {
+      const std::uint64_t txn_id = r.u64();
+      if (!r.ok()) return bad(record, "truncated");
+      next_message_id = std::max(next_message_id, txn_id + 1);  // txn ids are message ids
+      if (record.lsn > txn_counters.counted_through)
+        txn_counters.commits_after.push_back(record.lsn);
       return 0;
     }
     case records::dedup: {

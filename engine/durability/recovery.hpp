@@ -97,6 +97,21 @@ struct RecoveredTxnAppend {
   std::string payload;
 };
 
+/// Transactions since the data directory was created (records.hpp, checkpoint): what the last
+/// checkpoint that carried the counters said, and the txn_commit records it had not counted.
+struct RecoveredTxnCounters {
+  /// A checkpoint carried the counters (false: none did — a log from before they were kept, or
+  /// no checkpoint yet; aborted and failed are then unknown, 0 here).
+  bool from_checkpoint = false;
+  std::uint64_t committed = 0, aborted = 0, failed = 0;  // as that checkpoint counted them
+  wal::Lsn counted_through = 0;                          // its txn_counted_through
+  /// LSNs of the txn_commit records after counted_through, in log order. Some may come before the
+  /// checkpoint's own record (logged while it was being built), so they are kept until it is
+  /// read (8 bytes per commit logged between two checkpoints, at most).
+  std::vector<wal::Lsn> commits_after;
+  std::uint64_t committed_total() const noexcept { return committed + commits_after.size(); }
+};
+
 struct RecoveredState {
   RecoveredState() = default;
   ~RecoveredState();
@@ -122,6 +137,7 @@ struct RecoveredState {
   /// (txn_applied records): those are not appended again.
   std::vector<RecoveredTxnAppend> txn_appends;
   std::set<std::uint64_t> txns_applied;
+  RecoveredTxnCounters txn_counters;
   std::uint64_t next_message_id = 1;
   std::uint32_t next_qid = 1;
   std::uint32_t next_xid = 1;

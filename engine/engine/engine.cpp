@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 
 namespace corq::core {
 namespace {
@@ -77,6 +78,9 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   engine->files_ = options.test_vfs != nullptr ? options.test_vfs : engine->owned_files_.get();
   engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
   engine->next_qid_ = state.next_qid;
+  const RecoveredTxnCounters &txns = state.txn_counters;
+  engine->txn_base_ = {txns.committed_total(), txns.aborted, txns.failed};
+  engine->txn_persisted_ = engine->txn_base_;
   engine->install(state);
   if (const int rc = engine->install_streams(state, error); rc != CORQ_OK) {
     engine->closed_.store(true, std::memory_order_seq_cst);
@@ -316,6 +320,7 @@ void Engine::close(Engine *engine) noexcept {
   }
   engine->scheduler_.stop();
   engine->log_maintainer_.stop();  // a compaction under way finishes first
+  engine->persist_txn_counters_at_close();
   // Graceful: what was appended is written and flushed, the files are closed and the directory's
   // lock is released (a later open in this process or another may recover it at once).
   if (engine->journal_ != nullptr) engine->journal_->close();
@@ -360,7 +365,44 @@ void Engine::run_log_maintenance() {
   }
 }
 
-int Engine::checkpoint(wal::Lsn floor, std::string &error) {
+Engine::TxnTotals Engine::txn_totals() const noexcept {
+  const TxnCounters &c = txn_counters_;
+  return {txn_base_.committed + c.committed.load(std::memory_order_relaxed),
+          txn_base_.aborted + c.aborted.load(std::memory_order_relaxed),
+          txn_base_.failed + c.failed.load(std::memory_order_relaxed)};
+}
+
+Engine::TxnTotals Engine::txn_totals_to_log(wal::Lsn &through, bool closing) {
+  // Logged commits by their txn_commit records, so that the count and `through` agree: recovery
+  // adds exactly the records after `through`. (A commit whose batch was logged but which then
+  // failed — a failed log — counts committed here, as it is after a restart.)
+  const std::uint64_t logged = journal_->txn_commits_logged(through);
+  const TxnCounters &c = txn_counters_;
+  TxnTotals totals{
+      txn_base_.committed + logged + c.committed_unlogged.load(std::memory_order_relaxed),
+      txn_base_.aborted + c.aborted.load(std::memory_order_relaxed),
+      txn_base_.failed + c.failed_unlogged.load(std::memory_order_relaxed)};
+  // corq_close aborted the ones still open; corq_txn_abort counts them later, after this record.
+  if (closing) totals.aborted += txns_open();
+  return totals;
+}
+
+void Engine::persist_txn_counters_at_close() noexcept {
+  if (journal_ == nullptr || journal_->closed() || journal_->failure_code() != CORQ_OK) return;
+  try {
+    wal::Lsn through = 0;
+    if (txn_totals_to_log(through, true) == txn_persisted_) return;
+    std::string error;
+    if (const int rc = checkpoint(journal_->live_floor(), error, true); rc != CORQ_OK) {
+      // Only counters are lost: aborts and failures since the last checkpoint.
+      log(CORQ_LOG_WARN, "checkpoint at close failed: " + error);
+    }
+  } catch (const std::exception &e) {
+    log(CORQ_LOG_WARN, std::string("checkpoint at close failed: ") + e.what());
+  }
+}
+
+int Engine::checkpoint(wal::Lsn floor, std::string &error, bool closing) {
   // sync=none: a transaction's stream records are written, not flushed, when its batch is let
   // go of; before this checkpoint may release that batch (`floor` was taken after the let-go)
   // they are made to survive a power loss too. Before any registry lock: sync_streams takes
@@ -380,6 +422,10 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
   const wal::Lsn copy_lsn = journal_->last_appended() + 1;
   floor = std::min(floor, copy_lsn);
   journal_->note_group_copy(copy_lsn);
+  // After the group copy's LSN is noted: a txn_commit record the count misses comes after it,
+  // and compaction keeps those (Journal::compaction_keeps).
+  wal::Lsn txn_through = 0;
+  const TxnTotals txn_totals = txn_totals_to_log(txn_through, closing);
   std::vector<std::vector<std::byte>> group_payloads;
   std::vector<std::uint8_t> group_types;
   encode_groups(group_payloads, group_types);
@@ -392,6 +438,10 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
     w.u32(next_xid_.load());
     std::lock_guard streams(streams_mutex_);
     w.u32(next_sid_);
+    w.u64(txn_totals.committed);
+    w.u64(txn_totals.aborted);
+    w.u64(txn_totals.failed);
+    w.u64(txn_through);
     types.push_back(records::checkpoint);
   }
   for (const auto &[name, queue] : queues_) {
@@ -424,8 +474,10 @@ int Engine::checkpoint(wal::Lsn floor, std::string &error) {
     payloads.push_back(std::move(group_payloads[i]));
     types.push_back(group_types[i]);
   }
-  return journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed),
-                              error);
+  const int rc =
+      journal_->checkpoint(payloads, types, floor, next_id_.load(std::memory_order_relaxed), error);
+  if (rc == CORQ_OK) txn_persisted_ = txn_totals;
+  return rc;
 }
 
 // ---- log

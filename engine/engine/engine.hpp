@@ -151,11 +151,26 @@ class Engine {
   void defer_txn_release(txn::PendingTxnRelease release);
   /// Scheduler pass: finishes the deferred releases whose stream records are durable now.
   void finish_txn_releases();
-  /// Counters since open (corq_stats_json "transactions").
+  /// Counters since open (corq_stats_json "transactions"). `committed_unlogged` and
+  /// `failed_unlogged`: the commits among them that logged no batch (note_unlogged_commit).
   struct TxnCounters {
     std::atomic<std::uint64_t> committed{0}, aborted{0}, failed{0};
+    std::atomic<std::uint64_t> committed_unlogged{0}, failed_unlogged{0};
   };
   TxnCounters &txn_counters() noexcept { return txn_counters_; }
+  /// A commit that logged no batch (nothing durable in it, or it failed before its batch): the
+  /// checkpoints count it, as they count a logged one by its txn_commit record.
+  void note_unlogged_commit(bool committed) noexcept {
+    (committed ? txn_counters_.committed_unlogged : txn_counters_.failed_unlogged)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Transactions since the data directory was created (an in-memory engine: since open).
+  struct TxnTotals {
+    std::uint64_t committed = 0, aborted = 0, failed = 0;
+    bool operator==(const TxnTotals &) const = default;
+  };
+  /// corq_stats_json "transactions_total": what the log held at open plus the counters since.
+  TxnTotals txn_totals() const noexcept;
   std::uint64_t txns_open();
   /// A transaction wrote records to a durable stream's log (a sync=none checkpoint flushes them).
   void note_txn_stream_writes() noexcept {
@@ -198,7 +213,14 @@ class Engine {
   /// A checkpoint's records of every durable exchange and binding.
   void encode_topology(std::vector<std::vector<std::byte>> &payloads,
                        std::vector<std::uint8_t> &types);
-  int checkpoint(wal::Lsn floor, std::string &error);
+  /// `closing`: corq_close's checkpoint (the transactions still open count as aborted).
+  int checkpoint(wal::Lsn floor, std::string &error, bool closing = false);
+  /// The transaction counters a checkpoint writes, and in `through` its txn_counted_through
+  /// (records.hpp). After Journal::note_group_copy (compaction relies on it).
+  TxnTotals txn_totals_to_log(wal::Lsn &through, bool closing);
+  /// corq_close: a checkpoint when aborts, failures or commits since the last one would
+  /// otherwise be lost from the persisted counters (an idle close writes nothing).
+  void persist_txn_counters_at_close() noexcept;
   /// Recovery's durable streams: each one's log replayed into it (engine/streams.cpp). Removes
   /// the directories of streams the log no longer declares. CORQ_* code.
   int install_streams(RecoveredState &state, std::string &error);
@@ -256,6 +278,8 @@ class Engine {
   std::mutex txn_releases_mutex_;
   std::vector<txn::PendingTxnRelease> txn_releases_;  // txn_releases_mutex_
   TxnCounters txn_counters_;
+  TxnTotals txn_base_;       // recovered at open (const after)
+  TxnTotals txn_persisted_;  // by the last checkpoint (log maintainer thread, then close)
   std::atomic<bool> txn_stream_writes_{false};
 
   std::mutex log_mutex_;

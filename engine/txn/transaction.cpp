@@ -219,12 +219,14 @@ bool PendingTxnRelease::ready() {
 /// One commit's work and what undoes it (transaction.hpp, steps 1-6).
 class Commit {
  public:
-  Commit(Transaction &t, std::int32_t timeout_ms)
+  /// `logged` becomes true once the commit's batch is in the log.
+  Commit(Transaction &t, std::int32_t timeout_ms, bool &logged)
       : t_(t),
         engine_(t.engine_),
         journal_(engine_.journal()),
         deadline_(sync::deadline_after_ms(timeout_ms)),
-        timeout_ms_(timeout_ms) {}
+        timeout_ms_(timeout_ms),
+        logged_(logged) {}
   ~Commit() { undo(); }
 
   int run();
@@ -279,6 +281,7 @@ class Commit {
   bool applied_ = false;
   bool durable_appends_ = false;
   wal::Lsn hold_lsn_ = 0;  // the batch's first LSN (Journal's hold)
+  bool &logged_;
 };
 
 int Commit::claim_acks() {
@@ -526,10 +529,15 @@ int Commit::log(wal::Lsn &lsn) {
     batch.end({static_cast<const std::byte *>(m.data), m.len});
   }
   if (batch.empty()) return CORQ_OK;
+  // Last: the record that counts the commit (records.hpp, txn_commit).
+  batch.begin(records::txn_commit);
+  w.u64(txn_id_);
+  batch.end();
   std::string error;
   if (const int rc = journal_->log_transaction(batch, lsn, error); rc != CORQ_OK)
     return fail(rc, error);
   hold_lsn_ = lsn + 1 - batch.entries.size();
+  logged_ = true;
   return CORQ_OK;
 }
 
@@ -681,12 +689,28 @@ int Commit::run() {
   return finish_durable(lsn);
 }
 
+namespace {
+/// A commit that logs no batch (nothing durable, or it failed before its batch) is counted for
+/// the checkpoints' transaction counters here; a logged one is counted by its txn_commit record.
+/// Committed as corq_txn_commit counts it (CORQ_OK or CORQ_ETIMEDOUT), else failed — also when
+/// an exception passes through (the C API returns CORQ_ENOMEM).
+struct UnloggedCommitCount {
+  Engine &engine;
+  int rc = CORQ_ENOMEM;
+  bool logged = false;
+  ~UnloggedCommitCount() {
+    if (!logged) engine.note_unlogged_commit(rc == CORQ_OK || rc == CORQ_ETIMEDOUT);
+  }
+};
+}  // namespace
+
 int Transaction::commit(std::int32_t timeout_ms) {
+  UnloggedCommitCount count{engine_};
   if (closed_by_engine() || engine_.closed())
-    return capi::fail(CORQ_ECLOSED, "corq_txn_commit: the engine is closed");
-  if (publishes_.empty() && appends_.empty() && acks_.empty()) return CORQ_OK;
-  Commit commit(*this, timeout_ms);
-  return commit.run();
+    return count.rc = capi::fail(CORQ_ECLOSED, "corq_txn_commit: the engine is closed");
+  if (publishes_.empty() && appends_.empty() && acks_.empty()) return count.rc = CORQ_OK;
+  Commit commit(*this, timeout_ms, count.logged);
+  return count.rc = commit.run();
 }
 
 }  // namespace corq::core::txn

@@ -14,8 +14,9 @@
 //      overflow=block the commit waits for room up to its timeout, under reject it fails);
 //   4. one log batch for everything durable (Journal::log_transaction): publish / publish_fanout
 //      records, remove records for acks of durable queues, group_progress "settled in generation
-//      g" for acks of durable groups, txn_append records (payload included) for durable streams.
-//      A failed append undoes steps 1-3 and the commit reports it: nothing happened;
+//      g" for acks of durable groups, txn_append records (payload included) for durable streams,
+//      and last a txn_commit record, which counts the commit (records.hpp, checkpoint). A failed
+//      append undoes steps 1-3 and the commit reports it: nothing happened;
 //   5. apply: messages pushed, acks settled, transient streams appended — the moment a plain
 //      publish would push. Then, for durable streams, the engine log is flushed through the batch
 //      (also under sync=none: a stream's log must never hold a transaction the engine log may

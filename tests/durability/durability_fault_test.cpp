@@ -1,6 +1,7 @@
 // tests/durability/durability_fault_test.cpp — durable queues on a simulated disk (wal::SimVfs):
 // fail-stop on a failed flush or write, ENOSPC for publishers while consumers and acks go on,
-// crashes that drop unflushed writes and tear the last sector. Deterministic: no real I/O.
+// crashes that drop unflushed writes and tear the last sector, the committed transaction count a
+// crash keeps exact. Deterministic: no real I/O.
 #include "engine/helpers.hpp"
 
 #include <io/sim_vfs.hpp>
@@ -180,6 +181,73 @@ TEST(DurableFaults, crashes_keep_every_confirmed_message_and_nothing_else) {
     for (const std::string &body : recovered)
       EXPECT_TRUE(attempted.count(body)) << "seed " << seed << ": never published " << body;
   }
+}
+
+/// One transaction on the C API: publishes `body` to "out", acks `tag` of `consumer` when not
+/// null, and commits — after the consumer acked the tag itself when `settle_first` (the commit
+/// then fails: CORQ_ESTATE). Returns the commit's code.
+int run_txn(corq_engine *engine, const std::string &body, corq_consumer *consumer = nullptr,
+            std::uint64_t tag = 0, bool settle_first = false) {
+  corq_txn *txn = nullptr;
+  must(corq_txn_begin(engine, &txn), "txn_begin");
+  const corq_message m = message(body);
+  must(corq_txn_publish(txn, "", "out", &m, nullptr), "txn_publish");
+  if (consumer != nullptr) must(corq_txn_ack(txn, consumer, tag), "txn_ack");
+  if (settle_first) must(corq_ack(consumer, tag), "ack");
+  return corq_txn_commit(txn, 5000);
+}
+
+std::uint64_t json_number(const std::string &json, const std::string &key) {
+  const auto at = json.find("\"" + key + "\":");
+  return at == std::string::npos ? 0 : std::stoull(json.substr(at + key.size() + 3));
+}
+
+// corq_stats_json "transactions_total" after a crash: committed is exact — the last checkpoint's
+// count plus the commit records after it — also when checkpoints and compaction ran while
+// transactions committed; aborted and failed are what the last checkpoint counted (here the one
+// corq_close wrote), as the engine README says.
+TEST(DurableFaults, a_crash_keeps_the_committed_transaction_count_exact_through_checkpoints) {
+  constexpr int n = 400;
+  const Options small = {{"segment_bytes", "1MiB"}};
+  wal::SimVfs vfs(9);
+  {
+    EnginePtr engine = open_sim(vfs, small);
+    must_declare(engine.get(), "in");
+    must_declare(engine.get(), "out");
+    ASSERT_EQ(CORQ_OK, run_txn(engine.get(), "c1"));
+    ASSERT_EQ(CORQ_OK, run_txn(engine.get(), "c2"));
+    corq_txn *aborted = nullptr;
+    must(corq_txn_begin(engine.get(), &aborted), "txn_begin");
+    corq_txn_abort(aborted);
+    publish(engine.get(), "in", "input");
+    ConsumerPtr consumer = open_consumer(engine.get(), "in", 1);
+    const corq_delivery d = must_consume_one(consumer.get(), 1000);
+    EXPECT_EQ(CORQ_ESTATE, run_txn(engine.get(), "f", consumer.get(), d.tag, true));
+  }  // closed cleanly: its checkpoint holds 2 committed, 1 aborted, 1 failed
+  {
+    EnginePtr engine = open_sim(vfs, small);
+    // Big inputs, acked by the transactions; small outputs kept in "out", which pin the sealed
+    // segments: checkpoints, and compactions that drop the inputs and the counted commit records.
+    ConsumerPtr consumer = open_consumer(engine.get(), "in", 16);
+    const std::string input(6000, 'x');
+    for (int i = 0; i < n; ++i) {
+      publish(engine.get(), "in", input);
+      const corq_delivery d = must_consume_one(consumer.get(), 1000);
+      ASSERT_EQ(CORQ_OK, run_txn(engine.get(), "o", consumer.get(), d.tag)) << corq_last_error();
+      // A checkpoint interval now and then (the last one after everything was logged).
+      if (i % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    const std::string json = stats_json(engine.get());
+    EXPECT_GT(json_number(json, "checkpoints"), 0u) << "no checkpoint ran: " << json;
+    vfs.crash(17);
+  }
+  EnginePtr engine = open_sim(vfs, small);
+  const std::string json = stats_json(engine.get());
+  EXPECT_NE(json.find("\"transactions_total\":{\"committed\":" + std::to_string(2 + n) +
+                      ",\"failed\":1,\"aborted\":1}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(static_cast<std::size_t>(2 + n), drain_acking(engine.get(), "out").size());
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 // tests/durability/durability_test.cpp — durable queues on real data directories: what survives a
 // close and reopen (DESIGN §2 "Durability and recovery"), the sync calls, the directory lock,
 // checkpoints that keep the log short, what the directory takes on disk (one segment fresh, two
-// after churn), corruption reported with file and offset. Every test runs on both back ends
+// after churn), corruption reported with file and offset, and the checkpoint record's transaction
+// counters replayed (older checkpoints without them too). Every test runs on both back ends
 // (psync and io_uring) where the back end matters.
+#include "durability/records.hpp"
+#include "durability/recovery.hpp"
 #include "engine/helpers.hpp"
 
 #include "io/vfs.hpp"
@@ -584,6 +587,78 @@ TEST_F(DurableQueue, a_flipped_bit_in_a_sealed_segment_is_corruption_with_file_a
   const std::string detail = corq_last_error();
   EXPECT_NE(detail.find(files[0]), std::string::npos) << detail;
   EXPECT_NE(detail.find("offset"), std::string::npos) << detail;
+}
+
+// The checkpoint record's transaction counters (engine/durability/records.hpp), replayed: a
+// checkpoint written before they existed (ending after next_qid, next_xid or next_sid) still
+// recovers, the counters unknown; with them, the last checkpoint's counts plus the txn_commit
+// records after the LSN it counted through — some of which come before its own record.
+struct TxnCounterReplay {
+  /// A checkpoint record cut to `bytes` (12, 16, 20: older formats; 52: with the counters).
+  void checkpoint(std::size_t bytes, std::uint64_t committed = 0, std::uint64_t aborted = 0,
+                  std::uint64_t failed = 0, std::uint64_t through = 0) {
+    std::vector<std::byte> payload;
+    core::records::Writer w(payload);
+    w.u64(7);  // next_message_id
+    w.u32(3);  // next_qid
+    w.u32(2);  // next_xid
+    w.u32(4);  // next_sid
+    w.u64(committed);
+    w.u64(aborted);
+    w.u64(failed);
+    w.u64(through);
+    payload.resize(bytes);
+    apply(core::records::checkpoint, payload);
+  }
+  void commit(std::uint64_t txn_id = 0) {
+    std::vector<std::byte> payload;
+    core::records::Writer(payload).u64(txn_id);
+    apply(core::records::txn_commit, payload);
+  }
+  void apply(std::uint8_t type, const std::vector<std::byte> &payload) {
+    ASSERT_EQ(0, state.apply(wal::RecoveredRecord{++lsn, type, payload})) << state.error;
+  }
+  core::RecoveredState state;
+  wal::Lsn lsn = 0;
+};
+
+TEST(TxnCounters, checkpoints_from_before_the_counters_recover_with_them_unknown) {
+  for (const std::size_t bytes : {12u, 16u, 20u}) {
+    SCOPED_TRACE(bytes);
+    TxnCounterReplay log;
+    log.commit();
+    log.checkpoint(bytes);
+    log.commit(9);
+    const core::RecoveredState &s = log.state;
+    EXPECT_FALSE(s.txn_counters.from_checkpoint);
+    EXPECT_EQ(2u, s.txn_counters.committed_total()) << "the commit records the log holds";
+    EXPECT_EQ(0u, s.txn_counters.aborted);
+    EXPECT_EQ(0u, s.txn_counters.failed);
+    EXPECT_EQ(10u, s.next_message_id);  // past the transaction id, as txn_append
+    EXPECT_EQ(3u, s.next_qid);
+    EXPECT_EQ(bytes >= 16 ? 2u : 1u, s.next_xid);
+    EXPECT_EQ(bytes >= 20 ? 4u : 1u, s.next_sid);
+  }
+}
+
+TEST(TxnCounters, the_last_checkpoints_counts_plus_the_commit_records_it_did_not_count) {
+  TxnCounterReplay log;
+  const core::RecoveredTxnCounters &t = log.state.txn_counters;
+  log.commit();  // LSN 1
+  log.commit();  // LSN 2
+  log.commit();  // LSN 3: logged after the checkpoint read its count, before its record
+  log.checkpoint(52, 10, 4, 2, 2);
+  EXPECT_TRUE(t.from_checkpoint);
+  EXPECT_EQ(11u, t.committed_total());
+  EXPECT_EQ(4u, t.aborted);
+  EXPECT_EQ(2u, t.failed);
+  log.commit();  // LSN 5
+  EXPECT_EQ(12u, t.committed_total());
+  log.checkpoint(52, 12, 5, 3, 5);  // counted everything: nothing after it
+  EXPECT_EQ(12u, t.committed_total());
+  EXPECT_TRUE(t.commits_after.empty());
+  EXPECT_EQ(5u, t.aborted);
+  EXPECT_EQ(3u, t.failed);
 }
 
 }  // namespace

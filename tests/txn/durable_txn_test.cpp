@@ -3,7 +3,8 @@
 // and group deliveries), an uncommitted one wholly absent (its acked inputs come back); stream
 // records of a commit that stopped before reaching the streams' logs are appended by recovery,
 // once, at the offsets they would have had; checkpoints and compaction over many transactions
-// neither lose nor double anything.
+// neither lose nor double anything; the counts since the directory was created (committed,
+// aborted, failed) survive reopens, and an idle close writes nothing for them.
 #include "support/temp_dir.hpp"
 #include "txn/txn_helpers.hpp"
 
@@ -164,6 +165,73 @@ TEST_F(DurableTxns, many_transactions_through_checkpoints_neither_lose_nor_doubl
     ConsumerPtr m = open_member(e.get(), "payments", "g");
     EXPECT_FALSE(consume_one(m.get(), 0).has_value()) << "an acked payment came back";
   }
+}
+
+/// Runs `commits` committed transactions (a publish to "out" each), `aborts` aborted ones and
+/// `failures` failed commits (each acks a delivery of "in" that its consumer then settled itself:
+/// CORQ_ESTATE) on an engine opened by DurableTxns::open.
+void run_txns(corq_engine *e, int commits, int aborts, int failures) {
+  for (int i = 0; i < commits; ++i) {
+    Txn t(e);
+    ASSERT_EQ(CORQ_OK, t.publish("", "out", "c"));
+    ASSERT_EQ(CORQ_OK, t.commit(5000)) << last_error();
+  }
+  for (int i = 0; i < aborts; ++i) {
+    Txn t(e);  // aborted as it goes out of scope
+    ASSERT_EQ(CORQ_OK, t.publish("", "out", "a"));
+  }
+  for (int i = 0; i < failures; ++i) {
+    publish(e, "in", "input");
+    ConsumerPtr c = open_consumer(e, "in", 1);
+    const corq_delivery d = must_consume_one(c.get(), 1000);
+    Txn t(e);
+    ASSERT_EQ(CORQ_OK, t.ack(c.get(), d.tag));
+    must(corq_ack(c.get(), d.tag), "ack");
+    EXPECT_EQ(CORQ_ESTATE, t.commit(5000));
+  }
+}
+
+/// corq_stats_json's "transactions_total" object with these numbers.
+std::string totals(int committed, int failed, int aborted) {
+  return "\"transactions_total\":{\"committed\":" + std::to_string(committed) +
+         ",\"failed\":" + std::to_string(failed) + ",\"aborted\":" + std::to_string(aborted) + "}";
+}
+
+TEST_F(DurableTxns, transaction_totals_survive_reopens_and_add_up_across_them) {
+  {
+    EnginePtr e = open();
+    run_txns(e.get(), 3, 2, 1);
+    const std::string json = stats_json(e.get());
+    EXPECT_NE(std::string::npos, json.find(totals(3, 1, 2))) << json;
+    Txn still_open(e.get());
+    ASSERT_EQ(CORQ_OK, still_open.publish("", "out", "x"));
+    e.reset();  // corq_close aborts it (its handle is freed after)
+  }
+  {
+    EnginePtr e = open();
+    const std::string json = stats_json(e.get());
+    EXPECT_NE(std::string::npos,
+              json.find("\"transactions\":{\"committed\":0,\"failed\":0,\"aborted\":0,"
+                        "\"open\":0},"))
+        << "since open: nothing" << json;
+    EXPECT_NE(std::string::npos, json.find(totals(3, 1, 3))) << json;
+    run_txns(e.get(), 1, 1, 1);
+    EXPECT_NE(std::string::npos, stats_json(e.get()).find(totals(4, 2, 4)));
+  }
+  EnginePtr e = open();
+  const std::string json = stats_json(e.get());
+  EXPECT_NE(std::string::npos, json.find(totals(4, 2, 4))) << json;
+}
+
+TEST_F(DurableTxns, a_close_without_transactions_since_the_last_checkpoint_writes_no_checkpoint) {
+  { EnginePtr e = open(); }
+  const auto log_records = [this] {
+    EnginePtr e = open();
+    const std::string json = stats_json(e.get());
+    return json.substr(json.find("\"durable_lsn\":"), 40);
+  };
+  const std::string before = log_records();
+  EXPECT_EQ(before, log_records()) << "an idle open and close wrote something";
 }
 
 }  // namespace

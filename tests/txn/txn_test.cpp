@@ -399,5 +399,19 @@ TEST_F(Txns, stats_json_counts_transactions) {
       << json;
 }
 
+TEST_F(Txns, stats_json_transactions_total_of_an_in_memory_engine_counts_since_open) {
+  {
+    Txn t(e_.get());
+    ASSERT_EQ(CORQ_OK, t.publish("", "out", "p"));
+    ASSERT_EQ(CORQ_OK, t.commit());
+  }
+  { Txn aborted(e_.get()); }
+  const std::string json = stats_json(e_.get());
+  EXPECT_NE(std::string::npos,
+            json.find("\"transactions\":{\"committed\":1,\"failed\":0,\"aborted\":1,\"open\":0},"
+                      "\"transactions_total\":{\"committed\":1,\"failed\":0,\"aborted\":1}"))
+      << json;
+}
+
 }  // namespace
 }  // namespace corq::test

@@ -381,7 +381,16 @@ int scan_stream_once(StreamView &view, std::string &error) {
     } else if (record.type == stream::StreamLog::record_type_marks) {
       rc = stream::restore_logged_marks(*view.stream, record, why);
     } else if (record.type == stream::StreamLog::record_type_txn) {
-      rc = CORQ_OK;  // which transaction appended the batch before it: nothing to show
+      // Which committed transaction appended the batch before it (u64 txn_id, u32 record number).
+      corq::core::records::Reader r(record.payload);
+      const std::uint64_t txn_id = r.u64();
+      const std::uint32_t seq = r.u32();
+      if (r.ok()) {
+        view.txn_marks.emplace(txn_id, seq);
+        rc = CORQ_OK;
+      } else {
+        why = "bad txn record";
+      }
     } else {
       why = "unknown record type " + std::to_string(record.type);
     }
@@ -494,6 +503,42 @@ int load_streams(LogView &view, std::string_view only, std::string &error) {
     if (const int rc = load_stream(view, s, error); rc != exit_ok) return rc;
   }
   return exit_ok;
+}
+
+TxnView transactions_of(const LogView &view) {
+  const corq::core::RecoveredState &state = view.state;
+  TxnView t;
+  t.counters_known = state.txn_counters.from_checkpoint;
+  t.committed_at_checkpoint = state.txn_counters.committed;
+  t.committed_after_checkpoint = state.txn_counters.commits_after.size();
+  t.aborted = state.txn_counters.aborted;
+  t.failed = state.txn_counters.failed;
+  std::unordered_map<std::uint32_t, const StreamView *> by_sid;
+  for (const StreamView &s : view.streams) by_sid.emplace(s.sid, &s);
+  // As Engine::reappend_committed_streams: a transaction's records are consecutive in the log and
+  // numbered in that order; one its stream's log does not name is appended again (unless the
+  // stream is gone or has fewer partitions now).
+  const auto &appends = state.txn_appends;
+  for (std::size_t i = 0, end = 0; i < appends.size(); i = end) {
+    const std::uint64_t txn_id = appends[i].txn_id;
+    end = i;
+    while (end < appends.size() && appends[end].txn_id == txn_id) ++end;
+    if (state.txns_applied.contains(txn_id)) continue;
+    ++t.stream_unconfirmed;
+    for (std::size_t k = i; k < end; ++k) {
+      const auto found = by_sid.find(appends[k].sid);
+      if (found == by_sid.end()) continue;  // deleted since: its records went with it
+      const StreamView &s = *found->second;
+      const auto seq = static_cast<std::uint32_t>(k - i);
+      const bool loaded = s.stream != nullptr;
+      if (loaded &&
+          (s.txn_marks.contains({txn_id, seq}) || appends[k].partition >= s.partitions.size()))
+        continue;
+      ++t.stream_reappend_pending;
+      break;
+    }
+  }
+  return t;
 }
 
 }  // namespace corqctl

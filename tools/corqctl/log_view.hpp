@@ -40,6 +40,16 @@
 // Counters (appended, deleted, delivered, acked, ...) live only in a running engine. The streams
 // are loaded only by the commands that show them (their records are held in memory, as recovery
 // holds them).
+//
+// Transactions (DESIGN.md §8). Commits, aborts and failures since the directory was created are
+// counted by the engine and written into its checkpoint records; a commit that logged anything
+// also leaves a txn_commit record (engine/durability/records.hpp). So the log says: the counters
+// of its last checkpoint, plus the commits logged after them — exactly what the next corq_open
+// restores. Aborts and failures since that checkpoint (a crash loses them; corq_close writes a
+// checkpoint) are not in the log. A log whose checkpoints predate the counters has none: aborted
+// and failed are unknown. And which committed transactions' stream records are not all in their
+// streams' logs yet (each stream log's txn records name the transactions it holds): the next
+// corq_open appends those (Engine::reappend_committed_streams).
 #pragma once
 
 #include "durability/recovery.hpp"
@@ -52,6 +62,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -134,6 +145,27 @@ struct StreamView {
   corq::wal::Lsn last_lsn = 0;  // of its log's last record read
   bool torn_tail = false;       // its log ends in a half-written frame
   bool moving_tail = false;     // its log was being written: its state as of last_lsn
+  /// (transaction id, record number) of every txn record in its log: the committed
+  /// transactions' records it holds.
+  std::set<std::pair<std::uint64_t, std::uint32_t>> txn_marks;
+};
+
+/// Transactions since the directory was created, as the log tells them (see the top of this file).
+struct TxnView {
+  /// The last checkpoint carried the counters. False: none did (a log from before corq kept them,
+  /// or no checkpoint yet): aborted and failed are unknown (0), committed counts the commit
+  /// records the log holds.
+  bool counters_known = false;
+  std::uint64_t committed_at_checkpoint = 0;     // the last checkpoint's count
+  std::uint64_t committed_after_checkpoint = 0;  // txn_commit records it had not counted
+  std::uint64_t aborted = 0, failed = 0;         // as of the last checkpoint
+  /// Committed transactions with durable stream records and no txn_applied record (not confirmed
+  /// in their streams' logs), and those of them whose records some stream's log lacks: what the
+  /// next corq_open appends again.
+  std::uint64_t stream_unconfirmed = 0, stream_reappend_pending = 0;
+  std::uint64_t committed() const noexcept {
+    return committed_at_checkpoint + committed_after_checkpoint;
+  }
 };
 
 /// Scans of one command, at most (see the top of this file); a real corruption costs them all.
@@ -196,5 +228,9 @@ int load_log_view(const std::string &dir, std::unique_ptr<LogView> &out, std::st
 /// crash) is empty. Returns exit codes as load_log_view does; `error` names the stream. Memory:
 /// every retained record of those streams.
 int load_streams(LogView &view, std::string_view only, std::string &error);
+
+/// The transactions of `view` (see the top of this file); its streams loaded (load_streams with
+/// no `only`), else every unconfirmed transaction counts as pending.
+TxnView transactions_of(const LogView &view);
 
 }  // namespace corqctl

@@ -144,8 +144,10 @@ void add_read_commands(CLI::App &app, Arguments &a) {
 
   CLI::App *stats = command(app, "stats",
                             "per-queue gauges, durable exchanges and their bindings, durable "
-                            "streams' partitions and their groups' committed offsets and lag, and "
-                            "the log's size: tables, JSON, or Prometheus text exposition format",
+                            "streams' partitions and their groups' committed offsets and lag, "
+                            "transactions committed, aborted and failed since the directory was "
+                            "created, and the log's size: tables, JSON, or Prometheus text "
+                            "exposition format",
                             false);
   add_dir(stats, a);
   CLI::Option *json = stats->add_flag("--json", a.json, "one JSON object");

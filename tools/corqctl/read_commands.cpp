@@ -410,6 +410,28 @@ void stats_text_streams(const LogView &view) {
   }
 }
 
+/// The transactions line of `stats`; only when there is something to say (directories without
+/// transactions print what they always printed).
+void stats_text_transactions(const TxnView &t) {
+  if (!t.counters_known && t.committed() == 0 && t.stream_unconfirmed == 0) return;
+  if (t.counters_known) {
+    std::printf(
+        "transactions: %llu committed (%llu after the last checkpoint), %llu aborted, %llu "
+        "failed since the directory was created",
+        ull(t.committed()), ull(t.committed_after_checkpoint), ull(t.aborted), ull(t.failed));
+  } else {
+    std::printf(
+        "transactions: %llu committed (the log's commit records), aborted and failed "
+        "unknown (no checkpoint in the log carries transaction counters: it was written "
+        "before corq kept them, or has no checkpoint yet)",
+        ull(t.committed()));
+  }
+  std::printf(
+      "; %llu committed awaiting their stream records' re-append at the next open (%llu "
+      "not confirmed applied)\n",
+      ull(t.stream_reappend_pending), ull(t.stream_unconfirmed));
+}
+
 void stats_text(const LogView &view) {
   std::printf("%-32s %10s %10s %10s %14s %12s %14s\n", "queue", "ready", "in_flight", "delayed",
               "bytes_ready", "dead_letter", "oldest_age_ms");
@@ -433,6 +455,7 @@ void stats_text(const LogView &view) {
     }
   }
   if (!view.streams.empty()) stats_text_streams(view);
+  stats_text_transactions(transactions_of(view));
   print_log_summary(view);
 }
 
@@ -509,6 +532,25 @@ std::string stream_json(const StreamView &s) {
   return out + "}}";
 }
 
+/// The transactions in `stats --json` (see TxnView); "note" only when the counters are unknown.
+std::string transactions_json(const TxnView &t) {
+  std::string out = "{\"committed_total\":" + std::to_string(t.committed());
+  out += ",\"aborted_total\":" + std::to_string(t.aborted);
+  out += ",\"failed_total\":" + std::to_string(t.failed);
+  out += ",\"counters_known\":" + std::string(t.counters_known ? "true" : "false");
+  out += ",\"committed_at_checkpoint\":" + std::to_string(t.committed_at_checkpoint);
+  out += ",\"committed_after_checkpoint\":" + std::to_string(t.committed_after_checkpoint);
+  out += ",\"stream_reappend_pending\":" + std::to_string(t.stream_reappend_pending);
+  out += ",\"stream_unconfirmed\":" + std::to_string(t.stream_unconfirmed);
+  if (!t.counters_known) {
+    out +=
+        ",\"note\":\"no checkpoint in the log carries transaction counters (written before "
+        "corq kept them, or none yet): aborted_total and failed_total are unknown (0 here), "
+        "committed_total counts the log's commit records\"";
+  }
+  return out + "}";
+}
+
 void stats_json(const std::string &dir, const LogView &view) {
   std::string out = "{\"directory\":" + json_string(dir) + ",\"log\":{";
   out += "\"segment_files\":" + std::to_string(view.segment_files);
@@ -564,7 +606,9 @@ void stats_json(const std::string &dir, const LogView &view) {
     first = false;
     out += stream_json(s);
   }
-  out += "}}\n";
+  // Since the directory was created, as the log tells them (log_view.hpp, "Transactions").
+  out += "},\"transactions\":" + transactions_json(transactions_of(view));
+  out += "}\n";
   std::fputs(out.c_str(), stdout);
 }
 
@@ -639,6 +683,35 @@ void stats_prometheus_streams(const LogView &view) {
                               [](const GroupPartitionView &p) { return p.lag; });
 }
 
+/// The transactions' metrics. Gauges like every corqctl metric (a reading of the log, which lags
+/// the engine's), though the totals only grow.
+void stats_prometheus_transactions(const TxnView &t) {
+  prometheus_gauge("corq_transactions_committed_total",
+                   "Transactions committed since the data directory was created: the last "
+                   "checkpoint's count plus the commits logged after it.",
+                   t.committed());
+  prometheus_gauge("corq_transactions_aborted_total",
+                   "Transactions aborted since the data directory was created, as of the last "
+                   "checkpoint (0 when unknown: corq_transactions_counters_known).",
+                   t.aborted);
+  prometheus_gauge("corq_transactions_failed_total",
+                   "Transaction commits that failed since the data directory was created, as of "
+                   "the last checkpoint (0 when unknown: corq_transactions_counters_known).",
+                   t.failed);
+  prometheus_gauge("corq_transactions_counters_known",
+                   "1 when the log's last checkpoint carries the transaction counters, 0 for a log "
+                   "without them (aborted and failed unknown).",
+                   t.counters_known ? 1 : 0);
+  prometheus_gauge("corq_transactions_stream_reappend_pending",
+                   "Committed transactions whose stream records some stream's log lacks: the next "
+                   "open appends them.",
+                   t.stream_reappend_pending);
+  prometheus_gauge("corq_transactions_stream_unconfirmed",
+                   "Committed transactions with stream records not confirmed applied yet (no "
+                   "txn_applied record in the log).",
+                   t.stream_unconfirmed);
+}
+
 void stats_prometheus(const LogView &view) {
   using std::to_string;
   prometheus_family(view, "corq_queue_ready", "Messages ready for delivery.",
@@ -668,6 +741,7 @@ void stats_prometheus(const LogView &view) {
     std::printf("corq_exchange_bindings{exchange=\"%s\",type=\"%s\"} %llu\n",
                 prometheus_label(x.name).c_str(), x.type, ull(x.bindings));
   stats_prometheus_streams(view);
+  stats_prometheus_transactions(transactions_of(view));
   prometheus_gauge("corq_log_segment_files", "Segment files (*.wal) in the data directory.",
                    view.segment_files);
   prometheus_gauge("corq_log_disk_bytes", "Bytes of the segment files on disk.",

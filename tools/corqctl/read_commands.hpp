@@ -28,8 +28,9 @@ int run_dump(const std::string &dir, const std::string &queue, const std::string
 
 enum class StatsFormat { text, json, prometheus };
 /// Per-queue gauges, the durable exchanges (with their binding counts; JSON: the bindings too), the
-/// durable streams' partitions and their groups' committed offsets and lag, and the log's size, as
-/// tables, one JSON object, or Prometheus text.
+/// durable streams' partitions and their groups' committed offsets and lag, the transactions since
+/// the directory was created (log_view.hpp), and the log's size, as tables, one JSON object, or
+/// Prometheus text.
 int run_stats(const std::string &dir, StatsFormat format);
 
 /// Browses `queue` (normally a dead-letter queue) without consuming: up to `max_messages` (0: all)

@@ -43,9 +43,9 @@ DurableScale durable_full_scale() {
                       .unsettled_msgs = 1000000,
                       .settled_msgs = 6000000,
                       .replay_cache_bytes = std::uint64_t{64} << 20,
-                      .txn_chunks = 10,
-                      .txn_single_iterations = 100,
-                      .txn_batch_iterations = 40,
+                      .txn_chunks = 20,
+                      .txn_single_iterations = 50,
+                      .txn_batch_iterations = 20,
                       .repetitions = 3,
                       .quick = false};
 }

@@ -82,7 +82,9 @@ def build_rows(values, context):
 
 
 def k_msgs(v):
-    return "—" if v is None else f"{rc.fmt_number(v / 1e3)} k msgs/s"
+    if v is None:
+        return "—"
+    return f"{v:,.0f} msgs/s" if v < 1e4 else f"{rc.fmt_number(v / 1e3)} k msgs/s"
 
 
 def us_triple(lat, prefix):

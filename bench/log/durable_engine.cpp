@@ -44,7 +44,13 @@ std::string log_field(const std::string &json, const std::string &key) {
   return value;
 }
 
-/// A config from key/value pairs; freed by the caller.
+std::uint64_t segment_bytes_setting = 0;
+
+}  // namespace
+
+void set_segment_bytes(std::uint64_t bytes) { segment_bytes_setting = bytes; }
+std::uint64_t segment_bytes_option() { return segment_bytes_setting; }
+
 corq_config *make_config(const std::vector<std::pair<const char *, std::string>> &options) {
   corq_config *config = corq_config_new();
   if (config == nullptr) return nullptr;
@@ -57,21 +63,15 @@ corq_config *make_config(const std::vector<std::pair<const char *, std::string>>
   return config;
 }
 
-std::uint64_t segment_bytes_setting = 0;
-
-}  // namespace
-
-void set_segment_bytes(std::uint64_t bytes) { segment_bytes_setting = bytes; }
-std::uint64_t segment_bytes_option() { return segment_bytes_setting; }
-
 std::string corq_failure(const std::string &what, int rc) {
   return what + ": " + corq_strerror(rc) + " (" + corq_last_error() + ")";
 }
 
-std::string open_engine(const std::string &dir, const Backend &backend, corq_engine *&out) {
+std::string open_engine(const std::string &dir, const Backend &backend, corq_engine *&out,
+                        const char *sync) {
   out = nullptr;
   std::vector<std::pair<const char *, std::string>> settings = {{"io_backend", backend.name},
-                                                                {"sync", "always"}};
+                                                                {"sync", sync}};
   if (segment_bytes_setting != 0) {
     settings.emplace_back("segment_bytes", std::to_string(segment_bytes_setting));
   }

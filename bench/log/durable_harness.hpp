@@ -31,6 +31,14 @@
 //   footprint_fresh/<backend>     a fresh directory, one durable queue, 1,000 64 B messages
 //                            published and left ready: what it takes on disk (du: allocated
 //                            blocks, so preallocated segments count whole) open and after close
+//   txn_<input>_to_<output>_b<B>/<sync>   consume-transform-produce, 2 worker threads: B inputs
+//                            consumed, B outputs published (or appended) and B acks in one
+//                            transaction, against the same work without one (the outputs sent,
+//                            then the inputs acked), in alternating phases on one engine;
+//                            input a queue or a consumer group on a stream, output a queue or a
+//                            stream, B 1 or 100, sync always or none, on the back end
+//                            io_backend=auto picks: ratio of msgs/s (≥ 0.8×, issue #18) and
+//                            latency percentiles of each (durable_txn.cpp)
 //
 // with <backend> psync and io_uring (engine option io_backend; io_uring skipped with the reason
 // when it cannot be set up). The raw baselines (raw_device.hpp) run first in every round. Every
@@ -51,6 +59,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace corq::bench::durable_bench {
 
@@ -98,6 +108,9 @@ struct DurableScale {
   std::uint64_t unsettled_msgs;           // recovery_unsettled (the issue: 1M)
   std::uint64_t settled_msgs;             // recovery_settled (the issue: 6M)
   std::uint64_t replay_cache_bytes;       // stream_replay_disk's stream_cache_bytes (stream: 4x)
+  std::uint64_t txn_chunks;               // txn_*: pairs of phases (plain, txn) per round
+  std::uint64_t txn_single_iterations;    // txn_*_b1: loops per worker and phase (sync=always)
+  std::uint64_t txn_batch_iterations;     // txn_*_b100: loops per worker and phase (sync=always)
   int repetitions;
   bool quick;
 };
@@ -114,9 +127,14 @@ struct Backend {
 /// "what: CORQ_E...: ... (detail)" for a failed corq call.
 std::string corq_failure(const std::string &what, int rc);
 
-/// Opens (creating or recovering) an engine in `dir` with io_backend=<backend>, sync=always. Checks
-/// that the engine really uses that back end. Returns "" or the failure (*out is then NULL).
-std::string open_engine(const std::string &dir, const Backend &backend, corq_engine *&out);
+/// Opens (creating or recovering) an engine in `dir` with io_backend=<backend> and the given `sync`
+/// option ("always", the engine's default, unless a benchmark says otherwise). Checks that the
+/// engine really uses that back end. Returns "" or the failure (*out is then NULL).
+std::string open_engine(const std::string &dir, const Backend &backend, corq_engine *&out,
+                        const char *sync = "always");
+/// A config from key/value pairs, or NULL (out of memory, or a key corq does not know); the caller
+/// frees it with corq_config_free.
+corq_config *make_config(const std::vector<std::pair<const char *, std::string>> &options);
 /// Declares a durable queue without a dead-letter queue; `unbounded`: max_length 2^28 and
 /// max_bytes 64 TiB (a publish-only run keeps every message ready), else the default limits.
 std::string declare_queue(corq_engine *engine, const std::string &queue, bool unbounded);
@@ -181,5 +199,8 @@ void register_stream_append_round(const DurableScale &scale, int round, const Ba
 void register_stream_replay_round(const DurableScale &scale, int round);
 void register_recovery_round(const DurableScale &scale, int round, const Backend &backend);
 void register_footprint_round(int round, const Backend &backend);
+/// durable_txn.cpp: consume-transform-produce in transactions against the same calls without one
+/// (issue #18), on `backend`, under sync=always and sync=none.
+void register_txn_round(const DurableScale &scale, int round, const Backend &backend);
 
 }  // namespace corq::bench::durable_bench

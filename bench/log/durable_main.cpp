@@ -9,7 +9,8 @@
 //
 // Rounds: raw device first, then latency, publish (64 B, then pubsub and the stream append right
 // after it, and 1 KiB), the stream replay from disk, recovery and the fresh directory's footprint
-// on psync and io_uring (which back end goes first alternates between rounds). `--segment-mib N`
+// on psync and io_uring (which back end goes first alternates between rounds), then the
+// transactions (one back end, sync=always and sync=none). `--segment-mib N`
 // gives every engine segment_bytes = N MiB (to compare segment sizes; default: the engine's own);
 // `--rounds N` runs N rounds instead of 3.
 // `--quick` runs one round of a fraction of the work (100k unsettled / 300k settled messages for
@@ -42,6 +43,9 @@ DurableScale durable_full_scale() {
                       .unsettled_msgs = 1000000,
                       .settled_msgs = 6000000,
                       .replay_cache_bytes = std::uint64_t{64} << 20,
+                      .txn_chunks = 20,
+                      .txn_single_iterations = 50,
+                      .txn_batch_iterations = 20,
                       .repetitions = 3,
                       .quick = false};
 }
@@ -59,6 +63,9 @@ DurableScale durable_quick_scale() {
                       .unsettled_msgs = 100000,
                       .settled_msgs = 300000,
                       .replay_cache_bytes = std::uint64_t{1} << 20,
+                      .txn_chunks = 2,
+                      .txn_single_iterations = 20,
+                      .txn_batch_iterations = 2,
                       .repetitions = 1,
                       .quick = true};
 }
@@ -149,6 +156,9 @@ int main(int argc, char **argv) {
   context("corq_consumer_prefetch", consumer_prefetch);
   context("corq_settled_publish_batch", settled_publish_batch);
   context("corq_replay_cache_bytes", scale.replay_cache_bytes);
+  context("corq_txn_chunks", scale.txn_chunks);
+  context("corq_txn_single_iterations", scale.txn_single_iterations);
+  context("corq_txn_batch_iterations", scale.txn_batch_iterations);
 
   for (int round = 0; round < scale.repetitions; ++round) {
     register_raw_round(scale.raw, round);
@@ -169,6 +179,9 @@ int main(int argc, char **argv) {
       register_recovery_round(scale, round, *backend);
       register_footprint_round(round, *backend);
     }
+    // Transactions against the same work without one, paired inside each benchmark: one back
+    // end, the one io_backend=auto picks (io_uring where it can be set up), under both sync modes.
+    register_txn_round(scale, round, backends[1].unavailable.empty() ? backends[1] : backends[0]);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

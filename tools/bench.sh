@@ -101,7 +101,8 @@ log_run() {
 # corq_durable_bench: raw pwrite+fdatasync baselines, then on psync and io_uring: synchronous publish
 # latency (interleaved with raw 4 KiB samples), 2-producer NOWAIT publish throughput (64 B, 1 KiB; raw
 # 1 MiB bandwidth right around each run), publish+consume+ack vs publish-only of the same round, and
-# recovery (reopen of 1M unsettled; of 6M published and acked, with the *.wal files left); --quick:
+# recovery (reopen of 1M unsettled; of 6M published and acked, with the *.wal files left),
+# consume-transform-produce in transactions vs without (perf/report_txn.py); --quick:
 # 100k / 300k. The scratch directory goes under $build_dir (override: CORQ_DURABLE_BENCH_DIR or
 # CORQ_LOG_BENCH_DIR) and is removed at the end; it peaks at about 1.5 GiB.
 durable_targets() { echo corq_durable_bench; }
@@ -110,6 +111,11 @@ durable_run() {
   # latency samples).
   gbench_suite durable "$build_dir/bench/log/corq_durable_bench" "$shown_single" \
     perf/report_durable.py "$1" --dir "${CORQ_DURABLE_BENCH_DIR:-${CORQ_LOG_BENCH_DIR:-$build_dir}}"
+  # The transaction benchmarks (txn_*, consume-transform-produce vs the same calls without a
+  # transaction) ran in the same binary: their own report (bench/README.md, "Transactions").
+  local report=(perf/report_txn.py "$raw_dir/durable.json" --results-dir "$1")
+  [ "$update_readme" -eq 1 ] && report+=(--readme "$results_readme")
+  "$python" "${report[@]}"
 }
 
 # ---- suite: peers — corq against RabbitMQ, Redis Streams, RocksDB, SQLite (bench/peers/) ---------

@@ -647,6 +647,9 @@ class Transactor {
       if (n < 0) fail("txn consume", n);
       if (n > 0) transact(buffer.data(), static_cast<std::size_t>(n));
       flush_inputs();  // after the transaction: it may have acked inputs not yet confirmed
+      // A few hundred transactions a second: commits are in flight at every kill; more would
+      // mostly grow what every reopen recovers and every check takes.
+      std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 8000));
     }
   }
 

@@ -695,6 +695,11 @@ class CrashTest : public ::testing::Test {
       violation("cannot copy " + dir_ + " to " + to + ": " + ec.message());
   }
 
+  /// The window of each consumer a check takes a queue with (it opens as many as it needs):
+  /// opening one costs in proportion to its size (a 65536-slot window ~10 ms), and a few
+  /// thousand slots hold what one of these queues has, or most of it.
+  static constexpr std::uint32_t take_window = 4096;
+
   /// Opens the directory, takes every message without acking, checks the books.
   void check(CycleReport &cycle) {
     const auto start = std::chrono::steady_clock::now();
@@ -727,7 +732,7 @@ class CrashTest : public ::testing::Test {
       const bool kept = queue_name == std::string(crash::keep_queue_name);
       std::size_t taken_here = 0;
       for (bool more = true; more;) {
-        consumers.push_back(open_consumer(engine.get(), queue_name, 65536));
+        consumers.push_back(open_consumer(engine.get(), queue_name, take_window));
         std::size_t taken = 0;
         for (;;) {
           const int n =
@@ -757,7 +762,7 @@ class CrashTest : public ::testing::Test {
             }
           }
         }
-        more = taken == 65536;  // the window is full: there may be more
+        more = taken == take_window;  // the window is full: there may be more
       }
       const corq_queue_stats s = stats(engine.get(), queue_name);
       if (s.ready != 0 || s.delayed != 0 || s.in_flight != taken_here) {
@@ -1092,7 +1097,7 @@ class CrashTest : public ::testing::Test {
   /// Outputs a check keeps: past that, it acks the oldest. Outputs stay across many kills, so
   /// the log keeps and compacts transactions' records around them, but a long run (the soak)
   /// does not grow crash-txn-out, and every check, without bound.
-  static constexpr std::size_t txn_outputs_kept = 4000;
+  static constexpr std::size_t txn_outputs_kept = 1000;
 
   /// Acks the oldest outputs past txn_outputs_kept and makes the acks durable: from now on those
   /// outputs must never be there again, and their ledger records stay.
@@ -1112,10 +1117,10 @@ class CrashTest : public ::testing::Test {
   TakenMessages take_txn_queue(corq_engine *engine, const char *queue, std::uint64_t salt,
                                std::vector<ConsumerPtr> &consumers, const std::string &when) {
     TakenMessages ids;
-    std::vector<corq_delivery> batch(4096);
+    std::vector<corq_delivery> batch(take_window);
     std::size_t taken = 0;
     for (bool more = true; more;) {
-      consumers.push_back(open_consumer(engine, queue, 65536));
+      consumers.push_back(open_consumer(engine, queue, take_window));
       std::size_t taken_here = 0;
       for (int n; (n = must(corq_consume(consumers.back().get(), batch.data(), batch.size(), 0),
                             "consume")) > 0;) {
@@ -1137,7 +1142,7 @@ class CrashTest : public ::testing::Test {
         }
       }
       taken += taken_here;
-      more = taken_here == 65536;  // the window is full: there may be more
+      more = taken_here == take_window;  // the window is full: there may be more
     }
     const corq_queue_stats s = stats(engine, queue);
     if (s.ready != 0 || s.delayed != 0 || s.in_flight != taken) {

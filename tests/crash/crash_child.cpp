@@ -1,8 +1,10 @@
 // tests/crash/crash_child.cpp — the process the crash test kills: `corq_crash_child DIR SEED
-// START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE`.
+// START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE TXN_START_ID`.
 //
 // Opens DIR (1 MiB segments), declares the durable queue "crash" and the durable stream
-// "crash-stream", opens a member of the stream's group of GROUP_MODE, and runs until SIGKILLed:
+// "crash-stream", opens a member of the stream's group of GROUP_MODE, declares the transactions'
+// queues "crash-txn-in" and "crash-txn-out" and stream "crash-txn-ledger", and runs until
+// SIGKILLed:
 //   producer  batches of NOWAIT sends (ids START_ID, START_ID+1, ... — the parent passes the next
 //             unused id, so ids never repeat across cycles), then corq_producer_flush; reports
 //             "S" before each send and "C" only after the flush returned OK (sometimes a
@@ -22,6 +24,16 @@
 //             reports "GD" for every delivery, acks most (corq_ack or corq_ack_upto, "GK" first),
 //             nacks some with delay 0, releases some, holds some for a while, and after a
 //             corq_sync returned OK reports "GA" for the acks it covers.
+//   transact  publishes transaction inputs (ids TXN_START_ID, ...: a sequence of their own) to
+//             "crash-txn-in" in small batches ("TS" before, "TP" once confirmed: a waited send, or
+//             NOWAIT and corq_producer_flush, sometimes only after the next transaction, which may
+//             then ack inputs not yet confirmed); holds off while the queue has many ready. Takes
+//             1..8 of them at a time and in one transaction, for each, publishes an output to
+//             "crash-txn-out", appends a record to "crash-txn-ledger" (same id) and acks it, the
+//             three kinds of operation in one of three orders; reports "TK" and commits (sometimes
+//             after a short sleep, so kills land between the two), "TC" once the commit returned
+//             OK. One in eight it aborts instead, after some of the operations, and releases the
+//             inputs.
 // Every report is one write() of one line to REPORT_FD (see crash_protocol.hpp). Randomness is
 // seeded from SEED. Anything unexpected is reported as "E ..." and the child exits with status 3.
 #include "crash_protocol.hpp"
@@ -33,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -56,6 +69,9 @@ using corq::crash::keep_queue_name;
 using corq::crash::queue_name;
 using corq::crash::record_salt;
 using corq::crash::stream_name;
+using corq::crash::txn_input_queue_name;
+using corq::crash::txn_ledger_name;
+using corq::crash::txn_output_queue_name;
 
 int report_fd = -1;
 
@@ -603,12 +619,191 @@ void consume_group(corq_engine *engine, std::uint64_t seed, corq_consumer *membe
   }
 }
 
+/// The transactions' thread (see the top of the file): one thread, since a transaction acks
+/// deliveries of the consumers of the thread that uses it (DESIGN §8).
+class Transactor {
+ public:
+  Transactor(corq_engine *engine, std::uint64_t seed, std::uint64_t next_id)
+      : engine_(engine), rng_(seed * 1000003 + 6), next_id_(next_id) {
+    if (int rc = corq_producer_open(engine, txn_input_queue_name, &producer_); rc != CORQ_OK) {
+      fail("txn producer_open", rc);
+    }
+    const int rc =
+        corq_consumer_open(engine, txn_input_queue_name, corq::crash::txn_prefetch, &consumer_);
+    if (rc != CORQ_OK) fail("txn consumer_open", rc);
+    nowait_.struct_size = sizeof nowait_;
+    nowait_.flags = CORQ_PUBLISH_NOWAIT;
+    nowait_.timeout_ms = 10000;
+    waiting_ = nowait_;
+    waiting_.flags = 0;
+  }
+
+  [[noreturn]] void run() {
+    std::vector<corq_delivery> buffer(corq::crash::txn_inputs_max);
+    for (;;) {
+      publish_inputs();
+      const std::size_t want = 1 + rng_() % corq::crash::txn_inputs_max;
+      const int n = corq_consume(consumer_, buffer.data(), want, 20);
+      if (n < 0) fail("txn consume", n);
+      if (n > 0) transact(buffer.data(), static_cast<std::size_t>(n));
+      flush_inputs();  // after the transaction: it may have acked inputs not yet confirmed
+      // A few hundred transactions a second: commits are in flight at every kill; more would
+      // mostly grow what every reopen recovers and every check takes.
+      std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 8000));
+    }
+  }
+
+ private:
+  /// One operation of a transaction: what, of which input.
+  enum class Op { publish, append, ack };
+  /// The most inputs one send publishes.
+  static constexpr std::size_t input_batch_max = 8;
+
+  /// Publishes 1..8 inputs unless the queue has enough ready; reports "TS", and "TP" once they
+  /// are confirmed (now, or at the next flush_inputs).
+  void publish_inputs() {
+    corq_queue_stats stats{};
+    stats.struct_size = sizeof stats;
+    if (int rc = corq_queue_stats_get(engine_, txn_input_queue_name, &stats); rc != CORQ_OK) {
+      fail("txn stats", rc);
+    }
+    if (stats.ready > corq::crash::txn_input_ready_limit) return;
+    const std::size_t n = 1 + rng_() % input_batch_max;
+    const std::uint64_t first = next_id_;
+    std::vector<std::string> payloads;
+    std::vector<std::string> numbers;
+    for (std::size_t i = 0; i < n; ++i) {
+      payloads.push_back(corq::crash::payload_of(first + i, corq::crash::txn_input_salt));
+      numbers.push_back(std::to_string(first + i));
+    }
+    std::vector<corq_header> headers;
+    std::vector<corq_message> batch;
+    for (std::size_t i = 0; i < n; ++i) {
+      headers.push_back(corq_header{id_header, numbers[i].data(), numbers[i].size()});
+    }
+    for (std::size_t i = 0; i < n; ++i) batch.push_back(message_of(payloads[i], headers[i]));
+    const unsigned how = static_cast<unsigned>(rng_() % 4);  // 0: waited; 1: flushed later
+    report("TS " + numbers.front() + " " + numbers.back());
+    const int rc =
+        corq_producer_send(producer_, batch.data(), n, how == 0 ? &waiting_ : &nowait_, nullptr);
+    if (rc != CORQ_OK) fail("txn producer_send", rc);
+    next_id_ += n;
+    if (how == 0) {
+      report("TP " + numbers.front() + " " + numbers.back());
+      return;
+    }
+    if (unflushed_first_ == 0) unflushed_first_ = first;
+    if (how != 1) flush_inputs();
+  }
+
+  /// Confirms the inputs sent NOWAIT: corq_producer_flush, then "TP".
+  void flush_inputs() {
+    if (unflushed_first_ == 0) return;
+    if (int rc = corq_producer_flush(producer_, 10000); rc != CORQ_OK) fail("txn flush", rc);
+    report("TP " + std::to_string(unflushed_first_) + " " + std::to_string(next_id_ - 1));
+    unflushed_first_ = 0;
+  }
+
+  /// One transaction over these deliveries: committed ("TK", "TC"), or aborted after some of its
+  /// operations and the deliveries released.
+  void transact(const corq_delivery *deliveries, std::size_t n) {
+    std::vector<std::uint64_t> ids;
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(input_id(deliveries[i]));
+    std::vector<std::pair<Op, std::size_t>> ops;
+    const unsigned order = static_cast<unsigned>(rng_() % 3);
+    if (order == 0) {  // input by input
+      for (std::size_t i = 0; i < n; ++i) {
+        for (Op op : {Op::publish, Op::append, Op::ack}) ops.emplace_back(op, i);
+      }
+    } else {  // kind by kind: the acks first, or last
+      const std::array<Op, 3> kinds = order == 1 ? std::array{Op::ack, Op::publish, Op::append}
+                                                 : std::array{Op::append, Op::publish, Op::ack};
+      for (Op op : kinds) {
+        for (std::size_t i = 0; i < n; ++i) ops.emplace_back(op, i);
+      }
+    }
+    const bool abort = rng_() % 8 == 0;
+    const std::size_t done = abort ? rng_() % (ops.size() + 1) : ops.size();
+    corq_txn *txn = nullptr;
+    if (int rc = corq_txn_begin(engine_, &txn); rc != CORQ_OK) fail("txn_begin", rc);
+    for (std::size_t k = 0; k < done; ++k)
+      add(txn, ops[k].first, deliveries[ops[k].second], ids[ops[k].second]);
+    if (abort) {
+      corq_txn_abort(txn);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (int rc = corq_release(consumer_, deliveries[i].tag); rc != CORQ_OK) {
+          fail("txn release after abort", rc);
+        }
+      }
+      return;
+    }
+    report_ids("TK", ids);
+    if (rng_() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 3000));
+    if (int rc = corq_txn_commit(txn, 10000); rc != CORQ_OK) fail("txn_commit", rc);
+    report_ids("TC", ids);
+  }
+
+  /// Adds one operation for input `id` (delivered as `d`) to the transaction.
+  void add(corq_txn *txn, Op op, const corq_delivery &d, std::uint64_t id) {
+    if (op == Op::ack) {
+      if (int rc = corq_txn_ack(txn, consumer_, d.tag); rc != CORQ_OK) fail("txn_ack", rc);
+      return;
+    }
+    const bool output = op == Op::publish;
+    const std::string body = corq::crash::payload_of(
+        id, output ? corq::crash::txn_output_salt : corq::crash::txn_ledger_salt);
+    const std::string number = std::to_string(id);
+    const corq_header h{id_header, number.data(), number.size()};
+    const corq_message m = message_of(body, h);
+    const int rc = output ? corq_txn_publish(txn, "", txn_output_queue_name, &m, &waiting_)
+                          : corq_txn_append(txn, txn_ledger_name, nullptr, 0, &m, &waiting_);
+    if (rc != CORQ_OK) fail(output ? "txn_publish" : "txn_append", rc);
+  }
+
+  /// The id of an input delivery, whose payload and header must be intact.
+  static std::uint64_t input_id(const corq_delivery &d) {
+    const std::uint64_t id = corq::crash::id_of_payload(d.data, d.len, corq::crash::txn_input_salt);
+    if (id == 0) {
+      report("E txn: corrupt input: message " + std::to_string(d.message_id) + ", " +
+             std::to_string(d.len) + " bytes");
+      ::_exit(3);
+    }
+    const std::string number = std::to_string(id);
+    if (d.header_count != 1 || std::strcmp(d.headers[0].key, id_header) != 0 ||
+        std::string(static_cast<const char *>(d.headers[0].value), d.headers[0].value_len) !=
+            number) {
+      report("E txn: input " + number + ": wrong headers after delivery");
+      ::_exit(3);
+    }
+    return id;
+  }
+
+  static corq_message message_of(const std::string &body, const corq_header &h) {
+    corq_message m{};
+    m.data = body.data();
+    m.len = body.size();
+    m.headers = &h;
+    m.header_count = 1;
+    return m;
+  }
+
+  corq_engine *engine_;
+  std::mt19937_64 rng_;
+  std::uint64_t next_id_;
+  std::uint64_t unflushed_first_ = 0;  // the first input sent NOWAIT and not yet flushed (0: none)
+  corq_producer *producer_ = nullptr;
+  corq_consumer *consumer_ = nullptr;
+  corq_publish_options nowait_{};
+  corq_publish_options waiting_{};
+};
+
 }  // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 8) {
+  if (argc != 9) {
     std::fprintf(stderr,
-                 "usage: %s DIR SEED START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE\n",
+                 "usage: %s DIR SEED START_ID REPORT_FD BACKEND RECORD_START_ID GROUP_MODE "
+                 "TXN_START_ID\n",
                  argv[0]);
     return 2;
   }
@@ -621,6 +816,7 @@ int main(int argc, char **argv) {
   const char *backend = argv[5];
   const std::uint64_t record_start_id = std::strtoull(argv[6], nullptr, 10);
   const char *group_mode = argv[7];
+  const std::uint64_t txn_start_id = std::strtoull(argv[8], nullptr, 10);
 
   corq_config *options = corq_config_new();
   corq::crash::set_engine_options(options, backend);
@@ -630,8 +826,10 @@ int main(int argc, char **argv) {
   if (rc != CORQ_OK) fail("corq_open", rc);
   corq_config *queue = corq_config_new();
   corq::crash::set_queue_options(queue);
-  int declared = corq_queue_declare(engine, queue_name, queue);
-  if (declared == CORQ_OK) declared = corq_queue_declare(engine, keep_queue_name, queue);
+  int declared = CORQ_OK;
+  for (const char *q : {queue_name, keep_queue_name, txn_input_queue_name, txn_output_queue_name}) {
+    if (declared == CORQ_OK) declared = corq_queue_declare(engine, q, queue);
+  }
   corq_config_free(queue);
   if (declared != CORQ_OK) fail("declare", declared);
   // Durable: after the first child they are recovered, and declaring them again is a no-op.
@@ -645,6 +843,11 @@ int main(int argc, char **argv) {
   declared = corq_stream_declare(engine, stream_name, stream);
   corq_config_free(stream);
   if (declared != CORQ_OK) fail("stream_declare", declared);
+  corq_config *ledger = corq_config_new();
+  corq::crash::set_txn_ledger_options(ledger);
+  declared = corq_stream_declare(engine, txn_ledger_name, ledger);
+  corq_config_free(ledger);
+  if (declared != CORQ_OK) fail("stream_declare (txn ledger)", declared);
   // Both groups exist from the first child on (opening a member creates its group; closing it
   // releases nothing, as it took nothing), so the appender holds off for either.
   for (const char *mode : corq::crash::group_modes) {
@@ -660,9 +863,11 @@ int main(int argc, char **argv) {
   std::thread producer([&] { produce(engine, seed, start_id); });
   std::thread appender([&] { append_records(engine, seed, record_start_id); });
   std::thread group_consumer([&] { consume_group(engine, seed, member, member_prefetch); });
+  std::thread transactor([&] { Transactor(engine, seed, txn_start_id).run(); });
   consume(engine, seed);  // never returns (nor do the threads)
   producer.join();
   appender.join();
   group_consumer.join();
+  transactor.join();
   return 0;
 }

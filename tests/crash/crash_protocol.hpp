@@ -1,12 +1,12 @@
 // tests/crash/crash_protocol.hpp — what the crash child (crash_child.cpp) and the crash test
 // (crash_test.cpp) agree on: the queue, the stream and its groups, the engine, queue, stream and
 // group options, the payload of message or record `id` (self-checking, so a recovered message
-// proves its bytes are intact), and the report lines.
+// proves its bytes are intact), the transactions' queues and ledger stream, and the report lines.
 //
 // Report lines (child → parent, one write() per line, each shorter than PIPE_BUF so lines from the
 // child's threads never interleave). The queue's:
 //   O                     the engine is open, the queues declared, the stream and the group member
-//                         open
+//                         open, the transactions' queues and ledger declared
 //   S <first> <last>      about to send ids first..last (attempted: may legitimately appear)
 //   F <id>                about to publish id through the fanout exchange into both queues
 //                         (attempted, like S: after a kill a copy in each, or neither)
@@ -31,6 +31,17 @@
 //                         about to ack these (may legitimately be unacked after the kill)
 //   GA <partition>:<offset> ...
 //                         these acks are durable (corq_sync returned OK after them)
+// The transactions' (DESIGN §8; transaction ids are a third sequence of their own: a transaction
+// input, its output message and its ledger record share one id):
+//   TS <first> <last>     about to publish inputs first..last to crash-txn-in (attempted: may
+//                         legitimately appear)
+//   TP <first> <last>     they are confirmed (corq_producer_flush or the waited send returned OK)
+//   TK <id> ...           about to commit one transaction that acks these inputs and, for each of
+//                         them, publishes one message to crash-txn-out and appends one record to
+//                         crash-txn-ledger, all of the same id (after a kill: all of it there and
+//                         the inputs gone, or none of it and the inputs still queued)
+//   TC <id> ...           that commit returned OK (under sync=always: durable); the ids of the
+//                         last TK line
 // And:
 //   E <text>              the child saw something wrong (the parent fails the test with it)
 #pragma once
@@ -81,6 +92,22 @@ inline constexpr int group_mode_count = 2;
 inline std::string group_name(const char *mode) { return std::string("crash-group-") + mode; }
 inline int group_of_cycle(int cycle) { return (cycle / 2) % group_mode_count; }
 
+/// The transactions' inputs: the child publishes them here and consumes them in transactions.
+inline constexpr const char *txn_input_queue_name = "crash-txn-in";
+/// The transactions' outputs: one message per committed input; nobody consumes them (until a
+/// check, which takes them without acking), so once there they stay.
+inline constexpr const char *txn_output_queue_name = "crash-txn-out";
+/// The transactions' other output: one record per committed input, kept for good (one partition,
+/// no retention), so a check sees every commit ever made in order.
+inline constexpr const char *txn_ledger_name = "crash-txn-ledger";
+/// The child publishes inputs only while crash-txn-in has at most this many ready: it bounds what a
+/// check takes from it (aborts give inputs back, so the backlog would grow).
+inline constexpr std::uint64_t txn_input_ready_limit = 200;
+/// The child's window on crash-txn-in, and the most inputs one transaction acks (below it, so a
+/// transaction never waits for its own window).
+inline constexpr std::uint32_t txn_prefetch = 16;
+inline constexpr std::size_t txn_inputs_max = 8;
+
 /// Engine options for both sides; `backend` alternates per cycle (psync, auto).
 /// CORQ_CRASH_SEGMENT_BYTES (inherited by the child) overrides the segment size, to tell whether a
 /// failure needs segment releases.
@@ -114,6 +141,12 @@ inline void set_group_options(corq_config *config, const char *mode) {
   corq_config_set(config, "retry_delay_ms", "0");
 }
 
+/// Options of crash-txn-ledger for both sides (durable: the default on a disk engine).
+inline void set_txn_ledger_options(corq_config *config) {
+  corq_config_set(config, "partitions", "1");
+  corq_config_set(config, "partition_segment_bytes", "64KiB");
+}
+
 inline std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ull;
@@ -126,9 +159,16 @@ inline std::uint64_t mix(std::uint64_t x) {
 /// Salts the bytes of a stream record's payload, so that a queue message's payload never passes
 /// for the record of the same id (nor the other way round).
 inline constexpr std::uint64_t record_salt = 0x5157a3e5c0ffee11ull;
+/// Salts of a transaction's input, its output message and its ledger record: none of the three
+/// passes for another, nor for a queue message or stream record of the same number (an output
+/// that is its input's bytes moved, or a record in the wrong place, is caught).
+inline constexpr std::uint64_t txn_input_salt = 0x7a11e5c0de000001ull;
+inline constexpr std::uint64_t txn_output_salt = 0x7a11e5c0de000002ull;
+inline constexpr std::uint64_t txn_ledger_salt = 0x7a11e5c0de000003ull;
 
 /// The payload of message `id`: the id (8 bytes, little-endian), then 0..299 bytes derived from it
-/// (and from `salt`: 0 for queue messages, record_salt for stream records).
+/// (and from `salt`: 0 for queue messages, record_salt for stream records, txn_*_salt for the
+/// transactions').
 inline std::string payload_of(std::uint64_t id, std::uint64_t salt = 0) {
   const std::uint64_t h = mix(id ^ salt);
   std::string out(8 + h % 300, '\0');

@@ -1,4 +1,5 @@
-// tests/crash/crash_test.cpp — the real-process crash test (DESIGN §2 "Durability and recovery").
+// tests/crash/crash_test.cpp — the real-process crash test (DESIGN §2 "Durability and recovery",
+// §7 streams, §8 transactions).
 //
 // Many cycles: start corq_crash_child (crash_child.cpp) on one data directory, read its reports,
 // (some of its confirmed publishes go to a queue nobody consumes, so the log compacts around them),
@@ -39,6 +40,26 @@
 //   - ordered mode delivers each partition in offset order; a delivery is the record the stream
 //     holds at its offset.
 // Closing the member releases the records (nothing of that is logged).
+// Then the transactions (DESIGN §8, issue #18): the child publishes inputs to crash-txn-in and, in
+// transactions of 1..8 of them, acks them, publishing one output message to crash-txn-out and
+// appending one record to crash-txn-ledger per input, all of the input's id. The check takes every
+// input and output without acking and reads the ledger from offset 0, and for every id:
+//   - payloads and headers are intact (three salts: an input never passes for its output or
+//     record), every id is of an input some child sent ("TS"), none is twice in a queue or in the
+//     ledger; the ledger's offsets are dense from 0 and an offset the last check read holds the
+//     same record;
+//   - all or nothing: its output is there exactly when its ledger record is; of every commit tried
+//     in this cycle ("TK"), the outputs of all its inputs are there or none;
+//   - a committed transaction's input never comes back: an input is never there with its output,
+//     nor after its commit returned OK ("TC"), nor is it taken again by a child after that;
+//   - nothing is lost: every confirmed input ("TP"), and every input the previous check found, is
+//     still there or has its output; every committed transaction's output is there; an output
+//     once found stays (until the check itself acks it, past txn_outputs_kept; then it never
+//     comes back, and its record stays);
+//   - an output the previous check did not find is of a commit tried in this cycle (an aborted
+//     transaction leaves nothing), and an input the previous check found left only by a commit
+//     tried in this cycle; an input a check found nowhere (lost unconfirmed) never appears again.
+// Closing the check's consumers releases the inputs for the next child and keeps the outputs.
 //
 // The second test is the smallest reproduction of the first loss this test found (live messages
 // logged before a checkpoint whose segment-release drops the older declarations: see it below).
@@ -73,15 +94,18 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 extern char **environ;
@@ -131,6 +155,28 @@ struct PlaceBook {
   std::array<bool, crash::group_mode_count> acked{};  // "GA", or a check found it settled
 };
 
+/// What the books know about one transaction id: an input, and the output message and ledger
+/// record that the transaction acking it publishes and appends.
+struct TxnBook {
+  bool attempted = false;     // "TS": the input may be in crash-txn-in
+  bool confirmed = false;     // "TP": the input is there until a commit that acks it is durable
+  bool committed = false;     // "TC": its commit returned OK (durable): the outputs stay for good
+  bool seen_in_last = false;  // the previous check found the input in crash-txn-in
+  bool seen_out = false;      // a check found its output and record: they stay for good...
+  bool out_settled = false;   // ...until a check acked the output (durably): the record stays
+  bool gone = false;          // a check found it nowhere: its input was lost unconfirmed for good
+  std::int32_t commit_try_cycle = -1;  // the last cycle whose child reported "TK" for it
+};
+
+std::string describe_txn_book(const TxnBook &b) {
+  std::ostringstream o;
+  o << "[" << (b.attempted ? "sent" : "unsent") << (b.confirmed ? ",confirmed" : "")
+    << (b.committed ? ",committed" : "") << (b.seen_in_last ? ",seen in input" : "")
+    << (b.seen_out ? ",seen out" : "") << (b.out_settled ? ",output settled" : "")
+    << (b.gone ? ",gone" : "") << " commit-try-cycle " << b.commit_try_cycle << "]";
+  return o.str();
+}
+
 std::string describe_book(const Book &b) {
   std::ostringstream o;
   o << "[" << (b.attempted ? "sent" : "unsent") << (b.confirmed ? ",confirmed" : "")
@@ -166,6 +212,12 @@ struct CycleReport {
                 group_acked = 0;
   std::uint64_t records_present = 0, records_gone = 0, first_retained = 0;  // the check's
   std::array<std::uint64_t, crash::group_mode_count> group_pending{};  // delivered at the check
+  // The transactions: inputs sent ("TS") and confirmed ("TP"), commits tried ("TK") and returned
+  // OK ("TC"), the inputs those acked; what the check found.
+  std::uint64_t txn_sent = 0, txn_confirmed = 0, txn_commit_tries = 0, txn_commits = 0,
+                txn_inputs_committed = 0;
+  std::uint64_t txn_inputs_present = 0, txn_outputs_present = 0, txn_gone = 0,
+                txn_outputs_settled = 0;
 
   std::string describe() const {
     std::ostringstream o;
@@ -181,7 +233,12 @@ struct CycleReport {
       << ", ack tries " << group_ack_tries << ", durable acks " << group_acked << "; check found "
       << records_present << " records (the first retained of "
       << "partition 0 at " << first_retained << "), " << records_gone
-      << " newly gone, groups deliver " << group_pending[0] << "/" << group_pending[1];
+      << " newly gone, groups deliver " << group_pending[0] << "/" << group_pending[1]
+      << "; transactions: inputs sent " << txn_sent << ", confirmed " << txn_confirmed
+      << ", commits tried " << txn_commit_tries << ", committed " << txn_commits << " ("
+      << txn_inputs_committed << " inputs); check found " << txn_inputs_present << " inputs, "
+      << txn_outputs_present << " outputs (and acked the oldest " << txn_outputs_settled << "), "
+      << txn_gone << " inputs newly gone";
     return o.str();
   }
 };
@@ -228,6 +285,8 @@ class CrashTest : public ::testing::Test {
     if (fields.empty()) return violation("blank report line");
     const std::string_view kind_word = fields.front();
     fields.erase(fields.begin());
+    if (kind_word.size() == 2 && kind_word[0] == 'T')
+      return apply_txn(kind_word, fields, line, cycle);
     if (kind_word.size() == 2) return apply_stream(kind_word, fields, line, cycle);
     if (kind_word.size() != 1) return violation("unknown report line: " + std::string(line));
     const char kind = kind_word[0];
@@ -317,6 +376,65 @@ class CrashTest : public ::testing::Test {
       }
       default: violation("unknown report line: " + std::string(line));
     }
+  }
+
+  TxnBook &txn_book(std::uint64_t id) {
+    if (id >= txn_books_.size())
+      txn_books_.resize(std::max<std::size_t>(id + 1, txn_books_.size() * 2));
+    return txn_books_[id];
+  }
+
+  /// Applies one of the transactions' report lines ("T" kinds; see crash_protocol.hpp).
+  void apply_txn(std::string_view kind, const std::vector<std::string_view> &fields,
+                 std::string_view line, CycleReport &cycle) {
+    auto number = [&](std::string_view text) { return parse_number(text, line); };
+    if (kind == "TS" || kind == "TP") {
+      if (fields.size() != 2) return violation("bad report line: " + std::string(line));
+      const std::uint64_t first = number(fields[0]);
+      const std::uint64_t last = number(fields[1]);
+      if (first == 0 || last < first) return violation("bad range: " + std::string(line));
+      for (std::uint64_t id = first; id <= last; ++id) {
+        TxnBook &b = txn_book(id);
+        if (kind == "TS") {
+          if (b.attempted) return violation("txn input " + std::to_string(id) + " sent twice");
+          b.attempted = true;
+          ++cycle.txn_sent;
+        } else {
+          if (!b.attempted)
+            return violation("txn input " + std::to_string(id) + " confirmed, not sent");
+          b.confirmed = true;
+          ++cycle.txn_confirmed;
+        }
+      }
+      if (kind == "TS") next_txn_id_ = std::max(next_txn_id_, last + 1);
+      return;
+    }
+    if ((kind != "TK" && kind != "TC") || fields.empty()) {
+      return violation("bad report line: " + std::string(line));
+    }
+    std::vector<std::uint64_t> ids;
+    for (std::string_view field : fields) ids.push_back(number(field));
+    if (kind == "TC") {
+      if (txn_tries_this_cycle_.empty() || txn_tries_this_cycle_.back() != ids) {
+        return violation("a commit of other ids than the last commit tried: " + std::string(line));
+      }
+      for (std::uint64_t id : ids) txn_book(id).committed = true;
+      ++cycle.txn_commits;
+      cycle.txn_inputs_committed += ids.size();
+      return;
+    }
+    for (std::uint64_t id : ids) {
+      TxnBook &b = txn_book(id);
+      if (!b.attempted) violation("txn input " + std::to_string(id) + " taken, never sent");
+      // Its input was acked by a durable commit: it may never be delivered again.
+      if (b.committed || b.seen_out) {
+        violation("txn input " + std::to_string(id) + " taken again after its transaction " +
+                  "committed " + describe_txn_book(b));
+      }
+      b.commit_try_cycle = cycle.cycle;
+    }
+    txn_tries_this_cycle_.push_back(std::move(ids));
+    ++cycle.txn_commit_tries;
   }
 
   std::uint64_t parse_number(std::string_view text, std::string_view line) {
@@ -522,8 +640,8 @@ class CrashTest : public ::testing::Test {
     const std::string fd = std::to_string(child_fd);
     const std::string record_start = std::to_string(next_record_id_);
     std::vector<std::string> command = child_command(
-        CORQ_CRASH_CHILD,
-        {dir_, seed, start, fd, cycle.backend, record_start, crash::group_modes[cycle.group]});
+        CORQ_CRASH_CHILD, {dir_, seed, start, fd, cycle.backend, record_start,
+                           crash::group_modes[cycle.group], std::to_string(next_txn_id_)});
     std::vector<char *> argv;
     for (auto &word : command) argv.push_back(word.data());
     argv.push_back(nullptr);
@@ -577,6 +695,11 @@ class CrashTest : public ::testing::Test {
       violation("cannot copy " + dir_ + " to " + to + ": " + ec.message());
   }
 
+  /// The window of each consumer a check takes a queue with (it opens as many as it needs):
+  /// opening one costs in proportion to its size (a 65536-slot window ~10 ms), and a few
+  /// thousand slots hold what one of these queues has, or most of it.
+  static constexpr std::uint32_t take_window = 4096;
+
   /// Opens the directory, takes every message without acking, checks the books.
   void check(CycleReport &cycle) {
     const auto start = std::chrono::steady_clock::now();
@@ -609,7 +732,7 @@ class CrashTest : public ::testing::Test {
       const bool kept = queue_name == std::string(crash::keep_queue_name);
       std::size_t taken_here = 0;
       for (bool more = true; more;) {
-        consumers.push_back(open_consumer(engine.get(), queue_name, 65536));
+        consumers.push_back(open_consumer(engine.get(), queue_name, take_window));
         std::size_t taken = 0;
         for (;;) {
           const int n =
@@ -639,7 +762,7 @@ class CrashTest : public ::testing::Test {
             }
           }
         }
-        more = taken == 65536;  // the window is full: there may be more
+        more = taken == take_window;  // the window is full: there may be more
       }
       const corq_queue_stats s = stats(engine.get(), queue_name);
       if (s.ready != 0 || s.delayed != 0 || s.in_flight != taken_here) {
@@ -698,6 +821,7 @@ class CrashTest : public ::testing::Test {
     cycle.present = present.size();
     cycle.fan_copies = kept_copies.size();
     check_stream(cycle, engine.get(), when);
+    check_txn(cycle, engine.get(), when);
     consumers.clear();  // releases every message for the next child
     engine.reset();
     cycle.check_ms = static_cast<std::uint64_t>(elapsed_ms(start));
@@ -932,6 +1056,224 @@ class CrashTest : public ::testing::Test {
     // Closing the member releases its deliveries (nothing of that is logged).
   }
 
+  /// Where a check holds a message it took: its consumer and tag.
+  struct Taken {
+    corq_consumer *consumer;
+    std::uint64_t tag;
+  };
+  using TakenMessages = std::map<std::uint64_t, Taken>;  // by transaction id
+
+  /// The transactions after the kill (DESIGN §8), against the books: takes every input of
+  /// crash-txn-in and every output of crash-txn-out without acking, reads crash-txn-ledger from
+  /// its first record, and holds what it found to the rules (check_txn_books).
+  void check_txn(CycleReport &cycle, corq_engine *engine, const std::string &when) {
+    // Declared by the first child, unless it was killed before: then here (like the others).
+    ConfigPtr queue(corq_config_new());
+    crash::set_queue_options(queue.get());
+    must(corq_queue_declare(engine, crash::txn_input_queue_name, queue.get()), "declare");
+    must(corq_queue_declare(engine, crash::txn_output_queue_name, queue.get()), "declare");
+    ConfigPtr ledger_options(corq_config_new());
+    crash::set_txn_ledger_options(ledger_options.get());
+    must(corq_stream_declare(engine, crash::txn_ledger_name, ledger_options.get()),
+         "stream_declare");
+    std::vector<ConsumerPtr> consumers;  // closing them releases everything for the next child
+    const TakenMessages inputs =
+        take_txn_queue(engine, crash::txn_input_queue_name, crash::txn_input_salt, consumers, when);
+    const TakenMessages outputs = take_txn_queue(engine, crash::txn_output_queue_name,
+                                                 crash::txn_output_salt, consumers, when);
+    const corq_queue_stats dlq = stats(engine, std::string(crash::txn_input_queue_name) + ".dlq");
+    if (dlq.ready + dlq.delayed + dlq.in_flight != 0) {
+      violation(std::string(crash::txn_input_queue_name) +
+                "'s dead-letter queue is not empty: " + describe(dlq) + when);
+    }
+    std::unordered_set<std::uint64_t> ledger;
+    if (!read_txn_ledger(engine, ledger, when)) return;
+    check_txn_books(cycle, inputs, outputs, ledger, when);
+    cycle.txn_inputs_present = inputs.size();
+    cycle.txn_outputs_present = outputs.size();
+    settle_txn_outputs(cycle, engine, outputs);
+  }
+
+  /// Outputs a check keeps: past that, it acks the oldest. Outputs stay across many kills, so
+  /// the log keeps and compacts transactions' records around them, but a long run (the soak)
+  /// does not grow crash-txn-out, and every check, without bound.
+  static constexpr std::size_t txn_outputs_kept = 1000;
+
+  /// Acks the oldest outputs past txn_outputs_kept and makes the acks durable: from now on those
+  /// outputs must never be there again, and their ledger records stay.
+  void settle_txn_outputs(CycleReport &cycle, corq_engine *engine, const TakenMessages &outputs) {
+    if (outputs.size() <= txn_outputs_kept) return;
+    std::size_t excess = outputs.size() - txn_outputs_kept;
+    for (auto it = outputs.begin(); excess > 0; ++it, --excess) {  // by id: the oldest first
+      must(corq_ack(it->second.consumer, it->second.tag), "ack an output");
+      txn_books_[it->first].out_settled = true;
+      ++cycle.txn_outputs_settled;
+    }
+    must(corq_sync(engine, 10000), "sync the outputs' acks");
+  }
+
+  /// Takes every message of one of the transactions' queues without acking (the consumers go to
+  /// `consumers`): each intact (payload of `salt`, the id header) and there once.
+  TakenMessages take_txn_queue(corq_engine *engine, const char *queue, std::uint64_t salt,
+                               std::vector<ConsumerPtr> &consumers, const std::string &when) {
+    TakenMessages ids;
+    std::vector<corq_delivery> batch(take_window);
+    std::size_t taken = 0;
+    for (bool more = true; more;) {
+      consumers.push_back(open_consumer(engine, queue, take_window));
+      std::size_t taken_here = 0;
+      for (int n; (n = must(corq_consume(consumers.back().get(), batch.data(), batch.size(), 0),
+                            "consume")) > 0;) {
+        taken_here += static_cast<std::size_t>(n);
+        for (int i = 0; i < n; ++i) {
+          const corq_delivery &d = batch[static_cast<std::size_t>(i)];
+          const std::uint64_t id = crash::id_of_payload(d.data, d.len, salt);
+          if (id == 0) {
+            violation(std::string(queue) + ": message " + std::to_string(d.message_id) +
+                      ": corrupt payload (" + std::to_string(d.len) + " bytes)" + when);
+            continue;
+          }
+          const std::string number = std::to_string(id);
+          if (d.header_count != 1 || header_value(d, crash::id_header) != number) {
+            violation(std::string(queue) + ": id " + number + ": wrong headers" + when);
+          }
+          if (!ids.emplace(id, Taken{consumers.back().get(), d.tag}).second)
+            violation(std::string(queue) + " holds id " + number + " twice" + when);
+        }
+      }
+      taken += taken_here;
+      more = taken_here == take_window;  // the window is full: there may be more
+    }
+    const corq_queue_stats s = stats(engine, queue);
+    if (s.ready != 0 || s.delayed != 0 || s.in_flight != taken) {
+      violation(std::string("after taking every message of ") + queue + ": " + describe(s) + when);
+    }
+    return ids;
+  }
+
+  /// Reads crash-txn-ledger from its first record into `ids`: offsets dense from 0 (nothing is
+  /// ever deleted from it), every record intact (payload, no key, the id header) and there once,
+  /// and the records the previous check read still at their offsets. False when the ledger cannot
+  /// be held to the books.
+  bool read_txn_ledger(corq_engine *engine, std::unordered_set<std::uint64_t> &ids,
+                       const std::string &when) {
+    std::vector<std::uint64_t> in_order;
+    std::vector<corq_stream_record> batch(4096);
+    ReaderPtr reader = open_reader(engine, crash::txn_ledger_name, 0, "earliest");
+    for (int n;
+         (n = must(corq_stream_read(reader.get(), batch.data(), batch.size(), 0), "read")) > 0;) {
+      for (int i = 0; i < n; ++i) {
+        const corq_stream_record &r = batch[static_cast<std::size_t>(i)];
+        const std::string where =
+            std::string(crash::txn_ledger_name) + " offset " + std::to_string(r.offset);
+        if (r.offset != in_order.size()) {
+          violation(where + " follows " + std::to_string(in_order.size()) +
+                    " records: a hole, or records deleted" + when);
+          return false;
+        }
+        const std::uint64_t id = crash::id_of_payload(r.data, r.len, crash::txn_ledger_salt);
+        in_order.push_back(id);
+        if (id == 0) {
+          violation(where + ": corrupt record (" + std::to_string(r.len) + " bytes)" + when);
+          continue;
+        }
+        const std::string number = std::to_string(id);
+        if (r.key != nullptr || r.key_len != 0 || r.header_count != 1 ||
+            std::strcmp(r.headers[0].key, crash::id_header) != 0 ||
+            std::string(static_cast<const char *>(r.headers[0].value), r.headers[0].value_len) !=
+                number) {
+          violation(where + ": record " + number + " has a wrong key or headers" + when);
+        }
+        if (!ids.insert(id).second)
+          violation(where + ": record " + number + " is there twice" + when);
+      }
+    }
+    const corq_stream_stats s = stream_stats(engine, crash::txn_ledger_name);
+    if (s.partitions != 1 || s.records != in_order.size()) {
+      violation(std::string(crash::txn_ledger_name) + ": the stats say " +
+                std::to_string(s.partitions) + " partitions and " + std::to_string(s.records) +
+                " records; the reader read " + std::to_string(in_order.size()) + when);
+    }
+    // An offset once read never changes (DESIGN §7).
+    for (std::size_t offset = 0; offset < txn_ledger_.size(); ++offset) {
+      const std::uint64_t now = offset < in_order.size() ? in_order[offset] : 0;
+      if (now != txn_ledger_[offset]) {
+        violation(std::string(crash::txn_ledger_name) + " offset " + std::to_string(offset) +
+                  " held record " + std::to_string(txn_ledger_[offset]) +
+                  " at the previous check, " +
+                  (offset < in_order.size() ? "now record " + std::to_string(now) : "now nothing") +
+                  when);
+        break;
+      }
+    }
+    txn_ledger_ = std::move(in_order);
+    return true;
+  }
+
+  /// The rules of issue #18 for every transaction id (see the top of the file); updates the books.
+  void check_txn_books(CycleReport &cycle, const TakenMessages &inputs,
+                       const TakenMessages &outputs,
+                       const std::unordered_set<std::uint64_t> &ledger, const std::string &when) {
+    auto never_sent = [&](std::uint64_t id, const char *where) {
+      if (id >= txn_books_.size() || !txn_books_[id].attempted) {
+        violation("txn id " + std::to_string(id) + " is in " + where +
+                  " but its input was never sent" + when);
+      }
+    };
+    for (const auto &[id, taken] : inputs) never_sent(id, crash::txn_input_queue_name);
+    for (const auto &[id, taken] : outputs) never_sent(id, crash::txn_output_queue_name);
+    for (std::uint64_t id : ledger) never_sent(id, crash::txn_ledger_name);
+    for (std::uint64_t id = 1; id < next_txn_id_ && id < txn_books_.size(); ++id) {
+      TxnBook &b = txn_books_[id];
+      if (!b.attempted) continue;
+      const bool in = inputs.count(id) != 0;
+      const bool out = outputs.count(id) != 0;
+      const bool recorded = ledger.count(id) != 0;
+      auto fails = [&](const std::string &what) {
+        violation("txn id " + std::to_string(id) + " " + what + when + " " + describe_txn_book(b));
+      };
+      // An output a check acked counts as produced: the ack removed it, not a crash.
+      const bool produced = out || b.out_settled;
+      if (b.gone && (in || out || recorded)) fails("is back after a check found it nowhere");
+      if (in && (produced || b.committed)) fails("has its input back, though it was committed");
+      if (out && b.out_settled) fails("has its output back after a check acked it durably");
+      if (produced != recorded) {
+        fails(produced ? "has its output but no ledger record: half a transaction"
+                       : "has its ledger record but no output: half a transaction");
+      }
+      if (b.seen_out && !produced) fails("lost its output, present at an earlier check");
+      if (b.seen_out && !recorded) fails("lost its ledger record, present at an earlier check");
+      if (b.committed && !produced) fails("lost its output, though its commit returned OK");
+      if (out && !b.seen_out && b.commit_try_cycle != cycle.cycle) {
+        fails("has a new output, yet no commit acking it was tried in this cycle");
+      }
+      if (!in && !produced && (b.confirmed || b.seen_in_last)) {
+        fails(b.confirmed ? "is lost: its input was confirmed, and no output is there"
+                          : "is lost: its input was there at the previous check, no output is");
+      }
+      if (b.seen_in_last && !in && b.commit_try_cycle != cycle.cycle) {
+        fails("left the input queue, yet no commit acking it was tried in this cycle");
+      }
+      b.seen_in_last = in;
+      b.seen_out = b.seen_out || out;
+      if (!in && !produced && !recorded && !b.gone) {
+        b.gone = true;
+        ++cycle.txn_gone;
+      }
+    }
+    // All or nothing per transaction: the outputs of every commit tried in this cycle.
+    for (const std::vector<std::uint64_t> &ids : txn_tries_this_cycle_) {
+      std::size_t there = 0;
+      for (std::uint64_t id : ids) there += outputs.count(id);
+      if (there != 0 && there != ids.size()) {
+        std::string list;
+        for (std::uint64_t id : ids)
+          list += " " + std::to_string(id) + (outputs.count(id) != 0 ? "+" : "-");
+        violation("a transaction is there in part (output there +, missing -):" + list + when);
+      }
+    }
+  }
+
   /// The fanned-out messages' kept copies against their books (the copies in the consumed queue
   /// were checked as ordinary messages): all or nothing of one publish, one message id (checked
   /// as they were taken), a kept copy there until a kill loses its publish, then never again.
@@ -1029,6 +1371,7 @@ class CrashTest : public ::testing::Test {
       cycle.group = crash::group_of_cycle(c);
       undurable_deliveries_.clear();
       calls_this_cycle_.clear();
+      txn_tries_this_cycle_.clear();
       run_child(cycle);
       if (HasFatalFailure()) return reports;
       if (violation_count_ == 0) check(cycle);
@@ -1043,6 +1386,7 @@ class CrashTest : public ::testing::Test {
     std::uint64_t sent = 0, fanned = 0, confirmed = 0, acked = 0, opened = 0;
     std::uint64_t records_confirmed = 0, retention_checks = 0;
     std::array<std::uint64_t, crash::group_mode_count> group_cycles{}, group_acked{};
+    std::uint64_t txn_commit_tries = 0, txn_commits = 0, txn_inputs_committed = 0;
     for (const CycleReport &r : reports) {
       sent += r.sent;
       fanned += r.fanned;
@@ -1053,7 +1397,11 @@ class CrashTest : public ::testing::Test {
       retention_checks += r.first_retained > 0 ? 1 : 0;
       group_cycles[static_cast<std::size_t>(r.group)] += r.opened ? 1 : 0;
       group_acked[static_cast<std::size_t>(r.group)] += r.group_acked;
+      txn_commit_tries += r.txn_commit_tries;
+      txn_commits += r.txn_commits;
+      txn_inputs_committed += r.txn_inputs_committed;
     }
+    const std::uint64_t txn_outputs = reports.empty() ? 0 : reports.back().txn_outputs_present;
     std::ostringstream summary;
     summary << "seed " << seed << " (replay: CORQ_CRASH_SEED=" << seed << "), " << reports.size()
             << " cycles (" << opened << " opened before the kill) in " << elapsed_ms(start)
@@ -1062,7 +1410,10 @@ class CrashTest : public ::testing::Test {
             << " durably acked; stream: " << records_confirmed
             << " records confirmed, durable group acks " << crash::group_modes[0] << " "
             << group_acked[0] << ", " << crash::group_modes[1] << " " << group_acked[1] << ", "
-            << retention_checks << " checks after retention deleted records";
+            << retention_checks
+            << " checks after retention deleted records; transactions: " << txn_commit_tries
+            << " commits tried, " << txn_commits << " committed (" << txn_inputs_committed
+            << " inputs), " << txn_outputs << " outputs at the last check";
     std::cout << what << ": " << summary.str() << "\n";
     if (violation_count_ != 0) {
       std::ostringstream o;
@@ -1078,6 +1429,7 @@ class CrashTest : public ::testing::Test {
     EXPECT_GT(acked, 0u);
     EXPECT_GT(fanned, 0u) << "no child published through the fanout exchange";
     EXPECT_GT(records_confirmed, 0u) << "no child's stream append was confirmed";
+    EXPECT_GT(txn_commits, 0u) << "no child's transaction commit returned OK";
     for (std::size_t g = 0; g < crash::group_mode_count; ++g) {
       // (A run of a cycle or two may not have had a child of each group.)
       if (group_cycles[g] > 0) {
@@ -1100,6 +1452,12 @@ class CrashTest : public ::testing::Test {
   std::vector<RecordBook> records_;
   std::array<std::vector<PlaceBook>, crash::stream_partitions> places_;
   std::uint64_t next_record_id_ = 1;
+  // The transactions' books: by transaction id; the ledger's ids in offset order as the last
+  // check read it; the ids of each commit tried ("TK") in this cycle.
+  std::vector<TxnBook> txn_books_;
+  std::uint64_t next_txn_id_ = 1;
+  std::vector<std::uint64_t> txn_ledger_;
+  std::vector<std::vector<std::uint64_t>> txn_tries_this_cycle_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> calls_this_cycle_;  // "SA" ranges
   std::vector<std::string> violations_;
   std::uint64_t violation_count_ = 0;

@@ -212,6 +212,7 @@ std::string describe(std::uint8_t type, std::span<const std::byte> payload) {
       const std::uint64_t a = r.u64(), b = r.u64();
       if (kind == 0) {
         out += " settled=" + std::to_string(a) + " committed=" + std::to_string(b);
+        if (r.remaining() >= 8) out += " generation=" + std::to_string(r.u64());
       } else if (kind == 1) {
         out += " reset committed=" + std::to_string(a) + " generation=" + std::to_string(b);
       } else if (kind == 2) {

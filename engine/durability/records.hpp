@@ -58,7 +58,9 @@
 //   delete_group    u32 sid, str16 group
 //   group_progress  u32 sid, str16 group, u8 kind, u32 partition, u64 a, u64 b — kind 0 settle:
 //                offset a settled (acked, dead-lettered, skipped), b the committed offset after
-//                it; kind 1 reset: the committed offset is a and b the partition's new
+//                it, then u64 the partition's generation (logs before 2026-12-07 lack it: a
+//                settle may come before the checkpoint copy it follows, the reset of its
+//                generation released, and recovery then starts from it); kind 1 reset: the committed offset is a and b the partition's new
 //                generation (creation, corq_group_seek), nothing above it settled; kind 2
 //                failed: offset a has b failed attempts. Appended lazily like acks (durable
 //                with the next group commit). A checkpoint's copy of a group (taken before its

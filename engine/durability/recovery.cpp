@@ -376,6 +376,18 @@ int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
   RecoveredGroupPartition &part = g->second.partitions[p.partition];
   switch (p.kind) {
     case records::Progress::settle:
+      if (p.has_generation && p.generation < part.generation) return 0;
+      if (p.has_generation && p.generation > part.generation) {
+        // The reset that began this generation was released with the segments before a
+        // checkpoint whose copy of the group comes later in the log (this settle was logged after
+        // the copy was taken, before the checkpoint's batch): the settle is the base until the
+        // copy merges in. Left at the old generation, the copy would replace it and take back
+        // the settle: a durable ack undone (the SIGKILL test, seed 6606).
+        part.generation = p.generation;
+        part.committed = p.b;
+        part.settled.clear();
+        part.failed.clear();
+      }
       if (p.a >= part.committed) part.settled.insert(p.a);
       part.failed.erase(p.a);
       // The committed offset never moves back but by a reset (a seek).
@@ -406,6 +418,15 @@ int RecoveredState::apply_group(const wal::RecoveredRecord &record) {
       part.failed.erase(part.failed.begin(), part.failed.lower_bound(part.committed));
       return 0;
     case records::Progress::snapshot_settled:
+      if (p.b > part.generation) {
+        // A transaction's ack (its batch holds these too) logged after a checkpoint's copy of the
+        // group, the reset of its generation released: as for a settle above, but the committed
+        // offset is not known until the copy that follows merges in.
+        part.generation = p.b;
+        part.committed = 0;
+        part.settled.clear();
+        part.failed.clear();
+      }
       if (p.b == part.generation && p.a >= part.committed) {
         part.settled.insert(p.a);
         part.failed.erase(p.a);

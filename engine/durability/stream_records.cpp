@@ -59,7 +59,7 @@ void encode_group_delete(std::vector<std::byte> &out, std::uint32_t sid, const s
 
 void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::string_view group,
                            Progress kind, std::uint32_t partition, std::uint64_t a,
-                           std::uint64_t b) {
+                           std::uint64_t b, const std::uint64_t *generation) {
   Writer w(out);
   w.u32(sid);
   w.str16(group);
@@ -67,6 +67,7 @@ void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::
   w.u32(partition);
   w.u64(a);
   w.u64(b);
+  if (generation != nullptr) w.u64(*generation);
 }
 
 bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out) {
@@ -79,7 +80,9 @@ bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out) {
   out.b = r.u64();
   if (!r.ok() || kind > 5) return false;
   out.kind = static_cast<Progress>(kind);
-  return true;
+  out.has_generation = r.remaining() >= 8;
+  out.generation = out.has_generation ? r.u64() : 0;
+  return r.ok();
 }
 
 }  // namespace corq::core::records

@@ -47,10 +47,14 @@ struct GroupProgress {
   Progress kind = Progress::settle;
   std::uint32_t partition = 0;
   std::uint64_t a = 0, b = 0;
+  /// A settle's generation (logs before it lacks it: has_generation false).
+  std::uint64_t generation = 0;
+  bool has_generation = false;
 };
+/// `generation` (settles only; nullptr: none) goes after b.
 void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::string_view group,
                            Progress kind, std::uint32_t partition, std::uint64_t a,
-                           std::uint64_t b);
+                           std::uint64_t b, const std::uint64_t *generation = nullptr);
 bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out);
 
 }  // namespace corq::core::records

@@ -54,7 +54,12 @@ void Group::log_progress_locked(records::Progress kind, std::uint32_t partition,
                                 std::uint64_t b) {
   if (journal_ == nullptr) return;
   progress_scratch_.clear();
-  records::encode_group_progress(progress_scratch_, stream_->sid(), name_, kind, partition, a, b);
+  // A settle names its generation: recovery may meet it before the checkpoint copy it follows
+  // (logged after the copy was taken, before the checkpoint's batch) with the reset that began
+  // the generation already released; it then starts from the settle, not from an older one.
+  const std::uint64_t generation = partitions_[partition].generation;
+  records::encode_group_progress(progress_scratch_, stream_->sid(), name_, kind, partition, a, b,
+                                 kind == records::Progress::settle ? &generation : nullptr);
   // A failed log fail-stops the engine: every later durable call reports it, so the code is not
   // needed here (the settle itself already happened in memory).
   journal_->log_group_progress(progress_scratch_);

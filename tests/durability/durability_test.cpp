@@ -6,6 +6,7 @@
 // (psync and io_uring) where the back end matters.
 #include "durability/records.hpp"
 #include "durability/recovery.hpp"
+#include "durability/stream_records.hpp"
 #include "engine/helpers.hpp"
 
 #include "io/vfs.hpp"
@@ -22,6 +23,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -659,6 +662,67 @@ TEST(TxnCounters, the_last_checkpoints_counts_plus_the_commit_records_it_did_not
   EXPECT_TRUE(t.commits_after.empty());
   EXPECT_EQ(5u, t.aborted);
   EXPECT_EQ(3u, t.failed);
+}
+
+/// Group progress records replayed in log order, as recovery meets them.
+struct GroupReplay {
+  GroupReplay() {
+    std::vector<std::byte> payload;
+    core::records::encode_group_declare(payload, 1, "g", core::GroupOptions{});
+    apply(core::records::declare_group, payload);
+  }
+  void progress(core::records::Progress kind, std::uint64_t a, std::uint64_t b,
+                std::optional<std::uint64_t> generation = std::nullopt) {
+    std::vector<std::byte> payload;
+    core::records::encode_group_progress(payload, 1, "g", kind, 0, a, b,
+                                         generation ? &*generation : nullptr);
+    apply(core::records::group_progress, payload);
+  }
+  void apply(std::uint8_t type, const std::vector<std::byte> &payload) {
+    ASSERT_EQ(0, state.apply(wal::RecoveredRecord{++lsn, type, payload})) << state.error;
+  }
+  const core::RecoveredGroupPartition &partition() {
+    return state.groups.at({1, "g"}).partitions[0];
+  }
+  core::RecoveredState state;
+  wal::Lsn lsn = 0;
+};
+
+// A checkpoint copies a group, an ack is logged, then the checkpoint's batch with the copy: the
+// ack comes first in the log. When that checkpoint released the reset that began the group's
+// generation, recovery met the ack at generation 0 and the copy's generation 1 then replaced it
+// as the base: the durable ack was undone (the SIGKILL test, seed 6606). A settle names its
+// generation now.
+TEST(GroupProgressReplay, an_ack_logged_after_a_copy_whose_generation_began_in_released_segments_stays) {
+  using core::records::Progress;
+  GroupReplay log;
+  log.progress(Progress::settle, 183, 184, 1);  // offset 183 acked in generation 1
+  log.progress(Progress::snapshot_committed, 183, 1);  // the copy, taken just before the ack
+  EXPECT_EQ(log.partition().generation, 1u);
+  EXPECT_EQ(log.partition().committed, 184u);
+}
+
+TEST(GroupProgressReplay, a_transactions_group_ack_logged_after_such_a_copy_stays_too) {
+  using core::records::Progress;
+  GroupReplay log;
+  log.progress(Progress::snapshot_settled, 185, 1);  // a transaction's ack of 185, generation 1
+  log.progress(Progress::snapshot_committed, 183, 1);
+  EXPECT_EQ(log.partition().committed, 183u);
+  EXPECT_EQ(log.partition().settled, (std::set<std::uint64_t>{185}));
+}
+
+TEST(GroupProgressReplay, a_settle_of_a_generation_a_seek_ended_is_ignored) {
+  using core::records::Progress;
+  GroupReplay log;
+  log.progress(Progress::reset, 10, 1);
+  log.progress(Progress::reset, 3, 2);           // a seek back to 3
+  log.progress(Progress::settle, 10, 11, 1);     // of generation 1: void
+  EXPECT_EQ(log.partition().committed, 3u);
+  EXPECT_TRUE(log.partition().settled.empty());
+  log.progress(Progress::settle, 3, 4, 2);
+  log.progress(Progress::settle, 5, 4);          // a log from before settles named generations
+  EXPECT_EQ(log.partition().committed, 4u);
+  EXPECT_EQ(log.partition().settled, (std::set<std::uint64_t>{5}));
 }
 
 }  // namespace

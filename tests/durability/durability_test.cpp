@@ -462,7 +462,8 @@ TEST_F(DurableQueue, a_dead_letter_acked_while_a_compaction_scans_its_records_st
     ConsumerPtr churn = open_consumer(engine.get(), "churn", 256);
     corq_publish_options nowait = publish_options();
     nowait.flags = CORQ_PUBLISH_NOWAIT;
-    std::vector<corq_message> batch(64, message(std::string(200, 'p')));
+    const std::string body(200, 'p');  // outlives the messages that point into it
+    std::vector<corq_message> batch(64, message(body));
     // Segments roll, checkpoints follow, and the first compaction (from the log's first segment,
     // which holds both records of the dead letter) runs the hook.
     for (int round = 0; round < 3000 && hook.acked == 1; ++round) {

@@ -274,7 +274,8 @@ TEST_F(DurableStream, an_emptied_partition_keeps_its_next_offset_after_its_segme
 void append_500(corq_engine *engine) {
   corq_stream_producer *p = nullptr;
   must(corq_stream_producer_open(engine, "s", &p), "producer_open");
-  const std::vector<corq_message> batch(50, message(std::string(400, 'r')));
+  const std::string body(400, 'r');  // outlives the messages that point into it
+  const std::vector<corq_message> batch(50, message(body));
   for (int i = 0; i < 10; ++i) {
     must(corq_stream_producer_send(p, nullptr, 0, batch.data(), batch.size(), nullptr, nullptr,
                                    nullptr),

@@ -1,11 +1,12 @@
 // tests/sim/main.cpp — corq-sim: the deterministic crash simulator's command line.
 //
 //   corq-sim --seeds N [--seed-start S] [--verbose] [--no-reorder] [--no-sync-none] [--no-corrupt]
+//            [--known-bugs]
 //
-// Runs seeds S .. S+N-1 (workload.hpp: each seed's queue half, then its streams half), prints each
-// failing seed with what broke and the exact command that replays it alone, and ends with the line
-// "N seeds, F failures". Exit code: 0 when every seed passed, 1 when one failed, 2 for bad
-// arguments.
+// Runs seeds S .. S+N-1 (workload.hpp: each seed's queue part, its streams part, then its
+// transactions part), prints each failing seed with what broke and the exact command that replays
+// it alone, and ends with the line "N seeds, F failures". Exit code: 0 when every seed passed, 1
+// when one failed, 2 for bad arguments.
 #include "sim/workload.hpp"
 
 #include <charconv>
@@ -24,7 +25,7 @@ bool parse_count(const char *text, std::uint64_t &out) {
 int usage(const char *why) {
   std::fprintf(stderr,
                "corq-sim: %s\nusage: corq-sim --seeds N [--seed-start S] [--verbose] "
-               "[--no-reorder] [--no-sync-none] [--no-corrupt]\n",
+               "[--no-reorder] [--no-sync-none] [--no-corrupt] [--known-bugs]\n",
                why);
   return 2;
 }
@@ -51,6 +52,8 @@ int main(int argc, char **argv) {
       modes.sync_none = false, flags += " --no-sync-none";
     } else if (arg == "--no-corrupt") {
       modes.corrupt = false, flags += " --no-corrupt";
+    } else if (arg == "--known-bugs") {
+      modes.known_bugs = true, flags += " --known-bugs";
     } else {
       return usage(("unknown argument " + arg).c_str());
     }
@@ -60,6 +63,7 @@ int main(int argc, char **argv) {
   for (std::uint64_t seed = seed_start; seed - seed_start < seeds; ++seed) {
     std::string why = corq::sim::run_seed(seed, modes);
     if (why.empty()) why = corq::sim::run_stream_seed(seed, modes);
+    if (why.empty()) why = corq::sim::run_txn_seed(seed, modes);
     if (why.empty()) continue;
     ++failures;
     std::printf(

@@ -208,6 +208,10 @@ void Group::settle_offset_locked(PartitionState &ps, std::uint64_t offset) {
       ps.settled.erase(ps.settled.begin());
       ++ps.committed;
     }
+    // After a restart the cursor starts at the committed offset, below offsets settled before
+    // it; once the committed offset passes them they are no longer in `settled`, so the cursor
+    // must not be left behind it (it delivered them again: found by corq-sim, seed 662).
+    ps.cursor = std::max(ps.cursor, ps.committed);
   }
   log_progress_locked(records::Progress::settle, index_of(ps), offset, ps.committed);
 }

@@ -72,6 +72,32 @@ TEST_F(DurableGroup, shared_mode_acks_above_the_committed_offset_are_not_deliver
   EXPECT_EQ(offsets_of(consume(m.get(), 8, 5000)), (std::vector<std::uint64_t>{8}));
 }
 
+TEST_F(DurableGroup, a_record_acked_above_the_committed_offset_stays_acked_once_the_offset_passes_it) {
+  // After a reopen the cursor starts at the committed offset; acking the record there moved the
+  // committed offset past the one acked before, which then left `settled` — and the cursor,
+  // left behind, delivered it again (corq-sim, seed 662).
+  for (const char *mode : {"ordered", "shared", "key_ordered"}) {
+    SCOPED_TRACE(mode);
+    TempDir dir;
+    const Options options = {{"mode", mode}};
+    {
+      EnginePtr e = open_durable(dir.data());
+      must_declare_stream(e.get(), "s");
+      for (int i = 0; i < 3; ++i) append(e.get(), "s", "r" + std::to_string(i));
+      ConsumerPtr m = open_member(e.get(), "s", "g", options);
+      const std::vector<corq_delivery> got = consume(m.get(), 3);
+      ASSERT_EQ(got.size(), 3u);
+      ack_where(m.get(), got, [](std::uint64_t o) { return o == 1; });
+    }
+    EnginePtr e = open_durable(dir.data());
+    ConsumerPtr m = open_member(e.get(), "s", "g", options);
+    const std::vector<corq_delivery> first = consume(m.get(), 1);
+    ASSERT_EQ(offsets_of(first), (std::vector<std::uint64_t>{0}));
+    must(corq_ack(m.get(), first[0].tag), "ack");
+    EXPECT_EQ(offsets_of(consume(m.get(), 3)), (std::vector<std::uint64_t>{2}));
+  }
+}
+
 TEST_F(DurableGroup, failed_attempts_keep_counting_towards_max_attempts_after_a_reopen) {
   make_stream(1);
   const Options options = {{"max_attempts", "3"}, {"retry_delay_ms", "0"}};

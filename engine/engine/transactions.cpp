@@ -61,6 +61,35 @@ void Engine::finish_txn_releases() {
       }
     }
   }
+  if (!ready.empty() && !journal_->flushes()) {
+    // sync=none (Commit::finish_durable): the records on the disk before txn_applied says so,
+    // one flush per stream for every release of this pass. A stream whose flush fails (its log
+    // fail-stopped) keeps its releases: the engine log keeps their batches, and the next open
+    // finds the records in that stream's log or appends them again.
+    std::vector<stream::Stream *> flushed, failed;
+    for (auto it = ready.begin(); it != ready.end();) {
+      bool ok = true;
+      for (const auto &s : it->streams) {
+        if (s->deleted() || std::find(flushed.begin(), flushed.end(), s.get()) != flushed.end())
+          continue;
+        std::string error;
+        if (std::find(failed.begin(), failed.end(), s.get()) == failed.end() &&
+            s->sync(std::chrono::steady_clock::time_point::max(), error) == CORQ_OK) {
+          flushed.push_back(s.get());
+        } else {
+          failed.push_back(s.get());
+          ok = false;
+        }
+      }
+      if (ok) {
+        ++it;
+      } else {
+        std::lock_guard lock(txn_releases_mutex_);
+        txn_releases_.push_back(std::move(*it));
+        it = ready.erase(it);
+      }
+    }
+  }
   for (txn::PendingTxnRelease &r : ready) r.finish(*journal_);
 }
 
@@ -119,6 +148,14 @@ int Engine::reappend_committed_streams(RecoveredState &state, std::string &error
               w.partition, w.lsn, std::chrono::steady_clock::time_point::max(), error);
           rc != CORQ_OK)
         return rc;
+    }
+    // sync=none: the records on the disk before txn_applied says they are (as finish_txn_releases).
+    if (!journal_->flushes()) {
+      for (const auto &s : release.streams) {
+        if (const int rc = s->sync(std::chrono::steady_clock::time_point::max(), error);
+            rc != CORQ_OK)
+          return rc;
+      }
     }
     // There is no batch to let go of: the recovered log holds it until a checkpoint passes it.
     release.hold_lsn = 0;

@@ -638,8 +638,16 @@ int Commit::finish_durable(wal::Lsn lsn) {
       return fail(rc, "stream '" + w.stream->name() + "': " + error);
     }
   }
-  if (!timed_out) {
+  if (!timed_out && journal_->flushes()) {
     release.finish(*journal_);
+    return CORQ_OK;
+  }
+  if (!timed_out) {
+    // sync=none: the streams' logs hold the records written, not flushed; txn_applied must not
+    // reach the disk before them (a power loss would keep it and lose them, and recovery would
+    // not append them again). The scheduler flushes each stream once for all such commits of a
+    // pass, then lets go (Engine::finish_txn_releases).
+    engine_.defer_txn_release(std::move(release));
     return CORQ_OK;
   }
   // Applied, not yet durable in a stream's log: the scheduler lets go of the batch once it is.

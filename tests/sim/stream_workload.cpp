@@ -17,6 +17,7 @@
 //     durably settled is delivered again.
 // The throwaway engine is then closed (or crashed at once) and the next epoch opens its own.
 #include "engine/testing.hpp"
+#include "sim/epoch_end.hpp"
 #include "sim/process_vfs.hpp"
 #include "sim/random.hpp"
 #include "sim/workload.hpp"
@@ -323,31 +324,9 @@ class StreamSeed {
   void run_epoch(std::uint64_t epoch) {
     const std::uint64_t ops = epoch_ops_min + rng_.below(epoch_ops_spread);
     for (std::uint64_t i = 0; i < ops; ++i) step();
-    const std::uint64_t ending = rng_.below(4);
-    say("epoch " + std::to_string(epoch) + " ends with " +
-        (ending == 0   ? "quiet power loss"
-         : ending == 1 ? "a crash point"
-         : ending == 2 ? "EIO"
-                       : "a restart"));
-    if (ending == 0) {
-      sync();
-      process_->kill(rng_.next(), crash_mode());
-    } else if (ending == 1) {
-      disk_.crash_at(rng_.one_in(2) ? wal::SimOp::write : wal::SimOp::flush, 1 + rng_.below(3),
-                     rng_.next(), crash_mode());
-      faults_armed_ = true;
-      for (std::uint64_t i = 0; i < crash_wait_ops_max && !process_->dead(); ++i) step();
-      if (!process_->dead()) process_->kill(rng_.next(), crash_mode());
-    } else if (ending == 2) {
-      faults_armed_ = true;
-      if (rng_.one_in(2)) {
-        disk_.fail_write(1 + rng_.below(3), -EIO);
-      } else {
-        disk_.fail_flush(1 + rng_.below(3), -EIO);
-      }
-      for (std::uint64_t i = 0; i < crash_wait_ops_max; ++i) step();
-      if (rng_.one_in(2)) process_->kill(rng_.next(), crash_mode());
-    }
+    end_epoch(
+        epoch, rng_, disk_, process_, faults_armed_, crash_wait_ops_max, [this] { step(); },
+        [this] { sync(); }, [this] { return crash_mode(); }, [this](const std::string &s) { say(s); });
   }
 
   // ---- recovery and the checks ----

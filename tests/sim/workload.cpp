@@ -17,6 +17,7 @@
 
 #include "engine/testing.hpp"
 #include "sim/model.hpp"
+#include "sim/epoch_end.hpp"
 #include "sim/process_vfs.hpp"
 #include "sim/random.hpp"
 
@@ -662,31 +663,9 @@ class Seed {
       disk_.set_capacity(disk_.used_bytes() + (1 + rng_.below(3)) * (1u << 20));
     }
     for (std::uint64_t i = 0; i < ops; ++i) step();
-    const std::uint64_t ending = rng_.below(4);
-    say("epoch " + std::to_string(epoch) + " ends with " +
-        (ending == 0   ? "quiet power loss"
-         : ending == 1 ? "a crash point"
-         : ending == 2 ? "EIO"
-                       : "a restart"));
-    if (ending == 0) {
-      sync();
-      process_->kill(rng_.next(), crash_mode());
-    } else if (ending == 1) {
-      disk_.crash_at(rng_.one_in(2) ? wal::SimOp::write : wal::SimOp::flush, 1 + rng_.below(3),
-                     rng_.next(), crash_mode());
-      faults_armed_ = true;
-      for (std::uint64_t i = 0; i < crash_wait_ops_max && !process_->dead(); ++i) step();
-      if (!process_->dead()) process_->kill(rng_.next(), crash_mode());
-    } else if (ending == 2) {
-      faults_armed_ = true;
-      if (rng_.one_in(2)) {
-        disk_.fail_write(1 + rng_.below(3), -EIO);
-      } else {
-        disk_.fail_flush(1 + rng_.below(3), -EIO);
-      }
-      for (std::uint64_t i = 0; i < crash_wait_ops_max; ++i) step();
-      if (rng_.one_in(2)) process_->kill(rng_.next(), crash_mode());
-    }
+    end_epoch(
+        epoch, rng_, disk_, process_, faults_armed_, crash_wait_ops_max, [this] { step(); },
+        [this] { sync(); }, [this] { return crash_mode(); }, [this](const std::string &s) { say(s); });
   }
 
   /// The process is dead (or about to be restarted): close it, check the disk, open again.

@@ -578,10 +578,12 @@ bool Journal::compaction_keeps(const wal::RecoveredRecord &record) const {
   };
   switch (record.type) {
     case records::publish:
-    case records::retry: return message_live(1);                            // qid, id, ...
-    case records::publish_fanout: return message_live(0);                   // id, ...
-    case records::publish_priority: r.u8(); return message_live(1);         // priority, qid, id
-    case records::publish_fanout_priority: r.u8(); return message_live(0);  // priority, id
+    case records::retry: return message_live(1);                     // qid, id, ...
+    case records::publish_fanout: return message_live(0);            // id, ...
+    case records::publish_priority: r.u8(); return message_live(1);  // priority, qid, id
+    case records::publish_fanout_priority:
+      r.u8();
+      return message_live(0);  // priority, id
     // Records that move or settle a message: when older compacted segments stay (they are not
     // merged into this one), the message's publish record may be there, kept while it lived;
     // without the record that moved or removed it, recovery would put it back. Those go only

@@ -161,7 +161,8 @@ class LiveLedger {
     out.words_.reserve(chunks.size() * LiveIdSnapshot::chunk_words);
     for (const IdChunk *chunk : chunks) {
       out.bases_.push_back(chunk->base);
-      for (const auto &word : chunk->words) out.words_.push_back(word.load(std::memory_order_acquire));
+      for (const auto &word : chunk->words)
+        out.words_.push_back(word.load(std::memory_order_acquire));
     }
     // Aliasing seen while copying: the copy may miss ids; answer "live" for all, as id_live does.
     out.all_live_ = ids_aliased_.load(std::memory_order_acquire);

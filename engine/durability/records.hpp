@@ -60,15 +60,15 @@
 //                offset a settled (acked, dead-lettered, skipped), b the committed offset after
 //                it, then u64 the partition's generation (logs before 2026-12-07 lack it: a
 //                settle may come before the checkpoint copy it follows, the reset of its
-//                generation released, and recovery then starts from it); kind 1 reset: the committed offset is a and b the partition's new
-//                generation (creation, corq_group_seek), nothing above it settled; kind 2
-//                failed: offset a has b failed attempts. Appended lazily like acks (durable
-//                with the next group commit). A checkpoint's copy of a group (taken before its
-//                batch is appended, so acks logged meanwhile come before it in the log) uses
-//                kinds that only merge: 3 committed a of generation b (moves the committed offset
-//                forward only; a copy of an older generation — taken before a seek — is
-//                ignored), 4 offset a settled in generation b, 5 offset a with (b & 255) failed
-//                attempts in generation b >> 8.
+//                generation released, and recovery then starts from it); kind 1 reset: the
+//                committed offset is a and b the partition's new generation (creation,
+//                corq_group_seek), nothing above it settled; kind 2 failed: offset a has b failed
+//                attempts. Appended lazily like acks (durable with the next group commit). A
+//                checkpoint's copy of a group (taken before its batch is appended, so acks logged
+//                meanwhile come before it in the log) uses kinds that only merge: 3 committed a of
+//                generation b (moves the committed offset forward only; a copy of an older
+//                generation — taken before a seek — is ignored), 4 offset a settled in generation
+//                b, 5 offset a with (b & 255) failed attempts in generation b >> 8.
 //   txn_append   u64 txn_id, u32 sid, u32 partition, u32 key_len + 1 (0: no key), the key,
 //                str16 dedup_id, u16 header_count, header_count × (str16 key, str32 value), then
 //                the payload: one record a committed transaction appends to a durable stream

@@ -58,8 +58,8 @@ void encode_group_delete(std::vector<std::byte> &out, std::uint32_t sid, const s
 }
 
 void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::string_view group,
-                           Progress kind, std::uint32_t partition, std::uint64_t a,
-                           std::uint64_t b, const std::uint64_t *generation) {
+                           Progress kind, std::uint32_t partition, std::uint64_t a, std::uint64_t b,
+                           const std::uint64_t *generation) {
   Writer w(out);
   w.u32(sid);
   w.str16(group);

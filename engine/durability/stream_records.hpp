@@ -53,8 +53,8 @@ struct GroupProgress {
 };
 /// `generation` (settles only; nullptr: none) goes after b.
 void encode_group_progress(std::vector<std::byte> &out, std::uint32_t sid, std::string_view group,
-                           Progress kind, std::uint32_t partition, std::uint64_t a,
-                           std::uint64_t b, const std::uint64_t *generation = nullptr);
+                           Progress kind, std::uint32_t partition, std::uint64_t a, std::uint64_t b,
+                           const std::uint64_t *generation = nullptr);
 bool decode_group_progress(std::span<const std::byte> in, GroupProgress &out);
 
 }  // namespace corq::core::records

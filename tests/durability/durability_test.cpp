@@ -694,10 +694,11 @@ struct GroupReplay {
 // generation, recovery met the ack at generation 0 and the copy's generation 1 then replaced it
 // as the base: the durable ack was undone (the SIGKILL test, seed 6606). A settle names its
 // generation now.
-TEST(GroupProgressReplay, an_ack_logged_after_a_copy_whose_generation_began_in_released_segments_stays) {
+TEST(GroupProgressReplay,
+     an_ack_logged_after_a_copy_whose_generation_began_in_released_segments_stays) {
   using core::records::Progress;
   GroupReplay log;
-  log.progress(Progress::settle, 183, 184, 1);  // offset 183 acked in generation 1
+  log.progress(Progress::settle, 183, 184, 1);         // offset 183 acked in generation 1
   log.progress(Progress::snapshot_committed, 183, 1);  // the copy, taken just before the ack
   EXPECT_EQ(log.partition().generation, 1u);
   EXPECT_EQ(log.partition().committed, 184u);
@@ -716,12 +717,12 @@ TEST(GroupProgressReplay, a_settle_of_a_generation_a_seek_ended_is_ignored) {
   using core::records::Progress;
   GroupReplay log;
   log.progress(Progress::reset, 10, 1);
-  log.progress(Progress::reset, 3, 2);           // a seek back to 3
-  log.progress(Progress::settle, 10, 11, 1);     // of generation 1: void
+  log.progress(Progress::reset, 3, 2);        // a seek back to 3
+  log.progress(Progress::settle, 10, 11, 1);  // of generation 1: void
   EXPECT_EQ(log.partition().committed, 3u);
   EXPECT_TRUE(log.partition().settled.empty());
   log.progress(Progress::settle, 3, 4, 2);
-  log.progress(Progress::settle, 5, 4);          // a log from before settles named generations
+  log.progress(Progress::settle, 5, 4);  // a log from before settles named generations
   EXPECT_EQ(log.partition().committed, 4u);
   EXPECT_EQ(log.partition().settled, (std::set<std::uint64_t>{5}));
 }

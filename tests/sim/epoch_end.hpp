@@ -21,8 +21,8 @@ namespace corq::sim {
 /// when a crash point or EIO is armed (the workload then accepts failures it otherwise reports).
 template <class Step, class Sync, class CrashMode, class Say>
 void end_epoch(std::uint64_t epoch, Random &rng, wal::SimVfs &disk,
-               std::unique_ptr<ProcessVfs> &process, bool &faults_armed,
-               std::uint64_t wait_ops_max, Step step, Sync sync, CrashMode crash_mode, Say say) {
+               std::unique_ptr<ProcessVfs> &process, bool &faults_armed, std::uint64_t wait_ops_max,
+               Step step, Sync sync, CrashMode crash_mode, Say say) {
   const std::uint64_t ending = rng.below(4);
   say("epoch " + std::to_string(epoch) + " ends with " +
       (ending == 0   ? "quiet power loss"

@@ -227,6 +227,14 @@ int corq_sync(corq_engine *engine, int32_t timeout_ms) {
   return rc == CORQ_OK ? rc : fail(rc, "corq_sync: " + error);
 }
 
+int corq_engine_id(corq_engine *engine, char out[37]) {
+  if (engine == nullptr) return fail(CORQ_EINVAL, "corq_engine_id: engine is NULL");
+  if (out == nullptr) return fail(CORQ_EINVAL, "corq_engine_id: out is NULL");
+  const std::string &id = engine_of(engine)->engine_id();
+  std::memcpy(out, id.c_str(), id.size() + 1);  // 36 characters and the NUL
+  return CORQ_OK;
+}
+
 // ---- queues
 // --------------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ Engine::Engine(const EngineOptions &options, bool start_scheduler)
     : options_(options),
       instance_id_(engine_instances.fetch_add(1, std::memory_order_relaxed) + 1),
       clock_(options.clock == ClockKind::manual),
+      engine_id_(make_engine_uuid()),
       scheduler_(*this) {
   if (start_scheduler) scheduler_.start();
 }
@@ -76,6 +77,10 @@ int Engine::open_durable(const std::string &dir, const EngineOptions &options, E
   engine->journal_ = std::move(journal);
   if (options.test_vfs == nullptr) engine->owned_files_ = wal::make_psync_vfs();
   engine->files_ = options.test_vfs != nullptr ? options.test_vfs : engine->owned_files_.get();
+  if (const int rc = engine->load_engine_id(error); rc != CORQ_OK) {
+    engine->closed_.store(true, std::memory_order_seq_cst);
+    return rc;
+  }
   engine->next_id_.store(state.next_message_id, std::memory_order_relaxed);
   engine->next_qid_ = state.next_qid;
   const RecoveredTxnCounters &txns = state.txn_counters;

@@ -37,6 +37,9 @@ class Transaction;
 class Consumer;
 struct RecoveredState;
 
+/// A random (version 4) UUID in its 36-character text form (engine_id.cpp).
+std::string make_engine_uuid();
+
 class Engine {
  public:
   explicit Engine(const EngineOptions &options) : Engine(options, true) {}
@@ -194,6 +197,8 @@ class Engine {
   /// The write-ahead log, or nullptr for an in-memory engine.
   Journal *journal() noexcept { return journal_.get(); }
   const std::string &dir() const noexcept { return dir_; }
+  /// corq_engine_id: the data directory's UUID (DIR/ENGINE_ID), or this in-memory engine's own.
+  const std::string &engine_id() const noexcept { return engine_id_; }
   /// Scheduler pass: every `checkpoint_interval_ms` of engine time, asks the log maintainer
   /// thread to write a checkpoint and release log segments when that frees any, and to compact
   /// when sealed segments pile up (run_log_maintenance). Never waits for that work.
@@ -241,6 +246,8 @@ class Engine {
   /// Recovery: appends the records of committed transactions that their durable streams' logs do
   /// not hold (engine/txn/transaction.hpp), after install_streams. CORQ_* code.
   int reappend_committed_streams(RecoveredState &state, std::string &error);
+  /// Reads DIR/ENGINE_ID into engine_id_, or makes and durably writes one (engine_id.cpp).
+  int load_engine_id(std::string &error);
 
   const EngineOptions options_;
   const std::uint64_t instance_id_;
@@ -289,6 +296,7 @@ class Engine {
   // Durability (disk engines only). journal_ outlives the queues' use of it: ~Engine clears the
   // registry before members are destroyed, and queues never touch it from their destructors.
   std::string dir_;
+  std::string engine_id_;  // set at construction (in-memory) or by load_engine_id (disk)
   std::unique_ptr<Journal> journal_;
   /// Directory operations of durable streams (create, list, remove): the test Vfs when there is
   /// one, else the real file system.

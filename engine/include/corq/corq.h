@@ -143,6 +143,12 @@ CORQ_API int corq_close(corq_engine *engine);
  * CORQ_ETIMEDOUT, CORQ_EFAILED (the log failed: fail-stop), CORQ_ECLOSED. */
 CORQ_API int corq_sync(corq_engine *engine, int32_t timeout_ms);
 
+/* Writes the engine's id — 36 characters of a version-4 UUID in lowercase text, and a NUL — into
+ * out. A data directory gets its id when it is first opened and keeps it in DIR/ENGINE_ID for its
+ * whole life (corq-bridge names forwarded messages by it, DESIGN.md section 9); an in-memory
+ * engine gets a fresh one at each corq_open. Errors: CORQ_EINVAL (NULL engine or out). */
+CORQ_API int corq_engine_id(corq_engine *engine, char out[37]);
+
 /* ---- Queues ----------------------------------------------------------------------------------
  * Queue names are 1-200 bytes of [A-Za-z0-9._:-]. */
 

@@ -6,8 +6,10 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make ccache pkg-config liburing-dev libmimalloc-dev libconcurrentqueue-dev
             libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libcli11-dev
-            libreaderwriterqueue-dev libck-dev)
-test_pkgs=(clang libclang-rt-dev python3 valgrind)
+            libreaderwriterqueue-dev libck-dev libnats-dev)
+# nats-server and openssl: the bridge tests start a 3-node JetStream cluster with TLS certificates
+# they make themselves (tests/bridge/).
+test_pkgs=(clang libclang-rt-dev python3 valgrind nats-server openssl)
 # The Rust binding's tests need cargo; a machine with a rustup toolchain on PATH keeps it.
 command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)
 # The peers the benchmark suite compares against (servers run on 127.0.0.1 only) and their clients.

@@ -1,0 +1,132 @@
+// bridge/nats_link.cpp — connecting to the cluster (nats_link.hpp).
+#include "nats_link.hpp"
+
+#include <corq/corq.h>
+
+#include <vector>
+
+namespace corq::bridge {
+
+std::string nats_error(const char *what, natsStatus status) {
+  std::string text = std::string(what) + ": " + natsStatus_GetText(status);
+  natsStatus last = NATS_OK;
+  const char *detail = nats_GetLastError(&last);
+  if (detail != nullptr && detail[0] != '\0' && text.find(detail) == std::string::npos)
+    text += " (" + std::string(detail) + ")";
+  return text;
+}
+
+NatsLink::~NatsLink() { close(); }
+
+void NatsLink::close() {
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+    connection_ = nullptr;
+  }
+  if (options_ != nullptr) {
+    natsOptions_Destroy(options_);
+    options_ = nullptr;
+  }
+  connected_.store(false, std::memory_order_release);
+}
+
+void NatsLink::set_error(const std::string &text) {
+  std::lock_guard lock(mutex_);
+  last_error_ = text;
+}
+
+std::string NatsLink::last_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+std::string NatsLink::server() const {
+  if (connection_ == nullptr || !connected()) return {};
+  char url[512] = {};
+  if (natsConnection_GetConnectedUrl(connection_, url, sizeof url) != NATS_OK) return {};
+  return url;
+}
+
+void NatsLink::on_disconnected(natsConnection *, void *closure) {
+  auto *self = static_cast<NatsLink *>(closure);
+  self->connected_.store(false, std::memory_order_release);
+  self->disconnects_.fetch_add(1, std::memory_order_relaxed);
+  self->set_error("disconnected from the NATS server; reconnecting");
+}
+
+void NatsLink::on_reconnected(natsConnection *, void *closure) {
+  static_cast<NatsLink *>(closure)->connected_.store(true, std::memory_order_release);
+}
+
+void NatsLink::on_error(natsConnection *, natsSubscription *, natsStatus err, void *closure) {
+  static_cast<NatsLink *>(closure)->set_error(std::string("NATS: ") + natsStatus_GetText(err));
+}
+
+int NatsLink::connect(const NatsConfig &config, std::string &error) {
+  close();
+  auto failed = [&](const char *what, natsStatus s) {
+    error = nats_error(what, s);
+    close();
+    return s == NATS_NO_MEMORY ? CORQ_ENOMEM : CORQ_EIO;
+  };
+  natsStatus s = natsOptions_Create(&options_);
+  if (s != NATS_OK) return failed("cannot create NATS options", s);
+  std::vector<const char *> servers;
+  for (const std::string &url : config.servers) servers.push_back(url.c_str());
+  s = natsOptions_SetServers(options_, servers.data(), static_cast<int>(servers.size()));
+  if (s != NATS_OK) return failed("bad server list", s);
+  // Keep the configured order (the operator's preference) only for the first connect; libnats
+  // randomises reconnects by default, which spreads bridges over the cluster.
+  natsOptions_SetName(options_, config.name.c_str());
+  natsOptions_SetTimeout(options_, config.connect_timeout_ms);
+  natsOptions_SetMaxReconnect(options_, -1);  // never give up once connected
+  natsOptions_SetReconnectWait(options_, config.reconnect_wait_ms);
+  natsOptions_SetRetryOnFailedConnect(options_, false, nullptr, nullptr);
+  natsOptions_SetDisconnectedCB(options_, &NatsLink::on_disconnected, this);
+  natsOptions_SetReconnectedCB(options_, &NatsLink::on_reconnected, this);
+  natsOptions_SetErrorHandler(options_, &NatsLink::on_error, this);
+  if (!config.user.empty()) {
+    s = natsOptions_SetUserInfo(options_, config.user.c_str(), config.password.c_str());
+    if (s != NATS_OK) return failed("cannot set user credentials", s);
+  }
+  if (!config.token.empty()) {
+    s = natsOptions_SetToken(options_, config.token.c_str());
+    if (s != NATS_OK) return failed("cannot set token", s);
+  }
+  if (!config.creds_file.empty()) {
+    s = natsOptions_SetUserCredentialsFromFiles(options_, config.creds_file.c_str(), nullptr);
+    if (s != NATS_OK) return failed("cannot use the creds file", s);
+  }
+  if (!config.nkey_public.empty()) {
+    s = natsOptions_SetNKeyFromSeed(options_, config.nkey_public.c_str(),
+                                    config.nkey_seed_file.c_str());
+    if (s != NATS_OK) return failed("cannot use the nkey seed file", s);
+  }
+  if (config.tls) {
+    s = natsOptions_SetSecure(options_, true);
+    if (s != NATS_OK) return failed("cannot turn TLS on (libnats built without TLS?)", s);
+    if (!config.tls_ca.empty()) {
+      s = natsOptions_LoadCATrustedCertificates(options_, config.tls_ca.c_str());
+      if (s != NATS_OK) return failed(("cannot load tls_ca '" + config.tls_ca + "'").c_str(), s);
+    }
+    if (!config.tls_cert.empty()) {
+      s = natsOptions_LoadCertificatesChain(options_, config.tls_cert.c_str(),
+                                            config.tls_key.c_str());
+      if (s != NATS_OK) return failed("cannot load tls_cert/tls_key", s);
+    }
+    if (!config.tls_hostname.empty()) {
+      s = natsOptions_SetExpectedHostname(options_, config.tls_hostname.c_str());
+      if (s != NATS_OK) return failed("cannot set tls_hostname", s);
+    }
+  }
+  s = natsConnection_Connect(&connection_, options_);
+  if (s != NATS_OK) {
+    connection_ = nullptr;
+    return failed("cannot connect to the NATS servers", s);
+  }
+  connected_.store(true, std::memory_order_release);
+  return CORQ_OK;
+}
+
+}  // namespace corq::bridge

@@ -267,6 +267,7 @@ _declare("corq_config_free", None, _void_p)
 _declare("corq_open", _int, _char_p, _void_p, ctypes.POINTER(_void_p))
 _declare("corq_close", _int, _void_p)
 _declare("corq_sync", _int, _void_p, _i32)
+_declare("corq_engine_id", _int, _void_p, ctypes.c_char_p)
 _declare("corq_queue_declare", _int, _void_p, _char_p, _void_p)
 _declare("corq_queue_delete", _int, _void_p, _char_p)
 _declare("corq_queue_purge", _int, _void_p, _char_p, ctypes.POINTER(_u64))
@@ -694,6 +695,13 @@ class Engine(_Handle):
     def sync(self, timeout_ms=-1):
         """Waits until everything logged so far is durable (at once on an in-memory engine)."""
         _check(_lib.corq_sync(self._h(), timeout_ms))
+
+    @property
+    def engine_id(self):
+        """The data directory's UUID (kept in DIR/ENGINE_ID), or this in-memory engine's."""
+        out = ctypes.create_string_buffer(37)
+        _check(_lib.corq_engine_id(self._h(), out))
+        return out.value.decode("ascii")
 
     def producer(self, queue):
         """A Producer for batches to one queue (a context manager)."""

@@ -274,6 +274,13 @@ class GoodPathTest(EngineTestCase):
         options = json.loads(self.engine.stats_json())["queues"]["nodlq"]["options"]
         self.assertEqual(options["dead_letter_queue"], "")
 
+    def test_engine_id_is_a_uuid_and_differs_per_in_memory_engine(self):
+        eid = self.engine.engine_id
+        self.assertRegex(eid, r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertEqual(self.engine.engine_id, eid)
+        with corq.Engine() as other:
+            self.assertNotEqual(other.engine_id, eid)
+
     def test_sync_returns_at_once_in_memory(self):
         self.engine.sync(0)
         self.engine.declare("jobs")

@@ -12,6 +12,15 @@
 
 namespace {
 
+TEST(CppWrapper, engine_id_is_the_c_apis) {
+  corq::Engine engine = corq::Engine::in_memory();
+  const std::string id = engine.id();
+  ASSERT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '4');
+  EXPECT_EQ(engine.id(), id);
+  EXPECT_NE(corq::Engine::in_memory().id(), id);
+}
+
 TEST(CppWrapper, publish_consume_ack_round_trip_with_headers) {
   corq::Engine engine = corq::Engine::in_memory();
   engine.declare("jobs");

@@ -530,6 +530,13 @@ class Engine {
   }
   ~Engine() { close(); }
 
+  /// The data directory's UUID (corq_engine_id), or this in-memory engine's.
+  std::string id() const {
+    char out[37];
+    check(corq_engine_id(handle_, out));
+    return out;
+  }
+
   void declare(const std::string &queue, Options options = {}) {
     detail::ConfigHolder config(options);
     check(corq_queue_declare(handle_, queue.c_str(), config.get()));

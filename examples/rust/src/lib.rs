@@ -666,6 +666,16 @@ impl Engine {
         check(unsafe { sys::corq_sync(self.ptr(), timeout_ms) }).map(|_| ())
     }
 
+    /// The data directory's UUID (kept in DIR/ENGINE_ID), or this in-memory engine's.
+    pub fn id(&self) -> Result<String> {
+        let mut out = [0 as c_char; 37];
+        // SAFETY: live engine; out has the 37 bytes corq_engine_id writes.
+        check(unsafe { sys::corq_engine_id(self.ptr(), out.as_mut_ptr()) })?;
+        // SAFETY: corq wrote a NUL-terminated ASCII UUID.
+        let text = unsafe { CStr::from_ptr(out.as_ptr()) };
+        Ok(text.to_string_lossy().into_owned())
+    }
+
     /// Declares a queue (idempotent with the same options; EEXIST with different ones).
     pub fn declare(&self, queue: &str, options: &[(&str, &str)]) -> Result<()> {
         let queue = c_string("queue name", queue)?;

@@ -240,6 +240,7 @@ extern "C" {
     ) -> c_int;
     pub fn corq_close(engine: *mut corq_engine) -> c_int;
     pub fn corq_sync(engine: *mut corq_engine, timeout_ms: i32) -> c_int;
+    pub fn corq_engine_id(engine: *mut corq_engine, out: *mut c_char) -> c_int;
 
     pub fn corq_queue_declare(
         engine: *mut corq_engine,

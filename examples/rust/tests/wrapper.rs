@@ -47,6 +47,17 @@ fn linked_library_version_is_the_header_version() {
 }
 
 #[test]
+fn engine_id_is_a_uuid_kept_by_the_engine() {
+    let a = Engine::in_memory(&[]).unwrap();
+    let b = Engine::in_memory(&[]).unwrap();
+    let id = a.id().unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(id.as_bytes()[14], b'4');
+    assert_eq!(a.id().unwrap(), id);
+    assert_ne!(b.id().unwrap(), id);
+}
+
+#[test]
 fn strerror_names_every_code() {
     assert!(corq::strerror(corq::EFULL).starts_with("CORQ_EFULL"));
     assert!(corq::strerror(corq::EUNSUPPORTED).starts_with("CORQ_EUNSUPPORTED"));

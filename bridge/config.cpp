@@ -31,6 +31,17 @@ bool valid_name(const std::string &s, std::size_t max_bytes) {
   return true;
 }
 
+/// A config key: one word of [A-Za-z0-9_] (every key is; anything else is not echoed in errors).
+bool valid_key(const std::string &s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 /// A NATS subject to publish to: tokens separated by '.', none empty, no wildcards, no blanks.
 bool valid_publish_subject(const std::string &s) {
   if (s.empty() || s.front() == '.' || s.back() == '.') return false;
@@ -239,6 +250,10 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
     if (eq == std::string::npos) return fail("expected 'key = value'");
     const std::string key = trim(line.substr(0, eq));
     const std::string value = trim(line.substr(eq + 1));
+    // Only a one-word key is ever echoed: "token abc=" (a base64 token whose '=' was forgotten)
+    // would otherwise come back as the key "token abc" in the errors below.
+    if (!valid_key(key))
+      return fail("expected 'key = value' with a key of [A-Za-z0-9_] (the line is not echoed)");
     if (kind == Kind::none) return fail("'" + key + "' before any section");
     if (!section.seen.insert(key).second) return fail("'" + key + "' is set twice");
     if (value.empty()) return fail("'" + key + "' has no value");

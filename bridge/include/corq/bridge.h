@@ -63,9 +63,10 @@ CORQ_API int corq_bridge_config_check(const char *config);
  * no limit) for the publishes in flight to be acked by JetStream (and acks them locally), inbound
  * finishes the batch it is committing; what is left is released locally (sent again later under
  * the same Nats-Msg-Id, which JetStream's duplicate window drops) or left unacked on JetStream
- * (redelivered, recognised by the high-water mark). The handle is invalid afterwards, whatever
- * the result. Returns CORQ_OK, or CORQ_ETIMEDOUT when publishes were still unconfirmed at the
- * timeout. Errors: CORQ_EINVAL (NULL bridge, timeout_ms < -1). */
+ * (redelivered, recognised by the high-water mark). The handle is invalid afterwards, whether
+ * the result is CORQ_OK or CORQ_ETIMEDOUT (publishes were still unconfirmed at the timeout).
+ * Errors: CORQ_EINVAL (NULL bridge, or timeout_ms < -1: then nothing is stopped and the handle
+ * stays valid — call again with a valid timeout). */
 CORQ_API int corq_bridge_stop(corq_bridge *bridge, int32_t timeout_ms);
 
 /* The detail of the last failed corq_bridge_* call on this thread ("" if none). Valid until the

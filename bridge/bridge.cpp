@@ -126,8 +126,8 @@ int corq_bridge_start(corq_engine *engine, const char *config, corq_bridge **out
     if (const int rc = bridge->link.connect(bridge->config.nats, error); rc != CORQ_OK)
       return fail(rc, "corq_bridge_start: " + error);
     for (const auto &rule : bridge->config.outbound) {
-      bridge->outbound.push_back(std::make_unique<corq::bridge::Outbound>(
-          engine, bridge->link, rule, bridge->engine_id));
+      bridge->outbound.push_back(
+          std::make_unique<corq::bridge::Outbound>(engine, bridge->link, rule, bridge->engine_id));
       if (const int rc = bridge->outbound.back()->prepare(error); rc != CORQ_OK)
         return fail(rc, "corq_bridge_start: " + error);
     }
@@ -135,6 +135,11 @@ int corq_bridge_start(corq_engine *engine, const char *config, corq_bridge **out
       bridge->inbound.push_back(std::make_unique<corq::bridge::Inbound>(
           engine, bridge->link, rule, bridge->config.nats.jetstream_timeout_ms));
       if (const int rc = bridge->inbound.back()->prepare(error); rc != CORQ_OK)
+        return fail(rc, "corq_bridge_start: " + error);
+    }
+    // Local consumers last: a start that fails above has taken nothing and made no group.
+    for (auto &rule : bridge->outbound) {
+      if (const int rc = rule->open_local(error); rc != CORQ_OK)
         return fail(rc, "corq_bridge_start: " + error);
     }
     for (auto &rule : bridge->outbound) rule->start();
@@ -174,9 +179,9 @@ int corq_bridge_stop(corq_bridge *bridge, int32_t timeout_ms) {
   bridge_error.clear();
   if (bridge == nullptr) return fail(CORQ_EINVAL, "corq_bridge_stop: bridge is NULL");
   if (timeout_ms < -1) return fail(CORQ_EINVAL, "corq_bridge_stop: timeout_ms must be -1 or >= 0");
-  const auto deadline = timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
-                                       : std::chrono::steady_clock::now() +
-                                             std::chrono::milliseconds(timeout_ms);
+  const auto deadline =
+      timeout_ms < 0 ? std::chrono::steady_clock::time_point::max()
+                     : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (auto &rule : bridge->inbound) rule->request_stop();
   for (auto &rule : bridge->outbound) rule->request_stop(deadline);
   bool confirmed = true;

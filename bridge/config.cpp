@@ -1,6 +1,7 @@
 // bridge/config.cpp — the config text parser (format: config.hpp, bridge/README.md).
 #include "config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -60,7 +61,8 @@ bool valid_filter_subject(const std::string &s) {
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = s.find('.', start);
-    const std::string token = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string token =
+        s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (token.empty()) return false;
     const bool last = dot == std::string::npos;
     if (token != "*" && !(token == ">" && last)) {
@@ -91,7 +93,9 @@ bool valid_server_url(const std::string &url, bool &tls, std::string &why) {
     why = "must not carry credentials (use user, password_file, token_file or creds)";
     return false;
   }
-  if (rest.find('/') != std::string::npos || rest.find(' ') != std::string::npos) {
+  const bool blank = std::any_of(rest.begin(), rest.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) <= 0x20; });
+  if (rest.find('/') != std::string::npos || blank) {
     why = "must be scheme://host[:port]";
     return false;
   }
@@ -117,8 +121,9 @@ bool valid_server_url(const std::string &url, bool &tls, std::string &why) {
     port = rest.substr(colon + 1);
     if (port.empty()) port = "x";
   }
-  if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-                        std::stoul(port) == 0 || std::stoul(port) > 65535)) {
+  if (!port.empty() &&
+      (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+       std::stoul(port) == 0 || std::stoul(port) > 65535)) {
     why = "has a bad port";
     return false;
   }
@@ -147,8 +152,7 @@ bool read_secret_file(const std::string &path, std::string &out, std::string &wh
 }
 
 bool parse_i64(const std::string &text, std::int64_t min, std::int64_t max, std::int64_t &out) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-      text.size() > 18)
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18)
     return false;
   const long long v = std::strtoll(text.c_str(), nullptr, 10);
   if (v < min || v > max) return false;
@@ -175,6 +179,7 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
   bool have_nats = false;
   Section section;
   std::set<std::string> rule_names;
+  bool key_set = false;  // [inbound] key given (only for a stream target)
   std::string password_file, token_file;
   int line_no = 0;
   auto fail = [&](const std::string &why) {
@@ -195,6 +200,8 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
         ok = fail("[" + section.title + "] needs subject");
       else if (r.retry_backoff_max_ms < r.retry_backoff_ms)
         ok = fail("[" + section.title + "] retry_backoff_max_ms is below retry_backoff_ms");
+      if (ok && !r.from.is_stream() && !r.group.empty())
+        ok = fail("[" + section.title + "] group applies only to a stream source");
       if (ok && r.from.is_stream() && r.group.empty()) r.group = "corq-bridge." + r.name;
     } else if (kind == Kind::inbound) {
       InboundConfig &r = out.inbound.back();
@@ -206,6 +213,8 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
         ok = fail("[" + section.title + "] needs durable (the JetStream consumer)");
       else if (r.retry_backoff_max_ms < r.retry_backoff_ms)
         ok = fail("[" + section.title + "] retry_backoff_max_ms is below retry_backoff_ms");
+      else if (!r.to.is_stream() && key_set)
+        ok = fail("[" + section.title + "] key applies only to a stream target");
     }
     line_no = saved;
     return ok;
@@ -222,6 +231,7 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
       if (!finish_section()) return false;
       const std::string title = trim(line.substr(1, line.size() - 2));
       section = Section{title, line_no, {}};
+      key_set = false;
       const auto space = title.find_first_of(" \t");
       const std::string type = title.substr(0, space);
       const std::string name = space == std::string::npos ? "" : trim(title.substr(space));
@@ -387,6 +397,7 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
       } else if (key == "key") {
         if (value != "subject" && value != "none") return fail("'key' must be subject or none");
         r.key = value;
+        key_set = true;
       } else {
         return fail("unknown key '" + key + "' in [" + section.title + "]");
       }
@@ -413,11 +424,12 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
     return whole("[nats] password_file: " + why);
   if (!token_file.empty() && !read_secret_file(token_file, n.token, why))
     return whole("[nats] token_file: " + why);
-  const int methods = (!n.user.empty() || !n.password.empty() ? 1 : 0) + (!n.token.empty() ? 1 : 0) +
-                      (!n.creds_file.empty() ? 1 : 0) +
+  const int methods = (!n.user.empty() || !n.password.empty() ? 1 : 0) +
+                      (!n.token.empty() ? 1 : 0) + (!n.creds_file.empty() ? 1 : 0) +
                       (!n.nkey_public.empty() || !n.nkey_seed_file.empty() ? 1 : 0);
   if (methods > 1)
-    return whole("[nats] sets more than one kind of credentials (user/password, token, creds, nkey)");
+    return whole(
+        "[nats] sets more than one kind of credentials (user/password, token, creds, nkey)");
   if (n.user.empty() != n.password.empty())
     return whole("[nats] user and password (or password_file) go together");
   if (n.nkey_public.empty() != n.nkey_seed_file.empty())

@@ -31,13 +31,13 @@ struct NatsConfig {
   std::string tls_ca, tls_cert, tls_key, tls_hostname;
   bool tls = false;  // tls_ca set, or a tls:// server
   std::int64_t connect_timeout_ms = 5000;
-  std::int64_t reconnect_wait_ms = 500;   // between reconnect attempts (libnats adds jitter)
+  std::int64_t reconnect_wait_ms = 500;      // between reconnect attempts (libnats adds jitter)
   std::int64_t jetstream_timeout_ms = 5000;  // JetStream API calls (stream info, consumer create)
 };
 
 /// Where a rule reads or writes locally: a queue, or a stream.
 struct LocalEnd {
-  std::string queue;   // exactly one of queue and stream is set
+  std::string queue;  // exactly one of queue and stream is set
   std::string stream;
   bool is_stream() const { return !stream.empty(); }
   const std::string &name() const { return is_stream() ? stream : queue; }
@@ -47,11 +47,11 @@ struct LocalEnd {
 struct OutboundConfig {
   std::string name;
   LocalEnd from;
-  std::string subject;                // the JetStream subject every message is published to
-  std::uint32_t max_in_flight = 256;  // unconfirmed publishes (and held deliveries), 1..65536
+  std::string subject;                     // the JetStream subject every message is published to
+  std::uint32_t max_in_flight = 256;       // unconfirmed publishes (and held deliveries), 1..65536
   std::int64_t publish_timeout_ms = 5000;  // a publish not acked by then is failed and resent
-  std::int64_t lease_ms = 60000;    // held deliveries' leases are kept this far ahead
-  std::int64_t retry_backoff_ms = 100;      // first wait before a resend; doubles
+  std::int64_t lease_ms = 60000;           // held deliveries' leases are kept this far ahead
+  std::int64_t retry_backoff_ms = 100;     // first wait before a resend; doubles
   std::int64_t retry_backoff_max_ms = 5000;  // up to this
   std::string group;  // from a stream: the consumer group (default "corq-bridge.NAME")
 };
@@ -65,7 +65,7 @@ struct InboundConfig {
   LocalEnd to;
   std::uint32_t batch = 256;  // messages per fetch and per corq transaction, 1..4096
   std::int64_t fetch_wait_ms = 500;
-  std::int64_t ack_wait_ms = 30000;  // the consumer's AckWait when the bridge creates it
+  std::int64_t ack_wait_ms = 30000;        // the consumer's AckWait when the bridge creates it
   std::int64_t commit_timeout_ms = 30000;  // a local commit's wait for room and durability
   std::int64_t retry_backoff_ms = 100;
   std::int64_t retry_backoff_max_ms = 5000;

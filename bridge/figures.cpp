@@ -108,12 +108,13 @@ std::string render_prometheus(const BridgeFigures &f) {
        &RuleFigures::in_flight, false},
       {"corq_bridge_retried_total", "counter", "Publishes sent again, or commits tried again.",
        &RuleFigures::retried, false},
-      {"corq_bridge_lag", "gauge", "Messages waiting: the local queue's or group's backlog "
+      {"corq_bridge_lag", "gauge",
+       "Messages waiting: the local queue's or group's backlog "
        "(outbound), the JetStream consumer's pending count (inbound).",
        &RuleFigures::lag, false},
       {"corq_bridge_duplicates_total", "counter",
-       "Inbound redeliveries at or below the high-water mark, dropped.",
-       &RuleFigures::duplicates, true},
+       "Inbound redeliveries at or below the high-water mark, dropped.", &RuleFigures::duplicates,
+       true},
       {"corq_bridge_high_water_mark", "gauge",
        "Inbound: the last JetStream stream sequence committed locally.",
        &RuleFigures::high_water_mark, true},

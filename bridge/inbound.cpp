@@ -79,7 +79,8 @@ int Inbound::prepare(std::string &error) {
       error = where + "JetStream stream '" + config_.jetstream + "' does not exist";
       return CORQ_ENOENT;
     }
-    error = where + nats_error(("cannot look up JetStream stream '" + config_.jetstream + "'").c_str(), s);
+    error = where +
+            nats_error(("cannot look up JetStream stream '" + config_.jetstream + "'").c_str(), s);
     return CORQ_EIO;
   }
   std::string subject = config_.filter_subject;
@@ -102,17 +103,19 @@ int Inbound::prepare(std::string &error) {
     if (!config_.filter_subject.empty()) cc.FilterSubject = config_.filter_subject.c_str();
     s = js_AddConsumer(&consumer, js_, config_.jetstream.c_str(), &cc, nullptr, &code);
     if (s != NATS_OK) {
-      error = where + nats_error(("cannot create JetStream consumer '" + config_.durable + "'").c_str(), s);
+      error = where +
+              nats_error(("cannot create JetStream consumer '" + config_.durable + "'").c_str(), s);
       return CORQ_EIO;
     }
   } else if (s != NATS_OK) {
-    error = where + nats_error(("cannot look up JetStream consumer '" + config_.durable + "'").c_str(), s);
+    error = where +
+            nats_error(("cannot look up JetStream consumer '" + config_.durable + "'").c_str(), s);
     return CORQ_EIO;
   }
-  const bool pull = consumer->Config != nullptr &&
-                    (consumer->Config->DeliverSubject == nullptr ||
-                     consumer->Config->DeliverSubject[0] == '\0');
-  const bool explicit_ack = consumer->Config != nullptr && consumer->Config->AckPolicy == js_AckExplicit;
+  const bool pull = consumer->Config != nullptr && (consumer->Config->DeliverSubject == nullptr ||
+                                                    consumer->Config->DeliverSubject[0] == '\0');
+  const bool explicit_ack =
+      consumer->Config != nullptr && consumer->Config->AckPolicy == js_AckExplicit;
   if (consumer->Config != nullptr && consumer->Config->FilterSubject != nullptr &&
       consumer->Config->FilterSubject[0] != '\0')
     subject = consumer->Config->FilterSubject;
@@ -136,20 +139,25 @@ int Inbound::prepare(std::string &error) {
                        &sub_options, &code);
   if (s != NATS_OK) {
     subscription_ = nullptr;
-    error = where + nats_error(("cannot bind to JetStream consumer '" + config_.durable + "'").c_str(), s);
+    error = where +
+            nats_error(("cannot bind to JetStream consumer '" + config_.durable + "'").c_str(), s);
     return CORQ_EIO;
   }
   // The mark's queue: one message, never dead-lettered, leased for a day (the rule replaces it
   // at every commit).
   corq_config *hwm = corq_config_new();
-  if (hwm == nullptr) return CORQ_ENOMEM;
+  if (hwm == nullptr) {
+    error = where + "out of memory";
+    return CORQ_ENOMEM;
+  }
   corq_config_set(hwm, "max_attempts", "0");
   corq_config_set(hwm, "dead_letter_queue", "");
   corq_config_set(hwm, "lease_ms", std::to_string(hwm_lease_ms).c_str());
   const int rc = corq_queue_declare(engine_, hwm_queue_.c_str(), hwm);
   corq_config_free(hwm);
   if (rc != CORQ_OK) {
-    error = where + "cannot declare the high-water-mark queue '" + hwm_queue_ + "': " + corq_last_error();
+    error = where + "cannot declare the high-water-mark queue '" + hwm_queue_ +
+            "': " + corq_last_error();
     return rc;
   }
   return CORQ_OK;
@@ -227,8 +235,9 @@ void Inbound::take(natsMsgList &list) {
     list.Msgs[i] = nullptr;  // ours now
     got.emplace_back(meta_of(msg), msg);
   }
-  std::sort(got.begin(), got.end(),
-            [](const auto &a, const auto &b) { return a.first.delivery_seq < b.first.delivery_seq; });
+  std::sort(got.begin(), got.end(), [](const auto &a, const auto &b) {
+    return a.first.delivery_seq < b.first.delivery_seq;
+  });
   for (auto &[meta, msg] : got) {
     if (!meta.ok) {  // not a JetStream message (cannot happen on a pull subscription): skip it
       natsMsg_Destroy(msg);
@@ -372,7 +381,8 @@ void Inbound::commit_held() {
     // Not committed: nothing of it applied. Keep the batch (its JetStream deadlines extended) and
     // try again — a full queue or disk is backpressure, not a reason to drop or reorder.
     stats_.retried.fetch_add(1, std::memory_order_relaxed);
-    if (rc != CORQ_EFULL) stats_.set_error(std::string("local commit failed: ") + corq_last_error());
+    if (rc != CORQ_EFULL)
+      stats_.set_error(std::string("local commit failed: ") + corq_last_error());
     if (rc == CORQ_ESTATE) {
       std::string error;  // the mark's delivery is no longer held: take it again
       load_mark(error);
@@ -401,8 +411,8 @@ void Inbound::run() {
     // Fetch only what may be held: a batch at a time, never more than the consumer allows.
     natsMsgList list{};
     jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s = natsSubscription_Fetch(&list, subscription_, static_cast<int>(config_.batch),
-                                                config_.fetch_wait_ms, &code);
+    const natsStatus s = natsSubscription_Fetch(
+        &list, subscription_, static_cast<int>(config_.batch), config_.fetch_wait_ms, &code);
     if (s == NATS_OK) {
       take(list);
       natsMsgList_Destroy(&list);

@@ -8,11 +8,20 @@
 namespace corq::bridge {
 
 std::string nats_error(const char *what, natsStatus status) {
-  std::string text = std::string(what) + ": " + natsStatus_GetText(status);
+  const std::string status_text = natsStatus_GetText(status);
+  std::string text = std::string(what) + ": " + status_text;
   natsStatus last = NATS_OK;
   const char *detail = nats_GetLastError(&last);
-  if (detail != nullptr && detail[0] != '\0' && text.find(detail) == std::string::npos)
-    text += " (" + std::string(detail) + ")";
+  // libnats's detail is "(file.c:line): text"; add it only when it says more than the status.
+  if (detail != nullptr && detail[0] != '\0') {
+    std::string extra = detail;
+    if (extra[0] == '(') {
+      const auto close = extra.find("): ");
+      if (close != std::string::npos) extra = extra.substr(close + 3);
+    }
+    if (!extra.empty() && extra != status_text && text.find(extra) == std::string::npos)
+      text += " (" + extra + ")";
+  }
   return text;
 }
 

@@ -55,13 +55,14 @@ int Outbound::prepare(std::string &error) {
   {
     natsMsg *reply = nullptr;
     const std::string request = "{\"subject\":\"" + config_.subject + "\"}";
-    const natsStatus s = natsConnection_RequestString(&reply, link_.connection(),
-                                                      "$JS.API.STREAM.NAMES", request.c_str(), 5000);
+    const natsStatus s = natsConnection_RequestString(
+        &reply, link_.connection(), "$JS.API.STREAM.NAMES", request.c_str(), 5000);
     if (s != NATS_OK) {
       error = where + nats_error("cannot ask JetStream which stream takes the subject", s);
       return CORQ_EIO;
     }
-    const std::string body(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
+    const std::string body(natsMsg_GetData(reply),
+                           static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
     natsMsg_Destroy(reply);
     if (body.find("\"error\"") != std::string::npos) {
       error = where + "JetStream refused the stream lookup: " + body;
@@ -83,11 +84,18 @@ int Outbound::prepare(std::string &error) {
     error = where + nats_error("cannot create the JetStream context", s);
     return s == NATS_NO_MEMORY ? CORQ_ENOMEM : CORQ_EIO;
   }
-  // The consumer: opening it takes nothing; deliveries start with the thread.
+  return CORQ_OK;
+}
+
+int Outbound::open_local(std::string &error) {
+  const std::string where = "[outbound " + config_.name + "] ";
   int rc = CORQ_OK;
   if (config_.from.is_stream()) {
     corq_config *group = corq_config_new();
-    if (group == nullptr) return CORQ_ENOMEM;
+    if (group == nullptr) {
+      error = where + "out of memory";
+      return CORQ_ENOMEM;
+    }
     // The group's failed attempts can only come from lease expiries (the bridge never nacks):
     // no limit and no dead-letter queue, so a long outage never dead-letters anything.
     corq_config_set(group, "prefetch", std::to_string(config_.max_in_flight).c_str());
@@ -128,10 +136,10 @@ std::string Outbound::message_id_of(const corq_delivery &d) const {
   if (!config_.from.is_stream())
     return engine_id_ + "/" + config_.from.queue + "/" + std::to_string(d.message_id);
   const corq_header *partition = find_header(d, "x-stream-partition");
-  const std::string p = partition == nullptr
-                            ? "0"
-                            : std::string(static_cast<const char *>(partition->value),
-                                          partition->value_len);
+  const std::string p =
+      partition == nullptr
+          ? "0"
+          : std::string(static_cast<const char *>(partition->value), partition->value_len);
   return engine_id_ + "/" + config_.from.stream + "/" + p + "/" + std::to_string(d.message_id);
 }
 
@@ -275,10 +283,10 @@ void Outbound::run() {
     if (stopping) {
       // Take nothing new, resend nothing: wait for the outcomes of what is out.
       if (pending_count_ == 0 || Clock::now() >= deadline) break;
-      wait_for_results(std::min(std::chrono::milliseconds(20),
-                                std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - Clock::now()) +
-                                    std::chrono::milliseconds(1)));
+      wait_for_results(
+          std::min(std::chrono::milliseconds(20),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()) +
+                       std::chrono::milliseconds(1)));
       continue;
     }
     if (failed_count_ > 0) {

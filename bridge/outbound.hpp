@@ -47,9 +47,12 @@ class Outbound {
   Outbound(const Outbound &) = delete;
   Outbound &operator=(const Outbound &) = delete;
 
-  /// Before start: the local source exists, a JetStream stream captures the subject; opens the
-  /// local consumer (which takes nothing yet) and the JetStream context. CORQ_* code.
+  /// Before start: a JetStream stream captures the subject; makes the JetStream context. CORQ_*
+  /// code.
   int prepare(std::string &error);
+  /// Then, once every rule is prepared: opens the local consumer (it takes nothing before the
+  /// thread starts). CORQ_* code.
+  int open_local(std::string &error);
   /// Starts the rule's thread.
   void start();
   /// Asks the thread to stop taking deliveries and to finish by `deadline`.

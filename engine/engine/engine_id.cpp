@@ -67,8 +67,8 @@ std::string make_engine_uuid() {
 int Engine::load_engine_id(std::string &error) {
   const std::string path = dir_ + "/" + id_file;
   std::unique_ptr<wal::VfsFile> file;
-  int rc = files_->open(path, wal::OpenFlags{.create = false, .direct = false, .read_only = true},
-                        file);
+  int rc =
+      files_->open(path, wal::OpenFlags{.create = false, .direct = false, .read_only = true}, file);
   if (rc == 0) {
     char text[uuid_chars + 2] = {};
     const long n = file->read(0, text, sizeof text);
@@ -92,7 +92,8 @@ int Engine::load_engine_id(std::string &error) {
   const std::string id = make_engine_uuid();
   const std::string line = id + "\n";
   const std::string temp = path + ".tmp";
-  rc = files_->open(temp, wal::OpenFlags{.create = true, .direct = false, .read_only = false}, file);
+  rc =
+      files_->open(temp, wal::OpenFlags{.create = true, .direct = false, .read_only = false}, file);
   if (rc == 0) {
     iovec buffer{const_cast<char *>(line.data()), line.size()};
     rc = file->write(0, &buffer, 1, /*flush=*/true);

@@ -681,6 +681,29 @@ TEST(BridgeConfig, GroupDefaultsToCorqBridgeDotRuleNameForAStreamSource) {
   EXPECT_EQ(r.config.outbound.at(0).group, "");
 }
 
+TEST(BridgeConfig, GroupOnAQueueSourceIsRefused) {
+  expect_error_at(
+      "[nats]\nservers = nats://h:4222\n[outbound o]\nqueue = jobs\nsubject = s\n"
+      "group = mine\n",
+      3, "[outbound o] group applies only to a stream source");
+}
+
+TEST(BridgeConfig, KeyOnAQueueTargetIsRefused) {
+  expect_error_at(
+      "[nats]\nservers = nats://h:4222\n[inbound i]\njetstream = J\ndurable = d\n"
+      "queue = q\nkey = none\n",
+      3, "[inbound i] key applies only to a stream target");
+}
+
+TEST(BridgeConfig, AServerUrlWithATabOrControlCharacterIsRefused) {
+  for (const std::string &url :
+       {std::string("nats://h\t:4222"), std::string("nats://h\x01:4222")}) {
+    const Parsed p = parse("[nats]\nservers = " + url + "\n[outbound o]\nqueue = q\nsubject = s\n");
+    EXPECT_FALSE(p.ok);
+    EXPECT_NE(p.error.find("line 2:"), std::string::npos) << p.error;
+  }
+}
+
 // ---- inbound -------------------------------------------------------------------------------
 
 TEST(BridgeConfig, InboundNeedsJetstreamAndDurable) {
@@ -733,10 +756,10 @@ TEST(BridgeConfig, FilterSubjectTakesStarTokensAndALastGreaterThanToken) {
 }
 
 TEST(BridgeConfig, KeyIsSubjectOrNone) {
-  EXPECT_EQ(expect_ok(valid_with(At::inbound, {"key = subject"}).text).config.inbound.at(0).key,
-            "subject");
-  EXPECT_EQ(expect_ok(valid_with(At::inbound, {"key = none"}).text).config.inbound.at(0).key,
-            "none");
+  const std::string into_stream =
+      "[nats]\nservers = nats://h:4222\n[inbound i]\njetstream = J\ndurable = d\nstream = s\n";
+  EXPECT_EQ(expect_ok(into_stream + "key = subject\n").config.inbound.at(0).key, "subject");
+  EXPECT_EQ(expect_ok(into_stream + "key = none\n").config.inbound.at(0).key, "none");
   for (const std::string &key : std::vector<std::string>{"Subject", "NONE", "id", "subject none"}) {
     SCOPED_TRACE(key);
     expect_error_at(valid_with(At::inbound, {"key = " + key}).text, 10,

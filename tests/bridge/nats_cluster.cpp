@@ -751,6 +751,14 @@ void NatsCluster::restart_node(int i) {
   }
 }
 
+void NatsCluster::restart_all_nodes() {
+  if (!started_) throw std::logic_error("NatsCluster::restart_all_nodes: cluster not started");
+  for (int i = 0; i < options_.nodes; ++i) {
+    if (!node_running(i)) launch(i);
+  }
+  wait_until_serving();
+}
+
 void NatsCluster::stop_all() {
   for (Node &node : nodes_) {
     if (node.pid <= 0) continue;

@@ -154,6 +154,10 @@ class NatsCluster {
   /// Starts node i again with the same config and store directory and waits (at most
   /// form_timeout_ms) until its /healthz says ok. Precondition: node i is not running.
   void restart_node(int i);
+  /// Starts every node that is not running, all at once (after the whole cluster was killed, a
+  /// node alone cannot become healthy: JetStream needs a quorum), and waits (at most
+  /// form_timeout_ms) until every node is healthy and JetStream serves again.
+  void restart_all_nodes();
   bool node_running(int i) const { return node_at(i).pid > 0; }
   /// Stops every running server: SIGTERM (and SIGCONT, for a stopped one), up to stop_grace_ms to
   /// exit, then SIGKILL; all reaped. Idempotent.

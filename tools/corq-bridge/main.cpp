@@ -81,8 +81,9 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 }  // namespace
 
 int main(int argc, char **argv) {
-  CLI::App app{"corq-bridge: forwards corq queues and streams to a NATS JetStream cluster and "
-               "back (DESIGN.md section 9; config format: bridge/README.md)"};
+  CLI::App app{
+      "corq-bridge: forwards corq queues and streams to a NATS JetStream cluster and "
+      "back (DESIGN.md section 9; config format: bridge/README.md)"};
   std::string dir, config_path, metrics_file, sync = "always";
   int metrics_interval_ms = 5000, stop_timeout_ms = 10000, standby_poll_ms = 500;
   bool quiet = false;
@@ -179,13 +180,13 @@ int main(int argc, char **argv) {
       if (corq_bridge_stats_json(bridge, &json) == CORQ_OK) {
         const std::string stats = json;
         corq_free(json);
-        std::printf("\r%s  forwarded %llu  in flight %llu  retried %llu  lag %llu   ",
-                    stats.find("\"connected\":true") != std::string::npos ? "connected"
-                                                                          : "DISCONNECTED",
-                    static_cast<unsigned long long>(sum_of(stats, "forwarded")),
-                    static_cast<unsigned long long>(sum_of(stats, "in_flight")),
-                    static_cast<unsigned long long>(sum_of(stats, "retried")),
-                    static_cast<unsigned long long>(sum_of(stats, "lag")));
+        std::printf(
+            "\r%s  forwarded %llu  in flight %llu  retried %llu  lag %llu   ",
+            stats.find("\"connected\":true") != std::string::npos ? "connected" : "DISCONNECTED",
+            static_cast<unsigned long long>(sum_of(stats, "forwarded")),
+            static_cast<unsigned long long>(sum_of(stats, "in_flight")),
+            static_cast<unsigned long long>(sum_of(stats, "retried")),
+            static_cast<unsigned long long>(sum_of(stats, "lag")));
         std::fflush(stdout);
       }
       next_progress = now + std::chrono::seconds(1);

@@ -1,0 +1,336 @@
+// corq-bridge end to end against a real 3-node JetStream cluster (TLS, user and password), and its
+// faults: the stream's leader SIGKILLed, the bridge process SIGKILLed and restarted (outbound and
+// inbound), the whole cluster down for a while, and two bridges on one directory. Each test checks
+// the same two things at the end: the JetStream stream holds every message exactly once (its
+// duplicate window dropped the resends), and the far queue got every message exactly once.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bridge_fixture.hpp"
+#include "bridge_process.hpp"
+
+namespace corq::test {
+namespace {
+
+/// An engine on a directory; closed by the destructor.
+struct OpenEngine {
+  corq_engine *engine = nullptr;
+  explicit OpenEngine(const std::string &dir, const char *sync = "always") {
+    corq_config *options = corq_config_new();
+    corq_config_set(options, "sync", sync);
+    EXPECT_EQ(corq_open(dir.c_str(), options, &engine), CORQ_OK) << corq_last_error();
+    corq_config_free(options);
+  }
+  ~OpenEngine() { close(); }
+  void close() {
+    if (engine != nullptr) corq_close(engine);
+    engine = nullptr;
+  }
+  std::string id() const {
+    char out[37];
+    corq_engine_id(engine, out);
+    return out;
+  }
+};
+
+/// The far side: an engine in this process (its own directory) with an inbound bridge from
+/// `stream` (durable consumer `durable`) into its queue "far".
+struct FarSide {
+  TempDir dir;
+  std::unique_ptr<OpenEngine> engine;
+  corq_bridge *bridge = nullptr;
+  FarSide(const std::string &nats, const std::string &stream, const std::string &durable) {
+    engine = std::make_unique<OpenEngine>(dir.data());
+    EXPECT_EQ(corq_queue_declare(engine->engine, "far", nullptr), CORQ_OK);
+    const std::string config = nats + "[inbound back]\njetstream = " + stream +
+                               "\ndurable = " + durable + "\nqueue = far\nack_wait_ms = 2000\n";
+    EXPECT_EQ(corq_bridge_start(engine->engine, config.c_str(), &bridge), CORQ_OK)
+        << corq_bridge_last_error();
+  }
+  ~FarSide() { stop(); }
+  void stop() {
+    if (bridge != nullptr) {
+      EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
+    }
+    bridge = nullptr;
+  }
+  std::uint64_t ready() { return queue_stats(engine->engine, "far").ready; }
+};
+
+class BridgeFlow : public ClusterSuite {
+ protected:
+  /// A directory with the durable queue "out" holding numbered messages [0, count).
+  std::string prepare_outbox(TempDir &dir, std::uint64_t count, std::string &engine_id,
+                             const char *queue_options = nullptr) {
+    OpenEngine e(dir.data());
+    corq_config *options = corq_config_new();
+    if (queue_options != nullptr) {
+      // "key=value,key=value"
+      std::string list = queue_options;
+      std::size_t start = 0;
+      while (start < list.size()) {
+        const std::size_t comma = list.find(',', start);
+        const std::string item =
+            list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        const std::size_t eq = item.find('=');
+        corq_config_set(options, item.substr(0, eq).c_str(), item.substr(eq + 1).c_str());
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    EXPECT_EQ(corq_queue_declare(e.engine, "out", options), CORQ_OK) << corq_last_error();
+    corq_config_free(options);
+    publish_numbered(e.engine, "out", 0, count);
+    engine_id = e.id();
+    return dir.data();
+  }
+  /// Writes a corq-bridge config file with an outbound rule "out" -> `subject`.
+  std::string outbound_config_file(TempDir &dir, const std::string &subject) {
+    const std::string path = dir.path() + "/bridge.conf";
+    std::ofstream(path) << nats_section(dir.path())
+                        << "[outbound orders]\nqueue = out\nsubject = " << subject
+                        << "\nmax_in_flight = 256\npublish_timeout_ms = 2000\n";
+    return path;
+  }
+  std::unique_ptr<BridgeProcess> start_tool(TempDir &dir, const std::string &config,
+                                            const std::string &log_name,
+                                            std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--dir",   dir.data(),          "--config", config,
+                                  "--quiet", "--standby-poll-ms", "100"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<BridgeProcess>(CORQ_BRIDGE_TOOL, args, dir.path() + "/" + log_name);
+  }
+  /// After the bridge process stopped: the outbox directory's queue is empty and nothing is out.
+  void expect_outbox_drained(TempDir &dir) {
+    OpenEngine e(dir.data());
+    const corq_queue_stats st = queue_stats(e.engine, "out");
+    EXPECT_EQ(st.ready, 0u);
+    EXPECT_EQ(st.in_flight, 0u);
+    EXPECT_EQ(st.dead_lettered, 0u);
+  }
+};
+
+TEST_F(BridgeFlow, hundred_thousand_messages_out_and_back_exactly_once) {
+  constexpr std::uint64_t count = 100000;
+  const std::string stream = make_stream("E2E");
+  TempDir outbox;
+  std::string engine_id;
+  prepare_outbox(outbox, count, engine_id);
+  auto tool = start_tool(outbox, outbound_config_file(outbox, "E2E.orders"), "bridge.log");
+  FarSide far(nats_section(outbox.path()), stream, "far");
+  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 180000))
+      << "far queue has " << far.ready() << "\n"
+      << tool->output();
+  tool->signal(SIGTERM);
+  EXPECT_EQ(tool->wait(30000), 0) << tool->output();
+  EXPECT_EQ(cluster_->stream_message_count(stream), count);
+  far.stop();
+  const std::string prefix = engine_id + "/out/";
+  std::uint64_t with_id = 0;
+  expect_each_number_once(far.engine->engine, "far", count, [&](const corq_delivery &d) {
+    for (std::size_t i = 0; i < d.header_count; ++i) {
+      if (std::string(d.headers[i].key) == "Nats-Msg-Id" &&
+          std::string(static_cast<const char *>(d.headers[i].value), d.headers[i].value_len)
+                  .rfind(prefix, 0) == 0)
+        ++with_id;
+    }
+  });
+  EXPECT_EQ(with_id, count);  // each carries <engine id>/out/<message id>
+  expect_outbox_drained(outbox);
+}
+
+TEST_F(BridgeFlow, sigkill_of_the_stream_leader_mid_flow_loses_and_doubles_nothing) {
+  constexpr std::uint64_t count = 30000;
+  const std::string stream = make_stream("LEADERKILL");
+  TempDir outbox;
+  std::string engine_id;
+  prepare_outbox(outbox, count, engine_id);
+  // Both sides run through the election: the outbound publishes and the inbound fetches fail for a
+  // while and are retried.
+  FarSide far(nats_section(outbox.path()), stream, "far");
+  auto tool = start_tool(outbox, outbound_config_file(outbox, "LEADERKILL.orders"), "bridge.log");
+  ASSERT_TRUE(
+      wait_until([&] { return cluster_->stream_message_count(stream) >= count / 3; }, 60000));
+  const std::string leader = cluster_->stream_leader(stream);
+  ASSERT_FALSE(leader.empty());
+  const int node = cluster_->node_index_of(leader);
+  cluster_->kill_node(node, SIGKILL);
+  // nats-server 2.9 elects after a 4-9 s timeout; a loaded 2-core machine adds to it.
+  EXPECT_FALSE(cluster_->wait_for_leader(stream, 45000, leader).empty());
+  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000))
+      << "far queue has " << far.ready() << "\n"
+      << tool->output();
+  tool->signal(SIGTERM);
+  EXPECT_EQ(tool->wait(30000), 0) << tool->output();
+  EXPECT_EQ(cluster_->stream_message_count(stream), count);
+  far.stop();
+  expect_each_number_once(far.engine->engine, "far", count);
+  expect_outbox_drained(outbox);
+  cluster_->restart_node(node);
+  EXPECT_TRUE(cluster_->wait_for_replicas_current(stream, 30000));
+}
+
+TEST_F(BridgeFlow, sigkill_of_the_outbound_bridge_then_restart_resends_only_duplicates) {
+  constexpr std::uint64_t count = 30000;
+  const std::string stream = make_stream("OUTKILL");
+  TempDir outbox;
+  std::string engine_id;
+  prepare_outbox(outbox, count, engine_id);
+  const std::string config = outbound_config_file(outbox, "OUTKILL.orders");
+  auto first = start_tool(outbox, config, "bridge1.log");
+  ASSERT_TRUE(
+      wait_until([&] { return cluster_->stream_message_count(stream) >= count / 3; }, 60000));
+  first->kill_hard();
+  const std::uint64_t at_kill = cluster_->stream_message_count(stream);
+  EXPECT_LT(at_kill, count) << "the kill came too late to test anything";
+  auto second = start_tool(outbox, config, "bridge2.log");
+  FarSide far(nats_section(outbox.path()), stream, "far");
+  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000))
+      << "far queue has " << far.ready() << "\n"
+      << second->output();
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(30000), 0) << second->output();
+  EXPECT_EQ(cluster_->stream_message_count(stream), count);
+  far.stop();
+  expect_each_number_once(far.engine->engine, "far", count);
+  expect_outbox_drained(outbox);
+}
+
+TEST_F(BridgeFlow, sigkill_of_the_inbound_bridge_then_restart_commits_each_message_once) {
+  constexpr std::uint64_t count = 30000;
+  const std::string stream = make_stream("INKILL");
+  // The stream filled by an outbound bridge in this process.
+  {
+    TempDir source;
+    OpenEngine e(source.data());
+    ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
+    publish_numbered(e.engine, "out", 0, count);
+    corq_bridge *bridge = nullptr;
+    const std::string config =
+        nats_section(source.path()) + "[outbound fill]\nqueue = out\nsubject = INKILL.orders\n";
+    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
+        << corq_bridge_last_error();
+    ASSERT_TRUE(
+        wait_until([&] { return cluster_->stream_message_count(stream) >= count; }, 120000));
+    EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
+  }
+  // The far side as a corq-bridge process, SIGKILLed after about a third.
+  TempDir far;
+  {
+    OpenEngine e(far.data());
+    ASSERT_EQ(corq_queue_declare(e.engine, "far", nullptr), CORQ_OK);
+  }
+  const std::string config = far.path() + "/bridge.conf";
+  std::ofstream(config) << nats_section(far.path())
+                        << "[inbound back]\njetstream = INKILL\ndurable = far\nqueue = far\n"
+                           "batch = 128\nack_wait_ms = 2000\n";
+  const std::string metrics = far.path() + "/metrics.prom";
+  auto forwarded = [&]() -> std::uint64_t {
+    std::ifstream in(metrics);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("corq_bridge_forwarded_total{", 0) == 0)
+        return std::strtoull(line.substr(line.rfind(' ') + 1).c_str(), nullptr, 10);
+    }
+    return 0;
+  };
+  auto first = std::make_unique<BridgeProcess>(
+      CORQ_BRIDGE_TOOL,
+      std::vector<std::string>{"--dir", far.data(), "--config", config, "--quiet", "--metrics-file",
+                               metrics, "--metrics-interval-ms", "100"},
+      far.path() + "/bridge1.log");
+  ASSERT_TRUE(wait_until([&] { return forwarded() >= count / 3; }, 60000)) << first->output();
+  first->kill_hard();
+  auto second = std::make_unique<BridgeProcess>(
+      CORQ_BRIDGE_TOOL,
+      std::vector<std::string>{"--dir", far.data(), "--config", config, "--quiet"},
+      far.path() + "/bridge2.log");
+  // Done when JetStream has nothing pending or unacked for the consumer.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto [unacked, pending] = consumer_backlog("INKILL", "far");
+        return unacked == 0 && pending == 0;
+      },
+      120000))
+      << second->output();
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait(30000), 0) << second->output();
+  OpenEngine e(far.data());
+  expect_each_number_once(e.engine, "far", count);
+}
+
+TEST_F(BridgeFlow, the_whole_cluster_down_for_a_while_dead_letters_nothing_and_drains_after) {
+  constexpr std::uint64_t before = 5000, during = 5000;
+  const std::string stream = make_stream("OUTAGE");
+  TempDir outbox;
+  OpenEngine e(outbox.data());
+  // Short leases and one attempt: a delivery whose lease the bridge did not extend would be
+  // dead-lettered at once.
+  corq_config *options = corq_config_new();
+  corq_config_set(options, "lease_ms", "1000");
+  corq_config_set(options, "max_attempts", "1");
+  ASSERT_EQ(corq_queue_declare(e.engine, "out", options), CORQ_OK);
+  corq_config_free(options);
+  corq_bridge *bridge = nullptr;
+  const std::string config = nats_section(outbox.path()) +
+                             "[outbound orders]\nqueue = out\nsubject = OUTAGE.orders\n"
+                             "publish_timeout_ms = 1000\nretry_backoff_max_ms = 500\n";
+  ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
+      << corq_bridge_last_error();
+  publish_numbered(e.engine, "out", 0, before);
+  ASSERT_TRUE(wait_until([&] { return cluster_->stream_message_count(stream) >= before; }, 60000));
+  for (int i = 0; i < cluster_->node_count(); ++i) cluster_->kill_node(i, SIGKILL);
+  // The local queue takes the backlog while nothing can be forwarded, for longer than a lease.
+  publish_numbered(e.engine, "out", before, during);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  char *json = nullptr;
+  ASSERT_EQ(corq_bridge_stats_json(bridge, &json), CORQ_OK);
+  const std::string stats = json;
+  corq_free(json);
+  EXPECT_NE(stats.find("\"connected\":false"), std::string::npos) << stats;
+  EXPECT_EQ(queue_stats(e.engine, "out").dead_lettered, 0u);
+  cluster_->restart_all_nodes();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const corq_queue_stats st = queue_stats(e.engine, "out");
+        return st.ready == 0 && st.in_flight == 0;
+      },
+      120000));
+  EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK) << corq_bridge_last_error();
+  EXPECT_EQ(queue_stats(e.engine, "out").dead_lettered, 0u);
+  EXPECT_EQ(cluster_->stream_message_count(stream), before + during);
+  FarSide far(nats_section(outbox.path()), stream, "far");
+  ASSERT_TRUE(wait_until([&] { return far.ready() >= before + during; }, 60000));
+  far.stop();
+  expect_each_number_once(far.engine->engine, "far", before + during);
+}
+
+TEST_F(BridgeFlow, a_second_bridge_on_the_directory_is_a_standby_until_the_first_dies) {
+  constexpr std::uint64_t count = 20000;
+  const std::string stream = make_stream("STANDBY");
+  TempDir outbox;
+  std::string engine_id;
+  prepare_outbox(outbox, count, engine_id);
+  const std::string config = outbound_config_file(outbox, "STANDBY.orders");
+  auto active = start_tool(outbox, config, "active.log");
+  ASSERT_TRUE(active->wait_for_output("running", 30000)) << active->output();
+  auto standby = start_tool(outbox, config, "standby.log");
+  ASSERT_TRUE(standby->wait_for_output("standby", 30000)) << standby->output();
+  ASSERT_TRUE(
+      wait_until([&] { return cluster_->stream_message_count(stream) >= count / 4; }, 60000));
+  EXPECT_EQ(standby->output().find("running"), std::string::npos);  // it forwards nothing
+  active->kill_hard();
+  EXPECT_TRUE(standby->wait_for_output("took over", 30000)) << standby->output();
+  FarSide far(nats_section(outbox.path()), stream, "far");
+  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000)) << standby->output();
+  standby->signal(SIGTERM);
+  EXPECT_EQ(standby->wait(30000), 0) << standby->output();
+  EXPECT_EQ(cluster_->stream_message_count(stream), count);
+  far.stop();
+  expect_each_number_once(far.engine->engine, "far", count);
+  expect_outbox_drained(outbox);
+}
+
+}  // namespace
+}  // namespace corq::test

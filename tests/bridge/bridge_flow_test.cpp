@@ -5,6 +5,7 @@
 // duplicate window dropped the resends), and the far queue got every message exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "bridge_fixture.hpp"
@@ -330,6 +331,105 @@ TEST_F(BridgeFlow, a_second_bridge_on_the_directory_is_a_standby_until_the_first
   far.stop();
   expect_each_number_once(far.engine->engine, "far", count);
   expect_outbox_drained(outbox);
+}
+
+TEST_F(BridgeFlow, a_stream_goes_out_through_a_group_and_comes_back_into_a_stream_in_order) {
+  constexpr std::uint64_t count = 20000;
+  constexpr std::uint32_t partitions = 3;
+  const std::string stream = make_stream("STREAMS");
+  TempDir source;
+  OpenEngine a(source.data());
+  corq_config *options = corq_config_new();
+  corq_config_set(options, "partitions", std::to_string(partitions).c_str());
+  ASSERT_EQ(corq_stream_declare(a.engine, "events", options), CORQ_OK) << corq_last_error();
+  // Appended before the bridge starts; the group starts at the earliest record.
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::string payload = numbered_payload(i);
+    const std::string key = "k" + std::to_string(i % 50);
+    const corq_message m{payload.data(), payload.size(), nullptr, 0, nullptr};
+    corq_publish_options nowait{};
+    nowait.struct_size = sizeof nowait;
+    nowait.flags = CORQ_PUBLISH_NOWAIT;
+    ASSERT_EQ(corq_stream_append(a.engine, "events", key.data(), key.size(), &m, &nowait, nullptr,
+                                 nullptr),
+              CORQ_OK);
+  }
+  ASSERT_EQ(corq_sync(a.engine, 30000), CORQ_OK);
+  corq_bridge *out = nullptr;
+  const std::string out_config = nats_section(source.path()) +
+                                 "[outbound events]\nstream = events\nsubject = STREAMS.events\n";
+  ASSERT_EQ(corq_bridge_start(a.engine, out_config.c_str(), &out), CORQ_OK)
+      << corq_bridge_last_error();
+
+  TempDir far;
+  OpenEngine b(far.data());
+  ASSERT_EQ(corq_stream_declare(b.engine, "copy", options), CORQ_OK);
+  corq_config_free(options);
+  corq_bridge *in = nullptr;
+  const std::string in_config =
+      nats_section(far.path()) +
+      "[inbound back]\njetstream = STREAMS\ndurable = copy\nstream = copy\n"
+      "key = subject\n";
+  ASSERT_EQ(corq_bridge_start(b.engine, in_config.c_str(), &in), CORQ_OK)
+      << corq_bridge_last_error();
+  auto records = [&] {
+    corq_stream_stats st{};
+    st.struct_size = sizeof st;
+    corq_stream_stats_get(b.engine, "copy", &st);
+    return st.records;
+  };
+  ASSERT_TRUE(wait_until([&] { return records() >= count; }, 120000)) << records();
+  EXPECT_EQ(corq_bridge_stop(out, 10000), CORQ_OK);
+  EXPECT_EQ(corq_bridge_stop(in, 10000), CORQ_OK);
+  EXPECT_EQ(cluster_->stream_message_count(stream), count);
+  corq_group_stats group{};
+  group.struct_size = sizeof group;
+  ASSERT_EQ(corq_group_stats_get(a.engine, "events", "corq-bridge.events", &group), CORQ_OK);
+  EXPECT_EQ(group.lag, 0u);  // the group's committed offsets are the bridge's progress
+
+  // Every record once; each names its source as <engine id>/events/<partition>/<offset>, and
+  // each source partition's offsets arrive in order.
+  const std::string prefix = a.id() + "/events/";
+  std::vector<std::uint32_t> seen(count, 0);
+  std::vector<long long> last_offset(partitions, -1);
+  std::uint64_t total = 0, bad_ids = 0, out_of_order = 0;
+  for (std::uint32_t p = 0; p < partitions; ++p) {
+    corq_stream_reader *reader = nullptr;
+    ASSERT_EQ(corq_stream_reader_open(b.engine, "copy", p, "earliest", &reader), CORQ_OK);
+    corq_stream_record r[256];
+    int n;
+    while ((n = corq_stream_read(reader, r, 256, 0)) > 0) {
+      for (int i = 0; i < n; ++i) {
+        ++total;
+        const long long number = number_of(r[i].data, r[i].len);
+        if (number >= 0 && static_cast<std::uint64_t>(number) < count) ++seen[number];
+        std::string id;
+        for (std::size_t h = 0; h < r[i].header_count; ++h) {
+          if (std::string(r[i].headers[h].key) == "Nats-Msg-Id")
+            id.assign(static_cast<const char *>(r[i].headers[h].value), r[i].headers[h].value_len);
+        }
+        if (id.rfind(prefix, 0) != 0) {
+          ++bad_ids;
+          continue;
+        }
+        const std::string rest = id.substr(prefix.size());  // "<partition>/<offset>"
+        const std::size_t slash = rest.find('/');
+        const auto source_partition = std::stoul(rest.substr(0, slash));
+        const long long offset = std::stoll(rest.substr(slash + 1));
+        if (source_partition >= partitions) {
+          ++bad_ids;
+        } else {
+          if (offset <= last_offset[source_partition]) ++out_of_order;
+          last_offset[source_partition] = offset;
+        }
+      }
+    }
+    corq_stream_reader_close(reader);
+  }
+  EXPECT_EQ(total, count);
+  EXPECT_EQ(bad_ids, 0u);
+  EXPECT_EQ(out_of_order, 0u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1u), static_cast<long>(count));
 }
 
 }  // namespace

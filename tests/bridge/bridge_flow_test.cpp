@@ -432,5 +432,80 @@ TEST_F(BridgeFlow, a_stream_goes_out_through_a_group_and_comes_back_into_a_strea
   EXPECT_EQ(std::count(seen.begin(), seen.end(), 1u), static_cast<long>(count));
 }
 
+TEST_F(BridgeFlow, a_full_local_queue_slows_the_inbound_pull_and_loses_nothing) {
+  constexpr std::uint64_t count = 10000;
+  const std::string stream = make_stream("BACKPRESSURE");
+  // The JetStream stream filled first.
+  {
+    TempDir source;
+    OpenEngine e(source.data());
+    ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
+    publish_numbered(e.engine, "out", 0, count);
+    corq_bridge *bridge = nullptr;
+    const std::string config = nats_section(source.path()) +
+                               "[outbound fill]\nqueue = out\nsubject = BACKPRESSURE.orders\n";
+    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
+        << corq_bridge_last_error();
+    ASSERT_TRUE(
+        wait_until([&] { return cluster_->stream_message_count(stream) >= count; }, 120000));
+    EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
+  }
+  // The far queue holds at most 1,000 and refuses more: the bridge must wait, not drop or buffer.
+  TempDir far;
+  OpenEngine b(far.data());
+  corq_config *options = corq_config_new();
+  corq_config_set(options, "max_length", "1000");
+  corq_config_set(options, "overflow", "reject");
+  ASSERT_EQ(corq_queue_declare(b.engine, "far", options), CORQ_OK);
+  corq_config_free(options);
+  corq_bridge *in = nullptr;
+  const std::string config =
+      nats_section(far.path()) +
+      "[inbound back]\njetstream = BACKPRESSURE\ndurable = far\nqueue = far\n"
+      "batch = 200\nretry_backoff_ms = 5\nretry_backoff_max_ms = 50\n";
+  ASSERT_EQ(corq_bridge_start(b.engine, config.c_str(), &in), CORQ_OK) << corq_bridge_last_error();
+  // A slow consumer: 500 messages, then a pause, until everything came.
+  corq_consumer *consumer = nullptr;
+  ASSERT_EQ(corq_consumer_open(b.engine, "far", 500, &consumer), CORQ_OK);
+  std::vector<std::uint32_t> seen(count, 0);
+  std::uint64_t total = 0, most_held = 0, most_ready = 0;
+  corq_delivery d[500];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (total < count && std::chrono::steady_clock::now() < deadline) {
+    const corq_queue_stats st = queue_stats(b.engine, "far");
+    most_ready = std::max(most_ready, st.ready + st.in_flight);
+    char *json = nullptr;
+    ASSERT_EQ(corq_bridge_stats_json(in, &json), CORQ_OK);
+    const std::string stats = json;
+    corq_free(json);
+    const auto at = stats.find("\"in_flight\":");
+    most_held =
+        std::max<std::uint64_t>(most_held, std::strtoull(stats.c_str() + at + 12, nullptr, 10));
+    const int n = corq_consume(consumer, d, 500, 100);
+    ASSERT_GE(n, 0);
+    for (int k = 0; k < n; ++k) {
+      const long long number = number_of(d[k].data, d[k].len);
+      if (number >= 0 && static_cast<std::uint64_t>(number) < count) ++seen[number];
+      ++total;
+    }
+    if (n > 0) {
+      ASSERT_EQ(corq_ack_upto(consumer, d[n - 1].tag), CORQ_OK);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  corq_consumer_close(consumer);
+  char *json = nullptr;
+  ASSERT_EQ(corq_bridge_stats_json(in, &json), CORQ_OK);
+  const std::string stats = json;
+  corq_free(json);
+  EXPECT_EQ(corq_bridge_stop(in, 10000), CORQ_OK);
+  EXPECT_EQ(total, count);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1u), static_cast<long>(count));
+  EXPECT_LE(most_ready, 1000u);  // the queue's limit held
+  EXPECT_LE(most_held, 4u * 200u) << "the bridge buffered past the consumer's MaxAckPending";
+  EXPECT_EQ(stats.find("\"retried\":0,"), std::string::npos) << "never pushed back? " << stats;
+  EXPECT_EQ(queue_stats(b.engine, "far").dropped, 0u);
+}
+
 }  // namespace
 }  // namespace corq::test

@@ -2,6 +2,7 @@
 #include "outbound.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -27,6 +28,17 @@ bool nats_header_ok(const corq_header &h) {
   return true;
 }
 
+/// The rules libnats may still call back. libnats calls the ack handler on a thread of its own and
+/// does not wait for a running call when its JetStream context is destroyed, so the handler's
+/// closure is an id looked up here, under a mutex the destructor also takes: once a rule is out
+/// of the registry no callback can be inside it, and a late callback finds nothing.
+std::mutex registry_mutex;
+std::unordered_map<std::uint64_t, Outbound *> &registry() {
+  static std::unordered_map<std::uint64_t, Outbound *> rules;
+  return rules;
+}
+std::uint64_t next_registry_id = 1;  // registry_mutex
+
 const corq_header *find_header(const corq_delivery &d, const char *key) {
   for (std::size_t i = 0; i < d.header_count; ++i) {
     if (std::strcmp(d.headers[i].key, key) == 0) return &d.headers[i];
@@ -38,12 +50,20 @@ const corq_header *find_header(const corq_delivery &d, const char *key) {
 
 Outbound::Outbound(corq_engine *engine, NatsLink &link, OutboundConfig config,
                    std::string engine_id)
-    : engine_(engine), link_(link), config_(std::move(config)), engine_id_(std::move(engine_id)) {}
+    : engine_(engine), link_(link), config_(std::move(config)), engine_id_(std::move(engine_id)) {
+  std::lock_guard lock(registry_mutex);
+  registry_id_ = next_registry_id++;
+  registry().emplace(registry_id_, this);
+}
 
 Outbound::~Outbound() {
   if (thread_.joinable()) {
     request_stop(Clock::now());
     join();
+  }
+  {
+    std::lock_guard lock(registry_mutex);
+    registry().erase(registry_id_);
   }
   if (consumer_ != nullptr) corq_consumer_close(consumer_);
   if (js_ != nullptr) jsCtx_Destroy(js_);
@@ -78,7 +98,8 @@ int Outbound::prepare(std::string &error) {
   jsOptions_Init(&options);
   options.PublishAsync.MaxPending = config_.max_in_flight;
   options.PublishAsync.AckHandler = &Outbound::on_ack;
-  options.PublishAsync.AckHandlerClosure = this;
+  options.PublishAsync.AckHandlerClosure =
+      reinterpret_cast<void *>(static_cast<std::uintptr_t>(registry_id_));
   if (const natsStatus s = natsConnection_JetStream(&js_, link_.connection(), &options);
       s != NATS_OK) {
     error = where + nats_error("cannot create the JetStream context", s);
@@ -144,8 +165,14 @@ std::string Outbound::message_id_of(const corq_delivery &d) const {
 }
 
 void Outbound::on_ack(jsCtx *, natsMsg *msg, jsPubAck *ack, jsPubAckErr *error, void *closure) {
-  auto *self = static_cast<Outbound *>(closure);
   {
+    std::lock_guard registered(registry_mutex);
+    const auto found = registry().find(reinterpret_cast<std::uintptr_t>(closure));
+    if (found == registry().end()) {  // the rule is gone: nothing waits for this outcome
+      natsMsg_Destroy(msg);
+      return;
+    }
+    Outbound *self = found->second;
     std::lock_guard lock(self->mutex_);
     if (const auto it = self->out_.find(msg); it != self->out_.end()) {
       Result result{it->second, ack != nullptr && error == nullptr, {}};

@@ -88,6 +88,7 @@ class Outbound {
   std::string message_id_of(const corq_delivery &delivery) const;
 
   corq_engine *const engine_;
+  std::uint64_t registry_id_ = 0;  // the ack handler's closure (outbound.cpp: registry)
   NatsLink &link_;
   const OutboundConfig config_;
   const std::string engine_id_;

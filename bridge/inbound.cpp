@@ -444,14 +444,8 @@ RuleFigures Inbound::figures() {
   f.local_name = config_.to.name();
   f.jetstream = config_.jetstream;
   f.durable = config_.durable;
-  f.forwarded = stats_.forwarded.load(std::memory_order_relaxed);
-  f.in_flight = stats_.in_flight.load(std::memory_order_relaxed);
-  f.retried = stats_.retried.load(std::memory_order_relaxed);
+  stats_.fill(f);
   f.lag = stats_.lag.load(std::memory_order_relaxed);
-  f.duplicates = stats_.duplicates.load(std::memory_order_relaxed);
-  f.high_water_mark = stats_.high_water_mark.load(std::memory_order_relaxed);
-  f.headers_skipped = stats_.headers_skipped.load(std::memory_order_relaxed);
-  f.last_error = stats_.last_error();
   return f;
 }
 

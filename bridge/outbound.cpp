@@ -404,11 +404,7 @@ RuleFigures Outbound::figures() {
     if (corq_queue_stats_get(engine_, config_.from.queue.c_str(), &st) == CORQ_OK)
       f.lag = st.ready + st.delayed;
   }
-  f.forwarded = stats_.forwarded.load(std::memory_order_relaxed);
-  f.in_flight = stats_.in_flight.load(std::memory_order_relaxed);
-  f.retried = stats_.retried.load(std::memory_order_relaxed);
-  f.headers_skipped = stats_.headers_skipped.load(std::memory_order_relaxed);
-  f.last_error = stats_.last_error();
+  stats_.fill(f);
   return f;
 }
 

@@ -10,6 +10,18 @@
 
 namespace corq::bridge {
 
+/// A rule's figures at one moment, as corq_bridge_stats_json and the metrics text show them.
+struct RuleFigures {
+  std::string direction;  // "outbound" or "inbound"
+  std::string name;
+  // Where from and to: outbound {queue|stream} -> subject; inbound jetstream/durable ->
+  // {queue|stream}.
+  std::string local_kind, local_name, subject, jetstream, durable;
+  std::uint64_t forwarded = 0, in_flight = 0, retried = 0, lag = 0, duplicates = 0,
+                high_water_mark = 0, headers_skipped = 0;
+  std::string last_error;
+};
+
 struct RuleStats {
   std::atomic<std::uint64_t> forwarded{0};   // confirmed on the far side (JetStream ack / commit)
   std::atomic<std::uint64_t> in_flight{0};   // taken, not yet confirmed
@@ -18,6 +30,17 @@ struct RuleStats {
   std::atomic<std::uint64_t> high_water_mark{0};  // inbound: last JetStream sequence committed
   std::atomic<std::uint64_t> lag{0};              // inbound: the consumer's pending count
   std::atomic<std::uint64_t> headers_skipped{0};  // headers NATS cannot carry (outbound)
+
+  /// Copies the counters every rule has (and the last error) into `f`.
+  void fill(RuleFigures &f) const {
+    f.forwarded = forwarded.load(std::memory_order_relaxed);
+    f.in_flight = in_flight.load(std::memory_order_relaxed);
+    f.retried = retried.load(std::memory_order_relaxed);
+    f.duplicates = duplicates.load(std::memory_order_relaxed);
+    f.high_water_mark = high_water_mark.load(std::memory_order_relaxed);
+    f.headers_skipped = headers_skipped.load(std::memory_order_relaxed);
+    f.last_error = last_error();
+  }
 
   void set_error(const std::string &text) {
     std::lock_guard lock(mutex_);
@@ -31,18 +54,6 @@ struct RuleStats {
  private:
   mutable std::mutex mutex_;
   std::string last_error_;
-};
-
-/// A rule's figures at one moment, as corq_bridge_stats_json and the metrics text show them.
-struct RuleFigures {
-  std::string direction;  // "outbound" or "inbound"
-  std::string name;
-  // Where from and to: outbound {queue|stream} -> subject; inbound jetstream/durable ->
-  // {queue|stream}.
-  std::string local_kind, local_name, subject, jetstream, durable;
-  std::uint64_t forwarded = 0, in_flight = 0, retried = 0, lag = 0, duplicates = 0,
-                high_water_mark = 0, headers_skipped = 0;
-  std::string last_error;
 };
 
 /// Appends s to out as a JSON string (quotes and escapes).

@@ -102,6 +102,36 @@ class BridgeFlow : public ClusterSuite {
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<BridgeProcess>(CORQ_BRIDGE_TOOL, args, dir.path() + "/" + log_name);
   }
+  /// Fills the JetStream `stream` with numbered messages [0, count) on `subject`, through an
+  /// outbound bridge in this process.
+  void fill_stream(const std::string &stream, const std::string &subject, std::uint64_t count) {
+    TempDir source;
+    OpenEngine e(source.data());
+    ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
+    publish_numbered(e.engine, "out", 0, count);
+    corq_bridge *bridge = nullptr;
+    const std::string config =
+        nats_section(source.path()) + "[outbound fill]\nqueue = out\nsubject = " + subject + "\n";
+    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
+        << corq_bridge_last_error();
+    ASSERT_TRUE(
+        wait_until([&] { return cluster_->stream_message_count(stream) >= count; }, 120000));
+    EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
+  }
+  /// Once the far side has everything: stops the tool (SIGTERM, exit 0), then checks the JetStream
+  /// stream holds `count` messages, the far queue each number once and the outbox is drained.
+  void finish(BridgeProcess &tool, FarSide &far, const std::string &stream, std::uint64_t count,
+              TempDir &outbox) {
+    ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000))
+        << "far queue has " << far.ready() << "\n"
+        << tool.output();
+    tool.signal(SIGTERM);
+    EXPECT_EQ(tool.wait(30000), 0) << tool.output();
+    EXPECT_EQ(cluster_->stream_message_count(stream), count);
+    far.stop();
+    expect_each_number_once(far.engine->engine, "far", count);
+    expect_outbox_drained(outbox);
+  }
   /// After the bridge process stopped: the outbox directory's queue is empty and nothing is out.
   void expect_outbox_drained(TempDir &dir) {
     OpenEngine e(dir.data());
@@ -159,15 +189,7 @@ TEST_F(BridgeFlow, sigkill_of_the_stream_leader_mid_flow_loses_and_doubles_nothi
   cluster_->kill_node(node, SIGKILL);
   // nats-server 2.9 elects after a 4-9 s timeout; a loaded 2-core machine adds to it.
   EXPECT_FALSE(cluster_->wait_for_leader(stream, 45000, leader).empty());
-  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000))
-      << "far queue has " << far.ready() << "\n"
-      << tool->output();
-  tool->signal(SIGTERM);
-  EXPECT_EQ(tool->wait(30000), 0) << tool->output();
-  EXPECT_EQ(cluster_->stream_message_count(stream), count);
-  far.stop();
-  expect_each_number_once(far.engine->engine, "far", count);
-  expect_outbox_drained(outbox);
+  finish(*tool, far, stream, count, outbox);
   cluster_->restart_node(node);
   EXPECT_TRUE(cluster_->wait_for_replicas_current(stream, 30000));
 }
@@ -187,35 +209,14 @@ TEST_F(BridgeFlow, sigkill_of_the_outbound_bridge_then_restart_resends_only_dupl
   EXPECT_LT(at_kill, count) << "the kill came too late to test anything";
   auto second = start_tool(outbox, config, "bridge2.log");
   FarSide far(nats_section(outbox.path()), stream, "far");
-  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000))
-      << "far queue has " << far.ready() << "\n"
-      << second->output();
-  second->signal(SIGTERM);
-  EXPECT_EQ(second->wait(30000), 0) << second->output();
-  EXPECT_EQ(cluster_->stream_message_count(stream), count);
-  far.stop();
-  expect_each_number_once(far.engine->engine, "far", count);
-  expect_outbox_drained(outbox);
+  finish(*second, far, stream, count, outbox);
 }
 
 TEST_F(BridgeFlow, sigkill_of_the_inbound_bridge_then_restart_commits_each_message_once) {
   constexpr std::uint64_t count = 30000;
   const std::string stream = make_stream("INKILL");
   // The stream filled by an outbound bridge in this process.
-  {
-    TempDir source;
-    OpenEngine e(source.data());
-    ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
-    publish_numbered(e.engine, "out", 0, count);
-    corq_bridge *bridge = nullptr;
-    const std::string config =
-        nats_section(source.path()) + "[outbound fill]\nqueue = out\nsubject = INKILL.orders\n";
-    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
-        << corq_bridge_last_error();
-    ASSERT_TRUE(
-        wait_until([&] { return cluster_->stream_message_count(stream) >= count; }, 120000));
-    EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
-  }
+  fill_stream(stream, "INKILL.orders", count);
   // The far side as a corq-bridge process, SIGKILLed after about a third.
   TempDir far;
   {
@@ -324,13 +325,7 @@ TEST_F(BridgeFlow, a_second_bridge_on_the_directory_is_a_standby_until_the_first
   active->kill_hard();
   EXPECT_TRUE(standby->wait_for_output("took over", 30000)) << standby->output();
   FarSide far(nats_section(outbox.path()), stream, "far");
-  ASSERT_TRUE(wait_until([&] { return far.ready() >= count; }, 120000)) << standby->output();
-  standby->signal(SIGTERM);
-  EXPECT_EQ(standby->wait(30000), 0) << standby->output();
-  EXPECT_EQ(cluster_->stream_message_count(stream), count);
-  far.stop();
-  expect_each_number_once(far.engine->engine, "far", count);
-  expect_outbox_drained(outbox);
+  finish(*standby, far, stream, count, outbox);
 }
 
 TEST_F(BridgeFlow, a_stream_goes_out_through_a_group_and_comes_back_into_a_stream_in_order) {
@@ -436,20 +431,7 @@ TEST_F(BridgeFlow, a_full_local_queue_slows_the_inbound_pull_and_loses_nothing) 
   constexpr std::uint64_t count = 10000;
   const std::string stream = make_stream("BACKPRESSURE");
   // The JetStream stream filled first.
-  {
-    TempDir source;
-    OpenEngine e(source.data());
-    ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
-    publish_numbered(e.engine, "out", 0, count);
-    corq_bridge *bridge = nullptr;
-    const std::string config = nats_section(source.path()) +
-                               "[outbound fill]\nqueue = out\nsubject = BACKPRESSURE.orders\n";
-    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &bridge), CORQ_OK)
-        << corq_bridge_last_error();
-    ASSERT_TRUE(
-        wait_until([&] { return cluster_->stream_message_count(stream) >= count; }, 120000));
-    EXPECT_EQ(corq_bridge_stop(bridge, 10000), CORQ_OK);
-  }
+  fill_stream(stream, "BACKPRESSURE.orders", count);
   // The far queue holds at most 1,000 and refuses more: the bridge must wait, not drop or buffer.
   TempDir far;
   OpenEngine b(far.data());

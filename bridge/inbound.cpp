@@ -274,10 +274,25 @@ bool Inbound::may_commit() {
                          &code) != NATS_OK)
     return false;
   // Every unacked delivery of the consumer is one we hold: nothing is missing any more.
-  const bool complete = info->NumAckPending <= static_cast<int64_t>(held_.size());
+  const std::int64_t unacked = info->NumAckPending;
+  const bool complete = unacked <= static_cast<int64_t>(held_.size());
   jsConsumerInfo_Destroy(info);
-  if (complete) suspect_ = false;
-  return complete;
+  if (complete) {
+    suspect_ = false;
+    suspect_since_ = {};
+    return true;
+  }
+  if (suspect_since_ == Clock::time_point{}) suspect_since_ = now;
+  // The missing deliveries come back within an AckWait; far longer means something else holds
+  // them — most likely another client pulling from the same durable consumer.
+  if (now - suspect_since_ > 3 * std::chrono::milliseconds(config_.ack_wait_ms)) {
+    stats_.set_error("holding " + std::to_string(held_.size()) + " messages until " +
+                     std::to_string(unacked - static_cast<std::int64_t>(held_.size())) +
+                     " unacked deliveries of consumer '" + config_.durable +
+                     "' come back; if another client pulls from it, give each bridge a durable "
+                     "consumer of its own");
+  }
+  return false;
 }
 
 void Inbound::extend_ack_wait() {

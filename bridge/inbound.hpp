@@ -99,6 +99,7 @@ class Inbound {
   std::uint64_t last_delivery_ = 0;          // highest consumer (delivery) sequence seen
   bool suspect_ = false;                     // a delivery may be missing: hold, don't commit
   std::chrono::steady_clock::time_point next_check_{};
+  std::chrono::steady_clock::time_point suspect_since_{};  // when the current hold-back began
   std::chrono::steady_clock::time_point last_progress_{};
   std::int64_t api_timeout_ms_ = 5000;
   std::thread thread_;

@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable, peers, macro, routing, routing_peers, streams
+#                    durable, peers, macro, routing, routing_peers, streams, bridge
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite the results tables of bench/README.md (between their results markers)
 #                    from this run
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable peers macro routing routing_peers streams)
+suites_all=(rings engine log durable peers macro routing routing_peers streams bridge)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -190,6 +190,36 @@ streams_run() {
   # A full run takes about a minute on 2 cores (longer on a busy machine).
   gbench_suite streams "$build_dir/bench/streams/corq_stream_bench" "$shown_single" \
     perf/report_streams.py "$1"
+}
+
+# ---- suite: bridge — corq-bridge against a real 3-node JetStream cluster (bench/bridge/) ----------
+# Issue #19's performance section, in one run against one R3 cluster on 127.0.0.1 (TLS + auth, made
+# by tests/bridge's harness, on the same two cores): outbound throughput of 50,000 1 KiB messages
+# from a durable queue (sync=always) through an outbound rule, next to js_PublishMsgAsync alone with
+# the same window (256; target >= 0.5x), plus the profile's lines (an in-memory queue, windows 64
+# and 1024); latency end to end (corq -> outbound -> JetStream -> inbound -> corq, 3,000 messages
+# at 500/s) next to a synchronous js_Publish; 5 rounds, the order reversed every other round
+# (--quick: 1 round of 2,000 / 200). Needs libnats-dev, nats-server and openssl (tools/install-deps.sh
+# build test); without them the suite is skipped. The corq data directories go under $build_dir
+# (override: CORQ_BRIDGE_BENCH_DIR), the cluster's stores under $TMPDIR; both are removed.
+bridge_missing() {
+  local missing=()
+  pkg-config --exists libnats 2>/dev/null || missing+=(libnats-dev)
+  command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  echo "${missing[*]}"
+}
+bridge_targets() { [ -n "$(bridge_missing)" ] || echo corq_bridge_bench; }
+bridge_run() {
+  local missing
+  missing=$(bridge_missing)
+  if [ -n "$missing" ]; then
+    echo "bench: suite bridge skipped: missing $missing (tools/install-deps.sh build test)" >&2
+    return 0
+  fi
+  # A full run takes about four minutes on 2 cores (longer on a busy machine).
+  gbench_suite bridge "$build_dir/bench/bridge/corq_bridge_bench" "$shown_single" \
+    perf/report_bridge.py "$1" --dir "${CORQ_BRIDGE_BENCH_DIR:-$build_dir}"
 }
 
 # ---- suite: macro — corq-perf scenarios: work queue transient/durable at 64 B/1 KiB/64 KiB, ------

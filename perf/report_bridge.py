@@ -43,14 +43,17 @@ THROUGHPUT = [
     ("throughput/bridge_durable_w64", "bridge from a durable queue, max_in_flight 64"),
     ("throughput/bridge_durable_w1024", "bridge from a durable queue, max_in_flight 1024"),
     ("throughput/js_async_w1024", "`js_PublishMsgAsync` alone, MaxPending 1024"),
+    ("throughput/js_async_w256_asap", "`js_PublishMsgAsync` alone, MaxPending 256, on a connection "
+     "with `natsOptions_SetSendAsap`"),
 ]
 LATENCY_BASE = "latency/js_publish"
 LATENCY_ASYNC = "latency/js_async_one"
+LATENCY_ASYNC_ASAP = "latency/js_async_one_asap"
 LATENCY_E2E = "latency/bridge_e2e"
 LATENCY_E2E_MEMORY = "latency/bridge_e2e_memory"
 PERCENTILES = [("p50", "p50_us"), ("p99", "p99_us"), ("p99.9", "p999_us")]
-COLORS = {"bridge": "#d1495b", "base": "#8d99ae", "async": "#30638e", "wire": "#edae49",
-          "memory": "#f4a3b0"}
+COLORS = {"bridge": "#d1495b", "base": "#8d99ae", "async": "#30638e", "asap": "#7fb3d5",
+          "wire": "#edae49", "memory": "#f4a3b0"}
 
 ANCHORS = ["<!-- results:streams:end -->", "<!-- results:routing-peers:end -->",
            "<!-- results:routing:end -->"]
@@ -127,6 +130,8 @@ def build_latency(values, runs):
     for name, label in [(LATENCY_BASE, "synchronous `js_Publish`, one at a time (the baseline)"),
                         (LATENCY_ASYNC, "`js_PublishMsgAsync` + `js_PublishAsyncComplete`, one at "
                          "a time (how the bridge publishes)"),
+                        (LATENCY_ASYNC_ASAP, "the same on a connection with "
+                         "`natsOptions_SetSendAsap` (no wait for cnats's flusher)"),
                         (LATENCY_E2E, "**bridge end to end**: corq publish → outbound rule → "
                          "JetStream → inbound rule → corq consumer, durable queues (sync=always)"),
                         (LATENCY_E2E_MEMORY, "the same on an in-memory engine (transient queues, "
@@ -260,11 +265,12 @@ def plot(throughput, latency, png_path, title):
         return [by.get(name, {}).get(prefix + c) or 0 for _, c in PERCENTILES]
     series = [("js_Publish (baseline)", pcts(LATENCY_BASE), COLORS["base"]),
               ("js_PublishMsgAsync, one at a time", pcts(LATENCY_ASYNC), COLORS["async"]),
+              ("the same with SendAsap", pcts(LATENCY_ASYNC_ASAP), COLORS["asap"]),
               ("bridge end to end", pcts(LATENCY_E2E), COLORS["bridge"]),
               ("of it, the outbound leg", pcts(LATENCY_E2E, "wire_"), COLORS["wire"]),
               ("bridge end to end, in-memory engine", pcts(LATENCY_E2E_MEMORY), COLORS["memory"])]
     for i, (label, values, color) in enumerate(series):
-        rc.grouped_bars(ax, i, len(series), 0.16, [v / 1e3 for v in values], label, color,
+        rc.grouped_bars(ax, i, len(series), 0.14, [v / 1e3 for v in values], label, color,
                         lambda y: f"{y:,.1f}")
     ax.set_xticks(range(len(PERCENTILES)))
     ax.set_xticklabels([n for n, _ in PERCENTILES])
@@ -313,9 +319,14 @@ def method_text(context, hardware, rounds):
         "with one outbound rule (`max_in_flight` = the window); timed from `corq_bridge_start`'s "
         "return (its connect and checks shown apart) until the queue's `acked` count reaches N "
         "(polled every 1 ms). Every run checks the stream holds exactly N messages. The issue's "
-        "≥ 0.5× is judged for the durable queue at window 256; the other lines are the profile. "
+        "≥ 0.5× is judged for the durable queue at window 256; the other lines are the profile "
+        "(the last one: the baseline on a connection with `natsOptions_SetSendAsap`, which writes "
+        "each publish at once instead of leaving it to cnats's flusher thread). "
         f"*Latency*: baseline, synchronous `js_Publish` of 1 KiB, one at a time, "
-        f"{n('corq_latency_samples')} timed after {n('corq_latency_warmup')} untimed; bridge end "
+        f"{n('corq_latency_samples')} timed after {n('corq_latency_warmup')} untimed (next to "
+        "it, the bridge's way of publishing one at a time — `js_PublishMsgAsync`, then "
+        "`js_PublishAsyncComplete` — on a plain connection and on one with "
+        "`natsOptions_SetSendAsap`); bridge end "
         "to end: one engine (`sync=always`) with an outbound rule (`out` → the stream) and an "
         "inbound rule (the stream's own durable pull consumer → `far`, default batch 256 and "
         f"fetch_wait_ms 500), {n('corq_latency_samples')} messages timed after "
@@ -323,7 +334,8 @@ def method_text(context, hardware, rounds):
         f"{n('corq_e2e_rate_per_s')}/s on a fixed schedule (`CORQ_PUBLISH_NOWAIT`; each carries "
         "its due time, so a late publisher counts), a consumer of `far` recording arrival − due "
         "time; the *outbound leg* is when a plain NATS subscriber on the subject saw each "
-        "message. *CPU of this process*: the benchmark process's user + system time per message "
+        "message; the same again on an in-memory engine (transient queues: no fsync on the corq "
+        "side). *CPU of this process*: the benchmark process's user + system time per message "
         "(the bridge, libnats, the engine's threads; the servers are other processes); *both "
         "cores busy*: /proc/stat over the timed part." +
         (" **Quick run: a fraction of the work, one round — numbers not meaningful.**"

@@ -197,8 +197,9 @@ streams_run() {
 # by tests/bridge's harness, on the same two cores): outbound throughput of 50,000 1 KiB messages
 # from a durable queue (sync=always) through an outbound rule, next to js_PublishMsgAsync alone with
 # the same window (256; target >= 0.5x), plus the profile's lines (an in-memory queue, windows 64
-# and 1024); latency end to end (corq -> outbound -> JetStream -> inbound -> corq, 3,000 messages
-# at 500/s) next to a synchronous js_Publish; 5 rounds, the order reversed every other round
+# and 1024, the baseline with SendAsap); latency end to end (corq -> outbound -> JetStream ->
+# inbound -> corq, 3,000 messages at 500/s, durable and in memory) next to a synchronous js_Publish
+# and an async one at a time; 5 rounds, the order reversed every other round
 # (--quick: 1 round of 2,000 / 200). Needs libnats-dev, nats-server and openssl (tools/install-deps.sh
 # build test); without them the suite is skipped. The corq data directories go under $build_dir
 # (override: CORQ_BRIDGE_BENCH_DIR), the cluster's stores under $TMPDIR; both are removed.
@@ -217,7 +218,7 @@ bridge_run() {
     echo "bench: suite bridge skipped: missing $missing (tools/install-deps.sh build test)" >&2
     return 0
   fi
-  # A full run takes about four minutes on 2 cores (longer on a busy machine).
+  # A full run takes about five minutes on 2 cores (longer on a busy machine).
   gbench_suite bridge "$build_dir/bench/bridge/corq_bridge_bench" "$shown_single" \
     perf/report_bridge.py "$1" --dir "${CORQ_BRIDGE_BENCH_DIR:-$build_dir}"
 }

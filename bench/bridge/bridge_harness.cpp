@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -215,11 +216,27 @@ int BenchEnv::leader_is_node(const std::string &stream, int node) {
   return leader == cluster_->server_name(node) ? 1 : 0;
 }
 
-natsConnection *BenchEnv::connect(int node, std::string *error) {
-  test::NatsClientConfig config = cluster_->client_config();
-  config.urls = cluster_->url(node);
+natsConnection *BenchEnv::connect(int node, std::string *error, bool send_asap) {
+  // What test::nats_connect does with client_config(), plus SendAsap, which it does not offer.
+  const test::NatsClientConfig config = cluster_->client_config();
+  const std::string url = cluster_->url(node);
+  const char *servers[] = {url.c_str()};
+  natsOptions *options = nullptr;
+  natsStatus s = natsOptions_Create(&options);
+  if (s == NATS_OK) s = natsOptions_SetServers(options, servers, 1);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(options, config.timeout_ms);
+  if (s == NATS_OK) s = natsOptions_SetSecure(options, true);
+  if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(options, config.ca_file.c_str());
+  if (s == NATS_OK)
+    s = natsOptions_SetUserInfo(options, config.user.c_str(), config.password.c_str());
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(options, send_asap);
   natsConnection *nc = nullptr;
-  if (const natsStatus s = test::nats_connect(config, &nc, error); s != NATS_OK) return nullptr;
+  if (s == NATS_OK) s = natsConnection_Connect(&nc, options);
+  natsOptions_Destroy(options);
+  if (s != NATS_OK) {
+    *error = nats_failure(("connect to " + url).c_str(), s);
+    return nullptr;
+  }
   return nc;
 }
 
@@ -297,6 +314,19 @@ bool queue_stats(corq_engine *engine, const char *queue, corq_queue_stats *out,
 }
 
 // --- payloads ---------------------------------------------------------------------------------
+
+std::string random_id_prefix() {
+  std::random_device device;
+  std::mt19937_64 random(device());
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
+                static_cast<unsigned long long>(random() & 0xffffffffULL),
+                static_cast<unsigned long long>(random() & 0xffffULL),
+                static_cast<unsigned long long>(random() & 0xfffULL),
+                static_cast<unsigned long long>(random() & 0xfffULL),
+                static_cast<unsigned long long>(random() & 0xffffffffffffULL));
+  return std::string(uuid) + "/out/";
+}
 
 void stamp_payload(std::vector<char> &payload, std::int64_t a, std::uint64_t b) {
   payload.resize(payload_bytes, '.');

@@ -118,9 +118,10 @@ class BenchEnv {
   /// 1 when the stream's leader is node `node`, 0 when it is another, -1 when unknown.
   int leader_is_node(const std::string &stream, int node);
 
-  /// A cnats connection to node `node` only (TLS, credentials). The caller destroys it. Null and
-  /// *error on failure.
-  natsConnection *connect(int node, std::string *error);
+  /// A cnats connection to node `node` only (TLS with the cluster's CA, user and password). With
+  /// `send_asap`, natsOptions_SetSendAsap: every publish is written to the socket at once instead
+  /// of waiting for cnats's flusher thread. The caller destroys it. Null and *error on failure.
+  natsConnection *connect(int node, std::string *error, bool send_asap = false);
   /// The [nats] section of a bridge config that reaches node `node` only.
   std::string nats_section(int node) const;
 
@@ -155,6 +156,10 @@ class Engine {
 std::string prefill(corq_engine *engine, const char *queue, std::uint64_t count);
 /// The queue's stats; false (and *error) on failure.
 bool queue_stats(corq_engine *engine, const char *queue, corq_queue_stats *out, std::string *error);
+
+/// A Nats-Msg-Id prefix as long as the bridge's "<engine uuid>/<queue>/", random: no run's ids
+/// meet another's in the stream's duplicate window (which a purge does not clear).
+std::string random_id_prefix();
 
 /// A 1 KiB payload whose first 8 bytes are `a` and next 8 bytes are `b` (memcpy, host order).
 void stamp_payload(std::vector<char> &payload, std::int64_t a, std::uint64_t b);

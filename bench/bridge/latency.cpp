@@ -9,6 +9,8 @@
 //                        the bridge's way of publishing, one message at a time. cnats hands an
 //                        asynchronous publish to its flusher thread, which waits up to 1 ms for
 //                        more before it writes (conn.c, _flusher): this line shows that wait.
+//   latency/js_async_one_asap   the same on a connection with natsOptions_SetSendAsap (written at
+//                        once): what the bridge would gain with it.
 //   latency/bridge_e2e   one corq engine on a scratch directory (sync=always) with two queues and
 //                        one bridge with two rules: outbound "out" -> <stream>.e2e, inbound from
 //                        the stream (a durable pull consumer of its own) -> "far". One thread
@@ -65,7 +67,7 @@ LatencyRun js_publish_sync(const std::string &stream, int node, const BridgeScal
     natsConnection_Destroy(nc);
     return run;
   }
-  const std::string subject = stream + ".lat";
+  const std::string subject = stream + ".lat", id_prefix = random_id_prefix();
   const std::uint64_t total = scale.latency_warmup + scale.latency_samples;
   run.samples_ns.reserve(scale.latency_samples);
   std::vector<char> payload(payload_bytes, '.');
@@ -73,7 +75,7 @@ LatencyRun js_publish_sync(const std::string &stream, int node, const BridgeScal
   const auto t0 = Clock::now();
   for (std::uint64_t k = 0; k < total; ++k) {
     stamp_payload(payload, 0, k);
-    const std::string id = "corq-bench/lat/" + std::to_string(k);
+    const std::string id = id_prefix + std::to_string(k);
     jsPubOptions options;
     jsPubOptions_Init(&options);
     options.MsgId = id.c_str();
@@ -100,9 +102,10 @@ LatencyRun js_publish_sync(const std::string &stream, int node, const BridgeScal
 
 /// Publishes one message asynchronously and waits for its ack: js_PublishMsgAsync +
 /// js_PublishAsyncComplete, each message timed on its own.
-LatencyRun js_async_one(const std::string &stream, int node, const BridgeScale &scale) {
+LatencyRun js_async_one(const std::string &stream, int node, const BridgeScale &scale,
+                        bool send_asap) {
   LatencyRun run;
-  natsConnection *nc = BenchEnv::get().connect(node, &run.error);
+  natsConnection *nc = BenchEnv::get().connect(node, &run.error, send_asap);
   if (nc == nullptr) return run;
   jsCtx *js = nullptr;
   if (const natsStatus s = natsConnection_JetStream(&js, nc, nullptr); s != NATS_OK) {
@@ -110,7 +113,7 @@ LatencyRun js_async_one(const std::string &stream, int node, const BridgeScale &
     natsConnection_Destroy(nc);
     return run;
   }
-  const std::string subject = stream + ".lat";
+  const std::string subject = stream + ".lat", id_prefix = random_id_prefix();
   const std::uint64_t total = scale.latency_warmup + scale.latency_samples;
   run.samples_ns.reserve(scale.latency_samples);
   std::vector<char> payload(payload_bytes, '.');
@@ -125,7 +128,7 @@ LatencyRun js_async_one(const std::string &stream, int node, const BridgeScale &
     natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(),
                                   static_cast<int>(payload.size()));
     if (s == NATS_OK)
-      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", ("corq-bench/async/" + std::to_string(k)).c_str());
+      s = natsMsgHeader_Set(msg, "Nats-Msg-Id", (id_prefix + std::to_string(k)).c_str());
     const std::int64_t before = steady_ns();
     if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, nullptr);
     if (s == NATS_OK) s = js_PublishAsyncComplete(js, &complete);
@@ -311,7 +314,7 @@ LatencyRun bridge_e2e(const std::string &stream, int node, const BridgeScale &sc
   return run;
 }
 
-enum class Path { js_publish, js_async_one, bridge_e2e, bridge_e2e_memory };
+enum class Path { js_publish, js_async_one, js_async_one_asap, bridge_e2e, bridge_e2e_memory };
 
 void measure(benchmark::State &state, Path path, const BridgeScale &scale, int round) {
   BenchEnv &env = BenchEnv::get();
@@ -324,9 +327,10 @@ void measure(benchmark::State &state, Path path, const BridgeScale &scale, int r
   }
   const int node = env.node_of(round);
   const bool e2e = path == Path::bridge_e2e || path == Path::bridge_e2e_memory;
-  LatencyRun run = e2e ? bridge_e2e(stream, node, scale, round, path == Path::bridge_e2e)
-                   : path == Path::js_async_one ? js_async_one(stream, node, scale)
-                                                : js_publish_sync(stream, node, scale);
+  const bool async_one = path == Path::js_async_one || path == Path::js_async_one_asap;
+  LatencyRun run = e2e         ? bridge_e2e(stream, node, scale, round, path == Path::bridge_e2e)
+                   : async_one ? js_async_one(stream, node, scale, path == Path::js_async_one_asap)
+                               : js_publish_sync(stream, node, scale);
   const std::uint64_t total = scale.latency_warmup + scale.latency_samples;
   if (run.error.empty()) {
     const std::int64_t held = env.message_count(stream, &run.error);
@@ -371,6 +375,7 @@ void register_latency_round(const BridgeScale &scale, int round) {
   };
   std::vector<Entry> entries{{"latency/js_publish", Path::js_publish},
                              {"latency/js_async_one", Path::js_async_one},
+                             {"latency/js_async_one_asap", Path::js_async_one_asap},
                              {"latency/bridge_e2e", Path::bridge_e2e},
                              {"latency/bridge_e2e_memory", Path::bridge_e2e_memory}};
   if (round % 2 == 1) std::reverse(entries.begin(), entries.end());

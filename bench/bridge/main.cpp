@@ -10,8 +10,10 @@
 //   (sync=always) throughput/bridge_memory_w256     the same from a transient queue of an in-memory
 //   engine throughput/bridge_durable_w64, _w1024   the bridge's max_in_flight varied
 //   throughput/js_async_w1024         the baseline with the larger window
+//   throughput/js_async_w256_asap     the baseline with natsOptions_SetSendAsap (no flusher wait)
 //   latency/js_publish                baseline: synchronous js_Publish, one at a time
 //   latency/js_async_one              js_PublishMsgAsync + js_PublishAsyncComplete, one at a time
+//   latency/js_async_one_asap         the same with natsOptions_SetSendAsap
 //   latency/bridge_e2e                corq -> outbound rule -> JetStream -> inbound rule -> corq
 //   latency/bridge_e2e_memory         the same on an in-memory engine (no fsync on the corq side)
 // One cluster for the whole run (started here, TLS + user/password, by tests/bridge's

@@ -14,13 +14,16 @@
 //                                    forwarding) until the queue's `acked` reaches N.
 //   throughput/bridge_memory_w<W>    the same from a transient queue of an in-memory engine: what
 //                                    the local durability costs, for the profile.
+//   throughput/js_async_w<W>_asap    the baseline on a connection with natsOptions_SetSendAsap
+//                                    (each publish written at once, no wait for cnats's flusher):
+//                                    what that option, which the bridge does not set, costs in
+//                                    throughput (latency.cpp shows what it saves in latency).
 // Every run checks what it measured: the stream holds exactly N messages (no loss, no double),
 // and after a bridge run the local queue is empty with nothing in flight.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <string>
 #include <thread>
 
@@ -32,7 +35,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Path { js_async, bridge_durable, bridge_memory };
+enum class Path { js_async, js_async_asap, bridge_durable, bridge_memory };
 
 struct ThroughputRun {
   double seconds = 0;        // the timed part
@@ -44,21 +47,6 @@ struct ThroughputRun {
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-/// A Nats-Msg-Id prefix as long as the bridge's "<engine uuid>/<queue>/": random, so no run's ids
-/// meet another's in the stream's duplicate window.
-std::string random_id_prefix() {
-  std::random_device device;
-  std::mt19937_64 random(device());
-  char uuid[40];
-  std::snprintf(uuid, sizeof uuid, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
-                static_cast<unsigned long long>(random() & 0xffffffffULL),
-                static_cast<unsigned long long>(random() & 0xffffULL),
-                static_cast<unsigned long long>(random() & 0xfffULL),
-                static_cast<unsigned long long>(random() & 0xfffULL),
-                static_cast<unsigned long long>(random() & 0xffffffffffffULL));
-  return std::string(uuid) + "/out/";
 }
 
 void on_publish_error(jsCtx *, jsPubAckErr *, void *closure) {
@@ -86,10 +74,10 @@ natsStatus publish_one(jsCtx *js, const std::string &subject, std::vector<char> 
 }
 
 ThroughputRun js_async_alone(const std::string &stream, int node, std::uint64_t count,
-                             std::uint32_t window) {
+                             std::uint32_t window, bool send_asap) {
   ThroughputRun run;
   BenchEnv &env = BenchEnv::get();
-  natsConnection *nc = env.connect(node, &run.error);
+  natsConnection *nc = env.connect(node, &run.error, send_asap);
   if (nc == nullptr) return run;
   std::atomic<std::uint64_t> failures{0};
   jsOptions options;
@@ -198,8 +186,9 @@ void measure(benchmark::State &state, Path path, std::uint32_t window, const Bri
   }
   const int node = env.node_of(round);
   const std::uint64_t n = scale.messages;
-  ThroughputRun run = path == Path::js_async
-                          ? js_async_alone(stream, node, n, window)
+  const bool baseline = path == Path::js_async || path == Path::js_async_asap;
+  ThroughputRun run = baseline
+                          ? js_async_alone(stream, node, n, window, path == Path::js_async_asap)
                           : bridge_forward(stream, node, n, window, path == Path::bridge_durable);
   if (run.error.empty()) run.error = check_stream(stream, n);
   if (!run.error.empty()) {
@@ -246,6 +235,7 @@ void register_throughput_round(const BridgeScale &scale, int round) {
       {"throughput/bridge_durable_w64", Path::bridge_durable, 64},
       {"throughput/bridge_durable_w1024", Path::bridge_durable, 1024},
       {"throughput/js_async_w1024", Path::js_async, 1024},
+      {"throughput/js_async_w256_asap", Path::js_async_asap, window_default},
   };
   if (round % 2 == 1) std::reverse(entries.begin(), entries.end());
   for (const Entry &e : entries) register_path(e.name, e.path, e.window, scale, round);

@@ -282,15 +282,22 @@ def plot(throughput, latency, png_path, title):
     rc.save_figure(plt, fig, png_path, title)
 
 
-def load_line(context):
-    """'Load average at the start A / B / C, at the end D / E / F' (a shared machine)."""
+def load_now():
+    """/proc/loadavg's first three fields ("1.37 / 2.36 / 3.18"), or "unknown"."""
     try:
         with open("/proc/loadavg", encoding="utf-8") as f:
-            end = " / ".join(f.read().split()[:3])
+            return " / ".join(f.read().split()[:3])
     except OSError:
-        end = "unknown"
+        return "unknown"
+
+
+def load_line(context):
+    """'load average at the start A / B / C, at the end D / E / F' (a shared machine). The end is
+    read when the report first runs, right after the benchmark, and kept in the results file
+    (context `corq_loadavg_end`), so a report made again later from that file says the same."""
     return (f"load average at the start {context.get('corq_loadavg_start', 'unknown')}, at the "
-            f"end {end} (a shared 2-core VM: other work ran alongside, so expect noise)")
+            f"end {context.get('corq_loadavg_end', 'unknown')} (a shared 2-core VM: other work ran "
+            "alongside, so expect noise)")
 
 
 def method_text(context, hardware, rounds):
@@ -337,7 +344,8 @@ def method_text(context, hardware, rounds):
         "message; the same again on an in-memory engine (transient queues: no fsync on the corq "
         "side). *CPU of this process*: the benchmark process's user + system time per message "
         "(the bridge, libnats, the engine's threads; the servers are other processes); *both "
-        "cores busy*: /proc/stat over the timed part." +
+        "cores busy*: /proc/stat over the timed part (every process on the VM: the servers, and "
+        "other work on the shared machine)." +
         (" **Quick run: a fraction of the work, one round — numbers not meaningful.**"
          if quick else ""))
 
@@ -362,7 +370,8 @@ def main():
     args = rc.report_arguments(__doc__, "bench_json", "corq_bridge_bench --benchmark_out JSON",
                                "bridge", "<host>-<date>-bridge.json").parse_args()
     bench_json = rc.load_json(args.bench_json)
-    context = bench_json.get("context", {})
+    context = bench_json.setdefault("context", {})
+    context.setdefault("corq_loadavg_end", load_now())
     runs = rc.runs_by_name(bench_json)
     values = rc.medians(runs)
     rounds_map = rounds_by_name(bench_json)

@@ -333,6 +333,9 @@ bool parse_config(const std::string &text, BridgeConfig &out, std::string &error
         if (!ms(n.reconnect_wait_ms, 1, 600000)) return false;
       } else if (key == "jetstream_timeout_ms") {
         if (!ms(n.jetstream_timeout_ms, 1, 600000)) return false;
+      } else if (key == "send_asap") {
+        if (value != "true" && value != "false") return fail("'send_asap' must be true or false");
+        n.send_asap = value == "true";
       } else {
         return fail("unknown key '" + key + "' in [nats]");
       }

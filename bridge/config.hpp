@@ -33,6 +33,10 @@ struct NatsConfig {
   std::int64_t connect_timeout_ms = 5000;
   std::int64_t reconnect_wait_ms = 500;      // between reconnect attempts (libnats adds jitter)
   std::int64_t jetstream_timeout_ms = 5000;  // JetStream API calls (stream info, consumer create)
+  // libnats writes each publish to the socket at once instead of letting its flusher thread
+  // gather them (up to 1 ms later): about 0.5 ms less per publish at p50, about 50% more client
+  // CPU per message (bench/README.md, corq-bridge).
+  bool send_asap = false;
 };
 
 /// Where a rule reads or writes locally: a queue, or a stream.

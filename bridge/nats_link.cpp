@@ -92,6 +92,7 @@ int NatsLink::connect(const NatsConfig &config, std::string &error) {
   natsOptions_SetMaxReconnect(options_, -1);  // never give up once connected
   natsOptions_SetReconnectWait(options_, config.reconnect_wait_ms);
   natsOptions_SetRetryOnFailedConnect(options_, false, nullptr, nullptr);
+  if (config.send_asap) natsOptions_SetSendAsap(options_, true);
   natsOptions_SetDisconnectedCB(options_, &NatsLink::on_disconnected, this);
   natsOptions_SetReconnectedCB(options_, &NatsLink::on_reconnected, this);
   natsOptions_SetErrorHandler(options_, &NatsLink::on_error, this);

@@ -348,7 +348,7 @@ void Outbound::run() {
       continue;
     }
     const int n = corq_consume(consumer_, batch.data(), std::min(room, batch.size()),
-                               pending_count_ > 0 ? 0 : 100);
+                               pending_count_ > 0 ? 1 : 100);
     if (n < 0) {
       stats_.set_error(std::string("local consume failed: ") + corq_last_error());
       wait_for_results(std::chrono::milliseconds(n == CORQ_ECLOSED ? 1000 : 200));
@@ -361,7 +361,6 @@ void Outbound::run() {
       publish(base_seq_ + window_.size() - 1);
     }
     stats_.in_flight.store(window_.size(), std::memory_order_relaxed);
-    if (n == 0 && pending_count_ > 0) wait_for_results(std::chrono::milliseconds(2));
   }
   abandon_pending();
 }

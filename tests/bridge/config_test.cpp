@@ -681,6 +681,15 @@ TEST(BridgeConfig, GroupDefaultsToCorqBridgeDotRuleNameForAStreamSource) {
   EXPECT_EQ(r.config.outbound.at(0).group, "");
 }
 
+TEST(BridgeConfig, SendAsapIsTrueOrFalse) {
+  const std::string head = "[nats]\nservers = nats://h:4222\n";
+  const std::string rule = "[outbound o]\nqueue = q\nsubject = s\n";
+  EXPECT_FALSE(expect_ok(head + rule).config.nats.send_asap);
+  EXPECT_TRUE(expect_ok(head + "send_asap = true\n" + rule).config.nats.send_asap);
+  EXPECT_FALSE(expect_ok(head + "send_asap = false\n" + rule).config.nats.send_asap);
+  expect_error_at(head + "send_asap = yes\n" + rule, 3, "'send_asap' must be true or false");
+}
+
 TEST(BridgeConfig, GroupOnAQueueSourceIsRefused) {
   expect_error_at(
       "[nats]\nservers = nats://h:4222\n[outbound o]\nqueue = jobs\nsubject = s\n"

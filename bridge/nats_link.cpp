@@ -25,6 +25,18 @@ std::string nats_error(const char *what, natsStatus status) {
   return text;
 }
 
+namespace {
+
+/// A server that requires a client certificate checks it only after the TLS 1.3 handshake, then
+/// closes the connection: libnats reports a protocol error ("Expected 'PONG', got ''") or a
+/// closed connection, which names nothing; the caller adds what is likely missing.
+bool closed_after_handshake(natsStatus status) {
+  return status == NATS_PROTOCOL_ERROR || status == NATS_CONNECTION_CLOSED ||
+         status == NATS_IO_ERROR;
+}
+
+}  // namespace
+
 NatsLink::~NatsLink() { close(); }
 
 void NatsLink::close() {
@@ -133,7 +145,10 @@ int NatsLink::connect(const NatsConfig &config, std::string &error) {
   s = natsConnection_Connect(&connection_, options_);
   if (s != NATS_OK) {
     connection_ = nullptr;
-    return failed("cannot connect to the NATS servers", s);
+    const int rc = failed("cannot connect to the NATS servers", s);
+    if (closed_after_handshake(s) && config.tls && config.tls_cert.empty())
+      error += "; if the servers require a client certificate, set tls_cert and tls_key";
+    return rc;
   }
   connected_.store(true, std::memory_order_release);
   return CORQ_OK;

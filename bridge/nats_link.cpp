@@ -41,25 +41,28 @@ NatsLink::~NatsLink() { close(); }
 
 void NatsLink::close() {
   if (connection_ != nullptr) {
+    // Posts the disconnected and closed callbacks; on_closed frees their closure.
     natsConnection_Close(connection_);
     natsConnection_Destroy(connection_);
     connection_ = nullptr;
   }
+  delete callback_ref_;  // only set while no connection owns it
+  callback_ref_ = nullptr;
   if (options_ != nullptr) {
     natsOptions_Destroy(options_);
     options_ = nullptr;
   }
-  connected_.store(false, std::memory_order_release);
+  events_->connected.store(false, std::memory_order_release);
 }
 
-void NatsLink::set_error(const std::string &text) {
-  std::lock_guard lock(mutex_);
-  last_error_ = text;
+void NatsLink::Events::set_error(const std::string &text) {
+  std::lock_guard lock(mutex);
+  last_error = text;
 }
 
 std::string NatsLink::last_error() const {
-  std::lock_guard lock(mutex_);
-  return last_error_;
+  std::lock_guard lock(events_->mutex);
+  return events_->last_error;
 }
 
 std::string NatsLink::server() const {
@@ -70,18 +73,24 @@ std::string NatsLink::server() const {
 }
 
 void NatsLink::on_disconnected(natsConnection *, void *closure) {
-  auto *self = static_cast<NatsLink *>(closure);
-  self->connected_.store(false, std::memory_order_release);
-  self->disconnects_.fetch_add(1, std::memory_order_relaxed);
-  self->set_error("disconnected from the NATS server; reconnecting");
+  Events &events = events_of(closure);
+  events.connected.store(false, std::memory_order_release);
+  events.disconnects.fetch_add(1, std::memory_order_relaxed);
+  events.set_error("disconnected from the NATS server; reconnecting");
 }
 
 void NatsLink::on_reconnected(natsConnection *, void *closure) {
-  static_cast<NatsLink *>(closure)->connected_.store(true, std::memory_order_release);
+  events_of(closure).connected.store(true, std::memory_order_release);
 }
 
 void NatsLink::on_error(natsConnection *, natsSubscription *, natsStatus err, void *closure) {
-  static_cast<NatsLink *>(closure)->set_error(std::string("NATS: ") + natsStatus_GetText(err));
+  events_of(closure).set_error(std::string("NATS: ") + natsStatus_GetText(err));
+}
+
+void NatsLink::on_closed(natsConnection *, void *closure) {
+  // libnats runs a connection's callbacks in the order posted, and closed is posted last (after
+  // its reader, flusher and reconnect threads are joined): nothing uses the closure after this.
+  delete static_cast<EventsRef *>(closure);
 }
 
 int NatsLink::connect(const NatsConfig &config, std::string &error) {
@@ -105,9 +114,12 @@ int NatsLink::connect(const NatsConfig &config, std::string &error) {
   natsOptions_SetReconnectWait(options_, config.reconnect_wait_ms);
   natsOptions_SetRetryOnFailedConnect(options_, false, nullptr, nullptr);
   if (config.send_asap) natsOptions_SetSendAsap(options_, true);
-  natsOptions_SetDisconnectedCB(options_, &NatsLink::on_disconnected, this);
-  natsOptions_SetReconnectedCB(options_, &NatsLink::on_reconnected, this);
-  natsOptions_SetErrorHandler(options_, &NatsLink::on_error, this);
+  events_ = std::make_shared<Events>();
+  callback_ref_ = new EventsRef(events_);
+  natsOptions_SetDisconnectedCB(options_, &NatsLink::on_disconnected, callback_ref_);
+  natsOptions_SetReconnectedCB(options_, &NatsLink::on_reconnected, callback_ref_);
+  natsOptions_SetErrorHandler(options_, &NatsLink::on_error, callback_ref_);
+  natsOptions_SetClosedCB(options_, &NatsLink::on_closed, callback_ref_);
   if (!config.user.empty()) {
     s = natsOptions_SetUserInfo(options_, config.user.c_str(), config.password.c_str());
     if (s != NATS_OK) return failed("cannot set user credentials", s);
@@ -142,6 +154,8 @@ int NatsLink::connect(const NatsConfig &config, std::string &error) {
       if (s != NATS_OK) return failed("cannot set tls_hostname", s);
     }
   }
+  // Up from the moment libnats is connected: a disconnect right after it must not be overwritten.
+  events_->connected.store(true, std::memory_order_release);
   s = natsConnection_Connect(&connection_, options_);
   if (s != NATS_OK) {
     connection_ = nullptr;
@@ -150,7 +164,7 @@ int NatsLink::connect(const NatsConfig &config, std::string &error) {
       error += "; if the servers require a client certificate, set tls_cert and tls_key";
     return rc;
   }
-  connected_.store(true, std::memory_order_release);
+  callback_ref_ = nullptr;  // the connection's now: on_closed deletes it
   return CORQ_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -39,26 +40,41 @@ class NatsLink {
   void close();
 
   natsConnection *connection() const { return connection_; }
-  bool connected() const { return connected_.load(std::memory_order_acquire); }
+  bool connected() const { return events_->connected.load(std::memory_order_acquire); }
   /// The server connected to now ("" when disconnected).
   std::string server() const;
   /// The last connection-level event worth telling (disconnect, async error).
   std::string last_error() const;
   /// Disconnections seen since start.
-  std::uint64_t disconnects() const { return disconnects_.load(std::memory_order_relaxed); }
+  std::uint64_t disconnects() const { return events_->disconnects.load(std::memory_order_relaxed); }
 
  private:
+  /// What libnats's connection callbacks write, kept apart from the NatsLink: libnats runs them on
+  /// its own callback thread (one per process, shared by every connection), the disconnected and
+  /// closed ones only after natsConnection_Close has returned — so they can come after the
+  /// NatsLink (and the bridge) is gone. Their closure is a heap-allocated shared_ptr to these
+  /// Events that on_closed, the last callback of a connection, deletes.
+  struct Events {
+    std::atomic<bool> connected{false};
+    std::atomic<std::uint64_t> disconnects{0};
+    std::mutex mutex;
+    std::string last_error;  // mutex
+    void set_error(const std::string &text);
+  };
+  using EventsRef = std::shared_ptr<Events>;
+  static Events &events_of(void *closure) { return **static_cast<EventsRef *>(closure); }
   static void on_disconnected(natsConnection *nc, void *closure);
   static void on_reconnected(natsConnection *nc, void *closure);
   static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure);
-  void set_error(const std::string &text);
+  static void on_closed(natsConnection *nc, void *closure);
 
   natsConnection *connection_ = nullptr;
   natsOptions *options_ = nullptr;
-  std::atomic<bool> connected_{false};
-  std::atomic<std::uint64_t> disconnects_{0};
-  mutable std::mutex mutex_;
-  std::string last_error_;  // mutex_
+  // A fresh one per connect(), so that a late callback of an earlier connection changes nothing.
+  EventsRef events_ = std::make_shared<Events>();
+  // The callbacks' closure until libnats owns it (a connection made): connect()'s failure paths
+  // delete it, as libnats makes no callback for a connection that never came up.
+  EventsRef *callback_ref_ = nullptr;
 };
 
 }  // namespace corq::bridge

@@ -10,7 +10,9 @@
 //     unreadable config file, a bad option — a clear error, the documented exit status, nothing
 //     consumed;
 //   - the tool's --metrics-file (right count while running, gone after SIGTERM) and its progress
-//     line on a terminal.
+//     line on a terminal;
+//   - a bridge stopped while libnats's callback thread lags leaves no callback to freed memory
+//     (found by this suite).
 // Three suites, each with a cluster of its own: user and password (the default), token, and
 // client certificates required.
 #include <arpa/inet.h>
@@ -26,6 +28,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +48,8 @@ constexpr std::uint64_t forwarded_count = 300;
 constexpr int tool_exit_timeout_ms = 30000;
 /// How long forwarding a few hundred messages may take.
 constexpr int forward_timeout_ms = 60000;
+/// How long a new JetStream stream may take to elect its leader.
+constexpr int stream_leader_timeout_ms = 30000;
 /// A wrong secret the servers never accept; random enough never to appear in a text by chance.
 constexpr const char *wrong_secret = "wR0ng-S3cret-7f3c9a1e5d";
 
@@ -152,6 +157,23 @@ Figures figures_of(corq_bridge *bridge) {
 /// Helpers shared by the three suites; cluster_ is the suite's cluster.
 class BridgeSecurity : public ClusterSuite {
  protected:
+  /// A unique JetStream stream for this test ("<name>.>"), with a leader: js_AddStream returns
+  /// before the new stream's replicas have elected one, and until then its info requests go
+  /// unanswered (the harness' 2 s timeout, seen on the first test of a fresh cluster).
+  std::string make_led_stream(const std::string &name) const {
+    make_stream(name);
+    EXPECT_FALSE(cluster_->wait_for_leader(name, stream_leader_timeout_ms).empty()) << name;
+    return name;
+  }
+  /// The stream's message count, or -1 when the cluster does not answer now (for polling loops;
+  /// a leader may be re-elected on a loaded machine).
+  static long long messages_in(const std::string &stream) {
+    try {
+      return static_cast<long long>(cluster_->stream_message_count(stream));
+    } catch (const std::runtime_error &) {
+      return -1;
+    }
+  }
   /// "[nats]" with every server, short timeouts, and the caller's credential and TLS lines.
   std::string nats_with(const std::string &lines, const std::string &servers = "") const {
     return "[nats]\nservers = " + (servers.empty() ? cluster_->urls() : servers) +
@@ -270,11 +292,11 @@ class BridgeSecurity : public ClusterSuite {
     EXPECT_TRUE(wait_until(
         [&] {
           const corq_queue_stats st = queue_stats(engine, queue);
-          return cluster_->stream_message_count(stream) >= count && st.ready == 0 &&
+          return messages_in(stream) >= static_cast<long long>(count) && st.ready == 0 &&
                  st.in_flight == 0;
         },
         forward_timeout_ms))
-        << "stream holds " << cluster_->stream_message_count(stream);
+        << "stream holds " << messages_in(stream);
     EXPECT_EQ(cluster_->stream_message_count(stream), count);
     return bridge;
   }
@@ -290,7 +312,7 @@ class BridgeSecurity : public ClusterSuite {
 
 TEST_F(BridgeSecurity,
        wrong_password_fails_start_with_eio_says_authorization_and_consumes_nothing) {
-  const std::string stream = make_stream("WRONGPW");
+  const std::string stream = make_led_stream("WRONGPW");
   TempDir secrets;
   const std::string config =
       nats_with(tls_lines(cluster_->ca_file()) + password_lines(secrets, wrong_secret)) +
@@ -301,7 +323,7 @@ TEST_F(BridgeSecurity,
 }
 
 TEST_F(BridgeSecurity, wrong_password_makes_the_tool_exit_1_naming_the_failure_without_the_secret) {
-  const std::string stream = make_stream("WRONGPWTOOL");
+  const std::string stream = make_led_stream("WRONGPWTOOL");
   TempDir dir;
   fill(dir, {"out"}, untouched_count);
   const std::string config = write_config(
@@ -316,7 +338,7 @@ TEST_F(BridgeSecurity, wrong_password_makes_the_tool_exit_1_naming_the_failure_w
 }
 
 TEST_F(BridgeSecurity, untrusted_server_certificate_fails_start_with_eio_and_consumes_nothing) {
-  const std::string stream = make_stream("UNTRUSTED");
+  const std::string stream = make_led_stream("UNTRUSTED");
   TempDir secrets;
   const std::string config =
       nats_with(tls_lines(cluster_->other_ca_file()) + password_lines(secrets, secret())) +
@@ -328,7 +350,7 @@ TEST_F(BridgeSecurity, untrusted_server_certificate_fails_start_with_eio_and_con
 }
 
 TEST_F(BridgeSecurity, untrusted_server_certificate_makes_the_tool_exit_1_and_consume_nothing) {
-  const std::string stream = make_stream("UNTRUSTEDTOOL");
+  const std::string stream = make_led_stream("UNTRUSTEDTOOL");
   TempDir dir;
   fill(dir, {"out"}, untouched_count);
   const std::string config = write_config(
@@ -343,7 +365,7 @@ TEST_F(BridgeSecurity, untrusted_server_certificate_makes_the_tool_exit_1_and_co
 }
 
 TEST_F(BridgeSecurity, no_credentials_are_refused_and_consume_nothing) {
-  const std::string stream = make_stream("NOCREDS");
+  const std::string stream = make_led_stream("NOCREDS");
   const std::string config =
       nats_with(tls_lines(cluster_->ca_file())) + outbound_rule("orders", "out", "NOCREDS.orders");
   const std::string error = expect_start_refused(config, "out", stream);
@@ -351,7 +373,7 @@ TEST_F(BridgeSecurity, no_credentials_are_refused_and_consume_nothing) {
 }
 
 TEST_F(BridgeSecurity, running_bridge_stats_and_metrics_never_contain_the_password) {
-  const std::string stream = make_stream("STATSPW");
+  const std::string stream = make_led_stream("STATSPW");
   TempDir dir;
   OpenEngine e(dir.data());
   ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
@@ -369,7 +391,7 @@ TEST_F(BridgeSecurity, running_bridge_stats_and_metrics_never_contain_the_passwo
 }
 
 TEST_F(BridgeSecurity, the_tool_output_and_metrics_file_never_contain_the_password) {
-  const std::string stream = make_stream("TOOLPW");
+  const std::string stream = make_led_stream("TOOLPW");
   TempDir dir;
   fill(dir, {"out"}, forwarded_count);
   const std::string config =
@@ -397,7 +419,7 @@ TEST_F(BridgeSecurity, the_tool_output_and_metrics_file_never_contain_the_passwo
 // ---- the tool's bad input ------------------------------------------------------------------
 
 TEST_F(BridgeSecurity, tool_with_a_missing_queue_exits_1_names_it_and_leaves_the_other_untouched) {
-  const std::string stream = make_stream("MISSINGQ");
+  const std::string stream = make_led_stream("MISSINGQ");
   TempDir dir;
   fill(dir, {"present"}, untouched_count);
   // The rule on the queue that exists comes first: a bridge that started rules one by one would
@@ -481,7 +503,7 @@ TEST_F(BridgeSecurity, tool_with_a_bad_option_exits_2) {
 }
 
 TEST_F(BridgeSecurity, metrics_file_counts_forwarded_while_running_and_is_removed_after_sigterm) {
-  const std::string stream = make_stream("METRICSFILE");
+  const std::string stream = make_led_stream("METRICSFILE");
   TempDir dir;
   fill(dir, {"out"}, forwarded_count);
   const std::string config =
@@ -512,7 +534,7 @@ TEST_F(BridgeSecurity, metrics_file_counts_forwarded_while_running_and_is_remove
 TEST_F(BridgeSecurity, progress_line_on_a_terminal_shows_forwarded) {
   const char *script = "/usr/bin/script";
   if (::access(script, X_OK) != 0) GTEST_SKIP() << "util-linux script is not installed";
-  const std::string stream = make_stream("PROGRESS");
+  const std::string stream = make_led_stream("PROGRESS");
   TempDir dir;
   fill(dir, {"out"}, forwarded_count);
   const std::string config =
@@ -536,6 +558,67 @@ TEST_F(BridgeSecurity, progress_line_on_a_terminal_shows_forwarded) {
   expect_no_secret(tool.output(), "the progress line");
 }
 
+// ---- lifetime ------------------------------------------------------------------------------
+
+/// libnats runs every connection's callbacks on one thread per process; this one holds it up.
+extern "C" void hold_up_the_callback_thread(natsConnection *, void *) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+}
+
+// libnats runs a connection's disconnected and closed callbacks on its callback thread after
+// natsConnection_Close returns. While that thread was busy (another connection's callback in the
+// same process), corq_bridge_stop freed the bridge first, and the late "disconnected" callback
+// wrote into freed memory — in practice into the next bridge allocated there, which then believed
+// itself disconnected for good and forwarded nothing (seen as an abort in this suite: a mutex
+// locked in freed memory).
+TEST_F(BridgeSecurity, restarting_a_bridge_while_libnats_callbacks_lag_keeps_the_new_one_working) {
+  const std::string stream = make_led_stream("RESTART");
+  TempDir dir;
+  OpenEngine e(dir.data());
+  ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
+  const std::string config = working_nats(dir) + outbound_rule("orders", "out", "RESTART.orders");
+  // A connection of the test's own whose disconnected callback holds the callback thread.
+  const NatsClientConfig client = cluster_->client_config();
+  natsOptions *options = nullptr;
+  ASSERT_EQ(natsOptions_Create(&options), NATS_OK);
+  natsOptions_SetURL(options, cluster_->url(0).c_str());
+  natsOptions_SetSecure(options, true);
+  natsOptions_LoadCATrustedCertificates(options, client.ca_file.c_str());
+  natsOptions_SetUserInfo(options, client.user.c_str(), client.password.c_str());
+  natsOptions_SetDisconnectedCB(options, &hold_up_the_callback_thread, nullptr);
+  constexpr int restarts = 3;
+  constexpr std::uint64_t per_run = 100;
+  std::uint64_t total = 0;  // messages in the JetStream stream
+  for (int run = 0; run < restarts; ++run) {
+    SCOPED_TRACE(run);
+    publish_numbered(e.engine, "out", total, per_run);
+    total += per_run;
+    corq_bridge *first = start_and_forward(e.engine, config, "out", stream, total);
+    ASSERT_NE(first, nullptr);
+    natsConnection *holder = nullptr;
+    ASSERT_EQ(natsConnection_Connect(&holder, options), NATS_OK) << nats_GetLastError(nullptr);
+    natsConnection_Close(holder);  // its callback now holds the thread for 500 ms
+    ASSERT_EQ(corq_bridge_stop(first, 10000), CORQ_OK);  // its callbacks queue behind
+    natsConnection_Destroy(holder);
+    // The next bridge, most likely where the first one was in memory, and one more message.
+    publish_numbered(e.engine, "out", total, 1);
+    total += 1;
+    corq_bridge *second = nullptr;
+    ASSERT_EQ(corq_bridge_start(e.engine, config.c_str(), &second), CORQ_OK)
+        << corq_bridge_last_error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the late callbacks have run
+    const Figures f = figures_of(second);
+    EXPECT_TRUE(contains(f.json, "\"connected\":true")) << f.json;
+    EXPECT_TRUE(contains(f.json, "\"disconnects\":0")) << f.json;
+    EXPECT_TRUE(wait_until([&] { return messages_in(stream) >= static_cast<long long>(total); },
+                           forward_timeout_ms / 6))
+        << figures_of(second).json;
+    EXPECT_EQ(corq_bridge_stop(second, 10000), CORQ_OK);
+    EXPECT_EQ(cluster_->stream_message_count(stream), total);
+  }
+  natsOptions_Destroy(options);
+}
+
 // ---- token ---------------------------------------------------------------------------------
 
 class BridgeTokenAuth : public BridgeSecurity {
@@ -549,7 +632,7 @@ class BridgeTokenAuth : public BridgeSecurity {
 };
 
 TEST_F(BridgeTokenAuth, token_file_forwards_end_to_end_and_stats_never_show_the_token) {
-  const std::string stream = make_stream("TOKEN");
+  const std::string stream = make_led_stream("TOKEN");
   TempDir dir;
   OpenEngine e(dir.data());
   ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);
@@ -566,7 +649,7 @@ TEST_F(BridgeTokenAuth, token_file_forwards_end_to_end_and_stats_never_show_the_
 }
 
 TEST_F(BridgeTokenAuth, wrong_token_is_refused_without_showing_it_and_consumes_nothing) {
-  const std::string stream = make_stream("WRONGTOKEN");
+  const std::string stream = make_led_stream("WRONGTOKEN");
   TempDir secrets;
   const std::string config =
       nats_with(tls_lines(cluster_->ca_file()) + token_lines(secrets, wrong_secret)) +
@@ -589,7 +672,7 @@ class BridgeClientCert : public BridgeSecurity {
 };
 
 TEST_F(BridgeClientCert, without_a_client_certificate_start_fails_with_eio_and_consumes_nothing) {
-  const std::string stream = make_stream("NOCERT");
+  const std::string stream = make_led_stream("NOCERT");
   TempDir secrets;
   const std::string config =
       nats_with(tls_lines(cluster_->ca_file()) + password_lines(secrets, secret())) +
@@ -601,7 +684,7 @@ TEST_F(BridgeClientCert, without_a_client_certificate_start_fails_with_eio_and_c
 }
 
 TEST_F(BridgeClientCert, with_a_client_certificate_forwards) {
-  const std::string stream = make_stream("WITHCERT");
+  const std::string stream = make_led_stream("WITHCERT");
   TempDir dir;
   OpenEngine e(dir.data());
   ASSERT_EQ(corq_queue_declare(e.engine, "out", nullptr), CORQ_OK);

@@ -146,6 +146,8 @@ class ClusterSuite : public ::testing::Test {
   /// A unique JetStream stream for this test, capturing "<name>.>".
   std::string make_stream(const std::string &name) const {
     cluster_->create_stream(name, {name + ".>"}, 3);
+    // A new stream elects its leader first; asking for its info before that times out.
+    EXPECT_FALSE(cluster_->wait_for_leader(name, 30000).empty()) << name << " has no leader";
     return name;
   }
   /// The JetStream consumer's unacked and pending counts.

@@ -17,7 +17,8 @@ namespace {
 using corq::test::TempDir;
 
 bool looks_like_uuid_v4(const std::string &id) {
-  static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  static const std::regex uuid(
+      "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   return std::regex_match(id, uuid);
 }
 

@@ -276,7 +276,8 @@ void Outbound::absorb_results() {
 
 void Outbound::wait_for_results(std::chrono::milliseconds wait) {
   std::unique_lock lock(mutex_);
-  wake_.wait_for(lock, wait, [&] { return !results_.empty() || stop_; });
+  // Once stopping, only an outcome ends the wait early (the stop itself is already seen).
+  wake_.wait_for(lock, wait, [&] { return !results_.empty() || (stop_ && !stop_seen_); });
 }
 
 void Outbound::extend_leases() {
@@ -308,6 +309,10 @@ void Outbound::run() {
       deadline = deadline_;
     }
     if (stopping) {
+      {
+        std::lock_guard lock(mutex_);
+        stop_seen_ = true;
+      }
       // Take nothing new, resend nothing: wait for the outcomes of what is out.
       if (pending_count_ == 0 || Clock::now() >= deadline) break;
       wait_for_results(

@@ -118,6 +118,7 @@ class Outbound {
   std::unordered_map<natsMsg *, std::uint64_t> out_;  // message -> sequence (mutex_)
   std::vector<Result> results_;                       // mutex_
   bool stop_ = false;                                 // mutex_
+  bool stop_seen_ = false;  // mutex_: the thread has seen stop_ (waits no longer end on it)
   std::chrono::steady_clock::time_point deadline_{};  // mutex_
 };
 

@@ -131,6 +131,16 @@ int corq_consumer_wakeup(corq_consumer *consumer) {
   return CORQ_OK;
 }
 
+int corq_consumer_interrupt(corq_consumer *consumer) {
+  if (const int rc = check_consumer(consumer, "corq_consumer_interrupt"); rc != CORQ_OK) return rc;
+  if (is_group_member(consumer)) {
+    group_member_of(consumer)->interrupt();
+  } else {
+    consumer_of(consumer)->interrupt();
+  }
+  return CORQ_OK;
+}
+
 int corq_consumer_close(corq_consumer *consumer) {
   if (const int rc = check_consumer(consumer, "corq_consumer_close"); rc != CORQ_OK) return rc;
   if (is_group_member(consumer)) {

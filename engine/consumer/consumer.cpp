@@ -74,6 +74,9 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
       [[unlikely]] {
     return closed_code();
   }
+  if (interrupted_.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (interrupted_.exchange(false, std::memory_order_acq_rel)) return 0;
+  }
   Journal *const journal = queue_->journal();
   if (journal != nullptr && journal->failure_code() != CORQ_OK) [[unlikely]] {
     return capi::fail(CORQ_EFAILED, journal->failure_text());
@@ -121,15 +124,18 @@ int Consumer::consume(corq_delivery *out, std::size_t max, std::int32_t timeout_
       deadline_set = true;
     }
     bool stop = false;
+    bool interrupted = false;
     const bool ready = queue_->not_empty().await(
         [&] {
           if (woken_.load(std::memory_order_acquire) || engine_.closed() || queue_->deleted()) {
             return stop = true;
           }
+          if (interrupted_.load(std::memory_order_acquire)) return interrupted = true;
           return queue_->has_ready() && queue_->may_receive(this);
         },
         deadline);
     if (stop) return closed_code();
+    if (interrupted && interrupted_.exchange(false, std::memory_order_acq_rel)) return 0;
     if (!ready) return 0;  // timed out
   }
 }
@@ -411,6 +417,11 @@ void Consumer::reclaim_expired() {
 
 void Consumer::wakeup() noexcept {
   woken_.store(true, std::memory_order_release);
+  queue_->not_empty().notify_all();
+}
+
+void Consumer::interrupt() noexcept {
+  interrupted_.store(true, std::memory_order_release);
   queue_->not_empty().notify_all();
 }
 

@@ -53,6 +53,8 @@ class Consumer : public ConsumerBase {
 
   /// Any thread: makes the current and later consume calls return CORQ_ECLOSED.
   void wakeup() noexcept;
+  /// Any thread, one-shot: the consume call waiting now, or else the next one, returns 0 at once.
+  void interrupt() noexcept;
   /// Engine::detach, under the consumer list's lock: folds this consumer's counters into the
   /// queue's closed_* totals and opens the stats bracket of its unsettled deliveries (they stop
   /// counting as this consumer's in_flight when it leaves the list; see queue/state_moves.hpp).
@@ -150,6 +152,7 @@ class Consumer : public ConsumerBase {
   std::uint64_t closing_in_flight_ = 0;       // begin_close's bracket, closed by close()
 
   std::atomic<bool> woken_{false};
+  std::atomic<bool> interrupted_{false};           // corq_consumer_interrupt, taken by one consume
   std::atomic<std::uint64_t> arriving_{0};         // popped, not yet in a slot (consumer writes)
   std::atomic<std::uint64_t> outstanding_{0};      // slots not free (consumer writes)
   std::atomic<std::uint64_t> expired_pending_{0};  // expired, not yet reclaimed (scheduler adds)

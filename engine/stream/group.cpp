@@ -762,6 +762,11 @@ int GroupMember::consume(corq_delivery *out, std::size_t max, std::int32_t timeo
       return capi::fail(rc, rc == CORQ_ENOENT ? "corq_consume: the group or its stream was deleted"
                                               : "corq_consume: woken up, or the engine is closed");
     }
+    if (interrupted_.load(std::memory_order_acquire) &&
+        interrupted_.exchange(false, std::memory_order_acq_rel)) {
+      activity.cancel_wait();
+      return 0;
+    }
     {
       std::lock_guard lock(group_->mutex_);
       // Deliveries whose lease ended are invalid from this call on: their slots are free again.
@@ -961,6 +966,11 @@ int GroupMember::extend(std::uint64_t tag, std::int64_t lease_ms) {
 
 void GroupMember::wakeup() noexcept {
   woken_.store(true, std::memory_order_seq_cst);
+  group_->wake_members();
+}
+
+void GroupMember::interrupt() noexcept {
+  interrupted_.store(true, std::memory_order_seq_cst);
   group_->wake_members();
 }
 

@@ -219,6 +219,8 @@ class GroupMember : public ConsumerBase {
   int reject(std::uint64_t tag, const char *reason);
   int extend(std::uint64_t tag, std::int64_t lease_ms);
   void wakeup() noexcept;
+  /// Any thread, one-shot: the consume call waiting now, or else the next one, returns 0.
+  void interrupt() noexcept;
   /// Leaves the group: unsettled deliveries are released.
   void close();
   Engine &engine() noexcept { return engine_; }
@@ -283,6 +285,7 @@ class GroupMember : public ConsumerBase {
   int load_error_ = 0;  // group mutex: a record could not be read back from the stream's log
   std::uint32_t load_error_partition_ = 0;  // group mutex: of this partition
   std::atomic<bool> woken_{false};
+  std::atomic<bool> interrupted_{false};  // corq_consumer_interrupt, taken by one consume
 };
 
 }  // namespace corq::core::stream

@@ -300,6 +300,7 @@ _declare("corq_release", _int, _void_p, _u64)
 _declare("corq_reject", _int, _void_p, _u64, _char_p)
 _declare("corq_extend", _int, _void_p, _u64, _i64)
 _declare("corq_consumer_wakeup", _int, _void_p)
+_declare("corq_consumer_interrupt", _int, _void_p)
 _declare("corq_consumer_close", _int, _void_p)
 _declare("corq_queue_stats_get", _int, _void_p, _char_p, ctypes.POINTER(_QueueStats))
 _declare("corq_stats_json", _int, _void_p, ctypes.POINTER(_void_p))
@@ -1137,6 +1138,11 @@ class Consumer(_Handle):
         """Any thread: the current consume and every later one end with ECLOSED (iteration stops);
         settling still works, for a graceful stop."""
         _check(_lib.corq_consumer_wakeup(self._h()))
+
+    def interrupt(self):
+        """Any thread, one-shot: the consume waiting now (or else the next one) returns no delivery
+        at once; the consumer stays usable (unlike wakeup)."""
+        _check(_lib.corq_consumer_interrupt(self._h()))
 
     def close(self):
         """Releases unsettled deliveries and frees the handle (idempotent)."""

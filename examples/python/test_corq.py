@@ -287,6 +287,22 @@ class GoodPathTest(EngineTestCase):
         self.engine.publish("jobs", b"x", nowait=True)
         self.engine.sync(1000)
 
+    def test_interrupt_ends_a_waiting_consume_and_keeps_the_consumer(self):
+        self.engine.declare("jobs")
+        consumer = self.consumer("jobs")
+        got = []
+        waiter = threading.Thread(target=lambda: got.append(consumer.consume(-1)))
+        waiter.start()
+        time.sleep(0.05)
+        consumer.interrupt()
+        waiter.join(WAIT_MS / 1000)
+        self.assertFalse(waiter.is_alive())
+        self.assertEqual(got, [None])
+        self.engine.publish("jobs", b"z")
+        delivery = consumer.consume(WAIT_MS)
+        self.assertEqual(delivery.data, b"z")
+        delivery.ack()
+
     def test_wakeup_ends_iteration_from_another_thread(self):
         self.engine.declare("jobs")
         consumer = self.consumer("jobs")

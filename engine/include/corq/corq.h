@@ -325,6 +325,13 @@ CORQ_API int corq_extend(corq_consumer *consumer, uint64_t tag, int64_t lease_ms
  * CORQ_EINVAL. */
 CORQ_API int corq_consumer_wakeup(corq_consumer *consumer);
 
+/* Any thread, one-shot: the corq_consume waiting now returns 0 at once, or — when none waits —
+ * the next one does (without taking anything); the consumer stays usable, unlike after
+ * corq_consumer_wakeup. Several interrupts before a consume count as one. For cancelling a wait
+ * from another thread: Go's context, Node's AbortSignal (like corq_stream_reader_wakeup for a
+ * stream reader). Errors: CORQ_EINVAL (NULL). */
+CORQ_API int corq_consumer_interrupt(corq_consumer *consumer);
+
 /* Closes the consumer; its unsettled deliveries are released (ready again, not a failed attempt).
  * Errors: CORQ_EINVAL (NULL). The handle is freed even when the engine was closed before. */
 CORQ_API int corq_consumer_close(corq_consumer *consumer);

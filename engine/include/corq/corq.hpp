@@ -194,6 +194,9 @@ class Consumer {
   }
   /// Any thread: makes consume throw CORQ_ECLOSED from now on (settling still works).
   void wakeup() { check(corq_consumer_wakeup(handle_)); }
+  /// Any thread, one-shot: the consume waiting now (or else the next one) returns no delivery at
+  /// once; the consumer stays usable.
+  void interrupt() { check(corq_consumer_interrupt(handle_)); }
   /// Releases unsettled deliveries and frees the handle (also done by the destructor).
   void close() noexcept {
     if (handle_ != nullptr) corq_consumer_close(std::exchange(handle_, nullptr));

@@ -1370,6 +1370,13 @@ impl Waker<'_> {
         // SAFETY: the consumer is open (borrowed for 'c); any thread may call this.
         check(unsafe { sys::corq_consumer_wakeup(self.raw.as_ptr()) }).map(|_| ())
     }
+
+    /// One-shot (`corq_consumer_interrupt`): the consume waiting now, or else the next one,
+    /// returns no delivery at once; the consumer stays usable (unlike `wake`).
+    pub fn interrupt(&self) -> Result<()> {
+        // SAFETY: the consumer is open (borrowed for 'c); any thread may call this.
+        check(unsafe { sys::corq_consumer_interrupt(self.raw.as_ptr()) }).map(|_| ())
+    }
 }
 
 // ---- Delivery ----------------------------------------------------------------------------------

@@ -297,6 +297,7 @@ extern "C" {
     pub fn corq_reject(consumer: *mut corq_consumer, tag: u64, reason: *const c_char) -> c_int;
     pub fn corq_extend(consumer: *mut corq_consumer, tag: u64, lease_ms: i64) -> c_int;
     pub fn corq_consumer_wakeup(consumer: *mut corq_consumer) -> c_int;
+    pub fn corq_consumer_interrupt(consumer: *mut corq_consumer) -> c_int;
     pub fn corq_consumer_close(consumer: *mut corq_consumer) -> c_int;
 
     pub fn corq_queue_stats_get(

@@ -1106,6 +1106,22 @@ fn wakeup_from_another_thread_ends_a_blocked_consume_with_eclosed() {
 }
 
 #[test]
+fn interrupt_from_another_thread_ends_a_blocked_consume_with_nothing_and_keeps_the_consumer() {
+    let engine = engine();
+    engine.declare("q", &[]).unwrap();
+    let consumer = engine.consumer("q", 4).unwrap();
+    let waker = consumer.waker();
+    std::thread::scope(|s| {
+        s.spawn(move || waker.interrupt().unwrap());
+        // Blocks until the interrupt (or returns at once if it came first): no delivery.
+        assert!(consumer.consume(-1).unwrap().is_none());
+    });
+    engine.publish("q", &Message::new(b"y")).unwrap();
+    let d = consumer.consume(WAIT_MS).unwrap().expect("the consumer still works");
+    d.ack().unwrap();
+}
+
+#[test]
 fn engine_is_shared_by_threads_each_with_its_own_consumer() {
     let engine = engine();
     engine.declare("q", &[]).unwrap();

@@ -38,6 +38,24 @@ def first_two_parts(name):
     return "/".join(name.split("/")[:2])
 
 
+
+def rounds_by_name(bench_json):
+    """{'scenario/path': [run or None per round]}: a benchmark registered once per round, in round
+    order; a run that reported an error is None, so the rounds stay aligned."""
+    rounds = {}
+    for b in bench_json.get("benchmarks", []):
+        if b.get("run_type") == "aggregate":
+            continue
+        run = None if b.get("error_occurred") else b
+        rounds.setdefault(first_two_parts(run_name(b)), []).append(run)
+    return rounds
+
+
+def paired_ratios(rounds, a, b, counter):
+    """a's counter / b's counter within each round where both ran."""
+    return [x[counter] / y[counter] for x, y in zip(rounds.get(a, []), rounds.get(b, []))
+            if x and y and x.get(counter) and y.get(counter)]
+
 def measured_runs(bench_json):
     """The per-repetition runs of a Google Benchmark JSON, in run order: aggregates (which Google
     Benchmark adds when there are several repetitions; the reports recompute them) and runs that

@@ -72,22 +72,8 @@ ANCHORS = ["<!-- results:routing-peers:end -->", "<!-- results:routing:end -->",
            "<!-- results:macro:end -->"]
 
 
-def rounds_by_name(bench_json):
-    """{'scenario/path': [run or None per round]}: main() registers every benchmark once per round,
-    in round order; a run that reported an error is None, so the rounds stay aligned."""
-    rounds = {}
-    for b in bench_json.get("benchmarks", []):
-        if b.get("run_type") == "aggregate":
-            continue
-        run = None if b.get("error_occurred") else b
-        rounds.setdefault(rc.first_two_parts(rc.run_name(b)), []).append(run)
-    return rounds
-
-
-def paired_ratios(rounds, a, b, counter):
-    """a's counter ÷ b's counter within each round where both ran."""
-    return [x[counter] / y[counter] for x, y in zip(rounds.get(a, []), rounds.get(b, []))
-            if x and y and x.get(counter) and y.get(counter)]
+rounds_by_name = rc.rounds_by_name
+paired_ratios = rc.paired_ratios
 
 
 def paired(rounds, a, b, counter):

@@ -530,7 +530,8 @@ class TxnSeed {
     for (std::uint64_t i = 0; i < ops; ++i) step();
     end_epoch(
         epoch, rng_, disk_, process_, faults_armed_, crash_wait_ops_max, [this] { step(); },
-        [this] { sync(); }, [this] { return crash_mode(); }, [this](const std::string &s) { say(s); });
+        [this] { sync(); }, [this] { return crash_mode(); },
+        [this](const std::string &s) { say(s); });
   }
 
   testing::LogSnapshot snapshot(const char *when) {

@@ -16,8 +16,8 @@
 #include "sim/workload.hpp"
 
 #include "engine/testing.hpp"
-#include "sim/model.hpp"
 #include "sim/epoch_end.hpp"
+#include "sim/model.hpp"
 #include "sim/process_vfs.hpp"
 #include "sim/random.hpp"
 
@@ -665,7 +665,8 @@ class Seed {
     for (std::uint64_t i = 0; i < ops; ++i) step();
     end_epoch(
         epoch, rng_, disk_, process_, faults_armed_, crash_wait_ops_max, [this] { step(); },
-        [this] { sync(); }, [this] { return crash_mode(); }, [this](const std::string &s) { say(s); });
+        [this] { sync(); }, [this] { return crash_mode(); },
+        [this](const std::string &s) { say(s); });
   }
 
   /// The process is dead (or about to be restarted): close it, check the disk, open again.

@@ -72,7 +72,8 @@ TEST_F(DurableGroup, shared_mode_acks_above_the_committed_offset_are_not_deliver
   EXPECT_EQ(offsets_of(consume(m.get(), 8, 5000)), (std::vector<std::uint64_t>{8}));
 }
 
-TEST_F(DurableGroup, a_record_acked_above_the_committed_offset_stays_acked_once_the_offset_passes_it) {
+TEST_F(DurableGroup,
+       a_record_acked_above_the_committed_offset_stays_acked_once_the_offset_passes_it) {
   // After a reopen the cursor starts at the committed offset; acking the record there moved the
   // committed offset past the one acked before, which then left `settled` — and the cursor,
   // left behind, delivered it again (corq-sim, seed 662).

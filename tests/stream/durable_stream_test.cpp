@@ -297,8 +297,8 @@ TEST_F(DurableStream, a_batch_appended_while_segments_are_released_keeps_its_seg
     advance(e.get(), 120'000);  // retention deletes all 500, and the release frees their segments
     ASSERT_EQ(stream_stats(e.get(), "s").records, 0u);
     append(e.get(), "s", "one");  // offset 500
-    corq::testing::set_stream_release_hook([](void *engine) { append_500(static_cast<corq_engine *>(engine)); },
-                                           e.get());
+    corq::testing::set_stream_release_hook(
+        [](void *engine) { append_500(static_cast<corq_engine *>(engine)); }, e.get());
     advance(e.get(), 120'000);  // deletes offset 500; its release runs the hook
     corq::testing::set_stream_release_hook(nullptr, nullptr);
     EXPECT_EQ(stream_stats(e.get(), "s").records, 500u);

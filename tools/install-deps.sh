@@ -12,6 +12,14 @@ build_pkgs=(cmake g++ make ccache pkg-config liburing-dev libmimalloc-dev libcon
 test_pkgs=(clang libclang-rt-dev python3 valgrind nats-server openssl)
 # The Rust binding's tests need cargo; a machine with a rustup toolchain on PATH keeps it.
 command -v cargo >/dev/null 2>&1 || test_pkgs+=(cargo)
+# The Go binding (examples/go): Debian's Go toolchain, cgo and the race detector; no module proxy.
+test_pkgs+=(golang-go)
+# The Node.js binding (examples/node): node and npm (its one dependency, koffi, comes from the npm
+# registry); a machine with its own Node.js on PATH keeps it.
+command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
+# The Python binding installs into a virtual environment of Debian's own interpreter, offline.
+test_pkgs+=(python3-venv python3-setuptools python3-wheel python3-pip)
 # The peers the benchmark suite compares against (servers run on 127.0.0.1 only) and their clients.
 # strace: bench/peers/run.sh --verify-fsync counts each system's flushes.
 bench_pkgs=(python3-matplotlib rabbitmq-server librabbitmq-dev redis-server libhiredis-dev

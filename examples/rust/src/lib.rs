@@ -1,6 +1,6 @@
 //! corq from Rust: a safe wrapper over the C API of `corq/corq.h` (raw declarations in [`sys`]).
 //!
-//! ```no_run
+//! ```
 //! let engine = corq::Engine::in_memory(&[])?; // Engine::open(dir, ...) for durable queues
 //! engine.declare("jobs", &[("max_attempts", "5"), ("lease_ms", "10000")])?;
 //! engine.publish("jobs", &corq::Message::new(b"resize 42.png").header("user", b"ada"))?;
@@ -18,7 +18,7 @@
 //! Pub/sub: an exchange routes one publish into every queue bound to it (atomically, one message id
 //! for all the copies):
 //!
-//! ```no_run
+//! ```
 //! use corq::{ExchangeType, Message, PublishOptions};
 //! let engine = corq::Engine::in_memory(&[])?;
 //! engine.declare_exchange("orders", ExchangeType::Topic, &[])?;
@@ -36,7 +36,7 @@
 //! Streams: retained, partitioned logs read by offset (a key picks the partition as Kafka's default
 //! partitioner does); a reader's records are zero-copy views that live until its next read:
 //!
-//! ```no_run
+//! ```
 //! use corq::{Message, StreamStart};
 //! let engine = corq::Engine::in_memory(&[])?;
 //! engine.declare_stream("clicks", &[("partitions", "3"), ("retention_records", "100000")])?;
@@ -563,6 +563,21 @@ pub struct Published {
     pub routed: u32,
 }
 
+/// A response to [`Engine::request`]: a copy of its payload and headers (`x-correlation-id`
+/// among them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub data: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Reply {
+    /// The value of the first header named `key`.
+    pub fn header(&self, key: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice())
+    }
+}
+
 /// An exchange's counters (`corq_exchange_stats`; since it was declared in this process).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExchangeStats {
@@ -683,6 +698,37 @@ impl Engine {
         // SAFETY: live engine, NUL-terminated name, config outlives the call.
         check(unsafe { sys::corq_queue_declare(self.ptr(), queue.as_ptr(), config_ptr(&config)) })
             .map(|_| ())
+    }
+
+    /// Declares a temporary subscriber queue (RabbitMQ's exclusive server-named queue) and returns
+    /// its generated name (`corq.gen-` and 16 hex digits): transient, deleted with its bindings and
+    /// messages when its last consumer closes. Options as for [`declare`](Self::declare), except
+    /// that `durable=true` and `auto_delete=false` are EINVAL.
+    ///
+    /// ```
+    /// let engine = corq::Engine::in_memory(&[])?;
+    /// engine.declare_exchange("logs", corq::ExchangeType::Fanout, &[])?;
+    /// let mine = engine.declare_temp(&[])?;
+    /// engine.bind("logs", &mine, "", &[])?;
+    /// let consumer = engine.consumer(&mine, 16)?; // the queue lives until this closes
+    /// engine.publish_to_exchange("logs", "", &corq::Message::new(b"hi"), &Default::default())?;
+    /// assert_eq!(consumer.consume(1000)?.unwrap().data(), b"hi");
+    /// # Ok::<(), corq::Error>(())
+    /// ```
+    pub fn declare_temp(&self, options: &[(&str, &str)]) -> Result<String> {
+        let config = Config::from_pairs(options)?;
+        let mut name = [0 as c_char; 64];
+        // SAFETY: live engine, config outlives the call, name has name.len() writable bytes.
+        check(unsafe {
+            sys::corq_queue_declare_temp(
+                self.ptr(),
+                config_ptr(&config),
+                name.as_mut_ptr(),
+                name.len(),
+            )
+        })?;
+        // SAFETY: corq wrote a NUL-terminated ASCII name.
+        Ok(unsafe { CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned())
     }
 
     /// Deletes a queue and every message in it.
@@ -929,6 +975,63 @@ impl Engine {
             )
         })?;
         Ok(published)
+    }
+
+    /// Request-reply: publishes `request` through `exchange` ("" for the queue named by
+    /// `routing_key`) with `x-reply-to` and `x-correlation-id` added, and waits up to `timeout_ms`
+    /// (-1: no limit) for the response a responder sends with [`Delivery::respond`]. EUNROUTABLE
+    /// at once when no queue takes the request (no responder), ETIMEDOUT when no response comes in
+    /// time (a late one is dropped and counted, never handed to a later request).
+    ///
+    /// ```
+    /// let engine = corq::Engine::in_memory(&[])?;
+    /// engine.declare("prices", &[])?;
+    /// std::thread::scope(|s| -> corq::Result<()> {
+    ///     let service = s.spawn(|| -> corq::Result<()> {
+    ///         let consumer = engine.consumer("prices", 8)?;
+    ///         let request = consumer.consume(5000)?.expect("a request");
+    ///         let answer = format!("{} costs 42", String::from_utf8_lossy(request.data()));
+    ///         request.respond(&corq::Message::new(answer.as_bytes()))
+    ///     });
+    ///     let reply = engine.request("", "prices", &corq::Message::new(b"tea"), 5000)?;
+    ///     assert_eq!(reply.data, b"tea costs 42");
+    ///     service.join().unwrap()
+    /// })?;
+    /// # Ok::<(), corq::Error>(())
+    /// ```
+    pub fn request(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        request: &Message<'_>,
+        timeout_ms: i32,
+    ) -> Result<Reply> {
+        let exchange = c_string("exchange name", exchange)?;
+        let routing_key = c_string("routing key", routing_key)?;
+        let raw = RawMessage::new(request)?;
+        let c_message = raw.as_c();
+        let mut reply: *mut sys::corq_reply = ptr::null_mut();
+        // SAFETY: every pointer is live for the call; on success corq hands us the reply.
+        check(unsafe {
+            sys::corq_request(
+                self.ptr(),
+                exchange.as_ptr(),
+                routing_key.as_ptr(),
+                &c_message,
+                timeout_ms,
+                &mut reply,
+            )
+        })?;
+        // SAFETY: a reply owned by us until corq_reply_free, which follows the copy.
+        unsafe {
+            let r = &*reply;
+            let owned = Reply {
+                data: bytes(r.data, r.len).to_vec(),
+                headers: copy_headers(r.headers, r.header_count),
+            };
+            sys::corq_reply_free(reply);
+            Ok(owned)
+        }
     }
 
     /// One exchange's counters.
@@ -1320,6 +1423,16 @@ impl<'e> Consumer<'e> {
         check(unsafe { sys::corq_reject(self.ptr(), tag, reason_ptr) }).map(|_| ())
     }
 
+    /// Answers the request delivered as `tag` (see [`Engine::request`]) and acks it. EINVAL for a
+    /// delivery without `x-reply-to` (nothing acked), EFULL when the reply queue is full (nothing
+    /// acked); a response whose requester is gone is dropped and counted, the request acked.
+    pub fn respond(&self, tag: u64, response: &Message<'_>) -> Result<()> {
+        let raw = RawMessage::new(response)?;
+        let c_message = raw.as_c();
+        // SAFETY: live consumer, one thread; the message is live for the call (corq copies it).
+        check(unsafe { sys::corq_respond(self.ptr(), tag, &c_message) }).map(|_| ())
+    }
+
     /// Sets the delivery's lease to expire `lease_ms` (> 0) from now.
     pub fn extend(&self, tag: u64, lease_ms: i64) -> Result<()> {
         // SAFETY: live consumer, one thread.
@@ -1395,26 +1508,9 @@ pub struct Delivery<'c> {
 
 impl<'c> Delivery<'c> {
     fn copy_from(consumer: &'c Consumer<'c>, d: &sys::corq_delivery) -> Delivery<'c> {
-        let data = if d.len == 0 {
-            Vec::new()
-        } else {
-            // SAFETY: corq's view of d.len bytes, valid until settlement (not yet).
-            unsafe { std::slice::from_raw_parts(d.data as *const u8, d.len) }.to_vec()
-        };
-        let headers = (0..d.header_count)
-            .map(|i| {
-                // SAFETY: header_count entries, each a NUL-terminated key and value_len bytes.
-                let h = unsafe { &*d.headers.add(i) };
-                let key = unsafe { CStr::from_ptr(h.key) }.to_string_lossy().into_owned();
-                let value = if h.value_len == 0 {
-                    Vec::new()
-                } else {
-                    unsafe { std::slice::from_raw_parts(h.value as *const u8, h.value_len) }
-                        .to_vec()
-                };
-                (key, value)
-            })
-            .collect();
+        // SAFETY: corq's views, valid until settlement (not yet).
+        let (data, headers) =
+            unsafe { (bytes(d.data, d.len).to_vec(), copy_headers(d.headers, d.header_count)) };
         Delivery {
             consumer,
             tag: d.tag,
@@ -1460,6 +1556,10 @@ impl<'c> Delivery<'c> {
     /// A failed attempt: retried after `delay_ms` (-1: the queue's backoff) or dead-lettered.
     pub fn nack(self, delay_ms: i64) -> Result<()> {
         self.consumer.nack(self.tag, delay_ms)
+    }
+    /// Answers this request with `response` and acks it (see [`Consumer::respond`]).
+    pub fn respond(self, response: &Message<'_>) -> Result<()> {
+        self.consumer.respond(self.tag, response)
     }
     /// Back to the queue unprocessed.
     pub fn release(self) -> Result<()> {
@@ -1928,6 +2028,24 @@ impl StreamRecord {
             unsafe { std::slice::from_raw_parts(self.raw.headers, self.raw.header_count) }
         }
     }
+}
+
+/// Owned copies of `count` C headers (keys lossily decoded if they are not UTF-8).
+///
+/// # Safety
+/// For count > 0, `headers` points to `count` headers, each a NUL-terminated key and `value_len`
+/// readable bytes.
+unsafe fn copy_headers(headers: *const sys::corq_header, count: usize) -> Vec<(String, Vec<u8>)> {
+    if count == 0 {
+        return Vec::new();
+    }
+    std::slice::from_raw_parts(headers, count)
+        .iter()
+        .map(|h| {
+            let key = CStr::from_ptr(h.key).to_string_lossy().into_owned();
+            (key, bytes(h.value, h.value_len).to_vec())
+        })
+        .collect()
 }
 
 /// `len` bytes at `data` as a slice (empty for 0, whatever the pointer: it may be NULL then).

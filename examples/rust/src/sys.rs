@@ -1,8 +1,7 @@
 //! Raw declarations of the C API of `corq/corq.h`, one to one: same names, same types, same values.
 //! Everything here is `unsafe` to call; the contracts (ownership, lifetime, thread-safety, errors)
 //! are the ones written in `corq.h`, which is the manual. The safe wrapper in the crate root is
-//! built on these alone. Not declared (yet): `corq_queue_declare_temp` and request-reply
-//! (`corq_request`, `corq_respond`, `corq_reply_free`).
+//! built on these alone. Every function of `corq.h` is declared.
 #![allow(non_camel_case_types)]
 
 use std::os::raw::{c_char, c_int, c_void};
@@ -107,6 +106,16 @@ pub struct corq_message {
     pub headers: *const corq_header,
     pub header_count: usize,
     pub dedup_id: *const c_char,
+}
+
+/// A response of `corq_request`, owned by the caller until `corq_reply_free`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct corq_reply {
+    pub data: *const c_void,
+    pub len: usize,
+    pub headers: *const corq_header,
+    pub header_count: usize,
 }
 
 #[repr(C)]
@@ -248,6 +257,13 @@ extern "C" {
         queue_options: *const corq_config,
     ) -> c_int;
     pub fn corq_queue_delete(engine: *mut corq_engine, queue: *const c_char) -> c_int;
+    pub fn corq_queue_declare_temp(
+        engine: *mut corq_engine,
+        queue_options: *const corq_config,
+        name_out: *mut c_char,
+        name_capacity: usize,
+    ) -> c_int;
+
     pub fn corq_queue_purge(
         engine: *mut corq_engine,
         queue: *const c_char,
@@ -369,8 +385,23 @@ extern "C" {
         out: *mut corq_exchange_stats,
     ) -> c_int;
 
-    // Streams. The consumer-group calls (corq_group_*) are not built in the library yet (they
-    // answer CORQ_EUNSUPPORTED) and are not declared here.
+    // Request-reply.
+    pub fn corq_request(
+        engine: *mut corq_engine,
+        exchange: *const c_char,
+        routing_key: *const c_char,
+        request: *const corq_message,
+        timeout_ms: i32,
+        reply: *mut *mut corq_reply,
+    ) -> c_int;
+    pub fn corq_reply_free(reply: *mut corq_reply);
+    pub fn corq_respond(
+        consumer: *mut corq_consumer,
+        tag: u64,
+        response: *const corq_message,
+    ) -> c_int;
+
+    // Streams.
     pub fn corq_stream_declare(
         engine: *mut corq_engine,
         stream: *const c_char,

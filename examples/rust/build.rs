@@ -77,5 +77,6 @@ fn pkg_config_libdir() -> Result<PathBuf, String> {
     if dir.as_os_str().is_empty() || !dir.join("libcorq.so").exists() {
         return Err(format!("pkg-config's libdir {:?} holds no libcorq.so", dir));
     }
-    Ok(dir)
+    // A relocatable corq.pc gives PREFIX/lib/pkgconfig/../../lib: record the plain path.
+    Ok(dir.canonicalize().unwrap_or(dir))
 }

@@ -1,6 +1,8 @@
 # Run by ctest (tests/packaging/CMakeLists.txt) as `cmake -P`: installs the build in BUILD_DIR into
 # WORK_DIR/prefix, builds CONSUMER_DIR's program against that prefix through find_package(corq) and
-# through pkg-config, and runs each build. Any failed step fails the test with its output.
+# through pkg-config, and runs each build; with -DCARGO=... also the Rust binding's pubsub example
+# (-DRUST_DIR=examples/rust), linked through pkg-config. Any failed step fails the test with its
+# output.
 foreach(var BUILD_DIR WORK_DIR CONSUMER_DIR LIBDIR GENERATOR C_COMPILER PKG_CONFIG VERSION)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "check_install.cmake: -D${var}=... is required")
@@ -93,4 +95,19 @@ set(pc_static_program "${WORK_DIR}/pkg_config_static_consumer")
 step("build with pkg-config --static"
      ${C_COMPILER} "${CONSUMER_DIR}/main.c" -o "${pc_static_program}" ${pc_static_flags})
 step("run the pkg-config --static build" "${pc_static_program}")
+
+# 4. The Rust binding (examples/rust) against the installed corq, found by its build.rs through the
+# pkg-config program alone (CORQ_LIB_DIR empty): its pubsub example must build, run and load the
+# prefix's libcorq.so (the rpath build.rs records), not the build tree's. Only when -DCARGO is given.
+if(DEFINED CARGO AND NOT "${CARGO}" STREQUAL "")
+  set(ENV{CORQ_LIB_DIR} "")
+  set(ENV{CARGO_TARGET_DIR} "${WORK_DIR}/rust-target")
+  step("cargo run --example pubsub against the install"
+       ${CARGO} run --offline --quiet --manifest-path "${RUST_DIR}/Cargo.toml" --example pubsub)
+  step("readelf the Rust example" readelf -d "${WORK_DIR}/rust-target/debug/examples/pubsub")
+  string(FIND "${step_output}" "${prefix}/${LIBDIR}" at)
+  if(at LESS 0)
+    message(FATAL_ERROR "the Rust example's rpath is not the prefix's ${prefix}/${LIBDIR}:\n${step_output}")
+  endif()
+endif()
 message(STATUS "corq ${VERSION} installs and builds through find_package and pkg-config")

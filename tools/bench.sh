@@ -10,7 +10,7 @@
 #   --quick          smoke run (seconds): one repetition of a fraction of the work; numbers are not
 #                    meaningful; results go to build/release/perf-quick/ so perf/results/ is untouched
 #   --suite NAME     run only this suite (repeatable; default: all of them): rings, engine, log,
-#                    durable, peers, macro, routing, routing_peers, streams, bridge
+#                    durable, peers, macro, routing, routing_peers, streams, bridge, bindings
 #   --out DIR        where results go (default: perf/results, or build/release/perf-quick with --quick)
 #   --update-readme  rewrite the results tables of bench/README.md (between their results markers)
 #                    from this run
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-suites_all=(rings engine log durable peers macro routing routing_peers streams bridge)
+suites_all=(rings engine log durable peers macro routing routing_peers streams bridge bindings)
 preset=release
 build_dir=build/$preset
 raw_dir=$build_dir/bench-out
@@ -223,6 +223,21 @@ bridge_run() {
   # A full run takes about five minutes on 2 cores (longer on a busy machine).
   gbench_suite bridge "$build_dir/bench/bridge/corq_bridge_bench" "$shown_single" \
     perf/report_bridge.py "$1" --dir "${CORQ_BRIDGE_BENCH_DIR:-$build_dir}"
+}
+
+# ---- suite: bindings — each language binding's cost per message beside C (bench/bindings/) -------
+# One thread, in-memory engine, 64 B publish + consume + ack, single messages and batches of 64: the
+# C baseline (bench/bindings/c_bench.c) and the Rust, Go, Node.js and Python bindings' bench
+# programs, every program in every round (5 rounds, order rotated; --quick: 1 short round). The
+# Rust and Go programs are built, and koffi installed (npm ci), under $build_dir/bindings-bench;
+# a binding whose toolchain is missing is reported as skipped (perf/bindings.py).
+bindings_targets() { echo corq corq_bindings_c_bench; }
+bindings_run() {
+  # A full run takes about two minutes on 2 cores (most of it the Python and Node.js runs).
+  local args=(perf/bindings.py --build-dir "$build_dir" --results-dir "$1" --commit "$commit")
+  [ "$quick" -eq 1 ] && args+=(--quick)
+  [ "$update_readme" -eq 1 ] && args+=(--readme "$results_readme")
+  "$python" "${args[@]}"
 }
 
 # ---- suite: macro — corq-perf scenarios: work queue transient/durable at 64 B/1 KiB/64 KiB, ------

@@ -1,8 +1,9 @@
 //! bench.rs — the Rust binding's cost per message, beside C and the other bindings
 //! (bench/bindings/README.md runs them all in the same rounds).
 //!
-//! One thread, an in-memory engine, the transient queue "bench", a consumer with prefetch 256, 64-byte
-//! messages, N/64 rounds of:
+//! One thread, an in-memory engine, the transient queue "bench" with `max_length` 8192 (so that the
+//! ready ring's first lap, which page-faults fresh memory, falls in the warm-up), a consumer with
+//! prefetch 256, 64-byte messages, N/64 rounds of:
 //! - single: 64 × `Engine::publish`, then 64 × `Consumer::consume(0)` and `Delivery::ack`;
 //! - batch: one `Producer::send` of 64, `consume_many` until 64 are taken, one `ack_upto`.
 //!
@@ -55,7 +56,7 @@ fn batch(
 
 fn run(mode: &str, messages: usize) -> corq::Result<()> {
     let engine = Engine::in_memory(&[])?;
-    engine.declare("bench", &[])?;
+    engine.declare("bench", &[("max_length", "8192")])?;
     let consumer = engine.consumer("bench", 256)?;
     let mut producer = engine.producer("bench")?;
     let warm_up = (messages / 10).min(10_000) / ROUND * ROUND;

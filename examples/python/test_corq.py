@@ -1788,6 +1788,29 @@ class LibraryLookupTest(unittest.TestCase):
         self.assertIn("libcorq.so.0", stderr)
 
 
+class ExamplesTest(unittest.TestCase):
+    """The examples of README.md, run as a user runs them, against the corq under test."""
+
+    def run_example(self, name):
+        path = os.path.join(HERE, "examples", name)
+        if not os.path.exists(path):
+            self.skipTest("no " + path)
+        result = subprocess.run([sys.executable, path], env=_child_environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        return result.stdout.decode()
+
+    def test_work_queue(self):
+        output = self.run_example("work_queue.py")
+        self.assertIn("workers: 9 acked, 12 failed attempts", output)
+        self.assertTrue(output.endswith("work_queue: ok\n"), output)
+
+    def test_pubsub(self):
+        output = self.run_example("pubsub.py")
+        self.assertIn("shop: payment.refunded refused: CORQ_EUNROUTABLE", output)
+        self.assertTrue(output.endswith("pubsub: ok\n"), output)
+
+
 def _durable_engines_unsupported():
     """None if corq_open accepts a data directory, else the library's reason."""
     with tempfile.TemporaryDirectory() as directory:

@@ -13,8 +13,8 @@
 # corq.egg-info/ there: never in the source tree), makes the virtual environment and installs the
 # copy offline with exactly the command of README.md, then — in a folder outside both trees, with
 # CORQ_LIBRARY unset — checks that `import corq` is the installed package and that it found the
-# library through pkg-config (the caller sets PKG_CONFIG_PATH), and runs the test suite and the
-# two examples with it. Exit status 0 when all of it passes.
+# library through pkg-config (the caller sets PKG_CONFIG_PATH), and runs the test suite (which
+# also runs bench.py briefly) and the two examples with it. Exit status 0 when all of it passes.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -39,7 +39,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 "$python" -m venv --system-site-packages venv
 venv/bin/pip install --no-build-isolation --no-index examples/python
 
-cp examples/python/test_corq.py run/
+cp examples/python/test_corq.py examples/python/bench.py run/
 cp -R examples/python/examples run/examples
 cd run
 unset CORQ_LIBRARY

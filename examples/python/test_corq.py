@@ -1811,6 +1811,27 @@ class ExamplesTest(unittest.TestCase):
         self.assertTrue(output.endswith("pubsub: ok\n"), output)
 
 
+class BenchTest(unittest.TestCase):
+    """bench.py (the bindings' common benchmark protocol) runs and reports as the protocol says."""
+
+    def test_bench_prints_one_json_line_per_mode(self):
+        path = os.path.join(HERE, "bench.py")
+        if not os.path.exists(path):
+            self.skipTest("no " + path)
+        result = subprocess.run([sys.executable, path, "--messages", "640"],
+                                env=_child_environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+        self.assertEqual([(r["binding"], r["mode"], r["messages"]) for r in lines],
+                         [("python", "single", 640), ("python", "batch", 640)])
+        self.assertTrue(all(r["seconds"] > 0 for r in lines))
+        bad = subprocess.run([sys.executable, path, "--messages", "100"], env=_child_environment(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"multiple of 64", bad.stderr)
+
+
 def _durable_engines_unsupported():
     """None if corq_open accepts a data directory, else the library's reason."""
     with tempfile.TemporaryDirectory() as directory:

@@ -29,23 +29,25 @@
                 txn.ack(delivery)
 
 Install: `python3 -m venv --system-site-packages V && V/bin/pip install --no-build-isolation
---no-index examples/python` (offline; README.md next to this package says more). Or put
-examples/python on PYTHONPATH: the package needs nothing outside the standard library.
+--no-index examples/python` (offline; examples/python/README.md in corq's source tree is this
+binding's manual). Or put examples/python on PYTHONPATH: the package needs nothing outside the
+standard library.
 
 Finding libcorq (once, at import; corq.library_path says what was loaded):
   1. the path in the CORQ_LIBRARY environment variable (e.g. build/release/engine/libcorq.so); a
      path that does not load is an ImportError, with no fallback;
   2. else pkg-config, when the program ($PKG_CONFIG, default pkg-config) exists and knows corq:
      `pkg-config --variable=libdir corq`, that folder's libcorq.so.0, then its libcorq.so
-     (PKG_CONFIG_PATH points pkg-config at a corq.pc of a build tree or a prefix);
-  3. else the standard paths: the loader's "libcorq.so.0" (LD_LIBRARY_PATH, the rpath-less
-     system folders, ld.so.cache), then ctypes.util.find_library("corq").
+     (PKG_CONFIG_PATH points pkg-config at a corq.pc of a build tree or a prefix); if neither
+     loads, the search goes on;
+  3. else the standard paths: the loader's "libcorq.so.0" (LD_LIBRARY_PATH, ld.so.cache, the
+     system folders), then ctypes.util.find_library("corq").
 Nothing found: an ImportError that lists every attempt.
 
 How the C API maps to Python — errors as corq.Error, options as keyword arguments, headers as
 dicts of str to bytes, copies of delivery data, handles as context managers, exchanges, streams,
-consumer groups, transactions, request-reply, the log callback and threads — is in README.md next
-to this package (engine/include/corq/corq.h is the manual of the calls themselves). In short:
+consumer groups, transactions, request-reply, the log callback and threads — is in that README
+(engine/include/corq/corq.h is the manual of the calls themselves). In short:
 every failing call raises corq.Error with .code (corq.ENOENT, ...) and .detail (corq_last_error(),
 read in the calling thread right after the failing call); timeouts of consume and read are not
 errors (None / []). ctypes releases the GIL during every C call, so a blocked call does not stall

@@ -73,7 +73,6 @@ from typing import (
     Iterable,
     Iterator,
     List,
-    Literal,
     Mapping,
     NamedTuple,
     Optional,
@@ -870,12 +869,11 @@ class _Handle:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> Optional[bool]:
+        exc_type: Optional[Type[BaseException]] = None,
+        exc: Optional[BaseException] = None,
+        traceback: Optional[TracebackType] = None,
+    ) -> None:
         self.close()
-        return None
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:
@@ -1930,15 +1928,14 @@ class Transaction(_Handle):
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> Literal[False]:
+        exc_type: Optional[Type[BaseException]] = None,
+        exc: Optional[BaseException] = None,
+        traceback: Optional[TracebackType] = None,
+    ) -> None:
         """Commits on a normal exit (unless already committed or aborted); aborts on an exception,
-        which goes on (returns False)."""
+        which goes on (nothing is swallowed)."""
         if exc_type is None:
             if self._handle is not None:
                 self.commit()
         else:
             self.abort()
-        return False

@@ -1,10 +1,13 @@
-"""Tests of the Python binding (corq.py): good paths and bad input, standard library only.
+"""Tests of the Python binding (the package corq): good paths and bad input, standard library only.
 
     CORQ_LIBRARY=build/release/engine/libcorq.so python3 -m unittest -v test_corq   # from here
 
-ctest runs them as python_binding (examples/CMakeLists.txt). Durable-engine tests run only when
-corq_open accepts a data directory in the library under test; otherwise they are skipped with the
-library's own reason.
+ctest runs them twice (examples/CMakeLists.txt): as python_binding on this source tree with
+CORQ_LIBRARY, and as python_package (run_package_test.sh) against the package pip installed into a
+virtual environment, found through pkg-config. They test whichever corq `import corq` finds, and run
+the examples in examples/ next to this file against it. Durable-engine tests run only when corq_open
+accepts a data directory in the library under test; otherwise they are skipped with the library's
+own reason. CORQ_HEADER names corq.h when this file is not in the source tree.
 """
 
 import ctypes
@@ -12,6 +15,9 @@ import gc
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,10 +25,13 @@ import unittest
 
 import corq
 
-HEADER = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "engine", "include", "corq", "corq.h"
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.environ.get("CORQ_HEADER") or os.path.join(
+    HERE, "..", "..", "engine", "include", "corq", "corq.h"
 )
 WAIT_MS = 5000  # the longest any test waits for something it expects to happen
+# The folder `import corq` found the package in: the child processes of the tests import it too.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(corq.__file__)))
 
 
 class EngineTestCase(unittest.TestCase):
@@ -1401,6 +1410,426 @@ class TransactionBadInputTest(EngineTestCase):
         self.assertError(corq.ECLOSED, txn.commit)
         self.assertTrue(txn.closed)
         self.assertError(corq.ECLOSED, engine.transaction)
+
+
+class CoverageTest(unittest.TestCase):
+    def test_every_function_of_corq_h_is_declared_to_ctypes(self):
+        if not os.path.exists(HEADER):
+            self.skipTest("corq.h not found at " + HEADER)
+        with open(HEADER) as header:
+            functions = re.findall(r"CORQ_API\s[^;(]*?\b(corq_\w+)\s*\(", header.read())
+        self.assertGreaterEqual(len(functions), 70)  # as many as corq.h has now, or more
+        undeclared = [f for f in functions if getattr(corq._lib, f).argtypes is None]
+        self.assertEqual(undeclared, [])
+
+    def test_stats_types_name_exactly_the_keys_the_calls_return(self):
+        with corq.Engine() as engine:
+            engine.declare("q")
+            engine.declare_exchange("x", "fanout")
+            engine.declare_stream("s")
+            with engine.group_consumer("s", "g"):
+                pass
+            for typed, returned in ((corq.QueueStats, engine.stats("q")),
+                                    (corq.ExchangeStats, engine.exchange_stats("x")),
+                                    (corq.StreamStats, engine.stream_stats("s")),
+                                    (corq.GroupStats, engine.group_stats("s", "g"))):
+                self.assertEqual(set(typed.__annotations__), set(returned), typed.__name__)
+                self.assertTrue(all(isinstance(v, int) for v in returned.values()))
+
+    def test_the_package_is_typed(self):
+        self.assertTrue(os.path.isfile(os.path.join(os.path.dirname(corq.__file__), "py.typed")))
+
+
+class AckUptoTest(EngineTestCase):
+    def test_ack_upto_acks_every_held_delivery_up_to_the_tag(self):
+        self.engine.declare("jobs")
+        for i in range(5):
+            self.engine.publish("jobs", b"%d" % i)
+        consumer = self.consumer("jobs")
+        got = consumer.consume_many(5, WAIT_MS)
+        self.assertEqual(len(got), 5)
+        got[1].ack()
+        consumer.ack_upto(got[2])  # 0 and 2 (1 is settled already)
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["acked"], stats["in_flight"]), (3, 2))
+        consumer.ack_upto(got[4].tag)  # a tag works too
+        stats = self.engine.stats("jobs")
+        self.assertEqual((stats["acked"], stats["in_flight"], stats["ready"]), (5, 0, 0))
+        self.assertError(corq.ESTATE, got[3].ack)
+
+    def test_ack_upto_with_nothing_held_is_estate(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        consumer = self.consumer("jobs")
+        delivery = consumer.consume(WAIT_MS)
+        delivery.ack()
+        self.assertError(corq.ESTATE, consumer.ack_upto, delivery)
+
+    def test_ack_upto_refuses_other_consumers_deliveries_and_bad_tags(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"x")
+        mine, other = self.consumer("jobs"), self.consumer("jobs")
+        delivery = other.consume(WAIT_MS)
+        self.assertError(corq.EINVAL, mine.ack_upto, delivery)
+        self.assertError(corq.EINVAL, mine.ack_upto, -1)
+        self.assertError(corq.EINVAL, mine.ack_upto, 2**64)
+        with self.assertRaises(TypeError):
+            mine.ack_upto("1")
+        with self.assertRaises(TypeError):
+            mine.ack_upto(True)
+        self.assertEqual(self.engine.stats("jobs")["in_flight"], 1)
+        mine.close()
+        self.assertError(corq.ECLOSED, mine.ack_upto, 1)
+        delivery.ack()
+
+
+class WaitDurableTest(EngineTestCase):
+    def test_wait_durable_returns_at_once_in_memory_for_an_assigned_id(self):
+        self.engine.declare("jobs")
+        message_id = self.engine.publish("jobs", b"x", nowait=True)
+        self.engine.wait_durable(message_id)
+        self.engine.wait_durable(message_id, timeout_ms=0)
+
+    def test_wait_durable_refuses_ids_never_assigned_and_bad_timeouts(self):
+        self.engine.declare("jobs")
+        message_id = self.engine.publish("jobs", b"x")
+        error = self.assertError(corq.EINVAL, self.engine.wait_durable, message_id + 1000)
+        self.assertIn("never assigned", error.detail)
+        self.assertError(corq.EINVAL, self.engine.wait_durable, -1)
+        self.assertError(corq.EINVAL, self.engine.wait_durable, 2**64)
+        self.assertError(corq.EINVAL, self.engine.wait_durable, message_id, -2)
+        self.assertError(corq.EINVAL, self.engine.wait_durable, message_id, 2**31)
+        self.assertError(corq.EINVAL, self.engine.sync, 2**32)  # not truncated to 0
+        with self.engine.producer("jobs") as producer:
+            self.assertError(corq.EINVAL, producer.flush, -2)
+        with self.assertRaises(TypeError):
+            self.engine.wait_durable(message_id, 1.5)
+
+
+class TempQueueTest(EngineTestCase):
+    def test_declare_temp_names_a_queue_deleted_with_its_last_consumer(self):
+        name = self.engine.declare_temp(max_length=10)
+        self.assertRegex(name, r"^corq\.gen-[0-9a-f]{16}$")
+        self.assertNotEqual(self.engine.declare_temp(), name)
+        self.engine.declare_exchange("events", "fanout")
+        self.engine.bind("events", name)
+        self.assertEqual(self.engine.publish_to_exchange("events", "", b"e").routed, 1)
+        options = json.loads(self.engine.stats_json())["queues"][name]["options"]
+        self.assertEqual((options["max_length"], options["durable"]), (10, False))
+        with self.engine.consumer(name) as consumer:
+            self.assertEqual(consumer.consume(WAIT_MS).data, b"e")
+        self.assertError(corq.ENOENT, self.engine.stats, name)
+        self.assertEqual(self.engine.exchange_stats("events")["bindings"], 0)
+
+    def test_declare_temp_refuses_durable_and_keep_options(self):
+        self.assertError(corq.EINVAL, self.engine.declare_temp, durable=True)
+        self.assertError(corq.EINVAL, self.engine.declare_temp, auto_delete=False)
+        self.assertError(corq.EINVAL, self.engine.declare_temp, no_such_option=1)
+        self.engine.close()
+        self.assertError(corq.ECLOSED, self.engine.declare_temp)
+
+
+class RequestReplyTest(EngineTestCase):
+    def responder(self, queue, answer, count=1):
+        """A thread that answers `count` requests on `queue` with answer(delivery)."""
+        consumer = self.engine.consumer(queue, 4)
+        seen = []
+
+        def serve():
+            for _ in range(count):
+                delivery = consumer.consume(WAIT_MS)
+                if delivery is None:
+                    return
+                seen.append(delivery)
+                data, headers = answer(delivery)
+                delivery.respond(data, headers)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+
+        def finish():
+            thread.join(WAIT_MS / 1000)
+            consumer.close()
+
+        self.addCleanup(finish)
+        return seen, thread
+
+    def test_request_gets_the_response_with_its_correlation_id(self):
+        self.engine.declare("rpc")
+        seen, thread = self.responder("rpc", lambda d: (d.data.upper(), {"served-by": b"t1"}))
+        reply = self.engine.request("", "rpc", bytearray(b"ping"), headers={"h": b"1"},
+                                    timeout_ms=WAIT_MS)
+        thread.join(WAIT_MS / 1000)
+        self.assertIsInstance(reply, corq.Reply)
+        self.assertEqual(reply.data, b"PING")
+        self.assertEqual(reply.headers["served-by"], b"t1")
+        request = seen[0]
+        self.assertEqual(request.headers["h"], b"1")
+        self.assertTrue(request.headers["x-reply-to"].startswith(b"corq.reply-"))
+        self.assertEqual(reply.headers["x-correlation-id"], request.headers["x-correlation-id"])
+        stats = self.engine.stats("rpc")  # respond acked the request
+        self.assertEqual((stats["acked"], stats["in_flight"]), (1, 0))
+
+    def test_request_through_an_exchange(self):
+        self.engine.declare_exchange("services", "direct")
+        self.engine.declare("prices")
+        self.engine.bind("services", "prices", "price.get")
+        seen, thread = self.responder("prices", lambda d: (b"42", None))
+        reply = self.engine.request("services", "price.get", b"?", timeout_ms=WAIT_MS)
+        thread.join(WAIT_MS / 1000)
+        self.assertEqual(reply.data, b"42")
+        self.assertEqual(set(reply.headers), {"x-correlation-id"})
+        self.assertEqual(seen[0].headers["x-exchange"], b"services")
+
+    def test_request_without_a_responder_times_out_or_is_unroutable(self):
+        self.engine.declare("rpc")
+        started = time.monotonic()
+        error = self.assertError(corq.ETIMEDOUT, self.engine.request, "", "rpc", b"x",
+                                 timeout_ms=30)
+        self.assertGreaterEqual(time.monotonic() - started, 0.025)
+        self.assertIn("30 ms", error.detail)
+        self.assertError(corq.EUNROUTABLE, self.engine.request, "", "nobody", b"x")
+        self.assertError(corq.ENOENT, self.engine.request, "no-exchange", "k", b"x")
+        self.assertError(corq.EINVAL, self.engine.request, "", "rpc", b"x", timeout_ms=-2)
+        self.assertError(corq.EINVAL, self.engine.request, "", "rpc", b"x", timeout_ms=2**31)
+        with self.assertRaises(TypeError):
+            self.engine.request("", "rpc", "text")
+
+    def test_respond_to_a_plain_message_is_einval_and_acks_nothing(self):
+        self.engine.declare("jobs")
+        self.engine.publish("jobs", b"not a request")
+        delivery = self.consumer("jobs").consume(WAIT_MS)
+        error = self.assertError(corq.EINVAL, delivery.respond, b"answer")
+        self.assertIn("x-reply-to", error.detail)
+        delivery.ack()  # still held after the refused respond
+
+    def test_respond_twice_is_estate(self):
+        self.engine.declare("rpc")
+        seen, thread = self.responder("rpc", lambda d: (b"first", None))
+        self.assertEqual(self.engine.request("", "rpc", b"x", timeout_ms=WAIT_MS).data, b"first")
+        thread.join(WAIT_MS / 1000)
+        self.assertError(corq.ESTATE, seen[0].respond, b"again")
+
+
+class LogCallbackTest(unittest.TestCase):
+    def test_log_lines_reach_the_callback_until_it_is_removed(self):
+        engine = corq.Engine()
+        lines = []
+        engine.set_log_callback(lambda level, message: lines.append(("first", level, message)))
+        engine.set_log_callback(lambda level, message: lines.append(("second", level, message)))
+        engine.close()  # logs "engine closed" at LOG_INFO, from this thread
+        self.assertEqual(lines, [("second", corq.LOG_INFO, "engine closed")])
+        engine = corq.Engine()
+        engine.set_log_callback(lambda level, message: lines.append(("third", level, message)))
+        engine.set_log_callback(None)
+        engine.close()
+        self.assertEqual(len(lines), 1)
+
+    def test_an_exception_in_the_callback_goes_to_unraisablehook_not_into_corq(self):
+        raised = []
+        previous = sys.unraisablehook
+        sys.unraisablehook = lambda unraisable: raised.append(unraisable.exc_type)
+        try:
+            engine = corq.Engine()
+
+            def broken(level, message):
+                raise RuntimeError("log sink down")
+
+            engine.set_log_callback(broken)
+            engine.close()
+        finally:
+            sys.unraisablehook = previous
+        self.assertEqual(raised, [RuntimeError])
+        self.assertTrue(engine.closed)
+
+    def test_bad_callbacks_and_closed_engines_are_refused(self):
+        engine = corq.Engine()
+        with self.assertRaises(TypeError):
+            engine.set_log_callback("print")
+        engine.close()
+        with self.assertRaises(corq.Error) as caught:
+            engine.set_log_callback(print)
+        self.assertEqual(caught.exception.code, corq.ECLOSED)
+
+    def test_a_callback_left_set_at_exit_is_removed_before_python_shuts_down(self):
+        program = (
+            "import corq\n"
+            "engine = corq.Engine()\n"
+            "engine.set_log_callback(lambda level, message: print('logged', message))\n"
+            "print('exiting')\n"
+        )
+        result = subprocess.run([sys.executable, "-c", program], env=_child_environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().split(), ["exiting"])
+        self.assertEqual(result.stderr, b"")
+
+
+def _child_environment(**changes):
+    """This process's environment for a child that imports the same corq package: PYTHONPATH
+    leads to it; each change sets a variable (None: removes it)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PACKAGE_PARENT
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _loaded_library_file():
+    """The file of the libcorq this process mapped (from /proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(None, 5)[-1].strip()
+                if os.path.basename(path).startswith("libcorq.so"):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+# What a child prints: what corq loaded, and the file the process mapped.
+_REPORT = (
+    "import corq, os, sys\n"
+    "sys.path.insert(0, %r)\n"
+    "import test_corq\n"
+    "print(corq.library_path)\n"
+    "print(os.path.realpath(test_corq._loaded_library_file()))\n"
+) % HERE
+
+
+class LibraryLookupTest(unittest.TestCase):
+    """The order of the module docstring, each step in a child process with its own environment."""
+
+    def setUp(self):
+        mapped = _loaded_library_file()
+        if mapped is None:
+            self.skipTest("no /proc/self/maps entry for libcorq")
+        self.library = os.path.realpath(mapped)
+        self.libdir = os.path.dirname(mapped)
+        self.scratch = tempfile.TemporaryDirectory()
+        self.addCleanup(self.scratch.cleanup)
+
+    def child(self, program=_REPORT, **changes):
+        changes.setdefault("CORQ_LIBRARY", None)
+        changes.setdefault("LD_LIBRARY_PATH", None)
+        return subprocess.run([sys.executable, "-c", program], env=_child_environment(**changes),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+    def write_pc(self, folder, libdir):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "corq.pc"), "w") as pc:
+            pc.write("libdir=%s\nincludedir=%s\n\nName: corq\nDescription: test\n"
+                     "Version: %s\nLibs: -L${libdir} -lcorq\nCflags: -I${includedir}\n"
+                     % (libdir, libdir, corq.version()))
+        return folder
+
+    def expected_in(self, libdir):
+        for name in ("libcorq.so.0", "libcorq.so"):
+            if os.path.exists(os.path.join(libdir, name)):
+                return os.path.join(libdir, name)
+        self.skipTest("neither libcorq.so.0 nor libcorq.so in " + libdir)
+
+    def test_pkg_config_finds_the_library_when_corq_library_is_unset(self):
+        if shutil.which("pkg-config") is None:
+            self.skipTest("no pkg-config program")
+        pc = self.write_pc(os.path.join(self.scratch.name, "pc"), self.libdir)
+        result = self.child(PKG_CONFIG_PATH=pc, PKG_CONFIG_LIBDIR=pc)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        loaded, mapped = result.stdout.decode().split("\n")[:2]
+        self.assertEqual(loaded, self.expected_in(self.libdir))
+        self.assertEqual(mapped, self.library)
+
+    def test_corq_library_wins_over_pkg_config(self):
+        pc = self.write_pc(os.path.join(self.scratch.name, "pc"), "/nonexistent/lib")
+        result = self.child(CORQ_LIBRARY=self.library, PKG_CONFIG_PATH=pc, PKG_CONFIG_LIBDIR=pc)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().split("\n")[:2], [self.library, self.library])
+
+    def test_a_bad_corq_library_is_an_import_error_naming_it(self):
+        for bad in ("/nonexistent/libcorq.so", os.path.abspath(__file__)):
+            result = self.child("import corq", CORQ_LIBRARY=bad)
+            self.assertNotEqual(result.returncode, 0)
+            stderr = result.stderr.decode()
+            self.assertIn("ImportError: corq: cannot load the library CORQ_LIBRARY names (%s)"
+                          % bad, stderr)
+
+    def test_the_loader_path_comes_after_pkg_config(self):
+        # pkg-config knows nothing of corq: LD_LIBRARY_PATH finds "libcorq.so.0".
+        if not os.path.exists(os.path.join(self.libdir, "libcorq.so.0")):
+            self.skipTest("no libcorq.so.0 in " + self.libdir)
+        empty = os.path.join(self.scratch.name, "empty")
+        os.makedirs(empty)
+        result = self.child(PKG_CONFIG_PATH=empty, PKG_CONFIG_LIBDIR=empty,
+                            LD_LIBRARY_PATH=self.libdir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().split("\n")[:2], ["libcorq.so.0", self.library])
+        # pkg-config knows corq, but its libdir has no library: the loader still finds it.
+        pc = self.write_pc(os.path.join(self.scratch.name, "pc"), empty)
+        result = self.child(PKG_CONFIG_PATH=pc, PKG_CONFIG_LIBDIR=pc, LD_LIBRARY_PATH=self.libdir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().split("\n")[:2], ["libcorq.so.0", self.library])
+
+    def test_nothing_found_is_an_import_error_listing_every_attempt(self):
+        empty = os.path.join(self.scratch.name, "empty")
+        os.makedirs(empty)
+        result = self.child("import corq; print(corq.library_path)",
+                            PKG_CONFIG="/nonexistent/pkg-config", PKG_CONFIG_PATH=empty)
+        if result.returncode == 0:
+            self.skipTest("a libcorq is installed where the loader looks: "
+                          + result.stdout.decode().strip())
+        stderr = result.stderr.decode()
+        self.assertIn("ImportError: corq: cannot find libcorq: set CORQ_LIBRARY", stderr)
+        self.assertIn("pkg-config: no program '/nonexistent/pkg-config'", stderr)
+        self.assertIn("libcorq.so.0", stderr)
+
+
+class ExamplesTest(unittest.TestCase):
+    """The examples of README.md, run as a user runs them, against the corq under test."""
+
+    def run_example(self, name):
+        path = os.path.join(HERE, "examples", name)
+        if not os.path.exists(path):
+            self.skipTest("no " + path)
+        result = subprocess.run([sys.executable, path], env=_child_environment(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        return result.stdout.decode()
+
+    def test_work_queue(self):
+        output = self.run_example("work_queue.py")
+        self.assertIn("workers: 9 acked, 12 failed attempts", output)
+        self.assertTrue(output.endswith("work_queue: ok\n"), output)
+
+    def test_pubsub(self):
+        output = self.run_example("pubsub.py")
+        self.assertIn("shop: payment.refunded refused: CORQ_EUNROUTABLE", output)
+        self.assertTrue(output.endswith("pubsub: ok\n"), output)
+
+
+class BenchTest(unittest.TestCase):
+    """bench.py (the bindings' common benchmark protocol) runs and reports as the protocol says."""
+
+    def test_bench_prints_one_json_line_per_mode(self):
+        path = os.path.join(HERE, "bench.py")
+        if not os.path.exists(path):
+            self.skipTest("no " + path)
+        result = subprocess.run([sys.executable, path, "--messages", "640"],
+                                env=_child_environment(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+        self.assertEqual([(r["binding"], r["mode"], r["messages"]) for r in lines],
+                         [("python", "single", 640), ("python", "batch", 640)])
+        self.assertTrue(all(r["seconds"] > 0 for r in lines))
+        bad = subprocess.run([sys.executable, path, "--messages", "100"], env=_child_environment(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"multiple of 64", bad.stderr)
 
 
 def _durable_engines_unsupported():

@@ -1329,3 +1329,31 @@ fn corq_stream_stats_struct_size_is_the_library_sizeof() {
 fn a_directory_path_with_a_nul_byte_is_einval() {
     assert_eq!(code(Engine::open("bad\0dir", &[])), corq::EINVAL);
 }
+
+#[test]
+fn names_short_and_long_reach_c_intact_and_nul_is_einval() {
+    // Short names go to C from a stack buffer, names of 128 bytes or more from the heap (queue
+    // names are at most 200 bytes).
+    let engine = engine();
+    for len in [1, 127, 128, 200] {
+        let name: String = "q".repeat(len);
+        engine.declare(&name, &[("dead_letter_queue", "")]).unwrap();
+        engine.publish(&name, &Message::new(b"x")).unwrap();
+        let published = engine
+            .publish_to_exchange("", &name, &Message::new(b"y"), &PublishOptions::default())
+            .unwrap();
+        assert_eq!(published.routed, 1);
+        assert_eq!(engine.queue_stats(&name).unwrap().ready, 2, "name of {} bytes", len);
+    }
+    for bad in ["a\0b", &format!("{}\0", "q".repeat(200))] {
+        let err = engine.publish(bad, &Message::new(b"x")).unwrap_err();
+        assert_eq!(err.code(), corq::EINVAL);
+        assert!(err.detail().contains("NUL"), "{}", err.detail());
+        let err = engine
+            .publish_to_exchange(bad, "k", &Message::new(b"x"), &PublishOptions::default())
+            .unwrap_err();
+        assert_eq!(err.code(), corq::EINVAL);
+    }
+    let consumer = engine.consumer(&"q".repeat(127), 4).unwrap();
+    assert_eq!(consumer.consume_many(100, 0).unwrap().len(), 2); // more than 64 asked: the Vec path
+}

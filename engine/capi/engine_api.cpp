@@ -428,6 +428,9 @@ int corq_stats_json(corq_engine *engine, char **json) {
     text += ",\"transactions_total\":{\"committed\":" + std::to_string(total.committed) +
             ",\"failed\":" + std::to_string(total.failed) +
             ",\"aborted\":" + std::to_string(total.aborted) + "}";
+    // Stream records of committed transactions that a full disk made wait for room since open
+    // (appended by the scheduler once there is room; engine README, Transactions).
+    text += ",\"transactions_deferred_appends\":" + count(t.appends_deferred);
     if (Journal *journal = e.journal(); journal != nullptr) {
       std::uint64_t disk_bytes = 0;
       const auto segments = journal->segments();

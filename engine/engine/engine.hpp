@@ -159,6 +159,8 @@ class Engine {
   struct TxnCounters {
     std::atomic<std::uint64_t> committed{0}, aborted{0}, failed{0};
     std::atomic<std::uint64_t> committed_unlogged{0}, failed_unlogged{0};
+    /// Stream records of committed transactions that a full disk made wait (PendingTxnRelease).
+    std::atomic<std::uint64_t> appends_deferred{0};
   };
   TxnCounters &txn_counters() noexcept { return txn_counters_; }
   /// A commit that logged no batch (nothing durable in it, or it failed before its batch): the
@@ -166,6 +168,9 @@ class Engine {
   void note_unlogged_commit(bool committed) noexcept {
     (committed ? txn_counters_.committed_unlogged : txn_counters_.failed_unlogged)
         .fetch_add(1, std::memory_order_relaxed);
+  }
+  void note_txn_appends_deferred(std::uint64_t records) noexcept {
+    txn_counters_.appends_deferred.fetch_add(records, std::memory_order_relaxed);
   }
   /// Transactions since the data directory was created (an in-memory engine: since open).
   struct TxnTotals {

@@ -53,7 +53,8 @@ void Engine::finish_txn_releases() {
     std::lock_guard lock(txn_releases_mutex_);
     if (txn_releases_.empty()) return;
     for (auto it = txn_releases_.begin(); it != txn_releases_.end();) {
-      if (it->ready()) {
+      // Records a full disk refused are appended again first (rare: only such releases have any).
+      if (it->retry_appends() && it->ready()) {
         ready.push_back(std::move(*it));
         it = txn_releases_.erase(it);
       } else {

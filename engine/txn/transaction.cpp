@@ -206,7 +206,25 @@ void PendingTxnRelease::finish(Journal &journal) {
   }
 }
 
+bool PendingTxnRelease::retry_appends() {
+  for (; retried < retries.size(); ++retried) {
+    Retry &r = retries[retried];
+    if (r.stream->deleted()) continue;  // its records went with it
+    wal::Lsn lsn = 0;
+    std::string error;
+    const int rc = r.stream->append_committed(r.partition, r.has_key ? r.key.data() : nullptr,
+                                              r.key.size(), r.message.view(), r.timestamp_ms,
+                                              stream::TxnMark{txn_id, r.seq}, lsn, error);
+    // Refused again (still no room, or the stream's log failed): try at a later pass; a failed
+    // log leaves them to the next open, which appends what its stream's log does not name.
+    if (rc != CORQ_OK) return false;
+    if (lsn != 0) waits.push_back({r.stream, r.partition, lsn});
+  }
+  return true;
+}
+
 bool PendingTxnRelease::ready() {
+  if (retried < retries.size()) return false;
   for (const Wait &w : waits) {
     if (w.stream->deleted()) continue;  // its records went with it
     if (w.stream->log() == nullptr || w.stream->log()->durable_lsn() < w.lsn) return false;
@@ -612,15 +630,38 @@ int Commit::finish_durable(wal::Lsn lsn) {
   std::uint32_t seq = 0;  // the record's position among the durable stream records (as logged)
   for (Transaction::AppendOp &a : t_.appends_) {
     if (a.stream->sid() == 0) continue;
+    const std::uint32_t mark = seq++;
+    if (first_error == CORQ_ENOSPC) {
+      // After a refused record, the rest wait with it (their order in each partition is kept).
+      release.retries.push_back({a.stream, a.partition, a.has_key, std::move(a.key),
+                                 std::move(a.message), mark, now_ms_});
+      continue;
+    }
     wal::Lsn stream_lsn = 0;
     const int rc = a.stream->append_committed(a.partition, a.has_key ? a.key.data() : nullptr,
                                               a.key.size(), a.message.view(), now_ms_,
-                                              stream::TxnMark{txn_id_, seq++}, stream_lsn, error);
+                                              stream::TxnMark{txn_id_, mark}, stream_lsn, error);
+    if (rc == CORQ_ENOSPC && first_error == CORQ_OK) {
+      // The disk is full. The engine log holds the whole transaction and its other parts are
+      // applied: failing now would break "all or nothing" in this process (and corq.h's promise
+      // that CORQ_ENOSPC applied nothing). The record waits for room (PendingTxnRelease).
+      first_error = rc;
+      release.retries.push_back({a.stream, a.partition, a.has_key, std::move(a.key),
+                                 std::move(a.message), mark, now_ms_});
+      continue;
+    }
     if (rc != CORQ_OK && first_error == CORQ_OK) {
       first_error = rc;
       first_detail = "stream '" + a.stream->name() + "': " + error;
     }
     if (stream_lsn != 0) release.waits.push_back({a.stream, a.partition, stream_lsn});
+  }
+  if (first_error == CORQ_ENOSPC) {
+    // Committed: the scheduler appends the waiting records once there is room, then lets go of
+    // the batch as for any deferred release.
+    engine_.note_txn_appends_deferred(release.retries.size());
+    engine_.defer_txn_release(std::move(release));
+    return CORQ_OK;
   }
   if (first_error != CORQ_OK) {
     // A stream's log failed (the engine is fail-stopped): the engine log keeps the transaction

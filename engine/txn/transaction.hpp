@@ -61,28 +61,6 @@ namespace corq::core::txn {
 /// engine/testing.hpp's set_txn_stop_before_streams.
 extern std::atomic<bool> testing_stop_before_streams;
 
-/// A corq_message copied for later (payload, headers, dedup id).
-class OwnedMessage {
- public:
-  /// Copies `m` (which the caller validated).
-  explicit OwnedMessage(const corq_message &m);
-  OwnedMessage(OwnedMessage &&) noexcept = default;
-  OwnedMessage &operator=(OwnedMessage &&) noexcept = default;
-  /// A corq_message over the copy (valid while this lives and is not moved).
-  const corq_message &view();
-  /// Payload, header keys and values: what counts against max_txn_bytes.
-  std::uint64_t bytes() const noexcept { return bytes_; }
-
- private:
-  std::string payload_;
-  std::vector<std::string> strings_;  // key, value, key, value, ...
-  std::string dedup_id_;
-  bool has_dedup_ = false;
-  std::vector<corq_header> headers_;
-  corq_message view_{};
-  std::uint64_t bytes_ = 0;
-};
-
 class Transaction {
  public:
   /// Operations and bytes one transaction holds at most (bytes: the engine's max_txn_bytes).

@@ -1,7 +1,6 @@
 // tests/sim/main.cpp — corq-sim: the deterministic crash simulator's command line.
 //
 //   corq-sim --seeds N [--seed-start S] [--verbose] [--no-reorder] [--no-sync-none] [--no-corrupt]
-//            [--known-bugs]
 //
 // Runs seeds S .. S+N-1 (workload.hpp: each seed's queue part, its streams part, then its
 // transactions part), prints each failing seed with what broke and the exact command that replays
@@ -25,7 +24,7 @@ bool parse_count(const char *text, std::uint64_t &out) {
 int usage(const char *why) {
   std::fprintf(stderr,
                "corq-sim: %s\nusage: corq-sim --seeds N [--seed-start S] [--verbose] "
-               "[--no-reorder] [--no-sync-none] [--no-corrupt] [--known-bugs]\n",
+               "[--no-reorder] [--no-sync-none] [--no-corrupt]\n",
                why);
   return 2;
 }
@@ -52,8 +51,6 @@ int main(int argc, char **argv) {
       modes.sync_none = false, flags += " --no-sync-none";
     } else if (arg == "--no-corrupt") {
       modes.corrupt = false, flags += " --no-corrupt";
-    } else if (arg == "--known-bugs") {
-      modes.known_bugs = true, flags += " --known-bugs";
     } else {
       return usage(("unknown argument " + arg).c_str());
     }

@@ -22,8 +22,7 @@
 // on as the next epoch's, or is crashed at once: then the queues are read again (recovering twice
 // changes nothing) and the next epoch opens its own engine.
 //
-// Of the three engine bugs this part found, two are fixed; the third is steered clear of unless
-// --known-bugs (workload.hpp's SimModes::known_bugs, tests/README.md).
+// The three engine bugs this part found are fixed (tests/README.md).
 #include "engine/testing.hpp"
 #include "sim/epoch_end.hpp"
 #include "sim/process_vfs.hpp"
@@ -86,7 +85,7 @@ class TxnSeed {
  public:
   TxnSeed(std::uint64_t seed, const SimModes &modes)
       : seed_(seed), modes_(modes), rng_(seed ^ 0x7a5c7a5c7a5cull), disk_(seed ^ 0x7a5cull) {
-    // (Both draws are made in every mode, so that --known-bugs keeps the seed's other choices.)
+    // (Both draws are made in every mode, so that a mode flag keeps the seed's other choices.)
     sync_none_ = modes_.sync_none && rng_.one_in(5);
     group_mode_ = rng_.one_in(2) ? "ordered" : "shared";
     member_prefetch_ = input_prefetch;
@@ -372,18 +371,6 @@ class TxnSeed {
     const std::string detail = rc == CORQ_OK ? std::string() : corq_last_error();
     say("  commit -> " + std::to_string(rc) + (detail.empty() ? "" : " (" + detail + ")"));
     const std::string how = "commit -> " + std::to_string(rc);
-    // Known engine bug C (tests/README.md): a stream's full log makes the commit return
-    // CORQ_ENOSPC after the engine log took the transaction and its queue half was applied (the
-    // next open appends its records). Counted as committed, unless --known-bugs.
-    const bool stream_full =
-        rc == CORQ_ENOSPC && !modes_.known_bugs && detail.find("stream '") != std::string::npos;
-    if (stream_full) {
-      if (std::string why = model_.committed(number, !sync_none_, true, how + " from a stream");
-          !why.empty())
-        violated(why);
-      settled_.insert(settled_.end(), taken.begin(), taken.end());
-      return;
-    }
     if (rc == CORQ_OK || rc == CORQ_ETIMEDOUT || rc == CORQ_EFAILED) {
       // The outcome may be unknown (CORQ_ETIMEDOUT, CORQ_EFAILED), never partial.
       const bool here = rc == CORQ_OK || rc == CORQ_ETIMEDOUT;

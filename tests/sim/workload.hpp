@@ -15,10 +15,6 @@ struct SimModes {
   bool sync_none = true;  // some seeds run sync=none (nothing confirmed; recovery must still work)
   bool corrupt = true;    // some seeds flip a bit in a sealed segment and expect CORQ_ECORRUPT
   bool verbose = false;   // print every operation
-  // The transactions part steers clear of the engine bug it found that is not fixed yet
-  // (tests/README.md, "Known engine bugs"): a commit's CORQ_ENOSPC from a stream's full log counts
-  // as committed. --known-bugs runs it as designed (seeds then fail).
-  bool known_bugs = false;
 };
 
 /// Runs seed `seed` on durable queues and exchanges (workload.cpp). Returns "" when every

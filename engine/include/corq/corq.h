@@ -664,9 +664,13 @@ CORQ_API int corq_txn_ack(corq_txn *txn, corq_consumer *consumer, uint64_t tag);
  * (CORQ_ENOSPC, CORQ_EFAILED); the acked deliveries then stay held (or are returned by the
  * scheduler if their lease ran out meanwhile). CORQ_ETIMEDOUT or CORQ_EFAILED while waiting for
  * durability: the outcome is unknown, never partial — after a restart the transaction is wholly
- * there or wholly absent (in this process it is applied). CORQ_ECLOSED: the engine was closed, the
- * transaction was aborted. Whatever it returns, commit frees the transaction: the handle is invalid
- * afterwards (as after fclose). An empty transaction commits at once. */
+ * there or wholly absent (in this process it is applied). Once the engine log holds the
+ * transaction, a stream whose log is out of disk space does not fail it: commit returns CORQ_OK
+ * (it is committed and durable, its other parts applied), and the records that log refused are
+ * appended by the engine as soon as the disk has room (or at the next open); readers see them then
+ * (corq_stats_json "transactions_deferred_appends" counts them). CORQ_ECLOSED: the engine was
+ * closed, the transaction was aborted. Whatever it returns, commit frees the transaction: the
+ * handle is invalid afterwards (as after fclose). An empty transaction commits at once. */
 CORQ_API int corq_txn_commit(corq_txn *txn, int32_t timeout_ms);
 /* Discards a transaction (its acks are not applied: the deliveries stay held) and frees the handle.
  * NULL is a no-op. corq_close aborts the transactions still open: their handles then only take

@@ -197,7 +197,7 @@ func TestNackRetriesWithBackoffThenDeadLettersWithXDeathHeaders(t *testing.T) {
 
 func TestNackWithoutDelayReleaseAndExtend(t *testing.T) {
 	e := memEngine(t, nil)
-	declare(t, e, "q", corq.Options{"lease_ms": "100"})
+	declare(t, e, "q", corq.Options{"lease_ms": "500"})
 	publish(t, e, "q", "a")
 	c := consumer(t, e, "q", 4)
 	d := consumeOne(t, c)
@@ -218,7 +218,7 @@ func TestNackWithoutDelayReleaseAndExtend(t *testing.T) {
 	if err := d.Extend(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond) // past the 100 ms lease, inside the extended one
+	time.Sleep(700 * time.Millisecond) // past the 500 ms lease, inside the extended one
 	if err := d.Ack(); err != nil {
 		t.Fatalf("ack after extend: %v", err)
 	}

@@ -93,12 +93,15 @@ func TestReadersStartAtEarliestLatestAnOffsetOrATime(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		appendRecord(t, e, "s", nil, strconv.Itoa(i))
 	}
+	// The engine stamps records with a coarse clock (1-4 ms ticks, corq's engine/clock.hpp): keep
+	// well clear of it on both sides of the time the reader starts at.
+	time.Sleep(20 * time.Millisecond)
 	between := time.Now()
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
 	appendRecord(t, e, "s", nil, "3")
 	latest := reader(t, e, "s", 0, corq.StartLatest)
 	fromOne := reader(t, e, "s", 0, corq.StartAtOffset(1))
-	fromTime := reader(t, e, "s", 0, corq.StartAtTime(between.Add(time.Millisecond)))
+	fromTime := reader(t, e, "s", 0, corq.StartAtTime(between))
 	if rs, _ := latest.Poll(10); len(rs) != 0 {
 		t.Errorf("latest read old records: %v", rs)
 	}

@@ -5,6 +5,7 @@ package corq
 import "C"
 
 import (
+	"errors"
 	"strings"
 	"unsafe"
 )
@@ -83,13 +84,7 @@ var (
 // ErrWindowFull is what Consumer.Consume returns when its prefetch window is full: every slot holds
 // an unsettled delivery, so waiting could not deliver anything (corq_consume returns 0 at once).
 // Settle deliveries, then consume again. It is the binding's own error, not a corq code.
-var ErrWindowFull = windowFull{}
-
-type windowFull struct{}
-
-func (windowFull) Error() string {
-	return "corq: the consumer's prefetch window is full: settle deliveries before consuming"
-}
+var ErrWindowFull = errors.New("corq: the consumer's prefetch window is full: settle deliveries before consuming")
 
 func (e *Error) Error() string {
 	if e.Detail == "" {
@@ -101,7 +96,8 @@ func (e *Error) Error() string {
 	return e.Detail + " (" + e.Code.Name() + ")"
 }
 
-// Is matches the sentinel of the same code, and the context error it wraps (if any).
+// Is matches the sentinel of the same code (errors.Is finds a wrapped context error through
+// Unwrap).
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code && t.Op == "" && t.Detail == ""

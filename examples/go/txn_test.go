@@ -173,6 +173,32 @@ func TestADeliverySettledBeforeCommitFailsItAndNothingIsApplied(t *testing.T) {
 	wantErr(t, txn.Commit(ctxLong(t)), corq.ErrClosed, "corq_txn_commit", "")
 }
 
+func TestACommitAfterItsConsumerClosedIsErrStateAndAppliesNothing(t *testing.T) {
+	e := memEngine(t, nil)
+	declare(t, e, "q", nil)
+	declare(t, e, "out", nil)
+	publish(t, e, "q", "m")
+	c, err := e.NewConsumer("q", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := consumeOne(t, c)
+	txn := begin(t, e)
+	if err := txn.Publish("", "out", corq.Message{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Ack(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil { // releases the delivery
+		t.Fatal(err)
+	}
+	wantErr(t, txn.Commit(ctxLong(t)), corq.ErrState, "corq_txn_commit", "")
+	if s := stats(t, e, "q"); s.Ready != 1 || s.Acked != 0 || ready(t, e, "out") != 0 {
+		t.Fatalf("a failed commit applied something: %+v", s)
+	}
+}
+
 func TestACommitWithADoneContextIsNotMadeAndTheTransactionStaysOpen(t *testing.T) {
 	e := memEngine(t, nil)
 	declare(t, e, "q", nil)

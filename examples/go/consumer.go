@@ -30,10 +30,12 @@ type Consumer struct {
 	// mu is held by every call into C on ptr but Wakeup; closing refuses new calls at once, and
 	// life (held shared by Wakeup, exclusively around corq_consumer_close) keeps ptr valid for
 	// Wakeup, which does not take mu.
-	mu      sync.Mutex
-	life    sync.RWMutex
-	closing atomic.Bool
-	closed  atomic.Bool
+	mu        sync.Mutex
+	life      sync.RWMutex
+	closing   atomic.Bool
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 	// Guarded by mu: the deliveries buffer (C memory) and whether an interrupt of ours may still
 	// be pending in corq (README.md, "Contexts and cancellation").
 	buf            *C.corq_delivery
@@ -309,27 +311,28 @@ func (c *Consumer) Wakeup() error {
 }
 
 // Close closes the consumer: a Consume waiting in another goroutine returns ErrClosed, then the
-// unsettled deliveries are released (ready again, not a failed attempt). Idempotent; calls after it
-// return ErrClosed.
+// unsettled deliveries are released (ready again, not a failed attempt). Idempotent (a Close that
+// comes while another runs returns when that one is done); calls after it return ErrClosed.
 func (c *Consumer) Close() error {
 	const op = "corq_consumer_close"
 	if c == nil || c.ptr == nil {
 		return invalid(op, "consumer is nil")
 	}
-	if !c.closing.CompareAndSwap(false, true) {
-		return nil
-	}
-	runtime.SetFinalizer(c, nil)
-	C.corq_consumer_wakeup(c.ptr) // ends a Consume that waits: it holds mu
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.life.Lock()
-	defer c.life.Unlock()
-	r := C.gq_consumer_close(c.ptr)
-	c.closed.Store(true)
-	C.free(unsafe.Pointer(c.buf))
-	c.buf, c.bufCap = nil, 0
-	return check(r, op)
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		runtime.SetFinalizer(c, nil)
+		C.corq_consumer_wakeup(c.ptr) // ends a Consume that waits: it holds mu
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.life.Lock()
+		defer c.life.Unlock()
+		r := C.gq_consumer_close(c.ptr)
+		c.closed.Store(true)
+		C.free(unsafe.Pointer(c.buf))
+		c.buf, c.bufCap = nil, 0
+		c.closeErr = check(r, op)
+	})
+	return c.closeErr
 }
 
 // Delivery is one message delivered to a consumer, copied out of corq's memory (Data and Headers

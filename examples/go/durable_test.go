@@ -312,3 +312,35 @@ func TestLogLevelsAreTheHeaders(t *testing.T) {
 		t.Error("levels are not corq.h's")
 	}
 }
+
+// Two Closes at once: neither returns before the directory's lock is released.
+func TestConcurrentClosesBothReturnOnceTheDirectoryIsFree(t *testing.T) {
+	dir := t.TempDir()
+	for round := 0; round < 5; round++ {
+		e, err := corq.Open(dir, nil)
+		if err != nil {
+			t.Fatalf("round %d: Open: %v", round, err)
+		}
+		declare(t, e, "q", nil)
+		var wg sync.WaitGroup
+		var reopen sync.Mutex // one reopen at a time: only the closing engine may hold the lock
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := e.Close(); err != nil {
+					t.Error(err)
+				}
+				reopen.Lock()
+				defer reopen.Unlock()
+				again, err := corq.Open(dir, nil)
+				if err != nil {
+					t.Errorf("round %d: Open after Close returned: %v", round, err)
+					return
+				}
+				again.Close()
+			}()
+		}
+		wg.Wait()
+	}
+}

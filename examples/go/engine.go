@@ -29,9 +29,10 @@ type Engine struct {
 	ptr *C.corq_engine
 	// mu is held shared by every call into C on ptr and exclusively by Close's last step, so that
 	// no call can run in an engine whose memory corq_close freed.
-	mu     sync.RWMutex
-	closed atomic.Bool
-	sink   uintptr // the log registry's key (log.go), 0 until SetLogCallback
+	mu        sync.RWMutex
+	closed    atomic.Bool
+	closeOnce sync.Once // a second Close waits for the first to finish
+	sink      uintptr   // the log registry's key (log.go), 0 until SetLogCallback
 }
 
 // Open opens (or creates) the data directory dir and recovers its write-ahead log; queues declared
@@ -87,15 +88,18 @@ func (e *Engine) enter(op string) error {
 // Close closes the engine gracefully (corq_close): publishing stops, consumers and publishers that
 // wait are woken with ErrClosed, what was logged is flushed and the directory's lock released.
 // Consumers, producers, readers and transactions stay valid objects: their calls return ErrClosed
-// from then on, and their Close still works. Close is idempotent; later engine calls return
-// ErrClosed.
+// from then on, and their Close still works. Close is idempotent (a Close that comes while another
+// runs returns when that one is done); later engine calls return ErrClosed.
 func (e *Engine) Close() error {
 	if e == nil || e.ptr == nil {
 		return invalid("corq_close", "engine is nil")
 	}
-	if !e.closed.CompareAndSwap(false, true) {
-		return nil
-	}
+	e.closeOnce.Do(e.close)
+	return nil
+}
+
+func (e *Engine) close() {
+	e.closed.Store(true)
 	runtime.SetFinalizer(e, nil)
 	if e.mu.TryLock() {
 		C.corq_close(e.ptr) // no call runs in C: the memory may go now
@@ -111,7 +115,6 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 	dropLogSink(e.sink)
-	return nil
 }
 
 // Sync waits until everything logged so far is durable (corq_sync); at once on an in-memory

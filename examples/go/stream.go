@@ -235,13 +235,15 @@ type Record struct {
 // (corq_stream_reader). A mutex makes it safe for any goroutine (calls run one at a time); Close
 // may be called at any time and ends a Read that waits.
 type StreamReader struct {
-	engine  *Engine
-	ptr     *C.corq_stream_reader
-	mu      sync.Mutex
-	closing atomic.Bool
-	closed  bool // guarded by mu
-	buf     *C.corq_stream_record
-	bufCap  int
+	engine    *Engine
+	ptr       *C.corq_stream_reader
+	mu        sync.Mutex
+	closing   atomic.Bool
+	closed    bool // guarded by mu
+	closeOnce sync.Once
+	closeErr  error
+	buf       *C.corq_stream_record
+	bufCap    int
 }
 
 // NewStreamReader opens a reader of one partition at start. Errors: ErrInvalid (bad start, offset
@@ -395,17 +397,18 @@ func (r *StreamReader) Close() error {
 	if r == nil || r.ptr == nil {
 		return invalid(op, "stream reader is nil")
 	}
-	if !r.closing.CompareAndSwap(false, true) {
-		return nil
-	}
-	runtime.SetFinalizer(r, nil)
-	C.corq_stream_reader_wakeup(r.ptr) // a Read that waits holds mu
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-	C.free(unsafe.Pointer(r.buf))
-	r.buf, r.bufCap = nil, 0
-	return check(C.gq_stream_reader_close(r.ptr), op)
+	r.closeOnce.Do(func() {
+		r.closing.Store(true)
+		runtime.SetFinalizer(r, nil)
+		C.corq_stream_reader_wakeup(r.ptr) // a Read that waits holds mu
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.closed = true
+		C.free(unsafe.Pointer(r.buf))
+		r.buf, r.bufCap = nil, 0
+		r.closeErr = check(C.gq_stream_reader_close(r.ptr), op)
+	})
+	return r.closeErr
 }
 
 // ---- consumer groups ---------------------------------------------------------------------------

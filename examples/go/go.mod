@@ -1,0 +1,3 @@
+module corq.dev/corq
+
+go 1.19

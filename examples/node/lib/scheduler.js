@@ -85,7 +85,8 @@ class Gate {
       ticket.grant = () => resolve(ticket);
     });
     this.queue.push(ticket);
-    this.preemptLongSlices();
+    this.pump(); // a one-shot over its share may wait at the head while this one can go
+    if (!ticket.held) this.preemptLongSlices();
     return entered;
   }
 

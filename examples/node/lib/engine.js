@@ -213,6 +213,9 @@ class Engine {
    * the engine's memory until it returned, and through the gate as a one-shot call.
    */
   async _oneshot(fn, args) {
+    // After close() the engine's memory lives only as long as the calls already counted here: a
+    // call begun later (the next batch of a durability wait, say) must not reach corq.
+    if (this._closed) throw closedError('engine');
     this._inflight++;
     const ticket = { oneshot: true };
     try {
@@ -1661,7 +1664,13 @@ class Transaction extends Child {
     let rc;
     try {
       for (const lane of lanes) releases.push(await lane.hold());
-      rc = await this._engine._oneshot(c.corq_txn_commit, [t, timeout]);
+      if (this._engine._closed) {
+        // corq_close aborted it meanwhile: its handle only takes corq_txn_abort, which frees it
+        c.corq_txn_abort(t);
+        rc = codes.CORQ_ECLOSED;
+      } else {
+        rc = await this._engine._oneshot(c.corq_txn_commit, [t, timeout]);
+      }
     } finally {
       for (const release of releases) release();
       this._ended = 'committed';

@@ -323,3 +323,18 @@ test('every export of index.js is declared in index.d.ts', () => {
     }
   }
 });
+
+test('closing a disk engine while durability waits, a sync and a request are on worker threads', async (t) => {
+  for (let round = 0; round < 3; round++) {
+    const engine = corq.open(tempDir(t));
+    engine.declareQueue('q');
+    engine.declareStream('s');
+    const pending = [engine.sync(), engine.request('', 'q', 'r', { timeoutMs: -1 })];
+    for (let i = 0; i < 30; i++) pending.push(engine.publish('q', 'x'), engine.append('s', 'y'));
+    await new Promise((resolve) => setImmediate(resolve));
+    engine.close(); // each either completed or ends with CORQ_ECLOSED; nothing touches freed memory
+    for (const outcome of await Promise.allSettled(pending)) {
+      if (outcome.status === 'rejected') assert.equal(outcome.reason.code, 'CORQ_ECLOSED', outcome.reason.message);
+    }
+  }
+});

@@ -33,6 +33,13 @@ const WINDOW_FULL_RETRY_MS = 50;
 // Longest name corq_queue_declare_temp writes ("corq.gen-" and 16 hex digits, and a NUL).
 const TEMP_NAME_CAPACITY = 64;
 
+/** A resolved Promise that also carries its value (.ready), for callers that chain on it. */
+function readyPromise(value) {
+  const promise = Promise.resolve(value);
+  promise.ready = value;
+  return promise;
+}
+
 /** Runs fn and returns its result as a Promise: a throw becomes a rejection. */
 function promised(fn) {
   try {
@@ -195,7 +202,6 @@ class Engine {
     this._transientStreams = new Set();
     this._queueDurability = new DurabilityBatcher(this, 'corq_wait_durable');
     this._streamDurability = new DurabilityBatcher(this, 'corq_sync');
-    this._syncNone = String(options.sync ?? '') === 'none';
     registry.register(this, { kind: 'engine', ptr }, this);
   }
 
@@ -281,9 +287,8 @@ class Engine {
     const h = this._h();
     wire.text('name', name);
     wire.withConfig(options, (config) => check(c.corq_queue_declare(h, name, config)));
-    if (this._disk && String(wire.object('options', options).durable) === 'false') {
-      this._transientQueues.add(name);
-    }
+    if (String(wire.object('options', options).durable) === 'false') this._transientQueues.add(name);
+    else this._transientQueues.delete(name);
   }
 
   /** Declares a temporary queue ("corq.gen-..."; transient, auto-deleted) and returns its name. */
@@ -326,19 +331,19 @@ class Engine {
       const h = this._h();
       wire.text('queue', queue);
       const keep = [];
-      const message = wire.message(data, o.headers, o.dedupId, keep);
+      const message = wire.scratchMessage(data, o.headers, o.dedupId, keep);
       const opts = wire.publishOptions(o);
-      const id = new BigUint64Array(1);
-      const tryNow = fastOptions(opts);
-      const rc = c.corq_publish(h, queue, message, tryNow, id);
+      const rc = c.corq_publish(h, queue, message, fastOptions(opts), idScratch);
       if (rc === codes.CORQ_OK) {
-        if (!this._waitsForQueue(queue, o)) return id[0];
-        return this._queueDurability.wait(id[0]).then(() => id[0]);
+        const messageId = idScratch[0];
+        if (!this._waitsForQueue(queue, o)) return messageId;
+        return this._queueDurability.wait(messageId).then(() => messageId);
       }
       if (rc !== codes.CORQ_EFULL || blockTimeout(opts) === 0) throw lastError(rc);
       // Full: under overflow=block the publish waits for room, on a worker thread.
       const full = lastError(rc);
-      return this._oneshot(c.corq_publish, [h, queue, message, opts, id]).then((again) => {
+      const id = new BigUint64Array(1);
+      return this._oneshot(c.corq_publish, [h, queue, Buffer.from(message), opts, id]).then((again) => {
         keep.length = 0;
         if (again === codes.CORQ_OK) return id[0];
         throw again === codes.CORQ_EFULL ? full : workerError(again, 'corq_publish', `queue '${queue}'`);
@@ -537,9 +542,8 @@ class Engine {
     const h = this._h();
     wire.text('name', name);
     wire.withConfig(options, (config) => check(c.corq_stream_declare(h, name, config)));
-    if (this._disk && String(wire.object('options', options).durable) === 'false') {
-      this._transientStreams.add(name);
-    }
+    if (String(wire.object('options', options).durable) === 'false') this._transientStreams.add(name);
+    else this._transientStreams.delete(name);
   }
 
   deleteStream(name) {
@@ -700,11 +704,18 @@ function camel(name) {
   return name.replace(/_([a-z])/g, (_, ch) => ch.toUpperCase());
 }
 
+// The message id of a publish tried at once (read right after the call).
+const idScratch = new BigUint64Array(1);
+const fastCache = new WeakMap(); // the shared default options -> their fast copy
+
 /** A copy of `opts` that cannot wait: CORQ_PUBLISH_NOWAIT, timeout_ms 0. */
 function fastOptions(opts) {
+  const cached = fastCache.get(opts);
+  if (cached !== undefined) return cached;
   const fast = Buffer.from(opts);
   fast.writeUInt32LE(opts.readUInt32LE(layout.options.flags) | wire.PUBLISH_NOWAIT, layout.options.flags);
   fast.writeInt32LE(0, layout.options.timeout_ms);
+  if (opts === wire.publishOptions({})) fastCache.set(opts, fast);
   return fast;
 }
 
@@ -1043,7 +1054,9 @@ class Consumer extends Child {
    * the main thread before waiting on a worker thread.
    */
   consume(options = undefined) {
-    return this.consumeMany(1, options).then((list) => list[0] ?? null);
+    const many = this.consumeMany(1, options);
+    if (many.ready !== undefined) return Promise.resolve(many.ready[0] ?? null); // no extra tick
+    return many.then((list) => list[0] ?? null);
   }
 
   /** Up to max deliveries (at most 1024 per call, and the window's free room); [] as consume()'s null. */
@@ -1060,8 +1073,8 @@ class Consumer extends Child {
       if (!this._turn && this._lane.idle && tryFirst && this._stash.length === 0 && !this._interruptNext) {
         if (signal?.aborted) throw abortError(signal);
         const got = this._poll(n);
-        if (got > 0) return Promise.resolve(this._decode(got));
-        if (timeoutMs === 0) return Promise.resolve([]);
+        if (got > 0) return readyPromise(this._decode(got));
+        if (timeoutMs === 0) return readyPromise([]);
       }
       return this._consumeTurn(n, timeoutMs, signal, tryFirst);
     } catch (error) {

@@ -195,22 +195,20 @@ function readHeaders(ptr, count) {
  * it points into is pushed on `keep`.
  */
 function writeMessage(target, offset, data, headers, dedupId, keep) {
+  // Everything that may run user code (getters, iterators) or throw comes first; the writes last.
   const payload = bytes('data', data);
+  const { array, count: n } = headerArray('headers', headers, keep);
+  const id = dedupId === undefined || dedupId === null ? null : cString('dedupId', dedupId);
   keep.push(payload);
+  if (id !== null) keep.push(id);
   target.writeBigUInt64LE(addressOf(payload), offset + layout.message.data);
   target.writeBigUInt64LE(BigInt(payload.length), offset + layout.message.len);
-  if (headers !== undefined && headers !== null) {
-    const { array, count: n } = headerArray('headers', headers, keep);
-    if (array !== null) {
-      target.writeBigUInt64LE(koffi.address(array), offset + layout.message.headers);
-      target.writeBigUInt64LE(BigInt(n), offset + layout.message.header_count);
-    }
+  target.fill(0, offset + layout.message.headers, offset + layout.message.size);
+  if (array !== null) {
+    target.writeBigUInt64LE(koffi.address(array), offset + layout.message.headers);
+    target.writeBigUInt64LE(BigInt(n), offset + layout.message.header_count);
   }
-  if (dedupId !== undefined && dedupId !== null) {
-    const id = cString('dedupId', dedupId);
-    keep.push(id);
-    target.writeBigUInt64LE(koffi.address(id), offset + layout.message.dedup_id);
-  }
+  if (id !== null) target.writeBigUInt64LE(koffi.address(id), offset + layout.message.dedup_id);
 }
 
 /** One corq_message in a Buffer of its own. */
@@ -220,11 +218,32 @@ function message(data, headers, dedupId, keep) {
   return buffer;
 }
 
+// The hot path's corq_message: a publish tried at once on the main thread lays its message out
+// here (no allocation); it is valid until the next call of scratchMessage, so a call that goes on
+// on a worker thread copies it first.
+const scratch = Buffer.alloc(layout.message.size);
+
+function scratchMessage(data, headers, dedupId, keep) {
+  writeMessage(scratch, 0, data, headers, dedupId, keep); // writes every field
+  return scratch;
+}
+
 /**
  * corq_publish_options from the JS options: nowait, mandatory, timeoutMs (overflow=block's wait for
  * room, default 30000), delayMs, ttlMs, priority.
  */
+const PUBLISH_KEYS = ['nowait', 'mandatory', 'timeoutMs', 'delayMs', 'ttlMs', 'priority'];
+let defaultOptions = null; // the options of a publish that sets none: laid out once, never written
+
 function publishOptions(options, flagsExtra = 0) {
+  if (flagsExtra === 0 && PUBLISH_KEYS.every((key) => options[key] === undefined)) {
+    defaultOptions ??= layoutOptions({}, 0);
+    return defaultOptions;
+  }
+  return layoutOptions(options, flagsExtra);
+}
+
+function layoutOptions(options, flagsExtra) {
   const buffer = Buffer.alloc(layout.options.size);
   let flags = flagsExtra;
   if (options.nowait) flags |= PUBLISH_NOWAIT;
@@ -311,6 +330,7 @@ module.exports = {
   readHeaders,
   writeMessage,
   message,
+  scratchMessage,
   publishOptions,
   streamKey,
   withConfig,

@@ -3,7 +3,7 @@
 // exchanges, mandatory), exchange stats, and request/respond.
 
 const { test } = require('node:test');
-const { memoryEngine, sleep, rejectsCorq, throwsCorq, assert } = require('./helpers');
+const { memoryEngine, sleep, rejectsCorq, throwsCorq, assert, ticker } = require('./helpers');
 
 async function drain(consumer) {
   return (await consumer.consumeMany(64, { timeoutMs: 0 })).map((d) => d.data.toString());
@@ -139,16 +139,15 @@ test('request errors: unroutable, timeout, unknown exchange, bad arguments', asy
   await rejectsCorq(plain.respond('late'), 'CORQ_ESTATE');
 });
 
-test('a request waits off the main thread; the engine close ends it with CORQ_ECLOSED', async () => {
+test('a request waits off the main thread; the engine close ends it with CORQ_ECLOSED', async (t) => {
   const { corq } = require('./helpers');
   const engine = corq.open();
   engine.declareQueue('slow');
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 5);
+  const loop = ticker(t);
   const pending = engine.request('', 'slow', 'x', { timeoutMs: -1 });
   await sleep(60);
-  assert.ok(ticks >= 5);
+  assert.ok(loop.ticks >= 2);
   engine.close(); // the request's engine memory is kept until it returned
   await rejectsCorq(pending, 'CORQ_ECLOSED');
-  clearInterval(timer);
+  loop.stop();
 });

@@ -48,4 +48,17 @@ function throwsCorq(fn, code, detail) {
   });
 }
 
-module.exports = { corq, tempDir, memoryEngine, sleep, rejectsCorq, throwsCorq, assert };
+/**
+ * Counts the turns of the event loop: a 5 ms interval (unref'd, cleared when the test ends). A
+ * corq wait on the main thread would leave it at 0; a loaded machine may delay it, never stop it.
+ */
+function ticker(t) {
+  const counter = { ticks: 0 };
+  const timer = setInterval(() => counter.ticks++, 5);
+  timer.unref();
+  t.after(() => clearInterval(timer));
+  counter.stop = () => clearInterval(timer);
+  return counter;
+}
+
+module.exports = { corq, tempDir, memoryEngine, sleep, ticker, rejectsCorq, throwsCorq, assert };

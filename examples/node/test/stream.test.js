@@ -3,7 +3,7 @@
 // deletion, the iterator, retention's skipped count), consumer groups, and a disk engine.
 
 const { test } = require('node:test');
-const { corq, tempDir, memoryEngine, sleep, rejectsCorq, throwsCorq, assert } = require('./helpers');
+const { corq, tempDir, memoryEngine, sleep, rejectsCorq, throwsCorq, assert, ticker } = require('./helpers');
 
 test('append picks partitions by key; readers read records with copies of key, data, headers', async (t) => {
   const engine = memoryEngine(t);
@@ -83,17 +83,16 @@ test('a read waits off the main thread for the tail; wakeup() ends it with []', 
   const engine = memoryEngine(t);
   engine.declareStream('s');
   const reader = engine.streamReader('s', { start: 'latest' });
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 5);
+  const loop = ticker(t);
   const waiting = reader.read();
   await sleep(60);
-  assert.ok(ticks >= 5);
+  assert.ok(loop.ticks >= 2);
   await engine.append('s', 'tail');
   assert.deepEqual((await waiting).map((r) => r.data.toString()), ['tail']);
   const woken = reader.read();
   setTimeout(() => reader.wakeup(), 30);
   assert.deepEqual(await woken, []);
-  clearInterval(timer);
+  loop.stop();
   // a wakeup with no read waiting ends the next read that would wait, not one that finds records
   reader.wakeup();
   await engine.append('s', 'ready');

@@ -219,6 +219,7 @@ export declare class Engine {
   readonly engineId: string;
   close(): void;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 
   declareQueue(name: string, options?: Options): void;
   declareTempQueue(options?: Options): string;
@@ -274,6 +275,7 @@ export declare class Producer {
   flush(options?: WaitOptions): Promise<void>;
   close(): void;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export declare class Delivery {
@@ -313,6 +315,7 @@ export declare class Consumer implements AsyncIterable<Delivery> {
   deliveries(options?: { signal?: AbortSignal; batch?: number }): AsyncGenerator<Delivery, void, undefined>;
   [Symbol.asyncIterator](): AsyncGenerator<Delivery, void, undefined>;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export declare class StreamProducer {
@@ -323,6 +326,7 @@ export declare class StreamProducer {
   sendSync(messages: ReadonlyArray<Bytes | BatchItem>, options?: StreamSendOptions): AppendedBatch;
   close(): void;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export declare class StreamRecord {
@@ -348,6 +352,7 @@ export declare class StreamReader implements AsyncIterable<StreamRecord> {
   records(options?: { signal?: AbortSignal }): AsyncGenerator<StreamRecord, void, undefined>;
   [Symbol.asyncIterator](): AsyncGenerator<StreamRecord, void, undefined>;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export declare class Transaction {
@@ -361,4 +366,5 @@ export declare class Transaction {
   abort(): void;
   close(): void;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }

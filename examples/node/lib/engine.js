@@ -273,6 +273,13 @@ class Engine {
     this.close();
   }
 
+  /** close(), resolving once every handle opened from it is freed. */
+  async [Symbol.asyncDispose]() {
+    const children = [...this._children];
+    this.close();
+    await Promise.all(children.map((child) => child._lane.whenIdle()));
+  }
+
   /** This engine's id: the data directory's UUID (DIR/ENGINE_ID), or a fresh one in memory. */
   get engineId() {
     const out = Buffer.alloc(37);
@@ -786,6 +793,12 @@ class Child {
 
   [Symbol.dispose]() {
     this.close();
+  }
+
+  /** close(), resolving once the C handle is freed (after a call in flight returned). */
+  [Symbol.asyncDispose]() {
+    this.close();
+    return this._lane.whenIdle();
   }
 }
 

@@ -366,3 +366,21 @@ test('a dropped consumer is freed by the GC safety net (no crash)', async () => 
   await sleep(10);
   engine.close();
 });
+
+test('Symbol.asyncDispose closes a waiting consumer and resolves once its handle is freed', async (t) => {
+  const engine = memoryEngine(t);
+  engine.declareQueue('q');
+  const consumer = engine.consumer('q');
+  const waiting = consumer.consume();
+  await sleep(30);
+  await consumer[Symbol.asyncDispose]();
+  await rejectsCorq(waiting, 'CORQ_ECLOSED');
+  assert.equal(consumer.closed, true);
+  assert.equal(engine.stats('q').consumers, 0);
+  const other = corq.open();
+  other.declareQueue('q');
+  const busy = other.consumer('q').consume();
+  await sleep(30);
+  await other[Symbol.asyncDispose]();
+  await rejectsCorq(busy, 'CORQ_ECLOSED');
+});

@@ -183,6 +183,10 @@ test('consumer groups: members consume records, settle them, seek, stats, delete
   engine.groupSeek('orders', 'billing', 'earliest');
   assert.equal((await member.consumeMany(16, { timeoutMs: 1000 })).length, 5);
   throwsCorq(() => engine.groupSeek('orders', 'billing', 'sometime'), 'CORQ_EINVAL');
+  throwsCorq(() => engine.groupSeek('orders', 'billing', 'earliest', 7), 'CORQ_EINVAL');
+  assert.throws(() => engine.groupSeek('orders', 'billing', 'earliest', -2), { code: 'ERR_OUT_OF_RANGE' });
+  engine.groupSeek('orders', 'billing', 'latest', 0);
+  engine.groupSeek('orders', 'billing', 'earliest', 0);
   throwsCorq(() => engine.groupSeek('orders', 'nobody', 'earliest'), 'CORQ_ENOENT');
   throwsCorq(() => engine.groupConsumer('orders', 'billing', { mode: 'shared' }), 'CORQ_EEXIST');
   throwsCorq(() => engine.groupConsumer('missing', 'g'), 'CORQ_ENOENT');

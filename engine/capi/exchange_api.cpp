@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 using namespace corq::core;
@@ -106,6 +108,12 @@ int corq_exchange_declare(corq_engine *engine, const char *exchange, const char 
   constexpr const char *function = "corq_exchange_declare";
   if (engine == nullptr) return fail(CORQ_EINVAL, "corq_exchange_declare: engine is NULL");
   if (const int rc = check_exchange_name(function, exchange); rc != CORQ_OK) return rc;
+  // corq.h: the "corq." namespace is the engine's (its generated queue names live there too), as
+  // RabbitMQ reserves "amq.".
+  if (std::string_view(exchange).starts_with("corq.")) {
+    return fail(CORQ_EINVAL, std::string("corq_exchange_declare: exchange name '") + exchange +
+                                 "': names starting with 'corq.' are reserved");
+  }
   if (type == nullptr) return fail(CORQ_EINVAL, "corq_exchange_declare: type is NULL");
   const auto parsed_type = routing::exchange_type_from(type);
   if (!parsed_type) {

@@ -226,6 +226,18 @@ TEST_F(Exchanges, the_default_exchange_cannot_be_declared_deleted_or_bound) {
   EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_unbind(e(), "", "q", "q", nullptr, 0));
 }
 
+TEST_F(Exchanges, exchange_names_starting_with_corq_dot_are_reserved) {
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_exchange_declare(e(), "corq.mine", "direct", nullptr));
+  EXPECT_NE(std::string(corq_last_error()).find("reserved"), std::string::npos)
+      << corq_last_error();
+  EXPECT_CORQ_FAILS(CORQ_EINVAL, corq_exchange_declare(e(), "corq.", "topic", nullptr));
+  EXPECT_CORQ_FAILS(CORQ_ENOENT, corq_exchange_delete(e(), "corq.mine"));  // nothing was made
+  // Only the exact prefix: these are ordinary names.
+  EXPECT_EQ(corq_exchange_declare(e(), "corq", "direct", nullptr), CORQ_OK);
+  EXPECT_EQ(corq_exchange_declare(e(), "corq-events", "fanout", nullptr), CORQ_OK);
+  EXPECT_EQ(corq_exchange_declare(e(), "my.corq.x", "topic", nullptr), CORQ_OK);
+}
+
 TEST_F(Exchanges, messages_through_a_declared_exchange_carry_x_exchange_and_x_routing_key) {
   queues({"q"});
   must_declare_exchange(e(), "x", "topic");

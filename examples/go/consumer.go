@@ -20,9 +20,10 @@ const ConsumeBatchMax = 1024
 // a consumer group) through a prefetch window of unsettled deliveries (corq_consumer).
 //
 // corq lets one thread at a time use a consumer. This type adds a mutex, so any goroutine may call
-// it, one call at a time: a Consume that waits holds the mutex, so a settle from another goroutine
-// waits for it. Settle from the goroutine that consumes (or open one consumer per worker: they are
-// cheap). Wakeup and Close may be called at any time from any goroutine.
+// it, one call at a time. A Consume that waits holds the mutex, but a settle (Ack, Nack, Release,
+// Extend, Reject, Respond, Txn.AckTag, Txn.Commit) from another goroutine does not wait for a
+// message to arrive: it interrupts the wait (corq_consumer_interrupt), runs, and the Consume then
+// waits on (see lockCut). Wakeup and Close may be called at any time from any goroutine.
 type Consumer struct {
 	engine *Engine
 	id     uint64 // orders the locks Txn.Commit takes
@@ -41,6 +42,10 @@ type Consumer struct {
 	buf            *C.corq_delivery
 	bufCap         int
 	mayBeInterrupt bool
+	// cutters counts the goroutines in acquire waiting for mu after interrupting a Consume; the
+	// Consume lets them in with yield (a condition on mu) before it waits again.
+	cutters atomic.Int32
+	yield   *sync.Cond
 }
 
 var consumerIDs atomic.Uint64
@@ -63,6 +68,7 @@ func (e *Engine) NewConsumer(queue string, prefetch uint32) (*Consumer, error) {
 
 func newConsumer(e *Engine, ptr *C.corq_consumer) *Consumer {
 	c := &Consumer{engine: e, id: consumerIDs.Add(1), ptr: ptr}
+	c.yield = sync.NewCond(&c.mu)
 	runtime.SetFinalizer(c, (*Consumer).Close)
 	return c
 }
@@ -77,6 +83,47 @@ func (c *Consumer) lock(op string) error {
 	c.mu.Lock()
 	if c.closed.Load() {
 		c.mu.Unlock()
+		return closedErr(op, "consumer")
+	}
+	return nil
+}
+
+// acquire takes mu. When another goroutine holds it, that may be a Consume waiting for a message,
+// which could last forever: acquire interrupts it (the Consume sees cutters and yields mu, then
+// waits on). Its interrupt may also reach no wait and stay pending in corq, making a later
+// corq_consume return 0 at once: mayBeInterrupt says so, and Consume and Poll then try again.
+func (c *Consumer) acquire() {
+	if c.mu.TryLock() {
+		return
+	}
+	c.cutters.Add(1)
+	c.life.RLock()
+	if !c.closed.Load() {
+		C.corq_consumer_interrupt(c.ptr)
+	}
+	c.life.RUnlock()
+	c.mu.Lock()
+	c.cutters.Add(-1)
+	c.mayBeInterrupt = true
+}
+
+// release lets go of mu taken by acquire or lockCut, and wakes a Consume that yielded to us.
+func (c *Consumer) release() {
+	c.yield.Broadcast()
+	c.mu.Unlock()
+}
+
+// lockCut is lock for the calls that must not wait behind a Consume (acquire): release after.
+func (c *Consumer) lockCut(op string) error {
+	if c == nil || c.ptr == nil {
+		return invalid(op, "consumer is nil (use Engine.NewConsumer)")
+	}
+	if c.closing.Load() {
+		return closedErr(op, "consumer")
+	}
+	c.acquire()
+	if c.closed.Load() {
+		c.release()
 		return closedErr(op, "consumer")
 	}
 	return nil
@@ -116,6 +163,16 @@ func (c *Consumer) Consume(ctx context.Context, max int) ([]Delivery, error) {
 		}
 		if n > 0 {
 			return c.copyDeliveries(n), nil
+		}
+		if c.cutters.Load() > 0 {
+			// A settle from another goroutine interrupted us: let it in, then wait on.
+			for c.cutters.Load() > 0 {
+				c.yield.Wait()
+			}
+			if c.closed.Load() { // Close ran while we yielded
+				return nil, closedErr(op, "consumer")
+			}
+			continue
 		}
 		// 0: an interrupt (ours now, or a stale one), the timeout, or a full window.
 		if fired || pendingBefore {
@@ -226,10 +283,10 @@ func (c *Consumer) copyDeliveries(n int) []Delivery {
 
 // settle runs one settle operation of gq_settle.
 func (c *Consumer) settle(op string, code C.int, tag uint64, arg int64) error {
-	if err := c.lock(op); err != nil {
+	if err := c.lockCut(op); err != nil {
 		return err
 	}
-	defer c.mu.Unlock()
+	defer c.release()
 	return check(C.gq_settle(c.ptr, code, C.uint64_t(tag), C.int64_t(arg)), op)
 }
 
@@ -263,10 +320,10 @@ func (c *Consumer) Extend(tag uint64, lease time.Duration) error {
 // kept as its x-death-detail header.
 func (c *Consumer) Reject(tag uint64, reason string) error {
 	const op = "corq_reject"
-	if err := c.lock(op); err != nil {
+	if err := c.lockCut(op); err != nil {
 		return err
 	}
-	defer c.mu.Unlock()
+	defer c.release()
 	p := getPacker()
 	defer p.release()
 	off, err := p.optStr(op, "reason", reason)
@@ -281,10 +338,10 @@ func (c *Consumer) Reject(tag uint64, reason string) error {
 // ErrState (not an unsettled delivery), ErrFull (the reply queue is full: nothing acked).
 func (c *Consumer) Respond(tag uint64, response Message) error {
 	const op = "corq_respond"
-	if err := c.lock(op); err != nil {
+	if err := c.lockCut(op); err != nil {
 		return err
 	}
-	defer c.mu.Unlock()
+	defer c.release()
 	p := getPacker()
 	defer p.release()
 	if err := p.message(op, &response, true); err != nil {
@@ -331,6 +388,7 @@ func (c *Consumer) Close() error {
 		C.free(unsafe.Pointer(c.buf))
 		c.buf, c.bufCap = nil, 0
 		c.closeErr = check(r, op)
+		c.yield.Broadcast() // a Consume that yielded to a settle sees the close
 	})
 	return c.closeErr
 }

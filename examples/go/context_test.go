@@ -324,3 +324,69 @@ func TestACallRacingEngineCloseEitherRunsOrGetsErrClosed(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// A settle from another goroutine while the consumer's Consume waits (with no deadline) runs at
+// once: it interrupts the wait, runs, and the Consume waits on and still gets the next message.
+// The usual worker pattern: one goroutine consumes, workers settle.
+func TestSettlesFromOtherGoroutinesDoNotWaitForAWaitingConsume(t *testing.T) {
+	e := memEngine(t, nil)
+	declare(t, e, "q", nil)
+	declare(t, e, "out", nil)
+	c := consumer(t, e, "q", 8)
+	for _, m := range []string{"a", "b", "c"} {
+		publish(t, e, "q", m)
+	}
+	held, err := c.Consume(context.Background(), 3)
+	if err != nil || len(held) != 3 {
+		t.Fatalf("Consume: %v %v", held, err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		// Waits without a deadline: only a message (or Close) ends it.
+		ds, err := c.Consume(context.Background(), 1)
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- string(ds[0].Data)
+	}()
+	time.Sleep(20 * time.Millisecond) // let it reach corq_consume (not needed for correctness)
+	took := within(t, func() {
+		if err := held[0].Ack(); err != nil {
+			t.Errorf("Ack while a Consume waits: %v", err)
+		}
+		if err := c.Nack(held[1].Tag, time.Hour); err != nil {
+			t.Errorf("Nack while a Consume waits: %v", err)
+		}
+		txn := begin(t, e)
+		if err := txn.Publish("", "out", corq.Message{Data: []byte("x")}, nil); err != nil {
+			t.Errorf("Txn.Publish: %v", err)
+		}
+		if err := txn.Ack(&held[2]); err != nil {
+			t.Errorf("Txn.Ack while a Consume waits: %v", err)
+		}
+		if err := txn.Commit(context.Background()); err != nil {
+			t.Errorf("Txn.Commit while a Consume waits: %v", err)
+		}
+	})
+	if took > 2*time.Second {
+		t.Fatalf("the settles took %v: they waited for the Consume", took)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the waiting Consume returned before any message: %s", m)
+	default:
+	}
+	publish(t, e, "q", "d")
+	select {
+	case m := <-got:
+		if m != "d" {
+			t.Fatalf("the waiting Consume got %q, want d", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting Consume never got the message published after the settles")
+	}
+	if s := stats(t, e, "q"); s.Acked != 2 || s.Delayed != 1 {
+		t.Fatalf("q after the settles: acked %d delayed %d, want 2 and 1", s.Acked, s.Delayed)
+	}
+}

@@ -135,10 +135,10 @@ func (t *Txn) AckTag(consumer *Consumer, tag uint64) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := consumer.lock(op); err != nil {
+	if err := consumer.lockCut(op); err != nil {
 		return err
 	}
-	defer consumer.mu.Unlock()
+	defer consumer.release()
 	if err := check(C.gq_txn_ack(t.ptr, consumer.ptr, C.uint64_t(tag)), op); err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func (t *Txn) Commit(ctx context.Context) error {
 	}
 	sort.Slice(locked, func(i, j int) bool { return locked[i].id < locked[j].id })
 	for _, c := range locked {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		c.acquire() // a Consume waiting on it lets us in (Consumer.acquire)
+		defer c.release()
 	}
 	t.done = true
 	runtime.SetFinalizer(t, nil)

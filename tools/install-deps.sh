@@ -20,6 +20,8 @@ command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
 # The Python binding installs into a virtual environment of Debian's own interpreter, offline.
 test_pkgs+=(python3-venv python3-setuptools python3-wheel python3-pip)
+# mypy checks the Python package's type hints (ctest python_types).
+test_pkgs+=(mypy)
 # The peers the benchmark suite compares against (servers run on 127.0.0.1 only) and their clients.
 # strace: bench/peers/run.sh --verify-fsync counts each system's flushes.
 bench_pkgs=(python3-matplotlib rabbitmq-server librabbitmq-dev redis-server libhiredis-dev

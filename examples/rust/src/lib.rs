@@ -167,6 +167,7 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 pub mod sys;
@@ -1408,7 +1409,7 @@ impl<'e> Consumer<'e> {
         // SAFETY: live consumer, one thread (Consumer is not Sync); out has room for one entry.
         let n = check(unsafe { sys::corq_consume(self.ptr(), out.as_mut_ptr(), 1, timeout_ms) })?;
         // SAFETY: corq filled out when it returned 1. Copied at once, as in consume_many.
-        Ok((n == 1).then(|| Delivery::copy_from(self, unsafe { out.assume_init_ref() })))
+        Ok((n == 1).then(|| Delivery::copy_one(self, unsafe { out.assume_init_ref() })))
     }
 
     /// Up to `max` (at most [`CONSUME_BATCH_MAX`], and the free window) deliveries, waiting up to
@@ -1432,7 +1433,7 @@ impl<'e> Consumer<'e> {
         let filled = unsafe { std::slice::from_raw_parts(out, n) };
         // Copy now: the C views stay valid only until settlement or the next consume after a lease
         // expiry, which a Delivery cannot track.
-        Ok(filled.iter().map(|d| Delivery::copy_from(self, d)).collect())
+        Ok(Delivery::copy_all(self, filled))
     }
 
     /// Acks the delivery with this tag (ESTATE if unknown, settled or lease-expired).
@@ -1548,23 +1549,58 @@ pub struct Delivery<'c> {
     consumer: &'c Consumer<'c>,
     tag: u64,
     message_id: u64,
-    data: Vec<u8>,
+    /// The payloads of one consume's deliveries share one allocation (each its own range): a
+    /// batch of 64 costs one allocation instead of 64. A Delivery is not Send anyway (it borrows
+    /// a Consumer, which is not Sync), so the count need not be atomic.
+    payloads: Rc<[u8]>,
+    data: std::ops::Range<usize>,
     headers: Vec<(String, Vec<u8>)>,
     delivery_count: u32,
     published_at_ms: i64,
 }
 
 impl<'c> Delivery<'c> {
-    fn copy_from(consumer: &'c Consumer<'c>, d: &sys::corq_delivery) -> Delivery<'c> {
-        // SAFETY: corq's views, valid until settlement (not yet).
-        let (data, headers) =
-            unsafe { (bytes(d.data, d.len).to_vec(), copy_headers(d.headers, d.header_count)) };
+    /// Copies what one consume filled in: corq's views live only until settlement (or the next
+    /// consume after a lease expiry), which a Delivery cannot track. All the payloads go into one
+    /// shared allocation.
+    fn copy_all(consumer: &'c Consumer<'c>, filled: &[sys::corq_delivery]) -> Vec<Delivery<'c>> {
+        let mut all = Vec::with_capacity(filled.iter().map(|d| d.len).sum());
+        for d in filled {
+            // SAFETY: corq's view of the delivery it just filled, valid until settlement.
+            all.extend_from_slice(unsafe { bytes(d.data, d.len) });
+        }
+        let payloads: Rc<[u8]> = Rc::from(all);
+        let mut at = 0;
+        filled
+            .iter()
+            .map(|d| {
+                at += d.len;
+                Delivery::with_payload(consumer, d, Rc::clone(&payloads), at - d.len..at)
+            })
+            .collect()
+    }
+
+    /// As copy_all for a single delivery: one allocation for its payload.
+    fn copy_one(consumer: &'c Consumer<'c>, d: &sys::corq_delivery) -> Delivery<'c> {
+        // SAFETY: corq's view of the delivery it just filled, valid until settlement.
+        let payloads: Rc<[u8]> = Rc::from(unsafe { bytes(d.data, d.len) });
+        Delivery::with_payload(consumer, d, payloads, 0..d.len)
+    }
+
+    fn with_payload(
+        consumer: &'c Consumer<'c>,
+        d: &sys::corq_delivery,
+        payloads: Rc<[u8]>,
+        data: std::ops::Range<usize>,
+    ) -> Delivery<'c> {
         Delivery {
             consumer,
             tag: d.tag,
             message_id: d.message_id,
+            payloads,
             data,
-            headers,
+            // SAFETY: corq's views of the headers, valid until settlement.
+            headers: unsafe { copy_headers(d.headers, d.header_count) },
             delivery_count: d.delivery_count,
             published_at_ms: d.published_at_ms,
         }
@@ -1578,7 +1614,7 @@ impl<'c> Delivery<'c> {
         self.message_id
     }
     pub fn data(&self) -> &[u8] {
-        &self.data
+        &self.payloads[self.data.clone()]
     }
     /// Every header in order (keys as text; corq's own are `x-death-*`).
     pub fn headers(&self) -> &[(String, Vec<u8>)] {

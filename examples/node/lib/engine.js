@@ -977,6 +977,90 @@ class Delivery {
   }
 }
 
+// ---- waits on a worker thread, shared by Consumer and StreamReader ----------------------------
+
+/**
+ * Queues `owner` (a Consumer or a StreamReader: its _queued, _lane, _closed) for a worker thread
+ * through the gate. Resolves with the gate's ticket once it holds a thread and the owner may wait,
+ * or with null: woken while still queued (owner._queued.wake(reason); a 'user' wake calls
+ * onUserWake, so that the next wait ends at once as the interrupt would have made it), or the
+ * owner got busy, closed or aborted meanwhile (the ticket is given back). An abort while queued
+ * rejects with AbortError.
+ */
+async function waitTurn(owner, signal, onUserWake) {
+  const ticket = { oneshot: false, long: false, preempt: null };
+  const entered = gate.enter(ticket);
+  if (!ticket.held) {
+    const woken = await new Promise((resolve, reject) => {
+      const onAbort = () => {
+        owner._queued = null;
+        gate.leave(ticket);
+        reject(abortError(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      owner._queued = {
+        wake: (reason) => {
+          owner._queued = null;
+          signal?.removeEventListener('abort', onAbort);
+          gate.leave(ticket);
+          if (reason === 'user') onUserWake();
+          resolve(true);
+        },
+      };
+      entered.then(() => {
+        if (owner._queued === null) return; // woken first: the ticket was given back
+        owner._queued = null;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(false);
+      });
+    });
+    if (woken) return null;
+  }
+  if (!owner._lane.idle || owner._closed || signal?.aborted) {
+    gate.leave(ticket);
+    return null;
+  }
+  return ticket;
+}
+
+/**
+ * One waiting call (`fn` with argsOf(ptr, waitMs)) of at most a slice on the worker thread the
+ * ticket holds. Whatever must cut it short — the gate's preemption, the signal's abort, a
+ * settlement queued on the owner's lane, wakeup/close — goes through one interrupt, which calls
+ * cancel(ptr) (corq_consumer_interrupt, corq_stream_reader_wakeup) at most once and records why
+ * in call.reasons. Gives the thread back and clears owner._call when the call returns.
+ */
+async function runSlice(owner, ticket, signal, remaining, cancel, fn, argsOf) {
+  const ptr = owner._ptr;
+  const wait = gate.sliceMs(remaining);
+  const call = { reasons: new Set(), sent: false };
+  const interrupt = (reason) => {
+    call.reasons.add(reason);
+    if (!call.sent) {
+      call.sent = true;
+      cancel(ptr);
+    }
+  };
+  call.interrupt = interrupt;
+  ticket.long = wait > ROTATE_SLICE_MS;
+  ticket.preempt = () => interrupt('preempt');
+  const onAbort = () => interrupt('abort');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  owner._call = call;
+  owner._lane.begin('wait', interrupt);
+  const started = now();
+  let rc;
+  try {
+    rc = await callAsync(fn, argsOf(ptr, wait));
+  } finally {
+    gate.leave(ticket);
+    signal?.removeEventListener('abort', onAbort);
+    owner._call = null;
+  }
+  return { rc, call, ptr, wait, started };
+}
+
+
 class Consumer extends Child {
   constructor(engine, ptr, queue, group, prefetch) {
     super(engine, ptr, 'consumer');
@@ -1177,64 +1261,12 @@ class Consumer extends Child {
    * queued for a thread, else { deliveries | error | reasons, elapsed, wait }.
    */
   async _waitSlice(max, remaining, signal) {
-    const ticket = { oneshot: false, long: false, preempt: null };
-    const entered = gate.enter(ticket);
-    if (!ticket.held) {
-      const woken = await new Promise((resolve, reject) => {
-        const onAbort = () => {
-          this._queued = null;
-          gate.leave(ticket);
-          reject(abortError(signal));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this._queued = {
-          wake: (reason) => {
-            this._queued = null;
-            signal?.removeEventListener('abort', onAbort);
-            gate.leave(ticket);
-            if (reason === 'user') this._interruptNext = true;
-            resolve(true);
-          },
-        };
-        entered.then(() => {
-          if (this._queued === null) return; // woken first: the ticket was given back
-          this._queued = null;
-          signal?.removeEventListener('abort', onAbort);
-          resolve(false);
-        });
-      });
-      if (woken) return null;
-    }
-    if (!this._lane.idle || this._closed || signal?.aborted) {
-      gate.leave(ticket);
-      return null;
-    }
-    const ptr = this._ptr;
-    const wait = gate.sliceMs(remaining);
-    const call = { reasons: new Set(), sent: false };
-    const interrupt = (reason) => {
-      call.reasons.add(reason);
-      if (!call.sent) {
-        call.sent = true;
-        c.corq_consumer_interrupt(ptr);
-      }
-    };
-    ticket.long = wait > ROTATE_SLICE_MS;
-    ticket.preempt = () => interrupt('preempt');
-    const onAbort = () => interrupt('abort');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this._call = call;
-    this._call.interrupt = interrupt;
-    this._lane.begin('wait', interrupt);
-    const started = now();
-    let rc;
-    try {
-      rc = await callAsync(c.corq_consume, [ptr, this._out, max, wait]);
-    } finally {
-      gate.leave(ticket);
-      signal?.removeEventListener('abort', onAbort);
-      this._call = null;
-    }
+    const ticket = await waitTurn(this, signal, () => {
+      this._interruptNext = true;
+    });
+    if (ticket === null) return null;
+    const { rc, call, ptr, wait, started } = await runSlice(this, ticket, signal, remaining,
+      c.corq_consumer_interrupt, c.corq_consume, (handle, ms) => [handle, this._out, max, ms]);
     const elapsed = now() - started;
     const result = { deliveries: null, error: null, reasons: call.reasons, elapsed, wait };
     if (rc > 0) result.deliveries = this._decode(rc);
@@ -1504,63 +1536,12 @@ class StreamReader extends Child {
   }
 
   async _waitSlice(max, remaining, signal) {
-    const ticket = { oneshot: false, long: false, preempt: null };
-    const entered = gate.enter(ticket);
-    if (!ticket.held) {
-      const woken = await new Promise((resolve, reject) => {
-        const onAbort = () => {
-          this._queued = null;
-          gate.leave(ticket);
-          reject(abortError(signal));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this._queued = {
-          wake: (reason) => {
-            this._queued = null;
-            signal?.removeEventListener('abort', onAbort);
-            gate.leave(ticket);
-            if (reason === 'user') this._wakeNext = true;
-            resolve(true);
-          },
-        };
-        entered.then(() => {
-          if (this._queued === null) return;
-          this._queued = null;
-          signal?.removeEventListener('abort', onAbort);
-          resolve(false);
-        });
-      });
-      if (woken) return null;
-    }
-    if (!this._lane.idle || this._closed || signal?.aborted) {
-      gate.leave(ticket);
-      return null;
-    }
-    const ptr = this._ptr;
-    const wait = gate.sliceMs(remaining);
-    const call = { reasons: new Set(), sent: false };
-    const interrupt = (reason) => {
-      call.reasons.add(reason);
-      if (!call.sent) {
-        call.sent = true;
-        c.corq_stream_reader_wakeup(ptr);
-      }
-    };
-    call.interrupt = interrupt;
-    ticket.long = wait > ROTATE_SLICE_MS;
-    ticket.preempt = () => interrupt('preempt');
-    const onAbort = () => interrupt('abort');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this._call = call;
-    this._lane.begin('wait', interrupt);
-    let rc;
-    try {
-      rc = await callAsync(c.corq_stream_read, [ptr, this._out, max, wait]);
-    } finally {
-      gate.leave(ticket);
-      signal?.removeEventListener('abort', onAbort);
-      this._call = null;
-    }
+    const ticket = await waitTurn(this, signal, () => {
+      this._wakeNext = true;
+    });
+    if (ticket === null) return null;
+    const { rc, call, ptr } = await runSlice(this, ticket, signal, remaining,
+      c.corq_stream_reader_wakeup, c.corq_stream_read, (handle, ms) => [handle, this._out, max, ms]);
     const result = { records: null, error: null, reasons: call.reasons };
     if (rc > 0) result.records = this._decode(rc);
     if (rc < 0) {

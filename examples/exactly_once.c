@@ -180,6 +180,7 @@ static void produce(corq_engine *engine, unsigned long n) {
     check(corq_stream_append(engine, "payments", key, strlen(key), &message, &nowait, NULL, NULL),
           "corq_stream_append");
   }
+  fprintf(stderr, "produce: %lu appends made, syncing\n", n);
   check(corq_sync(engine, 30000), "corq_sync");
   corq_stream_stats stats = stream_stats(engine, "payments");
   printf("produce: payments 0..%lu: %llu appended, %llu were there already (deduplicated)\n", n - 1,
@@ -534,7 +535,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   unsigned long n = with_count ? payment_count(argv[3]) : 0;
+  /* The phases on stderr: the SIGKILL test keeps them in its children's log, so a run that hangs
+   * says where (opening: recovery; the work; closing). */
+  fprintf(stderr, "%s: opening %s\n", mode, argv[1]);
   corq_engine *engine = open_engine(argv[1]);
+  fprintf(stderr, "%s: open\n", mode);
   int status = 0;
   if (strcmp(mode, "produce") == 0) {
     produce(engine, n);
@@ -545,6 +550,8 @@ int main(int argc, char **argv) {
   } else {
     status = check_exactly_once(engine, n) ? 0 : 1;
   }
+  fprintf(stderr, "%s: closing\n", mode);
   check(corq_close(engine), "corq_close");
+  fprintf(stderr, "%s: closed\n", mode);
   return status;
 }

@@ -43,9 +43,10 @@ type Consumer struct {
 	bufCap         int
 	mayBeInterrupt bool
 	// cutters counts the goroutines in acquire waiting for mu after interrupting a Consume; the
-	// Consume lets them in with yield (a condition on mu) before it waits again.
+	// Consume lets go of mu until they are through before it waits again. (No sync.Cond on mu:
+	// its pointer back into the Consumer would make a cycle through the finalized object, and Go
+	// never runs the finalizer of an object in a cycle.)
 	cutters atomic.Int32
-	yield   *sync.Cond
 }
 
 var consumerIDs atomic.Uint64
@@ -68,7 +69,6 @@ func (e *Engine) NewConsumer(queue string, prefetch uint32) (*Consumer, error) {
 
 func newConsumer(e *Engine, ptr *C.corq_consumer) *Consumer {
 	c := &Consumer{engine: e, id: consumerIDs.Add(1), ptr: ptr}
-	c.yield = sync.NewCond(&c.mu)
 	runtime.SetFinalizer(c, (*Consumer).Close)
 	return c
 }
@@ -107,10 +107,19 @@ func (c *Consumer) acquire() {
 	c.mayBeInterrupt = true
 }
 
-// release lets go of mu taken by acquire or lockCut, and wakes a Consume that yielded to us.
+// release lets go of mu taken by acquire or lockCut.
 func (c *Consumer) release() {
-	c.yield.Broadcast()
 	c.mu.Unlock()
+}
+
+// yieldToCutters lets the goroutines in acquire (cutters > 0) take mu before this Consume waits
+// again; mu is held on entry and on return.
+func (c *Consumer) yieldToCutters() {
+	for c.cutters.Load() > 0 {
+		c.mu.Unlock()
+		runtime.Gosched() // the woken cutter takes mu (Go hands it over after 1 ms at the latest)
+		c.mu.Lock()
+	}
 }
 
 // lockCut is lock for the calls that must not wait behind a Consume (acquire): release after.
@@ -166,9 +175,7 @@ func (c *Consumer) Consume(ctx context.Context, max int) ([]Delivery, error) {
 		}
 		if c.cutters.Load() > 0 {
 			// A settle from another goroutine interrupted us: let it in, then wait on.
-			for c.cutters.Load() > 0 {
-				c.yield.Wait()
-			}
+			c.yieldToCutters()
 			if c.closed.Load() { // Close ran while we yielded
 				return nil, closedErr(op, "consumer")
 			}
@@ -388,7 +395,6 @@ func (c *Consumer) Close() error {
 		C.free(unsafe.Pointer(c.buf))
 		c.buf, c.bufCap = nil, 0
 		c.closeErr = check(r, op)
-		c.yield.Broadcast() // a Consume that yielded to a settle sees the close
 	})
 	return c.closeErr
 }

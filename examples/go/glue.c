@@ -87,9 +87,9 @@ static int gq_messages_build(gq_messages *m, const char *buf, const int64_t *msg
   return CORQ_OK;
 }
 
-#define GQ_BUILD(m, buf, msgs, count, hdrs, hdr_count, ext)                                    \
-  gq_messages m;                                                                               \
-  if (gq_messages_build(&m, buf, msgs, count, hdrs, hdr_count, ext) != CORQ_OK)                \
+#define GQ_BUILD(m, buf, msgs, count, hdrs, hdr_count, ext)                     \
+  gq_messages m;                                                                \
+  if (gq_messages_build(&m, buf, msgs, count, hdrs, hdr_count, ext) != CORQ_OK) \
     return gq_fail(CORQ_ENOMEM, "corq-go: out of memory building the messages");
 
 /* ---- config and engine -------------------------------------------------------------------- */
@@ -142,8 +142,7 @@ static void gq_log_trampoline(void *user, int level, const char *message) {
 }
 
 gq_result gq_set_log(corq_engine *engine, uintptr_t sink) {
-  return gq_done(corq_set_log_callback(engine, sink == 0 ? NULL : gq_log_trampoline,
-                                       (void *)sink));
+  return gq_done(corq_set_log_callback(engine, sink == 0 ? NULL : gq_log_trampoline, (void *)sink));
 }
 
 /* ---- queues ------------------------------------------------------------------------------- */
@@ -184,8 +183,8 @@ gq_result gq_stats_json(corq_engine *engine) {
 gq_result gq_redrive(corq_engine *engine, const char *buf, int64_t from, int64_t to,
                      uint64_t max_messages) {
   uint64_t moved = 0;
-  gq_result r = gq_done(
-      corq_redrive(engine, gq_str(buf, from), gq_str(buf, to), max_messages, &moved));
+  gq_result r =
+      gq_done(corq_redrive(engine, gq_str(buf, from), gq_str(buf, to), max_messages, &moved));
   r.u64 = moved;
   return r;
 }
@@ -231,16 +230,14 @@ gq_result gq_producer_flush(corq_producer *producer, int32_t timeout_ms) {
 
 /* ---- consuming ---------------------------------------------------------------------------- */
 
-gq_result gq_consumer_open(corq_engine *engine, const char *buf, int64_t queue,
-                           uint32_t prefetch) {
+gq_result gq_consumer_open(corq_engine *engine, const char *buf, int64_t queue, uint32_t prefetch) {
   corq_consumer *consumer = NULL;
   gq_result r = gq_done(corq_consumer_open(engine, gq_str(buf, queue), prefetch, &consumer));
   r.ptr = consumer;
   return r;
 }
 
-gq_result gq_consume(corq_consumer *consumer, corq_delivery *out, size_t max,
-                     int32_t timeout_ms) {
+gq_result gq_consume(corq_consumer *consumer, corq_delivery *out, size_t max, int32_t timeout_ms) {
   return gq_done(corq_consume(consumer, out, max, timeout_ms));
 }
 
@@ -269,10 +266,9 @@ gq_result gq_consumer_close(corq_consumer *consumer) {
 
 /* ---- exchanges ---------------------------------------------------------------------------- */
 
-gq_result gq_exchange_declare(corq_engine *engine, const char *buf, int64_t exchange,
-                              int64_t type, const corq_config *options) {
-  return gq_done(
-      corq_exchange_declare(engine, gq_str(buf, exchange), gq_str(buf, type), options));
+gq_result gq_exchange_declare(corq_engine *engine, const char *buf, int64_t exchange, int64_t type,
+                              const corq_config *options) {
+  return gq_done(corq_exchange_declare(engine, gq_str(buf, exchange), gq_str(buf, type), options));
 }
 
 gq_result gq_exchange_delete(corq_engine *engine, const char *buf, int64_t exchange) {
@@ -292,7 +288,9 @@ gq_result gq_binding(int op, corq_engine *engine, const char *buf, int64_t sourc
     case 1: rc = corq_unbind(engine, src, dst, k, args, hdr_count); break;
     case 2: rc = corq_exchange_bind(engine, src, dst, k, args, hdr_count); break;
     case 3: rc = corq_exchange_unbind(engine, src, dst, k, args, hdr_count); break;
-    default: gq_messages_free(&m); return gq_fail(CORQ_EINVAL, "corq-go: unknown binding operation");
+    default:
+      gq_messages_free(&m);
+      return gq_fail(CORQ_EINVAL, "corq-go: unknown binding operation");
   }
   gq_result r = gq_done(rc);
   gq_messages_free(&m);
@@ -305,9 +303,8 @@ gq_result gq_exchange_publish(corq_engine *engine, const char *buf, int64_t exch
   GQ_BUILD(m, buf, msgs, 1, hdrs, hdr_count, ext)
   uint64_t id = 0;
   uint32_t routed = 0;
-  gq_result r = gq_done(corq_exchange_publish(engine, gq_str(buf, exchange),
-                                              gq_str(buf, routing_key), m.messages, &options, &id,
-                                              &routed));
+  gq_result r = gq_done(corq_exchange_publish(
+      engine, gq_str(buf, exchange), gq_str(buf, routing_key), m.messages, &options, &id, &routed));
   gq_messages_free(&m);
   r.u64 = id;
   r.u32 = routed;
@@ -395,8 +392,8 @@ gq_result gq_stream_producer_close(corq_stream_producer *producer) {
 gq_result gq_stream_reader_open(corq_engine *engine, const char *buf, int64_t stream,
                                 uint32_t partition, int64_t start) {
   corq_stream_reader *reader = NULL;
-  gq_result r = gq_done(corq_stream_reader_open(engine, gq_str(buf, stream), partition,
-                                                gq_str(buf, start), &reader));
+  gq_result r = gq_done(
+      corq_stream_reader_open(engine, gq_str(buf, stream), partition, gq_str(buf, start), &reader));
   r.ptr = reader;
   return r;
 }
@@ -422,8 +419,8 @@ gq_result gq_stream_stats(corq_engine *engine, const char *buf, int64_t stream,
 gq_result gq_group_consumer_open(corq_engine *engine, const char *buf, int64_t stream,
                                  int64_t group, const corq_config *options) {
   corq_consumer *member = NULL;
-  gq_result r = gq_done(corq_group_consumer_open(engine, gq_str(buf, stream), gq_str(buf, group),
-                                                 options, &member));
+  gq_result r = gq_done(
+      corq_group_consumer_open(engine, gq_str(buf, stream), gq_str(buf, group), options, &member));
   r.ptr = member;
   return r;
 }
@@ -456,18 +453,18 @@ gq_result gq_txn_publish(corq_txn *txn, const char *buf, int64_t exchange, int64
                          const int64_t *msgs, const int64_t *hdrs, size_t hdr_count,
                          const void *ext, corq_publish_options options) {
   GQ_BUILD(m, buf, msgs, 1, hdrs, hdr_count, ext)
-  gq_result r = gq_done(corq_txn_publish(txn, gq_str(buf, exchange), gq_str(buf, routing_key),
-                                         m.messages, &options));
+  gq_result r = gq_done(
+      corq_txn_publish(txn, gq_str(buf, exchange), gq_str(buf, routing_key), m.messages, &options));
   gq_messages_free(&m);
   return r;
 }
 
-gq_result gq_txn_append(corq_txn *txn, const char *buf, int64_t stream, int64_t key,
-                        size_t key_len, const int64_t *msgs, const int64_t *hdrs,
-                        size_t hdr_count, const void *ext, corq_publish_options options) {
+gq_result gq_txn_append(corq_txn *txn, const char *buf, int64_t stream, int64_t key, size_t key_len,
+                        const int64_t *msgs, const int64_t *hdrs, size_t hdr_count, const void *ext,
+                        corq_publish_options options) {
   GQ_BUILD(m, buf, msgs, 1, hdrs, hdr_count, ext)
-  gq_result r = gq_done(corq_txn_append(txn, gq_str(buf, stream), gq_str(buf, key), key_len,
-                                        m.messages, &options));
+  gq_result r = gq_done(
+      corq_txn_append(txn, gq_str(buf, stream), gq_str(buf, key), key_len, m.messages, &options));
   gq_messages_free(&m);
   return r;
 }

@@ -78,8 +78,8 @@ gq_result gq_reject(corq_consumer *consumer, uint64_t tag, const char *buf, int6
 gq_result gq_consumer_wakeup(corq_consumer *consumer);
 gq_result gq_consumer_close(corq_consumer *consumer);
 
-gq_result gq_exchange_declare(corq_engine *engine, const char *buf, int64_t exchange,
-                              int64_t type, const corq_config *options);
+gq_result gq_exchange_declare(corq_engine *engine, const char *buf, int64_t exchange, int64_t type,
+                              const corq_config *options);
 gq_result gq_exchange_delete(corq_engine *engine, const char *buf, int64_t exchange);
 /* op: 0 corq_bind, 1 corq_unbind, 2 corq_exchange_bind, 3 corq_exchange_unbind. */
 gq_result gq_binding(int op, corq_engine *engine, const char *buf, int64_t source,
@@ -129,9 +129,9 @@ gq_result gq_txn_begin(corq_engine *engine);
 gq_result gq_txn_publish(corq_txn *txn, const char *buf, int64_t exchange, int64_t routing_key,
                          const int64_t *msgs, const int64_t *hdrs, size_t hdr_count,
                          const void *ext, corq_publish_options options);
-gq_result gq_txn_append(corq_txn *txn, const char *buf, int64_t stream, int64_t key,
-                        size_t key_len, const int64_t *msgs, const int64_t *hdrs,
-                        size_t hdr_count, const void *ext, corq_publish_options options);
+gq_result gq_txn_append(corq_txn *txn, const char *buf, int64_t stream, int64_t key, size_t key_len,
+                        const int64_t *msgs, const int64_t *hdrs, size_t hdr_count, const void *ext,
+                        corq_publish_options options);
 gq_result gq_txn_ack(corq_txn *txn, corq_consumer *consumer, uint64_t tag);
 gq_result gq_txn_commit(corq_txn *txn, int32_t timeout_ms);
 

@@ -24,10 +24,10 @@ namespace corq::core::block_cache {
 namespace {
 
 #if defined(CORQ_SYSTEM_ALLOCATOR)
-void *allocate() noexcept { return std::malloc(block_bytes); }
+void *allocate(unsigned size_class) noexcept { return std::malloc(bytes_of(size_class)); }
 void release(void *block) noexcept { std::free(block); }
 #else
-void *allocate() noexcept { return mi_malloc(block_bytes); }
+void *allocate(unsigned size_class) noexcept { return mi_malloc(bytes_of(size_class)); }
 void release(void *block) noexcept { mi_free(block); }
 #endif
 
@@ -83,21 +83,24 @@ class Depot {
   std::size_t chains_ = 0;
 };
 
-/// Never destroyed: a thread may exit (and flush into it) after static destructors ran. Its blocks
-/// stay reachable from here, so leak checkers do not report them.
-Depot &depot() noexcept {
-  static Depot *const instance = new Depot;
-  return *instance;
+/// One per size class. Never destroyed: a thread may exit (and flush into them) after static
+/// destructors ran. Their blocks stay reachable from here, so leak checkers do not report them.
+Depot &depot(unsigned size_class) noexcept {
+  static Depot *const instances = new Depot[size_classes];
+  return instances[size_class];
 }
 
-/// A thread's two chains. Trivial on purpose: a thread_local with a constructor or destructor
-/// gets a TLS guard variable, which in a shared library costs a __tls_get_addr call per access
-/// whatever the model of the variable itself. Thread exit is handled by a pthread key instead,
-/// registered the first time a thread keeps blocks.
-struct ThreadBlocks {
+/// A thread's two chains of one size class. Trivial on purpose: a thread_local with a constructor
+/// or destructor gets a TLS guard variable, which in a shared library costs a __tls_get_addr call
+/// per access whatever the model of the variable itself. Thread exit is handled by a pthread key
+/// instead, registered the first time a thread keeps blocks.
+struct ClassBlocks {
   FreeBlock *current;
   FreeBlock *full;  // exactly chain_blocks blocks, or nullptr
   std::uint32_t current_count;
+};
+struct ThreadBlocks {
+  ClassBlocks classes[size_classes];
   bool registered;
 };
 
@@ -105,12 +108,17 @@ struct ThreadBlocks {
 // engine already keeps mimalloc loaded, which needs static TLS too). Zero-initialized.
 [[gnu::tls_model("initial-exec")]] thread_local ThreadBlocks local;
 
-/// At thread exit: the full chain to the depot (or the allocator), the rest to the allocator.
+/// At thread exit: each class's full chain to its depot (or the allocator), the rest to the
+/// allocator.
 void flush_thread(void *blocks) noexcept {
   auto *t = static_cast<ThreadBlocks *>(blocks);
-  if (t->full != nullptr && !depot().give_chain(t->full)) release_chain(t->full);
-  release_chain(t->current);
-  *t = ThreadBlocks{nullptr, nullptr, 0, true};  // a late give() after this keeps to the chains
+  for (unsigned c = 0; c < size_classes; ++c) {
+    ClassBlocks &k = t->classes[c];
+    if (k.full != nullptr && !depot(c).give_chain(k.full)) release_chain(k.full);
+    release_chain(k.current);
+    k = ClassBlocks{nullptr, nullptr, 0};
+  }
+  t->registered = true;  // a late give() after this keeps to the chains
 }
 
 pthread_key_t thread_exit_key() noexcept {
@@ -131,55 +139,59 @@ pthread_key_t thread_exit_key() noexcept {
 
 }  // namespace
 
-void *take() noexcept {
+void *take(unsigned size_class) noexcept {
 #if CORQ_BLOCK_CACHE
   ThreadBlocks &t = local;
-  if (t.current == nullptr) [[unlikely]] {
+  ClassBlocks &k = t.classes[size_class];
+  if (k.current == nullptr) [[unlikely]] {
     if (!t.registered) register_thread(t);
-    if (t.full != nullptr) {
-      t.current = t.full;
-      t.full = nullptr;
+    if (k.full != nullptr) {
+      k.current = k.full;
+      k.full = nullptr;
     } else {
-      t.current = depot().take_chain();
-      if (t.current == nullptr) return allocate();
+      k.current = depot(size_class).take_chain();
+      if (k.current == nullptr) return allocate(size_class);
     }
-    t.current_count = chain_blocks;
+    k.current_count = chain_blocks;
   }
-  FreeBlock *block = t.current;
-  t.current = block->next;
-  --t.current_count;
+  FreeBlock *block = k.current;
+  k.current = block->next;
+  --k.current_count;
   return block;
 #else
-  return allocate();
+  return allocate(size_class);
 #endif
 }
 
-void give(void *block) noexcept {
+void give(void *block, unsigned size_class) noexcept {
 #if CORQ_BLOCK_CACHE
   ThreadBlocks &t = local;
   if (!t.registered) [[unlikely]]
     register_thread(t);
-  if (t.current_count == chain_blocks) [[unlikely]] {
-    if (t.full != nullptr && !depot().give_chain(t.full)) release_chain(t.full);
-    t.full = t.current;
-    t.current = nullptr;
-    t.current_count = 0;
+  ClassBlocks &k = t.classes[size_class];
+  if (k.current_count == chain_blocks) [[unlikely]] {
+    if (k.full != nullptr && !depot(size_class).give_chain(k.full)) release_chain(k.full);
+    k.full = k.current;
+    k.current = nullptr;
+    k.current_count = 0;
   }
   auto *free_block = static_cast<FreeBlock *>(block);
-  free_block->next = t.current;
-  t.current = free_block;
-  ++t.current_count;
+  free_block->next = k.current;
+  k.current = free_block;
+  ++k.current_count;
 #else
+  (void)size_class;
   release(block);
 #endif
 }
 
 bool enabled() noexcept { return CORQ_BLOCK_CACHE != 0; }
 
-std::size_t depot_blocks() noexcept {
+std::size_t depot_blocks(unsigned size_class) noexcept {
 #if CORQ_BLOCK_CACHE
-  return depot().blocks();
+  return depot(size_class).blocks();
 #else
+  (void)size_class;
   return 0;
 #endif
 }

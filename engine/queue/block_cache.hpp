@@ -23,6 +23,13 @@
 // 64-byte message, so memory per ready message is unchanged (smaller messages take 128 instead of
 // 80-112).
 //
+// Two size classes, each with its own chains and depot: `block_bytes` (128) and `wide_block_bytes`
+// (256). The wide class is for messages routed through an exchange: the `x-exchange` and
+// `x-routing-key` headers (DESIGN §6) take a 64-byte payload past 128 bytes, and without a class of
+// their own every routed message went to mimalloc and came back by a cross-thread free (measured:
+// a direct-exchange publish spent more time there than in routing). Plain 64-byte messages keep
+// their 128-byte blocks, so memory per ready plain message is unchanged.
+//
 // Threads that exit hand their full chain to the depot and free the rest. Under AddressSanitizer
 // the cache is off (every block goes straight to the allocator, so use-after-free stays visible);
 // under ThreadSanitizer it is on, and its mutex is what orders a block's reuse across threads.
@@ -32,18 +39,31 @@
 
 namespace corq::core::block_cache {
 
-/// The size of every cached block: blocks of at most this many bytes come from the cache.
+/// The size of every block of the small class (class 0).
 inline constexpr std::size_t block_bytes = 128;
+/// The size of every block of the wide class (class 1): small routed messages.
+inline constexpr std::size_t wide_block_bytes = 256;
+/// Number of size classes; a class is 0 (block_bytes) or 1 (wide_block_bytes).
+inline constexpr unsigned size_classes = 2;
 
-/// A block of block_bytes; nullptr when out of memory.
-void *take() noexcept;
-/// Returns a block obtained from take() (any thread).
-void give(void *block) noexcept;
+/// The class whose blocks hold `bytes`, or size_classes when none does (the caller allocates).
+constexpr unsigned class_of(std::size_t bytes) noexcept {
+  return bytes <= block_bytes ? 0u : bytes <= wide_block_bytes ? 1u : size_classes;
+}
+/// The size of a block of class `size_class` (< size_classes).
+constexpr std::size_t bytes_of(unsigned size_class) noexcept {
+  return size_class == 0 ? block_bytes : wide_block_bytes;
+}
+
+/// A block of bytes_of(size_class); nullptr when out of memory.
+void *take(unsigned size_class = 0) noexcept;
+/// Returns a block obtained from take(size_class) (any thread), with the same class.
+void give(void *block, unsigned size_class = 0) noexcept;
 
 /// False in AddressSanitizer builds, where every block goes straight to the allocator.
 bool enabled() noexcept;
 
-/// Blocks currently idle in the process-wide depot (tests).
-std::size_t depot_blocks() noexcept;
+/// Blocks of `size_class` currently idle in the process-wide depot (tests).
+std::size_t depot_blocks(unsigned size_class = 0) noexcept;
 
 }  // namespace corq::core::block_cache

@@ -16,10 +16,6 @@
 namespace corq::core {
 namespace {
 
-// Message memory comes from mimalloc: per-thread heaps, and blocks freed by the consumer's thread
-// go back to the producer's heap without a global lock. Sanitizer builds use the C allocator
-// instead, which ASan and TSan intercept: they can then see use-after-free in message memory, and
-// the reuse of a block across threads (mimalloc synchronizes that in code TSan cannot see).
 // Blocks of up to block_cache::block_bytes are recycled through block_cache (see there); bigger
 // ones come from mimalloc (per-thread heaps; blocks freed by the consumer's thread go back to the
 // producer's heap without a global lock). Sanitizer builds use the C allocator instead, which ASan
@@ -48,13 +44,16 @@ inline void copy_payload(std::byte *to, const void *from, std::size_t len) noexc
 /// A block for `bytes` of message: the cache's fixed size when it fits. free_message finds the
 /// way back from the message's own block_bytes(), which is the `bytes` asked for here.
 void *allocate_block(std::size_t bytes) noexcept {
-  return bytes <= block_cache::block_bytes ? block_cache::take() : allocate_large(bytes);
+  const unsigned size_class = block_cache::class_of(bytes);
+  return size_class < block_cache::size_classes ? block_cache::take(size_class)
+                                                : allocate_large(bytes);
 }
 
 /// Gives a block of `bytes` back where allocate_block took it from.
 void free_block(void *block, std::size_t bytes) noexcept {
-  if (bytes <= block_cache::block_bytes) {
-    block_cache::give(block);
+  const unsigned size_class = block_cache::class_of(bytes);
+  if (size_class < block_cache::size_classes) {
+    block_cache::give(block, size_class);
   } else {
     free_large(block);
   }
@@ -88,39 +87,91 @@ Message *make_shared_copy(const Message &fields, std::byte *body) noexcept {
 
 }  // namespace
 
-/// Lays out and fills a block with the given headers and payload. The heart of every constructor.
+namespace {
+
+/// Fills a block's header table and header bytes one header at a time, then the payload: the heart
+/// of every constructor. open() sizes the block from totals the caller adds up, so no constructor
+/// needs a table of views first.
+class BlockWriter {
+ public:
+  /// A block for `header_count` headers whose keys and values take `header_bytes` (keys without
+  /// their NULs) and `payload_len` bytes of payload; ids, times and counts zero. False when out of
+  /// memory.
+  bool open(std::size_t header_count, std::size_t header_bytes, std::size_t payload_len) noexcept {
+    const std::size_t payload_offset =
+        sizeof(Message) + header_count * sizeof(corq_header) + header_bytes + header_count;
+    auto *block = static_cast<std::byte *>(allocate_block(payload_offset + payload_len));
+    if (block == nullptr) return false;
+    message_ = ::new (block) Message{};
+    message_->payload_len = static_cast<std::uint32_t>(payload_len);
+    message_->payload_offset = static_cast<std::uint32_t>(payload_offset);
+    message_->header_count = static_cast<std::uint16_t>(header_count);
+    slot_ = reinterpret_cast<corq_header *>(message_ + 1);
+    cursor_ = reinterpret_cast<char *>(slot_ + header_count);
+    return true;
+  }
+  void add(std::string_view key, std::string_view value) noexcept {
+    std::memcpy(cursor_, key.data(), key.size());
+    cursor_[key.size()] = '\0';
+    slot_->key = cursor_;
+    cursor_ += key.size() + 1;
+    if (!value.empty()) std::memcpy(cursor_, value.data(), value.size());
+    slot_->value = cursor_;
+    slot_->value_len = value.size();
+    cursor_ += value.size();
+    ++slot_;
+  }
+  Message *finish(const void *payload) noexcept {
+    copy_payload(reinterpret_cast<std::byte *>(message_) + message_->payload_offset, payload,
+                 message_->payload_len);
+    return message_;
+  }
+
+ private:
+  Message *message_ = nullptr;
+  corq_header *slot_ = nullptr;
+  char *cursor_ = nullptr;
+};
+
+}  // namespace
+
 Message *build_message(const HeaderView *headers, std::size_t header_count, const void *payload,
                        std::size_t payload_len) {
-  std::size_t bytes = sizeof(Message) + header_count * sizeof(corq_header);
+  std::size_t header_bytes = 0;
   for (std::size_t i = 0; i < header_count; ++i)
-    bytes += headers[i].key.size() + 1 + headers[i].value.size();
-  const std::size_t payload_offset = bytes;
-  bytes += payload_len;
-
-  auto *block = static_cast<std::byte *>(allocate_block(bytes));
-  if (block == nullptr) return nullptr;
-  auto *message = reinterpret_cast<Message *>(block);
-  *message = Message{};
-  message->payload_len = static_cast<std::uint32_t>(payload_len);
-  message->payload_offset = static_cast<std::uint32_t>(payload_offset);
-  message->header_count = static_cast<std::uint16_t>(header_count);
-
-  auto *out_headers = reinterpret_cast<corq_header *>(message + 1);
-  auto *cursor = reinterpret_cast<char *>(out_headers + header_count);
-  for (std::size_t i = 0; i < header_count; ++i) {
-    std::memcpy(cursor, headers[i].key.data(), headers[i].key.size());
-    cursor[headers[i].key.size()] = '\0';
-    out_headers[i].key = cursor;
-    cursor += headers[i].key.size() + 1;
-    if (!headers[i].value.empty())
-      std::memcpy(cursor, headers[i].value.data(), headers[i].value.size());
-    out_headers[i].value = cursor;
-    out_headers[i].value_len = headers[i].value.size();
-    cursor += headers[i].value.size();
-  }
-  if (payload_len != 0) std::memcpy(block + payload_offset, payload, payload_len);
-  return message;
+    header_bytes += headers[i].key.size() + headers[i].value.size();
+  BlockWriter writer;
+  if (!writer.open(header_count, header_bytes, payload_len)) return nullptr;
+  for (std::size_t i = 0; i < header_count; ++i) writer.add(headers[i].key, headers[i].value);
+  return writer.finish(payload);
 }
+
+namespace {
+
+/// A published message's block: its own headers (validated: at most headers_max, keys
+/// NUL-terminated), then `extra` (the routing stamp), written straight into the block without a
+/// table of views.
+Message *build_published(const corq_message &m, const HeaderView *extra,
+                         std::size_t extra_count) noexcept {
+  std::size_t key_lens[headers_max];
+  std::size_t header_bytes = 0;
+  for (std::size_t i = 0; i < m.header_count; ++i) {
+    key_lens[i] = std::strlen(m.headers[i].key);
+    header_bytes += key_lens[i] + m.headers[i].value_len;
+  }
+  for (std::size_t i = 0; i < extra_count; ++i)
+    header_bytes += extra[i].key.size() + extra[i].value.size();
+  BlockWriter writer;
+  if (!writer.open(m.header_count + extra_count, header_bytes, m.len)) return nullptr;
+  for (std::size_t i = 0; i < m.header_count; ++i) {
+    writer.add({m.headers[i].key, key_lens[i]},
+               {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len});
+  }
+  for (std::size_t i = 0; i < extra_count; ++i) writer.add(extra[i].key, extra[i].value);
+  return writer.finish(m.data);
+}
+
+}  // namespace
 
 namespace {
 
@@ -197,13 +248,7 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
     copy_payload(block + sizeof(Message), m.data, m.len);
     return message;
   } else {
-    // Bounded by headers_max (validated): the views live on the stack, no allocation.
-    HeaderView views[headers_max];
-    for (std::size_t i = 0; i < m.header_count; ++i) {
-      views[i] = {m.headers[i].key,
-                  {static_cast<const char *>(m.headers[i].value), m.headers[i].value_len}};
-    }
-    message = build_message(views, m.header_count, m.data, m.len);
+    message = build_published(m, nullptr, 0);
   }
   if (message == nullptr) return nullptr;
   message->id = id;
@@ -214,16 +259,9 @@ Message *make_message(const corq_message &m, std::uint64_t id, std::int64_t publ
 
 Message *make_routed_message(const corq_message &m, const RoutingStamp &stamp, std::uint64_t id,
                              std::int64_t published_at_ms, std::int64_t expires_at_ms) {
-  // Bounded by headers_max (validated) plus the stamp: the views live on the stack.
-  HeaderView views[headers_max + routing_headers_max];
-  std::size_t n = 0;
-  for (; n < m.header_count; ++n) {
-    views[n] = {m.headers[n].key,
-                {static_cast<const char *>(m.headers[n].value), m.headers[n].value_len}};
-  }
-  views[n++] = {"x-exchange", stamp.exchange};
-  views[n++] = {"x-routing-key", stamp.routing_key};
-  Message *message = build_message(views, n, m.data, m.len);
+  const HeaderView stamp_headers[routing_headers_max] = {{"x-exchange", stamp.exchange},
+                                                         {"x-routing-key", stamp.routing_key}};
+  Message *message = build_published(m, stamp_headers, routing_headers_max);
   if (message == nullptr) return nullptr;
   message->id = id;
   message->published_at_ms = published_at_ms;

@@ -49,6 +49,14 @@ class RoutingSet {
     ++size_;
     return true;
   }
+  /// Adds `e`, which the caller knows is not there yet (a route cache hit: distinct targets).
+  void append_distinct(const Element &e) {
+    if (size_ < inline_max) {
+      inline_[size_++] = e;
+      return;
+    }
+    add(e);
+  }
   /// Removes the element at `i`; the last one takes its place.
   void remove_at(std::size_t i) {
     Element *all = data();
@@ -67,17 +75,14 @@ class RoutingSet {
   Element &operator[](std::size_t i) noexcept { return data()[i]; }
 
  private:
-  Element inline_[inline_max]{};
+  Element inline_[inline_max];  // the first size_ are set (no zeroing: a publish builds two sets)
   std::size_t size_ = 0;
   std::vector<Element> spill_;
   std::unordered_set<Key> index_;
 };
 
 /// A queue a publish reaches, and the exchange whose binding named it (for its `routed` count).
-struct Target {
-  Queue *queue;
-  Exchange *via;
-};
+using Target = RoutedTarget;
 const Queue *target_key(const Target &t) { return t.queue; }
 using TargetSet = RoutingSet<Target, const Queue *, target_key>;
 
@@ -85,16 +90,22 @@ const Routes *routes_key(const Routes *const &r) { return r; }
 using ExchangeSet = RoutingSet<const Routes *, const Routes *, routes_key>;
 
 /// Step 2 of exchange_publish.hpp: a worklist over the exchanges the message enters, each once.
-/// Counts `published` and `alternated` on them as it goes.
-void route(const Topology &topology, const Routes &entry, std::string_view key,
-           const corq_message &message, TargetSet &out) {
+/// Counts `published` and `alternated` on them as it goes, and lists them in `entered` (when not
+/// NULL) for the route cache. Returns false if a headers exchange took part: then the result
+/// depends on the message's headers, not only on the key, and must not be cached.
+bool route(const Topology &topology, const Routes &entry, std::string_view key,
+           const corq_message &message, TargetSet &out,
+           std::vector<EnteredExchange> *entered = nullptr) {
   ExchangeSet worklist;  // doubles as the set of exchanges entered
   worklist.add(&entry);
   auto enter = [&](const Routes *routes) { worklist.add(routes); };
+  bool by_key_only = true;
   for (std::size_t next = 0; next < worklist.size(); ++next) {
     const Routes &routes = *worklist[next];
     Exchange &exchange = *routes.exchange;
     exchange.published.fetch_add(1, std::memory_order_relaxed);
+    if (exchange.type() == ExchangeType::headers) by_key_only = false;
+    if (entered != nullptr) entered->push_back({&exchange, false});
     bool matched = false;
     routes.match(key, message.headers, message.header_count, [&](const Destination &d) {
       matched = true;
@@ -112,10 +123,43 @@ void route(const Topology &topology, const Routes &entry, std::string_view key,
       const Routes *to = topology.find(alternate);
       if (to != nullptr && !worklist.contains(to)) {
         exchange.alternated.fetch_add(1, std::memory_order_relaxed);
+        if (entered != nullptr) entered->back().alternated = true;
         enter(to);
       }
     }
   }
+  return by_key_only;
+}
+
+/// Step 2 for a publish: from the thread's route cache, or by walking the topology (and then
+/// remembered when only keys decided it). `entry` gets the exchange named. CORQ_OK, or
+/// CORQ_ENOENT / CORQ_EINVAL (no such exchange, internal) with the detail set.
+int route_publish(const Router::PublishView &view, std::string_view exchange, std::string_view key,
+                  const corq_message &message, TargetSet &targets, const Routes *&entry) {
+  const std::uint64_t hash = text_hash(exchange, key);
+  if (const CachedRoute *hit = view.routes.find(exchange, key, hash)) {
+    for (const EnteredExchange &e : hit->entered) {
+      e.exchange->published.fetch_add(1, std::memory_order_relaxed);
+      if (e.alternated) e.exchange->alternated.fetch_add(1, std::memory_order_relaxed);
+    }
+    for (const RoutedTarget &t : hit->targets)
+      if (!t.queue->deleted()) targets.append_distinct(t);
+    entry = hit->entry;
+    return CORQ_OK;
+  }
+  if (const int rc = find_publishable(view.topology, exchange.data(), entry); rc != CORQ_OK)
+    return rc;
+  CachedRoute *memo = nullptr;
+  try {
+    memo = &view.routes.claim(exchange, key, hash, entry);
+  } catch (const std::bad_alloc &) {  // no memo this time; routing itself goes on
+  }
+  if (!route(view.topology, *entry, key, message, targets, memo ? &memo->entered : nullptr) ||
+      memo == nullptr)
+    return CORQ_OK;
+  memo->targets.assign(targets.data(), targets.data() + targets.size());
+  view.routes.publish(*memo);
+  return CORQ_OK;
 }
 
 /// Drops targets whose dedup window saw the message's dedup id (recording it in the others).
@@ -410,13 +454,15 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
   if (exchange[0] == '\0')
     return publish_to_default(engine, key_text, message, settings, options, message_id, routed);
 
-  const Topology &topology = engine.router().topology_for_publish();
+  const std::string_view name(exchange);
   const Routes *entry = nullptr;
-  if (const int rc = find_publishable(topology, exchange, entry); rc != CORQ_OK) return rc;
   TargetSet targets;
-  route(topology, *entry, key, message, targets);
+  if (const int rc =
+          route_publish(engine.router().view_for_publish(), name, key, message, targets, entry);
+      rc != CORQ_OK)
+    return rc;
   if (targets.size() == 0) return unroutable(engine, *entry->exchange, settings, message_id);
-  const RoutingStamp stamp{exchange, key};
+  const RoutingStamp stamp{name, key};
   std::uint32_t taken = 0;
   const int rc =
       targets.size() == 1

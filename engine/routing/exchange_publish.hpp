@@ -2,7 +2,9 @@
 // store the body once.
 //
 // Per publish (data plane, no lock while the topology is unchanged):
-//   1. the thread's Topology snapshot (one acquire load), the exchange by name (one hash);
+//   1. the thread's Topology snapshot (one acquire load); the thread's route cache
+//      (routing/route_cache.hpp) by (exchange, key): a hit gives step 2's result without the walk
+//      (one hash, two byte compares); a miss finds the exchange by name and walks;
 //   2. routing: a worklist over the exchange and the exchanges its bindings lead to (each visited
 //      once: cycles are safe), collecting distinct queues; an exchange whose bindings matched
 //      nothing hands the message to its alternate exchange;
@@ -14,6 +16,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "routing/route_cache.hpp"
 
 #include <corq/corq.h>
 
@@ -34,11 +37,6 @@ int exchange_publish(Engine &engine, const char *exchange, const char *routing_k
 /// CORQ_ENOENT (none), CORQ_EINVAL (a bad name, or an internal exchange) with the detail set.
 int find_publishable(const Topology &topology, const char *exchange, const Routes *&entry);
 
-/// A queue a message routes to, and the exchange whose binding named it.
-struct RoutedTarget {
-  Queue *queue;
-  Exchange *via;
-};
 /// A transaction's routing at commit (engine/txn/): the queues `message` published to the
 /// declared exchange `exchange` with `key` reaches in `topology` (each once; valid while the
 /// caller holds `topology`), as corq_exchange_publish routes, counting `published` and

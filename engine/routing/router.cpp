@@ -13,6 +13,7 @@ struct TopologyCache {
   std::uint64_t engine_instance = 0;
   std::uint64_t version = 0;
   std::shared_ptr<const Topology> topology;
+  RouteCache routes;  // computed in `topology`: invalidated whenever it is replaced
 };
 thread_local TopologyCache topology_cache;
 
@@ -356,17 +357,18 @@ void Router::clear() {
   publish_locked(std::make_shared<const Topology>());
 }
 
-const Topology &Router::topology_for_publish() {
+Router::PublishView Router::view_for_publish() {
   TopologyCache &cache = topology_cache;
   if (cache.engine_instance == engine_instance_ &&
       cache.version == version_.load(std::memory_order_acquire)) {
-    return *cache.topology;
+    return {*cache.topology, cache.routes};
   }
   std::lock_guard lock(mutex_);  // the version and the snapshot, read together
   cache.engine_instance = engine_instance_;
   cache.version = version_.load(std::memory_order_relaxed);
+  cache.routes.invalidate();  // before the old snapshot, which its entries point into, goes
   cache.topology = current_;
-  return *cache.topology;
+  return {*cache.topology, cache.routes};
 }
 
 std::shared_ptr<const Topology> Router::snapshot() {

@@ -13,6 +13,7 @@
 
 #include "options/options.hpp"
 #include "routing/binding_argument.hpp"
+#include "routing/route_cache.hpp"
 #include "routing/topology.hpp"
 
 #include <corq/corq.h>
@@ -71,7 +72,14 @@ class Router {
 
   /// The current Topology, for a publisher on this thread: no lock while nothing has changed. The
   /// reference stays valid until this thread's next call (the thread's cache holds it).
-  const Topology &topology_for_publish();
+  const Topology &topology_for_publish() { return view_for_publish().topology; }
+  /// The current Topology and this thread's route cache for it (invalidated whenever the thread
+  /// takes a new snapshot); valid as topology_for_publish's reference.
+  struct PublishView {
+    const Topology &topology;
+    RouteCache &routes;
+  };
+  PublishView view_for_publish();
   /// The current Topology, held by the caller as long as it likes (a transaction's commit routes
   /// several messages and may dead-letter meanwhile, which replaces this thread's cache).
   std::shared_ptr<const Topology> snapshot();

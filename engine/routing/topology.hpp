@@ -15,6 +15,7 @@
 #include "queue/queue.hpp"
 #include "routing/exchange.hpp"
 #include "routing/headers_match.hpp"
+#include "routing/text_hash.hpp"
 #include "routing/topic_trie.hpp"
 #include "routing/word_map.hpp"
 
@@ -94,9 +95,7 @@ struct Routes {
 /// Heterogeneous lookup by string_view, so a publish finds its exchange without a std::string.
 struct NameHash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view name) const noexcept {
-    return std::hash<std::string_view>{}(name);
-  }
+  std::size_t operator()(std::string_view name) const noexcept { return text_hash(name); }
 };
 
 struct Topology {

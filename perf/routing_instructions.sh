@@ -21,14 +21,14 @@ total() {  # total instructions of a callgrind output file
   callgrind_annotate "$1" 2>/dev/null | grep -E 'PROGRAM TOTALS' | head -1 | awk '{gsub(",","",$1); print $1}'
 }
 
-for mode in plain direct topic10 topic10000 fanout4; do
+for mode in plain direct topic10 topic10000 topic10000-fresh fanout4; do
   valgrind --tool=callgrind --callgrind-out-file="$work/$mode.out" \
     --toggle-collect=corq_publish --toggle-collect=corq_exchange_publish \
     "$bin" "$mode" "$n" 2>/dev/null >/dev/null
   t=$(total "$work/$mode.out")
   echo "$mode: $(( t / n )) instructions per publish ($n publishes: $t)"
 done
-for mode in topic10 topic10000; do
+for mode in topic10000 topic10000-fresh; do
   echo "--- $mode: top functions by self cost, instructions per publish ---"
   callgrind_annotate "$work/$mode.out" 2>/dev/null |
     awk -v n="$n" '/^ *[0-9,]+ +\(/ || /^ *[0-9,]+ +[^ ]/ {c=$1; gsub(",","",c); if (c+0 >= n) { $1=""; printf "%7.1f %s\n", c/n, $0 } }' |

@@ -3,7 +3,7 @@
 // (perf/routing_instructions.sh, which counts only inside corq_publish / corq_exchange_publish with
 // --toggle-collect, so set-up, the 10,000 binds and the purges are left out).
 //
-//   corq_routing_count plain|direct|topic10|topic10000|fanout4 PUBLISHES
+//   corq_routing_count plain|direct|topic10|topic10000|topic10000-fresh|fanout4 PUBLISHES
 //
 // The same engine, queues, bindings and keys as corq_routing_bench (topic_patterns.cpp); every
 // publish must report the scenario's `routed`; the queues are purged every 4096 publishes.
@@ -28,7 +28,7 @@ int fail(const char *what, int code) {
 }  // namespace
 
 int main(int argc, char **argv) {
-  const char *modes = "plain|direct|topic10|topic10000|fanout4";
+  const char *modes = "plain|direct|topic10|topic10000|topic10000-fresh|fanout4";
   if (argc != 3) {
     std::fprintf(stderr, "usage: corq_routing_count %s PUBLISHES\n", modes);
     return 2;
@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
       bind(queues.back(), "");
     }
     keys = {"orders"};
-  } else if (mode == "topic10" || mode == "topic10000") {
+  } else if (mode == "topic10" || mode == "topic10000" || mode == "topic10000-fresh") {
     const TopicSet set = corq::bench::routing::make_topic_set(mode == "topic10" ? 10 : 10'000);
     exchange = "bench.topic";
     rc = corq_exchange_declare(engine, exchange.c_str(), "topic", nullptr);
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
     }
     for (std::size_t i = 0; i < set.filler.size(); ++i)
       bind(filler_queues[i % filler_queues.size()], set.filler[i]);
-    keys = set.keys;
+    keys = mode == "topic10000-fresh" ? set.fresh_keys : set.keys;
   } else {
     std::fprintf(stderr, "corq_routing_count: unknown scenario '%s' (%s)\n", mode.c_str(), modes);
     return 2;

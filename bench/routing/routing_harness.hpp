@@ -57,11 +57,21 @@ RoutingScale routing_quick_scale();
 /// svc99, so they share trie nodes with the hot ones) chosen so that none matches any key: the
 /// 10,000-binding exchange is hot + filler, the 10-binding one is hot alone, and a publish matches
 /// the same queue in both — checked on every publish through `routed`.
+///
+/// `fresh_keys` are for the route cache's miss path (engine/routing/route_cache.hpp remembers the
+/// queues of recent (exchange, key) pairs; `keys` hit it after their first publish): 65,536 keys,
+/// far more than the 1,024 a thread remembers, so publishing them in turn misses every time. Each
+/// is a key of one of the nine hot patterns with a wildcard (eu.svc00.order.created has none) whose
+/// word at the pattern's first wildcard is replaced by a word of its own ("w" and the key's index):
+/// the hot pattern still matches it, and a filler pattern that matched it would have to match that
+/// word by a wildcard and so match the original key too, which no filler does. Every publish
+/// checks `routed` anyway.
 struct TopicSet {
   std::vector<std::string> hot;
   std::vector<std::size_t> hot_queue;  // queue index of each hot pattern
   std::vector<std::string> filler;
   std::vector<std::string> keys;
+  std::vector<std::string> fresh_keys;
   std::size_t hot_queues = 0;
   std::size_t filler_queues = 0;
 };

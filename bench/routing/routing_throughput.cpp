@@ -8,6 +8,9 @@
 //               fanout target's baseline)
 //   topic10     a topic exchange with the ten hot patterns of TopicSet
 //   topic10000  the same ten plus 9,990 filler patterns that match no published key
+//   topic10-fresh, topic10000-fresh  the same two exchanges, every publish with a key the
+//               publishing thread's route cache does not hold (TopicSet::fresh_keys): the topic
+//               walk itself
 //   fanout4     a fanout exchange bound to 4 queues: every publish reaches all four
 // and each in two modes: `drained` (below) and `alone` — the publisher by itself, no consumer;
 // every 65,536 publishes the clock stops and the queues are purged on the publishing thread, so
@@ -46,7 +49,7 @@
 namespace corq::bench::routing {
 namespace {
 
-enum class Kind { plain, direct, topic_few, topic_many, fanout };
+enum class Kind { plain, direct, topic_few, topic_many, topic_few_fresh, topic_fresh, fanout };
 /// drained: a consumer thread on the other core empties the queues as they fill; alone: the
 /// publisher alone, the queues purged between chunks of `alone_chunk` publishes (untimed).
 enum class Mode { drained, alone };
@@ -144,10 +147,13 @@ std::string prepare(Kind kind, const RoutingScale &scale, Setup &setup) {
       }
       return {};
     case Kind::topic_few:
-    case Kind::topic_many: break;
+    case Kind::topic_many:
+    case Kind::topic_few_fresh:
+    case Kind::topic_fresh: break;
   }
   const TopicSet &set =
-      topic_set(kind == Kind::topic_few ? scale.few_bindings : scale.many_bindings);
+      topic_set(kind == Kind::topic_few || kind == Kind::topic_few_fresh ? scale.few_bindings
+                                                                         : scale.many_bindings);
   setup.exchange = "bench.topic";
   if (const int rc = corq_exchange_declare(engine, "bench.topic", "topic", nullptr); rc != CORQ_OK)
     return corq_failure("corq_exchange_declare", rc);
@@ -173,8 +179,9 @@ std::string prepare(Kind kind, const RoutingScale &scale, Setup &setup) {
     }
   }
   setup.bindings = set.hot.size() + set.filler.size();
-  setup.keys = set.keys;
-  for (const std::string &key : set.keys) {
+  setup.keys =
+      kind == Kind::topic_fresh || kind == Kind::topic_few_fresh ? set.fresh_keys : set.keys;
+  for (const std::string &key : setup.keys) {
     for (std::size_t i = 0; i < set.hot.size(); ++i)
       if (topic_matches(set.hot[i], key))
         setup.key_queue.push_back(static_cast<int>(set.hot_queue[i]));
@@ -428,11 +435,15 @@ void register_routing_throughput_round(const RoutingScale &scale) {
   register_scenario("direct/drained", Kind::direct, Mode::drained, scale);
   register_scenario("topic10/drained", Kind::topic_few, Mode::drained, scale);
   register_scenario("topic10000/drained", Kind::topic_many, Mode::drained, scale);
+  register_scenario("topic10-fresh/drained", Kind::topic_few_fresh, Mode::drained, scale);
+  register_scenario("topic10000-fresh/drained", Kind::topic_fresh, Mode::drained, scale);
   register_scenario("fanout4/drained", Kind::fanout, Mode::drained, scale);
   register_scenario("plain/alone", Kind::plain, Mode::alone, scale);
   register_scenario("direct/alone", Kind::direct, Mode::alone, scale);
   register_scenario("topic10/alone", Kind::topic_few, Mode::alone, scale);
   register_scenario("topic10000/alone", Kind::topic_many, Mode::alone, scale);
+  register_scenario("topic10-fresh/alone", Kind::topic_few_fresh, Mode::alone, scale);
+  register_scenario("topic10000-fresh/alone", Kind::topic_fresh, Mode::alone, scale);
   register_scenario("fanout4/alone", Kind::fanout, Mode::alone, scale);
 }
 

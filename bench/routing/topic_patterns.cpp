@@ -10,6 +10,8 @@
 // dropped, so the filler never routes a published message.
 #include "routing_harness.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cstdint>
 #include <stdexcept>
@@ -161,6 +163,24 @@ TopicSet make_topic_set(std::size_t total_bindings) {
     if (matched != 1)
       throw std::logic_error("topic set: key '" + key + "' matches " + std::to_string(matched) +
                              " hot patterns, not 1");
+  }
+  constexpr std::size_t fresh_key_count = 65'536;
+  set.fresh_keys.reserve(fresh_key_count);
+  for (std::size_t i = 0; i < fresh_key_count; ++i) {
+    const std::size_t h = 1 + i % 9;  // the nine hot patterns with a wildcard
+    const std::vector<std::string> pattern = words_of(hot_patterns[h].pattern);
+    std::vector<std::string> words = words_of(hot_patterns[h].keys[(i / 9) % 4]);
+    const auto wildcard = std::find_if(pattern.begin(), pattern.end(), [](const std::string &w) {
+      return w == "*" || w == "#";
+    });
+    std::string &fresh = words[static_cast<std::size_t>(wildcard - pattern.begin())];
+    fresh = std::to_string(i);
+    fresh.insert(fresh.begin(), 'w');
+    std::string key = words[0];
+    for (std::size_t w = 1; w < words.size(); ++w) key.append(1, '.').append(words[w]);
+    if (!topic_matches(hot_patterns[h].pattern, key))
+      throw std::logic_error("topic set: fresh key '" + key + "' lost its hot pattern");
+    set.fresh_keys.push_back(std::move(key));
   }
   std::unordered_set<std::string> seen(set.hot.begin(), set.hot.end());
   Random random(0x636f7271'726f7574ULL);

@@ -215,6 +215,7 @@ def plot(rows, png_path, title):
     fig, axes = plt.subplots(1, 2, figsize=(14, 5))
     keys = [key for key, _, _, _ in SCENARIOS]
     labels = ["plain\npublish", "direct\n1 binding", "topic\n10 bindings", "topic\n10,000",
+              "topic 10\nnew keys", "topic 10,000\nnew keys",
               "fanout\n4 queues"]
     by = {(r["scenario"], r["mode"]): r for r in rows}
     ax = axes[0]

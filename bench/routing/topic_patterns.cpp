@@ -170,9 +170,8 @@ TopicSet make_topic_set(std::size_t total_bindings) {
     const std::size_t h = 1 + i % 9;  // the nine hot patterns with a wildcard
     const std::vector<std::string> pattern = words_of(hot_patterns[h].pattern);
     std::vector<std::string> words = words_of(hot_patterns[h].keys[(i / 9) % 4]);
-    const auto wildcard = std::find_if(pattern.begin(), pattern.end(), [](const std::string &w) {
-      return w == "*" || w == "#";
-    });
+    const auto wildcard = std::find_if(pattern.begin(), pattern.end(),
+                                       [](const std::string &w) { return w == "*" || w == "#"; });
     std::string &fresh = words[static_cast<std::size_t>(wildcard - pattern.begin())];
     fresh = std::to_string(i);
     fresh.insert(fresh.begin(), 'w');

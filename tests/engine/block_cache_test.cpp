@@ -37,6 +37,36 @@ TEST(BlockCache, BlocksAreDistinctWhileHeldAndReusedAfterGive) {
   for (void *b : again) bc::give(b);
 }
 
+TEST(BlockCache, EachSizeClassHandsOutWholeBlocksOfItsOwnSize) {
+  // The wide class (routed messages) keeps its own chains: a block given back to one class is
+  // never handed out by the other, and every byte of a wide block is the caller's.
+  EXPECT_EQ(bc::class_of(1), 0u);
+  EXPECT_EQ(bc::class_of(bc::block_bytes), 0u);
+  EXPECT_EQ(bc::class_of(bc::block_bytes + 1), 1u);
+  EXPECT_EQ(bc::class_of(bc::wide_block_bytes), 1u);
+  EXPECT_EQ(bc::class_of(bc::wide_block_bytes + 1), bc::size_classes);
+  std::vector<void *> narrow, wide;
+  for (int i = 0; i < 200; ++i) {
+    narrow.push_back(bc::take(0));
+    wide.push_back(bc::take(1));
+    std::memset(narrow.back(), 0x11, bc::block_bytes);
+    std::memset(wide.back(), 0x22, bc::wide_block_bytes);
+  }
+  for (void *b : narrow) bc::give(b, 0);
+  std::set<void *> wide_held(wide.begin(), wide.end());
+  for (int i = 0; i < 200; ++i) {
+    void *b = bc::take(0);
+    EXPECT_EQ(wide_held.count(b), 0u) << "a held wide block came out of the small class";
+    narrow[static_cast<std::size_t>(i)] = b;
+  }
+  for (void *b : wide) {
+    const auto *bytes = static_cast<const unsigned char *>(b);
+    for (std::size_t i = 0; i < bc::wide_block_bytes; ++i) ASSERT_EQ(bytes[i], 0x22);
+    bc::give(b, 1);
+  }
+  for (void *b : narrow) bc::give(b, 0);
+}
+
 TEST(BlockCache, HandoffBetweenThreadsKeepsContents) {
   // A producer thread takes blocks and writes a sequence number in every word; a consumer thread
   // checks them and gives the blocks back. Blocks flow producer -> consumer -> depot -> producer.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -31,7 +32,7 @@ class RoutingSet {
         if (key(inline_[i]) == k) return true;
       return false;
     }
-    return index_.count(k) != 0;
+    return index_->count(k) != 0;
   }
   /// False if an element with that key was there already.
   bool add(const Element &e) {
@@ -42,10 +43,11 @@ class RoutingSet {
     }
     if (size_ == inline_max) {
       spill_.assign(inline_, inline_ + size_);
-      for (std::size_t i = 0; i < size_; ++i) index_.insert(key(inline_[i]));
+      index_ = std::make_unique<std::unordered_set<Key>>();
+      for (std::size_t i = 0; i < size_; ++i) index_->insert(key(inline_[i]));
     }
     spill_.push_back(e);
-    index_.insert(key(e));
+    index_->insert(key(e));
     ++size_;
     return true;
   }
@@ -60,14 +62,14 @@ class RoutingSet {
   /// Removes the element at `i`; the last one takes its place.
   void remove_at(std::size_t i) {
     Element *all = data();
-    if (size_ > inline_max) index_.erase(key(all[i]));
+    if (size_ > inline_max) index_->erase(key(all[i]));
     all[i] = all[size_ - 1];
     if (size_ > inline_max) spill_.pop_back();
     --size_;
     if (size_ == inline_max) {  // back on the stack
       std::copy(spill_.begin(), spill_.end(), inline_);
       spill_.clear();
-      index_.clear();
+      index_.reset();
     }
   }
   std::size_t size() const noexcept { return size_; }
@@ -78,7 +80,9 @@ class RoutingSet {
   Element inline_[inline_max];  // the first size_ are set (no zeroing: a publish builds two sets)
   std::size_t size_ = 0;
   std::vector<Element> spill_;
-  std::unordered_set<Key> index_;
+  /// Past inline_max only: built on the first spill, so the usual publish constructs and destroys
+  /// no hash set (two per publish: targets and exchanges).
+  std::unique_ptr<std::unordered_set<Key>> index_;
 };
 
 /// A queue a publish reaches, and the exchange whose binding named it (for its `routed` count).
@@ -305,6 +309,7 @@ int publish_to_one(Engine &engine, Queue &queue, const corq_message &message,
 /// On failure nothing stays pinned. `lsn` stays 0 when no target is durable.
 int log_durable_copies(Engine &engine, TargetSet &targets, Message *const *copies,
                        const corq_message &message, std::int64_t due_ms, wal::Lsn &lsn) {
+  if (engine.journal() == nullptr) return CORQ_OK;  // an in-memory engine: no durable queue
   std::vector<std::uint32_t> qids;
   std::vector<Message *> durable;
   for (std::size_t i = 0; i < targets.size(); ++i) {

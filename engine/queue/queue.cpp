@@ -8,6 +8,7 @@
 #include "engine/engine.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace corq::core {
 
@@ -106,6 +107,29 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
 // ---- pushing
 // -------------------------------------------------------------------------------------
 
+std::size_t Queue::push_in_order(MpmcRing<ReadyEntry> &ring, Message *const *messages,
+                                 std::size_t count) noexcept {
+  std::size_t pushed =
+      ring.try_emplace_bulk(count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+  // A short claim with the ring's indices saying it is not full means a slot one lap back is still
+  // held: a consumer claimed it and has not yet moved the message out (preempted mid-pop), or a
+  // producer claimed it and has not yet written it. Admission counts messages, not ring positions,
+  // so it cannot see this. Both finish without taking a lock, so wait for the slot: putting the
+  // message on the returned list instead would let a consumer deliver it after messages this same
+  // publisher sends next (FIFO broken; tests/engine/ring_lap_fifo_test.cpp).
+  for (int round = 0; pushed < count && ring.size() < ring.capacity(); ++round) {
+    if (round < 64) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();  // the holder may be off the core
+    }
+    pushed += ring.try_emplace_bulk(count - pushed, [messages, pushed](std::size_t i) {
+      return ReadyEntry(messages[pushed + i]);
+    });
+  }
+  return pushed;
+}
+
 void Queue::push_admitted(Message *const *messages, std::size_t count,
                           std::size_t shard_hint) noexcept {
   if (count == 0) return;
@@ -116,7 +140,8 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
       note_expiry(messages[i]);
       if (messages[i]->expires_at_ms != 0)
         engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
-      if (!shards_[level_of(messages[i])]->ready.try_emplace(messages[i])) {
+      MpmcRing<ReadyEntry> &ring = shards_[level_of(messages[i])]->ready;
+      if (!push_in_order(ring, messages + i, 1)) {
         push_returned(messages[i]);  // cannot happen while admission holds (as below)
         ready_count_.fetch_sub(1, std::memory_order_seq_cst);
         ready_bytes_.fetch_sub(messages[i]->payload_len, std::memory_order_seq_cst);
@@ -136,9 +161,8 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
         engine_.scheduler().poke_if_before(messages[i]->expires_at_ms);
     }
   }
-  // Admission guarantees room, so one claim takes the whole batch.
-  std::size_t pushed = shard.ready.try_emplace_bulk(
-      count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+  // Admission guarantees room (in messages; push_in_order waits out a slot still held by a pop).
+  std::size_t pushed = push_in_order(shard.ready, messages, count);
   // Cannot happen while admission holds; if it ever did, the returned list keeps the messages.
   for (; pushed < count; ++pushed) {
     push_returned(messages[pushed]);  // counts it again: un-count the admission after (stats)

@@ -248,6 +248,10 @@ class Queue {
   };
 
   bool try_reserve(std::size_t count, std::uint64_t bytes) noexcept;
+  /// Pushes `messages` into `ring` in order; returns how many went in (fewer only if the ring is
+  /// really full, which admission rules out).
+  static std::size_t push_in_order(MpmcRing<ReadyEntry> &ring, Message *const *messages,
+                                   std::size_t count) noexcept;
   /// The priority level `m` is kept at (0 on a queue without priorities).
   std::uint32_t level_of(const Message *m) const noexcept {
     const std::uint32_t p = m->priority();

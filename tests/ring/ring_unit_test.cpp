@@ -1,15 +1,18 @@
-// Unit tests of SpscRing and MpmcRing, single-threaded: capacity, full/empty edges, wrap-around,
-// partial bulk operations, move-only and non-trivial element types (no leaks, no double destroys).
+// Unit tests of SpscRing and MpmcRing, single-threaded (one test holds a pop open on a second
+// thread): capacity, full/empty edges, wrap-around, partial bulk operations, move-only and
+// non-trivial element types (no leaks, no double destroys).
 #include <corq/mpmc_ring.hpp>
 #include <corq/spsc_ring.hpp>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -248,6 +251,41 @@ TEST(MpmcRingTest, a_large_ring_commits_memory_only_as_it_fills) {
     ASSERT_TRUE(ring.try_pop(out));
     ASSERT_EQ(out, i);
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(MpmcRingTest, a_slot_held_by_an_unfinished_pop_refuses_a_push_though_the_ring_is_not_full) {
+  // What Queue::push_in_order waits out (tests/engine/ring_lap_fifo_test.cpp): a pop that claimed a
+  // slot and has not moved its element out yet keeps that slot from the producer one lap later,
+  // while the indices already count it as popped.
+  corq::MpmcRing<int> ring(4);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(ring.try_push(i));
+  std::atomic<bool> claimed{false}, finish{false};
+  int held = -1;
+  std::thread stalled([&] {
+    ring.try_pop_bulk_with(1, [&](std::size_t, int &&value) {
+      held = value;
+      claimed.store(true, std::memory_order_release);
+      while (!finish.load(std::memory_order_acquire)) std::this_thread::yield();
+    });
+  });
+  while (!claimed.load(std::memory_order_acquire)) std::this_thread::yield();
+  int out = 0;
+  for (int expected = 1; expected < 4; ++expected) {
+    ASSERT_TRUE(ring.try_pop(out));
+    EXPECT_EQ(out, expected);
+  }
+  EXPECT_EQ(ring.size(), 0u) << "the indices count the held element as popped";
+  EXPECT_FALSE(ring.try_push(4)) << "its slot is still taken one lap later";
+  finish.store(true, std::memory_order_release);
+  stalled.join();
+  EXPECT_EQ(held, 0);
+  EXPECT_TRUE(ring.try_push(4)) << "the slot is free once the pop finished";
+  ASSERT_TRUE(ring.try_pop(out));
+  EXPECT_EQ(out, 4);
 }
 
 }  // namespace

@@ -43,23 +43,17 @@ Queue::~Queue() {
 // -----------------------------------------------------------------------------------
 
 bool Queue::try_reserve(std::size_t count, std::uint64_t bytes) noexcept {
-  // seq_cst: ready_count_ is the condition of the not_full_/not_empty_ waits (notify_if_waiting).
-  std::uint64_t current = ready_count_.load(std::memory_order_seq_cst);
-  do {
-    if (current + count > options_.max_length) return false;
-  } while (!ready_count_.compare_exchange_weak(current, current + count, std::memory_order_seq_cst,
-                                               std::memory_order_seq_cst));
-  const std::uint64_t total = ready_bytes_.fetch_add(bytes, std::memory_order_seq_cst) + bytes;
-  if (total > options_.max_bytes) {
-    release_reservation(count, bytes);
-    return false;
-  }
-  return true;
+  // seq_cst inside: the gauge is the condition of the not_full_/not_empty_ waits. Room taken and
+  // given back (the bytes did not fit) may have been seen as taken by a waiting publisher.
+  bool gave_back = false;
+  if (ready_.try_reserve(count, bytes, options_.max_length, options_.max_bytes, gave_back))
+    return true;
+  if (gave_back) not_full_.notify_if_waiting();
+  return false;
 }
 
 void Queue::release_reservation(std::size_t count, std::uint64_t bytes) noexcept {
-  ready_count_.fetch_sub(count, std::memory_order_seq_cst);
-  ready_bytes_.fetch_sub(bytes, std::memory_order_seq_cst);
+  ready_.give_back(count, bytes);
   not_full_.notify_if_waiting();
 }
 
@@ -143,8 +137,7 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
       MpmcRing<ReadyEntry> &ring = shards_[level_of(messages[i])]->ready;
       if (!push_in_order(ring, messages + i, 1)) {
         push_returned(messages[i]);  // cannot happen while admission holds (as below)
-        ready_count_.fetch_sub(1, std::memory_order_seq_cst);
-        ready_bytes_.fetch_sub(messages[i]->payload_len, std::memory_order_seq_cst);
+        ready_.give_back(1, messages[i]->payload_len);
       }
     }
     not_empty_.notify_if_waiting();
@@ -166,8 +159,7 @@ void Queue::push_admitted(Message *const *messages, std::size_t count,
   // Cannot happen while admission holds; if it ever did, the returned list keeps the messages.
   for (; pushed < count; ++pushed) {
     push_returned(messages[pushed]);  // counts it again: un-count the admission after (stats)
-    ready_count_.fetch_sub(1, std::memory_order_seq_cst);
-    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_seq_cst);
+    ready_.give_back(1, messages[pushed]->payload_len);
   }
   not_empty_.notify_if_waiting();
 }
@@ -184,8 +176,7 @@ void Queue::push_returned(Message *message) noexcept {
       list.tail->next = message;
     }
     list.tail = message;
-    ready_count_.fetch_add(1, std::memory_order_seq_cst);
-    ready_bytes_.fetch_add(message->payload_len, std::memory_order_seq_cst);
+    ready_.add(1, message->payload_len);
     returned_count_.fetch_add(1, std::memory_order_release);
   }
   not_empty_.notify_if_waiting();
@@ -218,8 +209,8 @@ bool Queue::await_room(std::uint64_t bytes, sync::Clock::time_point deadline,
   const bool room = not_full_.await(
       [&] {
         if (closed.load(std::memory_order_acquire) || deleted()) return stopped = true;
-        return ready_count_.load(std::memory_order_seq_cst) + 1 <= options_.max_length &&
-               ready_bytes_.load(std::memory_order_seq_cst) + bytes <= options_.max_bytes;
+        return ready_.count() + 1 <= options_.max_length &&
+               ready_.bytes() + bytes <= options_.max_bytes;
       },
       deadline);
   Engine::release_handle(&engine_);
@@ -237,8 +228,7 @@ void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept 
     bytes += messages[i]->payload_len;
     note_expiry(messages[i]);
   }
-  ready_count_.fetch_add(count, std::memory_order_seq_cst);
-  ready_bytes_.fetch_add(bytes, std::memory_order_seq_cst);
+  ready_.add(count, bytes);
   if (levels_ > 1) {
     push_admitted(messages, count, 0);  // each to its level, recovered order kept within one
     if (ttl_seen_.load(std::memory_order_relaxed)) engine_.scheduler().poke_if_before(0);
@@ -249,8 +239,7 @@ void Queue::restore_ready(Message *const *messages, std::size_t count) noexcept 
       count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
   for (; pushed < count; ++pushed) {  // more than max_length recovered (a smaller ring): the list
     push_returned(messages[pushed]);
-    ready_count_.fetch_sub(1, std::memory_order_seq_cst);
-    ready_bytes_.fetch_sub(messages[pushed]->payload_len, std::memory_order_seq_cst);
+    ready_.give_back(1, messages[pushed]->payload_len);
   }
   if (ttl_seen_.load(std::memory_order_relaxed)) engine_.scheduler().poke_if_before(0);
 }
@@ -324,11 +313,10 @@ std::size_t Queue::pop_ready_from(Message **out, std::size_t max, std::size_t ho
     }
   }
   if (n == 0) return 0;
-  // Counted as arriving before they stop counting as ready; the fetch_sub (a release) publishes it.
+  // Counted as arriving before they stop counting as ready; the removal (a release) publishes it.
   if (arriving != nullptr)
     arriving->store(arriving->load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  ready_count_.fetch_sub(n, std::memory_order_seq_cst);
-  ready_bytes_.fetch_sub(bytes, std::memory_order_seq_cst);
+  ready_.remove(n, bytes);
   not_full_.notify_if_waiting();
   return n;
 }
@@ -431,8 +419,7 @@ void Queue::push_returned_front(Message *message) noexcept {
   message->next = list.head;
   list.head = message;
   if (list.tail == nullptr) list.tail = message;
-  ready_count_.fetch_add(1, std::memory_order_acq_rel);
-  ready_bytes_.fetch_add(message->payload_len, std::memory_order_acq_rel);
+  ready_.add(1, message->payload_len);
   returned_count_.fetch_add(1, std::memory_order_release);
 }
 

@@ -2,10 +2,12 @@
 // counters.
 //
 // Data path (no locks):
-//   publish  -> admission (CAS on ready_count_, add to ready_bytes_) -> shard's MpmcRing
+//   publish  -> admission (ReadyGauge: the producers' line only) -> shard's MpmcRing
 //   consume  <- returned list (if any) <- shard rings (home shard first)
 // The ready ring of each shard has room for max_length messages, so a publish that passed admission
-// always finds a slot. Its memory is committed lazily (see ring_storage.hpp).
+// finds a slot, at worst after a pop still holding one a lap back finishes (push_in_order). Its
+// memory is committed lazily (see ring_storage.hpp). Admission reads and writes only the producers'
+// line of the ReadyGauge while the queue is far from its limits, and a pop only the consumers'.
 //
 // Side paths (a mutex each, never taken by plain publish/consume/ack):
 //   returned list — messages coming back (release, nack without delay, delayed ones falling due,
@@ -28,6 +30,7 @@
 #include "options/options.hpp"
 #include "queue/dedup_window.hpp"
 #include "queue/message.hpp"
+#include "queue/ready_gauge.hpp"
 #include "queue/state_moves.hpp"
 #include "scheduler/timer_wheel.hpp"
 #include "sync/event_count.hpp"
@@ -150,7 +153,7 @@ class Queue {
                         std::atomic<std::uint64_t> *arriving = nullptr) noexcept;
   /// Consumers wait here for messages (notified by every push).
   sync::EventCount &not_empty() noexcept { return not_empty_; }
-  bool has_ready() const noexcept { return ready_count_.load(std::memory_order_seq_cst) != 0; }
+  bool has_ready() const noexcept { return ready_.count() != 0; }
   /// Wakes publishers blocked on a full queue (they re-check; engine close uses this).
   void wake_publishers() noexcept { not_full_.notify_all(); }
 
@@ -218,17 +221,13 @@ class Queue {
   StateMoves &moves_from_delayed() noexcept { return moves_from_delayed_; }
   StateMoves &moves_from_in_flight() noexcept { return moves_from_in_flight_; }
 
-  std::uint64_t ready() const noexcept { return ready_count_.load(std::memory_order_relaxed); }
+  std::uint64_t ready() const noexcept { return ready_.count(std::memory_order_relaxed); }
   /// For stats: acquire loads, in the order state_moves.hpp prescribes.
-  std::uint64_t ready_for_stats() const noexcept {
-    return ready_count_.load(std::memory_order_acquire);
-  }
+  std::uint64_t ready_for_stats() const noexcept { return ready_.count(std::memory_order_acquire); }
   std::uint64_t delayed_for_stats() const noexcept {
     return delayed_count_.load(std::memory_order_acquire);
   }
-  std::uint64_t ready_bytes() const noexcept {
-    return ready_bytes_.load(std::memory_order_relaxed);
-  }
+  std::uint64_t ready_bytes() const noexcept { return ready_.bytes(std::memory_order_relaxed); }
   /// Publish time of the oldest message at the head of the ready list(s); 0 if none.
   std::int64_t oldest_ready_published_ms();
 
@@ -286,9 +285,8 @@ class Queue {
 
   std::vector<std::unique_ptr<Shard>> shards_;
 
-  // Admission state, shared by producers (add) and consumers (subtract): one line, apart.
-  alignas(cache_line_bytes) std::atomic<std::uint64_t> ready_count_{0};
-  std::atomic<std::uint64_t> ready_bytes_{0};
+  // Admission state: producers add on one line, consumers subtract on another (ready_gauge.hpp).
+  ReadyGauge ready_;
   alignas(cache_line_bytes) sync::EventCount not_empty_;
   sync::EventCount not_full_;
   alignas(cache_line_bytes) std::atomic<bool> deleted_{false};

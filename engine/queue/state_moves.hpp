@@ -1,7 +1,7 @@
 // engine/queue/state_moves.hpp — counting messages while they move between a queue's states, so
 // that corq_queue_stats never under-counts.
 //
-// A queue's messages are in one of three states, each a gauge: ready (Queue::ready_count_),
+// A queue's messages are in one of three states, each a gauge: ready (Queue::ready_, a ReadyGauge),
 // delayed (Queue::delayed_count_) and in flight (each consumer's window). They leave for good
 // through terminal counters that only grow: acked (per consumer), dead_lettered, dropped, purged,
 // redriven. A stats read cannot read all of these at one instant, so the way a move updates them

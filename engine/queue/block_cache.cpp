@@ -139,7 +139,8 @@ pthread_key_t thread_exit_key() noexcept {
 
 }  // namespace
 
-void *take(unsigned size_class) noexcept {
+template <unsigned size_class>
+void *take_from() noexcept {
 #if CORQ_BLOCK_CACHE
   ThreadBlocks &t = local;
   ClassBlocks &k = t.classes[size_class];
@@ -163,7 +164,8 @@ void *take(unsigned size_class) noexcept {
 #endif
 }
 
-void give(void *block, unsigned size_class) noexcept {
+template <unsigned size_class>
+void give_to(void *block) noexcept {
 #if CORQ_BLOCK_CACHE
   ThreadBlocks &t = local;
   if (!t.registered) [[unlikely]]
@@ -180,10 +182,14 @@ void give(void *block, unsigned size_class) noexcept {
   k.current = free_block;
   ++k.current_count;
 #else
-  (void)size_class;
   release(block);
 #endif
 }
+
+template void *take_from<0>() noexcept;
+template void *take_from<1>() noexcept;
+template void give_to<0>(void *block) noexcept;
+template void give_to<1>(void *block) noexcept;
 
 bool enabled() noexcept { return CORQ_BLOCK_CACHE != 0; }
 

@@ -55,10 +55,29 @@ constexpr std::size_t bytes_of(unsigned size_class) noexcept {
   return size_class == 0 ? block_bytes : wide_block_bytes;
 }
 
-/// A block of bytes_of(size_class); nullptr when out of memory.
-void *take(unsigned size_class = 0) noexcept;
-/// Returns a block obtained from take(size_class) (any thread), with the same class.
-void give(void *block, unsigned size_class = 0) noexcept;
+/// A block of bytes_of(SizeClass); nullptr when out of memory. (A template so that the hot path,
+/// which knows the class, indexes the thread's chains with a constant.)
+template <unsigned SizeClass>
+void *take_from() noexcept;
+/// Returns a block obtained from take_from<SizeClass>() (any thread).
+template <unsigned SizeClass>
+void give_to(void *block) noexcept;
+extern template void *take_from<0>() noexcept;
+extern template void *take_from<1>() noexcept;
+extern template void give_to<0>(void *block) noexcept;
+extern template void give_to<1>(void *block) noexcept;
+
+/// take_from / give_to with the class chosen at run time.
+inline void *take(unsigned size_class = 0) noexcept {
+  return size_class == 0 ? take_from<0>() : take_from<1>();
+}
+inline void give(void *block, unsigned size_class = 0) noexcept {
+  if (size_class == 0) {
+    give_to<0>(block);
+  } else {
+    give_to<1>(block);
+  }
+}
 
 /// False in AddressSanitizer builds, where every block goes straight to the allocator.
 bool enabled() noexcept;

@@ -44,16 +44,18 @@ inline void copy_payload(std::byte *to, const void *from, std::size_t len) noexc
 /// A block for `bytes` of message: the cache's fixed size when it fits. free_message finds the
 /// way back from the message's own block_bytes(), which is the `bytes` asked for here.
 void *allocate_block(std::size_t bytes) noexcept {
-  const unsigned size_class = block_cache::class_of(bytes);
-  return size_class < block_cache::size_classes ? block_cache::take(size_class)
-                                                : allocate_large(bytes);
+  if (bytes <= block_cache::block_bytes) [[likely]]
+    return block_cache::take_from<0>();
+  if (bytes <= block_cache::wide_block_bytes) return block_cache::take_from<1>();
+  return allocate_large(bytes);
 }
 
 /// Gives a block of `bytes` back where allocate_block took it from.
 void free_block(void *block, std::size_t bytes) noexcept {
-  const unsigned size_class = block_cache::class_of(bytes);
-  if (size_class < block_cache::size_classes) {
-    block_cache::give(block, size_class);
+  if (bytes <= block_cache::block_bytes) [[likely]] {
+    block_cache::give_to<0>(block);
+  } else if (bytes <= block_cache::wide_block_bytes) {
+    block_cache::give_to<1>(block);
   } else {
     free_large(block);
   }

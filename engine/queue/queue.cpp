@@ -101,10 +101,8 @@ Admission Queue::admit(std::size_t count, std::uint64_t bytes, std::int32_t time
 // ---- pushing
 // -------------------------------------------------------------------------------------
 
-std::size_t Queue::push_in_order(MpmcRing<ReadyEntry> &ring, Message *const *messages,
-                                 std::size_t count) noexcept {
-  std::size_t pushed =
-      ring.try_emplace_bulk(count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+std::size_t Queue::push_rest_in_order(MpmcRing<ReadyEntry> &ring, Message *const *messages,
+                                      std::size_t count, std::size_t pushed) noexcept {
   // A short claim with the ring's indices saying it is not full means a slot one lap back is still
   // held: a consumer claimed it and has not yet moved the message out (preempted mid-pop), or a
   // producer claimed it and has not yet written it. Admission counts messages, not ring positions,

@@ -250,7 +250,18 @@ class Queue {
   /// Pushes `messages` into `ring` in order; returns how many went in (fewer only if the ring is
   /// really full, which admission rules out).
   static std::size_t push_in_order(MpmcRing<ReadyEntry> &ring, Message *const *messages,
-                                   std::size_t count) noexcept;
+                                   std::size_t count) noexcept {
+    const std::size_t pushed =
+        ring.try_emplace_bulk(count, [messages](std::size_t i) { return ReadyEntry(messages[i]); });
+    if (pushed == count) [[likely]]
+      return pushed;
+    return push_rest_in_order(ring, messages, count, pushed);
+  }
+  /// push_in_order's slow path: the first `pushed` went in, the rest wait for their slots.
+  [[gnu::noinline]] static std::size_t push_rest_in_order(MpmcRing<ReadyEntry> &ring,
+                                                          Message *const *messages,
+                                                          std::size_t count,
+                                                          std::size_t pushed) noexcept;
   /// The priority level `m` is kept at (0 on a queue without priorities).
   std::uint32_t level_of(const Message *m) const noexcept {
     const std::uint32_t p = m->priority();

@@ -20,6 +20,12 @@
 // Bulk operations scan forward over consecutive slots whose sequence says "your turn" and claim all
 // of them with one CAS; each slot is then published individually (consumers of earlier slots do not
 // wait for later ones). A partial bulk takes whatever prefix is ready.
+//
+// Capacity bounds positions, not elements: a pop that has claimed a slot but not yet moved its
+// element out (a thread preempted mid-pop) keeps that slot, and a push one lap later fails there
+// even though size() counts the element as gone and the ring holds far fewer than capacity(). Such
+// a failure while size() < capacity() is transient; a caller that must not reorder waits for it
+// (the engine's Queue::push_in_order does) rather than putting the element elsewhere.
 #pragma once
 
 #include <corq/platform.hpp>

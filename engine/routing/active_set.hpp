@@ -78,7 +78,8 @@ class ActiveSet {
     size_ = 0;
   }
 
-  std::array<const Node *, active_nodes_inline_max> inline_;  // the first size_ are set (no zeroing)
+  std::array<const Node *, active_nodes_inline_max>
+      inline_;                              // the first size_ are set (no zeroing)
   std::size_t size_ = 0;                    // used entries of inline_ (0 once spilled)
   std::vector<const Node *> spilled_;       // every node, when more than inline_ holds
   std::unordered_set<const Node *> index_;  // de-duplication once spilled

@@ -120,8 +120,10 @@ func TestLateInterruptsNeverEndALaterConsumeEarlyOrWrongly(t *testing.T) {
 			t.Fatalf("round %d: Consume: %v %v", i, ds, err)
 		}
 		if i%20 == 0 {
-			wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			// start before the context: its 30 ms run from WithTimeout, and a preemption between
+			// the two would otherwise make a full wait look short.
 			start := time.Now()
+			wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Millisecond)
 			_, err := c.Consume(wait, 1)
 			cancelWait()
 			if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 25*time.Millisecond {
